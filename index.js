@@ -1,0 +1,5 @@
+'use strict';
+// lws: WebSocket server for Node.js with a Rust engine.
+const { Server, Socket, HttpRequest } = require('./lib/server');
+
+module.exports = { Server, Socket, HttpRequest };

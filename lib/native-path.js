@@ -1,0 +1,12 @@
+'use strict';
+// Where the built engine lives: native/lws.<platform>-<arch>[-gnu|-musl].node
+const path = require('path');
+
+function abiSuffix() {
+  if (process.platform !== 'linux') return '';
+  const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : null;
+  return report && report.header && report.header.glibcVersionRuntime ? '-gnu' : '-musl';
+}
+
+const platform = `${process.platform}-${process.arch}${abiSuffix()}`;
+exports.binaryPath = path.join(__dirname, '..', 'native', `lws.${platform}.node`);

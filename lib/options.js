@@ -1,0 +1,100 @@
+'use strict';
+// Validation of lws.Server options, and their translation for the engine.
+
+const OPTIONS = {
+  port: 'port', host: 'string', path: 'path', backlog: 'count',
+  keepAliveTime: 'seconds', keepAliveInterval: 'seconds', keepAliveRetry: 'count',
+  bufferSize: 'size', maxMessageSize: 'size', perMessageDeflate: 'deflate', ssl: 'ssl',
+  threads: 'threads', handshakeTimeout: 'ms', closeTimeout: 'ms',
+  maxHeaderBytes: 'size', maxHeaders: 'count', maxHttpBody: 'size',
+};
+
+const DEFLATE_KEYS = {
+  serverNoContextTakeover: 'boolean', clientNoContextTakeover: 'boolean',
+  serverMaxWindowBits: 'bits', clientMaxWindowBits: 'bits', memLevel: 'memLevel', threshold: 'size',
+};
+
+const SSL_KEYS = {
+  key: 'pem', cert: 'pem', ca: 'pem', passphrase: 'string', ciphers: 'string', rejectUnauthorized: 'boolean',
+};
+
+function fail(name, expected, value) {
+  const err = new TypeError(`Invalid option ${name}: expected ${expected}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  err.code = 'ERR_INVALID_ARG_VALUE';
+  throw err;
+}
+
+const isInt = (v, min, max) => Number.isInteger(v) && v >= min && v <= max;
+
+function check(name, kind, v) {
+  switch (kind) {
+    case 'port': return isInt(v, 0, 65535) || fail(name, 'an integer from 0 to 65535', v);
+    case 'string': return typeof v === 'string' || fail(name, 'a string', v);
+    case 'boolean': return typeof v === 'boolean' || fail(name, 'a boolean', v);
+    case 'path': return (typeof v === 'string' && v.startsWith('/')) || fail(name, 'a string starting with "/"', v);
+    case 'count': return isInt(v, 1, 2 ** 31 - 1) || fail(name, 'a positive integer', v);
+    case 'seconds': return isInt(v, 0, 2 ** 31 / 1000) || fail(name, 'a whole number of seconds', v);
+    case 'ms': return isInt(v, 1, 2 ** 31 - 1) || fail(name, 'a positive number of milliseconds', v);
+    case 'size': return isInt(v, 1, Number.MAX_SAFE_INTEGER) || fail(name, 'a positive integer (bytes)', v);
+    case 'threads': return isInt(v, 1, 8) || fail(name, 'an integer from 1 to 8', v);
+    case 'bits': return v === true || isInt(v, 8, 15) || fail(name, 'an integer from 8 to 15', v);
+    case 'memLevel': return isInt(v, 1, 9) || fail(name, 'an integer from 1 to 9', v);
+    case 'pem': return typeof v === 'string' || Buffer.isBuffer(v) || fail(name, 'a path or a Buffer', v);
+    case 'deflate': return checkShape(name, v, DEFLATE_KEYS, true);
+    case 'ssl': return checkShape(name, v, SSL_KEYS, false);
+    default: throw new Error(`unknown option kind ${kind}`);
+  }
+}
+
+function checkShape(name, v, keys, allowBoolean) {
+  if (allowBoolean && typeof v === 'boolean') return true;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(name, allowBoolean ? 'a boolean or an object' : 'an object', v);
+  for (const [k, val] of Object.entries(v)) {
+    if (!(k in keys)) fail(`${name}.${k}`, `one of ${Object.keys(keys).join(', ')}`, k);
+    if (val !== undefined) check(`${name}.${k}`, keys[k], val);
+  }
+  return true;
+}
+
+/** Checks `options` and returns them with defaults plus the engine's settings. */
+function normalizeOptions(options) {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  for (const [name, value] of Object.entries(options)) {
+    if (!(name in OPTIONS)) {
+      const err = new TypeError(`Unknown option "${name}"`);
+      err.code = 'ERR_INVALID_ARG_VALUE';
+      throw err;
+    }
+    if (value !== undefined) check(name, OPTIONS[name], value);
+  }
+  if (options.ssl) {
+    if (options.ssl.key === undefined || options.ssl.cert === undefined) fail('ssl', 'an object with key and cert', '{...}');
+    const err = new Error('ssl: TLS is not available in this version of lws yet; terminate TLS in front of it or use handleUpgrade with an https server');
+    err.code = 'ERR_LWS_TLS_UNAVAILABLE';
+    throw err;
+  }
+  const o = options;
+  const seconds = (s) => (s === undefined ? undefined : s * 1000);
+  return {
+    port: o.port,
+    host: o.host,
+    backlog: o.backlog ?? 511,
+    perMessageDeflate: o.perMessageDeflate ?? false,
+    engine: {
+      path: o.path,
+      maxMessageSize: o.maxMessageSize ?? 16 * 1024 * 1024,
+      bufferSize: o.bufferSize ?? 64 * 1024,
+      maxHeaderBytes: o.maxHeaderBytes,
+      maxHeaders: o.maxHeaders,
+      handshakeTimeoutMs: o.handshakeTimeout,
+      closeTimeoutMs: o.closeTimeout,
+      keepAliveTimeMs: seconds(o.keepAliveTime),
+      keepAliveIntervalMs: seconds(o.keepAliveInterval),
+      keepAliveRetry: o.keepAliveRetry,
+      maxHttpBody: o.maxHttpBody,
+      threads: o.threads ?? 1,
+    },
+  };
+}
+
+module.exports = { normalizeOptions };

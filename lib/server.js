@@ -1,0 +1,418 @@
+'use strict';
+// lws.Server: the node-lws 5 API over the native engine.
+//
+// Sockets are small JS objects; the engine knows them by id. Events arrive in
+// batches (one native call for many events) and commands leave in batches
+// (everything sent during one batch, or one tick, is one native call).
+
+const { EventEmitter } = require('events');
+const util = require('util');
+const native = require('./native');
+const { RECORD_HEADER, Event, Command, FLAG_BINARY, decodeRequest, decodePeer, CommandWriter } = require('./wire');
+const { normalizeOptions } = require('./options');
+
+const kId = Symbol('lws.id');
+
+/** A connection handle. Valid forever: after 'close' every method on it is a no-op. */
+class Socket {
+  constructor(id) {
+    this[kId] = id;
+    this.fd = -1;
+    this.userData = undefined;
+    this.closed = false;
+    this.remoteAddress = undefined;
+    this.remotePort = undefined;
+    this.remoteFamily = undefined;
+  }
+}
+
+/** A plain HTTP request waiting for `respond`. */
+class HttpRequest {
+  constructor(server, id, req) {
+    this.server = server;
+    this[kId] = id;
+    this.method = req.method;
+    this.url = req.url;
+    this.headers = req.headers;
+    this.rawHeaders = req.rawHeaders;
+    this.body = req.body;
+    this.remoteAddress = req.remoteAddress;
+    this.remotePort = req.remotePort;
+    this.answered = false;
+  }
+
+  /** Answers and closes the connection: `respond(200, { 'content-type': 'text/html' }, body)`. */
+  respond(status = 200, headers = {}, body = '') {
+    return this.server.respond(this, status, headers, body);
+  }
+}
+
+const STATUS_TEXT = require('http').STATUS_CODES;
+
+function toBytes(data) {
+  if (Buffer.isBuffer(data) || data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data);
+  return null;
+}
+
+function validCloseCode(code) {
+  return code === 1000 || (code >= 3000 && code <= 4999);
+}
+
+function listenError(errno, host, port) {
+  const code = util.getSystemErrorName(errno);
+  const [, description] = util.getSystemErrorMap().get(errno) || [code, 'error'];
+  const err = new Error(`listen ${code}: ${description} ${host}:${port}`);
+  err.code = code;
+  err.errno = errno;
+  err.syscall = 'listen';
+  err.address = host;
+  err.port = port;
+  return err;
+}
+
+class Server extends EventEmitter {
+  /**
+   * @param {object} options see README: port, host, path, maxMessageSize, bufferSize, ...
+   * @param {function} [callback] called once listening
+   */
+  constructor(options = {}, callback) {
+    super();
+    this.options = normalizeOptions(options);
+    this._sockets = new Map(); // id -> Socket (open connections)
+    this._pending = new Map(); // id -> Socket or HttpRequest shown to JS, not yet open/answered
+    this._dispatching = false;
+    this._flushScheduled = false;
+    this._listening = false;
+    this._closing = false;
+    this._closed = false;
+    this._closeCallbacks = [];
+    this._referenced = false;
+    this._address = null;
+    this._native = new native.NativeServer(this.options.engine, (batch) => this._onEvents(batch));
+    this._commands = new CommandWriter((cmds, prepared) => this._native.submit(cmds, prepared));
+    this._flush = () => {
+      this._flushScheduled = false;
+      this._commands.flush();
+    };
+    this.on('newListener', (name) => process.nextTick(() => this._updateHooks(name)));
+    this.on('removeListener', (name) => this._updateHooks(name));
+    if (callback) this.once('listening', callback);
+    if (this.options.port !== undefined) this.listen(this.options.port, this.options.host);
+  }
+
+  // ---- listening and lifetime ------------------------------------------------
+
+  /** Starts listening (the constructor does this when `port` is given). */
+  listen(port, host, callback) {
+    if (typeof host === 'function') [host, callback] = [undefined, host];
+    if (callback) this.once('listening', callback);
+    if (this._closing) throw new Error('The server is closed');
+    if (this._listening) throw new Error('The server is already listening');
+    let bindHost = host ?? '::';
+    let result = this._native.listen(bindHost, port, this.options.backlog);
+    if (result === -97 /* EAFNOSUPPORT */ && host === undefined) {
+      bindHost = '0.0.0.0';
+      result = this._native.listen(bindHost, port, this.options.backlog);
+    }
+    if (result < 0) {
+      const err = listenError(result, bindHost, port);
+      process.nextTick(() => this.emit('error', err));
+      return this;
+    }
+    this._listening = true;
+    this._address = { address: bindHost, family: bindHost.includes(':') ? 'IPv6' : 'IPv4', port: result };
+    this._updateRef();
+    process.nextTick(() => this.emit('listening'));
+    return this;
+  }
+
+  address() {
+    return this._address;
+  }
+
+  get port() {
+    return this._address ? this._address.port : undefined;
+  }
+
+  _updateRef() {
+    const want = !this._closed && (this._listening || this._sockets.size > 0 || this._pending.size > 0);
+    if (want !== this._referenced) {
+      this._referenced = want;
+      if (want) this._native.ref();
+      else this._native.unref();
+    }
+  }
+
+  _updateHooks(name) {
+    if (!['upgrade', 'http', 'fragment', 'ping', 'pong'].includes(name) || this._closed) return;
+    this._native.setHooks(
+      this.listenerCount('upgrade') > 0,
+      this.listenerCount('http') > 0,
+      this.listenerCount('fragment') > 0,
+      this.listenerCount('ping') + this.listenerCount('pong') > 0,
+    );
+  }
+
+  // ---- events from the engine -------------------------------------------------
+
+  _onEvents(arrayBuffer) {
+    const buf = Buffer.from(arrayBuffer);
+    let pos = 0;
+    let failure = null;
+    this._dispatching = true;
+    // A throwing listener must not cost the other events of the batch: finish
+    // the batch, then rethrow the first error (it becomes an uncaught exception).
+    while (pos + RECORD_HEADER <= buf.length) {
+      try {
+        while (pos + RECORD_HEADER <= buf.length) {
+          const start = pos + RECORD_HEADER;
+          const len = buf.readUInt32LE(pos + 8);
+          const kind = buf[pos];
+          const flags = buf[pos + 1];
+          const code = buf.readUInt16LE(pos + 2);
+          const id = buf.readUInt32LE(pos + 4);
+          const extra = buf.readUInt32LE(pos + 12);
+          pos = start + len;
+          this._handle(buf, kind, flags, code, id, extra, start, start + len);
+        }
+      } catch (err) {
+        if (failure === null) failure = err;
+      }
+    }
+    this._dispatching = false;
+    this._commands.flush();
+    if (failure !== null) throw failure;
+  }
+
+  _handle(buf, kind, flags, code, id, extra, start, end) {
+    switch (kind) {
+      case Event.MESSAGE: {
+        const socket = this._sockets.get(id);
+        if (socket !== undefined) this.emit('message', socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, 0);
+        return;
+      }
+      case Event.FRAGMENT: {
+        const socket = this._sockets.get(id);
+        if (socket !== undefined) this.emit('fragment', socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, extra);
+        return;
+      }
+      case Event.OPEN: {
+        const socket = this._pending.get(id) || new Socket(id);
+        this._pending.delete(id);
+        socket.fd = extra;
+        const [peer] = decodePeer(buf, start);
+        Object.assign(socket, peer);
+        this._sockets.set(id, socket);
+        this._updateRef();
+        this.emit('connection', socket);
+        return;
+      }
+      case Event.CLOSE: {
+        const socket = this._sockets.get(id);
+        if (socket === undefined) return;
+        this._sockets.delete(id);
+        socket.closed = true;
+        try {
+          this.emit('close', socket, code, buf.toString('utf8', start, end));
+        } finally {
+          socket.userData = undefined; // valid until the close callback ends
+          this._updateRef();
+        }
+        return;
+      }
+      case Event.UPGRADE:
+        return this._onUpgrade(buf, id, extra, start, end);
+      case Event.HTTP:
+        return this._onHttp(buf, id, start, end);
+      case Event.PING:
+      case Event.PONG: {
+        const socket = this._sockets.get(id);
+        if (socket !== undefined) this.emit(kind === Event.PING ? 'ping' : 'pong', socket, buf.subarray(start, end));
+        return;
+      }
+      case Event.ABORTED:
+        this._pending.delete(id);
+        this._updateRef();
+        return;
+      case Event.SHUTDOWN:
+        return this._onShutdown();
+      default:
+    }
+  }
+
+  _onUpgrade(buf, id, fd, start, end) {
+    const request = decodeRequest(buf, start, end);
+    const socket = new Socket(id);
+    socket.fd = fd;
+    socket.remoteAddress = request.remoteAddress;
+    socket.remotePort = request.remotePort;
+    socket.remoteFamily = request.remoteFamily;
+    this._pending.set(id, socket);
+    // A listener returning true refuses (403); returning an HTTP status refuses with it.
+    let status = 500; // a throwing listener refuses with 500
+    try {
+      let refusal = 0;
+      for (const listener of this.listeners('upgrade')) {
+        const verdict = listener.call(this, socket, request.headers, request);
+        if (verdict === true) refusal = refusal || 403;
+        else if (Number.isInteger(verdict) && verdict >= 400 && verdict <= 599) refusal = verdict;
+      }
+      status = refusal;
+    } finally {
+      if (status) this._refuse(id, status);
+      else this._commands.bytes(Command.ACCEPT, 0, 0, id, null);
+    }
+  }
+
+  _refuse(id, status) {
+    this._pending.delete(id);
+    this._commands.bytes(Command.REFUSE, 0, status, id, null);
+  }
+
+  _onHttp(buf, id, start, end) {
+    const request = new HttpRequest(this, id, decodeRequest(buf, start, end));
+    this._pending.set(id, request);
+    this._updateRef();
+    this.emit('http', request, request);
+  }
+
+  /** Answers a plain HTTP request from the 'http' event and closes its connection. */
+  respond(request, status = 200, headers = {}, body = '') {
+    if (!(request instanceof HttpRequest) || request.answered) return false;
+    request.answered = true;
+    const id = request[kId];
+    if (this._pending.get(id) !== request) return false;
+    this._pending.delete(id);
+    const payload = typeof body === 'string' ? Buffer.from(body) : toBytes(body) || Buffer.alloc(0);
+    let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] || 'Unknown'}\r\n`;
+    let hasLength = false;
+    for (const [name, value] of Object.entries(headers)) {
+      if (/[\r\n]/.test(String(name) + String(value))) throw new TypeError(`Invalid header ${name}`);
+      if (name.toLowerCase() === 'content-length') hasLength = true;
+      for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
+    }
+    if (!hasLength) head += `Content-Length: ${payload.length}\r\n`;
+    head += 'Connection: close\r\n\r\n';
+    this._commands.bytes(Command.HTTP_RESPONSE, 0, 0, id, Buffer.concat([Buffer.from(head, 'latin1'), payload]));
+    this._schedule();
+    this._updateRef();
+    return true;
+  }
+
+  _onShutdown() {
+    this._closed = true;
+    this._native.dispose();
+    this._referenced = false;
+    const callbacks = this._closeCallbacks.splice(0);
+    for (const cb of callbacks) process.nextTick(cb);
+  }
+
+  // ---- per-socket API -----------------------------------------------------------
+
+  _schedule() {
+    if (!this._dispatching && !this._flushScheduled) {
+      this._flushScheduled = true;
+      process.nextTick(this._flush);
+    }
+  }
+
+  _idOf(socket) {
+    if (socket === null || typeof socket !== 'object' || socket[kId] === undefined) {
+      throw new TypeError('Expected an lws socket');
+    }
+    return socket[kId];
+  }
+
+  /** Queues a message. Returns false if the socket is closed (nothing is sent). */
+  send(socket, data, binary = false) {
+    const id = this._idOf(socket);
+    if (socket.closed || this._sockets.get(id) !== socket) return false;
+    const flags = binary ? FLAG_BINARY : 0;
+    if (typeof data === 'string') {
+      this._commands.string(Command.SEND, flags, 0, id, data);
+    } else {
+      const bytes = toBytes(data);
+      if (bytes === null) throw new TypeError('send() takes a Buffer, TypedArray, ArrayBuffer, DataView or string');
+      this._commands.bytes(Command.SEND, flags, 0, id, bytes);
+    }
+    this._schedule();
+    return true;
+  }
+
+  /** Frames `data` once for many `sendPrepared` calls. Released when garbage-collected. */
+  prepareBuffer(data) {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
+    if (bytes === null) throw new TypeError('prepareBuffer() takes a Buffer, TypedArray, ArrayBuffer or string');
+    return Object.freeze({ handle: native.prepare(bytes), length: bytes.length });
+  }
+
+  sendPrepared(socket, prepared, binary = false) {
+    const id = this._idOf(socket);
+    if (!prepared || prepared.handle === undefined) throw new TypeError('sendPrepared() takes a value from prepareBuffer()');
+    if (socket.closed || this._sockets.get(id) !== socket) return false;
+    this._commands.preparedRecord(Command.SEND_PREPARED, binary ? FLAG_BINARY : 0, id, prepared.handle);
+    this._schedule();
+    return true;
+  }
+
+  setUserData(socket, data) {
+    this._idOf(socket);
+    socket.userData = data;
+  }
+
+  getUserData(socket) {
+    this._idOf(socket);
+    return socket.userData;
+  }
+
+  getFd(socket) {
+    this._idOf(socket);
+    return socket.fd;
+  }
+
+  /**
+   * close(socket[, code, reason]) starts a socket's close handshake;
+   * close([callback]) closes the server (every socket gets 1001).
+   */
+  close(socketOrCallback, code, reason) {
+    if (socketOrCallback === undefined || typeof socketOrCallback === 'function') {
+      return this._closeServer(socketOrCallback);
+    }
+    const id = this._idOf(socketOrCallback);
+    if (code !== undefined && !validCloseCode(code)) {
+      throw new RangeError(`Invalid close code ${code}: use 1000 or 3000-4999`);
+    }
+    if (socketOrCallback.closed || this._sockets.get(id) !== socketOrCallback) return false;
+    const reasonText = reason === undefined ? '' : String(reason);
+    if (Buffer.byteLength(reasonText) > 123) throw new RangeError('The close reason must be at most 123 bytes');
+    this._commands.string(Command.CLOSE, 0, code === undefined ? (reasonText ? 1000 : 1005) : code, id, reasonText);
+    this._schedule();
+    return true;
+  }
+
+  /** Drops a socket at once, without a close handshake. */
+  terminate(socket) {
+    const id = this._idOf(socket);
+    if (socket.closed || this._sockets.get(id) !== socket) return false;
+    this._commands.bytes(Command.TERMINATE, 0, 0, id, null);
+    this._schedule();
+    return true;
+  }
+
+  _closeServer(callback) {
+    if (callback) {
+      if (this._closed) process.nextTick(callback);
+      else this._closeCallbacks.push(callback);
+    }
+    if (this._closing) return this;
+    this._closing = true;
+    this._listening = false;
+    this._commands.flush();
+    this._native.close();
+    return this;
+  }
+}
+
+module.exports = { Server, Socket, HttpRequest, kId };

@@ -1,0 +1,154 @@
+'use strict';
+// The record formats shared with src/wire.rs: a 16-byte little-endian header
+// (kind u8, flags u8, code u16, id u32, len u32, extra u32) and `len` bytes.
+
+const RECORD_HEADER = 16;
+
+const Event = Object.freeze({
+  OPEN: 1, MESSAGE: 2, FRAGMENT: 3, CLOSE: 4, UPGRADE: 5, HTTP: 6,
+  PING: 7, PONG: 8, DRAIN: 9, ABORTED: 10, SHUTDOWN: 11,
+});
+
+const Command = Object.freeze({
+  SEND: 1, SEND_PREPARED: 2, CLOSE: 3, TERMINATE: 4, ACCEPT: 5, REFUSE: 6,
+  HTTP_RESPONSE: 7, PING: 8, PONG: 9, PAUSE: 10, RESUME: 11,
+});
+
+const FLAG_BINARY = 1;
+const FLAG_MORE = 2;
+
+/** Decodes `port u16, family u8, address` at `pos`; returns [info, nextPos]. */
+function decodePeer(buf, pos) {
+  const port = buf.readUInt16LE(pos);
+  const family = buf[pos + 2];
+  pos += 3;
+  if (family === 4) {
+    return [{ remoteAddress: `${buf[pos]}.${buf[pos + 1]}.${buf[pos + 2]}.${buf[pos + 3]}`, remotePort: port, remoteFamily: 'IPv4' }, pos + 4];
+  }
+  if (family === 6) {
+    const parts = [];
+    for (let i = 0; i < 16; i += 2) parts.push(buf.readUInt16BE(pos + i).toString(16));
+    let addr = parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+    const v4 = /^::ffff:([0-9a-f]+):([0-9a-f]+)$/.exec(addr);
+    if (v4) {
+      const hi = parseInt(v4[1], 16);
+      const lo = parseInt(v4[2], 16);
+      addr = `::ffff:${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+    }
+    return [{ remoteAddress: addr, remotePort: port, remoteFamily: 'IPv6' }, pos + 16];
+  }
+  return [{ remoteAddress: undefined, remotePort: undefined, remoteFamily: undefined }, pos];
+}
+
+/** Decodes a request record payload (UPGRADE, HTTP): peer, method, url, headers, body. */
+function decodeRequest(buf, start, end) {
+  let [peer, pos] = decodePeer(buf, start);
+  const mlen = buf.readUInt16LE(pos);
+  const method = buf.latin1Slice(pos + 2, pos + 2 + mlen);
+  pos += 2 + mlen;
+  const ulen = buf.readUInt16LE(pos);
+  const url = buf.latin1Slice(pos + 2, pos + 2 + ulen);
+  pos += 2 + ulen;
+  const hlen = buf.readUInt32LE(pos);
+  pos += 4;
+  const headers = {};
+  const rawHeaders = [];
+  const parts = hlen > 0 ? buf.latin1Slice(pos, pos + hlen - 1).split('\0') : [];
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const name = parts[i];
+    const value = parts[i + 1];
+    rawHeaders.push(name, value);
+    // Repeated headers are joined like Node's http does for most of them.
+    if (headers[name] === undefined) headers[name] = value;
+    else headers[name] += (name === 'cookie' ? '; ' : ', ') + value;
+  }
+  pos += hlen;
+  const body = Buffer.from(buf.subarray(pos, end)); // an owned copy: the batch is detached later
+  return { method, url, headers, rawHeaders, body, ...peer };
+}
+
+/**
+ * Collects commands for the engine; `flush` ships them in one native call.
+ * Strings are encoded straight into the command buffer.
+ */
+class CommandWriter {
+  constructor(submit) {
+    this.submit = submit;
+    this.buf = Buffer.allocUnsafeSlow(64 * 1024);
+    this.len = 0;
+    this.prepared = [];
+    this.preparedIndex = new Map();
+  }
+
+  get empty() {
+    return this.len === 0;
+  }
+
+  ensure(bytes) {
+    if (this.len + bytes <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + bytes) size *= 2;
+    const next = Buffer.allocUnsafeSlow(size);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+
+  header(kind, flags, code, id, len, extra) {
+    const b = this.buf;
+    const p = this.len;
+    b[p] = kind;
+    b[p + 1] = flags;
+    b.writeUInt16LE(code, p + 2);
+    b.writeUInt32LE(id, p + 4);
+    b.writeUInt32LE(len, p + 8);
+    b.writeUInt32LE(extra, p + 12);
+    this.len = p + RECORD_HEADER;
+  }
+
+  /** A record whose payload is a Buffer/Uint8Array (or nothing). */
+  bytes(kind, flags, code, id, data, extra = 0) {
+    const len = data ? data.length : 0;
+    this.ensure(RECORD_HEADER + len);
+    this.header(kind, flags, code, id, len, extra);
+    if (len) {
+      this.buf.set(data, this.len);
+      this.len += len;
+    }
+  }
+
+  /** A record whose payload is a string, encoded as UTF-8 in place. */
+  string(kind, flags, code, id, str) {
+    this.ensure(RECORD_HEADER + str.length * 3);
+    const at = this.len;
+    const written = str.length ? this.buf.utf8Write(str, at + RECORD_HEADER) : 0;
+    this.header(kind, flags, code, id, written, 0);
+    this.len += written;
+  }
+
+  preparedRecord(kind, flags, id, handle) {
+    let index = this.preparedIndex.get(handle);
+    if (index === undefined) {
+      index = this.prepared.length;
+      this.prepared.push(handle);
+      this.preparedIndex.set(handle, index);
+    }
+    this.ensure(RECORD_HEADER);
+    this.header(kind, flags, 0, id, 0, index);
+  }
+
+  flush() {
+    if (this.len === 0) return;
+    const prepared = this.prepared.length ? this.prepared : undefined;
+    const commands = this.buf.subarray(0, this.len);
+    this.len = 0;
+    if (prepared) {
+      this.prepared = [];
+      this.preparedIndex.clear();
+    }
+    this.submit(commands, prepared);
+    // A huge send grew the buffer: do not keep that memory for the small ones.
+    if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafeSlow(64 * 1024);
+  }
+}
+
+module.exports = { RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, decodeRequest, decodePeer, CommandWriter };

@@ -1,0 +1,317 @@
+//! The napi surface: `NativeServer` (one engine) and `prepare`.
+//!
+//! Events reach JS through one raw threadsafe function per server. Its
+//! call-back drains the event queue: each drained batch becomes one external
+//! ArrayBuffer lent to JS (no copy) and detached when the JS call returns, so
+//! a Buffer kept past the callback reads as empty instead of freed memory.
+
+use std::ffi::c_void;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::FromRawFd;
+use std::ptr::null_mut;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi::JsValue;
+use napi_derive::napi;
+
+use crate::config::Config;
+use crate::engine::{CommandBatch, Engine, Hooks, Shared};
+
+/// Batches handed to JS per wake before letting Node's event loop turn
+/// (detached buffers are only freed once it does).
+const MAX_BATCHES_PER_WAKE: usize = 8;
+
+#[napi(object)]
+pub struct EngineOptions {
+    pub path: Option<String>,
+    pub max_message_size: Option<f64>,
+    pub buffer_size: Option<u32>,
+    pub max_header_bytes: Option<u32>,
+    pub max_headers: Option<u32>,
+    pub handshake_timeout_ms: Option<u32>,
+    pub close_timeout_ms: Option<u32>,
+    pub keep_alive_time_ms: Option<u32>,
+    pub keep_alive_interval_ms: Option<u32>,
+    pub keep_alive_retry: Option<u32>,
+    pub max_http_body: Option<u32>,
+    pub threads: Option<u32>,
+}
+
+fn config_from(o: EngineOptions) -> Config {
+    let mut c = Config::default();
+    c.path = o.path;
+    if let Some(v) = o.max_message_size {
+        c.max_message_size = v.max(0.0) as u64;
+    }
+    if let Some(v) = o.buffer_size {
+        c.buffer_size = v.max(1) as usize;
+    }
+    if let Some(v) = o.max_header_bytes {
+        c.handshake.max_header_bytes = v as usize;
+    }
+    if let Some(v) = o.max_headers {
+        c.handshake.max_headers = v.max(1) as usize;
+    }
+    if let Some(v) = o.handshake_timeout_ms {
+        c.handshake_timeout = Duration::from_millis(v as u64);
+    }
+    if let Some(v) = o.close_timeout_ms {
+        c.close_timeout = Duration::from_millis(v as u64);
+    }
+    if let Some(time) = o.keep_alive_time_ms.filter(|&t| t > 0) {
+        let interval = o.keep_alive_interval_ms.unwrap_or(time);
+        c.keepalive = Some((
+            Duration::from_millis(time as u64),
+            Duration::from_millis(interval.max(1000) as u64),
+            o.keep_alive_retry.unwrap_or(3).max(1),
+        ));
+    }
+    if let Some(v) = o.max_http_body {
+        c.max_http_body = v as usize;
+    }
+    if let Some(v) = o.threads {
+        c.threads = v as usize;
+    }
+    c
+}
+
+struct TsfnCell(AtomicPtr<c_void>);
+
+impl TsfnCell {
+    fn get(&self) -> sys::napi_threadsafe_function {
+        self.0.load(Ordering::Acquire) as sys::napi_threadsafe_function
+    }
+}
+
+#[napi]
+pub struct NativeServer {
+    engine: Engine,
+    tsfn: Arc<TsfnCell>,
+}
+
+unsafe extern "C" fn finalize_batch(_env: sys::napi_env, data: *mut c_void, hint: *mut c_void) {
+    let (len, cap) = *Box::from_raw(hint as *mut (usize, usize));
+    drop(Vec::from_raw_parts(data as *mut u8, len, cap));
+}
+
+unsafe extern "C" fn release_shared(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    drop(Arc::from_raw(data as *const Shared));
+}
+
+/// Runs on the JS thread when the engine has queued events.
+unsafe extern "C" fn call_js(
+    env: sys::napi_env,
+    js_cb: sys::napi_value,
+    context: *mut c_void,
+    _data: *mut c_void,
+) {
+    if env.is_null() || js_cb.is_null() {
+        return;
+    }
+    let shared = &*(context as *const Shared);
+    for _ in 0..MAX_BATCHES_PER_WAKE {
+        let Some(mut batch) = shared.events.take() else {
+            return;
+        };
+        let (ptr, len, cap) = (batch.as_mut_ptr(), batch.len(), batch.capacity());
+        std::mem::forget(batch);
+        let hint = Box::into_raw(Box::new((len, cap))) as *mut c_void;
+        let mut ab = null_mut();
+        if sys::napi_create_external_arraybuffer(
+            env,
+            ptr as *mut c_void,
+            len,
+            Some(finalize_batch),
+            hint,
+            &mut ab,
+        ) != sys::Status::napi_ok
+        {
+            finalize_batch(env, ptr as *mut c_void, hint);
+            continue;
+        }
+        let mut undefined = null_mut();
+        sys::napi_get_undefined(env, &mut undefined);
+        let mut result = null_mut();
+        let status = sys::napi_call_function(env, undefined, js_cb, 1, &ab, &mut result);
+        sys::napi_detach_arraybuffer(env, ab);
+        if status == sys::Status::napi_pending_exception {
+            // The JS side rethrows listener errors after finishing its batch;
+            // report it as an uncaught exception and come back for the rest.
+            let mut exception = null_mut();
+            sys::napi_get_and_clear_last_exception(env, &mut exception);
+            shared.events.reschedule();
+            sys::napi_fatal_exception(env, exception);
+            return;
+        }
+    }
+    shared.events.reschedule();
+}
+
+fn io_error_code(e: &std::io::Error) -> i32 {
+    -(e.raw_os_error().unwrap_or(libc::EINVAL))
+}
+
+#[napi]
+impl NativeServer {
+    #[napi(constructor)]
+    pub fn new(env: Env, options: EngineOptions, on_events: Function<'_>) -> Result<Self> {
+        let cell = Arc::new(TsfnCell(AtomicPtr::new(null_mut())));
+        let wake_cell = cell.clone();
+        let engine = Engine::start(
+            config_from(options),
+            Box::new(move || {
+                let tsfn = wake_cell.get();
+                if !tsfn.is_null() {
+                    unsafe {
+                        sys::napi_call_threadsafe_function(
+                            tsfn,
+                            null_mut(),
+                            sys::ThreadsafeFunctionCallMode::nonblocking,
+                        )
+                    };
+                }
+            }),
+        )
+        .map_err(|e| Error::from_reason(format!("cannot start the engine: {e}")))?;
+        let context = Arc::into_raw(engine.shared().clone()) as *mut c_void;
+        let mut name = null_mut();
+        let mut tsfn = null_mut();
+        unsafe {
+            let label = c"lws";
+            sys::napi_create_string_utf8(env.raw(), label.as_ptr(), 3, &mut name);
+            let status = sys::napi_create_threadsafe_function(
+                env.raw(),
+                on_events.raw(),
+                null_mut(),
+                name,
+                0,
+                1,
+                context,
+                Some(release_shared),
+                context,
+                Some(call_js),
+                &mut tsfn,
+            );
+            if status != sys::Status::napi_ok {
+                drop(Arc::from_raw(context as *const Shared));
+                return Err(Error::from_reason("cannot create the event callback"));
+            }
+            // Unreferenced until JS says the server has something to wait for.
+            sys::napi_unref_threadsafe_function(env.raw(), tsfn);
+        }
+        cell.0.store(tsfn as *mut c_void, Ordering::Release);
+        Ok(NativeServer { engine, tsfn: cell })
+    }
+
+    /// Binds and starts accepting. Returns the port, or a negative errno.
+    #[napi]
+    pub fn listen(&self, host: String, port: u32, backlog: i32) -> i32 {
+        let ip: IpAddr = match host.parse() {
+            Ok(ip) => ip,
+            Err(_) => return -libc::EINVAL,
+        };
+        match self
+            .engine
+            .listen(SocketAddr::new(ip, port as u16), backlog)
+        {
+            Ok(addr) => addr.port() as i32,
+            Err(e) => io_error_code(&e),
+        }
+    }
+
+    #[napi]
+    pub fn set_hooks(&self, upgrade: bool, http: bool, fragment: bool, ping: bool) {
+        self.engine.set_hooks(Hooks {
+            upgrade,
+            http,
+            fragment,
+            ping,
+        });
+    }
+
+    /// Hands a batch of encoded commands to the workers. `prepared` lists the
+    /// prepared messages that SEND_PREPARED records refer to by index.
+    #[napi]
+    pub fn submit(
+        &self,
+        env: Env,
+        commands: BufferSlice<'_>,
+        prepared: Option<Vec<Unknown<'_>>>,
+    ) -> Result<()> {
+        let mut shared_payloads = Vec::new();
+        for handle in prepared.unwrap_or_default() {
+            let ext: &External<Arc<Vec<u8>>> =
+                unsafe { External::from_napi_ref(env.raw(), handle.raw())? };
+            shared_payloads.push(Arc::clone(ext));
+        }
+        self.engine.submit(CommandBatch {
+            bytes: Arc::new(commands.to_vec()),
+            prepared: shared_payloads,
+        });
+        Ok(())
+    }
+
+    /// Takes over a connected TCP socket by descriptor (duplicated: the caller
+    /// closes its own), with bytes already read from it.
+    #[napi]
+    pub fn adopt(&self, fd: i32, head: Option<BufferSlice<'_>>) -> bool {
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            return false;
+        }
+        let stream = unsafe { std::net::TcpStream::from_raw_fd(dup) };
+        self.engine
+            .adopt(stream, head.map(|h| h.to_vec()).unwrap_or_default());
+        true
+    }
+
+    /// Stops accepting and closes all connections; a SHUTDOWN event follows.
+    #[napi]
+    pub fn close(&mut self) {
+        self.engine.shutdown();
+    }
+
+    /// After SHUTDOWN: joins the workers and releases the event callback.
+    #[napi]
+    pub fn dispose(&mut self, env: Env) {
+        self.engine.join();
+        let tsfn = self.tsfn.0.swap(null_mut(), Ordering::AcqRel) as sys::napi_threadsafe_function;
+        if !tsfn.is_null() {
+            unsafe {
+                sys::napi_unref_threadsafe_function(env.raw(), tsfn);
+                sys::napi_release_threadsafe_function(
+                    tsfn,
+                    sys::ThreadsafeFunctionReleaseMode::release,
+                );
+            }
+        }
+    }
+
+    /// Keeps the process alive while the server listens or has connections.
+    #[napi(js_name = "ref")]
+    pub fn keep_alive(&self, env: Env) {
+        let tsfn = self.tsfn.get();
+        if !tsfn.is_null() {
+            unsafe { sys::napi_ref_threadsafe_function(env.raw(), tsfn) };
+        }
+    }
+
+    #[napi]
+    pub fn unref(&self, env: Env) {
+        let tsfn = self.tsfn.get();
+        if !tsfn.is_null() {
+            unsafe { sys::napi_unref_threadsafe_function(env.raw(), tsfn) };
+        }
+    }
+}
+
+/// A message framed once and sent to many sockets by reference.
+#[napi]
+pub fn prepare(data: BufferSlice<'_>) -> External<Arc<Vec<u8>>> {
+    let len = data.len();
+    External::new_with_size_hint(Arc::new(data.to_vec()), len)
+}

@@ -1,0 +1,106 @@
+//! The event queue from the engine threads to the JS thread.
+//!
+//! Engine threads append encoded events; the JS thread takes everything queued
+//! in one go. The JS thread is woken only when the queue goes from empty to
+//! non-empty while JS is idle, so a busy server pays one wake per batch, not
+//! one per event. No napi here: the wake-up is a callback supplied by the binding.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+pub type WakeFn = Box<dyn Fn() + Send + Sync>;
+
+struct QueueState {
+    buf: Vec<u8>,
+    /// JS is draining (or has been asked to): pushes need not wake it.
+    js_scheduled: bool,
+}
+
+pub struct EventQueue {
+    state: Mutex<QueueState>,
+    wake: WakeFn,
+    /// Bytes queued and not yet taken, readable without the lock.
+    pending: AtomicUsize,
+}
+
+impl EventQueue {
+    pub fn new(wake: WakeFn) -> Self {
+        EventQueue {
+            state: Mutex::new(QueueState {
+                buf: Vec::new(),
+                js_scheduled: false,
+            }),
+            wake,
+            pending: AtomicUsize::new(0),
+        }
+    }
+
+    /// Moves `events` (a worker's staged records) into the queue.
+    pub fn push(&self, events: &mut Vec<u8>) {
+        if events.is_empty() {
+            return;
+        }
+        let wake = {
+            let mut st = self.state.lock().unwrap();
+            if st.buf.is_empty() {
+                std::mem::swap(&mut st.buf, events);
+            } else {
+                st.buf.extend_from_slice(events);
+                events.clear();
+            }
+            self.pending.store(st.buf.len(), Ordering::Relaxed);
+            !std::mem::replace(&mut st.js_scheduled, true)
+        };
+        if wake {
+            (self.wake)();
+        }
+    }
+
+    /// Called on the JS thread: everything queued, or `None` when empty, in which
+    /// case JS counts as idle again and the next push wakes it.
+    pub fn take(&self) -> Option<Vec<u8>> {
+        let mut st = self.state.lock().unwrap();
+        if st.buf.is_empty() {
+            st.js_scheduled = false;
+            return None;
+        }
+        self.pending.store(0, Ordering::Relaxed);
+        Some(std::mem::take(&mut st.buf))
+    }
+
+    /// JS stopped draining with events left (to let its event loop turn): wake it again.
+    pub fn reschedule(&self) {
+        (self.wake)();
+    }
+
+    pub fn pending_bytes(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn wakes_once_per_batch() {
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let w = wakes.clone();
+        let q = EventQueue::new(Box::new(move || {
+            w.fetch_add(1, Ordering::SeqCst);
+        }));
+        for _ in 0..10 {
+            q.push(&mut vec![1, 2, 3]);
+        }
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        assert_eq!(q.take().unwrap().len(), 30);
+        // Still draining: a push during the drain does not wake.
+        q.push(&mut vec![4]);
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        assert_eq!(q.take().unwrap(), vec![4]);
+        assert!(q.take().is_none()); // now idle
+        q.push(&mut vec![5]);
+        assert_eq!(wakes.load(Ordering::SeqCst), 2);
+    }
+}

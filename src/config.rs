@@ -1,0 +1,39 @@
+//! Engine settings, validated on the JS side and passed in once.
+
+use crate::handshake::HandshakeLimits;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Only upgrades to this path are accepted (others get 404); None accepts any.
+    pub path: Option<String>,
+    pub max_message_size: u64,
+    /// Largest `fragment` event when JS streams messages.
+    pub buffer_size: usize,
+    pub handshake: HandshakeLimits,
+    /// A client that has not finished its request by then is dropped.
+    pub handshake_timeout: Duration,
+    /// How long a close handshake may take before the socket is dropped.
+    pub close_timeout: Duration,
+    /// TCP keepalive: idle time, probe interval, probe count.
+    pub keepalive: Option<(Duration, Duration, u32)>,
+    /// Largest plain HTTP request body delivered to the `http` event.
+    pub max_http_body: usize,
+    pub threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            path: None,
+            max_message_size: 16 * 1024 * 1024,
+            buffer_size: 64 * 1024,
+            handshake: HandshakeLimits::default(),
+            handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+            keepalive: None,
+            max_http_body: 1024 * 1024,
+            threads: 1,
+        }
+    }
+}

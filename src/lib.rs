@@ -1,0 +1,17 @@
+//! lws: a WebSocket server engine for Node.js.
+//!
+//! `protocol`, `handshake`, `wire`, `bridge`, `outbox` are pure and tested with
+//! `cargo test`; `engine`, `worker`, `connection` own the sockets; `binding`
+//! is the napi surface.
+
+pub mod bridge;
+pub mod config;
+pub mod connection;
+pub mod engine;
+pub mod handshake;
+pub mod outbox;
+pub mod protocol;
+pub mod wire;
+pub mod worker;
+
+mod binding;

@@ -1,0 +1,96 @@
+//! Protocol violations, each carrying the close code the server answers with.
+
+use std::fmt;
+
+/// Why a peer's bytes were rejected. `close_code()` is what we send back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolError {
+    ReservedBitsSet,
+    ReservedOpcode(u8),
+    UnmaskedFrame,
+    ControlFrameTooLong,
+    FragmentedControlFrame,
+    UnexpectedContinuation,
+    ExpectedContinuation,
+    /// The 64-bit length field had its most significant bit set.
+    InvalidLength,
+    InvalidUtf8,
+    MessageTooBig,
+    InvalidClosePayload,
+    InvalidCloseCode(u16),
+}
+
+impl ProtocolError {
+    pub fn close_code(self) -> u16 {
+        match self {
+            ProtocolError::InvalidUtf8 => 1007,
+            ProtocolError::MessageTooBig => 1009,
+            _ => 1002,
+        }
+    }
+
+    /// Stable identifier, the same strings `ws` uses where it has one.
+    pub fn code_name(self) -> &'static str {
+        match self {
+            ProtocolError::ReservedBitsSet => "WS_ERR_UNEXPECTED_RSV_1",
+            ProtocolError::ReservedOpcode(_) => "WS_ERR_INVALID_OPCODE",
+            ProtocolError::UnmaskedFrame => "WS_ERR_EXPECTED_MASK",
+            ProtocolError::ControlFrameTooLong => "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
+            ProtocolError::FragmentedControlFrame => "WS_ERR_EXPECTED_FIN",
+            ProtocolError::UnexpectedContinuation => "WS_ERR_INVALID_OPCODE",
+            ProtocolError::ExpectedContinuation => "WS_ERR_INVALID_OPCODE",
+            ProtocolError::InvalidLength => "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH",
+            ProtocolError::InvalidUtf8 => "WS_ERR_INVALID_UTF8",
+            ProtocolError::MessageTooBig => "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
+            ProtocolError::InvalidClosePayload => "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
+            ProtocolError::InvalidCloseCode(_) => "WS_ERR_INVALID_CLOSE_CODE",
+        }
+    }
+
+    /// Small stable number sent across the bridge; 0 means "no error".
+    pub fn wire_id(self) -> u8 {
+        match self {
+            ProtocolError::ReservedBitsSet => 1,
+            ProtocolError::ReservedOpcode(_) => 2,
+            ProtocolError::UnmaskedFrame => 3,
+            ProtocolError::ControlFrameTooLong => 4,
+            ProtocolError::FragmentedControlFrame => 5,
+            ProtocolError::UnexpectedContinuation => 6,
+            ProtocolError::ExpectedContinuation => 7,
+            ProtocolError::InvalidLength => 8,
+            ProtocolError::InvalidUtf8 => 9,
+            ProtocolError::MessageTooBig => 10,
+            ProtocolError::InvalidClosePayload => 11,
+            ProtocolError::InvalidCloseCode(_) => 12,
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::ReservedBitsSet => write!(f, "RSV bits must be clear"),
+            ProtocolError::ReservedOpcode(op) => write!(f, "invalid opcode {op}"),
+            ProtocolError::UnmaskedFrame => write!(f, "client frames must be masked"),
+            ProtocolError::ControlFrameTooLong => write!(f, "control frame payload over 125 bytes"),
+            ProtocolError::FragmentedControlFrame => {
+                write!(f, "control frames must not be fragmented")
+            }
+            ProtocolError::UnexpectedContinuation => {
+                write!(f, "continuation frame without a message")
+            }
+            ProtocolError::ExpectedContinuation => {
+                write!(f, "new data frame inside a fragmented message")
+            }
+            ProtocolError::InvalidLength => {
+                write!(f, "payload length has its most significant bit set")
+            }
+            ProtocolError::InvalidUtf8 => write!(f, "invalid UTF-8 in text message"),
+            ProtocolError::MessageTooBig => write!(f, "message exceeds maxMessageSize"),
+            ProtocolError::InvalidClosePayload => write!(f, "close frame payload of 1 byte"),
+            ProtocolError::InvalidCloseCode(c) => write!(f, "invalid close code {c}"),
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}

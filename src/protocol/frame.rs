@@ -1,0 +1,212 @@
+//! Frame header codec (RFC 6455 section 5.2). Parsing is incremental: `Ok(None)`
+//! means "not enough bytes yet", never an error.
+
+use super::ProtocolError;
+
+/// Longest header a client can send: 2 + 8 (length) + 4 (mask).
+pub const MAX_HEADER_LEN: usize = 14;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opcode {
+    Continuation,
+    Text,
+    Binary,
+    Close,
+    Ping,
+    Pong,
+}
+
+impl Opcode {
+    pub fn from_u8(op: u8) -> Result<Opcode, ProtocolError> {
+        Ok(match op {
+            0x0 => Opcode::Continuation,
+            0x1 => Opcode::Text,
+            0x2 => Opcode::Binary,
+            0x8 => Opcode::Close,
+            0x9 => Opcode::Ping,
+            0xA => Opcode::Pong,
+            other => return Err(ProtocolError::ReservedOpcode(other)),
+        })
+    }
+
+    pub fn as_u8(self) -> u8 {
+        match self {
+            Opcode::Continuation => 0x0,
+            Opcode::Text => 0x1,
+            Opcode::Binary => 0x2,
+            Opcode::Close => 0x8,
+            Opcode::Ping => 0x9,
+            Opcode::Pong => 0xA,
+        }
+    }
+
+    pub fn is_control(self) -> bool {
+        matches!(self, Opcode::Close | Opcode::Ping | Opcode::Pong)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub fin: bool,
+    pub rsv1: bool,
+    pub opcode: Opcode,
+    pub mask: Option<[u8; 4]>,
+    pub payload_len: u64,
+    /// Bytes the header took on the wire.
+    pub header_len: usize,
+}
+
+impl FrameHeader {
+    /// Parses a header from the start of `buf`. `allow_rsv1` is set when
+    /// permessage-deflate was negotiated.
+    pub fn parse(buf: &[u8], allow_rsv1: bool) -> Result<Option<FrameHeader>, ProtocolError> {
+        if buf.len() < 2 {
+            return Ok(None);
+        }
+        let b0 = buf[0];
+        let b1 = buf[1];
+        let fin = b0 & 0x80 != 0;
+        let rsv1 = b0 & 0x40 != 0;
+        if b0 & 0x30 != 0 || (rsv1 && !allow_rsv1) {
+            return Err(ProtocolError::ReservedBitsSet);
+        }
+        let opcode = Opcode::from_u8(b0 & 0x0F)?;
+        let masked = b1 & 0x80 != 0;
+        let len7 = (b1 & 0x7F) as u64;
+        if opcode.is_control() {
+            if !fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+            if len7 > 125 {
+                return Err(ProtocolError::ControlFrameTooLong);
+            }
+            if rsv1 {
+                return Err(ProtocolError::ReservedBitsSet);
+            }
+        }
+        let (payload_len, mut pos) = match len7 {
+            126 => {
+                if buf.len() < 4 {
+                    return Ok(None);
+                }
+                (u16::from_be_bytes([buf[2], buf[3]]) as u64, 4)
+            }
+            127 => {
+                if buf.len() < 10 {
+                    return Ok(None);
+                }
+                let len = u64::from_be_bytes(buf[2..10].try_into().unwrap());
+                if len >> 63 != 0 {
+                    return Err(ProtocolError::InvalidLength);
+                }
+                (len, 10)
+            }
+            n => (n, 2),
+        };
+        let mask = if masked {
+            if buf.len() < pos + 4 {
+                return Ok(None);
+            }
+            let m = [buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]];
+            pos += 4;
+            Some(m)
+        } else {
+            None
+        };
+        Ok(Some(FrameHeader {
+            fin,
+            rsv1,
+            opcode,
+            mask,
+            payload_len,
+            header_len: pos,
+        }))
+    }
+}
+
+/// Writes an unmasked (server) frame header into `out`, returning its length.
+pub fn encode_header(out: &mut [u8; 10], fin: bool, rsv1: bool, opcode: Opcode, len: u64) -> usize {
+    out[0] = (if fin { 0x80 } else { 0 }) | (if rsv1 { 0x40 } else { 0 }) | opcode.as_u8();
+    if len < 126 {
+        out[1] = len as u8;
+        2
+    } else if len <= u16::MAX as u64 {
+        out[1] = 126;
+        out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
+    } else {
+        out[1] = 127;
+        out[2..10].copy_from_slice(&len.to_be_bytes());
+        10
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incremental_parse() {
+        // masked text frame, 300 bytes (16-bit length)
+        let bytes = [0x81, 0xFE, 0x01, 0x2C, 1, 2, 3, 4];
+        for i in 0..bytes.len() {
+            assert_eq!(FrameHeader::parse(&bytes[..i], false), Ok(None), "{i}");
+        }
+        let h = FrameHeader::parse(&bytes, false).unwrap().unwrap();
+        assert!(h.fin);
+        assert_eq!(h.opcode, Opcode::Text);
+        assert_eq!(h.payload_len, 300);
+        assert_eq!(h.mask, Some([1, 2, 3, 4]));
+        assert_eq!(h.header_len, 8);
+    }
+
+    #[test]
+    fn rejects() {
+        assert_eq!(
+            FrameHeader::parse(&[0xC1, 0x80], false),
+            Err(ProtocolError::ReservedBitsSet)
+        );
+        assert!(FrameHeader::parse(&[0xC1, 0x80, 0, 0, 0, 0], true)
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            FrameHeader::parse(&[0xA1, 0x80], true),
+            Err(ProtocolError::ReservedBitsSet)
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0x83, 0x80], false),
+            Err(ProtocolError::ReservedOpcode(3))
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0x8B, 0x80], false),
+            Err(ProtocolError::ReservedOpcode(0xB))
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0x09, 0x80], false),
+            Err(ProtocolError::FragmentedControlFrame)
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0x89, 0xFE], false),
+            Err(ProtocolError::ControlFrameTooLong)
+        );
+        let mut huge = [0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            FrameHeader::parse(&huge, false),
+            Err(ProtocolError::InvalidLength)
+        );
+        huge[2] = 0x7F;
+        assert_eq!(FrameHeader::parse(&huge, false), Ok(None)); // waits for the mask
+    }
+
+    #[test]
+    fn encode_round_trip() {
+        for len in [0u64, 125, 126, 65535, 65536, 1 << 40] {
+            let mut out = [0u8; 10];
+            let n = encode_header(&mut out, true, false, Opcode::Binary, len);
+            let h = FrameHeader::parse(&out[..n], false).unwrap().unwrap();
+            assert_eq!(h.payload_len, len);
+            assert_eq!(h.header_len, n);
+            assert_eq!(h.mask, None);
+        }
+    }
+}

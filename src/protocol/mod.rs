@@ -1,0 +1,13 @@
+//! RFC 6455 protocol pieces: pure functions and state machines, no I/O, no napi.
+//! Everything here is reachable from `cargo test` and from fuzzers.
+
+pub mod close;
+pub mod error;
+pub mod frame;
+pub mod mask;
+pub mod reader;
+pub mod utf8;
+
+pub use error::ProtocolError;
+pub use frame::{encode_header, FrameHeader, Opcode, MAX_HEADER_LEN};
+pub use reader::{FrameReader, ReaderEvent, ReaderLimits};

@@ -1,0 +1,186 @@
+//! The byte formats that cross the bridge, shared with `lib/native.js`.
+//!
+//! Both directions use records with a 16-byte little-endian header:
+//! `kind u8, flags u8, code u16, id u32, len u32, extra u32`, then `len` bytes.
+//! One buffer carries many records, so one thread hop carries many events.
+
+pub const RECORD_HEADER: usize = 16;
+
+/// Engine -> JS event kinds.
+pub mod event {
+    /// A WebSocket is open. extra = fd, payload = peer address.
+    pub const OPEN: u8 = 1;
+    /// flags bit 0 = binary.
+    pub const MESSAGE: u8 = 2;
+    /// flags bit 0 = binary, extra = bytes still to come (0 on the last part).
+    pub const FRAGMENT: u8 = 3;
+    /// code = close code, flags = protocol error id (0 = none), payload = reason.
+    pub const CLOSE: u8 = 4;
+    /// A handshake waits for JS to accept or refuse it. payload = request.
+    pub const UPGRADE: u8 = 5;
+    /// A plain HTTP request waits for an answer. payload = request, then body.
+    pub const HTTP: u8 = 6;
+    pub const PING: u8 = 7;
+    pub const PONG: u8 = 8;
+    /// A socket's queued output fell back under the drain mark.
+    pub const DRAIN: u8 = 9;
+    /// A handshake or HTTP request that JS was asked about went away unanswered.
+    pub const ABORTED: u8 = 10;
+    /// The engine has stopped: no more events will come.
+    pub const SHUTDOWN: u8 = 11;
+}
+
+/// JS -> engine command kinds.
+pub mod command {
+    /// flags: bit 0 binary, bit 1 more fragments follow (fin = 0).
+    pub const SEND: u8 = 1;
+    /// flags bit 0 binary; extra = index into the batch's prepared messages.
+    pub const SEND_PREPARED: u8 = 2;
+    /// code = close code (1005 = none), payload = reason.
+    pub const CLOSE: u8 = 3;
+    pub const TERMINATE: u8 = 4;
+    /// payload = extra response header lines (each ending in CRLF).
+    pub const ACCEPT: u8 = 5;
+    /// code = HTTP status, payload = extra header lines.
+    pub const REFUSE: u8 = 6;
+    /// payload = a complete HTTP response; the connection closes after it.
+    pub const HTTP_RESPONSE: u8 = 7;
+    pub const PING: u8 = 8;
+    pub const PONG: u8 = 9;
+    pub const PAUSE: u8 = 10;
+    pub const RESUME: u8 = 11;
+}
+
+pub const FLAG_BINARY: u8 = 1;
+pub const FLAG_MORE: u8 = 2;
+
+/// Appends one record to `out`.
+#[inline]
+pub fn put_record(
+    out: &mut Vec<u8>,
+    kind: u8,
+    flags: u8,
+    code: u16,
+    id: u32,
+    extra: u32,
+    payload: &[u8],
+) {
+    let mut header = [0u8; RECORD_HEADER];
+    header[0] = kind;
+    header[1] = flags;
+    header[2..4].copy_from_slice(&code.to_le_bytes());
+    header[4..8].copy_from_slice(&id.to_le_bytes());
+    header[8..12].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    header[12..16].copy_from_slice(&extra.to_le_bytes());
+    out.reserve(RECORD_HEADER + payload.len());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(payload);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub kind: u8,
+    pub flags: u8,
+    pub code: u16,
+    pub id: u32,
+    pub extra: u32,
+    pub payload: &'a [u8],
+    /// Offset of the payload in the buffer the record was read from.
+    pub payload_offset: usize,
+}
+
+/// Iterates the records of a buffer; stops at the first truncated one.
+pub struct Records<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+pub fn records(buf: &[u8]) -> Records<'_> {
+    Records { buf, pos: 0 }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Record<'a>;
+    fn next(&mut self) -> Option<Record<'a>> {
+        let h = self.buf.get(self.pos..self.pos + RECORD_HEADER)?;
+        let len = u32::from_le_bytes(h[8..12].try_into().unwrap()) as usize;
+        let start = self.pos + RECORD_HEADER;
+        let payload = self.buf.get(start..start.checked_add(len)?)?;
+        self.pos = start + len;
+        Some(Record {
+            kind: h[0],
+            flags: h[1],
+            code: u16::from_le_bytes([h[2], h[3]]),
+            id: u32::from_le_bytes(h[4..8].try_into().unwrap()),
+            extra: u32::from_le_bytes(h[12..16].try_into().unwrap()),
+            payload,
+            payload_offset: start,
+        })
+    }
+}
+
+/// Encodes a peer address as `port u16, family u8 (4|6), address bytes`.
+pub fn put_peer(out: &mut Vec<u8>, peer: Option<std::net::SocketAddr>) {
+    match peer {
+        Some(std::net::SocketAddr::V4(a)) => {
+            out.extend_from_slice(&a.port().to_le_bytes());
+            out.push(4);
+            out.extend_from_slice(&a.ip().octets());
+        }
+        Some(std::net::SocketAddr::V6(a)) => {
+            out.extend_from_slice(&a.port().to_le_bytes());
+            out.push(6);
+            out.extend_from_slice(&a.ip().octets());
+        }
+        None => out.extend_from_slice(&[0, 0, 0]),
+    }
+}
+
+/// Encodes a request for the UPGRADE and HTTP events: peer, then
+/// `u16 len + method`, `u16 len + url`, `u32 len + "name\0value\0..."`, then the body.
+pub fn encode_request(
+    peer: Option<std::net::SocketAddr>,
+    req: &crate::handshake::Request,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + body.len());
+    put_peer(&mut out, peer);
+    out.extend_from_slice(&(req.method.len() as u16).to_le_bytes());
+    out.extend_from_slice(req.method.as_bytes());
+    let url = &req.url.as_bytes()[..req.url.len().min(u16::MAX as usize)];
+    out.extend_from_slice(&(url.len() as u16).to_le_bytes());
+    out.extend_from_slice(url);
+    let len_at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    for (name, value) in &req.headers {
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        out.extend_from_slice(value);
+        out.push(0);
+    }
+    let headers_len = (out.len() - len_at - 4) as u32;
+    out[len_at..len_at + 4].copy_from_slice(&headers_len.to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_truncation() {
+        let mut buf = Vec::new();
+        put_record(&mut buf, event::MESSAGE, FLAG_BINARY, 0, 7, 0, b"abc");
+        put_record(&mut buf, event::CLOSE, 0, 1000, 8, 0, b"");
+        let all: Vec<_> = records(&buf).collect();
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            (all[0].kind, all[0].id, all[0].payload),
+            (event::MESSAGE, 7, &b"abc"[..])
+        );
+        assert_eq!(all[0].payload_offset, RECORD_HEADER);
+        assert_eq!((all[1].kind, all[1].code), (event::CLOSE, 1000));
+        assert_eq!(records(&buf[..buf.len() - 1]).count(), 1);
+    }
+}
