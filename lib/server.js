@@ -401,6 +401,31 @@ class Server extends EventEmitter {
     return true;
   }
 
+  /**
+   * Takes over a connection from Node's http 'upgrade' event: the engine gets
+   * the TCP socket's descriptor and runs the handshake itself, so 'upgrade'
+   * and 'connection' follow as for a connection accepted by lws.
+   * Returns false (and leaves the socket alone) when it is not a plain TCP socket.
+   */
+  handleUpgrade(socket, request, head) {
+    const fd = socket && socket._handle && socket._handle.fd;
+    if (typeof fd !== 'number' || fd < 0 || socket.encrypted) return false;
+    if (this._closing) {
+      socket.destroy();
+      return false;
+    }
+    let text = `${request.method} ${request.url} HTTP/1.1\r\n`;
+    const raw = request.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    text += '\r\n';
+    const bytes = head && head.length ? Buffer.concat([Buffer.from(text, 'latin1'), head]) : Buffer.from(text, 'latin1');
+    if (socket._handle.readStop) socket._handle.readStop();
+    // The engine duplicates the descriptor; destroying Node's socket closes only Node's copy.
+    const adopted = this._native.adopt(fd, bytes);
+    socket.destroy();
+    return adopted;
+  }
+
   _closeServer(callback) {
     if (callback) {
       if (this._closed) process.nextTick(callback);
