@@ -137,7 +137,7 @@ class Server extends EventEmitter {
   }
 
   _updateRef() {
-    const want = !this._closed && (this._listening || this._sockets.size > 0 || this._pending.size > 0);
+    const want = !this._closed && (this._closing || this._listening || this._sockets.size > 0 || this._pending.size > 0);
     if (want !== this._referenced) {
       this._referenced = want;
       if (want) this._native.ref();
@@ -434,6 +434,11 @@ class Server extends EventEmitter {
     if (this._closing) return this;
     this._closing = true;
     this._listening = false;
+    // Stay referenced until the engine reports it has stopped, so the callback runs.
+    if (!this._referenced) {
+      this._referenced = true;
+      this._native.ref();
+    }
     this._commands.flush();
     this._native.close();
     return this;

@@ -158,8 +158,8 @@ impl Outbox {
                 n = 0;
             }
         }
-        if self.chunks.is_empty() && self.chunks.capacity() > 8 {
-            self.chunks = VecDeque::new(); // give idle connections their memory back
+        if self.chunks.is_empty() && self.chunks.capacity() > 0 {
+            self.chunks = VecDeque::new(); // an idle connection keeps no output memory
         }
     }
 }

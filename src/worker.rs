@@ -78,6 +78,15 @@ impl Drop for LiveGuard {
     }
 }
 
+/// A socket whose upgrade succeeded, with bytes that came after the request.
+struct Upgraded {
+    id: u32,
+    fd: i32,
+    stream: TcpStream,
+    peer: Option<SocketAddr>,
+    leftover: Vec<u8>,
+}
+
 enum HandshakeFailure {
     Rejected(Rejection),
     Gone,
@@ -252,99 +261,104 @@ impl Worker {
         if self.shutting_down.get() {
             return;
         }
-        tokio::task::spawn_local(async move {
+        let fut = async move {
             let _live = LiveGuard::new(&self);
-            self.serve(stream, head, peer).await;
-        });
+            // The handshake's state is large (request buffer, timers): boxed, it is
+            // freed when the handshake ends, and the long-lived task stays small.
+            if let Some(upgraded) = Box::pin(self.handshake(stream, head, peer)).await {
+                self.run_connection(upgraded).await;
+            }
+        };
+        tokio::task::spawn_local(fut);
     }
 
-    async fn serve(self: &Rc<Self>, stream: TcpStream, mut buf: Vec<u8>, peer: Option<SocketAddr>) {
+    /// Runs the HTTP part: answers errors and plain requests itself, and returns
+    /// the socket once a WebSocket upgrade was accepted and the 101 written.
+    async fn handshake(
+        self: &Rc<Self>,
+        stream: TcpStream,
+        mut buf: Vec<u8>,
+        peer: Option<SocketAddr>,
+    ) -> Option<Upgraded> {
         let cfg = self.config();
         configure_socket(&stream, cfg);
         let read =
             tokio::time::timeout(cfg.handshake_timeout, read_request(&stream, &mut buf, cfg));
         let request = tokio::select! {
             r = read => r,
-            _ = self.shutdown_signal.notified() => return,
+            _ = self.shutdown_signal.notified() => return None,
         };
         let request = match request {
-            Err(_) => return, // too slow (slowloris): dropped without an answer
-            Ok(Err(HandshakeFailure::Gone)) => return,
+            Err(_) => return None, // too slow (slowloris): dropped without an answer
+            Ok(Err(HandshakeFailure::Gone)) => return None,
             Ok(Err(HandshakeFailure::Rejected(r))) => {
-                return answer(stream, handshake::error_response(r.status, r.reason)).await
+                answer(stream, handshake::error_response(r.status, r.reason)).await;
+                return None;
             }
             Ok(Ok(r)) => r,
         };
         let id = self.alloc_id();
         let fd = stream.as_raw_fd();
-        match request.kind.clone() {
+        let key = match request.kind.clone() {
             RequestKind::Plain { content_length } => {
                 self.serve_http(id, stream, buf, request, content_length, peer)
-                    .await
-            }
-            RequestKind::Upgrade { key } => {
-                if let Some(path) = &cfg.path {
-                    if request.path() != path {
-                        return answer(stream, handshake::error_response(404, "Not Found")).await;
-                    }
-                }
-                let extra_headers = if self.hooks().upgrade {
-                    match self
-                        .ask_js(
-                            id,
-                            event::UPGRADE,
-                            fd,
-                            wire::encode_request(peer, &request, &[]),
-                        )
-                        .await
-                    {
-                        Some(Decision::Accept(extra)) => extra,
-                        Some(Decision::Refuse(status, extra)) => {
-                            let reason = status_reason(status);
-                            return answer(
-                                stream,
-                                handshake::error_response_with(status, reason, &extra),
-                            )
-                            .await;
-                        }
-                        _ => return,
-                    }
-                } else {
-                    Vec::new()
-                };
-                let mut leftover = buf.split_off(request.head_len);
-                drop(buf);
-                drop(request);
-                let response = handshake::switching_protocols(&key, &extra_headers);
-                drop(key);
-                drop(extra_headers);
-                let mut stream = stream;
-                match tokio::time::timeout(cfg.handshake_timeout, stream.write_all(&response)).await
-                {
-                    Ok(Ok(())) => {}
-                    _ => return,
-                }
-                drop(response);
-                self.run_connection(id, fd, stream, peer, &mut leftover)
                     .await;
+                return None;
             }
+            RequestKind::Upgrade { key } => key,
+        };
+        if let Some(path) = &cfg.path {
+            if request.path() != path {
+                answer(stream, handshake::error_response(404, "Not Found")).await;
+                return None;
+            }
+        }
+        let extra_headers = if self.hooks().upgrade {
+            let encoded = wire::encode_request(peer, &request, &[]);
+            match self.ask_js(id, event::UPGRADE, fd, encoded).await {
+                Some(Decision::Accept(extra)) => extra,
+                Some(Decision::Refuse(status, extra)) => {
+                    let response =
+                        handshake::error_response_with(status, status_reason(status), &extra);
+                    answer(stream, response).await;
+                    return None;
+                }
+                _ => return None,
+            }
+        } else {
+            Vec::new()
+        };
+        let leftover = buf.split_off(request.head_len);
+        let response = handshake::switching_protocols(&key, &extra_headers);
+        let mut stream = stream;
+        match tokio::time::timeout(cfg.handshake_timeout, stream.write_all(&response)).await {
+            Ok(Ok(())) => Some(Upgraded {
+                id,
+                fd,
+                stream,
+                peer,
+                leftover,
+            }),
+            _ => None,
         }
     }
 
-    async fn run_connection(
-        &self,
-        id: u32,
-        fd: i32,
-        stream: TcpStream,
-        peer: Option<SocketAddr>,
-        leftover: &mut [u8],
-    ) {
+    async fn run_connection(&self, upgraded: Upgraded) {
+        let Upgraded {
+            id,
+            fd,
+            stream,
+            peer,
+            mut leftover,
+        } = upgraded;
+        {
+            let mut addr = Vec::with_capacity(19);
+            wire::put_peer(&mut addr, peer);
+            self.stage(event::OPEN, 0, 0, id, fd as u32, &addr);
+        }
         let conn = Rc::new(Connection::new(id, fd, stream));
         self.conns.borrow_mut().insert(id, conn.clone());
-        let mut addr = Vec::with_capacity(19);
-        wire::put_peer(&mut addr, peer);
-        self.stage(event::OPEN, 0, 0, id, fd as u32, &addr);
-        conn.run(self, leftover).await;
+        conn.run(self, &mut leftover).await;
         self.conns.borrow_mut().remove(&id);
     }
 
@@ -486,7 +500,7 @@ async fn answer(mut stream: TcpStream, bytes: Vec<u8>) {
         stream.write_all(&bytes).await?;
         stream.shutdown().await?;
         // Drain what the peer still sends so that closing does not reset the connection.
-        let mut sink = [0u8; 1024];
+        let mut sink = vec![0u8; 1024];
         loop {
             stream.readable().await?;
             match stream.try_read(&mut sink) {

@@ -1,0 +1,1007 @@
+'use strict';
+// Integration tests for lws.Server (node-lws 5 style API) against the real
+// `ws` client. Every server and client is closed by the test that opened it,
+// and every wait is bounded.
+//
+// Run: node --test --test-concurrency=1 __test__/server.test.js
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const http = require('node:http');
+const net = require('node:net');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const WebSocket = require('ws');
+
+const ROOT = path.join(__dirname, '..');
+const lws = require(ROOT);
+
+// ---- helpers ------------------------------------------------------------------
+
+/** Resolves like `promise`, or rejects once `ms` have passed. */
+function withTimeout(promise, ms, label) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${label}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The arguments of the next `event` of `emitter` (rejects on 'error' unless event is 'error'). */
+function once(emitter, event, ms = 5000) {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      const onEvent = (...args) => {
+        if (event !== 'error') emitter.removeListener('error', onError);
+        resolve(args);
+      };
+      const onError = (err) => {
+        emitter.removeListener(event, onEvent);
+        reject(err);
+      };
+      emitter.once(event, onEvent);
+      if (event !== 'error') emitter.once('error', onError);
+    }),
+    ms,
+    `'${event}'`,
+  );
+}
+
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Waits until `predicate()` is true, polling. */
+async function until(predicate, ms, label) {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${label}`);
+    await delay(5);
+  }
+}
+
+function closeServer(server, ms = 15000) {
+  return withTimeout(new Promise((resolve) => server.close(resolve)), ms, 'server.close callback');
+}
+
+/** Resolves once `ws` is open; rejects on error or an HTTP refusal. */
+function opened(ws, ms = 5000) {
+  if (ws.readyState === WebSocket.OPEN) return Promise.resolve(ws);
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(ws));
+      ws.once('error', reject);
+      ws.once('close', (code) => reject(new Error(`closed (${code}) before opening`)));
+    }),
+    ms,
+    'client open',
+  );
+}
+
+/** Resolves with { code, reason } when `ws` closes. Attach before the close can happen. */
+function closed(ws, ms = 5000) {
+  return withTimeout(
+    new Promise((resolve) => {
+      if (ws.readyState === WebSocket.CLOSED) resolve({ code: undefined, reason: '' });
+      ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    }),
+    ms,
+    'client close',
+  );
+}
+
+/** Resolves with the HTTP response of a refused handshake. */
+function unexpectedResponse(ws, ms = 5000) {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      ws.once('unexpected-response', (req, res) => {
+        res.resume();
+        resolve({ status: res.statusCode, headers: res.headers });
+        req.destroy();
+      });
+      ws.once('open', () => reject(new Error('the connection opened although it should be refused')));
+    }),
+    ms,
+    "'unexpected-response'",
+  );
+}
+
+/** Queues a client's messages; `next()` takes them in order. */
+function inbox(ws) {
+  const queue = [];
+  const waiters = [];
+  ws.on('message', (data, isBinary) => {
+    const m = { data, isBinary };
+    if (waiters.length) waiters.shift()(m);
+    else queue.push(m);
+  });
+  return {
+    queue,
+    next(ms = 5000) {
+      if (queue.length) return Promise.resolve(queue.shift());
+      return withTimeout(new Promise((resolve) => waiters.push(resolve)), ms, 'a client message');
+    },
+  };
+}
+
+/**
+ * Per-test resources: servers, clients and other things are released by
+ * t.after, whatever the outcome of the test.
+ */
+function scope(t) {
+  const servers = new Set();
+  const clients = new Set();
+  const cleanups = [];
+  t.after(async () => {
+    for (const ws of clients) {
+      try {
+        ws.terminate();
+      } catch {
+        // already gone
+      }
+    }
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch {
+        // best effort
+      }
+    }
+    await Promise.all([...servers].map((server) => closeServer(server).catch(() => {})));
+  });
+  return {
+    /** A tracked server; `setup` attaches listeners before 'listening' is awaited. */
+    async listen(options = {}, setup) {
+      const server = new lws.Server({ port: 0, ...options });
+      servers.add(server);
+      if (setup) setup(server);
+      await once(server, 'listening');
+      assert.ok(Number.isInteger(server.port) && server.port > 0, 'server.port is the bound port');
+      return server;
+    },
+    track(server) {
+      servers.add(server);
+      return server;
+    },
+    client(url, options) {
+      const ws = new WebSocket(url, options);
+      ws.on('error', () => {}); // errors are awaited explicitly where they matter
+      clients.add(ws);
+      return ws;
+    },
+    async connect(url, options) {
+      return opened(this.client(url, options));
+    },
+    defer(fn) {
+      cleanups.push(fn);
+    },
+  };
+}
+
+const urlOf = (server, p = '/') => `ws://127.0.0.1:${server.port}${p}`;
+
+function echo(server) {
+  server.on('message', (socket, message, binary) => server.send(socket, message, binary));
+}
+
+/** Opens `n` clients in batches (a burst of thousands of SYNs overflows the backlog). */
+async function connectMany(s, url, n, batch = 200, perBatchMs = 20000) {
+  const clients = [];
+  for (let i = 0; i < n; i += batch) {
+    const group = [];
+    for (let j = i; j < Math.min(n, i + batch); j++) {
+      const ws = s.client(url, { perMessageDeflate: false });
+      clients.push(ws);
+      group.push(opened(ws, perBatchMs));
+    }
+    await Promise.all(group);
+  }
+  return clients;
+}
+
+function httpGet(s, port, urlPath, ms = 5000) {
+  let req;
+  s.defer(() => req && req.destroy());
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+    }),
+    ms,
+    `HTTP GET ${urlPath}`,
+  );
+}
+
+// ---- 1. echo and send() argument types -----------------------------------------
+
+test('echo: text, binary (exact bytes), empty messages', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const server = await s.listen({}, echo);
+  const ws = await s.connect(urlOf(server));
+  const box = inbox(ws);
+
+  ws.send('hello lws');
+  let m = await box.next();
+  assert.equal(m.isBinary, false);
+  assert.equal(m.data.toString('utf8'), 'hello lws');
+
+  const bytes = Buffer.from([0, 1, 2, 127, 128, 254, 255, 0x0d, 0x0a, 0]);
+  ws.send(bytes);
+  m = await box.next();
+  assert.equal(m.isBinary, true);
+  assert.deepEqual(Buffer.from(m.data), bytes);
+
+  ws.send('');
+  m = await box.next();
+  assert.equal(m.isBinary, false);
+  assert.equal(m.data.length, 0);
+
+  ws.send(Buffer.alloc(0));
+  m = await box.next();
+  assert.equal(m.isBinary, true);
+  assert.equal(m.data.length, 0);
+});
+
+test('echo: a 1 MiB binary message comes back byte for byte', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  let serverLength = -1;
+  const server = await s.listen({}, (srv) => {
+    srv.on('message', (socket, message, binary) => {
+      serverLength = message.length;
+      srv.send(socket, message, binary);
+    });
+  });
+  const ws = await s.connect(urlOf(server));
+  const box = inbox(ws);
+  const big = crypto.randomBytes(1024 * 1024);
+  ws.send(big);
+  const m = await box.next(15000);
+  assert.equal(serverLength, big.length);
+  assert.equal(m.isBinary, true);
+  assert.equal(m.data.length, big.length);
+  assert.ok(Buffer.from(m.data).equals(big), '1 MiB payload differs');
+});
+
+test('echo: a message fragmented by the client arrives as one message', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const received = [];
+  const server = await s.listen({}, (srv) => {
+    srv.on('message', (socket, message, binary) => {
+      received.push({ text: message.toString('utf8'), binary });
+      srv.send(socket, message, binary);
+    });
+  });
+  const ws = await s.connect(urlOf(server));
+  const box = inbox(ws);
+  ws.send('first half, ', { fin: false });
+  ws.send('second half', { fin: true });
+  const m = await box.next();
+  assert.equal(m.isBinary, false);
+  assert.equal(m.data.toString('utf8'), 'first half, second half');
+
+  ws.send(Buffer.from([1, 2, 3]), { fin: false, binary: true });
+  ws.send(Buffer.from([4, 5]), { fin: false, binary: true });
+  ws.send(Buffer.from([6]), { fin: true, binary: true });
+  const b = await box.next();
+  assert.equal(b.isBinary, true);
+  assert.deepEqual([...b.data], [1, 2, 3, 4, 5, 6]);
+
+  // A text message whose 4-byte character is split across two frames.
+  const utf8 = Buffer.from('split 🎉 here');
+  ws.send(utf8.subarray(0, 8), { fin: false, binary: false });
+  ws.send(utf8.subarray(8), { fin: true, binary: false });
+  const u = await box.next();
+  assert.equal(u.isBinary, false);
+  assert.equal(u.data.toString('utf8'), 'split 🎉 here');
+
+  assert.deepEqual(received, [
+    { text: 'first half, second half', binary: false },
+    { text: '\u0001\u0002\u0003\u0004\u0005\u0006', binary: true },
+    { text: 'split 🎉 here', binary: false },
+  ]);
+});
+
+test('echo: multi-byte UTF-8 strings survive both directions', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const seen = [];
+  const server = await s.listen({}, (srv) => {
+    srv.on('message', (socket, message, binary) => {
+      const text = message.toString('utf8');
+      seen.push({ text, binary });
+      // Send back as a JS string (exercises the in-place UTF-8 encoding).
+      srv.send(socket, text, false);
+    });
+  });
+  const ws = await s.connect(urlOf(server));
+  const box = inbox(ws);
+  const samples = ['héllo wörld', '日本語のテキスト', 'emoji 🎉🚀 and 𝄞', 'ß'.repeat(5000), '€'.repeat(30000)];
+  for (const text of samples) {
+    ws.send(text);
+    const m = await box.next();
+    assert.equal(m.isBinary, false);
+    assert.equal(m.data.toString('utf8'), text);
+  }
+  assert.deepEqual(
+    seen.map((x) => x.text),
+    samples,
+  );
+  assert.ok(seen.every((x) => x.binary === false));
+});
+
+test('send() accepts Buffer, Uint8Array, other TypedArrays, ArrayBuffer, DataView and string', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  let typeError = null;
+  const results = [];
+  const server = await s.listen({}, (srv) => {
+    srv.on('connection', (socket) => {
+      results.push(srv.send(socket, Buffer.from([1, 2, 3]), true));
+      results.push(srv.send(socket, new Uint8Array([4, 5, 6]), true));
+      results.push(srv.send(socket, new Uint16Array([0x0102, 0x0304]), true));
+      // A view with an offset: only its own bytes are sent.
+      results.push(srv.send(socket, new Uint16Array([0xaaaa, 0x0b0a, 0x0d0c, 0xbbbb]).subarray(1, 3), true));
+      results.push(srv.send(socket, new Uint8Array([7, 8, 9]).buffer, true));
+      const backing = new Uint8Array([0xee, 0xee, 10, 11, 12, 0xee]).buffer;
+      results.push(srv.send(socket, new DataView(backing, 2, 3), true));
+      results.push(srv.send(socket, Buffer.from([13, 14, 15, 16, 17]).subarray(1, 4), true));
+      results.push(srv.send(socket, 'a string ✓'));
+      try {
+        srv.send(socket, 42, true);
+      } catch (err) {
+        typeError = err;
+      }
+      results.push(srv.send(socket, 'after the TypeError'));
+    });
+  });
+  const ws = s.client(urlOf(server));
+  const box = inbox(ws);
+  await opened(ws);
+  const expected = [
+    [true, [1, 2, 3]],
+    [true, [4, 5, 6]],
+    [true, [0x02, 0x01, 0x04, 0x03]],
+    [true, [0x0a, 0x0b, 0x0c, 0x0d]],
+    [true, [7, 8, 9]],
+    [true, [10, 11, 12]],
+    [true, [14, 15, 16]],
+  ];
+  for (const [isBinary, bytes] of expected) {
+    const m = await box.next();
+    assert.equal(m.isBinary, isBinary);
+    assert.deepEqual([...m.data], bytes);
+  }
+  let m = await box.next();
+  assert.equal(m.isBinary, false);
+  assert.equal(m.data.toString('utf8'), 'a string ✓');
+  m = await box.next();
+  assert.equal(m.data.toString('utf8'), 'after the TypeError');
+  assert.ok(typeError instanceof TypeError, `send(socket, 42) should throw a TypeError, got ${typeError}`);
+  assert.deepEqual(results, new Array(9).fill(true));
+});
+
+// ---- 2. ping / pong ----------------------------------------------------------------
+
+test('ping: a client ping gets an automatic pong with the same payload', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const server = await s.listen({}, echo);
+  const ws = await s.connect(urlOf(server));
+  const payload = Buffer.from('are you there?');
+  const pong = once(ws, 'pong');
+  ws.ping(payload);
+  const [data] = await pong;
+  assert.deepEqual(Buffer.from(data), payload);
+});
+
+test("ping: the server 'ping' and 'pong' events fire when listened to", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const pings = [];
+  const pongs = [];
+  let connected = null;
+  const server = await s.listen({}, (srv) => {
+    srv.on('connection', (socket) => (connected = socket));
+    srv.on('ping', (socket, data) => pings.push({ socket, data: Buffer.from(data) }));
+    srv.on('pong', (socket, data) => pongs.push({ socket, data: Buffer.from(data) }));
+  });
+  const ws = await s.connect(urlOf(server));
+  const payload = Buffer.from([9, 8, 7, 6]);
+  const pong = once(ws, 'pong');
+  ws.ping(payload);
+  const [data] = await pong;
+  assert.deepEqual(Buffer.from(data), payload, 'the automatic pong still answers');
+  await until(() => pings.length === 1, 5000, "the 'ping' event");
+  assert.equal(pings[0].socket, connected);
+  assert.deepEqual(pings[0].data, payload);
+
+  ws.pong(Buffer.from('unsolicited'));
+  await until(() => pongs.length === 1, 5000, "the 'pong' event");
+  assert.equal(pongs[0].socket, connected);
+  assert.equal(pongs[0].data.toString(), 'unsolicited');
+});
+
+// ---- 3. close codes ---------------------------------------------------------------
+
+test("close: the client's code and reason reach the server 'close' event", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  let connected = null;
+  const server = await s.listen({}, (srv) => srv.on('connection', (socket) => (connected = socket)));
+  const serverClose = once(server, 'close');
+  const ws = await s.connect(urlOf(server));
+  const clientClose = closed(ws);
+  ws.close(4001, 'reason');
+  const [socket, code, reason] = await serverClose;
+  assert.equal(socket, connected);
+  assert.equal(code, 4001);
+  assert.equal(reason, 'reason');
+  assert.equal((await clientClose).code, 4001, 'the server echoes the close code');
+
+  // A multi-byte reason, and a close without a status code.
+  const unicodeClose = once(server, 'close');
+  const ws2 = await s.connect(urlOf(server));
+  ws2.close(4999, 'adiós ✓');
+  const [, code2, reason2] = await unicodeClose;
+  assert.equal(code2, 4999);
+  assert.equal(reason2, 'adiós ✓');
+
+  const emptyClose = once(server, 'close');
+  const ws3 = await s.connect(urlOf(server));
+  ws3.close();
+  const [, code3, reason3] = await emptyClose;
+  assert.equal(code3, 1005, 'a close frame without a code is reported as 1005');
+  assert.equal(reason3, '');
+});
+
+test('close: server.close(socket, code, reason) reaches the client', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const server = await s.listen({}, (srv) => {
+    srv.on('connection', (socket) => assert.equal(srv.close(socket, 4002, 'bye'), true));
+  });
+  const serverClose = once(server, 'close');
+  const ws = s.client(urlOf(server));
+  const clientClose = closed(ws);
+  await opened(ws);
+  const { code, reason } = await clientClose;
+  assert.equal(code, 4002);
+  assert.equal(reason, 'bye');
+  const [, serverCode] = await serverClose;
+  assert.equal(serverCode, 4002);
+});
+
+test('close: server.close(socket) without a code, and with 1000', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const server = await s.listen({}, (srv) => {
+    srv.on('message', (socket, message) => {
+      const text = message.toString();
+      if (text === 'plain') assert.equal(srv.close(socket), true);
+      else if (text === 'normal') assert.equal(srv.close(socket, 1000), true);
+    });
+  });
+  const a = await s.connect(urlOf(server));
+  const aClosed = closed(a);
+  a.send('plain');
+  assert.deepEqual(await aClosed, { code: 1005, reason: '' });
+  const b = await s.connect(urlOf(server));
+  const bClosed = closed(b);
+  b.send('normal');
+  assert.deepEqual(await bClosed, { code: 1000, reason: '' });
+});
+
+test('close: invalid close codes throw a RangeError and leave the socket open', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const errors = [];
+  const server = await s.listen({}, (srv) => {
+    echo(srv);
+    srv.on('connection', (socket) => {
+      for (const code of [1005, 2000, 999, 1006, 5000]) {
+        try {
+          srv.close(socket, code, 'nope');
+          errors.push([code, null]);
+        } catch (err) {
+          errors.push([code, err]);
+        }
+      }
+    });
+  });
+  const ws = await s.connect(urlOf(server));
+  const box = inbox(ws);
+  await until(() => errors.length === 5, 5000, 'the close attempts');
+  for (const [code, err] of errors) {
+    assert.ok(err instanceof RangeError, `close code ${code} should throw a RangeError, got ${err}`);
+  }
+  ws.send('still open');
+  const m = await box.next();
+  assert.equal(m.data.toString(), 'still open');
+  assert.equal(ws.readyState, WebSocket.OPEN);
+});
+
+test('close: server.terminate(socket) drops the client with 1006', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const server = await s.listen({}, (srv) => {
+    srv.on('message', (socket) => assert.equal(srv.terminate(socket), true));
+  });
+  const serverClose = once(server, 'close');
+  const ws = await s.connect(urlOf(server));
+  const clientClose = closed(ws);
+  ws.send('terminate me');
+  assert.equal((await clientClose).code, 1006);
+  const [, code] = await serverClose;
+  assert.equal(code, 1006);
+});
+
+// ---- 4. 'upgrade' --------------------------------------------------------------------
+
+test("upgrade: a listener returning true refuses with 403", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  let connections = 0;
+  const server = await s.listen({}, (srv) => {
+    srv.on('upgrade', () => true);
+    srv.on('connection', () => connections++);
+  });
+  const res = await unexpectedResponse(s.client(urlOf(server)));
+  assert.equal(res.status, 403);
+  await delay(50);
+  assert.equal(connections, 0);
+});
+
+test('upgrade: a listener returning 401 refuses with 401', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const server = await s.listen({}, (srv) => srv.on('upgrade', () => 401));
+  const res = await unexpectedResponse(s.client(urlOf(server)));
+  assert.equal(res.status, 401);
+});
+
+test('upgrade: the listener gets lowercase headers; userData set there is visible in connection', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  let seenHeaders = null;
+  let seenRequest = null;
+  let upgradeSocket = null;
+  let connectionData;
+  let connectionSocket = null;
+  const server = await s.listen({}, (srv) => {
+    srv.on('upgrade', (socket, headers, request) => {
+      seenHeaders = headers;
+      seenRequest = request;
+      upgradeSocket = socket;
+      srv.setUserData(socket, { from: 'upgrade', token: headers['x-custom-token'] });
+    });
+    srv.on('connection', (socket) => {
+      connectionSocket = socket;
+      connectionData = srv.getUserData(socket);
+    });
+  });
+  const ws = await s.connect(urlOf(server, '/room/1?user=ann'), { headers: { 'X-Custom-Token': 'Secret-Value-42' } });
+  await until(() => connectionSocket !== null, 5000, "the 'connection' event");
+  assert.ok(seenHeaders && typeof seenHeaders === 'object');
+  assert.equal(seenHeaders['x-custom-token'], 'Secret-Value-42');
+  assert.equal(seenHeaders['X-Custom-Token'], undefined);
+  for (const name of Object.keys(seenHeaders)) assert.equal(name, name.toLowerCase(), `header ${name} is not lowercase`);
+  assert.equal(seenHeaders.upgrade.toLowerCase(), 'websocket');
+  assert.ok(seenHeaders['sec-websocket-key']);
+  assert.equal(seenRequest.url, '/room/1?user=ann');
+  assert.equal(seenRequest.method, 'GET');
+  assert.equal(connectionSocket, upgradeSocket, 'the socket from upgrade is the one in connection');
+  assert.match(String(connectionSocket.remoteAddress), /^(::ffff:)?127\.0\.0\.1$/);
+  assert.equal(connectionSocket.remotePort, ws._socket.localPort);
+  assert.deepEqual(connectionData, { from: 'upgrade', token: 'Secret-Value-42' });
+  assert.equal(ws.readyState, WebSocket.OPEN);
+});
+
+// ---- 5. path ---------------------------------------------------------------------------
+
+test("path: only '/chat' (with any query) is upgraded, other paths get 404", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const server = await s.listen({ path: '/chat' }, echo);
+  for (const p of ['/chat', '/chat?x=1']) {
+    const ws = await s.connect(urlOf(server, p));
+    const box = inbox(ws);
+    ws.send(`via ${p}`);
+    assert.equal((await box.next()).data.toString(), `via ${p}`);
+  }
+  for (const p of ['/other', '/', '/chat/sub']) {
+    const res = await unexpectedResponse(s.client(urlOf(server, p)));
+    assert.equal(res.status, 404, `${p} should be refused with 404`);
+  }
+});
+
+// ---- 6. userData lifecycle -------------------------------------------------------------
+
+test('userData: set in connection, readable in close, undefined after the close callback', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const data = { user: 'ann', n: 1 };
+  let inClose;
+  let closedSocket = null;
+  let fd;
+  const server = await s.listen({}, (srv) => {
+    srv.on('connection', (socket) => {
+      fd = srv.getFd(socket);
+      srv.setUserData(socket, data);
+    });
+    srv.on('close', (socket) => {
+      closedSocket = socket;
+      inClose = srv.getUserData(socket);
+    });
+  });
+  const ws = await s.connect(urlOf(server));
+  ws.close(1000);
+  await until(() => closedSocket !== null, 5000, "the server 'close' event");
+  assert.ok(Number.isInteger(fd) && fd >= 0, `getFd returns a descriptor, got ${fd}`);
+  assert.equal(inClose, data, 'userData is readable in the close callback');
+  await tick();
+  assert.equal(server.getUserData(closedSocket), undefined, 'userData is released after the close callback');
+});
+
+// ---- 7. use after close ------------------------------------------------------------------
+
+test('use after close: send/close/terminate/sendPrepared return false and do not throw', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const inside = {};
+  const after = {};
+  let closedSocket = null;
+  const server = await s.listen({}, (srv) => {
+    srv.on('connection', (socket) => srv.setUserData(socket, 'kept'));
+    srv.on('close', (socket) => {
+      const prepared = srv.prepareBuffer('late');
+      inside.userData = srv.getUserData(socket);
+      inside.send = srv.send(socket, 'late');
+      inside.sendBinary = srv.send(socket, Buffer.from([1]), true);
+      inside.close = srv.close(socket, 4000, 'late');
+      inside.closeNoCode = srv.close(socket);
+      inside.terminate = srv.terminate(socket);
+      inside.sendPrepared = srv.sendPrepared(socket, prepared);
+      closedSocket = socket;
+    });
+  });
+  const ws = await s.connect(urlOf(server));
+  ws.close(1000);
+  await until(() => closedSocket !== null, 5000, "the server 'close' event");
+  assert.deepEqual(inside, {
+    userData: 'kept',
+    send: false,
+    sendBinary: false,
+    close: false,
+    closeNoCode: false,
+    terminate: false,
+    sendPrepared: false,
+  });
+  await tick();
+  after.send = server.send(closedSocket, 'later');
+  after.close = server.close(closedSocket, 4000);
+  after.terminate = server.terminate(closedSocket);
+  after.sendPrepared = server.sendPrepared(closedSocket, server.prepareBuffer(Buffer.from('x')));
+  assert.deepEqual(after, { send: false, close: false, terminate: false, sendPrepared: false });
+});
+
+// ---- 8. message buffers are lent -----------------------------------------------------------
+
+test("message: the Buffer given to 'message' is detached after the callback", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  let kept = null;
+  let lengthInside = -1;
+  let textInside = '';
+  const server = await s.listen({}, (srv) => {
+    srv.on('message', (socket, message, binary) => {
+      kept = message;
+      lengthInside = message.length;
+      textInside = message.toString();
+      srv.send(socket, message, binary);
+    });
+  });
+  const ws = await s.connect(urlOf(server));
+  const box = inbox(ws);
+  ws.send('lent, not given');
+  assert.equal((await box.next()).data.toString(), 'lent, not given');
+  assert.equal(lengthInside, 15);
+  assert.equal(textInside, 'lent, not given');
+  await tick();
+  assert.ok(Buffer.isBuffer(kept));
+  assert.equal(kept.length, 0, 'a Buffer kept past the callback reads as empty');
+});
+
+// ---- 9. prepared broadcast -------------------------------------------------------------------
+
+test('prepareBuffer + sendPrepared: a broadcast reaches each of 500 clients exactly once', { timeout: 120000 }, async (t) => {
+  const s = scope(t);
+  const sockets = [];
+  const server = await s.listen({}, (srv) => srv.on('connection', (socket) => sockets.push(socket)));
+  const N = 500;
+  const clients = await withTimeout(connectMany(s, urlOf(server), N, 100), 60000, '500 connections');
+  await until(() => sockets.length === N, 10000, '500 server connections');
+
+  const got = clients.map(() => []);
+  clients.forEach((ws, i) => ws.on('message', (data, isBinary) => got[i].push({ data: Buffer.from(data), isBinary })));
+
+  const payload = crypto.randomBytes(3000);
+  const prepared = server.prepareBuffer(payload);
+  assert.equal(prepared.length, payload.length);
+  for (const socket of sockets) assert.equal(server.sendPrepared(socket, prepared, true), true);
+  await until(() => got.every((list) => list.length >= 1), 20000, 'the binary broadcast');
+
+  const text = 'broadcast ✓ text';
+  const preparedText = server.prepareBuffer(text);
+  for (const socket of sockets) assert.equal(server.sendPrepared(socket, preparedText, false), true);
+  await until(() => got.every((list) => list.length >= 2), 20000, 'the text broadcast');
+  await delay(200); // room for duplicates to show up
+
+  for (const list of got) {
+    assert.equal(list.length, 2);
+    assert.equal(list[0].isBinary, true);
+    assert.ok(list[0].data.equals(payload));
+    assert.equal(list[1].isBinary, false);
+    assert.equal(list[1].data.toString('utf8'), text);
+  }
+});
+
+// ---- 10. many connections --------------------------------------------------------------------
+
+test('5,000 concurrent connections: all connect, each echoes once, all see 1001 on server.close()', { timeout: 120000 }, async (t) => {
+  const s = scope(t);
+  const N = 5000;
+  const started = Date.now();
+  const sockets = new Set();
+  const server = await s.listen({}, (srv) => {
+    srv.on('connection', (socket) => sockets.add(socket));
+    echo(srv);
+  });
+  const clients = await withTimeout(connectMany(s, urlOf(server), N, 200), 60000, '5,000 connections');
+  await until(() => sockets.size === N, 10000, '5,000 server connections');
+
+  const echoes = await withTimeout(
+    Promise.all(
+      clients.map(
+        (ws, i) =>
+          new Promise((resolve) => {
+            ws.once('message', (data) => resolve(data.toString() === `client ${i}`));
+            ws.send(`client ${i}`);
+          }),
+      ),
+    ),
+    30000,
+    '5,000 echoes',
+  );
+  assert.equal(echoes.filter(Boolean).length, N, 'every client gets its own message back');
+
+  const codes = clients.map((ws) => closed(ws, 30000));
+  await closeServer(server, 30000);
+  const results = await Promise.all(codes);
+  const not1001 = results.filter((r) => r.code !== 1001);
+  assert.equal(not1001.length, 0, `close codes other than 1001: ${JSON.stringify(not1001.slice(0, 5))}`);
+  t.diagnostic(`5,000 connections round trip in ${Date.now() - started} ms`);
+});
+
+// ---- 11. server.close ----------------------------------------------------------------------------
+
+test('server.close() with live clients: clients get 1001, every callback is called', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const serverCloses = [];
+  const server = await s.listen({}, (srv) => {
+    echo(srv);
+    srv.on('close', (socket, code) => serverCloses.push(code));
+  });
+  const clients = [];
+  for (let i = 0; i < 3; i++) clients.push(await s.connect(urlOf(server)));
+  const codes = clients.map((ws) => closed(ws, 10000));
+  let first = 0;
+  let second = 0;
+  server.close(() => first++);
+  server.close(() => second++);
+  const results = await Promise.all(codes);
+  assert.deepEqual(
+    results.map((r) => r.code),
+    [1001, 1001, 1001],
+  );
+  await until(() => first === 1 && second === 1, 10000, 'both close callbacks');
+  assert.equal(serverCloses.length, 3, "a 'close' event per socket");
+  // A close after the server is closed still calls back.
+  let third = 0;
+  server.close(() => third++);
+  await until(() => third === 1, 5000, 'a close callback after shutdown');
+  await delay(50);
+  assert.deepEqual([first, second, third], [1, 1, 1], 'each callback is called exactly once');
+  // The port is released.
+  const late = s.client(urlOf(server));
+  await assert.rejects(opened(late), /ECONNREFUSED/);
+});
+
+// ---- 12. process lifetime ----------------------------------------------------------------------
+
+function runChild(s, script) {
+  const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  s.defer(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await withTimeout(exited, 5000, 'child exit after SIGKILL');
+    }
+  });
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+test('process exit: a script that closes its client and server exits by itself', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const script = `
+    const lws = require(${JSON.stringify(ROOT)});
+    const WebSocket = require(${JSON.stringify(require.resolve('ws'))});
+    const server = new lws.Server({ port: 0 });
+    server.on('message', (socket, message, binary) => server.send(socket, message, binary));
+    server.on('listening', () => {
+      const ws = new WebSocket('ws://127.0.0.1:' + server.port);
+      ws.on('error', (err) => { console.error(err); process.exit(2); });
+      ws.on('open', () => ws.send('child hello'));
+      ws.on('message', (data) => {
+        if (String(data) !== 'child hello') process.exit(3);
+        console.log('exchanged');
+        ws.close();
+      });
+      ws.on('close', () => server.close(() => console.log('server closed')));
+    });
+  `;
+  const run = runChild(s, script);
+  const { code, signal } = await withTimeout(run.exited, 10000, 'the child to exit by itself');
+  assert.equal(signal, null, run.err());
+  assert.equal(code, 0, run.err());
+  assert.match(run.out(), /exchanged/);
+  assert.match(run.out(), /server closed/);
+});
+
+test('process exit: a listening server keeps the process alive', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const script = `
+    const lws = require(${JSON.stringify(ROOT)});
+    const server = new lws.Server({ port: 0 });
+    server.on('listening', () => console.log('listening ' + server.port));
+  `;
+  const run = runChild(s, script);
+  let exitedEarly = null;
+  run.exited.then((r) => (exitedEarly = r));
+  await until(() => /listening \d+/.test(run.out()) || exitedEarly, 10000, 'the child to listen');
+  await delay(1500);
+  assert.equal(exitedEarly, null, `the child exited while listening: ${JSON.stringify(exitedEarly)} ${run.err()}`);
+  assert.equal(run.child.exitCode, null);
+  run.child.kill('SIGTERM');
+  const { signal } = await withTimeout(run.exited, 5000, 'the child to die');
+  assert.equal(signal, 'SIGTERM');
+});
+
+// ---- 13. listen errors ----------------------------------------------------------------------
+
+test("error: listening on a port in use emits 'error' with code EADDRINUSE", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const blocker = net.createServer();
+  s.defer(() => withTimeout(new Promise((resolve) => blocker.close(resolve)), 5000, 'blocker close'));
+  await withTimeout(new Promise((resolve, reject) => blocker.listen(0, resolve).once('error', reject)), 5000, 'blocker listen');
+  const port = blocker.address().port;
+
+  let listening = false;
+  const server = s.track(new lws.Server({ port }));
+  server.on('listening', () => (listening = true));
+  const [err] = await once(server, 'error');
+  assert.ok(err instanceof Error);
+  assert.equal(err.code, 'EADDRINUSE');
+  assert.equal(err.syscall, 'listen');
+  assert.equal(err.port, port);
+  await delay(50);
+  assert.equal(listening, false, "no 'listening' after the error");
+  assert.equal(server.port, undefined);
+});
+
+// ---- 14. plain HTTP -------------------------------------------------------------------------
+
+test("http: a plain GET is answered by request.respond from the 'http' event", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  let seen = null;
+  const server = await s.listen({}, (srv) => {
+    srv.on('http', (request) => {
+      seen = { method: request.method, url: request.url, host: request.headers.host };
+      assert.equal(request.respond(200, { 'content-type': 'text/plain' }, 'hi'), true);
+      assert.equal(request.respond(500, {}, 'twice'), false, 'a second answer is refused');
+    });
+  });
+  const res = await httpGet(s, server.port, '/hello?x=1');
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['content-type'], 'text/plain');
+  assert.equal(res.body, 'hi');
+  assert.deepEqual(seen, { method: 'GET', url: '/hello?x=1', host: `127.0.0.1:${server.port}` });
+});
+
+test("http: without an 'http' listener a plain GET gets 426", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const server = await s.listen({}, echo);
+  const res = await httpGet(s, server.port, '/');
+  assert.equal(res.status, 426);
+});
+
+// ---- 15. options ------------------------------------------------------------------------------
+
+test('options: invalid options throw TypeError, perMessageDeflate: true is accepted', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  assert.throws(() => new lws.Server({ bogus: 1 }), TypeError);
+  assert.throws(() => new lws.Server({ port: -1 }), TypeError);
+  assert.throws(() => new lws.Server({ port: 65536 }), TypeError);
+  assert.throws(() => new lws.Server({ port: 1.5 }), TypeError);
+  assert.throws(() => new lws.Server({ perMessageDeflate: { bogus: 1 } }), TypeError);
+  assert.throws(() => new lws.Server({ perMessageDeflate: 'yes' }), TypeError);
+  assert.throws(() => new lws.Server({ path: 'no-slash' }), TypeError);
+
+  const server = await s.listen({ perMessageDeflate: true }, echo);
+  const ws = await s.connect(urlOf(server));
+  const box = inbox(ws);
+  ws.send('deflate option accepted');
+  assert.equal((await box.next()).data.toString(), 'deflate option accepted');
+});
+
+// ---- 16. fragments ---------------------------------------------------------------------------
+
+test("fragment: with bufferSize 1024 a 5000-byte message arrives as 'fragment' events", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const fragments = [];
+  const messages = [];
+  const server = await s.listen({ bufferSize: 1024 }, (srv) => {
+    srv.on('fragment', (socket, data, binary, remainingBytes) => {
+      fragments.push({ data: Buffer.from(data), binary, remainingBytes });
+    });
+    srv.on('message', (socket, data) => messages.push(Buffer.from(data)));
+  });
+  const ws = await s.connect(urlOf(server));
+  const payload = crypto.randomBytes(5000);
+  ws.send(payload);
+  await until(() => fragments.some((f) => f.remainingBytes === 0), 5000, 'the last fragment');
+  await delay(50);
+  assert.ok(fragments.length >= 5, `expected at least 5 fragments, got ${fragments.length}`);
+  let received = 0;
+  for (const [i, f] of fragments.entries()) {
+    assert.ok(f.data.length <= 1024, `fragment ${i} has ${f.data.length} bytes`);
+    assert.equal(f.binary, true);
+    received += f.data.length;
+    assert.equal(f.remainingBytes, payload.length - received, `remainingBytes of fragment ${i}`);
+  }
+  assert.equal(fragments.at(-1).remainingBytes, 0);
+  assert.ok(Buffer.concat(fragments.map((f) => f.data)).equals(payload), 'the fragments make up the message');
+  assert.equal(messages.length, 0, "the streamed message is not also delivered as 'message'");
+});
+
+// ---- 17. throwing listeners ---------------------------------------------------------------
+
+test("a throwing 'message' listener does not lose the other messages of the batch", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const saved = process.listeners('uncaughtException');
+  const caught = [];
+  const handler = (err) => caught.push(err);
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', handler);
+  try {
+    const server = await s.listen({}, (srv) => {
+      srv.on('message', (socket, message, binary) => {
+        if (message.toString() === 'throw') throw new Error('listener failure on purpose');
+        srv.send(socket, message, binary);
+      });
+    });
+    const ws = await s.connect(urlOf(server));
+    const box = inbox(ws);
+    // Sent in one tick: they usually reach the server in one read, one batch.
+    for (const m of ['a', 'throw', 'b', 'c', 'throw', 'd']) ws.send(m);
+    const echoed = [];
+    for (let i = 0; i < 4; i++) echoed.push((await box.next()).data.toString());
+    assert.deepEqual(echoed, ['a', 'b', 'c', 'd']);
+    // The batch rethrows its first listener error as an uncaught exception.
+    await until(() => caught.length >= 1, 5000, 'the uncaught exception');
+    for (const err of caught) assert.equal(err.message, 'listener failure on purpose');
+    // A later batch reports its own error, and the connection is still usable.
+    const before = caught.length;
+    ws.send('throw');
+    await until(() => caught.length > before, 5000, 'the second uncaught exception');
+    assert.equal(caught.at(-1).message, 'listener failure on purpose');
+    ws.send('after');
+    assert.equal((await box.next()).data.toString(), 'after');
+  } finally {
+    process.removeListener('uncaughtException', handler);
+    for (const l of saved) process.on('uncaughtException', l);
+  }
+});
