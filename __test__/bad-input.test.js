@@ -124,6 +124,7 @@ function parseFrame(buf) {
 /** A TCP connection with a byte buffer and bounded waits on it. */
 class Raw {
   constructor(sock) {
+    Raw.all.add(this); // every raw socket is destroyed by the suites' after hooks
     this.sock = sock;
     this.buf = Buffer.alloc(0);
     this.ended = false; // the server's FIN arrived
@@ -256,8 +257,14 @@ class Raw {
 
   destroy() {
     this.sock.destroy();
+    Raw.all.delete(this);
+  }
+
+  static destroyAll() {
+    for (const raw of [...Raw.all]) raw.destroy();
   }
 }
+Raw.all = new Set();
 
 function upgradeRequest(key, { path: p = '/', extra = '' } = {}) {
   return (
@@ -388,7 +395,6 @@ function closeCanary(ws) {
 describe('lws against bad input (raw TCP clients)', () => {
   let srv;
   let canary;
-  const raws = new Set();
 
   before(async () => {
     srv = await startServer({ maxMessageSize: 1024, closeTimeout: 1000, maxHeaderBytes: 4096, maxHeaders: 32 });
@@ -397,21 +403,16 @@ describe('lws against bad input (raw TCP clients)', () => {
   });
 
   after(async () => {
-    for (const r of raws) r.destroy();
+    Raw.destroyAll();
     await closeCanary(canary);
     if (srv) await stopServer(srv.server);
   });
-
-  const track = (raw) => {
-    raws.add(raw);
-    return raw;
-  };
 
   // ---- handshake rejections ----
 
   /** Sends `request`, expects an HTTP error `status`, and the connection closed by the server. */
   async function expectHttpRejection(request, status) {
-    const raw = track(await Raw.connect(srv.port));
+    const raw = await Raw.connect(srv.port);
     const port = raw.sock.localPort;
     raw.write(request).catch(() => {}); // the server may answer before reading it all
     const res = await raw.readHttpResponse();
@@ -445,7 +446,7 @@ describe('lws against bad input (raw TCP clients)', () => {
   });
 
   it('accepts a request within maxHeaders and maxHeaderBytes', { timeout: TEST_TIMEOUT }, async () => {
-    const raw = track(await Raw.connect(srv.port));
+    const raw = await Raw.connect(srv.port);
     const key = crypto.randomBytes(16).toString('base64');
     let extra = '';
     for (let i = 0; i < 20; i++) extra += `X-H${i}: ${'v'.repeat(100)}\r\n`; // 25 headers, ~2.6 KB
@@ -490,7 +491,7 @@ describe('lws against bad input (raw TCP clients)', () => {
    * 'close' event with the same code; no message may reach JS.
    */
   async function expectCloseCode(bytes, code, { messages = 0 } = {}) {
-    const raw = track(await handshake(srv.port));
+    const raw = await handshake(srv.port);
     const port = raw.sock.localPort;
     await waitUntil(() => srv.log.opened.has(port), STEP_TIMEOUT, 'connection event');
     for (const b of Array.isArray(bytes) ? bytes : [bytes]) {
@@ -557,7 +558,7 @@ describe('lws against bad input (raw TCP clients)', () => {
   });
 
   it('accepts valid UTF-8 split across fragments (control)', { timeout: TEST_TIMEOUT }, async () => {
-    const raw = track(await handshake(srv.port));
+    const raw = await handshake(srv.port);
     const text = Buffer.from('a€𝄞b');
     raw.write(frame({ opcode: OP.TEXT, fin: false, payload: text.subarray(0, 2) }));
     raw.write(frame({ opcode: OP.CONT, fin: false, payload: text.subarray(2, 6) }));
@@ -620,7 +621,7 @@ describe('lws against bad input (raw TCP clients)', () => {
   });
 
   it('delivers a message of exactly maxMessageSize (control)', { timeout: TEST_TIMEOUT }, async () => {
-    const raw = track(await handshake(srv.port));
+    const raw = await handshake(srv.port);
     const payload = crypto.randomBytes(1024);
     raw.write(frame({ opcode: OP.BINARY, payload }));
     const echo = await raw.readFrame();
@@ -637,12 +638,12 @@ describe('lws against bad input (raw TCP clients)', () => {
   });
 
   it('handles frames pipelined with the handshake request', { timeout: TEST_TIMEOUT }, async () => {
-    const good = track(await handshake(srv.port, frame({ opcode: OP.TEXT, payload: 'early bird' })));
+    const good = await handshake(srv.port, frame({ opcode: OP.TEXT, payload: 'early bird' }));
     const echo = await good.readFrame();
     assert.equal(echo.opcode, OP.TEXT);
     assert.equal(echo.payload.toString(), 'early bird');
     good.destroy();
-    const bad = track(await handshake(srv.port, frame({ opcode: 0x3, payload: 'x' })));
+    const bad = await handshake(srv.port, frame({ opcode: 0x3, payload: 'x' }));
     assert.equal((await readClose(bad)).code, 1002);
     await bad.waitEnd();
     bad.destroy();
@@ -650,7 +651,7 @@ describe('lws against bad input (raw TCP clients)', () => {
   });
 
   it('drops a client that ignores the close after a protocol error (closeTimeout: 1000)', { timeout: TEST_TIMEOUT }, async () => {
-    const raw = track(await handshake(srv.port));
+    const raw = await handshake(srv.port);
     const port = raw.sock.localPort;
     await waitUntil(() => srv.log.opened.has(port), STEP_TIMEOUT, 'connection event');
     const started = Date.now();
@@ -669,7 +670,7 @@ describe('lws against bad input (raw TCP clients)', () => {
   // ---- well-behaved control frames ----
 
   it('answers a ping with a pong carrying the same payload', { timeout: TEST_TIMEOUT }, async () => {
-    const raw = track(await handshake(srv.port));
+    const raw = await handshake(srv.port);
     for (const payload of [Buffer.from('ping payload ✓'), Buffer.alloc(0), crypto.randomBytes(125)]) {
       raw.write(frame({ opcode: OP.PING, payload }));
       const pong = await raw.readFrame();
@@ -692,7 +693,7 @@ describe('lws against bad input (raw TCP clients)', () => {
   });
 
   it('replies to a client close 1000 with close 1000, then the server closes TCP first', { timeout: TEST_TIMEOUT }, async () => {
-    const raw = track(await handshake(srv.port));
+    const raw = await handshake(srv.port);
     const port = raw.sock.localPort;
     await waitUntil(() => srv.log.opened.has(port), STEP_TIMEOUT, 'connection event');
     raw.write(frame({ opcode: OP.CLOSE, payload: closePayload(1000, 'bye') }));
@@ -711,7 +712,7 @@ describe('lws against bad input (raw TCP clients)', () => {
   });
 
   it('replies to an empty client close with an empty close, then closes TCP', { timeout: TEST_TIMEOUT }, async () => {
-    const raw = track(await handshake(srv.port));
+    const raw = await handshake(srv.port);
     const port = raw.sock.localPort;
     await waitUntil(() => srv.log.opened.has(port), STEP_TIMEOUT, 'connection event');
     raw.write(frame({ opcode: OP.CLOSE }));
@@ -729,7 +730,6 @@ describe('lws against bad input (raw TCP clients)', () => {
 describe('lws against slow and silent clients (handshakeTimeout: 500)', () => {
   let srv;
   let canary;
-  const raws = new Set();
 
   before(async () => {
     srv = await startServer({ handshakeTimeout: 500, closeTimeout: 1000 });
@@ -737,14 +737,13 @@ describe('lws against slow and silent clients (handshakeTimeout: 500)', () => {
   });
 
   after(async () => {
-    for (const r of raws) r.destroy();
+    Raw.destroyAll();
     await closeCanary(canary);
     if (srv) await stopServer(srv.server);
   });
 
   it('drops a slowloris client sending one byte every 200 ms', { timeout: TEST_TIMEOUT }, async () => {
     const raw = await Raw.connect(srv.port);
-    raws.add(raw);
     const request = Buffer.from(upgradeRequest(crypto.randomBytes(16).toString('base64')));
     const started = Date.now();
     let sent = 0;
@@ -769,7 +768,6 @@ describe('lws against slow and silent clients (handshakeTimeout: 500)', () => {
 
   it('drops a client that connects and sends nothing', { timeout: TEST_TIMEOUT }, async () => {
     const raw = await Raw.connect(srv.port);
-    raws.add(raw);
     const started = Date.now();
     await raw.waitEnd(2500);
     const elapsed = raw.endedAt - started;
@@ -782,7 +780,6 @@ describe('lws against slow and silent clients (handshakeTimeout: 500)', () => {
 
   it('still accepts a prompt handshake', { timeout: TEST_TIMEOUT }, async () => {
     const raw = await handshake(srv.port);
-    raws.add(raw);
     raw.write(frame({ opcode: OP.TEXT, payload: 'quick' }));
     const echo = await raw.readFrame();
     assert.equal(echo.payload.toString(), 'quick');

@@ -62,22 +62,31 @@ describe('Python websockets client against lws', () => {
   let server;
   const serverLog = { connections: 0, messages: 0, closes: [] };
 
+  let setupError = null;
+
   before(async () => {
-    // Creates .venv and installs websockets if needed; throws (fails) when impossible.
-    const out = execFileSync('bash', [ENV_SCRIPT], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 240000,
-      killSignal: 'SIGKILL',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    python = out.trim().split('\n').pop();
-    assert.ok(python && python.endsWith('python'), `python-env.sh printed ${JSON.stringify(out)}`);
-    const version = execFileSync(python, ['-c', 'import websockets; print(websockets.__version__)'], {
-      encoding: 'utf8',
-      timeout: 30000,
-    }).trim();
-    assert.match(version, /^\d+\.\d+/);
+    // Creates .venv and installs websockets if needed. A failure is kept and
+    // rethrown by the test so that it counts as a failed test (a throwing hook
+    // would only mark the test "cancelled"); it is never a skip.
+    try {
+      const out = execFileSync('bash', [ENV_SCRIPT], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 240000,
+        killSignal: 'SIGKILL',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      python = out.trim().split('\n').pop();
+      assert.ok(python && python.endsWith('python'), `python-env.sh printed ${JSON.stringify(out)}`);
+      const version = execFileSync(python, ['-c', 'import websockets; print(websockets.__version__)'], {
+        encoding: 'utf8',
+        timeout: 30000,
+      }).trim();
+      assert.match(version, /^\d+\.\d+/);
+    } catch (err) {
+      setupError = new Error(`cannot set up Python websockets with scripts/python-env.sh: ${err.message}\n${err.stderr || ''}`);
+      return;
+    }
 
     server = new Server({ host: HOST, port: 0, closeTimeout: 2000 });
     server.on('connection', () => serverLog.connections++);
@@ -97,6 +106,7 @@ describe('Python websockets client against lws', () => {
   });
 
   it('echoes text, binary, 100 KiB messages and pings, and closes with 1000', { timeout: 120000 }, async () => {
+    if (setupError) throw setupError;
     const r = await runClient(python, `ws://${HOST}:${server.port}/`);
 
     // No extension or subprotocol was negotiated (the client offers permessage-deflate).

@@ -315,7 +315,7 @@ impl Worker {
         }
         let extra_headers = if self.hooks().upgrade {
             let encoded = wire::encode_request(peer, &request, &[]);
-            match self.ask_js(id, event::UPGRADE, fd, encoded).await {
+            match self.ask_js(id, event::UPGRADE, &stream, encoded).await {
                 Some(Decision::Accept(extra)) => extra,
                 Some(Decision::Refuse(status, extra)) => {
                     let response =
@@ -363,12 +363,28 @@ impl Worker {
     }
 
     /// Shows JS a request and waits for its answer.
-    async fn ask_js(&self, id: u32, kind: u8, fd: i32, request: Vec<u8>) -> Option<Decision> {
+    /// Shows JS a request and waits for its answer. If the client goes away
+    /// first (or shutdown drops the question), JS is told with ABORTED.
+    async fn ask_js(
+        &self,
+        id: u32,
+        kind: u8,
+        stream: &TcpStream,
+        request: Vec<u8>,
+    ) -> Option<Decision> {
         let (tx, rx) = oneshot::channel();
         self.pending.borrow_mut().insert(id, tx);
-        self.stage(kind, 0, 0, id, fd as u32, &request);
+        self.stage(kind, 0, 0, id, stream.as_raw_fd() as u32, &request);
         drop(request);
-        rx.await.ok()
+        let decision = tokio::select! {
+            d = rx => d.ok(),
+            _ = peer_closed(stream) => None,
+        };
+        if decision.is_none() {
+            self.pending.borrow_mut().remove(&id);
+            self.stage(event::ABORTED, 0, 0, id, 0, &[]);
+        }
+        decision
     }
 
     async fn serve_http(
@@ -402,9 +418,7 @@ impl Worker {
         }
         let encoded = wire::encode_request(peer, &request, &buf[request.head_len..want]);
         drop(buf);
-        if let Some(Decision::Respond(bytes)) = self
-            .ask_js(id, event::HTTP, stream.as_raw_fd(), encoded)
-            .await
+        if let Some(Decision::Respond(bytes)) = self.ask_js(id, event::HTTP, &stream, encoded).await
         {
             answer(stream, bytes).await;
         }
@@ -463,6 +477,16 @@ fn configure_socket(stream: &TcpStream, cfg: &Config) {
             .with_interval(interval)
             .with_retries(retries);
         let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&ka);
+    }
+}
+
+/// Resolves when the peer has closed its side (data still unread keeps it pending:
+/// the request it belongs to is answered in due course).
+async fn peer_closed(stream: &TcpStream) {
+    let mut byte = [0u8; 1];
+    match stream.peek(&mut byte).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending::<()>().await,
     }
 }
 
