@@ -650,6 +650,25 @@ describe('lws against bad input (raw TCP clients)', () => {
     await assertCanaryEchoes(canary);
   });
 
+  it('answers the messages before a bad frame, then closes 1002 (Autobahn 3.2 strictness)', { timeout: TEST_TIMEOUT }, async () => {
+    const raw = await handshake(srv.port);
+    // One write: two good messages, then a frame with RSV2 set, then a ping that must be ignored.
+    raw.write(Buffer.concat([
+      frame({ opcode: OP.TEXT, payload: 'first' }),
+      frame({ opcode: OP.BINARY, payload: Buffer.from([1, 2, 3]) }),
+      frame({ opcode: OP.TEXT, rsv: 2, payload: 'bad' }),
+      frame({ opcode: OP.PING, payload: 'late' }),
+    ]));
+    const a = await raw.readFrame();
+    assert.deepEqual([a.opcode, a.payload.toString()], [OP.TEXT, 'first']);
+    const b = await raw.readFrame();
+    assert.deepEqual([b.opcode, [...b.payload]], [OP.BINARY, [1, 2, 3]]);
+    assert.equal((await readClose(raw)).code, 1002);
+    await raw.waitEnd();
+    raw.destroy();
+    await assertCanaryEchoes(canary);
+  });
+
   it('drops a client that ignores the close after a protocol error (closeTimeout: 1000)', { timeout: TEST_TIMEOUT }, async () => {
     const raw = await handshake(srv.port);
     const port = raw.sock.localPort;

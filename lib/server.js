@@ -238,6 +238,10 @@ class Server extends EventEmitter {
         return;
       case Event.SHUTDOWN:
         return this._onShutdown();
+      case Event.FAIL:
+        // The replies to earlier messages are already queued: the close frame follows them.
+        this._commands.bytes(Command.CLOSE, 0, code, id, buf.subarray(start, end));
+        return;
       default:
     }
   }

@@ -6,7 +6,7 @@ const RECORD_HEADER = 16;
 
 const Event = Object.freeze({
   OPEN: 1, MESSAGE: 2, FRAGMENT: 3, CLOSE: 4, UPGRADE: 5, HTTP: 6,
-  PING: 7, PONG: 8, DRAIN: 9, ABORTED: 10, SHUTDOWN: 11,
+  PING: 7, PONG: 8, DRAIN: 9, ABORTED: 10, SHUTDOWN: 11, FAIL: 12,
 });
 
 const Command = Object.freeze({

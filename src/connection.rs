@@ -31,6 +31,9 @@ const MAX_READS_PER_POLL: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Open,
+    /// The peer broke the protocol: nothing more is read, and the close frame
+    /// waits until JS has answered the messages that came before the error.
+    Failing,
     /// Our close frame is queued or sent; waiting for the peer's or for EOF.
     Closing,
     Done,
@@ -97,7 +100,7 @@ impl Connection {
 
     /// Queues a data frame. Returns false when the connection no longer sends.
     pub fn queue_data(&self, binary: bool, more: bool, payload: Payload<'_>) -> bool {
-        if self.state.get() != State::Open {
+        if !self.can_send() {
             return false;
         }
         let opcode = if self.sending_fragments.get() {
@@ -123,7 +126,7 @@ impl Connection {
     }
 
     pub fn queue_control(&self, opcode: Opcode, payload: &[u8]) -> bool {
-        if self.state.get() != State::Open {
+        if !self.can_send() {
             return false;
         }
         self.push_control(opcode, &payload[..payload.len().min(125)]);
@@ -136,14 +139,21 @@ impl Connection {
         self.out.borrow_mut().push_bytes(&[&header[..n], payload]);
     }
 
-    /// Starts the close handshake (JS `close`, server shutdown).
+    fn can_send(&self) -> bool {
+        matches!(self.state.get(), State::Open | State::Failing)
+    }
+
+    /// Starts the close handshake (JS `close`, server shutdown, or JS
+    /// confirming a protocol error after answering what came before it).
     pub fn close(&self, code: u16, reason: &[u8]) {
-        if self.state.get() != State::Open {
+        if !self.can_send() {
             return;
         }
         self.send_close(code, reason);
-        self.report_code.set(code);
-        *self.report_reason.borrow_mut() = reason.to_vec();
+        if !self.report_final.get() {
+            self.report_code.set(code);
+            *self.report_reason.borrow_mut() = reason.to_vec();
+        }
         self.state.set(State::Closing);
         self.wake();
     }
@@ -215,7 +225,7 @@ impl Connection {
             if self.poll_io(cx, worker).is_ready() {
                 return Poll::Ready(());
             }
-            if self.state.get() == State::Closing {
+            if matches!(self.state.get(), State::Closing | State::Failing) {
                 let timeout = worker.config().close_timeout;
                 let sleep =
                     close_deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
@@ -284,7 +294,9 @@ impl Connection {
                         socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Write);
                 }
             }
-            if self.paused.get() && self.state.get() == State::Open {
+            if (self.paused.get() && self.state.get() == State::Open)
+                || self.state.get() == State::Failing
+            {
                 return Poll::Pending;
             }
             match self.stream.poll_read_ready(cx) {
@@ -374,10 +386,21 @@ impl Connection {
         if let Err(err) = result {
             let reason = err.to_string();
             self.set_final_report(err.close_code(), reason.as_bytes(), err.wire_id());
-            self.send_close(err.close_code(), reason.as_bytes());
             self.discard_input.set(true);
             if self.state.get() == State::Open {
-                self.state.set(State::Closing);
+                // JS answers the messages staged before this one, then sends CLOSE
+                // with this code: replies and close frame leave in the right order.
+                self.state.set(State::Failing);
+                worker.stage(
+                    event::FAIL,
+                    err.wire_id(),
+                    err.close_code(),
+                    self.id,
+                    0,
+                    reason.as_bytes(),
+                );
+            } else {
+                self.send_close(err.close_code(), reason.as_bytes());
             }
         }
     }

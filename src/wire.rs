@@ -28,6 +28,9 @@ pub mod event {
     pub const ABORTED: u8 = 10;
     /// The engine has stopped: no more events will come.
     pub const SHUTDOWN: u8 = 11;
+    /// The peer broke the protocol (flags = error id, code = close code,
+    /// payload = reason). JS answers with CLOSE once earlier events are handled.
+    pub const FAIL: u8 = 12;
 }
 
 /// JS -> engine command kinds.
