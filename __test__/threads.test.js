@@ -1,0 +1,50 @@
+'use strict';
+// `threads: 2`: connections are spread over two engine threads and behave the same.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const WebSocket = require('ws');
+const { Server } = require('..');
+
+function within(ms, what, fn) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+    fn((v) => { clearTimeout(timer); resolve(v); }, reject);
+  });
+}
+
+test('two engine threads echo, broadcast and close every connection', { timeout: 30000 }, async () => {
+  const server = new Server({ port: 0, host: '127.0.0.1', threads: 2 });
+  server.on('message', (socket, message, binary) => server.send(socket, message, binary));
+  await within(5000, 'listening', (done) => server.once('listening', done));
+  const workersSeen = new Set();
+  server.on('connection', (socket) => workersSeen.add(socket));
+  const N = 60;
+  const clients = [];
+  await within(15000, 'echoes', (done, fail) => {
+    let echoed = 0;
+    for (let i = 0; i < N; i++) {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+      clients.push(ws);
+      ws.on('error', fail);
+      ws.on('open', () => ws.send(`m${i}`));
+      ws.once('message', (data) => {
+        assert.equal(data.toString(), `m${i}`);
+        if (++echoed === N) done();
+      });
+    }
+  });
+  assert.equal(workersSeen.size, N);
+  // A prepared message reaches the sockets of both threads.
+  const prepared = server.prepareBuffer(Buffer.from('to all'));
+  await within(10000, 'broadcast', (done) => {
+    let received = 0;
+    for (const ws of clients) ws.once('message', (d) => { if (d.toString() === 'to all' && ++received === N) done(); });
+    for (const socket of workersSeen) assert.equal(server.sendPrepared(socket, prepared, false), true);
+  });
+  const codes = await within(10000, 'close', (done) => {
+    const seen = [];
+    for (const ws of clients) ws.on('close', (code) => { seen.push(code); if (seen.length === N) done(seen); });
+    server.close();
+  });
+  assert.deepEqual([...new Set(codes)], [1001]);
+});
