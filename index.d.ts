@@ -47,6 +47,8 @@ export interface ServerOptions {
   ssl?: SslOptions;
   /** Engine threads; default 1. */
   threads?: number;
+  /** Bytes of events waiting for JS beyond which sockets are no longer read; default 16 MiB. */
+  maxBacklog?: number;
   /** Milliseconds a client has to complete its handshake; default 10000. */
   handshakeTimeout?: number;
   /** Milliseconds a close handshake may take before the socket is dropped; default 5000. */
@@ -85,13 +87,21 @@ export declare class HttpRequest {
   respond(status?: number, headers?: Record<string, string | number | string[]>, body?: string | Buffer | Uint8Array): boolean;
 }
 
-export interface UpgradeRequest {
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  rawHeaders: string[];
-  remoteAddress: string | undefined;
-  remotePort: number | undefined;
+export declare class UpgradeRequest {
+  private constructor();
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly rawHeaders: string[];
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly socket: Socket;
+  /** Leaves the answer to a later accept() or refuse(). */
+  defer(): this;
+  /** Completes the handshake, adding `headers` to the 101. False if already answered or aborted. */
+  accept(headers?: Record<string, string | string[]>): boolean;
+  /** Refuses with a status from 400 to 599. False if already answered or aborted. */
+  refuse(status?: number, headers?: Record<string, string | string[]>): boolean;
 }
 
 /** Opaque value from `prepareBuffer`; released when garbage-collected. */
@@ -110,8 +120,14 @@ export declare class Server extends EventEmitter {
   listen(port: number, callback?: () => void): this;
   address(): { address: string; family: string; port: number } | null;
 
-  /** Queues a message; false if the socket is closed. */
-  send(socket: Socket, message: SendData, binary?: boolean): boolean;
+  /** Queues a message (a fragment when `fin` is false); false if the socket is closed. */
+  send(socket: Socket, message: SendData, binary?: boolean, fin?: boolean): boolean;
+  /** Bytes sent and not yet written to the network. */
+  getBufferedAmount(socket: Socket): number;
+  ping(socket: Socket, data?: SendData): boolean;
+  pong(socket: Socket, data?: SendData): boolean;
+  pause(socket: Socket): boolean;
+  resume(socket: Socket): boolean;
   prepareBuffer(message: SendData): PreparedBuffer;
   sendPrepared(socket: Socket, prepared: PreparedBuffer, binary?: boolean): boolean;
   setUserData(socket: Socket, data: unknown): void;
@@ -134,7 +150,9 @@ export declare class Server extends EventEmitter {
   /** `message` is valid only during the callback (it is emptied afterwards): copy it to keep it. */
   on(event: 'message', listener: (socket: Socket, message: Buffer, binary: boolean, remainingBytes: number) => void): this;
   on(event: 'fragment', listener: (socket: Socket, fragment: Buffer, binary: boolean, remainingBytes: number) => void): this;
-  on(event: 'close', listener: (socket: Socket, code: number, reason: string) => void): this;
+  on(event: 'close', listener: (socket: Socket, code: number, reason: string, errorCode?: string) => void): this;
+  on(event: 'drain', listener: (socket: Socket) => void): this;
+  on(event: 'aborted', listener: (pending: Socket | HttpRequest) => void): this;
   on(event: 'ping' | 'pong', listener: (socket: Socket, payload: Buffer) => void): this;
   on(event: 'http', listener: (request: HttpRequest, sameRequest: HttpRequest) => void): this;
   on(event: 'error', listener: (error: NodeJS.ErrnoException) => void): this;

@@ -1,4 +1,4 @@
 import lws from './index.js';
 
-export const { Server, Socket, HttpRequest } = lws;
+export const { Server, Socket, HttpRequest, UpgradeRequest } = lws;
 export default lws;

@@ -6,7 +6,7 @@ const OPTIONS = {
   keepAliveTime: 'seconds', keepAliveInterval: 'seconds', keepAliveRetry: 'count',
   bufferSize: 'size', maxMessageSize: 'size', perMessageDeflate: 'deflate', ssl: 'ssl',
   threads: 'threads', handshakeTimeout: 'ms', closeTimeout: 'ms',
-  maxHeaderBytes: 'size', maxHeaders: 'count', maxHttpBody: 'size',
+  maxHeaderBytes: 'size', maxHeaders: 'count', maxHttpBody: 'size', maxBacklog: 'size',
 };
 
 const DEFLATE_KEYS = {
@@ -93,6 +93,7 @@ function normalizeOptions(options) {
       keepAliveRetry: o.keepAliveRetry,
       maxHttpBody: o.maxHttpBody,
       threads: o.threads ?? 1,
+      maxJsBacklog: o.maxBacklog,
     },
   };
 }

@@ -8,7 +8,7 @@
 const { EventEmitter } = require('events');
 const util = require('util');
 const native = require('./native');
-const { RECORD_HEADER, Event, Command, FLAG_BINARY, decodeRequest, decodePeer, CommandWriter } = require('./wire');
+const { RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, ERROR_CODES, decodeRequest, decodePeer, CommandWriter } = require('./wire');
 const { normalizeOptions } = require('./options');
 
 const kId = Symbol('lws.id');
@@ -23,6 +23,67 @@ class Socket {
     this.remoteAddress = undefined;
     this.remotePort = undefined;
     this.remoteFamily = undefined;
+    this._backlog = 0; // bytes the engine reported queued (BUFFERED), until DRAIN
+    this._epoch = -1; // command-buffer epoch of `_unflushed`
+    this._unflushed = 0; // bytes sent in that epoch, still in JS
+  }
+}
+
+/** Header lines (`Name: value\r\n`...) from an object, refusing CR/LF injection. */
+function headerLines(headers) {
+  if (!headers) return '';
+  let out = '';
+  for (const [name, value] of Object.entries(headers)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (/[\r\n]/.test(String(name) + String(v))) throw new TypeError(`Invalid header ${name}`);
+      out += `${name}: ${v}\r\n`;
+    }
+  }
+  return out;
+}
+
+/**
+ * The request behind an 'upgrade' event. Answered when the listeners return,
+ * unless one called `defer()`: then `accept()` or `refuse()` answers later.
+ */
+class UpgradeRequest {
+  constructor(server, id, req) {
+    this.server = server;
+    this[kId] = id;
+    this.method = req.method;
+    this.url = req.url;
+    this.headers = req.headers;
+    this.rawHeaders = req.rawHeaders;
+    this.remoteAddress = req.remoteAddress;
+    this.remotePort = req.remotePort;
+    this.remoteFamily = req.remoteFamily;
+    this.socket = null;
+    this.deferred = false;
+    this.answered = false;
+    this.aborted = false;
+  }
+
+  /** Keeps the handshake waiting for a later accept() or refuse(). */
+  defer() {
+    this.deferred = true;
+    return this;
+  }
+
+  /** Completes the handshake; `headers` are added to the 101 response. False if too late. */
+  accept(headers) {
+    if (this.answered || this.aborted || this.server._closed) return false;
+    this.answered = true;
+    this.server._answerUpgrade(this[kId], 101, headers);
+    return true;
+  }
+
+  /** Refuses with an HTTP status (400-599) and optional headers. False if too late. */
+  refuse(status = 403, headers) {
+    if (!Number.isInteger(status) || status < 400 || status > 599) throw new RangeError(`Invalid refusal status ${status}`);
+    if (this.answered || this.aborted || this.server._closed) return false;
+    this.answered = true;
+    this.server._answerUpgrade(this[kId], status, headers);
+    return true;
   }
 }
 
@@ -215,7 +276,7 @@ class Server extends EventEmitter {
         this._sockets.delete(id);
         socket.closed = true;
         try {
-          this.emit('close', socket, code, buf.toString('utf8', start, end));
+          this.emit('close', socket, code, buf.toString('utf8', start, end), flags ? ERROR_CODES[flags] : undefined);
         } finally {
           socket.userData = undefined; // valid until the close callback ends
           this._updateRef();
@@ -232,12 +293,31 @@ class Server extends EventEmitter {
         if (socket !== undefined) this.emit(kind === Event.PING ? 'ping' : 'pong', socket, buf.subarray(start, end));
         return;
       }
-      case Event.ABORTED:
+      case Event.ABORTED: {
+        const pending = this._pending.get(id);
         this._pending.delete(id);
         this._updateRef();
+        if (pending !== undefined) {
+          pending.aborted = true;
+          this.emit('aborted', pending);
+        }
         return;
+      }
       case Event.SHUTDOWN:
         return this._onShutdown();
+      case Event.BUFFERED: {
+        const socket = this._sockets.get(id);
+        if (socket !== undefined) socket._backlog = extra;
+        return;
+      }
+      case Event.DRAIN: {
+        const socket = this._sockets.get(id);
+        if (socket !== undefined) {
+          socket._backlog = 0;
+          this.emit('drain', socket);
+        }
+        return;
+      }
       case Event.FAIL:
         // The replies to earlier messages are already queued: the close frame follows them.
         this._commands.bytes(Command.CLOSE, 0, code, id, buf.subarray(start, end));
@@ -247,14 +327,16 @@ class Server extends EventEmitter {
   }
 
   _onUpgrade(buf, id, fd, start, end) {
-    const request = decodeRequest(buf, start, end);
+    const request = new UpgradeRequest(this, id, decodeRequest(buf, start, end));
     const socket = new Socket(id);
     socket.fd = fd;
     socket.remoteAddress = request.remoteAddress;
     socket.remotePort = request.remotePort;
     socket.remoteFamily = request.remoteFamily;
+    request.socket = socket;
     this._pending.set(id, socket);
-    // A listener returning true refuses (403); returning an HTTP status refuses with it.
+    // A listener returning true refuses (403); returning an HTTP status refuses with it;
+    // calling request.defer() leaves the answer to a later request.accept()/refuse().
     let status = 500; // a throwing listener refuses with 500
     try {
       let refusal = 0;
@@ -265,14 +347,22 @@ class Server extends EventEmitter {
       }
       status = refusal;
     } finally {
-      if (status) this._refuse(id, status);
-      else this._commands.bytes(Command.ACCEPT, 0, 0, id, null);
+      if (status) request.refuse(status);
+      else if (!request.deferred) request.accept();
     }
   }
 
-  _refuse(id, status) {
-    this._pending.delete(id);
-    this._commands.bytes(Command.REFUSE, 0, status, id, null);
+  /** Sends the engine an upgrade's answer (called by UpgradeRequest). */
+  _answerUpgrade(id, status, headers) {
+    const lines = headerLines(headers);
+    if (status === 101) {
+      this._commands.bytes(Command.ACCEPT, 0, 0, id, lines ? Buffer.from(lines, 'latin1') : null);
+    } else {
+      this._pending.delete(id);
+      this._commands.bytes(Command.REFUSE, 0, status, id, lines ? Buffer.from(lines, 'latin1') : null);
+      this._updateRef();
+    }
+    this._schedule();
   }
 
   _onHttp(buf, id, start, end) {
@@ -290,14 +380,10 @@ class Server extends EventEmitter {
     if (this._pending.get(id) !== request) return false;
     this._pending.delete(id);
     const payload = typeof body === 'string' ? Buffer.from(body) : toBytes(body) || Buffer.alloc(0);
-    let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] || 'Unknown'}\r\n`;
-    let hasLength = false;
-    for (const [name, value] of Object.entries(headers)) {
-      if (/[\r\n]/.test(String(name) + String(value))) throw new TypeError(`Invalid header ${name}`);
-      if (name.toLowerCase() === 'content-length') hasLength = true;
-      for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
+    let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] || 'Unknown'}\r\n` + headerLines(headers);
+    if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-length')) {
+      head += `Content-Length: ${payload.length}\r\n`;
     }
-    if (!hasLength) head += `Content-Length: ${payload.length}\r\n`;
     head += 'Connection: close\r\n\r\n';
     this._commands.bytes(Command.HTTP_RESPONSE, 0, 0, id, Buffer.concat([Buffer.from(head, 'latin1'), payload]));
     this._schedule();
@@ -329,20 +415,76 @@ class Server extends EventEmitter {
     return socket[kId];
   }
 
-  /** Queues a message. Returns false if the socket is closed (nothing is sent). */
-  send(socket, data, binary = false) {
+  /**
+   * Queues a message. Returns false if the socket is closed (nothing is sent).
+   * `fin = false` sends a fragment: the message goes on with the next send()s
+   * and ends with the first one whose `fin` is true.
+   */
+  send(socket, data, binary = false, fin = true) {
     const id = this._idOf(socket);
     if (socket.closed || this._sockets.get(id) !== socket) return false;
-    const flags = binary ? FLAG_BINARY : 0;
+    const flags = (binary ? FLAG_BINARY : 0) | (fin ? 0 : FLAG_MORE);
+    let len;
     if (typeof data === 'string') {
-      this._commands.string(Command.SEND, flags, 0, id, data);
+      len = this._commands.string(Command.SEND, flags, 0, id, data);
     } else {
       const bytes = toBytes(data);
       if (bytes === null) throw new TypeError('send() takes a Buffer, TypedArray, ArrayBuffer, DataView or string');
-      this._commands.bytes(Command.SEND, flags, 0, id, bytes);
+      len = this._commands.bytes(Command.SEND, flags, 0, id, bytes);
     }
+    this._countUnflushed(socket, len);
     this._schedule();
     return true;
+  }
+
+  _countUnflushed(socket, len) {
+    const epoch = this._commands.epoch;
+    if (socket._epoch !== epoch) {
+      socket._epoch = epoch;
+      socket._unflushed = 0;
+    }
+    socket._unflushed += len;
+  }
+
+  /**
+   * Bytes sent to a socket and not yet written to the network: those still in
+   * JS plus what the engine last reported queued. A 'drain' event follows when
+   * the engine's queue has been written.
+   */
+  getBufferedAmount(socket) {
+    this._idOf(socket);
+    if (socket.closed) return 0;
+    return (socket._epoch === this._commands.epoch ? socket._unflushed : 0) + socket._backlog;
+  }
+
+  _control(kind, socket, data) {
+    const id = this._idOf(socket);
+    if (socket.closed || this._sockets.get(id) !== socket) return false;
+    const bytes = data === undefined ? null : typeof data === 'string' ? Buffer.from(data) : toBytes(data);
+    if (bytes === null && data !== undefined) throw new TypeError('ping/pong data must be a Buffer, TypedArray, ArrayBuffer or string');
+    if (bytes && bytes.length > 125) throw new RangeError('The data size must not be greater than 125 bytes');
+    this._commands.bytes(kind, 0, 0, id, bytes);
+    this._schedule();
+    return true;
+  }
+
+  /** Sends a ping (at most 125 bytes). The answer arrives as a 'pong' event. */
+  ping(socket, data) {
+    return this._control(Command.PING, socket, data);
+  }
+
+  /** Sends an unsolicited pong (pongs to pings are automatic). */
+  pong(socket, data) {
+    return this._control(Command.PONG, socket, data);
+  }
+
+  /** Stops reading from a socket (TCP then pushes back on the client) until resume(). */
+  pause(socket) {
+    return this._control(Command.PAUSE, socket);
+  }
+
+  resume(socket) {
+    return this._control(Command.RESUME, socket);
   }
 
   /** Frames `data` once for many `sendPrepared` calls. Released when garbage-collected. */
@@ -357,6 +499,7 @@ class Server extends EventEmitter {
     if (!prepared || prepared.handle === undefined) throw new TypeError('sendPrepared() takes a value from prepareBuffer()');
     if (socket.closed || this._sockets.get(id) !== socket) return false;
     this._commands.preparedRecord(Command.SEND_PREPARED, binary ? FLAG_BINARY : 0, id, prepared.handle);
+    this._countUnflushed(socket, prepared.length);
     this._schedule();
     return true;
   }
@@ -449,4 +592,4 @@ class Server extends EventEmitter {
   }
 }
 
-module.exports = { Server, Socket, HttpRequest, kId };
+module.exports = { Server, Socket, HttpRequest, UpgradeRequest, kId };

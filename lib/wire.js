@@ -6,13 +6,30 @@ const RECORD_HEADER = 16;
 
 const Event = Object.freeze({
   OPEN: 1, MESSAGE: 2, FRAGMENT: 3, CLOSE: 4, UPGRADE: 5, HTTP: 6,
-  PING: 7, PONG: 8, DRAIN: 9, ABORTED: 10, SHUTDOWN: 11, FAIL: 12,
+  PING: 7, PONG: 8, DRAIN: 9, ABORTED: 10, SHUTDOWN: 11, FAIL: 12, BUFFERED: 13,
 });
 
 const Command = Object.freeze({
   SEND: 1, SEND_PREPARED: 2, CLOSE: 3, TERMINATE: 4, ACCEPT: 5, REFUSE: 6,
   HTTP_RESPONSE: 7, PING: 8, PONG: 9, PAUSE: 10, RESUME: 11,
 });
+
+/** Protocol error ids (src/protocol/error.rs `wire_id`) to ws's error codes. */
+const ERROR_CODES = [
+  undefined,
+  'WS_ERR_UNEXPECTED_RSV_1',
+  'WS_ERR_INVALID_OPCODE',
+  'WS_ERR_EXPECTED_MASK',
+  'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH',
+  'WS_ERR_EXPECTED_FIN',
+  'WS_ERR_INVALID_OPCODE',
+  'WS_ERR_INVALID_OPCODE',
+  'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+  'WS_ERR_INVALID_UTF8',
+  'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+  'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH',
+  'WS_ERR_INVALID_CLOSE_CODE',
+];
 
 const FLAG_BINARY = 1;
 const FLAG_MORE = 2;
@@ -78,6 +95,8 @@ class CommandWriter {
     this.len = 0;
     this.prepared = [];
     this.preparedIndex = new Map();
+    /** Counts flushes: bytes a socket sent in the current epoch are still in JS. */
+    this.epoch = 0;
   }
 
   get empty() {
@@ -114,6 +133,7 @@ class CommandWriter {
       this.buf.set(data, this.len);
       this.len += len;
     }
+    return len;
   }
 
   /** A record whose payload is a string, encoded as UTF-8 in place. */
@@ -123,6 +143,7 @@ class CommandWriter {
     const written = str.length ? this.buf.utf8Write(str, at + RECORD_HEADER) : 0;
     this.header(kind, flags, code, id, written, 0);
     this.len += written;
+    return written;
   }
 
   preparedRecord(kind, flags, id, handle) {
@@ -138,6 +159,7 @@ class CommandWriter {
 
   flush() {
     if (this.len === 0) return;
+    this.epoch++;
     const prepared = this.prepared.length ? this.prepared : undefined;
     const commands = this.buf.subarray(0, this.len);
     this.len = 0;
@@ -151,4 +173,4 @@ class CommandWriter {
   }
 }
 
-module.exports = { RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, decodeRequest, decodePeer, CommandWriter };
+module.exports = { RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, ERROR_CODES, decodeRequest, decodePeer, CommandWriter };

@@ -39,6 +39,7 @@ pub struct EngineOptions {
     pub keep_alive_retry: Option<u32>,
     pub max_http_body: Option<u32>,
     pub threads: Option<u32>,
+    pub max_js_backlog: Option<f64>,
 }
 
 fn config_from(o: EngineOptions) -> Config {
@@ -75,6 +76,9 @@ fn config_from(o: EngineOptions) -> Config {
     }
     if let Some(v) = o.threads {
         c.threads = v as usize;
+    }
+    if let Some(v) = o.max_js_backlog {
+        c.max_js_backlog = v.max(0.0) as usize;
     }
     c
 }

@@ -5,8 +5,10 @@
 //! non-empty while JS is idle, so a busy server pays one wake per batch, not
 //! one per event. No napi here: the wake-up is a callback supplied by the binding.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+use tokio::sync::Notify;
 
 pub type WakeFn = Box<dyn Fn() + Send + Sync>;
 
@@ -21,10 +23,14 @@ pub struct EventQueue {
     wake: WakeFn,
     /// Bytes queued and not yet taken, readable without the lock.
     pending: AtomicUsize,
+    /// Some worker stopped reading until JS takes the queue.
+    throttled: AtomicBool,
+    /// One per worker: signalled when JS takes the queue while throttled.
+    resume: Vec<Notify>,
 }
 
 impl EventQueue {
-    pub fn new(wake: WakeFn) -> Self {
+    pub fn new(wake: WakeFn, workers: usize) -> Self {
         EventQueue {
             state: Mutex::new(QueueState {
                 buf: Vec::new(),
@@ -32,7 +38,19 @@ impl EventQueue {
             }),
             wake,
             pending: AtomicUsize::new(0),
+            throttled: AtomicBool::new(false),
+            resume: (0..workers).map(|_| Notify::new()).collect(),
         }
+    }
+
+    /// A worker paused reading because the queue is over its limit.
+    pub fn set_throttled(&self) {
+        self.throttled.store(true, Ordering::SeqCst);
+    }
+
+    /// Signalled (with a stored permit, so none is lost) when JS catches up.
+    pub fn resumed(&self, worker: usize) -> &Notify {
+        &self.resume[worker]
     }
 
     /// Moves `events` (a worker's staged records) into the queue.
@@ -48,7 +66,7 @@ impl EventQueue {
                 st.buf.extend_from_slice(events);
                 events.clear();
             }
-            self.pending.store(st.buf.len(), Ordering::Relaxed);
+            self.pending.store(st.buf.len(), Ordering::SeqCst);
             !std::mem::replace(&mut st.js_scheduled, true)
         };
         if wake {
@@ -64,8 +82,15 @@ impl EventQueue {
             st.js_scheduled = false;
             return None;
         }
-        self.pending.store(0, Ordering::Relaxed);
-        Some(std::mem::take(&mut st.buf))
+        self.pending.store(0, Ordering::SeqCst);
+        let batch = std::mem::take(&mut st.buf);
+        drop(st);
+        if self.throttled.swap(false, Ordering::SeqCst) {
+            for n in &self.resume {
+                n.notify_one();
+            }
+        }
+        Some(batch)
     }
 
     /// JS stopped draining with events left (to let its event loop turn): wake it again.
@@ -74,7 +99,7 @@ impl EventQueue {
     }
 
     pub fn pending_bytes(&self) -> usize {
-        self.pending.load(Ordering::Relaxed)
+        self.pending.load(Ordering::SeqCst)
     }
 }
 
@@ -87,9 +112,12 @@ mod tests {
     fn wakes_once_per_batch() {
         let wakes = Arc::new(AtomicUsize::new(0));
         let w = wakes.clone();
-        let q = EventQueue::new(Box::new(move || {
-            w.fetch_add(1, Ordering::SeqCst);
-        }));
+        let q = EventQueue::new(
+            Box::new(move || {
+                w.fetch_add(1, Ordering::SeqCst);
+            }),
+            1,
+        );
         for _ in 0..10 {
             q.push(&mut vec![1, 2, 3]);
         }

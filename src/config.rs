@@ -20,6 +20,8 @@ pub struct Config {
     /// Largest plain HTTP request body delivered to the `http` event.
     pub max_http_body: usize,
     pub threads: usize,
+    /// Events waiting for JS, in bytes, beyond which connections stop reading.
+    pub max_js_backlog: usize,
 }
 
 impl Default for Config {
@@ -34,6 +36,7 @@ impl Default for Config {
             keepalive: None,
             max_http_body: 1024 * 1024,
             threads: 1,
+            max_js_backlog: 16 * 1024 * 1024,
         }
     }
 }

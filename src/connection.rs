@@ -48,6 +48,8 @@ pub struct Connection {
     state: Cell<State>,
     waker: RefCell<Option<Waker>>,
     paused: Cell<bool>,
+    /// JS was told output is waiting (BUFFERED) and expects a DRAIN.
+    reported_backlog: Cell<bool>,
     /// Queued by the current command batch, to be flushed when it ends.
     pub dirty: Cell<bool>,
     sent_close: Cell<bool>,
@@ -74,6 +76,7 @@ impl Connection {
             state: Cell::new(State::Open),
             waker: RefCell::new(None),
             paused: Cell::new(false),
+            reported_backlog: Cell::new(false),
             dirty: Cell::new(false),
             sent_close: Cell::new(false),
             shut_write: Cell::new(false),
@@ -195,20 +198,39 @@ impl Connection {
 
     /// Writes queued output now, without waiting for the task (used after a
     /// batch of commands so that replies leave in one write per socket).
-    pub fn flush_now(&self) {
+    pub fn flush_now(&self, worker: &Worker) {
         let result = self
             .out
             .borrow_mut()
             .write_with(|s| self.stream.try_write_vectored(s));
         match result {
-            Ok(()) => {}
-            // Not all written: the task waits for writability.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wake(),
+            Ok(()) => self.report_drain(worker),
+            // Not all written: tell JS how much waits, and let the task wait for writability.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let queued = self.out.borrow().queued_bytes();
+                self.reported_backlog.set(true);
+                worker.stage(
+                    event::BUFFERED,
+                    0,
+                    0,
+                    self.id,
+                    queued.min(u32::MAX as usize) as u32,
+                    &[],
+                );
+                self.wake();
+            }
             Err(_) => {
                 self.set_final_report(1006, b"", 0);
                 self.state.set(State::Done);
                 self.wake();
             }
+        }
+    }
+
+    /// After output that JS was told about has all been written: DRAIN.
+    fn report_drain(&self, worker: &Worker) {
+        if self.reported_backlog.replace(false) {
+            worker.stage(event::DRAIN, 0, 0, self.id, 0, &[]);
         }
     }
 
@@ -268,7 +290,7 @@ impl Connection {
                             .borrow_mut()
                             .write_with(|s| self.stream.try_write_vectored(s));
                         match result {
-                            Ok(()) => {}
+                            Ok(()) => self.report_drain(worker),
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                             Err(_) => {
                                 self.lost();
@@ -298,6 +320,9 @@ impl Connection {
                 || self.state.get() == State::Failing
             {
                 return Poll::Pending;
+            }
+            if worker.js_is_behind(cx) {
+                return Poll::Pending; // JS has a backlog: let TCP push back on the client
             }
             match self.stream.poll_read_ready(cx) {
                 Poll::Pending => return Poll::Pending,

@@ -97,7 +97,7 @@ impl Engine {
         let n = config.threads;
         let shared = Arc::new(Shared {
             config,
-            events: EventQueue::new(wake),
+            events: EventQueue::new(wake, n),
             hooks: AtomicU8::new(0),
             senders: OnceLock::new(),
             live_workers: AtomicUsize::new(n),

@@ -22,7 +22,7 @@ pub mod event {
     pub const HTTP: u8 = 6;
     pub const PING: u8 = 7;
     pub const PONG: u8 = 8;
-    /// A socket's queued output fell back under the drain mark.
+    /// Everything queued for a socket (after a BUFFERED) has been written.
     pub const DRAIN: u8 = 9;
     /// A handshake or HTTP request that JS was asked about went away unanswered.
     pub const ABORTED: u8 = 10;
@@ -31,6 +31,8 @@ pub mod event {
     /// The peer broke the protocol (flags = error id, code = close code,
     /// payload = reason). JS answers with CLOSE once earlier events are handled.
     pub const FAIL: u8 = 12;
+    /// Output could not all be written at once: extra = bytes still queued.
+    pub const BUFFERED: u8 = 13;
 }
 
 /// JS -> engine command kinds.

@@ -56,6 +56,8 @@ pub struct Worker {
     shutdown_signal: Notify,
     accept_task: RefCell<Option<tokio::task::JoinHandle<()>>>,
     round_robin: Cell<usize>,
+    /// Connections that stopped reading because JS is behind.
+    blocked_on_js: RefCell<Vec<Waker>>,
 }
 
 /// Counts a task in `Worker::live` for as long as it runs.
@@ -107,6 +109,29 @@ impl Worker {
             max_message_size: cfg.max_message_size,
             fragment_size: self.hooks().fragment.then_some(cfg.buffer_size),
             allow_rsv1: false,
+        }
+    }
+
+    /// True when the events waiting for JS exceed the backlog limit; the
+    /// caller's task is woken once JS has taken them.
+    pub fn js_is_behind(&self, cx: &mut std::task::Context<'_>) -> bool {
+        let events = &self.shared.events;
+        if events.pending_bytes() <= self.shared.config.max_js_backlog {
+            return false;
+        }
+        self.blocked_on_js.borrow_mut().push(cx.waker().clone());
+        events.set_throttled();
+        // Re-check: JS may have drained between the first check and the flag.
+        if events.pending_bytes() <= self.shared.config.max_js_backlog {
+            self.wake_blocked();
+            return false;
+        }
+        true
+    }
+
+    fn wake_blocked(&self) {
+        for waker in std::mem::take(&mut *self.blocked_on_js.borrow_mut()) {
+            waker.wake();
         }
     }
 
@@ -220,7 +245,7 @@ impl Worker {
         let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
         for conn in &dirty {
             conn.dirty.set(false);
-            conn.flush_now();
+            conn.flush_now(self);
         }
     }
 
@@ -436,7 +461,7 @@ impl Worker {
         let conns: Vec<_> = self.conns.borrow().values().cloned().collect();
         for conn in &conns {
             conn.close(1001, b"server shutting down");
-            conn.flush_now();
+            conn.flush_now(self);
         }
         drop(conns);
         let grace = self.config().close_timeout + std::time::Duration::from_secs(1);
@@ -561,6 +586,15 @@ pub async fn run_worker(
         shutdown_signal: Notify::new(),
         accept_task: RefCell::new(None),
         round_robin: Cell::new(0),
+        blocked_on_js: RefCell::new(Vec::new()),
+    });
+    // Wakes the connections that paused for JS once it has caught up.
+    let resume_worker = worker.clone();
+    tokio::task::spawn_local(async move {
+        loop {
+            resume_worker.shared.events.resumed(index).notified().await;
+            resume_worker.wake_blocked();
+        }
     });
     // The flusher runs after the tasks that were ready in the same pass, so
     // everything they staged crosses to JS in one hand-over.

@@ -1,0 +1,488 @@
+#!/usr/bin/env node
+'use strict';
+// npm run bench [-- --quick] [-- --rounds N] [-- --servers lws,ws,...] [-- --workloads echo16x16,...]
+//
+// Runs echo servers (lws, ws, ws + bufferutil, uWebSockets.js) against the single-threaded Rust
+// load generator in benches/loadgen, interleaved in rotated order for several rounds, and reports
+// medians and min-max, ratios vs ws and vs uWebSockets.js, and the servers' CPU time per message.
+// Loopback only; every child process and every wait is bounded in time.
+// Writes benches/results/latest.json and benches/results/latest.md.
+
+const { spawn, spawnSync, execFileSync } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const readline = require('readline');
+
+const ROOT = path.join(__dirname, '..');
+const LOADGEN_DIR = path.join(__dirname, 'loadgen');
+const LOADGEN = path.join(LOADGEN_DIR, 'target', 'release', 'loadgen');
+const RESULTS = path.join(__dirname, 'results');
+const HOST = '127.0.0.1';
+
+// ------------------------------------------------------------------ options
+
+function parseArgs(argv) {
+  const o = { quick: false, rounds: null, servers: null, workloads: null, otherCpuLimit: 60 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`missing value for ${a}`);
+      return v;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--rounds') o.rounds = Number(val());
+    else if (a === '--servers') o.servers = val().split(',');
+    else if (a === '--workloads') o.workloads = val().split(',');
+    else if (a === '--other-cpu-limit') o.otherCpuLimit = Number(val());
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: node benches/run.js [--quick] [--rounds N] [--servers lws,ws,ws+bufferutil,uWS.js]\n' +
+        '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory] [--other-cpu-limit PCT]');
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  if (o.rounds === null) o.rounds = o.quick ? 2 : 3;
+  if (!Number.isInteger(o.rounds) || o.rounds < 1 || o.rounds > 50) throw new Error('--rounds must be 1..50');
+  return o;
+}
+
+const SERVERS = [
+  { name: 'lws', script: 'lws.js', env: {} },
+  { name: 'ws', script: 'ws.js', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
+  { name: 'ws+bufferutil', script: 'ws-bufferutil.js', env: { WS_NO_BUFFER_UTIL: undefined, WS_NO_UTF_8_VALIDATE: undefined } },
+  { name: 'uWS.js', script: 'uws.js', env: {} },
+];
+
+function workloads(quick) {
+  const secs = quick ? 2 : 8;
+  return [
+    { id: 'echo16x16', kind: 'echo', title: `echo 16 B text, 100 conns x 16 in flight, ${secs} s`,
+      args: ['--conns', '100', '--size', '16', '--inflight', '16', '--secs', String(secs)], secs },
+    { id: 'echo16x1', kind: 'echo', title: `echo 16 B text, 100 conns x 1 in flight, ${secs} s`,
+      args: ['--conns', '100', '--size', '16', '--inflight', '1', '--secs', String(secs)], secs },
+    { id: 'echo64k', kind: 'echo', title: `echo 64 KiB binary, 10 conns x 4 in flight, ${secs} s`,
+      args: ['--conns', '10', '--size', '65536', '--inflight', '4', '--secs', String(secs), '--binary'], secs },
+    { id: 'handshakes', kind: 'handshakes', title: `handshakes, ${quick ? 1000 : 5000} at 100 concurrent`,
+      args: ['--total', String(quick ? 1000 : 5000), '--concurrency', '100'], secs: 60 },
+    { id: 'memory', kind: 'memory', title: `memory, ${quick ? 2000 : 10000} idle connections`,
+      conns: quick ? 2000 : 10000, secs: 120 },
+  ];
+}
+
+// ------------------------------------------------------------------ /proc
+
+const CLK_TCK = (() => {
+  try { return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100; } catch { return 100; }
+})();
+
+/** utime + stime in ticks from a /proc/.../stat file (the comm field may hold spaces). */
+function statTicks(file) {
+  try {
+    const s = fs.readFileSync(file, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    // after ')': state(3) ppid(4) ... utime(14) stime(15) -> indexes 11, 12
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return NaN;
+  }
+}
+
+function cpuSample(serverPid, loadgenPid) {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user + nice + system: time charged to tasks. irq/softirq (loopback packet processing, caused
+  // largely by the benchmark itself) is kept apart.
+  return {
+    t: process.hrtime.bigint(),
+    busy: line[0] + line[1] + line[2],
+    softirq: line[5] + line[6],
+    server: statTicks(`/proc/${serverPid}/stat`),
+    serverMain: statTicks(`/proc/${serverPid}/task/${serverPid}/stat`),
+    loadgen: loadgenPid ? statTicks(`/proc/${loadgenPid}/stat`) : 0,
+  };
+}
+
+function cpuDelta(a, b) {
+  const wall = Number(b.t - a.t) / 1e9;
+  const server = (b.server - a.server) / CLK_TCK;
+  const serverMain = (b.serverMain - a.serverMain) / CLK_TCK;
+  const loadgen = (b.loadgen - a.loadgen) / CLK_TCK;
+  const busy = (b.busy - a.busy) / CLK_TCK;
+  const softirq = (b.softirq - a.softirq) / CLK_TCK;
+  // CPU used by everything else on the machine, in % of one core.
+  const other = Math.max(0, busy - server - loadgen);
+  return {
+    wall, server, serverMain, loadgen,
+    otherCpuPct: wall > 0 ? (100 * other) / wall : 0,
+    softirqPct: wall > 0 ? (100 * softirq) / wall : 0,
+  };
+}
+
+function rssKB(pid) {
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+// ------------------------------------------------------------------ processes
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function buildLoadgen() {
+  const inputs = ['Cargo.toml', 'Cargo.lock', 'src/main.rs'].map((f) => path.join(LOADGEN_DIR, f)).filter((f) => fs.existsSync(f));
+  let stale = !fs.existsSync(LOADGEN);
+  if (!stale) {
+    const built = fs.statSync(LOADGEN).mtimeMs;
+    stale = inputs.some((f) => fs.statSync(f).mtimeMs > built);
+  }
+  if (!stale) return;
+  console.error('building benches/loadgen (cargo build --release)...');
+  const r = spawnSync('cargo', ['build', '--release', '--manifest-path', path.join(LOADGEN_DIR, 'Cargo.toml')], {
+    cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: 15 * 60 * 1000,
+  });
+  if (r.status !== 0 || !fs.existsSync(LOADGEN)) throw new Error('building the load generator failed');
+  fs.utimesSync(LOADGEN, new Date(), new Date()); // cargo may leave an up-to-date binary's mtime alone
+}
+
+// Server ports stay below the ephemeral range (32768-60999 here), so the load generator's own
+// client ports never take them; a fresh port per server start avoids TIME_WAIT leftovers.
+let nextPort = 20000 + (process.pid % 500) * 20;
+
+function portIsFree(port) {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, HOST, () => probe.close(() => resolve(true)));
+  });
+}
+
+async function freePort() {
+  for (let i = 0; i < 1000; i++) {
+    const port = nextPort++;
+    if (nextPort > 32000) nextPort = 20000;
+    if (await portIsFree(port)) return port;
+  }
+  throw new Error('no free port below 32000');
+}
+
+/** Starts an echo server; resolves once it printed `ready PORT`. */
+async function startServer(srv) {
+  const port = await freePort();
+  const env = { ...process.env };
+  for (const [k, v] of Object.entries(srv.env)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const child = spawn(process.execPath, [path.join(__dirname, 'servers', srv.script), String(port)], {
+    cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${srv.name}: not ready within 20 s\n${stderr}`)); }, 20000);
+    const rl = readline.createInterface({ input: child.stdout });
+    rl.on('line', (line) => {
+      if (line.startsWith('ready')) {
+        clearTimeout(timer);
+        resolve({ child, port, pid: child.pid, stderr: () => stderr, note: line.slice(6 + String(port).length).trim() });
+      }
+    });
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`${srv.name} exited (${code ?? sig}) before ready\n${stderr}`));
+    });
+  });
+}
+
+async function stopServer(s) {
+  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
+  const exited = new Promise((r) => s.child.once('exit', r));
+  s.child.kill('SIGTERM');
+  const t = setTimeout(() => s.child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+}
+
+/**
+ * Runs the load generator. `onLine(line, pid)` sees every stdout line; resolves with the last JSON
+ * object printed. Killed after `limitSecs`.
+ */
+function runLoadgen(args, limitSecs, onLine, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(LOADGEN, args, { stdio: [opts.stdinPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    if (child.stdin) child.stdin.on('error', () => {});
+    let stderr = '';
+    let last = null;
+    child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), limitSecs * 1000);
+    const rl = readline.createInterface({ input: child.stdout });
+    rl.on('line', (line) => {
+      if (line.startsWith('{')) {
+        try { last = JSON.parse(line); } catch { /* ignore */ }
+      }
+      if (onLine) onLine(line, child);
+    });
+    child.on('close', (code, sig) => {
+      clearTimeout(timer);
+      if (last && !last.fatal) resolve(last);
+      else reject(new Error(`loadgen ${args.join(' ')} failed (${code ?? sig}): ${last?.fatal || stderr.trim()}`));
+    });
+  });
+}
+
+// ------------------------------------------------------------------ one measurement
+
+async function measure(srv, wl) {
+  const server = await startServer(srv);
+  try {
+    const portArgs = ['--host', HOST, '--port', String(server.port)];
+    if (wl.kind === 'echo' || wl.kind === 'handshakes') {
+      let a = null;
+      let b = null;
+      const out = await runLoadgen([wl.kind, ...wl.args, ...portArgs], wl.secs + 120, (line, child) => {
+        if (line === 'start') a = cpuSample(server.pid, child.pid);
+        else if (line === 'stop') b = cpuSample(server.pid, child.pid);
+      });
+      if (!a || !b) throw new Error('loadgen printed no start/stop lines');
+      const d = cpuDelta(a, b);
+      const n = wl.kind === 'echo' ? out.messages : out.handshakes;
+      const r = {
+        errors: out.errors,
+        other_cpu_pct: round(d.otherCpuPct, 1),
+        softirq_pct: round(d.softirqPct, 1),
+        client_cpu_s: round(d.loadgen, 2),
+        server_cpu_s: round(d.server, 2),
+        server_us: n > 0 ? (d.server * 1e6) / n : null,
+        server_main_us: n > 0 ? (d.serverMain * 1e6) / n : null,
+        client_us: n > 0 ? (d.loadgen * 1e6) / n : null,
+        raw: out,
+      };
+      if (wl.kind === 'echo') Object.assign(r, { rate: out.msgs_per_sec, p50_us: out.p50_us, p99_us: out.p99_us });
+      else r.rate = out.per_sec;
+      if (out.first_error) r.first_error = out.first_error;
+      return r;
+    }
+    if (wl.kind === 'memory') {
+      await sleep(500);
+      const before = rssKB(server.pid);
+      let ready = null;
+      let t0 = null;
+      const out = await runLoadgen(['idle', '--conns', String(wl.conns), ...portArgs], wl.secs, (line, child) => {
+        if (!line.startsWith('{"ready"')) return;
+        ready = JSON.parse(line);
+        t0 = cpuSample(server.pid, child.pid);
+        // Let the server settle, read its RSS, then release the connections (closes stdin).
+        setTimeout(() => {
+          ready.after = rssKB(server.pid);
+          ready.cpu = cpuDelta(t0, cpuSample(server.pid, child.pid));
+          child.stdin.end();
+        }, 1500);
+      }, { stdinPipe: true });
+      if (!ready || ready.after === undefined) throw new Error('idle loadgen did not report ready');
+      const n = out.ready;
+      return {
+        errors: out.errors + (wl.conns - n),
+        rss_before_kb: before,
+        rss_after_kb: ready.after,
+        kb_per_conn: n > 0 ? (ready.after - before) / n : null,
+        other_cpu_pct: round(ready.cpu.otherCpuPct, 1),
+        raw: out,
+        ...(out.first_error ? { first_error: out.first_error } : {}),
+      };
+    }
+    throw new Error(`unknown workload kind ${wl.kind}`);
+  } catch (e) {
+    e.message += server.stderr() ? `\nserver stderr: ${server.stderr()}` : '';
+    throw e;
+  } finally {
+    await stopServer(server);
+  }
+}
+
+// ------------------------------------------------------------------ statistics and report
+
+function round(x, d) {
+  if (x === null || x === undefined || !Number.isFinite(x)) return null;
+  const p = 10 ** d;
+  return Math.round(x * p) / p;
+}
+
+function median(xs) {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return null;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function stats(xs) {
+  const v = xs.filter(Number.isFinite);
+  if (v.length === 0) return null;
+  return { median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length };
+}
+
+// Which numbers the table shows for each kind of workload: [key, label, better, decimals, no ratio?].
+const METRICS = {
+  echo: [
+    ['rate', 'msgs/s', 'higher', 0],
+    ['server_us', 'server CPU µs/msg (all threads)', 'lower', 2],
+    ['server_main_us', 'server CPU µs/msg (main thread)', 'lower', 2],
+    ['p50_us', 'p50 latency µs', 'lower', 0],
+    ['p99_us', 'p99 latency µs', 'lower', 0],
+    ['client_us', 'loadgen CPU µs/msg (check: ≪ server)', 'lower', 2, 'no ratio'],
+  ],
+  handshakes: [
+    ['rate', 'handshakes/s', 'higher', 0],
+    ['server_us', 'server CPU µs/handshake (all threads)', 'lower', 1],
+  ],
+  memory: [['kb_per_conn', 'server RSS KB/conn', 'lower', 2]],
+};
+
+function fmt(x, d) {
+  if (x === null || x === undefined) return '–';
+  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString('en-US');
+  return x.toFixed(d);
+}
+
+function summarize(results, wls, servers) {
+  const summary = {};
+  for (const wl of wls) {
+    summary[wl.id] = {};
+    for (const srv of servers) {
+      const runs = results.filter((r) => r.workload === wl.id && r.server === srv.name);
+      const ok = runs.filter((r) => !r.failed);
+      const s = {
+        runs: runs.length,
+        failed: runs.length - ok.length,
+        errors: ok.reduce((a, r) => a + (r.errors || 0), 0),
+        other_cpu_pct_max: stats(ok.map((r) => r.other_cpu_pct))?.max ?? null,
+      };
+      for (const [key] of METRICS[wl.kind]) s[key] = stats(ok.map((r) => r[key]));
+      summary[wl.id][srv.name] = s;
+    }
+  }
+  return summary;
+}
+
+function markdown(meta, wls, servers, summary) {
+  const names = servers.map((s) => s.name);
+  const refs = ['ws', 'uWS.js'].filter((r) => names.includes(r));
+  const lines = [];
+  lines.push('# lws benchmark results', '');
+  lines.push(`- command: \`${meta.command}\``);
+  lines.push(`- date: ${meta.date}`);
+  lines.push(`- machine: nproc ${meta.nproc}, ${meta.cpu}, Node ${meta.node}, ${meta.platform}`);
+  lines.push(`- rounds: ${meta.rounds} (servers interleaved, order rotated each round)${meta.quick ? ', **quick run (short durations)**' : ''}`);
+  lines.push('- cells: median (min–max) over rounds; ratios are lws ÷ reference, from medians (throughput: higher is better; µs and KB: lower is better)');
+  lines.push('- load generator: benches/loadgen (single-threaded Rust, real handshakes, pre-built masked frames, every echo checked); server CPU from /proc/PID/stat between the measured window\'s start and stop', '');
+  const header = ['workload', 'metric', ...names, ...refs.map((r) => `lws vs ${r}`)];
+  lines.push(`| ${header.join(' | ')} |`);
+  lines.push(`|${header.map((h, i) => (i < 2 ? '---' : '---:')).join('|')}|`);
+  const notes = [];
+  for (const wl of wls) {
+    let first = true;
+    for (const [key, label, , d, noRatio] of METRICS[wl.kind]) {
+      const cells = names.map((n) => {
+        const s = summary[wl.id][n];
+        const st = s[key];
+        if (!st) return s.failed ? 'failed' : '–';
+        const flag = s.errors > 0 || s.failed > 0 ? ' ⚠' : '';
+        return st.n > 1 ? `${fmt(st.median, d)} (${fmt(st.min, d)}–${fmt(st.max, d)})${flag}` : `${fmt(st.median, d)}${flag}`;
+      });
+      const ratios = refs.map((r) => {
+        if (noRatio) return '';
+        const a = summary[wl.id].lws?.[key]?.median;
+        const b = summary[wl.id][r]?.[key]?.median;
+        return a != null && b ? `${(a / b).toFixed(2)}×` : '–';
+      });
+      lines.push(`| ${first ? wl.title : ''} | ${label} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
+      first = false;
+    }
+    for (const n of names) {
+      const s = summary[wl.id][n];
+      if (s.errors > 0 || s.failed > 0) notes.push(`- ${wl.id} / ${n}: ${s.errors} loadgen errors, ${s.failed} failed runs (see latest.json)`);
+    }
+  }
+  lines.push('');
+  const other = wls.map((wl) => {
+    const m = Math.max(...names.map((n) => summary[wl.id][n].other_cpu_pct_max ?? 0));
+    return `${wl.id} ${m.toFixed(0)}%`;
+  });
+  lines.push(`CPU used by other processes during the measured windows (max, % of one core): ${other.join(', ')}.`);
+  if (notes.length) lines.push('', '⚠ Errors:', ...notes);
+  lines.push('');
+  return lines.join('\n');
+}
+
+// ------------------------------------------------------------------ main
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  let servers = SERVERS;
+  if (opts.servers) {
+    servers = opts.servers.map((n) => SERVERS.find((s) => s.name === n) || (() => { throw new Error(`unknown server ${n}`); })());
+  }
+  let wls = workloads(opts.quick);
+  if (opts.workloads) {
+    wls = opts.workloads.map((id) => wls.find((w) => w.id === id) || (() => { throw new Error(`unknown workload ${id}`); })());
+  }
+  buildLoadgen();
+  fs.mkdirSync(RESULTS, { recursive: true });
+
+  const meta = {
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    date: new Date().toISOString(),
+    nproc: Number(execFileSync('nproc').toString().trim()),
+    cpu: os.cpus()[0]?.model || 'unknown CPU',
+    node: process.version,
+    platform: `${os.type()} ${os.release()}`,
+    rounds: opts.rounds,
+    quick: opts.quick,
+    clk_tck: CLK_TCK,
+  };
+  const results = [];
+  const started = Date.now();
+  for (let round = 0; round < opts.rounds; round++) {
+    const order = servers.map((_, i) => servers[(i + round) % servers.length]);
+    console.error(`round ${round + 1}/${opts.rounds}: ${order.map((s) => s.name).join(', ')}`);
+    for (const wl of wls) {
+      for (const srv of order) {
+        let r = null;
+        for (let attempt = 0; attempt < 2; attempt++) {
+          try {
+            r = await measure(srv, wl);
+          } catch (e) {
+            r = { failed: true, error: String(e.message || e) };
+          }
+          // Memory does not depend on CPU share: rerun it only on failure.
+          const busy = !r.failed && wl.kind !== 'memory' && r.other_cpu_pct > opts.otherCpuLimit;
+          if (!busy && !r.failed) break;
+          if (attempt === 0) {
+            console.error(`  ${wl.id} ${srv.name}: ${r.failed ? `failed: ${r.error.split('\n')[0]}` : `other CPU ${r.other_cpu_pct}%`}; rerunning once`);
+            await sleep(1000);
+          }
+        }
+        results.push({ round: round + 1, workload: wl.id, server: srv.name, ...r });
+        const show = r.failed ? `FAILED ${r.error.split('\n')[0]}`
+          : wl.kind === 'memory' ? `${fmt(r.kb_per_conn, 2)} KB/conn`
+          : `${fmt(r.rate, 0)}/s, server ${fmt(r.server_us, 2)} µs (main ${fmt(r.server_main_us, 2)}), other CPU ${r.other_cpu_pct}%`;
+        console.error(`  ${wl.id.padEnd(10)} ${srv.name.padEnd(14)} ${show}${r.errors ? `, ${r.errors} errors` : ''}`);
+      }
+    }
+  }
+  meta.duration_s = round((Date.now() - started) / 1000, 1);
+  const summary = summarize(results, wls, servers);
+  const md = markdown(meta, wls, servers, summary);
+  fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify({ meta, workloads: wls, servers: servers.map((s) => s.name), summary, runs: results }, null, 2) + '\n');
+  fs.writeFileSync(path.join(RESULTS, 'latest.md'), md);
+  console.log(md);
+  const bad = results.some((r) => r.failed || r.errors > 0);
+  if (bad) {
+    console.error('some runs failed or reported errors; see benches/results/latest.json');
+    process.exitCode = 1;
+  }
+}
+
+main().catch((e) => {
+  console.error(e.stack || String(e));
+  process.exit(1);
+});

@@ -1,0 +1,22 @@
+'use strict';
+// Echo server on the `ws` package. Usage: node benches/servers/ws.js PORT
+// Run with WS_NO_BUFFER_UTIL=1 (and WS_NO_UTF_8_VALIDATE=1) for plain ws; see ws-bufferutil.js for the other row.
+const { WebSocketServer } = require('ws');
+
+const port = Number(process.argv[2] || 9001);
+const withBufferutil = process.env.WS_NO_BUFFER_UTIL !== '1';
+if (withBufferutil) {
+  // Fail loudly rather than silently measuring the JS fallback.
+  const bu = require('bufferutil');
+  if (!/\[native code\]/.test(String(bu.mask))) throw new Error('bufferutil is not native');
+}
+const wss = new WebSocketServer({ port, host: '127.0.0.1', perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+wss.on('connection', (ws) => {
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  ws.on('error', () => {});
+});
+wss.on('error', (err) => { console.error(err); process.exit(1); });
+wss.on('listening', () => console.log(`ready ${port}${withBufferutil ? ' (bufferutil)' : ''}`));
+const stop = () => { for (const c of wss.clients) c.terminate(); wss.close(() => process.exit(0)); };
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
