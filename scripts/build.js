@@ -41,15 +41,24 @@ function run(cmd, args) {
 
 if (!process.argv.includes('--force') && upToDate()) process.exit(0);
 
+// Builds go to a staging folder and the result is renamed into place, so a
+// process that has the old engine loaded keeps a valid file.
+const staging = path.join(root, 'native', '.staging');
+fs.mkdirSync(staging, { recursive: true });
+// One cargo build at a time on this machine (flock, where available).
+const locked = (cmd, args) => (spawnSync('flock', ['--version']).status === 0 ? ['flock', ['/tmp/lws-cargo.lock', cmd, ...args]] : [cmd, args]);
 const napiCli = path.join(root, 'node_modules', '.bin', 'napi');
+let built;
 if (fs.existsSync(napiCli)) {
-  run(napiCli, ['build', '--release', '--platform', '--no-js', '--output-dir', 'native', '--dts', 'native.d.ts']);
+  run(...locked(napiCli, ['build', '--release', '--platform', '--no-js', '--output-dir', staging, '--dts', 'native.d.ts']));
+  built = path.join(staging, path.basename(binaryPath));
 } else {
   // Installed as a dependency (no dev tools): plain cargo, then copy the library.
-  run('cargo', ['build', '--release']);
-  fs.mkdirSync(path.dirname(binaryPath), { recursive: true });
-  fs.copyFileSync(path.join(root, 'target', 'release', process.platform === 'darwin' ? 'liblws.dylib' : 'liblws.so'), binaryPath);
+  run(...locked('cargo', ['build', '--release']));
+  built = path.join(staging, 'lws.node');
+  fs.copyFileSync(path.join(root, 'target', 'release', process.platform === 'darwin' ? 'liblws.dylib' : 'liblws.so'), built);
 }
+fs.renameSync(built, binaryPath);
 // napi may leave the file's mtime older than a source touched during the build.
 const now = new Date();
 fs.utimesSync(binaryPath, now, now);
