@@ -6,9 +6,7 @@
 //! one per event. No napi here: the wake-up is a callback supplied by the binding.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
-
-use tokio::sync::Notify;
+use std::sync::{Mutex, OnceLock};
 
 pub type WakeFn = Box<dyn Fn() + Send + Sync>;
 
@@ -25,12 +23,12 @@ pub struct EventQueue {
     pending: AtomicUsize,
     /// Some worker stopped reading until JS takes the queue.
     throttled: AtomicBool,
-    /// One per worker: signalled when JS takes the queue while throttled.
-    resume: Vec<Notify>,
+    /// Called when JS takes the queue while throttled (wakes the workers).
+    on_resume: OnceLock<WakeFn>,
 }
 
 impl EventQueue {
-    pub fn new(wake: WakeFn, workers: usize) -> Self {
+    pub fn new(wake: WakeFn) -> Self {
         EventQueue {
             state: Mutex::new(QueueState {
                 buf: Vec::new(),
@@ -39,18 +37,18 @@ impl EventQueue {
             wake,
             pending: AtomicUsize::new(0),
             throttled: AtomicBool::new(false),
-            resume: (0..workers).map(|_| Notify::new()).collect(),
+            on_resume: OnceLock::new(),
         }
+    }
+
+    /// Sets what `take` calls when workers wait for JS to catch up.
+    pub fn set_on_resume(&self, f: WakeFn) {
+        let _ = self.on_resume.set(f);
     }
 
     /// A worker paused reading because the queue is over its limit.
     pub fn set_throttled(&self) {
         self.throttled.store(true, Ordering::SeqCst);
-    }
-
-    /// Signalled (with a stored permit, so none is lost) when JS catches up.
-    pub fn resumed(&self, worker: usize) -> &Notify {
-        &self.resume[worker]
     }
 
     /// Moves `events` (a worker's staged records) into the queue.
@@ -86,8 +84,8 @@ impl EventQueue {
         let batch = std::mem::take(&mut st.buf);
         drop(st);
         if self.throttled.swap(false, Ordering::SeqCst) {
-            for n in &self.resume {
-                n.notify_one();
+            if let Some(resume) = self.on_resume.get() {
+                resume();
             }
         }
         Some(batch)
@@ -112,12 +110,9 @@ mod tests {
     fn wakes_once_per_batch() {
         let wakes = Arc::new(AtomicUsize::new(0));
         let w = wakes.clone();
-        let q = EventQueue::new(
-            Box::new(move || {
-                w.fetch_add(1, Ordering::SeqCst);
-            }),
-            1,
-        );
+        let q = EventQueue::new(Box::new(move || {
+            w.fetch_add(1, Ordering::SeqCst);
+        }));
         for _ in 0..10 {
             q.push(&mut vec![1, 2, 3]);
         }

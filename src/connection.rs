@@ -1,134 +1,176 @@
-//! One WebSocket connection after its handshake: the read/write loop, the
-//! close handshake and the events it reports.
-//!
-//! Reads go into the worker's shared buffer, so an idle connection owns no
-//! receive buffer; the frame reader keeps only what straddles two reads.
+//! One client socket, from its first byte to its close: the HTTP phase (request,
+//! waiting for JS, a final answer) and the WebSocket phase (frames, close
+//! handshake). A `Conn` is plain data in the worker's slab: an idle WebSocket
+//! costs this struct and nothing else (reads go into the worker's shared buffer,
+//! the frame reader keeps only what straddles two reads).
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
 
-use tokio::net::TcpStream;
+use mio::net::TcpStream;
 
 use crate::outbox::Outbox;
 use crate::protocol::close::encode_close_payload;
-use crate::protocol::{encode_header, FrameReader, Opcode, ReaderEvent};
-use crate::wire::{event, FLAG_BINARY};
-use crate::worker::Worker;
+use crate::protocol::{encode_header, FrameReader, Opcode, ReaderEvent, ReaderLimits};
+use crate::wire::{self, event, FLAG_BINARY};
 
 /// A payload to send: borrowed (copied into the outbox) or shared by reference.
 #[derive(Clone, Copy)]
 pub enum Payload<'a> {
     Bytes(&'a [u8]),
-    Shared(&'a std::sync::Arc<Vec<u8>>, usize, usize),
+    Shared(&'a Arc<Vec<u8>>, usize, usize),
 }
 
-/// Reads per wake-up before yielding to other connections.
-const MAX_READS_PER_POLL: usize = 4;
+/// The HTTP request being read.
+pub struct RequestState {
+    pub buf: Vec<u8>,
+    pub peer: Option<SocketAddr>,
+}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+/// A request shown to JS, waiting for ACCEPT / REFUSE / HTTP_RESPONSE.
+pub struct AwaitState {
+    /// Sec-WebSocket-Key for an upgrade; None for a plain HTTP request.
+    pub key: Option<String>,
+    /// Bytes that followed the request head (early frames).
+    pub leftover: Vec<u8>,
+    pub peer: Option<SocketAddr>,
+}
+
+pub enum Phase {
+    Request(Box<RequestState>),
+    AwaitJs(Box<AwaitState>),
+    /// Writing a final HTTP answer, then reading until the peer closes.
+    Answering,
     Open,
     /// The peer broke the protocol: nothing more is read, and the close frame
     /// waits until JS has answered the messages that came before the error.
     Failing,
     /// Our close frame is queued or sent; waiting for the peer's or for EOF.
     Closing,
-    Done,
 }
 
-pub struct Connection {
-    pub id: u32,
-    pub fd: i32,
-    stream: TcpStream,
-    reader: RefCell<FrameReader>,
-    out: RefCell<Outbox>,
-    state: Cell<State>,
-    waker: RefCell<Option<Waker>>,
-    paused: Cell<bool>,
-    /// JS was told output is waiting (BUFFERED) and expects a DRAIN.
-    reported_backlog: Cell<bool>,
-    /// Queued by the current command batch, to be flushed when it ends.
-    pub dirty: Cell<bool>,
-    sent_close: Cell<bool>,
-    shut_write: Cell<bool>,
-    /// A fragmented message is being sent (next SEND frames are continuations).
-    sending_fragments: Cell<bool>,
+pub mod flag {
+    pub const CAN_READ: u16 = 1;
+    pub const CAN_WRITE: u16 = 1 << 1;
+    pub const PAUSED: u16 = 1 << 2;
+    pub const SENT_CLOSE: u16 = 1 << 3;
+    pub const SHUT_WRITE: u16 = 1 << 4;
+    /// A fragmented message is being sent: next SEND frames are continuations.
+    pub const SENDING_FRAGMENTS: u16 = 1 << 5;
     /// Events from a peer that broke the protocol are no longer delivered.
-    discard_input: Cell<bool>,
-    /// What the CLOSE event will report; `report_final` once the peer's close or an error decided it.
-    report_code: Cell<u16>,
-    report_error: Cell<u8>,
-    report_final: Cell<bool>,
-    report_reason: RefCell<Vec<u8>>,
+    pub const DISCARD: u16 = 1 << 6;
+    /// JS was told output is waiting (BUFFERED) and expects a DRAIN.
+    pub const REPORTED_BACKLOG: u16 = 1 << 7;
+    /// In the worker's list of sockets to write after a command batch.
+    pub const DIRTY: u16 = 1 << 8;
+    /// The close report was decided by the peer's close frame or an error.
+    pub const REPORT_FINAL: u16 = 1 << 9;
+    /// In the worker's list of sockets with input left to read.
+    pub const QUEUED: u16 = 1 << 10;
+    /// Stopped reading until JS takes its backlog.
+    pub const BLOCKED: u16 = 1 << 11;
+    /// Finished: the worker removes it.
+    pub const DONE: u16 = 1 << 12;
 }
 
-impl Connection {
-    pub fn new(id: u32, fd: i32, stream: TcpStream) -> Self {
-        Connection {
+/// Where a connection's events go: the worker's staging buffer.
+pub struct EventSink<'a> {
+    pub staging: &'a mut Vec<u8>,
+    pub ping_events: bool,
+}
+
+impl EventSink<'_> {
+    #[inline]
+    pub fn stage(&mut self, kind: u8, flags: u8, code: u16, id: u32, extra: u32, payload: &[u8]) {
+        wire::put_record(self.staging, kind, flags, code, id, extra, payload);
+    }
+}
+
+pub struct Conn {
+    pub id: u32,
+    pub stream: TcpStream,
+    pub phase: Phase,
+    pub reader: FrameReader,
+    pub out: Outbox,
+    /// When this connection's current phase times out (also a key of the worker's timers).
+    pub deadline: Option<Instant>,
+    pub flags: u16,
+    report_code: u16,
+    report_error: u8,
+    report_reason: Vec<u8>,
+}
+
+impl Conn {
+    pub fn new(id: u32, stream: TcpStream, head: Vec<u8>, peer: Option<SocketAddr>) -> Self {
+        Conn {
             id,
-            fd,
             stream,
-            reader: RefCell::new(FrameReader::new()),
-            out: RefCell::new(Outbox::default()),
-            state: Cell::new(State::Open),
-            waker: RefCell::new(None),
-            paused: Cell::new(false),
-            reported_backlog: Cell::new(false),
-            dirty: Cell::new(false),
-            sent_close: Cell::new(false),
-            shut_write: Cell::new(false),
-            sending_fragments: Cell::new(false),
-            discard_input: Cell::new(false),
-            report_code: Cell::new(1006),
-            report_error: Cell::new(0),
-            report_final: Cell::new(false),
-            report_reason: RefCell::new(Vec::new()),
+            phase: Phase::Request(Box::new(RequestState { buf: head, peer })),
+            reader: FrameReader::new(),
+            out: Outbox::default(),
+            deadline: None,
+            flags: flag::CAN_READ | flag::CAN_WRITE,
+            report_code: 1006,
+            report_error: 0,
+            report_reason: Vec::new(),
         }
     }
 
-    pub fn is_open(&self) -> bool {
-        self.state.get() == State::Open
+    #[inline]
+    pub fn has(&self, f: u16) -> bool {
+        self.flags & f != 0
     }
 
-    fn wake(&self) {
-        if let Some(w) = self.waker.borrow().as_ref() {
-            w.wake_by_ref();
+    #[inline]
+    pub fn set(&mut self, f: u16, on: bool) {
+        if on {
+            self.flags |= f;
+        } else {
+            self.flags &= !f;
         }
     }
 
-    // ---- commands from JS -------------------------------------------------
+    pub fn is_websocket(&self) -> bool {
+        matches!(self.phase, Phase::Open | Phase::Failing | Phase::Closing)
+    }
+
+    fn can_send(&self) -> bool {
+        matches!(self.phase, Phase::Open | Phase::Failing) && !self.has(flag::DONE)
+    }
+
+    // ---- output -------------------------------------------------------------
 
     /// Queues a data frame. Returns false when the connection no longer sends.
-    pub fn queue_data(&self, binary: bool, more: bool, payload: Payload<'_>) -> bool {
+    pub fn queue_data(&mut self, binary: bool, more: bool, payload: Payload<'_>) -> bool {
         if !self.can_send() {
             return false;
         }
-        let opcode = if self.sending_fragments.get() {
+        let opcode = if self.has(flag::SENDING_FRAGMENTS) {
             Opcode::Continuation
         } else if binary {
             Opcode::Binary
         } else {
             Opcode::Text
         };
-        self.sending_fragments.set(more);
+        self.set(flag::SENDING_FRAGMENTS, more);
         let mut header = [0u8; 10];
         let len = match payload {
             Payload::Bytes(b) => b.len(),
             Payload::Shared(_, start, end) => end - start,
         };
         let n = encode_header(&mut header, !more, false, opcode, len as u64);
-        let mut out = self.out.borrow_mut();
         match payload {
-            Payload::Bytes(b) => out.push_bytes(&[&header[..n], b]),
-            Payload::Shared(data, start, end) => out.push_shared(&header[..n], data, start, end),
+            Payload::Bytes(b) => self.out.push_bytes(&[&header[..n], b]),
+            Payload::Shared(data, start, end) => {
+                self.out.push_shared(&header[..n], data, start, end)
+            }
         }
         true
     }
 
-    pub fn queue_control(&self, opcode: Opcode, payload: &[u8]) -> bool {
+    pub fn queue_control(&mut self, opcode: Opcode, payload: &[u8]) -> bool {
         if !self.can_send() {
             return false;
         }
@@ -136,238 +178,130 @@ impl Connection {
         true
     }
 
-    fn push_control(&self, opcode: Opcode, payload: &[u8]) {
+    fn push_control(&mut self, opcode: Opcode, payload: &[u8]) {
         let mut header = [0u8; 10];
         let n = encode_header(&mut header, true, false, opcode, payload.len() as u64);
-        self.out.borrow_mut().push_bytes(&[&header[..n], payload]);
+        self.out.push_bytes(&[&header[..n], payload]);
     }
 
-    fn can_send(&self) -> bool {
-        matches!(self.state.get(), State::Open | State::Failing)
-    }
-
-    /// Starts the close handshake (JS `close`, server shutdown, or JS
-    /// confirming a protocol error after answering what came before it).
-    pub fn close(&self, code: u16, reason: &[u8]) {
-        if !self.can_send() {
+    fn send_close(&mut self, code: u16, reason: &[u8]) {
+        if self.has(flag::SENT_CLOSE) {
             return;
         }
-        self.send_close(code, reason);
-        if !self.report_final.get() {
-            self.report_code.set(code);
-            *self.report_reason.borrow_mut() = reason.to_vec();
-        }
-        self.state.set(State::Closing);
-        self.wake();
-    }
-
-    /// Drops the connection at once, without a close handshake.
-    pub fn terminate(&self) {
-        if self.state.get() == State::Done {
-            return;
-        }
-        self.set_final_report(1006, b"", 0);
-        self.state.set(State::Done);
-        self.wake();
-    }
-
-    pub fn set_paused(&self, paused: bool) {
-        self.paused.set(paused);
-        if !paused {
-            self.wake();
-        }
-    }
-
-    fn send_close(&self, code: u16, reason: &[u8]) {
-        if self.sent_close.replace(true) {
-            return;
-        }
+        self.set(flag::SENT_CLOSE, true);
         let mut payload = Vec::with_capacity(2 + reason.len());
         encode_close_payload(code, reason, &mut payload);
         self.push_control(Opcode::Close, &payload);
     }
 
-    fn set_final_report(&self, code: u16, reason: &[u8], error: u8) {
-        if self.report_final.replace(true) {
+    /// Starts the close handshake (JS `close`, server shutdown, or JS confirming
+    /// a protocol error after answering what came before it). Returns true when
+    /// the phase changed (the caller arms the close timer).
+    pub fn close(&mut self, code: u16, reason: &[u8]) -> bool {
+        if !self.can_send() {
+            return false;
+        }
+        self.send_close(code, reason);
+        if !self.has(flag::REPORT_FINAL) {
+            self.report_code = code;
+            self.report_reason = reason.to_vec();
+        }
+        self.phase = Phase::Closing;
+        true
+    }
+
+    /// Ends the connection at once, without a close handshake.
+    pub fn terminate(&mut self) {
+        self.set_final_report(1006, b"", 0);
+        self.set(flag::DONE, true);
+    }
+
+    /// The peer went away without a close handshake (or I/O failed).
+    pub fn lost(&mut self) {
+        self.terminate();
+    }
+
+    pub fn set_final_report(&mut self, code: u16, reason: &[u8], error: u8) {
+        if self.has(flag::REPORT_FINAL) {
             return;
         }
-        self.report_code.set(code);
-        self.report_error.set(error);
-        *self.report_reason.borrow_mut() = reason.to_vec();
+        self.set(flag::REPORT_FINAL, true);
+        self.report_code = code;
+        self.report_error = error;
+        self.report_reason = reason.to_vec();
     }
 
-    /// Writes queued output now, without waiting for the task (used after a
-    /// batch of commands so that replies leave in one write per socket).
-    pub fn flush_now(&self, worker: &Worker) {
-        let result = self
-            .out
-            .borrow_mut()
-            .write_with(|s| self.stream.try_write_vectored(s));
-        match result {
-            Ok(()) => self.report_drain(worker),
-            // Not all written: tell JS how much waits, and let the task wait for writability.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let queued = self.out.borrow().queued_bytes();
-                self.reported_backlog.set(true);
-                worker.stage(
-                    event::BUFFERED,
-                    0,
-                    0,
-                    self.id,
-                    queued.min(u32::MAX as usize) as u32,
-                    &[],
-                );
-                self.wake();
-            }
-            Err(_) => {
-                self.set_final_report(1006, b"", 0);
-                self.state.set(State::Done);
-                self.wake();
-            }
-        }
-    }
-
-    /// After output that JS was told about has all been written: DRAIN.
-    fn report_drain(&self, worker: &Worker) {
-        if self.reported_backlog.replace(false) {
-            worker.stage(event::DRAIN, 0, 0, self.id, 0, &[]);
-        }
-    }
-
-    // ---- the task ---------------------------------------------------------
-
-    /// Runs the connection until it is finished; `initial` holds bytes read
-    /// together with the handshake.
-    pub async fn run(&self, worker: &Worker, initial: &mut [u8]) {
-        if !initial.is_empty() {
-            self.on_input(initial, worker);
-        }
-        let mut close_deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
-        std::future::poll_fn(|cx| {
-            if self.poll_io(cx, worker).is_ready() {
-                return Poll::Ready(());
-            }
-            if matches!(self.state.get(), State::Closing | State::Failing) {
-                let timeout = worker.config().close_timeout;
-                let sleep =
-                    close_deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-                if sleep.as_mut().poll(cx).is_ready() {
-                    self.state.set(State::Done);
-                    return Poll::Ready(());
-                }
-            }
-            Poll::Pending
-        })
-        .await;
-        let reason = std::mem::take(&mut *self.report_reason.borrow_mut());
-        worker.stage(
+    /// Stages the CLOSE event that ends a WebSocket's life in JS.
+    pub fn report_close(&mut self, sink: &mut EventSink<'_>) {
+        let reason = std::mem::take(&mut self.report_reason);
+        sink.stage(
             event::CLOSE,
-            self.report_error.get(),
-            self.report_code.get(),
+            self.report_error,
+            self.report_code,
             self.id,
             0,
             &reason,
         );
     }
 
-    fn poll_io(&self, cx: &mut Context<'_>, worker: &Worker) -> Poll<()> {
-        {
-            let mut w = self.waker.borrow_mut();
-            if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *w = Some(cx.waker().clone());
-            }
+    /// Writes queued output while the socket takes it. On WouldBlock it remembers
+    /// that it must wait for writability and, for a WebSocket, tells JS how much waits.
+    pub fn write_out(&mut self, sink: &mut EventSink<'_>) {
+        if self.out.is_empty() || !self.has(flag::CAN_WRITE) {
+            return;
         }
-        let mut reads = 0;
-        loop {
-            if self.state.get() == State::Done {
-                return Poll::Ready(());
-            }
-            if !self.out.borrow().is_empty() {
-                match self.stream.poll_write_ready(cx) {
-                    Poll::Ready(Ok(())) => {
-                        let result = self
-                            .out
-                            .borrow_mut()
-                            .write_with(|s| self.stream.try_write_vectored(s));
-                        match result {
-                            Ok(()) => self.report_drain(worker),
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                            Err(_) => {
-                                self.lost();
-                                continue;
-                            }
-                        }
-                    }
-                    Poll::Ready(Err(_)) => {
-                        self.lost();
-                        continue;
-                    }
-                    Poll::Pending => {}
+        let stream = &mut self.stream;
+        match self.out.write_with(|slices| stream.write_vectored(slices)) {
+            Ok(()) => {
+                if self.has(flag::REPORTED_BACKLOG) {
+                    self.set(flag::REPORTED_BACKLOG, false);
+                    sink.stage(event::DRAIN, 0, 0, self.id, 0, &[]);
                 }
             }
-            if self.state.get() == State::Closing && self.out.borrow().is_empty() {
-                if self.reader.borrow().is_closed() {
-                    // Both close frames are exchanged: the server closes TCP first (RFC 6455 7.1.1).
-                    self.state.set(State::Done);
-                    continue;
-                }
-                if !self.shut_write.replace(true) {
-                    let _ =
-                        socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Write);
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.set(flag::CAN_WRITE, false);
+                if self.is_websocket() {
+                    self.set(flag::REPORTED_BACKLOG, true);
+                    let queued = self.out.queued_bytes().min(u32::MAX as usize) as u32;
+                    sink.stage(event::BUFFERED, 0, 0, self.id, queued, &[]);
                 }
             }
-            if (self.paused.get() && self.state.get() == State::Open)
-                || self.state.get() == State::Failing
-            {
-                return Poll::Pending;
-            }
-            if worker.js_is_behind(cx) {
-                return Poll::Pending; // JS has a backlog: let TCP push back on the client
-            }
-            match self.stream.poll_read_ready(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(_)) => self.lost(),
-                Poll::Ready(Ok(())) => {
-                    if reads == MAX_READS_PER_POLL {
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
-                    let mut buf = worker.read_buffer();
-                    match self.stream.try_read(&mut buf) {
-                        Ok(0) => {
-                            if self.state.get() == State::Closing {
-                                self.state.set(State::Done);
-                            } else {
-                                self.lost();
-                            }
-                        }
-                        Ok(n) => {
-                            reads += 1;
-                            self.on_input(&mut buf[..n], worker);
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(_) => self.lost(),
-                    }
-                }
-            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => self.lost(),
         }
     }
 
-    /// The peer went away without a close handshake (or I/O failed).
-    fn lost(&self) {
-        self.set_final_report(1006, b"", 0);
-        self.state.set(State::Done);
+    pub fn shutdown_write(&mut self) {
+        if !self.has(flag::SHUT_WRITE) {
+            self.set(flag::SHUT_WRITE, true);
+            let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        }
     }
 
-    fn on_input(&self, data: &mut [u8], worker: &Worker) {
-        let limits = worker.reader_limits();
+    /// Reads once into `buf`. Ok(0) is EOF; WouldBlock clears CAN_READ.
+    pub fn read_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.stream.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.set(flag::CAN_READ, false);
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    // ---- input --------------------------------------------------------------
+
+    /// Feeds frames to the reader and stages what it finds.
+    pub fn on_input(&mut self, data: &mut [u8], limits: &ReaderLimits, sink: &mut EventSink<'_>) {
         let id = self.id;
-        let deliver = !self.discard_input.get();
-        let hooks = worker.hooks();
-        let mut reader = self.reader.borrow_mut();
-        let result = reader.feed(data, &limits, &mut |ev| match ev {
+        let deliver = !self.has(flag::DISCARD);
+        let open = matches!(self.phase, Phase::Open);
+        let ping_events = sink.ping_events;
+        let mut pongs: Vec<u8> = Vec::new();
+        let mut peer_close: Option<(u16, Vec<u8>)> = None;
+        let result = self.reader.feed(data, limits, &mut |ev| match ev {
             ReaderEvent::Message { binary, data } if deliver => {
-                worker.stage(event::MESSAGE, binary as u8 * FLAG_BINARY, 0, id, 0, data);
+                sink.stage(event::MESSAGE, binary as u8 * FLAG_BINARY, 0, id, 0, data);
             }
             ReaderEvent::Fragment {
                 binary,
@@ -375,7 +309,7 @@ impl Connection {
                 remaining,
             } if deliver => {
                 let extra = remaining.min(u32::MAX as u64) as u32;
-                worker.stage(
+                sink.stage(
                     event::FRAGMENT,
                     binary as u8 * FLAG_BINARY,
                     0,
@@ -385,42 +319,50 @@ impl Connection {
                 );
             }
             ReaderEvent::Ping(payload) => {
-                if self.state.get() == State::Open {
-                    self.push_control(Opcode::Pong, payload);
+                if open {
+                    // The pong is framed here; it joins the outbox below.
+                    let mut header = [0u8; 10];
+                    let n =
+                        encode_header(&mut header, true, false, Opcode::Pong, payload.len() as u64);
+                    pongs.extend_from_slice(&header[..n]);
+                    pongs.extend_from_slice(payload);
                 }
-                if deliver && hooks.ping {
-                    worker.stage(event::PING, 0, 0, id, 0, payload);
-                }
-            }
-            ReaderEvent::Pong(payload) if deliver && hooks.ping => {
-                worker.stage(event::PONG, 0, 0, id, 0, payload);
-            }
-            ReaderEvent::Close { code, reason } => {
-                if !self.discard_input.get() {
-                    self.set_final_report(code, reason, 0);
-                }
-                // Echo the peer's code (RFC 6455 5.5.1); an empty close gets an empty reply.
-                self.send_close(code, b"");
-                if self.state.get() == State::Open {
-                    self.state.set(State::Closing);
+                if deliver && ping_events {
+                    sink.stage(event::PING, 0, 0, id, 0, payload);
                 }
             }
+            ReaderEvent::Pong(payload) if deliver && ping_events => {
+                sink.stage(event::PONG, 0, 0, id, 0, payload);
+            }
+            ReaderEvent::Close { code, reason } => peer_close = Some((code, reason.to_vec())),
             _ => {}
         });
-        drop(reader);
+        if !pongs.is_empty() {
+            self.out.push_bytes(&[&pongs]);
+        }
+        if let Some((code, reason)) = peer_close {
+            if deliver {
+                self.set_final_report(code, &reason, 0);
+            }
+            // Echo the peer's code (RFC 6455 5.5.1); an empty close gets an empty reply.
+            self.send_close(code, b"");
+            if matches!(self.phase, Phase::Open) {
+                self.phase = Phase::Closing;
+            }
+        }
         if let Err(err) = result {
             let reason = err.to_string();
             self.set_final_report(err.close_code(), reason.as_bytes(), err.wire_id());
-            self.discard_input.set(true);
-            if self.state.get() == State::Open {
+            self.set(flag::DISCARD, true);
+            if matches!(self.phase, Phase::Open) {
                 // JS answers the messages staged before this one, then sends CLOSE
                 // with this code: replies and close frame leave in the right order.
-                self.state.set(State::Failing);
-                worker.stage(
+                self.phase = Phase::Failing;
+                sink.stage(
                     event::FAIL,
                     err.wire_id(),
                     err.close_code(),
-                    self.id,
+                    id,
                     0,
                     reason.as_bytes(),
                 );
@@ -428,10 +370,5 @@ impl Connection {
                 self.send_close(err.close_code(), reason.as_bytes());
             }
         }
-    }
-
-    /// Bytes queued for this socket.
-    pub fn buffered_amount(&self) -> usize {
-        self.out.borrow().queued_bytes()
     }
 }

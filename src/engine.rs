@@ -4,14 +4,12 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-
-use tokio::sync::mpsc;
 
 use crate::bridge::{EventQueue, WakeFn};
 use crate::config::Config;
-use crate::worker::{run_worker, MAX_WORKERS};
+use crate::worker::{Worker, MAX_WORKERS, WAKER};
 
 /// Which optional events JS listens to; the engine skips work for the others.
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,11 +57,17 @@ pub enum WorkerMsg {
     Shutdown,
 }
 
+/// Messages for one worker, and the eventfd that wakes its loop.
+struct Inbox {
+    queue: Mutex<Vec<WorkerMsg>>,
+    waker: mio::Waker,
+}
+
 pub struct Shared {
     pub config: Config,
     pub events: EventQueue,
     hooks: AtomicU8,
-    senders: OnceLock<Vec<mpsc::UnboundedSender<WorkerMsg>>>,
+    inboxes: Vec<Inbox>,
     pub live_workers: AtomicUsize,
 }
 
@@ -72,15 +76,36 @@ impl Shared {
         Hooks::from_bits(self.hooks.load(Ordering::Relaxed))
     }
 
+    /// Queues a message for a worker; its loop is woken only when its inbox was empty.
     pub fn send_to(&self, worker: usize, msg: WorkerMsg) {
-        if let Some(tx) = self.senders.get().and_then(|s| s.get(worker)) {
-            let _ = tx.send(msg);
+        let Some(inbox) = self.inboxes.get(worker) else {
+            return;
+        };
+        let was_empty = {
+            let mut q = inbox.queue.lock().unwrap();
+            q.push(msg);
+            q.len() == 1
+        };
+        if was_empty {
+            let _ = inbox.waker.wake();
+        }
+    }
+
+    /// Everything queued for a worker (called by that worker when woken).
+    pub fn take_inbox(&self, worker: usize) -> Vec<WorkerMsg> {
+        std::mem::take(&mut *self.inboxes[worker].queue.lock().unwrap())
+    }
+
+    /// Wakes every worker (JS took its backlog: blocked sockets may read again).
+    pub fn wake_all(&self) {
+        for inbox in &self.inboxes {
+            let _ = inbox.waker.wake();
         }
     }
 
     fn broadcast(&self, make: impl Fn() -> WorkerMsg) {
-        for tx in self.senders.get().into_iter().flatten() {
-            let _ = tx.send(make());
+        for i in 0..self.inboxes.len() {
+            self.send_to(i, make());
         }
     }
 }
@@ -95,32 +120,39 @@ impl Engine {
     pub fn start(mut config: Config, wake: WakeFn) -> std::io::Result<Engine> {
         config.threads = config.threads.clamp(1, MAX_WORKERS);
         let n = config.threads;
+        let mut polls = Vec::with_capacity(n);
+        let mut inboxes = Vec::with_capacity(n);
+        for _ in 0..n {
+            let poll = mio::Poll::new()?;
+            let waker = mio::Waker::new(poll.registry(), WAKER)?;
+            inboxes.push(Inbox {
+                queue: Mutex::new(Vec::new()),
+                waker,
+            });
+            polls.push(poll);
+        }
         let shared = Arc::new(Shared {
             config,
-            events: EventQueue::new(wake, n),
+            events: EventQueue::new(wake),
             hooks: AtomicU8::new(0),
-            senders: OnceLock::new(),
+            inboxes,
             live_workers: AtomicUsize::new(n),
         });
-        let mut senders = Vec::with_capacity(n);
+        let weak = Arc::downgrade(&shared);
+        shared.events.set_on_resume(Box::new(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.wake_all();
+            }
+        }));
         let mut threads = Vec::with_capacity(n);
-        for index in 0..n {
-            let (tx, rx) = mpsc::unbounded_channel();
-            senders.push(tx);
+        for (index, poll) in polls.into_iter().enumerate() {
             let shared = shared.clone();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("lws-worker-{index}"))
-                    .spawn(move || {
-                        let local = tokio::task::LocalSet::new();
-                        local.block_on(&runtime, run_worker(index, shared, rx));
-                    })?,
+                    .spawn(move || Worker::new(index, shared, poll).run())?,
             );
         }
-        let _ = shared.senders.set(senders);
         Ok(Engine {
             shared,
             threads,

@@ -1,205 +1,675 @@
-//! A worker thread: a single-threaded tokio runtime that owns its sockets.
+//! A worker thread: one epoll loop (mio) that owns its sockets.
 //!
-//! It accepts (worker 0), runs handshakes and connections, applies command
-//! batches from JS, and stages events that a flusher task hands to the JS
-//! queue once per scheduler pass. State is thread-local (`Rc`, `RefCell`):
-//! nothing on the data path takes a lock except the hand-over to JS.
+//! Connections live in a slab, one `Conn` each: there is no task, future or
+//! timer object per socket. Every turn of the loop services the ready sockets,
+//! fires due timers, writes what the applied command batches queued (one write
+//! per socket), and hands all staged events to JS in one push.
 
-use std::cell::{Cell, RefCell, RefMut};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::rc::Rc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, Notify};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
 
 use crate::config::Config;
-use crate::connection::{Connection, Payload};
-use crate::engine::{CommandBatch, Hooks, Shared, WorkerMsg};
-use crate::handshake::{self, Rejection, Request, RequestKind};
+use crate::connection::{flag, AwaitState, Conn, EventSink, Payload, Phase};
+use crate::engine::{CommandBatch, Shared, WorkerMsg};
+use crate::handshake::{self, RequestKind};
 use crate::outbox::SHARE_THRESHOLD;
 use crate::protocol::{Opcode, ReaderLimits};
 use crate::wire::{self, command, event, FLAG_BINARY, FLAG_MORE};
 
 const READ_BUFFER_SIZE: usize = 64 * 1024;
+/// Reads per socket per turn before the others get theirs.
+const MAX_READS_PER_TURN: usize = 4;
+/// How long a final HTTP answer may take to be written and acknowledged.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Ids carry the worker index in their low bits.
 pub const WORKER_BITS: u32 = 3;
 pub const MAX_WORKERS: usize = 1 << WORKER_BITS;
-
-/// What JS decided about a handshake or HTTP request it was shown.
-enum Decision {
-    Accept(Vec<u8>),
-    Refuse(u16, Vec<u8>),
-    Respond(Vec<u8>),
-}
+pub const WAKER: Token = Token(usize::MAX - 1);
+const LISTENER: Token = Token(usize::MAX - 2);
 
 pub struct Worker {
     index: u32,
     shared: Arc<Shared>,
-    conns: RefCell<HashMap<u32, Rc<Connection>>>,
-    pending: RefCell<HashMap<u32, oneshot::Sender<Decision>>>,
-    staging: RefCell<Vec<u8>>,
-    flush_scheduled: Cell<bool>,
-    flush_waker: RefCell<Option<Waker>>,
-    read_buf: RefCell<Box<[u8]>>,
-    next_seq: Cell<u32>,
-    dirty: RefCell<Vec<Rc<Connection>>>,
-    /// Handshakes and connections alive on this worker.
-    live: Cell<usize>,
-    idle: Notify,
-    shutting_down: Cell<bool>,
-    shutdown_signal: Notify,
-    accept_task: RefCell<Option<tokio::task::JoinHandle<()>>>,
-    round_robin: Cell<usize>,
-    /// Connections that stopped reading because JS is behind.
-    blocked_on_js: RefCell<Vec<Waker>>,
-}
-
-/// Counts a task in `Worker::live` for as long as it runs.
-struct LiveGuard(Rc<Worker>);
-
-impl LiveGuard {
-    fn new(w: &Rc<Worker>) -> Self {
-        w.live.set(w.live.get() + 1);
-        LiveGuard(w.clone())
-    }
-}
-
-impl Drop for LiveGuard {
-    fn drop(&mut self) {
-        let w = &self.0;
-        w.live.set(w.live.get() - 1);
-        if w.live.get() == 0 {
-            w.idle.notify_one();
-        }
-    }
-}
-
-/// A socket whose upgrade succeeded, with bytes that came after the request.
-struct Upgraded {
-    id: u32,
-    fd: i32,
-    stream: TcpStream,
-    peer: Option<SocketAddr>,
-    leftover: Vec<u8>,
-}
-
-enum HandshakeFailure {
-    Rejected(Rejection),
-    Gone,
+    poll: Poll,
+    conns: Slab<Conn>,
+    /// Connection id -> slab key.
+    ids: HashMap<u32, usize>,
+    listener: Option<TcpListener>,
+    read_buf: Box<[u8]>,
+    staging: Vec<u8>,
+    timers: BTreeSet<(Instant, usize)>,
+    /// Sockets with queued output from the current command batch.
+    dirty: Vec<usize>,
+    /// Sockets with input left after their turn.
+    ready: Vec<usize>,
+    /// Sockets that stopped reading until JS takes its backlog.
+    blocked: Vec<usize>,
+    next_seq: u32,
+    round_robin: usize,
+    shutdown_deadline: Option<Instant>,
 }
 
 impl Worker {
-    pub fn config(&self) -> &Config {
+    pub fn new(index: usize, shared: Arc<Shared>, poll: Poll) -> Worker {
+        Worker {
+            index: index as u32,
+            shared,
+            poll,
+            conns: Slab::new(),
+            ids: HashMap::new(),
+            listener: None,
+            read_buf: vec![0u8; READ_BUFFER_SIZE].into_boxed_slice(),
+            staging: Vec::new(),
+            timers: BTreeSet::new(),
+            dirty: Vec::new(),
+            ready: Vec::new(),
+            blocked: Vec::new(),
+            next_seq: 0,
+            round_robin: 0,
+            shutdown_deadline: None,
+        }
+    }
+
+    fn config(&self) -> &Config {
         &self.shared.config
     }
 
-    pub fn hooks(&self) -> Hooks {
-        self.shared.hooks()
-    }
-
-    pub fn reader_limits(&self) -> ReaderLimits {
+    fn limits(&self) -> ReaderLimits {
         let cfg = self.config();
         ReaderLimits {
             max_message_size: cfg.max_message_size,
-            fragment_size: self.hooks().fragment.then_some(cfg.buffer_size),
+            fragment_size: self.shared.hooks().fragment.then_some(cfg.buffer_size),
             allow_rsv1: false,
         }
     }
 
-    /// True when the events waiting for JS exceed the backlog limit; the
-    /// caller's task is woken once JS has taken them.
-    pub fn js_is_behind(&self, cx: &mut std::task::Context<'_>) -> bool {
-        let events = &self.shared.events;
-        if events.pending_bytes() <= self.shared.config.max_js_backlog {
-            return false;
-        }
-        self.blocked_on_js.borrow_mut().push(cx.waker().clone());
-        events.set_throttled();
-        // Re-check: JS may have drained between the first check and the flag.
-        if events.pending_bytes() <= self.shared.config.max_js_backlog {
-            self.wake_blocked();
-            return false;
-        }
-        true
-    }
-
-    fn wake_blocked(&self) {
-        for waker in std::mem::take(&mut *self.blocked_on_js.borrow_mut()) {
-            waker.wake();
+    fn sink<'a>(staging: &'a mut Vec<u8>, shared: &Shared) -> EventSink<'a> {
+        EventSink {
+            staging,
+            ping_events: shared.hooks().ping,
         }
     }
 
-    pub fn read_buffer(&self) -> RefMut<'_, Box<[u8]>> {
-        self.read_buf.borrow_mut()
+    // ---- the loop -------------------------------------------------------------
+
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = if !self.ready.is_empty() {
+                Some(Duration::ZERO)
+            } else {
+                self.timers
+                    .first()
+                    .map(|(at, _)| at.saturating_duration_since(Instant::now()))
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    break;
+                }
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    WAKER => self.drain_inbox(),
+                    LISTENER => self.accept_all(),
+                    Token(key) => {
+                        if let Some(conn) = self.conns.get_mut(key) {
+                            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                                conn.set(flag::CAN_READ, true);
+                            }
+                            if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
+                                conn.set(flag::CAN_WRITE, true);
+                            }
+                            self.service(key);
+                        }
+                    }
+                }
+            }
+            for key in std::mem::take(&mut self.ready) {
+                if let Some(conn) = self.conns.get_mut(key) {
+                    conn.set(flag::QUEUED, false);
+                    self.service(key);
+                }
+            }
+            self.fire_timers();
+            self.flush_dirty();
+            self.flush_events();
+            if let Some(deadline) = self.shutdown_deadline {
+                if self.conns.is_empty() {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+                    for key in keys {
+                        self.conns[key].terminate();
+                        self.finish(key);
+                    }
+                    break;
+                }
+            }
+        }
+        self.flush_events();
+        if self.shared.live_workers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            wire::put_record(&mut self.staging, event::SHUTDOWN, 0, 0, 0, 0, &[]);
+            self.flush_events();
+        }
     }
 
-    /// Appends an event for JS; the flusher hands staged events over once per pass.
-    pub fn stage(&self, kind: u8, flags: u8, code: u16, id: u32, extra: u32, payload: &[u8]) {
-        wire::put_record(
-            &mut self.staging.borrow_mut(),
-            kind,
-            flags,
-            code,
-            id,
-            extra,
-            payload,
-        );
-        if !self.flush_scheduled.replace(true) {
-            if let Some(w) = self.flush_waker.borrow().as_ref() {
-                w.wake_by_ref();
+    fn flush_events(&mut self) {
+        if !self.staging.is_empty() {
+            self.shared.events.push(&mut self.staging);
+        }
+    }
+
+    fn drain_inbox(&mut self) {
+        for msg in self.shared.take_inbox(self.index as usize) {
+            match msg {
+                WorkerMsg::Commands(batch) => self.apply(&batch),
+                WorkerMsg::Listen(listener) => self.listen(listener),
+                WorkerMsg::Adopt(stream, head) => {
+                    if stream.set_nonblocking(true).is_ok() {
+                        let peer = stream.peer_addr().ok();
+                        self.register(TcpStream::from_std(stream), head, peer);
+                    }
+                }
+                WorkerMsg::Shutdown => self.begin_shutdown(),
+            }
+        }
+        // Also sent when JS took its backlog: resume the sockets that waited for it.
+        if !self.blocked.is_empty() && !self.js_is_behind() {
+            for key in std::mem::take(&mut self.blocked) {
+                if let Some(conn) = self.conns.get_mut(key) {
+                    conn.set(flag::BLOCKED, false);
+                    self.queue_ready(key);
+                }
             }
         }
     }
 
-    fn flush_events(&self) {
-        self.flush_scheduled.set(false);
-        self.shared.events.push(&mut self.staging.borrow_mut());
+    fn js_is_behind(&self) -> bool {
+        self.shared.events.pending_bytes() > self.config().max_js_backlog
     }
 
-    fn alloc_id(&self) -> u32 {
+    fn queue_ready(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            if !conn.has(flag::QUEUED) {
+                conn.set(flag::QUEUED, true);
+                self.ready.push(key);
+            }
+        }
+    }
+
+    // ---- accepting ------------------------------------------------------------
+
+    fn listen(&mut self, listener: std::net::TcpListener) {
+        let mut listener = TcpListener::from_std(listener);
+        if self
+            .poll
+            .registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .is_ok()
+        {
+            self.listener = Some(listener);
+        }
+    }
+
+    fn accept_all(&mut self) {
         loop {
-            let seq = self.next_seq.get().wrapping_add(1) & (u32::MAX >> WORKER_BITS);
-            self.next_seq.set(seq);
-            let id = (seq << WORKER_BITS) | self.index;
-            if seq != 0
-                && !self.conns.borrow().contains_key(&id)
-                && !self.pending.borrow().contains_key(&id)
-            {
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    let n = self.config().threads;
+                    let target = self.round_robin % n;
+                    self.round_robin = self.round_robin.wrapping_add(1);
+                    if target == self.index as usize {
+                        self.register(stream, Vec::new(), Some(peer));
+                    } else {
+                        // SAFETY of ownership: the fd moves into the std stream.
+                        let std_stream = unsafe {
+                            use std::os::fd::{FromRawFd, IntoRawFd};
+                            std::net::TcpStream::from_raw_fd(stream.into_raw_fd())
+                        };
+                        self.shared
+                            .send_to(target, WorkerMsg::Adopt(std_stream, Vec::new()));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                // Out of descriptors or memory: leave the rest in the backlog for the next turn.
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn alloc_id(&mut self) -> u32 {
+        loop {
+            self.next_seq = self.next_seq.wrapping_add(1) & (u32::MAX >> WORKER_BITS);
+            let id = (self.next_seq << WORKER_BITS) | self.index;
+            if self.next_seq != 0 && !self.ids.contains_key(&id) {
                 return id;
             }
         }
     }
 
-    // ---- commands -----------------------------------------------------------
+    fn register(&mut self, mut stream: TcpStream, head: Vec<u8>, peer: Option<SocketAddr>) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        configure_socket(&stream, self.config());
+        let key = self.conns.vacant_key();
+        if self
+            .poll
+            .registry()
+            .register(
+                &mut stream,
+                Token(key),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .is_err()
+        {
+            return;
+        }
+        let id = self.alloc_id();
+        self.conns.insert(Conn::new(id, stream, head, peer));
+        self.ids.insert(id, key);
+        let timeout = self.config().handshake_timeout;
+        self.set_deadline(key, Some(timeout));
+        self.service(key);
+    }
 
-    fn apply(&self, batch: &CommandBatch) {
+    // ---- timers ---------------------------------------------------------------
+
+    fn set_deadline(&mut self, key: usize, after: Option<Duration>) {
+        let conn = &mut self.conns[key];
+        if let Some(old) = conn.deadline.take() {
+            self.timers.remove(&(old, key));
+        }
+        if let Some(after) = after {
+            let at = Instant::now() + after;
+            conn.deadline = Some(at);
+            self.timers.insert((at, key));
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(&(at, key)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            conn.deadline = None;
+            match conn.phase {
+                // A slow client (slowloris) or an unfinished answer: dropped.
+                Phase::Request(_) | Phase::Answering => self.drop_socket(key),
+                _ => {
+                    conn.terminate();
+                    self.finish(key);
+                }
+            }
+        }
+    }
+
+    // ---- servicing one socket ---------------------------------------------------
+
+    /// Advances one socket as far as its readiness allows. A panic here is
+    /// contained: that socket is closed with 1011 and the server goes on.
+    fn service(&mut self, key: usize) {
+        if catch_unwind(AssertUnwindSafe(|| self.service_inner(key))).is_err() {
+            if let Some(conn) = self.conns.get_mut(key) {
+                if conn.is_websocket() {
+                    conn.set_final_report(1011, b"internal error", 0);
+                    conn.set(flag::DONE, true);
+                    self.finish(key);
+                } else {
+                    self.drop_socket(key);
+                }
+            }
+        }
+    }
+
+    fn service_inner(&mut self, key: usize) {
+        match self.conns[key].phase {
+            Phase::Request(_) => self.service_request(key),
+            Phase::AwaitJs(_) => self.service_waiting(key),
+            Phase::Answering => self.service_answer(key),
+            Phase::Open | Phase::Failing | Phase::Closing => self.service_websocket(key),
+        }
+    }
+
+    fn service_websocket(&mut self, key: usize) {
+        let limits = self.limits();
+        let mut reads = 0;
+        loop {
+            let conn = &mut self.conns[key];
+            let mut sink = Self::sink(&mut self.staging, &self.shared);
+            conn.write_out(&mut sink);
+            if conn.has(flag::DONE) {
+                return self.finish(key);
+            }
+            if matches!(conn.phase, Phase::Closing) && conn.out.is_empty() {
+                if conn.reader.is_closed() {
+                    // Both close frames are exchanged: the server closes TCP first (RFC 6455 7.1.1).
+                    conn.set(flag::DONE, true);
+                    return self.finish(key);
+                }
+                conn.shutdown_write();
+            }
+            if !conn.has(flag::CAN_READ)
+                || matches!(conn.phase, Phase::Failing)
+                || (conn.has(flag::PAUSED) && matches!(conn.phase, Phase::Open))
+            {
+                return;
+            }
+            if reads == MAX_READS_PER_TURN {
+                return self.queue_ready(key);
+            }
+            if self.shared.events.pending_bytes() > self.shared.config.max_js_backlog {
+                return self.block_on_js(key);
+            }
+            let was_open = matches!(conn.phase, Phase::Open);
+            match conn.read_into(&mut self.read_buf) {
+                Ok(0) => {
+                    if !matches!(conn.phase, Phase::Closing) {
+                        conn.lost();
+                    } else {
+                        conn.set(flag::DONE, true);
+                    }
+                    return self.finish(key);
+                }
+                Ok(n) => {
+                    reads += 1;
+                    conn.on_input(&mut self.read_buf[..n], &limits, &mut sink);
+                    if was_open && !matches!(conn.phase, Phase::Open) {
+                        let timeout = self.config().close_timeout;
+                        self.set_deadline(key, Some(timeout));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    conn.lost();
+                    return self.finish(key);
+                }
+            }
+        }
+    }
+
+    /// Stops reading a socket until JS takes its backlog. The flag is set before
+    /// the second look, so a take in between is never missed.
+    fn block_on_js(&mut self, key: usize) {
+        self.shared.events.set_throttled();
+        if !self.js_is_behind() {
+            return self.queue_ready(key);
+        }
+        let conn = &mut self.conns[key];
+        if !conn.has(flag::BLOCKED) {
+            conn.set(flag::BLOCKED, true);
+            self.blocked.push(key);
+        }
+    }
+
+    /// Removes a WebSocket and reports its CLOSE.
+    fn finish(&mut self, key: usize) {
+        let mut conn = self.conns.remove(key);
+        if let Some(at) = conn.deadline.take() {
+            self.timers.remove(&(at, key));
+        }
+        self.ids.remove(&conn.id);
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let mut sink = Self::sink(&mut self.staging, &self.shared);
+        conn.report_close(&mut sink);
+    }
+
+    /// Removes a socket that never became a WebSocket (no event for JS).
+    fn drop_socket(&mut self, key: usize) {
+        let mut conn = self.conns.remove(key);
+        if let Some(at) = conn.deadline.take() {
+            self.timers.remove(&(at, key));
+        }
+        self.ids.remove(&conn.id);
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+    }
+
+    // ---- the HTTP phase ---------------------------------------------------------
+
+    fn service_request(&mut self, key: usize) {
+        loop {
+            let verdict = {
+                let Phase::Request(state) = &self.conns[key].phase else {
+                    return;
+                };
+                if state.buf.is_empty() {
+                    None
+                } else {
+                    Some(
+                        handshake::parse_request(&state.buf, &self.shared.config.handshake).map(
+                            |r| {
+                                r.map(|request| {
+                                    let complete = match request.kind {
+                                        RequestKind::Plain { content_length } => {
+                                            state.buf.len()
+                                                >= request.head_len.saturating_add(content_length)
+                                        }
+                                        RequestKind::Upgrade { .. } => true,
+                                    };
+                                    (request, complete)
+                                })
+                            },
+                        ),
+                    )
+                }
+            };
+            match verdict {
+                Some(Err(r)) => {
+                    return self.answer(key, handshake::error_response(r.status, r.reason))
+                }
+                Some(Ok(Some((request, true)))) => return self.on_request(key, request),
+                Some(Ok(Some((request, false)))) => {
+                    // A plain request whose body is still coming: refuse early when it cannot be served.
+                    if let RequestKind::Plain { content_length } = request.kind {
+                        if !self.shared.hooks().http {
+                            return self
+                                .answer(key, handshake::error_response(426, "Upgrade Required"));
+                        }
+                        if content_length > self.shared.config.max_http_body {
+                            return self
+                                .answer(key, handshake::error_response(413, "Payload Too Large"));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            let conn = &mut self.conns[key];
+            if !conn.has(flag::CAN_READ) {
+                return;
+            }
+            match conn.read_into(&mut self.read_buf) {
+                Ok(0) => return self.drop_socket(key),
+                Ok(n) => {
+                    if let Phase::Request(state) = &mut conn.phase {
+                        state.buf.extend_from_slice(&self.read_buf[..n]);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.drop_socket(key),
+            }
+        }
+    }
+
+    fn on_request(&mut self, key: usize, request: handshake::Request) {
+        let hooks = self.shared.hooks();
+        let conn = &mut self.conns[key];
+        let Phase::Request(state) = std::mem::replace(&mut conn.phase, Phase::Answering) else {
+            return;
+        };
+        let crate::connection::RequestState { buf, peer } = *state;
+        let id = conn.id;
+        let fd = conn.stream.as_raw_fd() as u32;
+        match request.kind {
+            RequestKind::Plain { content_length } => {
+                if !hooks.http {
+                    return self.answer(key, handshake::error_response(426, "Upgrade Required"));
+                }
+                if content_length > self.shared.config.max_http_body {
+                    return self.answer(key, handshake::error_response(413, "Payload Too Large"));
+                }
+                let body = &buf[request.head_len..request.head_len + content_length];
+                let encoded = wire::encode_request(peer, &request, body);
+                self.conns[key].phase = Phase::AwaitJs(Box::new(AwaitState {
+                    key: None,
+                    leftover: Vec::new(),
+                    peer,
+                }));
+                self.set_deadline(key, None);
+                wire::put_record(&mut self.staging, event::HTTP, 0, 0, id, fd, &encoded);
+            }
+            RequestKind::Upgrade { key: ref ws_key } => {
+                if let Some(path) = &self.shared.config.path {
+                    if request.path() != path {
+                        return self.answer(key, handshake::error_response(404, "Not Found"));
+                    }
+                }
+                let leftover = buf[request.head_len..].to_vec();
+                if hooks.upgrade {
+                    let encoded = wire::encode_request(peer, &request, &[]);
+                    let state = AwaitState {
+                        key: Some(ws_key.clone()),
+                        leftover,
+                        peer,
+                    };
+                    self.conns[key].phase = Phase::AwaitJs(Box::new(state));
+                    self.set_deadline(key, None);
+                    wire::put_record(&mut self.staging, event::UPGRADE, 0, 0, id, fd, &encoded);
+                    // Watch for the client leaving while JS decides.
+                    self.service_waiting(key);
+                } else {
+                    self.open(key, ws_key, &[], leftover, peer);
+                }
+            }
+        }
+    }
+
+    /// Writes the 101 and starts the WebSocket phase.
+    fn open(
+        &mut self,
+        key: usize,
+        ws_key: &str,
+        extra_headers: &[u8],
+        mut leftover: Vec<u8>,
+        peer: Option<SocketAddr>,
+    ) {
+        self.set_deadline(key, None);
+        let limits = self.limits();
+        let conn = &mut self.conns[key];
+        conn.out
+            .push_bytes(&[&handshake::switching_protocols(ws_key, extra_headers)]);
+        conn.phase = Phase::Open;
+        let mut addr = Vec::with_capacity(19);
+        wire::put_peer(&mut addr, peer);
+        let fd = conn.stream.as_raw_fd() as u32;
+        wire::put_record(&mut self.staging, event::OPEN, 0, 0, conn.id, fd, &addr);
+        if !leftover.is_empty() {
+            let mut sink = Self::sink(&mut self.staging, &self.shared);
+            conn.on_input(&mut leftover, &limits, &mut sink);
+            if !matches!(conn.phase, Phase::Open) {
+                let timeout = self.config().close_timeout;
+                self.set_deadline(key, Some(timeout));
+            }
+        }
+        self.service_websocket(key);
+    }
+
+    /// While JS decides, watch for the client going away (EOF with nothing unread).
+    fn service_waiting(&mut self, key: usize) {
+        let conn = &mut self.conns[key];
+        if !conn.has(flag::CAN_READ) {
+            return;
+        }
+        conn.set(flag::CAN_READ, false);
+        let mut byte = [0u8; 1];
+        match conn.stream.peek(&mut byte) {
+            Ok(0) => {
+                let id = conn.id;
+                wire::put_record(&mut self.staging, event::ABORTED, 0, 0, id, 0, &[]);
+                self.drop_socket(key);
+            }
+            Err(e)
+                if e.kind() != io::ErrorKind::WouldBlock
+                    && e.kind() != io::ErrorKind::Interrupted =>
+            {
+                let id = conn.id;
+                wire::put_record(&mut self.staging, event::ABORTED, 0, 0, id, 0, &[]);
+                self.drop_socket(key);
+            }
+            _ => {}
+        }
+    }
+
+    /// Starts writing a final HTTP answer; the socket closes after it.
+    fn answer(&mut self, key: usize, response: Vec<u8>) {
+        let conn = &mut self.conns[key];
+        conn.phase = Phase::Answering;
+        conn.out.push_bytes(&[&response]);
+        self.set_deadline(key, Some(ANSWER_TIMEOUT));
+        self.service_answer(key);
+    }
+
+    fn service_answer(&mut self, key: usize) {
+        loop {
+            let conn = &mut self.conns[key];
+            let mut sink = Self::sink(&mut self.staging, &self.shared);
+            conn.write_out(&mut sink);
+            if conn.has(flag::DONE) {
+                return self.drop_socket(key);
+            }
+            if !conn.out.is_empty() {
+                return;
+            }
+            // Answer written: half-close, then drain what the peer still sends so
+            // that closing does not reset the connection before it read the answer.
+            conn.shutdown_write();
+            if !conn.has(flag::CAN_READ) {
+                return;
+            }
+            match conn.read_into(&mut self.read_buf) {
+                Ok(0) => return self.drop_socket(key),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.drop_socket(key),
+            }
+        }
+    }
+
+    // ---- commands from JS -------------------------------------------------------
+
+    fn apply(&mut self, batch: &CommandBatch) {
         let multi = self.shared.config.threads > 1;
         for rec in wire::records(&batch.bytes) {
             if multi && rec.id & (MAX_WORKERS as u32 - 1) != self.index {
                 continue;
             }
-            match rec.kind {
-                command::ACCEPT | command::REFUSE | command::HTTP_RESPONSE => {
-                    if let Some(tx) = self.pending.borrow_mut().remove(&rec.id) {
-                        let _ = tx.send(match rec.kind {
-                            command::ACCEPT => Decision::Accept(rec.payload.to_vec()),
-                            command::REFUSE => Decision::Refuse(rec.code, rec.payload.to_vec()),
-                            _ => Decision::Respond(rec.payload.to_vec()),
-                        });
-                    }
-                    continue;
-                }
-                _ => {}
-            }
-            let Some(conn) = self.conns.borrow().get(&rec.id).cloned() else {
-                continue; // already closed: commands for it are no-ops
+            let Some(&key) = self.ids.get(&rec.id) else {
+                continue; // already gone: commands for it are no-ops
             };
+            let conn = &mut self.conns[key];
             let binary = rec.flags & FLAG_BINARY != 0;
             let queued = match rec.kind {
                 command::SEND => {
@@ -224,258 +694,108 @@ impl Worker {
                 command::PING => conn.queue_control(Opcode::Ping, rec.payload),
                 command::PONG => conn.queue_control(Opcode::Pong, rec.payload),
                 command::CLOSE => {
-                    conn.close(rec.code, rec.payload);
+                    if conn.close(rec.code, rec.payload) {
+                        let timeout = self.shared.config.close_timeout;
+                        self.set_deadline(key, Some(timeout));
+                    }
                     true
                 }
                 command::TERMINATE => {
-                    conn.terminate();
+                    if conn.is_websocket() {
+                        conn.terminate();
+                        self.finish(key);
+                    }
                     false
                 }
                 command::PAUSE | command::RESUME => {
-                    conn.set_paused(rec.kind == command::PAUSE);
+                    conn.set(flag::PAUSED, rec.kind == command::PAUSE);
+                    if rec.kind == command::RESUME {
+                        self.queue_ready(key);
+                    }
+                    false
+                }
+                command::ACCEPT | command::REFUSE | command::HTTP_RESPONSE => {
+                    self.answer_request(key, rec.kind, rec.code, rec.payload);
                     false
                 }
                 _ => false,
             };
-            if queued && !conn.dirty.replace(true) {
-                self.dirty.borrow_mut().push(conn);
-            }
-        }
-        // Corking: everything this batch queued for a socket leaves in one write.
-        let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
-        for conn in &dirty {
-            conn.dirty.set(false);
-            conn.flush_now(self);
-        }
-    }
-
-    // ---- accepting and handshakes -----------------------------------------
-
-    fn listen(self: &Rc<Self>, listener: std::net::TcpListener) {
-        let listener = match TcpListener::from_std(listener) {
-            Ok(l) => l,
-            Err(_) => return,
-        };
-        let me = self.clone();
-        let task = tokio::task::spawn_local(async move {
-            loop {
-                match listener.accept().await {
-                    Ok((stream, peer)) => me.dispatch(stream, Some(peer)),
-                    // Out of descriptors or memory: back off instead of spinning.
-                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            if queued {
+                let conn = &mut self.conns[key];
+                if !conn.has(flag::DIRTY) {
+                    conn.set(flag::DIRTY, true);
+                    self.dirty.push(key);
                 }
             }
-        });
-        *self.accept_task.borrow_mut() = Some(task);
-    }
-
-    /// Hands an accepted socket to a worker, round robin.
-    fn dispatch(self: &Rc<Self>, stream: TcpStream, peer: Option<SocketAddr>) {
-        let n = self.shared.config.threads;
-        let target = self.round_robin.get() % n;
-        self.round_robin.set(self.round_robin.get().wrapping_add(1));
-        if target == self.index as usize {
-            self.clone().spawn_serve(stream, Vec::new(), peer);
-        } else if let Ok(std_stream) = stream.into_std() {
-            self.shared
-                .send_to(target, WorkerMsg::Adopt(std_stream, Vec::new()));
         }
     }
 
-    fn spawn_serve(self: Rc<Self>, stream: TcpStream, head: Vec<u8>, peer: Option<SocketAddr>) {
-        if self.shutting_down.get() {
+    fn answer_request(&mut self, key: usize, kind: u8, code: u16, payload: &[u8]) {
+        let conn = &mut self.conns[key];
+        if !matches!(conn.phase, Phase::AwaitJs(_)) {
             return;
         }
-        let fut = async move {
-            let _live = LiveGuard::new(&self);
-            // The handshake's state is large (request buffer, timers): boxed, it is
-            // freed when the handshake ends, and the long-lived task stays small.
-            if let Some(upgraded) = Box::pin(self.handshake(stream, head, peer)).await {
-                self.run_connection(upgraded).await;
-            }
+        let Phase::AwaitJs(state) = std::mem::replace(&mut conn.phase, Phase::Answering) else {
+            return;
         };
-        tokio::task::spawn_local(fut);
-    }
-
-    /// Runs the HTTP part: answers errors and plain requests itself, and returns
-    /// the socket once a WebSocket upgrade was accepted and the 101 written.
-    async fn handshake(
-        self: &Rc<Self>,
-        stream: TcpStream,
-        mut buf: Vec<u8>,
-        peer: Option<SocketAddr>,
-    ) -> Option<Upgraded> {
-        let cfg = self.config();
-        configure_socket(&stream, cfg);
-        let read =
-            tokio::time::timeout(cfg.handshake_timeout, read_request(&stream, &mut buf, cfg));
-        let request = tokio::select! {
-            r = read => r,
-            _ = self.shutdown_signal.notified() => return None,
-        };
-        let request = match request {
-            Err(_) => return None, // too slow (slowloris): dropped without an answer
-            Ok(Err(HandshakeFailure::Gone)) => return None,
-            Ok(Err(HandshakeFailure::Rejected(r))) => {
-                answer(stream, handshake::error_response(r.status, r.reason)).await;
-                return None;
-            }
-            Ok(Ok(r)) => r,
-        };
-        let id = self.alloc_id();
-        let fd = stream.as_raw_fd();
-        let key = match request.kind.clone() {
-            RequestKind::Plain { content_length } => {
-                self.serve_http(id, stream, buf, request, content_length, peer)
-                    .await;
-                return None;
-            }
-            RequestKind::Upgrade { key } => key,
-        };
-        if let Some(path) = &cfg.path {
-            if request.path() != path {
-                answer(stream, handshake::error_response(404, "Not Found")).await;
-                return None;
-            }
-        }
-        let extra_headers = if self.hooks().upgrade {
-            let encoded = wire::encode_request(peer, &request, &[]);
-            match self.ask_js(id, event::UPGRADE, &stream, encoded).await {
-                Some(Decision::Accept(extra)) => extra,
-                Some(Decision::Refuse(status, extra)) => {
-                    let response =
-                        handshake::error_response_with(status, status_reason(status), &extra);
-                    answer(stream, response).await;
-                    return None;
-                }
-                _ => return None,
-            }
-        } else {
-            Vec::new()
-        };
-        let leftover = buf.split_off(request.head_len);
-        let response = handshake::switching_protocols(&key, &extra_headers);
-        let mut stream = stream;
-        match tokio::time::timeout(cfg.handshake_timeout, stream.write_all(&response)).await {
-            Ok(Ok(())) => Some(Upgraded {
-                id,
-                fd,
-                stream,
-                peer,
-                leftover,
-            }),
-            _ => None,
-        }
-    }
-
-    async fn run_connection(&self, upgraded: Upgraded) {
-        let Upgraded {
-            id,
-            fd,
-            stream,
+        let AwaitState {
+            key: ws_key,
+            leftover,
             peer,
-            mut leftover,
-        } = upgraded;
-        {
-            let mut addr = Vec::with_capacity(19);
-            wire::put_peer(&mut addr, peer);
-            self.stage(event::OPEN, 0, 0, id, fd as u32, &addr);
+        } = *state;
+        match (kind, ws_key) {
+            (command::ACCEPT, Some(ws_key)) => self.open(key, &ws_key, payload, leftover, peer),
+            (command::REFUSE, Some(_)) => {
+                let response = handshake::error_response_with(code, status_reason(code), payload);
+                self.answer(key, response);
+            }
+            (command::HTTP_RESPONSE, None) => self.answer(key, payload.to_vec()),
+            _ => self.answer(key, handshake::error_response(500, "Internal Server Error")),
         }
-        let conn = Rc::new(Connection::new(id, fd, stream));
-        self.conns.borrow_mut().insert(id, conn.clone());
-        conn.run(self, &mut leftover).await;
-        self.conns.borrow_mut().remove(&id);
     }
 
-    /// Shows JS a request and waits for its answer.
-    /// Shows JS a request and waits for its answer. If the client goes away
-    /// first (or shutdown drops the question), JS is told with ABORTED.
-    async fn ask_js(
-        &self,
-        id: u32,
-        kind: u8,
-        stream: &TcpStream,
-        request: Vec<u8>,
-    ) -> Option<Decision> {
-        let (tx, rx) = oneshot::channel();
-        self.pending.borrow_mut().insert(id, tx);
-        self.stage(kind, 0, 0, id, stream.as_raw_fd() as u32, &request);
-        drop(request);
-        let decision = tokio::select! {
-            d = rx => d.ok(),
-            _ = peer_closed(stream) => None,
-        };
-        if decision.is_none() {
-            self.pending.borrow_mut().remove(&id);
-            self.stage(event::ABORTED, 0, 0, id, 0, &[]);
-        }
-        decision
-    }
-
-    async fn serve_http(
-        &self,
-        id: u32,
-        stream: TcpStream,
-        mut buf: Vec<u8>,
-        request: Request,
-        content_length: usize,
-        peer: Option<SocketAddr>,
-    ) {
-        if !self.hooks().http {
-            return answer(stream, handshake::error_response(426, "Upgrade Required")).await;
-        }
-        let cfg = self.config();
-        if content_length > cfg.max_http_body {
-            return answer(stream, handshake::error_response(413, "Payload Too Large")).await;
-        }
-        let want = request.head_len + content_length;
-        while buf.len() < want {
-            buf.reserve(want - buf.len());
-            let read = async {
-                stream.readable().await?;
-                stream.try_read_buf(&mut buf)
+    /// Corking: everything a command batch queued for a socket leaves in one write.
+    fn flush_dirty(&mut self) {
+        for key in std::mem::take(&mut self.dirty) {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
             };
-            match tokio::time::timeout(cfg.handshake_timeout, read).await {
-                Ok(Ok(n)) if n > 0 => {}
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                _ => return,
+            conn.set(flag::DIRTY, false);
+            if conn.is_websocket() {
+                self.service_websocket(key);
             }
-        }
-        let encoded = wire::encode_request(peer, &request, &buf[request.head_len..want]);
-        drop(buf);
-        if let Some(Decision::Respond(bytes)) = self.ask_js(id, event::HTTP, &stream, encoded).await
-        {
-            answer(stream, bytes).await;
         }
     }
 
-    // ---- shutdown -----------------------------------------------------------
+    // ---- shutdown ---------------------------------------------------------------
 
-    async fn shut_down(self: &Rc<Self>) {
-        self.shutting_down.set(true);
-        if let Some(task) = self.accept_task.borrow_mut().take() {
-            task.abort();
+    fn begin_shutdown(&mut self) {
+        if self.shutdown_deadline.is_some() {
+            return;
         }
-        self.shutdown_signal.notify_waiters();
-        self.pending.borrow_mut().clear(); // waiting handshakes see their answer dropped
-        let conns: Vec<_> = self.conns.borrow().values().cloned().collect();
-        for conn in &conns {
-            conn.close(1001, b"server shutting down");
-            conn.flush_now(self);
+        self.shutdown_deadline =
+            Some(Instant::now() + self.config().close_timeout + Duration::from_secs(1));
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
         }
-        drop(conns);
-        let grace = self.config().close_timeout + std::time::Duration::from_secs(1);
-        if self.live.get() > 0
-            && tokio::time::timeout(grace, self.idle.notified())
-                .await
-                .is_err()
-        {
-            let conns: Vec<_> = self.conns.borrow().values().cloned().collect();
-            for conn in conns {
-                conn.terminate();
-            }
-            for _ in 0..16 {
-                tokio::task::yield_now().await;
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            let conn = &mut self.conns[key];
+            match conn.phase {
+                Phase::Open | Phase::Failing => {
+                    if conn.close(1001, b"server shutting down") {
+                        let timeout = self.config().close_timeout;
+                        self.set_deadline(key, Some(timeout));
+                    }
+                    self.service_websocket(key);
+                }
+                Phase::Closing | Phase::Answering => {}
+                Phase::AwaitJs(_) => {
+                    let id = conn.id;
+                    wire::put_record(&mut self.staging, event::ABORTED, 0, 0, id, 0, &[]);
+                    self.drop_socket(key);
+                }
+                Phase::Request(_) => self.drop_socket(key),
             }
         }
     }
@@ -502,135 +822,5 @@ fn configure_socket(stream: &TcpStream, cfg: &Config) {
             .with_interval(interval)
             .with_retries(retries);
         let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&ka);
-    }
-}
-
-/// Resolves when the peer has closed its side (data still unread keeps it pending:
-/// the request it belongs to is answered in due course).
-async fn peer_closed(stream: &TcpStream) {
-    let mut byte = [0u8; 1];
-    match stream.peek(&mut byte).await {
-        Ok(0) | Err(_) => {}
-        Ok(_) => std::future::pending::<()>().await,
-    }
-}
-
-/// Reads until a whole request head is in `buf`.
-async fn read_request(
-    stream: &TcpStream,
-    buf: &mut Vec<u8>,
-    cfg: &Config,
-) -> Result<Request, HandshakeFailure> {
-    loop {
-        if !buf.is_empty() {
-            match handshake::parse_request(buf, &cfg.handshake) {
-                Ok(Some(r)) => return Ok(r),
-                Ok(None) => {}
-                Err(r) => return Err(HandshakeFailure::Rejected(r)),
-            }
-        }
-        stream
-            .readable()
-            .await
-            .map_err(|_| HandshakeFailure::Gone)?;
-        buf.reserve(2048);
-        match stream.try_read_buf(buf) {
-            Ok(0) => return Err(HandshakeFailure::Gone),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => return Err(HandshakeFailure::Gone),
-        }
-    }
-}
-
-/// Writes a final HTTP answer and closes, letting the peer read it first.
-async fn answer(mut stream: TcpStream, bytes: Vec<u8>) {
-    let write = async {
-        stream.write_all(&bytes).await?;
-        stream.shutdown().await?;
-        // Drain what the peer still sends so that closing does not reset the connection.
-        let mut sink = vec![0u8; 1024];
-        loop {
-            stream.readable().await?;
-            match stream.try_read(&mut sink) {
-                Ok(0) => return Ok::<(), std::io::Error>(()),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-        }
-    };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), write).await;
-}
-
-/// The body of a worker thread.
-pub async fn run_worker(
-    index: usize,
-    shared: Arc<Shared>,
-    mut rx: mpsc::UnboundedReceiver<WorkerMsg>,
-) {
-    let worker = Rc::new(Worker {
-        index: index as u32,
-        shared: shared.clone(),
-        conns: RefCell::new(HashMap::new()),
-        pending: RefCell::new(HashMap::new()),
-        staging: RefCell::new(Vec::new()),
-        flush_scheduled: Cell::new(false),
-        flush_waker: RefCell::new(None),
-        read_buf: RefCell::new(vec![0u8; READ_BUFFER_SIZE].into_boxed_slice()),
-        next_seq: Cell::new(0),
-        dirty: RefCell::new(Vec::new()),
-        live: Cell::new(0),
-        idle: Notify::new(),
-        shutting_down: Cell::new(false),
-        shutdown_signal: Notify::new(),
-        accept_task: RefCell::new(None),
-        round_robin: Cell::new(0),
-        blocked_on_js: RefCell::new(Vec::new()),
-    });
-    // Wakes the connections that paused for JS once it has caught up.
-    let resume_worker = worker.clone();
-    tokio::task::spawn_local(async move {
-        loop {
-            resume_worker.shared.events.resumed(index).notified().await;
-            resume_worker.wake_blocked();
-        }
-    });
-    // The flusher runs after the tasks that were ready in the same pass, so
-    // everything they staged crosses to JS in one hand-over.
-    let flusher_worker = worker.clone();
-    tokio::task::spawn_local(std::future::poll_fn(move |cx| {
-        let w = &flusher_worker;
-        {
-            let mut fw = w.flush_waker.borrow_mut();
-            if !fw.as_ref().is_some_and(|x| x.will_wake(cx.waker())) {
-                *fw = Some(cx.waker().clone());
-            }
-        }
-        if w.flush_scheduled.get() {
-            w.flush_events();
-        }
-        Poll::<()>::Pending
-    }));
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            WorkerMsg::Commands(batch) => worker.apply(&batch),
-            WorkerMsg::Listen(listener) => worker.listen(listener),
-            WorkerMsg::Adopt(stream, head) => {
-                if stream.set_nonblocking(true).is_ok() {
-                    if let Ok(stream) = TcpStream::from_std(stream) {
-                        let peer = stream.peer_addr().ok();
-                        worker.clone().spawn_serve(stream, head, peer);
-                    }
-                }
-            }
-            WorkerMsg::Shutdown => break,
-        }
-    }
-    worker.shut_down().await;
-    worker.flush_events();
-    if shared.live_workers.fetch_sub(1, Ordering::AcqRel) == 1 {
-        worker.stage(event::SHUTDOWN, 0, 0, 0, 0, &[]);
-        worker.flush_events();
     }
 }

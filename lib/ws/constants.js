@@ -1,0 +1,32 @@
+'use strict';
+// Values shared by the ws-compatible layer (the same numbers and names ws uses).
+
+const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
+
+const BINARY_TYPES = ['nodebuffer', 'arraybuffer', 'fragments'];
+if (typeof Blob !== 'undefined') BINARY_TYPES.push('blob');
+
+module.exports = {
+  READY_STATES,
+  CONNECTING: 0,
+  OPEN: 1,
+  CLOSING: 2,
+  CLOSED: 3,
+  BINARY_TYPES,
+  /** RFC 6455 section 1.3: appended to Sec-WebSocket-Key before hashing. */
+  GUID: '258EAFA5-E914-47DA-95CA-C5AB0DC85B11',
+  /** ws's defaults. */
+  DEFAULT_MAX_PAYLOAD: 100 * 1024 * 1024,
+  CLOSE_TIMEOUT: 30000,
+  /** Largest message the engine can hand over (record lengths are 32-bit). */
+  ENGINE_MAX_MESSAGE: 2 ** 32 - 1,
+  EMPTY_BUFFER: Buffer.alloc(0),
+  /** The WebSocket an lws core socket belongs to. */
+  kWebSocket: Symbol('lws.ws.websocket'),
+  /** The handshake an lws core socket (or a Node socket) is in the middle of. */
+  kHandshake: Symbol('lws.ws.handshake'),
+  /** Marks Node sockets already given to handleUpgrade(). */
+  kUpgraded: Symbol('lws.ws.upgraded'),
+  /** Header that ties a socket handed to the engine to its pending handleUpgrade() call. */
+  HANDOVER_HEADER: 'x-lws-handover',
+};
