@@ -49,6 +49,8 @@ export interface ServerOptions {
   threads?: number;
   /** Bytes of events waiting for JS beyond which sockets are no longer read; default 16 MiB. */
   maxBacklog?: number;
+  /** Microseconds an engine thread waits awake for JS's replies before sleeping; default 30, 0 = off. */
+  replySpin?: number;
   /** Milliseconds a client has to complete its handshake; default 10000. */
   handshakeTimeout?: number;
   /** Milliseconds a close handshake may take before the socket is dropped; default 5000. */

@@ -1,5 +1,21 @@
 'use strict';
 // lws: WebSocket server for Node.js with a Rust engine.
 const { Server, Socket, HttpRequest, UpgradeRequest } = require('./lib/server');
+const { WebSocket, WebSocketServer, createWebSocketStream } = require('./lib/ws');
 
-module.exports = { Server, Socket, HttpRequest, UpgradeRequest };
+module.exports = {
+  Server,
+  Socket,
+  HttpRequest,
+  UpgradeRequest,
+  // ws-compatible server side: `const { WebSocketServer } = require('lws')`
+  WebSocketServer,
+  wsServer: WebSocketServer,
+  WebSocket,
+  createWebSocketStream,
+  // so that `import WebSocket, { WebSocketServer } from 'lws'` finds WebSocket.OPEN as with ws
+  CONNECTING: WebSocket.CONNECTING,
+  OPEN: WebSocket.OPEN,
+  CLOSING: WebSocket.CLOSING,
+  CLOSED: WebSocket.CLOSED,
+};

@@ -6,7 +6,7 @@ const OPTIONS = {
   keepAliveTime: 'seconds', keepAliveInterval: 'seconds', keepAliveRetry: 'count',
   bufferSize: 'size', maxMessageSize: 'size', perMessageDeflate: 'deflate', ssl: 'ssl',
   threads: 'threads', handshakeTimeout: 'ms', closeTimeout: 'ms',
-  maxHeaderBytes: 'size', maxHeaders: 'count', maxHttpBody: 'size', maxBacklog: 'size',
+  maxHeaderBytes: 'size', maxHeaders: 'count', maxHttpBody: 'size', maxBacklog: 'size', replySpin: 'micros',
 };
 
 const DEFLATE_KEYS = {
@@ -34,6 +34,7 @@ function check(name, kind, v) {
     case 'path': return (typeof v === 'string' && v.startsWith('/')) || fail(name, 'a string starting with "/"', v);
     case 'count': return isInt(v, 1, 2 ** 31 - 1) || fail(name, 'a positive integer', v);
     case 'seconds': return isInt(v, 0, 2 ** 31 / 1000) || fail(name, 'a whole number of seconds', v);
+    case 'micros': return isInt(v, 0, 10000) || fail(name, 'a number of microseconds from 0 to 10000', v);
     case 'ms': return isInt(v, 1, 2 ** 31 - 1) || fail(name, 'a positive number of milliseconds', v);
     case 'size': return isInt(v, 1, Number.MAX_SAFE_INTEGER) || fail(name, 'a positive integer (bytes)', v);
     case 'threads': return isInt(v, 1, 8) || fail(name, 'an integer from 1 to 8', v);
@@ -94,6 +95,7 @@ function normalizeOptions(options) {
       maxHttpBody: o.maxHttpBody,
       threads: o.threads ?? 1,
       maxJsBacklog: o.maxBacklog,
+      replySpinUs: o.replySpin,
     },
   };
 }

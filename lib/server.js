@@ -117,8 +117,9 @@ function toBytes(data) {
   return null;
 }
 
+/** Codes an endpoint may send (RFC 6455 7.4 and the IANA registry; ws's rule): not 1004-1006 or 1015. */
 function validCloseCode(code) {
-  return code === 1000 || (code >= 3000 && code <= 4999);
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
 }
 
 function listenError(errno, host, port) {
@@ -529,7 +530,7 @@ class Server extends EventEmitter {
     }
     const id = this._idOf(socketOrCallback);
     if (code !== undefined && !validCloseCode(code)) {
-      throw new RangeError(`Invalid close code ${code}: use 1000 or 3000-4999`);
+      throw new RangeError(`Invalid close code ${code}: use 1000-1003, 1007-1014 or 3000-4999`);
     }
     if (socketOrCallback.closed || this._sockets.get(id) !== socketOrCallback) return false;
     const reasonText = reason === undefined ? '' : String(reason);

@@ -40,6 +40,7 @@ pub struct EngineOptions {
     pub max_http_body: Option<u32>,
     pub threads: Option<u32>,
     pub max_js_backlog: Option<f64>,
+    pub reply_spin_us: Option<u32>,
 }
 
 fn config_from(o: EngineOptions) -> Config {
@@ -76,6 +77,9 @@ fn config_from(o: EngineOptions) -> Config {
     }
     if let Some(v) = o.threads {
         c.threads = v as usize;
+    }
+    if let Some(v) = o.reply_spin_us {
+        c.reply_spin = Duration::from_micros(v as u64);
     }
     if let Some(v) = o.max_js_backlog {
         c.max_js_backlog = v.max(0.0) as usize;

@@ -22,6 +22,8 @@ pub struct Config {
     pub threads: usize,
     /// Events waiting for JS, in bytes, beyond which connections stop reading.
     pub max_js_backlog: usize,
+    /// How long a worker waits awake for JS's replies after handing it events.
+    pub reply_spin: Duration,
 }
 
 impl Default for Config {
@@ -37,6 +39,7 @@ impl Default for Config {
             max_http_body: 1024 * 1024,
             threads: 1,
             max_js_backlog: 16 * 1024 * 1024,
+            reply_spin: Duration::from_micros(30),
         }
     }
 }

@@ -73,6 +73,8 @@ pub mod flag {
     pub const BLOCKED: u16 = 1 << 11;
     /// Finished: the worker removes it.
     pub const DONE: u16 = 1 << 12;
+    /// epoll reported the peer's FIN: read to EOF (no short-read shortcut).
+    pub const READ_CLOSED: u16 = 1 << 13;
 }
 
 /// Where a connection's events go: the worker's staging buffer.
@@ -278,9 +280,15 @@ impl Conn {
         }
     }
 
-    /// Reads once into `buf`. Ok(0) is EOF; WouldBlock clears CAN_READ.
+    /// Reads once into `buf`. Ok(0) is EOF; WouldBlock clears CAN_READ, and so
+    /// does a short read: TCP had no more bytes then, and bytes that arrive
+    /// later raise a new edge, so the read that would only say EAGAIN is saved.
     pub fn read_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.stream.read(buf) {
+            Ok(n) if n > 0 && n < buf.len() && !self.has(flag::READ_CLOSED) => {
+                self.set(flag::CAN_READ, false);
+                Ok(n)
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.set(flag::CAN_READ, false);
                 Err(e)

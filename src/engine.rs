@@ -61,6 +61,8 @@ pub enum WorkerMsg {
 struct Inbox {
     queue: Mutex<Vec<WorkerMsg>>,
     waker: mio::Waker,
+    /// Set with each message, so a spinning worker sees mail without the lock.
+    has_mail: std::sync::atomic::AtomicBool,
 }
 
 pub struct Shared {
@@ -84,6 +86,7 @@ impl Shared {
         let was_empty = {
             let mut q = inbox.queue.lock().unwrap();
             q.push(msg);
+            inbox.has_mail.store(true, Ordering::Release);
             q.len() == 1
         };
         if was_empty {
@@ -93,7 +96,14 @@ impl Shared {
 
     /// Everything queued for a worker (called by that worker when woken).
     pub fn take_inbox(&self, worker: usize) -> Vec<WorkerMsg> {
-        std::mem::take(&mut *self.inboxes[worker].queue.lock().unwrap())
+        let inbox = &self.inboxes[worker];
+        let mut q = inbox.queue.lock().unwrap();
+        inbox.has_mail.store(false, Ordering::Release);
+        std::mem::take(&mut *q)
+    }
+
+    pub fn has_mail(&self, worker: usize) -> bool {
+        self.inboxes[worker].has_mail.load(Ordering::Acquire)
     }
 
     /// Wakes every worker (JS took its backlog: blocked sockets may read again).
@@ -128,6 +138,7 @@ impl Engine {
             inboxes.push(Inbox {
                 queue: Mutex::new(Vec::new()),
                 waker,
+                has_mail: Default::default(),
             });
             polls.push(poll);
         }

@@ -104,8 +104,9 @@ impl Worker {
 
     pub fn run(mut self) {
         let mut events = Events::with_capacity(1024);
+        let mut handed_to_js = false;
         loop {
-            let timeout = if !self.ready.is_empty() {
+            let timeout = if !self.ready.is_empty() || (handed_to_js && self.spin_for_reply()) {
                 Some(Duration::ZERO)
             } else {
                 self.timers
@@ -126,6 +127,9 @@ impl Worker {
                             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                                 conn.set(flag::CAN_READ, true);
                             }
+                            if ev.is_read_closed() || ev.is_error() {
+                                conn.set(flag::READ_CLOSED, true);
+                            }
                             if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
                                 conn.set(flag::CAN_WRITE, true);
                             }
@@ -142,7 +146,7 @@ impl Worker {
             }
             self.fire_timers();
             self.flush_dirty();
-            self.flush_events();
+            handed_to_js = self.flush_events();
             if let Some(deadline) = self.shutdown_deadline {
                 if self.conns.is_empty() {
                     break;
@@ -164,9 +168,35 @@ impl Worker {
         }
     }
 
-    fn flush_events(&mut self) {
-        if !self.staging.is_empty() {
-            self.shared.events.push(&mut self.staging);
+    /// Hands staged events to JS; true if there were any.
+    fn flush_events(&mut self) -> bool {
+        if self.staging.is_empty() {
+            return false;
+        }
+        self.shared.events.push(&mut self.staging);
+        true
+    }
+
+    /// After handing events to JS, its replies usually come within tens of
+    /// microseconds: waiting for them awake saves the cost of sleeping in
+    /// epoll and being woken (both threads pay ~15 µs for that here).
+    fn spin_for_reply(&self) -> bool {
+        let spin = self.shared.config.reply_spin;
+        if spin.is_zero() {
+            return false;
+        }
+        let start = Instant::now();
+        let index = self.index as usize;
+        loop {
+            for _ in 0..64 {
+                if self.shared.has_mail(index) {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= spin {
+                return false;
+            }
         }
     }
 

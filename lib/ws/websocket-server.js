@@ -1,0 +1,551 @@
+'use strict';
+// ws's WebSocketServer over one lws core Server.
+//
+// - `port`: the engine listens itself and runs every handshake; the core
+//   'upgrade' event is where ws's checks, verifyClient, handleProtocols and
+//   'headers' run, and the core 'connection' is where the WebSocket is born.
+// - `server` / `noServer`: handleUpgrade() does ws's checks on Node's request,
+//   then hands the socket to the engine (its descriptor for plain TCP, a
+//   loopback relay for TLS and other streams: see bridge.js). The engine
+//   re-reads the request, which carries a one-time ticket header tying the
+//   core events back to this call.
+
+const { EventEmitter } = require('events');
+const dns = require('dns');
+const net = require('net');
+const { randomBytes } = require('crypto');
+const { Server: CoreServer } = require('../server');
+const WebSocket = require('./websocket');
+const bridge = require('./bridge');
+const {
+  KEY_PATTERN,
+  parseSubprotocols,
+  responseLines,
+  extraHeaders,
+  refusalHeaders,
+  refusalStatus,
+  abortHandshake,
+  destroyOnError,
+  isPlainTcp,
+  engineRequest,
+  UpgradeRequestInfo,
+  RefusalSocket,
+} = require('./handshake');
+const {
+  DEFAULT_MAX_PAYLOAD,
+  CLOSE_TIMEOUT,
+  ENGINE_MAX_MESSAGE,
+  HANDOVER_HEADER,
+  kWebSocket,
+  kHandshake,
+  kUpgraded,
+} = require('./constants');
+
+const RUNNING = 0;
+const CLOSING = 1;
+const CLOSED = 2;
+
+/** How long a handshake given to the engine may take to open before it is forgotten. */
+const HANDSHAKE_GRACE = 15000;
+
+/** lws.Server options a ws user may pass through unchanged (ws has no such options). */
+const ENGINE_PASSTHROUGH = [
+  'threads', 'maxBacklog', 'bufferSize', 'handshakeTimeout', 'keepAliveTime', 'keepAliveInterval',
+  'keepAliveRetry', 'maxHeaderBytes', 'maxHeaders',
+];
+
+function engineOptions(options) {
+  const payload = Number(options.maxPayload);
+  // ws: 0 (or anything not positive) means no limit.
+  const maxMessageSize = payload >= 1 ? Math.min(Math.floor(payload), ENGINE_MAX_MESSAGE) : ENGINE_MAX_MESSAGE;
+  const out = {
+    maxMessageSize,
+    maxHeaders: 256,
+    maxHeaderBytes: 17 * 1024, // Node's 16 KiB request heads, plus the handover ticket
+  };
+  const closeTimeout = Number(options.closeTimeout);
+  if (Number.isInteger(closeTimeout) && closeTimeout > 0) out.closeTimeout = closeTimeout;
+  if (Number.isInteger(options.backlog) && options.backlog > 0) out.backlog = options.backlog;
+  for (const name of ENGINE_PASSTHROUGH) {
+    if (options[name] !== undefined) out[name] = options[name];
+  }
+  return out;
+}
+
+/** One handshake between the request and the engine's 'connection'. */
+class Handshake {
+  constructor(req, callback) {
+    this.req = req;
+    this.callback = callback;
+    this.protocol = '';
+    this.extraHeaders = undefined;
+    this.ticket = null;
+    this.peer = null; // set for relayed sockets: the address the client really has
+    this.timer = null;
+    this.done = false;
+  }
+}
+
+function emitClose(server) {
+  server._state = CLOSED;
+  server.emit('close');
+}
+
+let ticketPrefix = null;
+
+class WebSocketServer extends EventEmitter {
+  /**
+   * @param {object} options ws's: port, host, backlog, server, noServer, path, verifyClient,
+   *   handleProtocols, clientTracking, maxPayload, perMessageDeflate, skipUTF8Validation,
+   *   closeTimeout, WebSocket; plus lws engine options (threads, maxBacklog, ...).
+   * @param {function} [callback] 'listening' listener (port mode)
+   */
+  constructor(options, callback) {
+    super();
+    options = {
+      maxPayload: DEFAULT_MAX_PAYLOAD,
+      skipUTF8Validation: false,
+      perMessageDeflate: false,
+      handleProtocols: null,
+      clientTracking: true,
+      closeTimeout: CLOSE_TIMEOUT,
+      verifyClient: null,
+      noServer: false,
+      backlog: null,
+      server: null,
+      host: null,
+      path: null,
+      port: null,
+      WebSocket,
+      ...options,
+    };
+    const modes = (options.port != null) + Boolean(options.server) + Boolean(options.noServer);
+    if (modes !== 1) {
+      throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
+    }
+    // Accepted for compatibility; compression is not negotiated yet.
+    if (options.perMessageDeflate === true) options.perMessageDeflate = {};
+    this.options = options;
+    this._state = RUNNING;
+    this._portMode = options.port != null;
+    this._live = 0; // open WebSockets, tracked or not
+    this._inflight = new Set(); // handshakes that may still become connections
+    this._handovers = new Map(); // ticket -> Handshake, until the engine shows the request
+    this._ticketCount = 0;
+    this._coreClosing = false;
+    this._detach = null;
+    this._emitConnection = (ws, req) => this.emit('connection', ws, req);
+    if (ticketPrefix === null) ticketPrefix = randomBytes(18).toString('base64url');
+
+    if (options.clientTracking) {
+      this.clients = new Set();
+      this._shouldEmitClose = false;
+    }
+
+    this._core = new CoreServer(engineOptions(options));
+    this._wireCore();
+
+    if (this._portMode) {
+      if (callback) this.once('listening', callback);
+      this._listen(options.port, options.host);
+    } else if (options.server) {
+      const server = options.server;
+      const onListening = () => this.emit('listening');
+      const onError = (err) => this.emit('error', err);
+      const onUpgrade = (req, socket, head) => this.handleUpgrade(req, socket, head, this._emitConnection);
+      server.on('listening', onListening);
+      server.on('error', onError);
+      server.on('upgrade', onUpgrade);
+      this._detach = () => {
+        server.removeListener('listening', onListening);
+        server.removeListener('error', onError);
+        server.removeListener('upgrade', onUpgrade);
+      };
+    }
+  }
+
+  _listen(port, host) {
+    if (host == null || net.isIP(host)) {
+      this._core.listen(port, host == null ? undefined : host);
+      return;
+    }
+    dns.lookup(host, (err, address) => {
+      if (this._state !== RUNNING) return;
+      if (err) this.emit('error', err);
+      else this._core.listen(port, address);
+    });
+  }
+
+  _wireCore() {
+    const core = this._core;
+    core.on('listening', () => this.emit('listening'));
+    core.on('error', (err) => this.emit('error', err));
+    core.on('upgrade', (socket, headers, request) => this._onUpgrade(socket, headers, request));
+    core.on('aborted', (pending) => this._onAborted(pending));
+    core.on('connection', (socket) => this._onOpen(socket));
+    core.on('message', (socket, data, binary) => {
+      const ws = socket[kWebSocket];
+      if (ws !== undefined) ws._onMessage(data, binary);
+    });
+    core.on('ping', (socket, data) => {
+      const ws = socket[kWebSocket];
+      if (ws !== undefined) ws._onPing(data);
+    });
+    core.on('pong', (socket, data) => {
+      const ws = socket[kWebSocket];
+      if (ws !== undefined) ws._onPong(data);
+    });
+    core.on('drain', (socket) => {
+      const ws = socket[kWebSocket];
+      if (ws !== undefined) ws._onDrain();
+    });
+    core.on('close', (socket, code, reason, errorCode) => this._onSocketClose(socket, code, reason, errorCode));
+  }
+
+  /** The bound address (port mode), the http server's (server mode). */
+  address() {
+    if (this.options.noServer) throw new Error('The server is operating in "noServer" mode');
+    if (this._state !== RUNNING) return null;
+    if (this.options.server) return this.options.server.address();
+    return this._core.address();
+  }
+
+  /**
+   * Stops accepting connections (existing ones stay open, as in ws 8); 'close'
+   * is emitted once the server is closed and, in port mode or with client
+   * tracking, its connections are gone.
+   */
+  close(cb) {
+    if (this._state === CLOSED) {
+      if (cb) this.once('close', () => cb(new Error('The server is not running')));
+      process.nextTick(emitClose, this);
+      return;
+    }
+    if (cb) this.once('close', cb);
+    if (this._state === CLOSING) return;
+    this._state = CLOSING;
+    if (this._detach !== null) {
+      this._detach();
+      this._detach = null;
+    }
+    if (!this._portMode) {
+      if (this.clients && (this.clients.size > 0 || this._inflight.size > 0)) this._shouldEmitClose = true;
+      else process.nextTick(emitClose, this);
+    }
+    this._checkIdle();
+  }
+
+  /** Emits 'close' / releases the engine once closing and nothing is left. */
+  _checkIdle() {
+    if (this._state === RUNNING) return;
+    const pending = this._inflight.size;
+    if (this._shouldEmitClose && this.clients.size === 0 && pending === 0) {
+      this._shouldEmitClose = false;
+      process.nextTick(emitClose, this);
+    }
+    if (this._live === 0 && pending === 0 && !this._coreClosing) {
+      this._coreClosing = true;
+      this._core.close(() => {
+        if (this._portMode) emitClose(this);
+      });
+    }
+  }
+
+  /** Whether this server takes the request: ws's `path` rule (query ignored). */
+  shouldHandle(req) {
+    if (this.options.path) {
+      const q = req.url.indexOf('?');
+      const pathname = q === -1 ? req.url : req.url.slice(0, q);
+      if (pathname !== this.options.path) return false;
+    }
+    return true;
+  }
+
+  // ---- handshakes arriving through Node (server / noServer / manual) ----------------
+
+  /**
+   * Upgrades a request from Node's http/https 'upgrade' event. `cb(ws, req)`
+   * runs once the engine has opened the connection (asynchronously, unlike ws).
+   */
+  handleUpgrade(req, socket, head, cb) {
+    socket.on('error', destroyOnError);
+    const headers = req.headers;
+    const key = headers['sec-websocket-key'];
+    const upgrade = headers.upgrade;
+    const version = Number(headers['sec-websocket-version']);
+
+    if (req.method !== 'GET') return this._clientError(req, socket, 405, 'Invalid HTTP method');
+    if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') {
+      return this._clientError(req, socket, 400, 'Invalid Upgrade header');
+    }
+    if (key === undefined || !KEY_PATTERN.test(key)) {
+      return this._clientError(req, socket, 400, 'Missing or invalid Sec-WebSocket-Key header');
+    }
+    if (version !== 13 && version !== 8) {
+      return this._clientError(req, socket, 400, 'Missing or invalid Sec-WebSocket-Version header', {
+        'Sec-WebSocket-Version': '13, 8',
+      });
+    }
+    if (!this.shouldHandle(req)) return abortHandshake(socket, 400);
+
+    let protocols = new Set();
+    if (headers['sec-websocket-protocol'] !== undefined) {
+      try {
+        protocols = parseSubprotocols(headers['sec-websocket-protocol']);
+      } catch {
+        return this._clientError(req, socket, 400, 'Invalid Sec-WebSocket-Protocol header');
+      }
+    }
+
+    const extensions = {};
+    const verifyClient = this.options.verifyClient;
+    if (verifyClient) {
+      const info = {
+        origin: headers[version === 8 ? 'sec-websocket-origin' : 'origin'],
+        secure: Boolean(req.socket && (req.socket.authorized || req.socket.encrypted)),
+        req,
+      };
+      if (verifyClient.length === 2) {
+        verifyClient(info, (verified, code, message, refusal) => {
+          if (!verified) return abortHandshake(socket, code || 401, message, refusal);
+          this.completeUpgrade(extensions, key, protocols, req, socket, head, cb);
+        });
+        return;
+      }
+      if (!verifyClient(info)) return abortHandshake(socket, 401);
+    }
+    this.completeUpgrade(extensions, key, protocols, req, socket, head, cb);
+  }
+
+  /** ws's last step: subprotocol, 'headers', then the socket goes to the engine. */
+  completeUpgrade(extensions, key, protocols, req, socket, head, cb) {
+    if (!socket.readable || !socket.writable) return socket.destroy();
+    if (socket[kUpgraded]) {
+      throw new Error('server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration');
+    }
+    if (this._state > RUNNING) return abortHandshake(socket, 503);
+
+    const handshake = new Handshake(req, cb);
+    handshake.protocol = this._chooseProtocol(protocols, req);
+    const lines = responseLines(key, handshake.protocol);
+    this.emit('headers', lines, req);
+    handshake.extraHeaders = extraHeaders(lines);
+    socket[kUpgraded] = true;
+    this._handOver(handshake, req, socket, head);
+  }
+
+  _chooseProtocol(protocols, req) {
+    if (protocols.size === 0) return '';
+    const chosen = this.options.handleProtocols ? this.options.handleProtocols(protocols, req) : protocols.values().next().value;
+    return chosen ? String(chosen) : '';
+  }
+
+  _handOver(handshake, req, socket, head) {
+    const ticket = `${ticketPrefix}.${++this._ticketCount}`;
+    handshake.ticket = ticket;
+    this._handovers.set(ticket, handshake);
+    this._track(handshake, HANDSHAKE_GRACE);
+    const request = engineRequest(req, ticket);
+    let bytes = head && head.length ? head : undefined;
+    // Bytes Node read past the request and nobody consumed go to the engine too.
+    if (socket.readableLength > 0) {
+      const more = socket.read();
+      if (more) bytes = bytes ? Buffer.concat([bytes, more]) : more;
+    }
+
+    // Reading the peer's address now makes Node cache it: `req.socket.remoteAddress`
+    // keeps working after the socket is handed over and destroyed.
+    const peer = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, remoteFamily: socket.remoteFamily };
+
+    if (isPlainTcp(socket)) {
+      // The engine duplicates the descriptor; Node's socket is destroyed either way.
+      if (!this._core.handleUpgrade(socket, request, bytes)) this._forget(handshake);
+      return;
+    }
+
+    bridge.loopbackPair((err, outer, inner) => {
+      if (err || socket.destroyed || this._coreClosing) {
+        if (outer) outer.destroy();
+        if (inner) inner.destroy();
+        this._forget(handshake);
+        if (!socket.destroyed) abortHandshake(socket, err ? 500 : 503);
+        return;
+      }
+      handshake.peer = peer; // the engine sees the loopback address
+      if (!this._core.handleUpgrade(inner, request, bytes)) {
+        outer.destroy();
+        inner.destroy();
+        socket.destroy();
+        this._forget(handshake);
+        return;
+      }
+      socket.removeListener('error', destroyOnError);
+      bridge.pump(socket, outer);
+    });
+  }
+
+  /** Refuses a malformed request, or lets 'wsClientError' listeners answer it (as ws does). */
+  _clientError(req, socket, code, message, headers) {
+    if (this.listenerCount('wsClientError') > 0) {
+      const err = new Error(message);
+      Error.captureStackTrace(err, this._clientError);
+      this.emit('wsClientError', err, socket, req);
+    } else {
+      abortHandshake(socket, code, message, headers);
+    }
+  }
+
+  // ---- the engine's events ----------------------------------------------------------
+
+  _onUpgrade(socket, headers, request) {
+    const ticket = headers[HANDOVER_HEADER];
+    if (ticket !== undefined) {
+      const handshake = this._handovers.get(ticket);
+      if (handshake !== undefined) {
+        this._handovers.delete(ticket);
+        socket[kHandshake] = handshake;
+        request.accept(handshake.extraHeaders);
+        return;
+      }
+    }
+    // Without a listener of its own, the engine sees only sockets handed over.
+    if (!this._portMode) {
+      request.refuse(400);
+      return;
+    }
+    this._onDirectUpgrade(socket, headers, request);
+  }
+
+  /** A handshake on the engine's own listener (port mode): ws's checks on the core request. */
+  _onDirectUpgrade(socket, headers, request) {
+    const req = new UpgradeRequestInfo(request);
+    if (this._state !== RUNNING) return void request.refuse(503);
+    if (!this.shouldHandle(req)) return void request.refuse(400);
+
+    let protocols = new Set();
+    if (headers['sec-websocket-protocol'] !== undefined) {
+      try {
+        protocols = parseSubprotocols(headers['sec-websocket-protocol']);
+      } catch {
+        if (this.listenerCount('wsClientError') > 0) {
+          request.defer();
+          const err = new Error('Invalid Sec-WebSocket-Protocol header');
+          this.emit('wsClientError', err, new RefusalSocket(request), req);
+        } else {
+          request.refuse(400);
+        }
+        return;
+      }
+    }
+
+    const handshake = new Handshake(req, this._emitConnection);
+    handshake.upgrade = request;
+    handshake.key = headers['sec-websocket-key'];
+    handshake.protocols = protocols;
+    socket[kHandshake] = handshake;
+
+    const verifyClient = this.options.verifyClient;
+    if (verifyClient) {
+      const info = { origin: headers.origin, secure: false, req };
+      if (verifyClient.length === 2) {
+        request.defer();
+        this._track(handshake, 0);
+        verifyClient(info, (verified, code, message, refusal) => {
+          if (handshake.done || request.answered || request.aborted) return;
+          if (!verified) {
+            this._forget(handshake);
+            request.refuse(refusalStatus(code || 401), refusalHeaders(refusal));
+            return;
+          }
+          this._acceptDirect(socket, handshake);
+        });
+        return;
+      }
+      if (!verifyClient(info)) {
+        socket[kHandshake] = undefined;
+        request.refuse(401);
+        return;
+      }
+    }
+    this._acceptDirect(socket, handshake);
+  }
+
+  _acceptDirect(socket, handshake) {
+    const request = handshake.upgrade;
+    if (this._state !== RUNNING) {
+      this._forget(handshake);
+      socket[kHandshake] = undefined;
+      request.refuse(503);
+      return;
+    }
+    handshake.protocol = this._chooseProtocol(handshake.protocols, handshake.req);
+    const lines = responseLines(handshake.key, handshake.protocol);
+    this.emit('headers', lines, handshake.req);
+    if (request.accept(extraHeaders(lines))) this._track(handshake, HANDSHAKE_GRACE);
+    else this._forget(handshake);
+  }
+
+  _onAborted(pending) {
+    const handshake = pending[kHandshake];
+    if (handshake === undefined) return;
+    pending[kHandshake] = undefined;
+    this._forget(handshake);
+  }
+
+  _onOpen(socket) {
+    const handshake = socket[kHandshake];
+    socket[kHandshake] = undefined;
+    if (handshake !== undefined && handshake.peer !== null) Object.assign(socket, handshake.peer);
+    const ws = new this.options.WebSocket(null, undefined, this.options);
+    ws._attach(this._core, socket, handshake ? handshake.protocol : '');
+    this._live++;
+    if (this.clients) this.clients.add(ws);
+    if (handshake === undefined) {
+      const req = new UpgradeRequestInfo({
+        method: 'GET', url: '/', headers: {}, rawHeaders: [],
+        remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, remoteFamily: socket.remoteFamily,
+      });
+      this._emitConnection(ws, req);
+      return;
+    }
+    this._forget(handshake); // after counting the connection: closing waits for it now
+    handshake.callback(ws, handshake.req);
+  }
+
+  _onSocketClose(socket, code, reason, errorCode) {
+    const ws = socket[kWebSocket];
+    if (ws === undefined) return;
+    this._live--;
+    if (this.clients) this.clients.delete(ws);
+    try {
+      ws._onClose(code, reason, errorCode);
+    } finally {
+      this._checkIdle();
+    }
+  }
+
+  // ---- handshake bookkeeping --------------------------------------------------------
+
+  /** Counts a handshake as pending; `ms` > 0 forgets it after that long (engine gave up silently). */
+  _track(handshake, ms) {
+    this._inflight.add(handshake);
+    if (handshake.timer !== null) clearTimeout(handshake.timer);
+    handshake.timer = null;
+    if (ms > 0) {
+      handshake.timer = setTimeout(() => this._forget(handshake), ms);
+      handshake.timer.unref();
+    }
+  }
+
+  _forget(handshake) {
+    handshake.done = true;
+    if (handshake.timer !== null) {
+      clearTimeout(handshake.timer);
+      handshake.timer = null;
+    }
+    if (handshake.ticket !== null) this._handovers.delete(handshake.ticket);
+    if (this._inflight.delete(handshake)) this._checkIdle();
+  }
+}
+
+module.exports = WebSocketServer;
