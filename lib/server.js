@@ -153,7 +153,10 @@ class Server extends EventEmitter {
     this._referenced = false;
     this._address = null;
     this._native = new native.NativeServer(this.options.engine, (batch) => this._onEvents(batch));
-    this._commands = new CommandWriter((cmds, prepared) => this._native.submit(cmds, prepared));
+    this._commands = new CommandWriter(
+      (cmds, prepared) => this._native.submit(cmds, prepared),
+      (bytes) => this._native.stash(bytes),
+    );
     this._flush = () => {
       this._flushScheduled = false;
       this._commands.flush();

@@ -33,6 +33,10 @@ const ERROR_CODES = [
 
 const FLAG_BINARY = 1;
 const FLAG_MORE = 2;
+/** The payload was handed to the engine separately (`stash`); extra = its index. */
+const FLAG_STASHED = 4;
+/** Payloads at least this large skip the command buffer: one native copy instead of two. */
+const STASH_MIN = 64 * 1024;
 
 /** Decodes `port u16, family u8, address` at `pos`; returns [info, nextPos]. */
 function decodePeer(buf, pos) {
@@ -89,8 +93,13 @@ function decodeRequest(buf, start, end) {
  * Strings are encoded straight into the command buffer.
  */
 class CommandWriter {
-  constructor(submit) {
+  /**
+   * @param submit(commands, prepared) ships a batch
+   * @param stash(bytes) copies a large payload into the engine, returns its index in the batch
+   */
+  constructor(submit, stash) {
     this.submit = submit;
+    this.stash = stash;
     this.buf = Buffer.allocUnsafeSlow(64 * 1024);
     this.len = 0;
     this.prepared = [];
@@ -127,6 +136,11 @@ class CommandWriter {
   /** A record whose payload is a Buffer/Uint8Array (or nothing). */
   bytes(kind, flags, code, id, data, extra = 0) {
     const len = data ? data.length : 0;
+    if (len >= STASH_MIN && this.stash) {
+      this.ensure(RECORD_HEADER);
+      this.header(kind, flags | FLAG_STASHED, code, id, 0, this.stash(data));
+      return len;
+    }
     this.ensure(RECORD_HEADER + len);
     this.header(kind, flags, code, id, len, extra);
     if (len) {
@@ -168,9 +182,9 @@ class CommandWriter {
       this.preparedIndex.clear();
     }
     this.submit(commands, prepared);
-    // A huge send grew the buffer: do not keep that memory for the small ones.
-    if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafeSlow(64 * 1024);
+    // A huge batch grew the buffer: do not keep that much memory for the small ones.
+    if (this.buf.length > 16 * 1024 * 1024) this.buf = Buffer.allocUnsafeSlow(64 * 1024);
   }
 }
 
-module.exports = { RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, ERROR_CODES, decodeRequest, decodePeer, CommandWriter };
+module.exports = { RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, STASH_MIN, ERROR_CODES, decodeRequest, decodePeer, CommandWriter };

@@ -23,7 +23,7 @@ use crate::engine::{CommandBatch, Engine, Hooks, Shared};
 
 /// Batches handed to JS per wake before letting Node's event loop turn
 /// (detached buffers are only freed once it does).
-const MAX_BATCHES_PER_WAKE: usize = 8;
+const MAX_BATCHES_PER_WAKE: usize = 16;
 
 #[napi(object)]
 pub struct EngineOptions {
@@ -99,6 +99,8 @@ impl TsfnCell {
 pub struct NativeServer {
     engine: Engine,
     tsfn: Arc<TsfnCell>,
+    /// Large payloads copied by `stash`, shipped with the next `submit`.
+    stashed: Vec<Arc<Vec<u8>>>,
 }
 
 unsafe extern "C" fn finalize_batch(_env: sys::napi_env, data: *mut c_void, hint: *mut c_void) {
@@ -212,7 +214,7 @@ impl NativeServer {
             sys::napi_unref_threadsafe_function(env.raw(), tsfn);
         }
         cell.0.store(tsfn as *mut c_void, Ordering::Release);
-        Ok(NativeServer { engine, tsfn: cell })
+        Ok(NativeServer { engine, tsfn: cell, stashed: Vec::new() })
     }
 
     /// Binds and starts accepting. Returns the port, or a negative errno.
@@ -222,10 +224,7 @@ impl NativeServer {
             Ok(ip) => ip,
             Err(_) => return -libc::EINVAL,
         };
-        match self
-            .engine
-            .listen(SocketAddr::new(ip, port as u16), backlog)
-        {
+        match self.engine.listen(SocketAddr::new(ip, port as u16), backlog) {
             Ok(addr) => addr.port() as i32,
             Err(e) => io_error_code(&e),
         }
@@ -233,34 +232,37 @@ impl NativeServer {
 
     #[napi]
     pub fn set_hooks(&self, upgrade: bool, http: bool, fragment: bool, ping: bool) {
-        self.engine.set_hooks(Hooks {
-            upgrade,
-            http,
-            fragment,
-            ping,
-        });
+        self.engine.set_hooks(Hooks { upgrade, http, fragment, ping });
     }
 
     /// Hands a batch of encoded commands to the workers. `prepared` lists the
     /// prepared messages that SEND_PREPARED records refer to by index.
     #[napi]
     pub fn submit(
-        &self,
+        &mut self,
         env: Env,
         commands: BufferSlice<'_>,
         prepared: Option<Vec<Unknown<'_>>>,
     ) -> Result<()> {
         let mut shared_payloads = Vec::new();
         for handle in prepared.unwrap_or_default() {
-            let ext: &External<Arc<Vec<u8>>> =
-                unsafe { External::from_napi_ref(env.raw(), handle.raw())? };
+            let ext: &External<Arc<Vec<u8>>> = unsafe { External::from_napi_ref(env.raw(), handle.raw())? };
             shared_payloads.push(Arc::clone(ext));
         }
         self.engine.submit(CommandBatch {
             bytes: Arc::new(commands.to_vec()),
             prepared: shared_payloads,
+            stashed: std::mem::take(&mut self.stashed),
         });
         Ok(())
+    }
+
+    /// Copies a large payload into the engine now (the caller may reuse its
+    /// buffer at once); the next batch refers to it by the returned index.
+    #[napi]
+    pub fn stash(&mut self, data: BufferSlice<'_>) -> u32 {
+        self.stashed.push(Arc::new(data.to_vec()));
+        (self.stashed.len() - 1) as u32
     }
 
     /// Takes over a connected TCP socket by descriptor (duplicated: the caller
@@ -272,8 +274,7 @@ impl NativeServer {
             return false;
         }
         let stream = unsafe { std::net::TcpStream::from_raw_fd(dup) };
-        self.engine
-            .adopt(stream, head.map(|h| h.to_vec()).unwrap_or_default());
+        self.engine.adopt(stream, head.map(|h| h.to_vec()).unwrap_or_default());
         true
     }
 
@@ -291,10 +292,7 @@ impl NativeServer {
         if !tsfn.is_null() {
             unsafe {
                 sys::napi_unref_threadsafe_function(env.raw(), tsfn);
-                sys::napi_release_threadsafe_function(
-                    tsfn,
-                    sys::ThreadsafeFunctionReleaseMode::release,
-                );
+                sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::release);
             }
         }
     }

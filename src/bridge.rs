@@ -10,8 +10,12 @@ use std::sync::{Mutex, OnceLock};
 
 pub type WakeFn = Box<dyn Fn() + Send + Sync>;
 
+/// Staged events are appended to the last chunk while it is small; a large
+/// staging buffer becomes a chunk of its own (moved, not copied).
+const COALESCE_LIMIT: usize = 256 * 1024;
+
 struct QueueState {
-    buf: Vec<u8>,
+    chunks: std::collections::VecDeque<Vec<u8>>,
     /// JS is draining (or has been asked to): pushes need not wake it.
     js_scheduled: bool,
 }
@@ -30,10 +34,7 @@ pub struct EventQueue {
 impl EventQueue {
     pub fn new(wake: WakeFn) -> Self {
         EventQueue {
-            state: Mutex::new(QueueState {
-                buf: Vec::new(),
-                js_scheduled: false,
-            }),
+            state: Mutex::new(QueueState { chunks: std::collections::VecDeque::new(), js_scheduled: false }),
             wake,
             pending: AtomicUsize::new(0),
             throttled: AtomicBool::new(false),
@@ -58,13 +59,15 @@ impl EventQueue {
         }
         let wake = {
             let mut st = self.state.lock().unwrap();
-            if st.buf.is_empty() {
-                std::mem::swap(&mut st.buf, events);
-            } else {
-                st.buf.extend_from_slice(events);
-                events.clear();
+            let added = events.len();
+            match st.chunks.back_mut() {
+                Some(last) if last.len() + added <= COALESCE_LIMIT => {
+                    last.extend_from_slice(events);
+                    events.clear();
+                }
+                _ => st.chunks.push_back(std::mem::take(events)),
             }
-            self.pending.store(st.buf.len(), Ordering::SeqCst);
+            self.pending.fetch_add(added, Ordering::SeqCst);
             !std::mem::replace(&mut st.js_scheduled, true)
         };
         if wake {
@@ -72,16 +75,15 @@ impl EventQueue {
         }
     }
 
-    /// Called on the JS thread: everything queued, or `None` when empty, in which
-    /// case JS counts as idle again and the next push wakes it.
+    /// Called on the JS thread: the oldest chunk of events, or `None` when empty,
+    /// in which case JS counts as idle again and the next push wakes it.
     pub fn take(&self) -> Option<Vec<u8>> {
         let mut st = self.state.lock().unwrap();
-        if st.buf.is_empty() {
+        let Some(batch) = st.chunks.pop_front() else {
             st.js_scheduled = false;
             return None;
-        }
-        self.pending.store(0, Ordering::SeqCst);
-        let batch = std::mem::take(&mut st.buf);
+        };
+        self.pending.fetch_sub(batch.len(), Ordering::SeqCst);
         drop(st);
         if self.throttled.swap(false, Ordering::SeqCst) {
             if let Some(resume) = self.on_resume.get() {

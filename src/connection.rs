@@ -165,9 +165,7 @@ impl Conn {
         let n = encode_header(&mut header, !more, false, opcode, len as u64);
         match payload {
             Payload::Bytes(b) => self.out.push_bytes(&[&header[..n], b]),
-            Payload::Shared(data, start, end) => {
-                self.out.push_shared(&header[..n], data, start, end)
-            }
+            Payload::Shared(data, start, end) => self.out.push_shared(&header[..n], data, start, end),
         }
         true
     }
@@ -236,14 +234,7 @@ impl Conn {
     /// Stages the CLOSE event that ends a WebSocket's life in JS.
     pub fn report_close(&mut self, sink: &mut EventSink<'_>) {
         let reason = std::mem::take(&mut self.report_reason);
-        sink.stage(
-            event::CLOSE,
-            self.report_error,
-            self.report_code,
-            self.id,
-            0,
-            &reason,
-        );
+        sink.stage(event::CLOSE, self.report_error, self.report_code, self.id, 0, &reason);
     }
 
     /// Writes queued output while the socket takes it. On WouldBlock it remembers
@@ -311,27 +302,15 @@ impl Conn {
             ReaderEvent::Message { binary, data } if deliver => {
                 sink.stage(event::MESSAGE, binary as u8 * FLAG_BINARY, 0, id, 0, data);
             }
-            ReaderEvent::Fragment {
-                binary,
-                data,
-                remaining,
-            } if deliver => {
+            ReaderEvent::Fragment { binary, data, remaining } if deliver => {
                 let extra = remaining.min(u32::MAX as u64) as u32;
-                sink.stage(
-                    event::FRAGMENT,
-                    binary as u8 * FLAG_BINARY,
-                    0,
-                    id,
-                    extra,
-                    data,
-                );
+                sink.stage(event::FRAGMENT, binary as u8 * FLAG_BINARY, 0, id, extra, data);
             }
             ReaderEvent::Ping(payload) => {
                 if open {
                     // The pong is framed here; it joins the outbox below.
                     let mut header = [0u8; 10];
-                    let n =
-                        encode_header(&mut header, true, false, Opcode::Pong, payload.len() as u64);
+                    let n = encode_header(&mut header, true, false, Opcode::Pong, payload.len() as u64);
                     pongs.extend_from_slice(&header[..n]);
                     pongs.extend_from_slice(payload);
                 }
@@ -366,14 +345,7 @@ impl Conn {
                 // JS answers the messages staged before this one, then sends CLOSE
                 // with this code: replies and close frame leave in the right order.
                 self.phase = Phase::Failing;
-                sink.stage(
-                    event::FAIL,
-                    err.wire_id(),
-                    err.close_code(),
-                    id,
-                    0,
-                    reason.as_bytes(),
-                );
+                sink.stage(event::FAIL, err.wire_id(), err.close_code(), id, 0, reason.as_bytes());
             } else {
                 self.send_close(err.close_code(), reason.as_bytes());
             }

@@ -26,18 +26,10 @@ pub struct Hooks {
 
 impl Hooks {
     fn to_bits(self) -> u8 {
-        self.upgrade as u8
-            | (self.http as u8) << 1
-            | (self.fragment as u8) << 2
-            | (self.ping as u8) << 3
+        self.upgrade as u8 | (self.http as u8) << 1 | (self.fragment as u8) << 2 | (self.ping as u8) << 3
     }
     fn from_bits(b: u8) -> Self {
-        Hooks {
-            upgrade: b & 1 != 0,
-            http: b & 2 != 0,
-            fragment: b & 4 != 0,
-            ping: b & 8 != 0,
-        }
+        Hooks { upgrade: b & 1 != 0, http: b & 2 != 0, fragment: b & 4 != 0, ping: b & 8 != 0 }
     }
 }
 
@@ -46,6 +38,8 @@ impl Hooks {
 pub struct CommandBatch {
     pub bytes: Arc<Vec<u8>>,
     pub prepared: Vec<Arc<Vec<u8>>>,
+    /// Large payloads copied once into the engine when they were sent.
+    pub stashed: Vec<Arc<Vec<u8>>>,
 }
 
 pub enum WorkerMsg {
@@ -135,11 +129,7 @@ impl Engine {
         for _ in 0..n {
             let poll = mio::Poll::new()?;
             let waker = mio::Waker::new(poll.registry(), WAKER)?;
-            inboxes.push(Inbox {
-                queue: Mutex::new(Vec::new()),
-                waker,
-                has_mail: Default::default(),
-            });
+            inboxes.push(Inbox { queue: Mutex::new(Vec::new()), waker, has_mail: Default::default() });
             polls.push(poll);
         }
         let shared = Arc::new(Shared {
@@ -164,11 +154,7 @@ impl Engine {
                     .spawn(move || Worker::new(index, shared, poll).run())?,
             );
         }
-        Ok(Engine {
-            shared,
-            threads,
-            stopping: false,
-        })
+        Ok(Engine { shared, threads, stopping: false })
     }
 
     pub fn shared(&self) -> &Arc<Shared> {

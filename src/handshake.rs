@@ -13,10 +13,7 @@ pub struct HandshakeLimits {
 
 impl Default for HandshakeLimits {
     fn default() -> Self {
-        HandshakeLimits {
-            max_header_bytes: 16 * 1024,
-            max_headers: 64,
-        }
+        HandshakeLimits { max_header_bytes: 16 * 1024, max_headers: 64 }
     }
 }
 
@@ -55,10 +52,7 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
     }
 
     /// The URL's path, without the query string.
@@ -92,28 +86,15 @@ pub fn parse_request(buf: &[u8], limits: &HandshakeLimits) -> Result<Option<Requ
     }
     let method = req.method.unwrap_or("").to_string();
     let url = req.path.unwrap_or("").to_string();
-    let headers: Vec<(String, Vec<u8>)> = req
-        .headers
-        .iter()
-        .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec()))
-        .collect();
-    let mut request = Request {
-        method,
-        url,
-        headers,
-        head_len,
-        kind: RequestKind::Plain { content_length: 0 },
-    };
+    let headers: Vec<(String, Vec<u8>)> =
+        req.headers.iter().map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec())).collect();
+    let mut request =
+        Request { method, url, headers, head_len, kind: RequestKind::Plain { content_length: 0 } };
 
     let has_token = |name: &str, token: &str| {
-        request
-            .headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .any(|(_, v)| {
-                v.split(|&b| b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-            })
+        request.headers.iter().filter(|(n, _)| n == name).any(|(_, v)| {
+            v.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
     };
     if request.header("upgrade").is_none() {
         if request.header("transfer-encoding").is_some() {
@@ -152,10 +133,7 @@ pub fn parse_request(buf: &[u8], limits: &HandshakeLimits) -> Result<Option<Requ
 /// A key is the base64 of 16 bytes: 22 characters and "==".
 fn is_valid_key(key: &str) -> bool {
     key.len() == 24
-        && base64::engine::general_purpose::STANDARD
-            .decode(key)
-            .map(|d| d.len() == 16)
-            .unwrap_or(false)
+        && base64::engine::general_purpose::STANDARD.decode(key).map(|d| d.len() == 16).unwrap_or(false)
 }
 
 /// Sec-WebSocket-Accept for a Sec-WebSocket-Key.
@@ -184,20 +162,11 @@ pub fn error_response(status: u16, reason: &str) -> Vec<u8> {
 
 /// An error answer with extra header lines (each ending in CRLF).
 pub fn error_response_with(status: u16, reason: &str, extra: &[u8]) -> Vec<u8> {
-    let version = if status == 426 {
-        "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n"
-    } else {
-        ""
-    };
-    let mut out =
-        format!("HTTP/1.1 {status} {reason}\r\n{version}Connection: close\r\n").into_bytes();
+    let version = if status == 426 { "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n" } else { "" };
+    let mut out = format!("HTTP/1.1 {status} {reason}\r\n{version}Connection: close\r\n").into_bytes();
     out.extend_from_slice(extra);
     out.extend_from_slice(
-        format!(
-            "Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n{reason}",
-            reason.len()
-        )
-        .as_bytes(),
+        format!("Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n{reason}", reason.len()).as_bytes(),
     );
     out
 }
@@ -214,21 +183,13 @@ mod tests {
 
     #[test]
     fn rfc_example_accept_key() {
-        assert_eq!(
-            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
+        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     #[test]
     fn valid_upgrade() {
         let r = parse(GOOD).unwrap().unwrap();
-        assert_eq!(
-            r.kind,
-            RequestKind::Upgrade {
-                key: "dGhlIHNhbXBsZSBub25jZQ==".into()
-            }
-        );
+        assert_eq!(r.kind, RequestKind::Upgrade { key: "dGhlIHNhbXBsZSBub25jZQ==".into() });
         assert_eq!(r.path(), "/chat");
         assert_eq!(r.url, "/chat?x=1");
         assert_eq!(r.head_len, GOOD.len());
@@ -244,57 +205,29 @@ mod tests {
 
     #[test]
     fn rejections() {
-        assert_eq!(
-            parse(&GOOD.replace("Version: 13", "Version: 8"))
-                .unwrap_err()
-                .status,
-            426
-        );
-        assert_eq!(
-            parse(&GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "short"))
-                .unwrap_err()
-                .status,
-            400
-        );
+        assert_eq!(parse(&GOOD.replace("Version: 13", "Version: 8")).unwrap_err().status, 426);
+        assert_eq!(parse(&GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "short")).unwrap_err().status, 400);
         assert_eq!(parse(&GOOD.replace("GET", "POST")).unwrap_err().status, 400);
-        assert_eq!(
-            parse(&GOOD.replace("keep-alive, Upgrade", "close"))
-                .unwrap_err()
-                .status,
-            400
-        );
+        assert_eq!(parse(&GOOD.replace("keep-alive, Upgrade", "close")).unwrap_err().status, 400);
         assert_eq!(parse("GARBAGE\r\n\r\n").unwrap_err().status, 400);
         assert_eq!(parse("GET / HTTP/1.0\r\n\r\n").unwrap_err().status, 505);
         let many: String = (0..100).map(|i| format!("X-{i}: v\r\n")).collect();
-        assert_eq!(
-            parse(&format!("GET / HTTP/1.1\r\n{many}\r\n"))
-                .unwrap_err()
-                .status,
-            431
-        );
+        assert_eq!(parse(&format!("GET / HTTP/1.1\r\n{many}\r\n")).unwrap_err().status, 431);
         let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(20000));
         assert_eq!(parse(&huge).unwrap_err().status, 431);
     }
 
     #[test]
     fn plain_request() {
-        let r = parse("POST /form HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")
-            .unwrap()
-            .unwrap();
+        let r = parse("POST /form HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello").unwrap().unwrap();
         assert_eq!(r.kind, RequestKind::Plain { content_length: 5 });
         assert_eq!(r.method, "POST");
-        assert_eq!(
-            parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
-                .unwrap_err()
-                .status,
-            501
-        );
+        assert_eq!(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap_err().status, 501);
     }
 
     #[test]
     fn responses() {
-        let r = String::from_utf8(switching_protocols("dGhlIHNhbXBsZSBub25jZQ==", b"X: y\r\n"))
-            .unwrap();
+        let r = String::from_utf8(switching_protocols("dGhlIHNhbXBsZSBub25jZQ==", b"X: y\r\n")).unwrap();
         assert!(r.starts_with("HTTP/1.1 101 "));
         assert!(r.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
         assert!(r.ends_with("X: y\r\n\r\n"));

@@ -12,25 +12,14 @@ const MAX_SLICES: usize = 64;
 
 enum Chunk {
     Owned(Vec<u8>),
-    Shared {
-        header: [u8; 10],
-        header_len: u8,
-        data: Arc<Vec<u8>>,
-        start: usize,
-        end: usize,
-    },
+    Shared { header: [u8; 10], header_len: u8, data: Arc<Vec<u8>>, start: usize, end: usize },
 }
 
 impl Chunk {
     fn len(&self) -> usize {
         match self {
             Chunk::Owned(v) => v.len(),
-            Chunk::Shared {
-                header_len,
-                start,
-                end,
-                ..
-            } => *header_len as usize + end - start,
+            Chunk::Shared { header_len, start, end, .. } => *header_len as usize + end - start,
         }
     }
 }
@@ -85,13 +74,8 @@ impl Outbox {
         }
         let mut h = [0u8; 10];
         h[..header.len()].copy_from_slice(header);
-        let chunk = Chunk::Shared {
-            header: h,
-            header_len: header.len() as u8,
-            data: data.clone(),
-            start,
-            end,
-        };
+        let chunk =
+            Chunk::Shared { header: h, header_len: header.len() as u8, data: data.clone(), start, end };
         self.queued += chunk.len();
         self.chunks.push_back(chunk);
     }
@@ -104,20 +88,15 @@ impl Outbox {
     ) -> io::Result<()> {
         while !self.is_empty() {
             let n = {
-                let mut slices: [IoSlice<'_>; MAX_SLICES] =
-                    std::array::from_fn(|_| IoSlice::new(&[]));
+                let mut slices: [IoSlice<'_>; MAX_SLICES] = std::array::from_fn(|_| IoSlice::new(&[]));
                 let mut count = 0;
                 let mut skip = self.written;
                 'fill: for chunk in &self.chunks {
                     let parts: [&[u8]; 2] = match chunk {
                         Chunk::Owned(v) => [v, &[]],
-                        Chunk::Shared {
-                            header,
-                            header_len,
-                            data,
-                            start,
-                            end,
-                        } => [&header[..*header_len as usize], &data[*start..*end]],
+                        Chunk::Shared { header, header_len, data, start, end } => {
+                            [&header[..*header_len as usize], &data[*start..*end]]
+                        }
                     };
                     for part in parts {
                         let part = if skip >= part.len() {
@@ -208,9 +187,7 @@ mod tests {
     fn would_block_leaves_data_queued() {
         let mut out = Outbox::default();
         out.push_bytes(&[b"hello"]);
-        let err = out
-            .write_with(|_| Err(io::ErrorKind::WouldBlock.into()))
-            .unwrap_err();
+        let err = out.write_with(|_| Err(io::ErrorKind::WouldBlock.into())).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
         assert_eq!(out.queued_bytes(), 5);
     }

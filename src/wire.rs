@@ -58,18 +58,12 @@ pub mod command {
 
 pub const FLAG_BINARY: u8 = 1;
 pub const FLAG_MORE: u8 = 2;
+/// The payload travels beside the batch (`CommandBatch::stashed[extra]`).
+pub const FLAG_STASHED: u8 = 4;
 
 /// Appends one record to `out`.
 #[inline]
-pub fn put_record(
-    out: &mut Vec<u8>,
-    kind: u8,
-    flags: u8,
-    code: u16,
-    id: u32,
-    extra: u32,
-    payload: &[u8],
-) {
+pub fn put_record(out: &mut Vec<u8>, kind: u8, flags: u8, code: u16, id: u32, extra: u32, payload: &[u8]) {
     let mut header = [0u8; RECORD_HEADER];
     header[0] = kind;
     header[1] = flags;
@@ -180,10 +174,7 @@ mod tests {
         put_record(&mut buf, event::CLOSE, 0, 1000, 8, 0, b"");
         let all: Vec<_> = records(&buf).collect();
         assert_eq!(all.len(), 2);
-        assert_eq!(
-            (all[0].kind, all[0].id, all[0].payload),
-            (event::MESSAGE, 7, &b"abc"[..])
-        );
+        assert_eq!((all[0].kind, all[0].id, all[0].payload), (event::MESSAGE, 7, &b"abc"[..]));
         assert_eq!(all[0].payload_offset, RECORD_HEADER);
         assert_eq!((all[1].kind, all[1].code), (event::CLOSE, 1000));
         assert_eq!(records(&buf[..buf.len() - 1]).count(), 1);

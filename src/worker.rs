@@ -24,7 +24,7 @@ use crate::engine::{CommandBatch, Shared, WorkerMsg};
 use crate::handshake::{self, RequestKind};
 use crate::outbox::SHARE_THRESHOLD;
 use crate::protocol::{Opcode, ReaderLimits};
-use crate::wire::{self, command, event, FLAG_BINARY, FLAG_MORE};
+use crate::wire::{self, command, event, FLAG_BINARY, FLAG_MORE, FLAG_STASHED};
 
 const READ_BUFFER_SIZE: usize = 64 * 1024;
 /// Reads per socket per turn before the others get theirs.
@@ -94,10 +94,7 @@ impl Worker {
     }
 
     fn sink<'a>(staging: &'a mut Vec<u8>, shared: &Shared) -> EventSink<'a> {
-        EventSink {
-            staging,
-            ping_events: shared.hooks().ping,
-        }
+        EventSink { staging, ping_events: shared.hooks().ping }
     }
 
     // ---- the loop -------------------------------------------------------------
@@ -109,9 +106,7 @@ impl Worker {
             let timeout = if !self.ready.is_empty() || (handed_to_js && self.spin_for_reply()) {
                 Some(Duration::ZERO)
             } else {
-                self.timers
-                    .first()
-                    .map(|(at, _)| at.saturating_duration_since(Instant::now()))
+                self.timers.first().map(|(at, _)| at.saturating_duration_since(Instant::now()))
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -214,13 +209,26 @@ impl Worker {
                 WorkerMsg::Shutdown => self.begin_shutdown(),
             }
         }
-        // Also sent when JS took its backlog: resume the sockets that waited for it.
-        if !self.blocked.is_empty() && !self.js_is_behind() {
-            for key in std::mem::take(&mut self.blocked) {
-                if let Some(conn) = self.conns.get_mut(key) {
-                    conn.set(flag::BLOCKED, false);
-                    self.queue_ready(key);
-                }
+        self.resume_blocked();
+    }
+
+    /// Also reached when JS took events while workers waited for it: resume the
+    /// sockets that stopped reading, or re-arm the signal if JS is still behind
+    /// (one take moves one chunk, so a signal can come before JS has caught up).
+    fn resume_blocked(&mut self) {
+        if self.blocked.is_empty() {
+            return;
+        }
+        if self.js_is_behind() {
+            self.shared.events.set_throttled();
+            if self.js_is_behind() {
+                return;
+            }
+        }
+        for key in std::mem::take(&mut self.blocked) {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.set(flag::BLOCKED, false);
+                self.queue_ready(key);
             }
         }
     }
@@ -242,12 +250,7 @@ impl Worker {
 
     fn listen(&mut self, listener: std::net::TcpListener) {
         let mut listener = TcpListener::from_std(listener);
-        if self
-            .poll
-            .registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)
-            .is_ok()
-        {
+        if self.poll.registry().register(&mut listener, LISTENER, Interest::READABLE).is_ok() {
             self.listener = Some(listener);
         }
     }
@@ -270,8 +273,7 @@ impl Worker {
                             use std::os::fd::{FromRawFd, IntoRawFd};
                             std::net::TcpStream::from_raw_fd(stream.into_raw_fd())
                         };
-                        self.shared
-                            .send_to(target, WorkerMsg::Adopt(std_stream, Vec::new()));
+                        self.shared.send_to(target, WorkerMsg::Adopt(std_stream, Vec::new()));
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -302,11 +304,7 @@ impl Worker {
         if self
             .poll
             .registry()
-            .register(
-                &mut stream,
-                Token(key),
-                Interest::READABLE | Interest::WRITABLE,
-            )
+            .register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)
             .is_err()
         {
             return;
@@ -487,39 +485,30 @@ impl Worker {
                 if state.buf.is_empty() {
                     None
                 } else {
-                    Some(
-                        handshake::parse_request(&state.buf, &self.shared.config.handshake).map(
-                            |r| {
-                                r.map(|request| {
-                                    let complete = match request.kind {
-                                        RequestKind::Plain { content_length } => {
-                                            state.buf.len()
-                                                >= request.head_len.saturating_add(content_length)
-                                        }
-                                        RequestKind::Upgrade { .. } => true,
-                                    };
-                                    (request, complete)
-                                })
-                            },
-                        ),
-                    )
+                    Some(handshake::parse_request(&state.buf, &self.shared.config.handshake).map(|r| {
+                        r.map(|request| {
+                            let complete = match request.kind {
+                                RequestKind::Plain { content_length } => {
+                                    state.buf.len() >= request.head_len.saturating_add(content_length)
+                                }
+                                RequestKind::Upgrade { .. } => true,
+                            };
+                            (request, complete)
+                        })
+                    }))
                 }
             };
             match verdict {
-                Some(Err(r)) => {
-                    return self.answer(key, handshake::error_response(r.status, r.reason))
-                }
+                Some(Err(r)) => return self.answer(key, handshake::error_response(r.status, r.reason)),
                 Some(Ok(Some((request, true)))) => return self.on_request(key, request),
                 Some(Ok(Some((request, false)))) => {
                     // A plain request whose body is still coming: refuse early when it cannot be served.
                     if let RequestKind::Plain { content_length } = request.kind {
                         if !self.shared.hooks().http {
-                            return self
-                                .answer(key, handshake::error_response(426, "Upgrade Required"));
+                            return self.answer(key, handshake::error_response(426, "Upgrade Required"));
                         }
                         if content_length > self.shared.config.max_http_body {
-                            return self
-                                .answer(key, handshake::error_response(413, "Payload Too Large"));
+                            return self.answer(key, handshake::error_response(413, "Payload Too Large"));
                         }
                     }
                 }
@@ -562,11 +551,8 @@ impl Worker {
                 }
                 let body = &buf[request.head_len..request.head_len + content_length];
                 let encoded = wire::encode_request(peer, &request, body);
-                self.conns[key].phase = Phase::AwaitJs(Box::new(AwaitState {
-                    key: None,
-                    leftover: Vec::new(),
-                    peer,
-                }));
+                self.conns[key].phase =
+                    Phase::AwaitJs(Box::new(AwaitState { key: None, leftover: Vec::new(), peer }));
                 self.set_deadline(key, None);
                 wire::put_record(&mut self.staging, event::HTTP, 0, 0, id, fd, &encoded);
             }
@@ -579,11 +565,7 @@ impl Worker {
                 let leftover = buf[request.head_len..].to_vec();
                 if hooks.upgrade {
                     let encoded = wire::encode_request(peer, &request, &[]);
-                    let state = AwaitState {
-                        key: Some(ws_key.clone()),
-                        leftover,
-                        peer,
-                    };
+                    let state = AwaitState { key: Some(ws_key.clone()), leftover, peer };
                     self.conns[key].phase = Phase::AwaitJs(Box::new(state));
                     self.set_deadline(key, None);
                     wire::put_record(&mut self.staging, event::UPGRADE, 0, 0, id, fd, &encoded);
@@ -608,8 +590,7 @@ impl Worker {
         self.set_deadline(key, None);
         let limits = self.limits();
         let conn = &mut self.conns[key];
-        conn.out
-            .push_bytes(&[&handshake::switching_protocols(ws_key, extra_headers)]);
+        conn.out.push_bytes(&[&handshake::switching_protocols(ws_key, extra_headers)]);
         conn.phase = Phase::Open;
         let mut addr = Vec::with_capacity(19);
         wire::put_peer(&mut addr, peer);
@@ -640,10 +621,7 @@ impl Worker {
                 wire::put_record(&mut self.staging, event::ABORTED, 0, 0, id, 0, &[]);
                 self.drop_socket(key);
             }
-            Err(e)
-                if e.kind() != io::ErrorKind::WouldBlock
-                    && e.kind() != io::ErrorKind::Interrupted =>
-            {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted => {
                 let id = conn.id;
                 wire::put_record(&mut self.staging, event::ABORTED, 0, 0, id, 0, &[]);
                 self.drop_socket(key);
@@ -704,7 +682,11 @@ impl Worker {
             let queued = match rec.kind {
                 command::SEND => {
                     let more = rec.flags & FLAG_MORE != 0;
-                    let payload = if rec.payload.len() >= SHARE_THRESHOLD {
+                    let stashed =
+                        batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
+                    let payload = if let Some(data) = stashed {
+                        Payload::Shared(data, 0, data.len())
+                    } else if rec.payload.len() >= SHARE_THRESHOLD {
                         Payload::Shared(
                             &batch.bytes,
                             rec.payload_offset,
@@ -716,9 +698,7 @@ impl Worker {
                     conn.queue_data(binary, more, payload)
                 }
                 command::SEND_PREPARED => match batch.prepared.get(rec.extra as usize) {
-                    Some(data) => {
-                        conn.queue_data(binary, false, Payload::Shared(data, 0, data.len()))
-                    }
+                    Some(data) => conn.queue_data(binary, false, Payload::Shared(data, 0, data.len())),
                     None => false,
                 },
                 command::PING => conn.queue_control(Opcode::Ping, rec.payload),
@@ -768,11 +748,7 @@ impl Worker {
         let Phase::AwaitJs(state) = std::mem::replace(&mut conn.phase, Phase::Answering) else {
             return;
         };
-        let AwaitState {
-            key: ws_key,
-            leftover,
-            peer,
-        } = *state;
+        let AwaitState { key: ws_key, leftover, peer } = *state;
         match (kind, ws_key) {
             (command::ACCEPT, Some(ws_key)) => self.open(key, &ws_key, payload, leftover, peer),
             (command::REFUSE, Some(_)) => {
@@ -803,8 +779,7 @@ impl Worker {
         if self.shutdown_deadline.is_some() {
             return;
         }
-        self.shutdown_deadline =
-            Some(Instant::now() + self.config().close_timeout + Duration::from_secs(1));
+        self.shutdown_deadline = Some(Instant::now() + self.config().close_timeout + Duration::from_secs(1));
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
@@ -847,10 +822,7 @@ fn status_reason(status: u16) -> &'static str {
 fn configure_socket(stream: &TcpStream, cfg: &Config) {
     let _ = stream.set_nodelay(true);
     if let Some((time, interval, retries)) = cfg.keepalive {
-        let ka = socket2::TcpKeepalive::new()
-            .with_time(time)
-            .with_interval(interval)
-            .with_retries(retries);
+        let ka = socket2::TcpKeepalive::new().with_time(time).with_interval(interval).with_retries(retries);
         let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&ka);
     }
 }

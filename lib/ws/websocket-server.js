@@ -165,6 +165,7 @@ class WebSocketServer extends EventEmitter {
   }
 
   _listen(port, host) {
+    port = Number(port);
     if (host == null || net.isIP(host)) {
       this._core.listen(port, host == null ? undefined : host);
       return;
@@ -319,19 +320,26 @@ class WebSocketServer extends EventEmitter {
 
   /** ws's last step: subprotocol, 'headers', then the socket goes to the engine. */
   completeUpgrade(extensions, key, protocols, req, socket, head, cb) {
-    if (!socket.readable || !socket.writable) return socket.destroy();
+    // Checked first: a socket already handed to the engine is destroyed by then.
     if (socket[kUpgraded]) {
       throw new Error('server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration');
     }
+    if (!socket.readable || !socket.writable) return socket.destroy();
     if (this._state > RUNNING) return abortHandshake(socket, 503);
 
     const handshake = new Handshake(req, cb);
     handshake.protocol = this._chooseProtocol(protocols, req);
-    const lines = responseLines(key, handshake.protocol);
-    this.emit('headers', lines, req);
-    handshake.extraHeaders = extraHeaders(lines);
+    handshake.extraHeaders = this._responseHeaders(key, handshake.protocol, req);
     socket[kUpgraded] = true;
     this._handOver(handshake, req, socket, head);
+  }
+
+  /** The headers added to the engine's 101: 'headers' listeners see (and may change) the whole response. */
+  _responseHeaders(key, protocol, req) {
+    if (this.listenerCount('headers') === 0) return protocol ? { 'Sec-WebSocket-Protocol': protocol } : undefined;
+    const lines = responseLines(key, protocol);
+    this.emit('headers', lines, req);
+    return extraHeaders(lines);
   }
 
   _chooseProtocol(protocols, req) {
@@ -479,10 +487,9 @@ class WebSocketServer extends EventEmitter {
       return;
     }
     handshake.protocol = this._chooseProtocol(handshake.protocols, handshake.req);
-    const lines = responseLines(handshake.key, handshake.protocol);
-    this.emit('headers', lines, handshake.req);
-    if (request.accept(extraHeaders(lines))) this._track(handshake, HANDSHAKE_GRACE);
-    else this._forget(handshake);
+    // Accepted: the engine opens the connection at once (not tracked: no timer per handshake).
+    request.accept(this._responseHeaders(handshake.key, handshake.protocol, handshake.req));
+    this._forget(handshake);
   }
 
   _onAborted(pending) {

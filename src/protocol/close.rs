@@ -16,10 +16,7 @@ pub struct ClosePayload<'a> {
 
 pub fn parse_close_payload(payload: &[u8]) -> Result<ClosePayload<'_>, ProtocolError> {
     match payload.len() {
-        0 => Ok(ClosePayload {
-            code: 1005,
-            reason: &[],
-        }),
+        0 => Ok(ClosePayload { code: 1005, reason: &[] }),
         1 => Err(ProtocolError::InvalidClosePayload),
         _ => {
             let code = u16::from_be_bytes([payload[0], payload[1]]);
@@ -54,9 +51,7 @@ mod tests {
 
     #[test]
     fn valid_codes() {
-        for c in [
-            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999,
-        ] {
+        for c in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999] {
             assert!(is_valid_wire_code(c), "{c}");
         }
         for c in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
@@ -67,20 +62,11 @@ mod tests {
     #[test]
     fn parse() {
         assert_eq!(parse_close_payload(&[]).unwrap().code, 1005);
-        assert_eq!(
-            parse_close_payload(&[3]),
-            Err(ProtocolError::InvalidClosePayload)
-        );
+        assert_eq!(parse_close_payload(&[3]), Err(ProtocolError::InvalidClosePayload));
         let p = parse_close_payload(&[0x03, 0xe8, b'h', b'i']).unwrap();
         assert_eq!((p.code, p.reason), (1000, &b"hi"[..]));
-        assert_eq!(
-            parse_close_payload(&[0x03, 0xed]),
-            Err(ProtocolError::InvalidCloseCode(1005))
-        );
-        assert_eq!(
-            parse_close_payload(&[0x03, 0xe8, 0xff]),
-            Err(ProtocolError::InvalidUtf8)
-        );
+        assert_eq!(parse_close_payload(&[0x03, 0xed]), Err(ProtocolError::InvalidCloseCode(1005)));
+        assert_eq!(parse_close_payload(&[0x03, 0xe8, 0xff]), Err(ProtocolError::InvalidUtf8));
     }
 
     #[test]

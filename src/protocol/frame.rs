@@ -113,14 +113,7 @@ impl FrameHeader {
         } else {
             None
         };
-        Ok(Some(FrameHeader {
-            fin,
-            rsv1,
-            opcode,
-            mask,
-            payload_len,
-            header_len: pos,
-        }))
+        Ok(Some(FrameHeader { fin, rsv1, opcode, mask, payload_len, header_len: pos }))
     }
 }
 
@@ -162,38 +155,15 @@ mod tests {
 
     #[test]
     fn rejects() {
-        assert_eq!(
-            FrameHeader::parse(&[0xC1, 0x80], false),
-            Err(ProtocolError::ReservedBitsSet)
-        );
-        assert!(FrameHeader::parse(&[0xC1, 0x80, 0, 0, 0, 0], true)
-            .unwrap()
-            .is_some());
-        assert_eq!(
-            FrameHeader::parse(&[0xA1, 0x80], true),
-            Err(ProtocolError::ReservedBitsSet)
-        );
-        assert_eq!(
-            FrameHeader::parse(&[0x83, 0x80], false),
-            Err(ProtocolError::ReservedOpcode(3))
-        );
-        assert_eq!(
-            FrameHeader::parse(&[0x8B, 0x80], false),
-            Err(ProtocolError::ReservedOpcode(0xB))
-        );
-        assert_eq!(
-            FrameHeader::parse(&[0x09, 0x80], false),
-            Err(ProtocolError::FragmentedControlFrame)
-        );
-        assert_eq!(
-            FrameHeader::parse(&[0x89, 0xFE], false),
-            Err(ProtocolError::ControlFrameTooLong)
-        );
+        assert_eq!(FrameHeader::parse(&[0xC1, 0x80], false), Err(ProtocolError::ReservedBitsSet));
+        assert!(FrameHeader::parse(&[0xC1, 0x80, 0, 0, 0, 0], true).unwrap().is_some());
+        assert_eq!(FrameHeader::parse(&[0xA1, 0x80], true), Err(ProtocolError::ReservedBitsSet));
+        assert_eq!(FrameHeader::parse(&[0x83, 0x80], false), Err(ProtocolError::ReservedOpcode(3)));
+        assert_eq!(FrameHeader::parse(&[0x8B, 0x80], false), Err(ProtocolError::ReservedOpcode(0xB)));
+        assert_eq!(FrameHeader::parse(&[0x09, 0x80], false), Err(ProtocolError::FragmentedControlFrame));
+        assert_eq!(FrameHeader::parse(&[0x89, 0xFE], false), Err(ProtocolError::ControlFrameTooLong));
         let mut huge = [0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(
-            FrameHeader::parse(&huge, false),
-            Err(ProtocolError::InvalidLength)
-        );
+        assert_eq!(FrameHeader::parse(&huge, false), Err(ProtocolError::InvalidLength));
         huge[2] = 0x7F;
         assert_eq!(FrameHeader::parse(&huge, false), Ok(None)); // waits for the mask
     }

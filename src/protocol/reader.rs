@@ -27,11 +27,7 @@ pub struct ReaderLimits {
 
 impl Default for ReaderLimits {
     fn default() -> Self {
-        ReaderLimits {
-            max_message_size: 16 * 1024 * 1024,
-            fragment_size: None,
-            allow_rsv1: false,
-        }
+        ReaderLimits { max_message_size: 16 * 1024 * 1024, fragment_size: None, allow_rsv1: false }
     }
 }
 
@@ -104,9 +100,7 @@ impl FrameReader {
     /// Bytes this reader holds on the heap.
     pub fn heap_bytes(&self) -> usize {
         self.control.capacity()
-            + self.message.as_ref().map_or(0, |m| {
-                m.buf.capacity() + std::mem::size_of::<MessageInProgress>()
-            })
+            + self.message.as_ref().map_or(0, |m| m.buf.capacity() + std::mem::size_of::<MessageInProgress>())
     }
 
     /// Consumes `data` (unmasking it in place) and calls `on_event` for each event.
@@ -143,13 +137,7 @@ impl FrameReader {
             if opcode.is_control() {
                 self.deliver_control(opcode, chunk, frame_done, on_event)?;
             } else {
-                self.deliver_data(
-                    chunk,
-                    frame_done && fin,
-                    remaining + (!fin) as u64,
-                    limits,
-                    on_event,
-                )?;
+                self.deliver_data(chunk, frame_done && fin, remaining + (!fin) as u64, limits, on_event)?;
             }
             data = rest;
             if !frame_done {
@@ -160,11 +148,7 @@ impl FrameReader {
 
     /// Parses the next header (possibly completing one kept from an earlier read)
     /// and starts its frame. Returns how many bytes of `data` it used.
-    fn read_header(
-        &mut self,
-        data: &[u8],
-        limits: &ReaderLimits,
-    ) -> Result<Option<usize>, ProtocolError> {
+    fn read_header(&mut self, data: &[u8], limits: &ReaderLimits) -> Result<Option<usize>, ProtocolError> {
         let had = self.header_len as usize;
         let header = if had == 0 {
             match FrameHeader::parse(data, limits.allow_rsv1)? {
@@ -195,10 +179,7 @@ impl FrameReader {
         let mask = h.mask.ok_or(ProtocolError::UnmaskedFrame)?;
         match h.opcode {
             Opcode::Continuation => {
-                let m = self
-                    .message
-                    .as_mut()
-                    .ok_or(ProtocolError::UnexpectedContinuation)?;
+                let m = self.message.as_mut().ok_or(ProtocolError::UnexpectedContinuation)?;
                 if m.len + h.payload_len > limits.max_message_size {
                     return Err(ProtocolError::MessageTooBig);
                 }
@@ -260,10 +241,7 @@ impl FrameReader {
                 Ok(())
             }
             _ => parse_close_payload(payload).map(|close| {
-                on_event(ReaderEvent::Close {
-                    code: close.code,
-                    reason: close.reason,
-                });
+                on_event(ReaderEvent::Close { code: close.code, reason: close.reason });
             }),
         };
         if opcode == Opcode::Close {
@@ -283,10 +261,7 @@ impl FrameReader {
         limits: &ReaderLimits,
         on_event: &mut dyn FnMut(ReaderEvent<'_>),
     ) -> Result<(), ProtocolError> {
-        let m = self
-            .message
-            .as_mut()
-            .expect("data frame belongs to a message");
+        let m = self.message.as_mut().expect("data frame belongs to a message");
         if !m.binary && !(m.utf8.feed(chunk) && (!message_done || m.utf8.finish())) {
             return Err(ProtocolError::InvalidUtf8);
         }
@@ -297,10 +272,7 @@ impl FrameReader {
                 let _ = n; // too big for one event: fall through to streaming
             } else {
                 self.message = None;
-                on_event(ReaderEvent::Message {
-                    binary,
-                    data: chunk,
-                });
+                on_event(ReaderEvent::Message { binary, data: chunk });
                 return Ok(());
             }
         }
@@ -313,10 +285,7 @@ impl FrameReader {
                 m.buf.extend_from_slice(chunk);
                 if message_done {
                     let m = self.message.take().unwrap();
-                    on_event(ReaderEvent::Message {
-                        binary,
-                        data: &m.buf,
-                    });
+                    on_event(ReaderEvent::Message { binary, data: &m.buf });
                 }
             }
             Some(n) => {
@@ -326,11 +295,7 @@ impl FrameReader {
                     if m.buf.is_empty() && rest.len() >= n && (rest.len() > n || !message_done) {
                         let remaining = (rest.len() - n) as u64 + after;
                         m.streaming = true;
-                        on_event(ReaderEvent::Fragment {
-                            binary,
-                            data: &rest[..n],
-                            remaining,
-                        });
+                        on_event(ReaderEvent::Fragment { binary, data: &rest[..n], remaining });
                         rest = &rest[n..];
                         continue;
                     }
@@ -340,27 +305,16 @@ impl FrameReader {
                     if m.buf.len() == n && (!rest.is_empty() || !message_done) {
                         let remaining = rest.len() as u64 + after;
                         m.streaming = true;
-                        on_event(ReaderEvent::Fragment {
-                            binary,
-                            data: &m.buf,
-                            remaining,
-                        });
+                        on_event(ReaderEvent::Fragment { binary, data: &m.buf, remaining });
                         m.buf.clear();
                     }
                 }
                 if message_done {
                     let m = self.message.take().unwrap();
                     if m.streaming {
-                        on_event(ReaderEvent::Fragment {
-                            binary,
-                            data: &m.buf,
-                            remaining: 0,
-                        });
+                        on_event(ReaderEvent::Fragment { binary, data: &m.buf, remaining: 0 });
                     } else {
-                        on_event(ReaderEvent::Message {
-                            binary,
-                            data: &m.buf,
-                        });
+                        on_event(ReaderEvent::Message { binary, data: &m.buf });
                     }
                 }
             }
@@ -401,11 +355,7 @@ mod tests {
         Close(u16, Vec<u8>),
     }
 
-    fn run(
-        bytes: &[u8],
-        split: usize,
-        limits: ReaderLimits,
-    ) -> (Vec<Ev>, Result<(), ProtocolError>) {
+    fn run(bytes: &[u8], split: usize, limits: ReaderLimits) -> (Vec<Ev>, Result<(), ProtocolError>) {
         let mut r = FrameReader::new();
         let mut evs = Vec::new();
         let mut data = bytes.to_vec();
@@ -414,11 +364,9 @@ mod tests {
             result = r.feed(piece, &limits, &mut |e| {
                 evs.push(match e {
                     ReaderEvent::Message { binary, data } => Ev::Msg(binary, data.to_vec()),
-                    ReaderEvent::Fragment {
-                        binary,
-                        data,
-                        remaining,
-                    } => Ev::Frag(binary, data.to_vec(), remaining),
+                    ReaderEvent::Fragment { binary, data, remaining } => {
+                        Ev::Frag(binary, data.to_vec(), remaining)
+                    }
                     ReaderEvent::Ping(p) => Ev::Ping(p.to_vec()),
                     ReaderEvent::Pong(p) => Ev::Pong(p.to_vec()),
                     ReaderEvent::Close { code, reason } => Ev::Close(code, reason.to_vec()),
@@ -468,13 +416,7 @@ mod tests {
         bytes.extend(client_frame(true, 0, "örld".as_bytes()));
         let (evs, res) = every_split(&bytes, ReaderLimits::default());
         assert_eq!(res, Ok(()));
-        assert_eq!(
-            evs,
-            vec![
-                Ev::Ping(b"p".to_vec()),
-                Ev::Msg(false, "héllo wörld".as_bytes().to_vec())
-            ]
-        );
+        assert_eq!(evs, vec![Ev::Ping(b"p".to_vec()), Ev::Msg(false, "héllo wörld".as_bytes().to_vec())]);
     }
 
     #[test]
@@ -482,21 +424,12 @@ mod tests {
         let s = "€".as_bytes();
         let mut bytes = client_frame(false, 1, &s[..1]);
         bytes.extend(client_frame(true, 0, &s[1..]));
-        assert_eq!(
-            every_split(&bytes, ReaderLimits::default()).0,
-            vec![Ev::Msg(false, s.to_vec())]
-        );
+        assert_eq!(every_split(&bytes, ReaderLimits::default()).0, vec![Ev::Msg(false, s.to_vec())]);
         let bad = client_frame(true, 1, b"ab\xff");
-        assert_eq!(
-            every_split(&bad, ReaderLimits::default()).1,
-            Err(ProtocolError::InvalidUtf8)
-        );
+        assert_eq!(every_split(&bad, ReaderLimits::default()).1, Err(ProtocolError::InvalidUtf8));
         // Truncated code point at the end of the message.
         let cut = client_frame(true, 1, &s[..2]);
-        assert_eq!(
-            run(&cut, 100, ReaderLimits::default()).1,
-            Err(ProtocolError::InvalidUtf8)
-        );
+        assert_eq!(run(&cut, 100, ReaderLimits::default()).1, Err(ProtocolError::InvalidUtf8));
     }
 
     #[test]
@@ -513,12 +446,7 @@ mod tests {
             vec![Ev::Close(1005, vec![])]
         );
         assert_eq!(
-            run(
-                &client_frame(true, 8, &1004u16.to_be_bytes()),
-                100,
-                ReaderLimits::default()
-            )
-            .1,
+            run(&client_frame(true, 8, &1004u16.to_be_bytes()), 100, ReaderLimits::default()).1,
             Err(ProtocolError::InvalidCloseCode(1004))
         );
         assert_eq!(
@@ -530,60 +458,30 @@ mod tests {
     #[test]
     fn protocol_errors() {
         let d = ReaderLimits::default();
-        assert_eq!(
-            run(&client_frame(true, 0, b"x"), 100, d).1,
-            Err(ProtocolError::UnexpectedContinuation)
-        );
+        assert_eq!(run(&client_frame(true, 0, b"x"), 100, d).1, Err(ProtocolError::UnexpectedContinuation));
         let mut two = client_frame(false, 1, b"a");
         two.extend(client_frame(true, 1, b"b"));
-        assert_eq!(
-            run(&two, 100, d).1,
-            Err(ProtocolError::ExpectedContinuation)
-        );
-        assert_eq!(
-            run(&[0x81, 0x01, b'x'], 100, d).1,
-            Err(ProtocolError::UnmaskedFrame)
-        );
-        assert_eq!(
-            run(&client_frame(true, 9, &[0; 126]), 100, d).1,
-            Err(ProtocolError::ControlFrameTooLong)
-        );
-        assert_eq!(
-            run(&client_frame(true, 3, b""), 100, d).1,
-            Err(ProtocolError::ReservedOpcode(3))
-        );
+        assert_eq!(run(&two, 100, d).1, Err(ProtocolError::ExpectedContinuation));
+        assert_eq!(run(&[0x81, 0x01, b'x'], 100, d).1, Err(ProtocolError::UnmaskedFrame));
+        assert_eq!(run(&client_frame(true, 9, &[0; 126]), 100, d).1, Err(ProtocolError::ControlFrameTooLong));
+        assert_eq!(run(&client_frame(true, 3, b""), 100, d).1, Err(ProtocolError::ReservedOpcode(3)));
     }
 
     #[test]
     fn message_too_big_is_refused_at_the_header() {
-        let limits = ReaderLimits {
-            max_message_size: 10,
-            ..Default::default()
-        };
+        let limits = ReaderLimits { max_message_size: 10, ..Default::default() };
         // Only the header of an 11-byte frame: refused before any payload arrives.
         let frame = client_frame(true, 2, &[0; 11]);
-        assert_eq!(
-            run(&frame[..6], 100, limits).1,
-            Err(ProtocolError::MessageTooBig)
-        );
+        assert_eq!(run(&frame[..6], 100, limits).1, Err(ProtocolError::MessageTooBig));
         let mut frags = client_frame(false, 2, &[0; 6]);
         frags.extend(client_frame(true, 0, &[0; 5]));
-        assert_eq!(
-            run(&frags, 100, limits).1,
-            Err(ProtocolError::MessageTooBig)
-        );
-        assert_eq!(
-            run(&client_frame(true, 2, &[7; 10]), 100, limits).0,
-            vec![Ev::Msg(true, vec![7; 10])]
-        );
+        assert_eq!(run(&frags, 100, limits).1, Err(ProtocolError::MessageTooBig));
+        assert_eq!(run(&client_frame(true, 2, &[7; 10]), 100, limits).0, vec![Ev::Msg(true, vec![7; 10])]);
     }
 
     #[test]
     fn streaming_fragments() {
-        let limits = ReaderLimits {
-            fragment_size: Some(4),
-            ..Default::default()
-        };
+        let limits = ReaderLimits { fragment_size: Some(4), ..Default::default() };
         // Small message: one ordinary message event.
         assert_eq!(
             every_split(&client_frame(true, 2, b"abc"), limits).0,
@@ -611,9 +509,6 @@ mod tests {
         let mut f = vec![0x82, 0xFF];
         f.extend_from_slice(&u64::MAX.to_be_bytes());
         f.extend_from_slice(&[1, 2, 3, 4]);
-        assert_eq!(
-            run(&f, 100, ReaderLimits::default()).1,
-            Err(ProtocolError::InvalidLength)
-        );
+        assert_eq!(run(&f, 100, ReaderLimits::default()).1, Err(ProtocolError::InvalidLength));
     }
 }
