@@ -42,11 +42,8 @@ function headerLines(headers) {
   return out;
 }
 
-/**
- * The request behind an 'upgrade' event. Answered when the listeners return,
- * unless one called `defer()`: then `accept()` or `refuse()` answers later.
- */
-class UpgradeRequest {
+/** What the engine showed JS about a request waiting for an answer. */
+class PendingRequest {
   constructor(server, id, req) {
     this.server = server;
     this[kId] = id;
@@ -57,10 +54,20 @@ class UpgradeRequest {
     this.remoteAddress = req.remoteAddress;
     this.remotePort = req.remotePort;
     this.remoteFamily = req.remoteFamily;
-    this.socket = null;
-    this.deferred = false;
     this.answered = false;
     this.aborted = false;
+  }
+}
+
+/**
+ * The request behind an 'upgrade' event. Answered when the listeners return,
+ * unless one called `defer()`: then `accept()` or `refuse()` answers later.
+ */
+class UpgradeRequest extends PendingRequest {
+  constructor(server, id, req) {
+    super(server, id, req);
+    this.socket = null;
+    this.deferred = false;
   }
 
   /** Keeps the handshake waiting for a later accept() or refuse(). */
@@ -88,18 +95,10 @@ class UpgradeRequest {
 }
 
 /** A plain HTTP request waiting for `respond`. */
-class HttpRequest {
+class HttpRequest extends PendingRequest {
   constructor(server, id, req) {
-    this.server = server;
-    this[kId] = id;
-    this.method = req.method;
-    this.url = req.url;
-    this.headers = req.headers;
-    this.rawHeaders = req.rawHeaders;
+    super(server, id, req);
     this.body = req.body;
-    this.remoteAddress = req.remoteAddress;
-    this.remotePort = req.remotePort;
-    this.answered = false;
   }
 
   /** Answers and closes the connection: `respond(200, { 'content-type': 'text/html' }, body)`. */

@@ -454,24 +454,26 @@ impl Worker {
 
     /// Removes a WebSocket and reports its CLOSE.
     fn finish(&mut self, key: usize) {
-        let mut conn = self.conns.remove(key);
-        if let Some(at) = conn.deadline.take() {
-            self.timers.remove(&(at, key));
-        }
-        self.ids.remove(&conn.id);
-        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let mut conn = self.remove(key);
         let mut sink = Self::sink(&mut self.staging, &self.shared);
         conn.report_close(&mut sink);
     }
 
     /// Removes a socket that never became a WebSocket (no event for JS).
     fn drop_socket(&mut self, key: usize) {
+        self.remove(key);
+    }
+
+    /// Takes a socket out of the slab, its timer and the id map; dropping the
+    /// returned value closes it.
+    fn remove(&mut self, key: usize) -> Conn {
         let mut conn = self.conns.remove(key);
         if let Some(at) = conn.deadline.take() {
             self.timers.remove(&(at, key));
         }
         self.ids.remove(&conn.id);
         let _ = self.poll.registry().deregister(&mut conn.stream);
+        conn
     }
 
     // ---- the HTTP phase ---------------------------------------------------------
