@@ -1,8 +1,9 @@
 // Type definitions for lws (core API, node-lws 5 compatible).
 /// <reference types="node" />
 import { EventEmitter } from 'events';
-import type { IncomingMessage } from 'http';
-import type { Duplex } from 'stream';
+import type { IncomingMessage, OutgoingHttpHeaders, Server as HttpServer } from 'http';
+import type { Server as HttpsServer } from 'https';
+import type { Duplex, DuplexOptions } from 'stream';
 
 export interface PerMessageDeflateOptions {
   serverNoContextTakeover?: boolean;
@@ -135,7 +136,7 @@ export declare class Server extends EventEmitter {
   setUserData(socket: Socket, data: unknown): void;
   getUserData(socket: Socket): unknown;
   getFd(socket: Socket): number;
-  /** Starts the close handshake with `code` (1000 or 3000-4999); false if already closed. */
+  /** Starts the close handshake with `code` (1000-1003, 1007-1014 or 3000-4999, as ws); false if already closed. */
   close(socket: Socket, code?: number, reason?: string): boolean;
   /** Stops accepting and closes every connection with 1001. */
   close(callback?: () => void): this;
@@ -161,3 +162,182 @@ export declare class Server extends EventEmitter {
   on(event: 'listening', listener: () => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
+
+// ---- ws-compatible server side: `const { WebSocketServer } = require('lws')` ----
+
+/** The request of a connection: Node's IncomingMessage, or (port mode) an object with the same basics. */
+export interface WebSocketRequest {
+  readonly method?: string;
+  readonly url?: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly rawHeaders: string[];
+  readonly socket: { readonly remoteAddress?: string; readonly remotePort?: number; readonly remoteFamily?: string; readonly encrypted?: boolean };
+}
+
+export interface VerifyClientInfo {
+  origin: string | undefined;
+  secure: boolean;
+  req: IncomingMessage;
+}
+
+export type VerifyClientCallbackSync = (info: VerifyClientInfo) => boolean;
+export type VerifyClientCallbackAsync = (
+  info: VerifyClientInfo,
+  callback: (verified: boolean, code?: number, message?: string, headers?: OutgoingHttpHeaders) => void,
+) => void;
+
+export interface WebSocketServerOptions {
+  /** Port for the engine to listen on (one of port, server, noServer). */
+  port?: number;
+  host?: string;
+  backlog?: number;
+  /** An http/https server whose 'upgrade' events are taken over (works with express). */
+  server?: HttpServer | HttpsServer;
+  /** Call handleUpgrade() yourself. */
+  noServer?: boolean;
+  /** Only this path is accepted (query ignored); others get 400. */
+  path?: string;
+  verifyClient?: VerifyClientCallbackSync | VerifyClientCallbackAsync;
+  handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false;
+  /** Track clients in `clients`; default true. */
+  clientTracking?: boolean;
+  /** Largest message in bytes (0: no limit); default 100 MiB. Larger ones close with 1009. */
+  maxPayload?: number;
+  /** Accepted; compression is not negotiated yet. */
+  perMessageDeflate?: boolean | object;
+  /** Accepted; the engine always validates UTF-8. */
+  skipUTF8Validation?: boolean;
+  /** Milliseconds a close handshake may take; default 30000. */
+  closeTimeout?: number;
+  /** The class for connections: WebSocket or a subclass. */
+  WebSocket?: typeof WebSocket;
+  /** Accepted for compatibility, no effect (the engine answers pings itself). */
+  autoPong?: boolean;
+  allowSynchronousEvents?: boolean;
+  /** lws engine options, passed through. */
+  threads?: number;
+  maxBacklog?: number;
+  bufferSize?: number;
+  handshakeTimeout?: number;
+  keepAliveTime?: number;
+  keepAliveInterval?: number;
+  keepAliveRetry?: number;
+  maxHeaderBytes?: number;
+  maxHeaders?: number;
+  replySpin?: number;
+}
+
+export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | readonly number[] | number | null | undefined;
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
+
+export declare class WebSocketEvent {
+  readonly type: string;
+  readonly target: WebSocket;
+}
+export declare class WebSocketMessageEvent extends WebSocketEvent {
+  readonly data: string | Buffer | ArrayBuffer | Buffer[] | Blob;
+}
+export declare class WebSocketCloseEvent extends WebSocketEvent {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+}
+export declare class WebSocketErrorEvent extends WebSocketEvent {
+  readonly error: Error;
+  readonly message: string;
+}
+
+/** The server side of ws's WebSocket. lws has no client: `new WebSocket(url)` throws. */
+export declare class WebSocket extends EventEmitter {
+  static readonly CONNECTING: 0;
+  static readonly OPEN: 1;
+  static readonly CLOSING: 2;
+  static readonly CLOSED: 3;
+  static readonly WebSocket: typeof WebSocket;
+  static readonly WebSocketServer: typeof WebSocketServer;
+  static readonly Server: typeof WebSocketServer;
+  static readonly createWebSocketStream: typeof createWebSocketStream;
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
+
+  constructor(address: null, protocols?: undefined, options?: WebSocketServerOptions);
+  binaryType: BinaryType;
+  readonly bufferedAmount: number;
+  /** Always '' (no extension is negotiated yet). */
+  readonly extensions: string;
+  readonly isPaused: boolean;
+  readonly protocol: string;
+  readonly readyState: 0 | 1 | 2 | 3;
+  /** Undefined on the server side, as in ws. */
+  readonly url: string | undefined;
+
+  onopen: ((event: WebSocketEvent) => void) | null;
+  onerror: ((event: WebSocketErrorEvent) => void) | null;
+  onclose: ((event: WebSocketCloseEvent) => void) | null;
+  onmessage: ((event: WebSocketMessageEvent) => void) | null;
+
+  send(data: WebSocketData, cb?: (err?: Error) => void): void;
+  send(data: WebSocketData, options: { binary?: boolean; compress?: boolean; fin?: boolean; mask?: boolean }, cb?: (err?: Error) => void): void;
+  ping(data?: WebSocketData, mask?: boolean, cb?: (err?: Error) => void): void;
+  ping(cb: (err?: Error) => void): void;
+  pong(data?: WebSocketData, mask?: boolean, cb?: (err?: Error) => void): void;
+  pong(cb: (err?: Error) => void): void;
+  /** code: 1000-1003, 1007-1014 or 3000-4999; reason at most 123 bytes. */
+  close(code?: number, reason?: string | Buffer): void;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+
+  addEventListener(type: 'message', listener: ((event: WebSocketMessageEvent) => void) | { handleEvent(event: WebSocketMessageEvent): void }, options?: { once?: boolean }): void;
+  addEventListener(type: 'close', listener: ((event: WebSocketCloseEvent) => void) | { handleEvent(event: WebSocketCloseEvent): void }, options?: { once?: boolean }): void;
+  addEventListener(type: 'error', listener: ((event: WebSocketErrorEvent) => void) | { handleEvent(event: WebSocketErrorEvent): void }, options?: { once?: boolean }): void;
+  addEventListener(type: 'open', listener: ((event: WebSocketEvent) => void) | { handleEvent(event: WebSocketEvent): void }, options?: { once?: boolean }): void;
+  removeEventListener(type: 'message' | 'close' | 'error' | 'open', listener: unknown): void;
+
+  /** A copy, owned by the listener. Text messages are Buffers too (isBinary false). */
+  on(event: 'message', listener: (this: WebSocket, data: Buffer | ArrayBuffer | Buffer[] | Blob, isBinary: boolean) => void): this;
+  on(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
+  /** Protocol errors as ws reports them: `code` is e.g. 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'. */
+  on(event: 'error', listener: (this: WebSocket, error: Error & { code?: string }) => void): this;
+  on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
+  on(event: 'open', listener: (this: WebSocket) => void): this;
+  on(event: string | symbol, listener: (this: WebSocket, ...args: any[]) => void): this;
+  once(event: 'message', listener: (this: WebSocket, data: Buffer | ArrayBuffer | Buffer[] | Blob, isBinary: boolean) => void): this;
+  once(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
+  once(event: string | symbol, listener: (this: WebSocket, ...args: any[]) => void): this;
+}
+
+/** ws's WebSocketServer, over the lws engine. */
+export declare class WebSocketServer<T extends WebSocket = WebSocket> extends EventEmitter {
+  constructor(options: WebSocketServerOptions, callback?: () => void);
+  readonly options: WebSocketServerOptions;
+  /** The open connections (undefined with clientTracking: false). */
+  readonly clients: Set<T>;
+  /** The bound address; null once closed; throws in noServer mode. */
+  address(): { address: string; family: string; port: number } | string | null;
+  /** Stops accepting; open connections are not closed (ws 8). */
+  close(cb?: (err?: Error) => void): void;
+  /** Takes over an upgrade from an http/https server (or any Duplex); `callback` runs once the connection is open. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, callback: (client: T, request: IncomingMessage) => void): void;
+  shouldHandle(request: IncomingMessage): boolean;
+
+  on(event: 'connection', listener: (this: WebSocketServer<T>, socket: T, request: IncomingMessage) => void): this;
+  on(event: 'error', listener: (this: WebSocketServer<T>, error: Error) => void): this;
+  on(event: 'headers', listener: (this: WebSocketServer<T>, headers: string[], request: IncomingMessage) => void): this;
+  on(event: 'close' | 'listening', listener: (this: WebSocketServer<T>) => void): this;
+  on(event: 'wsClientError', listener: (this: WebSocketServer<T>, error: Error, socket: Duplex, request: IncomingMessage) => void): this;
+  on(event: string | symbol, listener: (this: WebSocketServer<T>, ...args: any[]) => void): this;
+}
+
+/** Same as WebSocketServer (the name used by lws's documentation for the ws drop-in). */
+export declare const wsServer: typeof WebSocketServer;
+
+/** A Duplex over a WebSocket, as ws's createWebSocketStream. */
+export declare function createWebSocketStream(websocket: WebSocket, options?: DuplexOptions): Duplex;
+
+export declare const CONNECTING: 0;
+export declare const OPEN: 1;
+export declare const CLOSING: 2;
+export declare const CLOSED: 3;

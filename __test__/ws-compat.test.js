@@ -406,3 +406,1127 @@ test('messages handed to the user are owned copies (they survive later batches)'
   await delay(20);
   for (let i = 0; i < sent.length; i++) assert.ok(kept[i].equals(sent[i]), `message ${i} intact`);
 });
+
+// ---- options ----------------------------------------------------------------------
+
+/** Runs `body(s, mode)` with a server in port mode and one behind Node's http server. */
+function bothModes(name, body, opts = {}) {
+  for (const mode of ['port', 'server']) {
+    test(`${name} [${mode} mode]`, { timeout: 30000, ...opts }, async (t) => {
+      const s = scope(t);
+      const make = async (options = {}, setup) => {
+        if (mode === 'port') {
+          const wss = await s.listen(options, setup);
+          return { wss, url: (p = '/') => urlOf(wss, p), port: wss.address().port };
+        }
+        const server = http.createServer((req, res) => res.end('http'));
+        const wss = s.wss({ server, ...options });
+        if (setup) setup(wss);
+        await s.http(server);
+        return { wss, url: (p = '/') => httpUrl(server, p), port: server.address().port };
+      };
+      await body(s, make, mode);
+    });
+  }
+}
+
+bothModes('path: other paths are refused with 400; the query string is ignored', async (s, make) => {
+  const { url } = await make({ path: '/ws' });
+  await s.connect(url('/ws?token=1'));
+  assert.equal((await refused(s.client(url('/other')))).status, 400);
+  assert.equal((await refused(s.client(url('/ws/')))).status, 400);
+});
+
+bothModes('shouldHandle(req) can be overridden', async (s, make) => {
+  const { wss, url } = await make();
+  wss.shouldHandle = (req) => req.url.startsWith('/yes');
+  await s.connect(url('/yes/please'));
+  assert.equal((await refused(s.client(url('/no')))).status, 400);
+});
+
+bothModes('verifyClient (sync): info has origin, secure, req; false refuses with 401', async (s, make) => {
+  const seen = [];
+  const { url } = await make({
+    verifyClient(info) {
+      seen.push(info);
+      return info.req.headers['x-token'] === 'ok';
+    },
+  });
+  await s.connect(url('/a'), undefined, { headers: { 'X-Token': 'ok' }, origin: 'https://example.com' });
+  assert.equal(seen[0].origin, 'https://example.com');
+  assert.equal(seen[0].secure, false);
+  assert.equal(seen[0].req.url, '/a');
+  assert.equal((await refused(s.client(url('/b'), undefined, { headers: { 'X-Token': 'bad' } }))).status, 401);
+});
+
+bothModes('verifyClient (async): (info, cb) with cb(false, code, message, headers) and a late cb(true)', async (s, make) => {
+  const { url, wss } = await make({
+    verifyClient(info, cb) {
+      const token = info.req.headers['x-token'];
+      setTimeout(() => {
+        if (token === 'ok') cb(true);
+        else cb(false, 403, 'Go away', { 'X-Why': 'bad token' });
+      }, 30);
+    },
+  });
+  const conn = nextConnection(wss);
+  await s.connect(url(), undefined, { headers: { 'X-Token': 'ok' } });
+  await conn;
+  const res = await refused(s.client(url(), undefined, { headers: { 'X-Token': 'nope' } }));
+  assert.equal(res.status, 403);
+  assert.equal(res.headers['x-why'], 'bad token');
+  const bare = await refused(
+    s.client(url()),
+  );
+  assert.equal(bare.status, 403);
+});
+
+bothModes('verifyClient (async) with no code refuses with 401', async (s, make) => {
+  const { url } = await make({ verifyClient: (info, cb) => setImmediate(() => cb(false)) });
+  assert.equal((await refused(s.client(url()))).status, 401);
+});
+
+bothModes('verifyClient (async): a client that leaves before the answer is forgotten; close() refuses pending ones with 503', async (s, make) => {
+  let release;
+  const answered = new Promise((resolve) => {
+    release = resolve;
+  });
+  const pending = [];
+  const { wss, port, url } = await make({
+    verifyClient(info, cb) {
+      pending.push(cb);
+      answered.then(() => cb(true));
+    },
+  });
+  let connections = 0;
+  wss.on('connection', () => connections++);
+  // A raw client that gives up while verifyClient is still deciding.
+  const raw = net.connect(port, '127.0.0.1', () => raw.write(upgradeText('/')));
+  await until(() => pending.length === 1, 5000, 'verifyClient to be called');
+  raw.destroy();
+  await delay(100);
+  // A second client is still waiting for its answer when the server closes.
+  const waiting = s.client(url());
+  await until(() => pending.length === 2, 5000, 'the second verifyClient call');
+  const closedPromise = new Promise((resolve) => wss.close(resolve));
+  release();
+  assert.equal((await refused(waiting)).status, 503);
+  await withTimeout(closedPromise, 5000, "the server's close");
+  assert.equal(connections, 0);
+});
+
+bothModes('handleProtocols(protocols: Set, req) picks the subprotocol; ws.protocol and the client agree', async (s, make) => {
+  const calls = [];
+  const { url, wss } = await make({
+    handleProtocols(protocols, req) {
+      calls.push([protocols, req.url]);
+      return protocols.has('chat.v2') ? 'chat.v2' : false;
+    },
+  });
+  const conn = nextConnection(wss);
+  const client = await s.connect(url('/p'), ['chat.v1', 'chat.v2']);
+  const { ws } = await conn;
+  assert.ok(calls[0][0] instanceof Set);
+  assert.deepEqual([...calls[0][0]], ['chat.v1', 'chat.v2']);
+  assert.equal(calls[0][1], '/p');
+  assert.equal(ws.protocol, 'chat.v2');
+  assert.equal(client.protocol, 'chat.v2');
+  // handleProtocols returning false: no Sec-WebSocket-Protocol, which the ws client rejects.
+  const picky = s.client(url('/p'), ['chat.v1']);
+  const [err] = await once(picky, 'error');
+  assert.match(err.message, /Server sent no subprotocol/);
+});
+
+bothModes('without handleProtocols the first offered subprotocol is chosen', async (s, make) => {
+  const { url, wss } = await make();
+  const conn = nextConnection(wss);
+  const client = await s.connect(url(), ['first', 'second']);
+  assert.equal(client.protocol, 'first');
+  assert.equal((await conn).ws.protocol, 'first');
+});
+
+bothModes("'headers' (headers array, request): listeners can add headers to the 101", async (s, make) => {
+  const seen = [];
+  const { url } = await make({}, (wss) =>
+    wss.on('headers', (headers, req) => {
+      seen.push([...headers]);
+      assert.equal(typeof req.url, 'string');
+      headers.push('Set-Cookie: session=abc; HttpOnly');
+      headers.push('X-Served-By: lws');
+    }),
+  );
+  const client = s.client(url(), ['proto1']);
+  const [res] = await once(client, 'upgrade');
+  await opened(client);
+  assert.equal(seen[0][0], 'HTTP/1.1 101 Switching Protocols');
+  assert.ok(seen[0].includes('Upgrade: websocket'));
+  assert.ok(seen[0].includes('Connection: Upgrade'));
+  const accept = seen[0].find((h) => h.startsWith('Sec-WebSocket-Accept: '));
+  assert.equal(accept.slice('Sec-WebSocket-Accept: '.length), res.headers['sec-websocket-accept']);
+  assert.ok(seen[0].includes('Sec-WebSocket-Protocol: proto1'));
+  assert.deepEqual(res.headers['set-cookie'], ['session=abc; HttpOnly']);
+  assert.equal(res.headers['x-served-by'], 'lws');
+});
+
+bothModes('clientTracking: clients is a Set of open WebSockets; clientTracking false leaves it undefined', async (s, make) => {
+  const { wss, url } = await make();
+  assert.ok(wss.clients instanceof Set);
+  const conn = nextConnection(wss);
+  const client = await s.connect(url());
+  const { ws } = await conn;
+  assert.ok(wss.clients.has(ws));
+  const serverClose = closed(ws);
+  client.close();
+  await serverClose;
+  assert.equal(wss.clients.size, 0, 'removed before the close listeners run');
+  const untracked = await make({ clientTracking: false });
+  assert.equal(untracked.wss.clients, undefined);
+  const c2 = nextConnection(untracked.wss);
+  await s.connect(untracked.url());
+  await c2;
+});
+
+bothModes('invalid Sec-WebSocket-Protocol: 400, or handed to wsClientError listeners (err, socket, req)', async (s, make) => {
+  const { port, wss } = await make();
+  const bad = upgradeText('/', { 'Sec-WebSocket-Protocol': 'a, a' });
+  assert.match(await rawRequest(port, bad), /^HTTP\/1\.1 400 /);
+  const errors = [];
+  wss.on('wsClientError', (err, socket, req) => {
+    errors.push([err.message, req.url]);
+    socket.write('HTTP/1.1 418 I\'m a teapot\r\nX-Teapot: yes\r\n\r\n');
+    socket.destroy();
+  });
+  const response = await rawRequest(port, upgradeText('/tea', { 'Sec-WebSocket-Protocol': 'bad protocol' }));
+  assert.match(response, /^HTTP\/1\.1 418 /);
+  assert.deepEqual(errors, [['Invalid Sec-WebSocket-Protocol header', '/tea']]);
+});
+
+bothModes('maxPayload: a larger message closes with 1009 and an error WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', async (s, make) => {
+  const { wss, url } = await make({ maxPayload: 64 });
+  const conn = nextConnection(wss);
+  const client = await s.connect(url());
+  const { ws } = await conn;
+  const box = inbox(ws);
+  const errors = [];
+  ws.on('error', (err) => errors.push(err));
+  const serverClose = closed(ws);
+  const clientClose = closed(client);
+  client.send(Buffer.alloc(64, 1)); // exactly the limit: fine
+  assert.equal((await box.next()).data.length, 64);
+  client.send(Buffer.alloc(65, 1));
+  assert.equal((await clientClose).code, 1009);
+  assert.deepEqual(await serverClose, { code: 1006, reason: '' }); // what ws reports after a protocol error
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof RangeError);
+  assert.equal(errors[0].message, 'Max payload size exceeded');
+  assert.equal(errors[0].code, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+});
+
+test('maxPayload default is ws\'s 100 MiB (a 20 MiB message passes, beyond the core default of 16 MiB)', { timeout: 60000 }, async (t) => {
+  const s = scope(t);
+  const wss = await s.listen({}, (w) => w.on('connection', (ws) => ws.on('message', (d) => ws.send(String(d.length)))));
+  const client = await s.connect(urlOf(wss));
+  const box = inbox(client);
+  client.send(Buffer.alloc(20 * 1024 * 1024, 7));
+  assert.equal((await box.next(30000)).data.toString(), String(20 * 1024 * 1024));
+});
+
+bothModes('invalid UTF-8: 1007 and an error WS_ERR_INVALID_UTF8', async (s, make) => {
+  const { wss, url } = await make();
+  const conn = nextConnection(wss);
+  const client = await s.connect(url());
+  const { ws } = await conn;
+  const errors = [];
+  ws.on('error', (err) => errors.push(err));
+  const clientClose = closed(client);
+  const serverClose = closed(ws);
+  client._socket.write(frame(0x1, Buffer.from([0xff, 0xfe])));
+  assert.equal((await clientClose).code, 1007);
+  assert.deepEqual(await serverClose, { code: 1006, reason: '' });
+  assert.equal(errors[0].code, 'WS_ERR_INVALID_UTF8');
+  assert.equal(errors[0].message, 'Invalid WebSocket frame: invalid UTF-8 sequence');
+});
+
+bothModes('perMessageDeflate and skipUTF8Validation are accepted (no compression is negotiated)', async (s, make) => {
+  const { wss, url } = await make({ perMessageDeflate: { threshold: 1024, zlibDeflateOptions: { level: 3 } }, skipUTF8Validation: false });
+  const conn = nextConnection(wss);
+  const client = await s.connect(url()); // the ws client offers permessage-deflate by default
+  const { ws } = await conn;
+  assert.equal(client.extensions, '');
+  assert.equal(ws.extensions, '');
+  const box = inbox(client);
+  ws.send('x'.repeat(5000));
+  assert.equal((await box.next()).data.length, 5000);
+  const other = await make({ perMessageDeflate: true, skipUTF8Validation: true });
+  await s.connect(other.url());
+});
+
+// ---- the server-side WebSocket --------------------------------------------------------
+
+/** A port-mode server, one open client, and its server-side WebSocket. */
+async function pair(s, options = {}, clientOptions) {
+  const wss = await s.listen(options);
+  const conn = nextConnection(wss);
+  const client = await s.connect(urlOf(wss), undefined, clientOptions);
+  const { ws, req } = await conn;
+  return { wss, client, ws, req };
+}
+
+test('send: strings are text, binary data is binary, options.binary overrides; numbers become text', async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  const box = inbox(client);
+  ws.send('text');
+  ws.send(Buffer.from('buf'));
+  ws.send('forced binary', { binary: true });
+  ws.send(Buffer.from('forced text'), { binary: false });
+  ws.send(42);
+  ws.send(new Uint8Array([1, 2, 3]));
+  ws.send(new Uint16Array([0x0201]).buffer);
+  ws.send(new DataView(new Uint8Array([9, 8]).buffer));
+  ws.send([4, 5]);
+  const got = [];
+  for (let i = 0; i < 9; i++) got.push(await box.next());
+  assert.deepEqual(
+    got.map((m) => [m.isBinary, m.isBinary ? [...m.data] : m.data.toString()]),
+    [
+      [false, 'text'],
+      [true, [...Buffer.from('buf')]],
+      [true, [...Buffer.from('forced binary')]],
+      [false, 'forced text'],
+      [false, '42'],
+      [true, [1, 2, 3]],
+      [true, [1, 2]],
+      [true, [9, 8]],
+      [true, [4, 5]],
+    ],
+  );
+});
+
+test('send: { fin: false } fragments one message; the callback runs once the data is out', async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  const box = inbox(client);
+  const results = [];
+  ws.send('part one, ', { fin: false });
+  ws.send('part two, ', { fin: false });
+  ws.send('end', { fin: true }, (err) => results.push(err));
+  const m = await box.next();
+  assert.equal(m.data.toString(), 'part one, part two, end');
+  assert.equal(m.isBinary, false);
+  await until(() => results.length === 1, 5000, 'the send callback');
+  assert.equal(results[0], undefined);
+  await new Promise((resolve) => ws.send('cb only', resolve));
+});
+
+test('send: Blobs are sent in order with what follows them', { skip: typeof Blob === 'undefined' && 'no Blob' }, async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  const box = inbox(client);
+  ws.send('before');
+  ws.send(new Blob(['blob ', 'data']));
+  ws.send('after');
+  assert.equal((await box.next()).data.toString(), 'before');
+  const blob = await box.next();
+  assert.equal(blob.isBinary, true);
+  assert.equal(blob.data.toString(), 'blob data');
+  assert.equal((await box.next()).data.toString(), 'after');
+});
+
+test('send/ping/pong after close: the callback gets ws\'s error, bufferedAmount counts the bytes; CONNECTING throws', async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  const serverClose = closed(ws);
+  client.close();
+  await serverClose;
+  assert.equal(ws.readyState, WebSocket.CLOSED);
+  const errors = [];
+  ws.send('12345', (err) => errors.push(err));
+  ws.ping('ab', (err) => errors.push(err));
+  ws.pong((err) => errors.push(err));
+  ws.send('no callback');
+  await until(() => errors.length === 3, 2000, 'callbacks');
+  for (const err of errors) assert.equal(err.message, 'WebSocket is not open: readyState 3 (CLOSED)');
+  assert.equal(ws.bufferedAmount, 5 + 2 + 11);
+
+  const fresh = new WebSocket(null);
+  assert.equal(fresh.readyState, WebSocket.CONNECTING);
+  assert.throws(() => fresh.send('x'), { message: 'WebSocket is not open: readyState 0 (CONNECTING)' });
+  assert.throws(() => fresh.ping(), { message: 'WebSocket is not open: readyState 0 (CONNECTING)' });
+  assert.throws(() => fresh.pong(), { message: 'WebSocket is not open: readyState 0 (CONNECTING)' });
+});
+
+test('bufferedAmount: queued bytes while open (the core getBufferedAmount), 0 once written', async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  const box = inbox(client);
+  assert.equal(ws.bufferedAmount, 0);
+  ws.send(Buffer.alloc(100000));
+  assert.ok(ws.bufferedAmount >= 100000, `bufferedAmount ${ws.bufferedAmount} right after send`);
+  await box.next();
+  await until(() => ws.bufferedAmount === 0, 5000, 'bufferedAmount back to 0');
+});
+
+test("ping/pong: ws.ping reaches the client, the client's pong is a 'pong' event; client pings are 'ping' events and answered", async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  const clientPing = once(client, 'ping');
+  const serverPong = once(ws, 'pong');
+  let pingCb = false;
+  ws.ping('are you there', false, () => {
+    pingCb = true;
+  });
+  assert.equal((await clientPing)[0].toString(), 'are you there');
+  assert.equal((await serverPong)[0].toString(), 'are you there');
+  await until(() => pingCb, 2000, 'the ping callback');
+
+  const serverPing = once(ws, 'ping');
+  const clientPong = once(client, 'pong');
+  client.ping(Buffer.from([1, 2, 3]));
+  assert.deepEqual([...(await serverPing)[0]], [1, 2, 3]);
+  assert.deepEqual([...(await clientPong)[0]], [1, 2, 3], 'pongs to pings are automatic');
+
+  const unsolicited = once(client, 'pong');
+  ws.pong('unasked');
+  assert.equal((await unsolicited)[0].toString(), 'unasked');
+  ws.ping();
+  ws.ping(12345);
+  assert.throws(() => ws.ping(Buffer.alloc(126)), { name: 'RangeError', message: 'The data size must not be greater than 125 bytes' });
+});
+
+test('close(code, reason): the client gets both; readyState CLOSING then CLOSED; ws rules for codes and reasons', async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  assert.throws(() => ws.close(1005), { name: 'TypeError', message: 'First argument must be a valid error code number' });
+  assert.throws(() => ws.close(1006), TypeError);
+  assert.throws(() => ws.close(2999), TypeError);
+  assert.throws(() => ws.close(5000), TypeError);
+  assert.throws(() => ws.close('1000'), TypeError);
+  assert.throws(() => ws.close(1000, 'x'.repeat(124)), { name: 'RangeError', message: 'The message must not be greater than 123 bytes' });
+  assert.throws(() => ws.close(1000, { length: 1 }), { name: 'TypeError', message: 'Second argument must be a string or a Uint8Array' });
+  assert.equal(ws.readyState, WebSocket.OPEN, 'a rejected close leaves the socket open');
+  const clientClose = closed(client);
+  const serverClose = closed(ws);
+  ws.close(1001, 'going away'); // ws allows 1001-1003 and 1007-1014 too
+  assert.equal(ws.readyState, WebSocket.CLOSING);
+  ws.close(1000); // ignored while closing
+  assert.deepEqual(await clientClose, { code: 1001, reason: 'going away' });
+  assert.equal((await serverClose).code, 1001);
+  assert.equal(ws.readyState, WebSocket.CLOSED);
+  ws.close(); // no-op once closed
+
+  const second = await pair(s);
+  const c2 = closed(second.client);
+  second.ws.close(4000, Buffer.from('bytes reason'));
+  assert.deepEqual(await c2, { code: 4000, reason: 'bytes reason' });
+
+  const third = await pair(s);
+  const c3 = closed(third.client);
+  third.ws.close(); // no code: an empty close frame
+  assert.equal((await c3).code, 1005);
+});
+
+test('the peer closing: close(code, reason: Buffer) with its code and reason; 1005 without a code', async (t) => {
+  const s = scope(t);
+  const a = await pair(s);
+  const closeA = closed(a.ws);
+  const raw = new Promise((resolve) => a.ws.once('close', (code, reason) => resolve(reason)));
+  a.client.close(4321, 'see you');
+  assert.deepEqual(await closeA, { code: 4321, reason: 'see you' });
+  assert.ok(Buffer.isBuffer(await raw), 'the reason is a Buffer, as in ws 8');
+  const b = await pair(s);
+  const closeB = closed(b.ws);
+  b.client.close();
+  assert.deepEqual(await closeB, { code: 1005, reason: '' });
+  const c = await pair(s);
+  const closeC = closed(c.ws);
+  c.client.terminate();
+  assert.deepEqual(await closeC, { code: 1006, reason: '' });
+});
+
+test('terminate(): the connection drops at once (1006 on both sides)', async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  const clientClose = closed(client);
+  const serverClose = closed(ws);
+  ws.terminate();
+  assert.equal(ws.readyState, WebSocket.CLOSING);
+  assert.equal((await clientClose).code, 1006);
+  assert.deepEqual(await serverClose, { code: 1006, reason: '' });
+  assert.equal(ws.readyState, WebSocket.CLOSED);
+  ws.terminate(); // no-op
+});
+
+test('pause()/resume(): no message while paused (isPaused), then all of them in order', async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  const got = [];
+  ws.on('message', (d) => got.push(d.toString()));
+  ws.pause();
+  assert.equal(ws.isPaused, true);
+  for (let i = 0; i < 5; i++) client.send(`m${i}`);
+  await delay(200);
+  assert.deepEqual(got, []);
+  ws.resume();
+  assert.equal(ws.isPaused, false);
+  await until(() => got.length === 5, 5000, 'the held messages');
+  assert.deepEqual(got, ['m0', 'm1', 'm2', 'm3', 'm4']);
+  client.send('live');
+  await until(() => got.length === 6, 5000, 'a message after resume');
+});
+
+test('pause(): messages already received when pausing are held, and delivered before close', async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  const events = [];
+  ws.on('message', (d) => {
+    events.push(`message ${d}`);
+    if (String(d) === 'm0') {
+      // Pausing inside a batch: what the engine already read is held by lws, not dropped.
+      ws.pause();
+      setTimeout(() => ws.terminate(), 100);
+    }
+  });
+  ws.on('close', (code) => events.push(`close ${code}`));
+  client._socket.write(Buffer.concat([frame(1, 'm0'), frame(1, 'm1'), frame(1, 'm2')]));
+  await until(() => events.at(-1) === 'close 1006', 5000, 'close');
+  const messages = events.slice(0, -1);
+  assert.deepEqual(messages, ['message m0', 'message m1', 'message m2'].slice(0, messages.length));
+  assert.ok(messages.length >= 1);
+});
+
+test('binaryType: nodebuffer (default), arraybuffer, fragments, blob; invalid values are ignored; text stays a Buffer', async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  const box = inbox(ws);
+  assert.equal(ws.binaryType, 'nodebuffer');
+  client.send(Buffer.from([1, 2]));
+  assert.ok(Buffer.isBuffer((await box.next()).data));
+  ws.binaryType = 'arraybuffer';
+  client.send(Buffer.from([3, 4]));
+  const ab = (await box.next()).data;
+  assert.ok(ab instanceof ArrayBuffer);
+  assert.deepEqual([...new Uint8Array(ab)], [3, 4]);
+  client.send('text');
+  assert.ok(Buffer.isBuffer((await box.next()).data), 'text messages are Buffers whatever binaryType is');
+  ws.binaryType = 'fragments';
+  client.send(Buffer.from([5]));
+  const fragments = (await box.next()).data;
+  assert.ok(Array.isArray(fragments));
+  assert.deepEqual([...Buffer.concat(fragments)], [5]);
+  ws.binaryType = 'bogus';
+  assert.equal(ws.binaryType, 'fragments');
+  if (typeof Blob !== 'undefined') {
+    ws.binaryType = 'blob';
+    client.send(Buffer.from('blob!'));
+    const blob = (await box.next()).data;
+    assert.ok(blob instanceof Blob);
+    assert.equal(await blob.text(), 'blob!');
+  }
+});
+
+test('EventTarget: onmessage/onclose/onerror/onopen and addEventListener with ws\'s event objects', async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s, { maxPayload: 100 });
+  const messages = [];
+  const viaListener = [];
+  const handler = (event) => viaListener.push(event.data);
+  ws.onmessage = (event) => messages.push(event);
+  assert.equal(typeof ws.onmessage, 'function');
+  ws.addEventListener('message', handler);
+  ws.addEventListener('message', handler); // added once only
+  let onceCount = 0;
+  ws.addEventListener('message', () => onceCount++, { once: true });
+  const handleEventObject = { seen: 0, handleEvent(event) { this.seen++; assert.equal(event.type, 'message'); } };
+  ws.addEventListener('message', handleEventObject);
+  const errors = [];
+  const closes = [];
+  ws.onerror = (event) => errors.push(event);
+  ws.onclose = (event) => closes.push(event);
+  assert.equal(ws.onopen, null);
+  ws.onopen = () => {};
+  ws.onopen = null;
+  assert.equal(ws.onopen, null);
+
+  client.send('text message');
+  client.send(Buffer.from([7]));
+  await until(() => messages.length === 2, 5000, 'two message events');
+  assert.equal(messages[0].type, 'message');
+  assert.equal(messages[0].data, 'text message', 'text arrives as a string in MessageEvent');
+  assert.equal(messages[0].target, ws);
+  assert.ok(Buffer.isBuffer(messages[1].data));
+  assert.deepEqual(viaListener.map(String), ['text message', '\u0007']);
+  assert.equal(onceCount, 1);
+  assert.equal(handleEventObject.seen, 2);
+  ws.removeEventListener('message', handler);
+  client.send('after removal');
+  await until(() => messages.length === 3, 5000, 'third message');
+  assert.equal(viaListener.length, 2);
+
+  client.send(Buffer.alloc(101)); // over maxPayload
+  await until(() => closes.length === 1, 5000, 'close event');
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].type, 'error');
+  assert.equal(errors[0].error.code, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+  assert.equal(errors[0].message, 'Max payload size exceeded');
+  assert.equal(closes[0].type, 'close');
+  assert.equal(closes[0].code, 1006);
+  assert.equal(closes[0].reason, '');
+  assert.equal(closes[0].wasClean, false);
+
+  const other = await pair(s);
+  const events = [];
+  other.ws.onclose = (event) => events.push(event);
+  other.client.close(4000, 'clean');
+  await until(() => events.length === 1, 5000, 'clean close event');
+  assert.equal(events[0].code, 4000);
+  assert.equal(events[0].reason, 'clean');
+  assert.equal(events[0].wasClean, true);
+});
+
+test('a WebSocket subclass given as options.WebSocket is used for connections', async (t) => {
+  const s = scope(t);
+  class MySocket extends WebSocket {
+    hello() {
+      return 'hi';
+    }
+  }
+  const { ws } = await pair(s, { WebSocket: MySocket });
+  assert.ok(ws instanceof MySocket);
+  assert.equal(ws.hello(), 'hi');
+});
+
+// ---- close(), address(), events of the server -------------------------------------------
+
+test('close(cb) [port mode]: stops accepting, existing clients stay open; close follows the last client', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const wss = await s.listen({}, (w) => w.on('connection', (ws) => ws.on('message', (d) => ws.send(`echo ${d}`))));
+  const url = urlOf(wss);
+  const client = await s.connect(url);
+  const box = inbox(client);
+  let closedAt = 0;
+  const closeResults = [];
+  wss.close((err) => {
+    closedAt = Date.now();
+    closeResults.push(err);
+  });
+  wss.close((err) => closeResults.push(err)); // a second call while closing also gets 'close'
+  assert.equal(wss.address(), null, 'no address once closed, as ws');
+  client.send('still there');
+  assert.equal((await box.next()).data.toString(), 'echo still there');
+  const late = s.client(url);
+  await assert.rejects(opened(late, 3000), 'no new connection after close()');
+  await delay(100);
+  assert.equal(closedAt, 0, "'close' waits for the open connection");
+  const leftAt = Date.now();
+  client.close();
+  await until(() => closeResults.length === 2, 8000, "the server's 'close'");
+  assert.ok(closedAt >= leftAt);
+  assert.deepEqual(closeResults, [undefined, undefined]);
+  const again = await new Promise((resolve) => wss.close(resolve));
+  assert.equal(again.message, 'The server is not running');
+});
+
+test('close(cb) [noServer, clientTracking]: close is emitted once the tracked clients are gone', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const wss = s.wss({ noServer: true });
+  assert.throws(() => wss.address(), { message: 'The server is operating in "noServer" mode' });
+  const server = http.createServer();
+  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
+  await s.http(server);
+  const conn = nextConnection(wss);
+  const client = await s.connect(httpUrl(server));
+  const { ws } = await conn;
+  let closed1 = false;
+  wss.close(() => {
+    closed1 = true;
+  });
+  await delay(100);
+  assert.equal(closed1, false);
+  ws.send('ok after close()');
+  const box = inbox(client);
+  assert.equal((await box.next()).data.toString(), 'ok after close()');
+  // handleUpgrade after close() is refused with 503, as ws does.
+  assert.equal((await refused(s.client(httpUrl(server)))).status, 503);
+  client.close();
+  await until(() => closed1, 5000, "'close'");
+
+  const untracked = s.wss({ noServer: true, clientTracking: false });
+  await withTimeout(new Promise((resolve) => untracked.close(resolve)), 2000, 'immediate close without tracking');
+});
+
+test('server mode: listening and error of the http server are forwarded; address() is the http server\'s', async (t) => {
+  const s = scope(t);
+  const server = http.createServer();
+  const wss = s.wss({ server });
+  const listening = once(wss, 'listening');
+  await s.http(server);
+  await listening;
+  assert.deepEqual(wss.address(), server.address());
+  const boom = new Error('boom');
+  const errored = once(wss, 'error');
+  server.emit('error', boom);
+  assert.equal((await errored)[0], boom);
+  await new Promise((resolve) => wss.close(resolve));
+  assert.equal(server.listenerCount('upgrade'), 0, 'close() detaches from the http server');
+});
+
+// ---- handleUpgrade() from Node's servers ---------------------------------------------------
+
+test('handleUpgrade: ws\'s request checks (405, 400, Sec-WebSocket-Version: 13, 8) and wsClientError', async (t) => {
+  const s = scope(t);
+  const wss = s.wss({ noServer: true });
+  const server = http.createServer();
+  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
+  await s.http(server);
+  const port = server.address().port;
+  assert.match(await rawRequest(port, upgradeText('/').replace('GET', 'POST')), /^HTTP\/1\.1 405 /);
+  assert.match(await rawRequest(port, upgradeText('/', { 'Sec-WebSocket-Key': 'short' })), /^HTTP\/1\.1 400 [^]*Missing or invalid Sec-WebSocket-Key header$/);
+  const version = await rawRequest(port, upgradeText('/', { 'Sec-WebSocket-Version': '12' }));
+  assert.match(version, /^HTTP\/1\.1 400 /);
+  assert.match(version, /Sec-WebSocket-Version: 13, 8/);
+  const seen = [];
+  wss.on('wsClientError', (err, socket, req) => {
+    seen.push(err.message);
+    assert.ok(socket instanceof net.Socket);
+    assert.equal(req.url, '/x');
+    socket.end('HTTP/1.1 400 Bad Request\r\nX-Handled: yes\r\n\r\n');
+  });
+  assert.match(await rawRequest(port, upgradeText('/x', { 'Sec-WebSocket-Key': undefined })), /X-Handled: yes/);
+  assert.deepEqual(seen, ['Missing or invalid Sec-WebSocket-Key header']);
+});
+
+test('handleUpgrade: a valid request through Node becomes a 101 from the engine (raw check of the answer)', async (t) => {
+  const s = scope(t);
+  const wss = s.wss({ noServer: true });
+  const server = http.createServer();
+  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, () => {}));
+  await s.http(server);
+  const response = await rawRequest(server.address().port, upgradeText('/'));
+  assert.match(response, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  assert.match(response, /Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/i);
+  assert.doesNotMatch(response, /x-lws-handover/i, 'the handover ticket never reaches the client');
+});
+
+test('handleUpgrade twice with the same socket throws, as ws', async (t) => {
+  const s = scope(t);
+  const wss = s.wss({ noServer: true });
+  const server = http.createServer();
+  const thrown = [];
+  server.on('upgrade', (req, socket, head) => {
+    wss.handleUpgrade(req, socket, head, () => {});
+    try {
+      wss.handleUpgrade(req, socket, head, () => {});
+    } catch (err) {
+      thrown.push(err.message);
+    }
+  });
+  await s.http(server);
+  await s.connect(httpUrl(server));
+  assert.equal(thrown.length, 1);
+  assert.match(thrown[0], /called more than once with the same socket/);
+});
+
+test('handleUpgrade accepts Sec-WebSocket-Version 8 clients, as ws does', async (t) => {
+  const s = scope(t);
+  const server = http.createServer();
+  const wss = s.wss({ server });
+  wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d)));
+  await s.http(server);
+  const client = await s.connect(httpUrl(server), undefined, { protocolVersion: 8 });
+  const box = inbox(client);
+  client.send('v8');
+  assert.equal((await box.next()).data.toString(), 'v8');
+});
+
+test('README: multiple servers sharing a single HTTP server (noServer + handleUpgrade)', async (t) => {
+  const s = scope(t);
+  // --- as in ws's README, with require('lws') ---
+  const server = http.createServer();
+  const wss1 = s.wss({ noServer: true });
+  const wss2 = s.wss({ noServer: true });
+  wss1.on('connection', function connection(ws) {
+    ws.on('error', console.error);
+    ws.send('foo');
+  });
+  wss2.on('connection', function connection(ws) {
+    ws.on('error', console.error);
+    ws.send('bar');
+  });
+  server.on('upgrade', function upgrade(request, socket, head) {
+    const { pathname } = new URL(request.url, 'wss://base.url');
+    if (pathname === '/foo') {
+      wss1.handleUpgrade(request, socket, head, function done(ws) {
+        wss1.emit('connection', ws, request);
+      });
+    } else if (pathname === '/bar') {
+      wss2.handleUpgrade(request, socket, head, function done(ws) {
+        wss2.emit('connection', ws, request);
+      });
+    } else {
+      socket.destroy();
+    }
+  });
+  // ---
+  await s.http(server);
+  const foo = s.client(httpUrl(server, '/foo'));
+  const bar = s.client(httpUrl(server, '/bar'));
+  const [fooMessage, barMessage] = await Promise.all([once(foo, 'message'), once(bar, 'message')]);
+  assert.equal(fooMessage[0].toString(), 'foo');
+  assert.equal(barMessage[0].toString(), 'bar');
+  const other = s.client(httpUrl(server, '/other'));
+  await assert.rejects(opened(other), /socket hang up|closed|ECONNRESET/);
+});
+
+test('README: client authentication in the http upgrade handler', async (t) => {
+  const s = scope(t);
+  const logged = [];
+  function authenticate(request, next) {
+    setImmediate(() => {
+      const user = request.headers.authorization === 'Bearer good' ? { name: 'ann' } : null;
+      next(null, user);
+    });
+  }
+  // --- as in ws's README ---
+  function onSocketError(err) {
+    console.error(err);
+  }
+  const server = http.createServer();
+  const wss = s.wss({ noServer: true });
+  wss.on('connection', function connection(ws, request, client) {
+    ws.on('error', console.error);
+    ws.on('message', function message(data) {
+      logged.push(`Received message ${data} from user ${client.name}`);
+      ws.send('noted');
+    });
+  });
+  server.on('upgrade', function upgrade(request, socket, head) {
+    socket.on('error', onSocketError);
+    authenticate(request, function next(err, client) {
+      if (err || !client) {
+        socket.write('HTTP/1.1 401 Unauthorized\r\n\r\n');
+        socket.destroy();
+        return;
+      }
+      socket.removeListener('error', onSocketError);
+      wss.handleUpgrade(request, socket, head, function done(ws) {
+        wss.emit('connection', ws, request, client);
+      });
+    });
+  });
+  // ---
+  await s.http(server);
+  const good = await s.connect(httpUrl(server), undefined, { headers: { Authorization: 'Bearer good' } });
+  good.send('hello');
+  await once(good, 'message');
+  assert.deepEqual(logged, ['Received message hello from user ann']);
+  assert.equal((await refused(s.client(httpUrl(server), undefined, { headers: { Authorization: 'Bearer bad' } }))).status, 401);
+});
+
+test('README: server broadcast, to everyone and to everyone else', async (t) => {
+  const s = scope(t);
+  const { WebSocketServer: WSS, WebSocket: WebSocketClass } = require(ROOT);
+  for (const includeSelf of [true, false]) {
+    // --- as in ws's README ---
+    const wss = new WSS({ port: 0, host: '127.0.0.1' });
+    s.defer(() => shutdown(wss));
+    wss.on('connection', function connection(ws) {
+      ws.on('error', console.error);
+      ws.on('message', function message(data, isBinary) {
+        wss.clients.forEach(function each(client) {
+          if ((includeSelf || client !== ws) && client.readyState === WebSocketClass.OPEN) {
+            client.send(data, { binary: isBinary });
+          }
+        });
+      });
+    });
+    // ---
+    await once(wss, 'listening');
+    const clients = [];
+    for (let i = 0; i < 3; i++) clients.push(await s.connect(urlOf(wss)));
+    await until(() => wss.clients.size === 3, 5000, 'three clients');
+    const boxes = clients.map(inbox);
+    clients[0].send('to all');
+    const expected = includeSelf ? [0, 1, 2] : [1, 2];
+    for (const i of expected) assert.equal((await boxes[i].next()).data.toString(), 'to all');
+    if (!includeSelf) {
+      await delay(100);
+      assert.equal(boxes[0].queue.length, 0, 'the sender is left out');
+    }
+    clients[1].send(Buffer.from([1, 2, 3]));
+    const bin = await boxes[2].next();
+    assert.equal(bin.isBinary, true);
+  }
+});
+
+test('README: heartbeat with ping/pong and terminate() drops a client that stopped answering', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  // --- as in ws's README (interval shortened) ---
+  function heartbeat() {
+    this.isAlive = true;
+  }
+  const wss = s.wss({ port: 0, host: '127.0.0.1' });
+  wss.on('connection', function connection(ws) {
+    ws.isAlive = true;
+    ws.on('error', console.error);
+    ws.on('pong', heartbeat);
+  });
+  const interval = setInterval(function ping() {
+    wss.clients.forEach(function each(ws) {
+      if (ws.isAlive === false) return ws.terminate();
+      ws.isAlive = false;
+      ws.ping();
+    });
+  }, 100);
+  wss.on('close', function close() {
+    clearInterval(interval);
+  });
+  // ---
+  s.defer(() => clearInterval(interval));
+  await once(wss, 'listening');
+  const healthy = await s.connect(urlOf(wss));
+  const silent = await s.connect(urlOf(wss), undefined, { autoPong: false }); // never answers pings
+  const silentClosed = closed(silent, 5000);
+  assert.equal((await silentClosed).code, 1006);
+  await delay(350);
+  assert.equal(healthy.readyState, WS.OPEN, 'the client that answers stays');
+  assert.equal(wss.clients.size, 1);
+});
+
+// ---- sockets the engine cannot adopt: https (TLS) and other streams ------------------------------
+
+test('https server: handleUpgrade through the loopback bridge (echo, secure, big messages, close codes, limits)', { timeout: 60000 }, async (t) => {
+  const cert = selfSignedCert();
+  if (!cert) return t.skip('openssl is not available to make a certificate');
+  const s = scope(t);
+  const server = https.createServer(cert, (req, res) => res.end('https'));
+  const infos = [];
+  const wss = s.wss({ server, maxPayload: 2 * 1024 * 1024, verifyClient: (info) => infos.push(info) > 0 });
+  wss.on('connection', (ws, req) => {
+    ws.on('error', () => {});
+    ws.on('message', (data, isBinary) => {
+      if (String(data) === 'close please') ws.close(4002, 'as asked');
+      else ws.send(data, { binary: isBinary });
+    });
+    ws.send(`hello ${req.socket.remoteAddress}`);
+  });
+  await s.http(server);
+  const url = httpUrl(server, '/secure', 'wss');
+  const client = s.client(url, undefined, { rejectUnauthorized: false });
+  const box = inbox(client);
+  await opened(client);
+  assert.equal(infos[0].secure, true);
+  assert.match((await box.next()).data.toString(), /^hello .*127\.0\.0\.1$/);
+  const big = crypto.randomBytes(1024 * 1024 + 3);
+  client.send(big);
+  const echoed = await box.next(20000);
+  assert.ok(echoed.data.equals(big));
+  const serverWs = [...wss.clients][0];
+  assert.match(serverWs._socket.remoteAddress, /127\.0\.0\.1$/);
+  assert.equal(serverWs._socket.remotePort, client._socket.localPort, "the client's real port, not the relay's");
+  const clientClose = closed(client);
+  client.send('close please');
+  assert.deepEqual(await clientClose, { code: 4002, reason: 'as asked' });
+
+  const second = s.client(url, undefined, { rejectUnauthorized: false });
+  await opened(second);
+  const secondClose = closed(second);
+  const serverErrors = once([...wss.clients].find((ws) => ws.readyState === WebSocket.OPEN), 'error');
+  second.send(Buffer.alloc(2 * 1024 * 1024 + 1));
+  assert.equal((await secondClose).code, 1009);
+  assert.equal((await serverErrors)[0].code, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+});
+
+test('any Duplex stream: handleUpgrade over a stream without a descriptor uses the bridge', async (t) => {
+  const s = scope(t);
+  const wss = s.wss({ noServer: true });
+  wss.on('connection', (ws) => ws.on('message', (d) => ws.send(`via stream: ${d}`)));
+  const server = http.createServer();
+  server.on('upgrade', (req, socket, head) => {
+    // A plain Duplex wrapping the socket: no _handle, no fd.
+    const wrapped = new Duplex({
+      read() {
+        socket.resume();
+      },
+      write(chunk, encoding, callback) {
+        socket.write(chunk, callback);
+      },
+      final(callback) {
+        socket.end();
+        callback();
+      },
+      destroy(err, callback) {
+        socket.destroy();
+        callback(err);
+      },
+    });
+    socket.on('data', (chunk) => {
+      if (!wrapped.push(chunk)) socket.pause();
+    });
+    socket.on('end', () => wrapped.push(null));
+    socket.on('close', () => wrapped.destroy());
+    wss.handleUpgrade(req, wrapped, head, (ws) => wss.emit('connection', ws, req));
+  });
+  await s.http(server);
+  const client = await s.connect(httpUrl(server));
+  const box = inbox(client);
+  client.send('hi');
+  assert.equal((await box.next()).data.toString(), 'via stream: hi');
+  const clientClose = closed(client);
+  client.close(4100, 'bye');
+  assert.equal((await clientClose).code, 4100);
+});
+
+test('express: an app on http.createServer(app) shares its port with a WebSocketServer', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  let app;
+  if (express) {
+    app = express();
+    app.get('/hello', (req, res) => res.send('hello from express'));
+  } else {
+    // express is not installed here: an express-style request handler on plain http.
+    t.diagnostic('express is not installed: using an express-style (req, res) app on http.createServer');
+    app = (req, res) => {
+      if (req.url === '/hello') res.end('hello from express');
+      else {
+        res.statusCode = 404;
+        res.end();
+      }
+    };
+  }
+  const server = http.createServer(app);
+  const wss = s.wss({ server, path: '/ws' });
+  wss.on('connection', (ws, req) => ws.send(`ws at ${req.url}`));
+  await s.http(server);
+  const body = await withTimeout(
+    new Promise((resolve, reject) => {
+      http.get(`http://127.0.0.1:${server.address().port}/hello`, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    }),
+    5000,
+    'the http response',
+  );
+  assert.equal(body, 'hello from express');
+  const client = s.client(httpUrl(server, '/ws'));
+  assert.equal((await once(client, 'message'))[0].toString(), 'ws at /ws');
+});
+
+// ---- createWebSocketStream ----------------------------------------------------------------
+
+test('createWebSocketStream: a Duplex over a server-side WebSocket (data both ways, end closes, close ends)', async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  const duplex = createWebSocketStream(ws, { encoding: 'utf8' });
+  const chunks = [];
+  duplex.on('data', (chunk) => chunks.push(chunk));
+  const box = inbox(client);
+  duplex.write('from the stream');
+  const m = await box.next();
+  assert.equal(m.data.toString(), 'from the stream');
+  assert.equal(m.isBinary, true, 'written chunks are binary messages, as in ws');
+  client.send('to the stream');
+  await until(() => chunks.length === 1, 5000, 'stream data');
+  assert.equal(chunks[0], 'to the stream');
+  const clientClose = closed(client);
+  const streamClosed = once(duplex, 'close');
+  duplex.end();
+  assert.equal((await clientClose).code, 1005);
+  await streamClosed;
+  assert.equal(ws.readyState, WebSocket.CLOSED);
+});
+
+test('createWebSocketStream: backpressure pauses the WebSocket; destroy() terminates it; errors destroy the stream', async (t) => {
+  const s = scope(t);
+  const a = await pair(s, { maxPayload: 1000 });
+  const duplex = createWebSocketStream(a.ws, { highWaterMark: 16 });
+  for (let i = 0; i < 10; i++) a.client.send(Buffer.alloc(100, i));
+  await until(() => a.ws.isPaused, 5000, 'the WebSocket to be paused by backpressure');
+  let total = 0;
+  duplex.on('data', (chunk) => (total += chunk.length));
+  await until(() => total === 1000, 5000, 'all data once read');
+  assert.equal(a.ws.isPaused, false);
+  const streamError = once(duplex, 'error');
+  a.client.send(Buffer.alloc(1001));
+  assert.equal((await streamError)[0].code, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+
+  const b = await pair(s);
+  const d2 = createWebSocketStream(b.ws);
+  const clientClose = closed(b.client);
+  const d2Closed = once(d2, 'close');
+  d2.destroy();
+  assert.equal((await clientClose).code, 1006);
+  await d2Closed;
+
+  const c = await pair(s);
+  const d3 = createWebSocketStream(c.ws);
+  d3.resume();
+  const ended = once(d3, 'end');
+  c.client.close(1000);
+  await ended;
+});
+
+// ---- the same scenarios against ws's own server: the same errors and close codes -----------
+
+/** What the server side and the client see in one scenario, with ws's server or lws's. */
+async function observe(s, Server, options, clientAction, serverAction) {
+  const wss = new Server({ port: 0, host: '127.0.0.1', ...options });
+  s.defer(() => shutdown(wss));
+  await once(wss, 'listening');
+  const events = [];
+  let serverClosed;
+  const serverDone = new Promise((resolve) => {
+    serverClosed = resolve;
+  });
+  wss.on('connection', (ws) => {
+    ws.on('error', (err) => events.push(['error', err.constructor.name, err.message, err.code, ws.readyState]));
+    ws.on('close', (code, reason) => {
+      events.push(['close', code, reason.toString(), ws.readyState]);
+      serverClosed();
+    });
+    if (serverAction) serverAction(ws);
+  });
+  const client = new WS(`ws://127.0.0.1:${wss.address().port}/`);
+  client.on('error', () => {});
+  s.defer(() => client.terminate());
+  const clientDone = closed(client, 10000);
+  await opened(client);
+  if (clientAction) clientAction(client);
+  const { code } = await clientDone;
+  await withTimeout(serverDone, 10000, 'the server-side close');
+  return { server: events, clientSawCode: code };
+}
+
+const SCENARIOS = [
+  ['a message over maxPayload', { maxPayload: 10 }, (c) => c.send('x'.repeat(11))],
+  ['invalid UTF-8 in a text message', {}, (c) => c._socket.write(frame(1, Buffer.from([0x68, 0xc3, 0x28])))],
+  ['invalid UTF-8 split across fragments', {}, (c) => c._socket.write(Buffer.concat([frame(1, Buffer.from([0xe2, 0x82]), { fin: false }), frame(0, Buffer.from([0x28]))]))],
+  ['invalid UTF-8 in a close reason', {}, (c) => c._socket.write(frame(8, Buffer.from([0x03, 0xe8, 0xff])))],
+  ['an invalid close code (999)', {}, (c) => c._socket.write(frame(8, Buffer.from([0x03, 0xe7])))],
+  ['a close payload of 1 byte', {}, (c) => c._socket.write(frame(8, Buffer.from([0x03])))],
+  ['an unmasked frame', {}, (c) => c._socket.write(frame(1, 'hi', { mask: false }))],
+  ['a reserved opcode', {}, (c) => c._socket.write(frame(3, 'x'))],
+  ['RSV1 without an extension', {}, (c) => c._socket.write(frame(1, 'x', { rsv1: true }))],
+  ['a fragmented ping', {}, (c) => c._socket.write(frame(9, 'x', { fin: false }))],
+  ['a ping over 125 bytes', {}, (c) => c._socket.write(frame(9, Buffer.alloc(126)))],
+  ['a continuation without a message', {}, (c) => c._socket.write(frame(0, 'x'))],
+  ['a client close with code and reason', {}, (c) => c.close(4000, 'bye')],
+  ['a client close with 1001', {}, (c) => c.close(1001)],
+  ['a client close without a code', {}, (c) => c.close()],
+  ['a client dropping the connection', {}, (c) => c.terminate()],
+  ['server close(4001, reason)', {}, null, (ws) => ws.close(4001, 'server bye')],
+  ['server close(1011)', {}, null, (ws) => ws.close(1011)],
+  ['server close() without a code', {}, null, (ws) => ws.close()],
+  ['server terminate()', {}, null, (ws) => ws.terminate()],
+];
+
+for (const [name, options, clientAction, serverAction] of SCENARIOS) {
+  test(`same as ws: ${name}`, { timeout: 30000 }, async (t) => {
+    const s = scope(t);
+    const reference = await observe(s, WS.WebSocketServer, options, clientAction, serverAction);
+    const ours = await observe(s, WebSocketServer, options, clientAction, serverAction);
+    assert.deepEqual(ours, reference);
+  });
+}

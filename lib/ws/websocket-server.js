@@ -51,7 +51,7 @@ const HANDSHAKE_GRACE = 15000;
 /** lws.Server options a ws user may pass through unchanged (ws has no such options). */
 const ENGINE_PASSTHROUGH = [
   'threads', 'maxBacklog', 'bufferSize', 'handshakeTimeout', 'keepAliveTime', 'keepAliveInterval',
-  'keepAliveRetry', 'maxHeaderBytes', 'maxHeaders',
+  'keepAliveRetry', 'maxHeaderBytes', 'maxHeaders', 'replySpin',
 ];
 
 function engineOptions(options) {
@@ -81,6 +81,9 @@ class Handshake {
     this.extraHeaders = undefined;
     this.ticket = null;
     this.peer = null; // set for relayed sockets: the address the client really has
+    this.upgrade = null; // port mode: the core UpgradeRequest to answer
+    this.key = undefined; // port mode: Sec-WebSocket-Key, for the 'headers' lines
+    this.protocols = null; // port mode: the offered subprotocols
     this.timer = null;
     this.done = false;
   }
@@ -232,6 +235,13 @@ class WebSocketServer extends EventEmitter {
     if (!this._portMode) {
       if (this.clients && (this.clients.size > 0 || this._inflight.size > 0)) this._shouldEmitClose = true;
       else process.nextTick(emitClose, this);
+    }
+    if (this._inflight.size > 0) {
+      // Handshakes that never open (the engine dropped them silently) must not hold close() forever.
+      const sweep = setTimeout(() => {
+        for (const handshake of [...this._inflight]) this._forget(handshake);
+      }, HANDSHAKE_GRACE);
+      sweep.unref();
     }
     this._checkIdle();
   }
@@ -461,8 +471,9 @@ class WebSocketServer extends EventEmitter {
         verifyClient(info, (verified, code, message, refusal) => {
           if (handshake.done || request.answered || request.aborted) return;
           if (!verified) {
-            this._forget(handshake);
+            // Answer before forgetting: forgetting the last handshake of a closing server stops the engine.
             request.refuse(refusalStatus(code || 401), refusalHeaders(refusal));
+            this._forget(handshake);
             return;
           }
           this._acceptDirect(socket, handshake);
@@ -481,15 +492,19 @@ class WebSocketServer extends EventEmitter {
   _acceptDirect(socket, handshake) {
     const request = handshake.upgrade;
     if (this._state !== RUNNING) {
-      this._forget(handshake);
       socket[kHandshake] = undefined;
       request.refuse(503);
+      this._forget(handshake);
       return;
     }
     handshake.protocol = this._chooseProtocol(handshake.protocols, handshake.req);
-    // Accepted: the engine opens the connection at once (not tracked: no timer per handshake).
-    request.accept(this._responseHeaders(handshake.key, handshake.protocol, handshake.req));
-    this._forget(handshake);
+    // Accepted: the client may already be open while the engine's 'connection' is on
+    // its way, so close() must wait for it (no timer per handshake: close() sweeps).
+    if (request.accept(this._responseHeaders(handshake.key, handshake.protocol, handshake.req))) {
+      this._track(handshake, 0);
+    } else {
+      this._forget(handshake);
+    }
   }
 
   _onAborted(pending) {
@@ -533,7 +548,7 @@ class WebSocketServer extends EventEmitter {
 
   // ---- handshake bookkeeping --------------------------------------------------------
 
-  /** Counts a handshake as pending; `ms` > 0 forgets it after that long (engine gave up silently). */
+  /** Counts a handshake as pending; `ms` > 0 forgets it after that long (the engine gave up silently). */
   _track(handshake, ms) {
     this._inflight.add(handshake);
     if (handshake.timer !== null) clearTimeout(handshake.timer);
