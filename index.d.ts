@@ -122,6 +122,8 @@ export declare class Server extends EventEmitter {
   listen(port: number, host?: string, callback?: () => void): this;
   listen(port: number, callback?: () => void): this;
   address(): { address: string; family: string; port: number } | null;
+  /** Stops accepting and frees the port; open connections stay. False if not listening. */
+  stopListening(): boolean;
 
   /** Queues a message (a fragment when `fin` is false); false if the socket is closed. */
   send(socket: Socket, message: SendData, binary?: boolean, fin?: boolean): boolean;

@@ -1016,6 +1016,14 @@ test('close(cb) [port mode]: stops accepting, existing clients stay open; close 
   assert.equal((await box.next()).data.toString(), 'echo still there');
   const late = s.client(url);
   await assert.rejects(opened(late, 3000), 'no new connection after close()');
+  // As in ws 8 the port itself is released at once: a plain TCP connect is refused.
+  const port = Number(new URL(url).port);
+  const refusedCode = await new Promise((resolve) => {
+    const probe = require('net').connect(port, '127.0.0.1');
+    probe.on('connect', () => { probe.destroy(); resolve('connected'); });
+    probe.on('error', (err) => resolve(err.code));
+  });
+  assert.equal(refusedCode, 'ECONNREFUSED');
   await delay(100);
   assert.equal(closedAt, 0, "'close' waits for the open connection");
   const leftAt = Date.now();

@@ -196,6 +196,18 @@ class Server extends EventEmitter {
     return this._address;
   }
 
+  /**
+   * Stops accepting connections and frees the port; open connections stay
+   * (a graceful shutdown closes them later with close()).
+   */
+  stopListening() {
+    if (!this._listening) return false;
+    this._listening = false;
+    this._native.unlisten();
+    this._updateRef();
+    return true;
+  }
+
   get port() {
     return this._address ? this._address.port : undefined;
   }

@@ -230,6 +230,12 @@ impl NativeServer {
         }
     }
 
+    /// Stops accepting; open connections stay.
+    #[napi]
+    pub fn unlisten(&self) {
+        self.engine.unlisten();
+    }
+
     #[napi]
     pub fn set_hooks(&self, upgrade: bool, http: bool, fragment: bool, ping: bool) {
         self.engine.set_hooks(Hooks { upgrade, http, fragment, ping });

@@ -359,7 +359,11 @@ mod tests {
     fn idle_connection_state_is_small() {
         // An idle WebSocket costs this struct (in the worker's slab) and nothing else.
         let size = std::mem::size_of::<super::Conn>();
-        println!("Conn: {size} bytes, FrameReader: {}, Outbox: {}", std::mem::size_of::<crate::protocol::FrameReader>(), std::mem::size_of::<crate::outbox::Outbox>());
+        println!(
+            "Conn: {size} bytes, FrameReader: {}, Outbox: {}",
+            std::mem::size_of::<crate::protocol::FrameReader>(),
+            std::mem::size_of::<crate::outbox::Outbox>()
+        );
         assert!(size <= 256, "Conn grew to {size} bytes");
     }
 }

@@ -45,6 +45,8 @@ pub struct CommandBatch {
 pub enum WorkerMsg {
     Commands(Arc<CommandBatch>),
     Listen(TcpListener),
+    /// Stop accepting; connections stay.
+    Unlisten,
     /// A socket accepted elsewhere (another worker, or Node's http server),
     /// with bytes already read from it.
     Adopt(std::net::TcpStream, Vec<u8>),
@@ -182,6 +184,11 @@ impl Engine {
     /// Takes over a connected socket (from Node's http server), with bytes already read.
     pub fn adopt(&self, stream: std::net::TcpStream, head: Vec<u8>) {
         self.shared.send_to(0, WorkerMsg::Adopt(stream, head));
+    }
+
+    /// Closes the listening socket; existing connections are not touched.
+    pub fn unlisten(&self) {
+        self.shared.send_to(0, WorkerMsg::Unlisten);
     }
 
     pub fn set_hooks(&self, hooks: Hooks) {

@@ -200,6 +200,7 @@ impl Worker {
             match msg {
                 WorkerMsg::Commands(batch) => self.apply(&batch),
                 WorkerMsg::Listen(listener) => self.listen(listener),
+                WorkerMsg::Unlisten => self.unlisten(),
                 WorkerMsg::Adopt(stream, head) => {
                     if stream.set_nonblocking(true).is_ok() {
                         let peer = stream.peer_addr().ok();
@@ -252,6 +253,12 @@ impl Worker {
         let mut listener = TcpListener::from_std(listener);
         if self.poll.registry().register(&mut listener, LISTENER, Interest::READABLE).is_ok() {
             self.listener = Some(listener);
+        }
+    }
+
+    fn unlisten(&mut self) {
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
         }
     }
 
@@ -782,9 +789,7 @@ impl Worker {
             return;
         }
         self.shutdown_deadline = Some(Instant::now() + self.config().close_timeout + Duration::from_secs(1));
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
-        }
+        self.unlisten();
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             let conn = &mut self.conns[key];

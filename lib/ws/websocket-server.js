@@ -232,6 +232,8 @@ class WebSocketServer extends EventEmitter {
       this._detach();
       this._detach = null;
     }
+    // ws 8: the port is freed at once, existing clients stay open.
+    if (this._portMode) this._core.stopListening();
     if (!this._portMode) {
       if (this.clients && (this.clients.size > 0 || this._inflight.size > 0)) this._shouldEmitClose = true;
       else process.nextTick(emitClose, this);
