@@ -50,6 +50,7 @@ function parseArgs(argv) {
 
 const SERVERS = [
   { name: 'lws', script: 'lws.js', env: {} },
+  { name: 'lws WebSocketServer', script: 'lws-wss.js', env: {} },
   { name: 'ws', script: 'ws.js', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
   { name: 'ws+bufferutil', script: 'ws-bufferutil.js', env: { WS_NO_BUFFER_UTIL: undefined, WS_NO_UTF_8_VALIDATE: undefined } },
   { name: 'uWS.js', script: 'uws.js', env: {} },
@@ -374,7 +375,10 @@ function markdown(meta, wls, servers, summary) {
   lines.push(`- rounds: ${meta.rounds} (servers interleaved, order rotated each round)${meta.quick ? ', **quick run (short durations)**' : ''}`);
   lines.push('- cells: median (min–max) over rounds; ratios are lws ÷ reference, from medians (throughput: higher is better; µs and KB: lower is better)');
   lines.push('- load generator: benches/loadgen (single-threaded Rust, real handshakes, pre-built masked frames, every echo checked); server CPU from /proc/PID/stat between the measured window\'s start and stop', '');
-  const header = ['workload', 'metric', ...names, ...refs.map((r) => `lws vs ${r}`)];
+  // Ratio columns: the core API against each reference, and the ws-compatible layer against ws.
+  const pairs = refs.map((r) => ['lws', r]).filter(([a]) => names.includes(a));
+  if (names.includes('lws WebSocketServer') && names.includes('ws')) pairs.push(['lws WebSocketServer', 'ws']);
+  const header = ['workload', 'metric', ...names, ...pairs.map(([a, r]) => `${a === 'lws' ? 'lws' : 'lws wss'} vs ${r}`)];
   lines.push(`| ${header.join(' | ')} |`);
   lines.push(`|${header.map((h, i) => (i < 2 ? '---' : '---:')).join('|')}|`);
   const notes = [];
@@ -388,9 +392,9 @@ function markdown(meta, wls, servers, summary) {
         const flag = s.errors > 0 || s.failed > 0 ? ' ⚠' : '';
         return st.n > 1 ? `${fmt(st.median, d)} (${fmt(st.min, d)}–${fmt(st.max, d)})${flag}` : `${fmt(st.median, d)}${flag}`;
       });
-      const ratios = refs.map((r) => {
+      const ratios = pairs.map(([subject, r]) => {
         if (noRatio) return '';
-        const a = summary[wl.id].lws?.[key]?.median;
+        const a = summary[wl.id][subject]?.[key]?.median;
         const b = summary[wl.id][r]?.[key]?.median;
         return a != null && b ? `${(a / b).toFixed(2)}×` : '–';
       });
