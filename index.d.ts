@@ -50,6 +50,12 @@ export interface ServerOptions {
   threads?: number;
   /** Bytes of events waiting for JS beyond which sockets are no longer read; default 16 MiB. */
   maxBacklog?: number;
+  /** Seconds of silence after which a WebSocket is closed (1001); pinged at half of it. Default off. */
+  idleTimeout?: number;
+  /** Bytes queued for a socket beyond which a send closes it with 1008 (or drops the message). Default: no limit. */
+  maxBackpressure?: number;
+  /** false: over maxBackpressure drop the message ('dropped' event) instead of closing. Default true. */
+  closeOnBackpressureLimit?: boolean;
   /** Microseconds an engine thread waits awake for JS's replies before sleeping; default 30, 0 = off. */
   replySpin?: number;
   /** Milliseconds a client has to complete its handshake; default 10000. */
@@ -157,6 +163,7 @@ export declare class Server extends EventEmitter {
   on(event: 'fragment', listener: (socket: Socket, fragment: Buffer, binary: boolean, remainingBytes: number) => void): this;
   on(event: 'close', listener: (socket: Socket, code: number, reason: string, errorCode?: string) => void): this;
   on(event: 'drain', listener: (socket: Socket) => void): this;
+  on(event: 'dropped', listener: (socket: Socket) => void): this;
   on(event: 'aborted', listener: (pending: Socket | HttpRequest) => void): this;
   on(event: 'ping' | 'pong', listener: (socket: Socket, payload: Buffer) => void): this;
   on(event: 'http', listener: (request: HttpRequest, sameRequest: HttpRequest) => void): this;

@@ -7,6 +7,7 @@ const OPTIONS = {
   bufferSize: 'size', maxMessageSize: 'size', perMessageDeflate: 'deflate', ssl: 'ssl',
   threads: 'threads', handshakeTimeout: 'ms', closeTimeout: 'ms',
   maxHeaderBytes: 'size', maxHeaders: 'count', maxHttpBody: 'size', maxBacklog: 'size', replySpin: 'micros',
+  idleTimeout: 'seconds', maxBackpressure: 'size', closeOnBackpressureLimit: 'boolean',
 };
 
 const DEFLATE_KEYS = {
@@ -96,6 +97,9 @@ function normalizeOptions(options) {
       threads: o.threads ?? 1,
       maxJsBacklog: o.maxBacklog,
       replySpinUs: o.replySpin,
+      idleTimeoutMs: seconds(o.idleTimeout),
+      maxBackpressure: o.maxBackpressure,
+      backpressureDrop: o.closeOnBackpressureLimit === false,
     },
   };
 }

@@ -333,6 +333,11 @@ class Server extends EventEmitter {
         }
         return;
       }
+      case Event.DROPPED: {
+        const socket = this._sockets.get(id);
+        if (socket !== undefined) this.emit('dropped', socket);
+        return;
+      }
       case Event.FAIL:
         // The replies to earlier messages are already queued: the close frame follows them.
         this._commands.bytes(Command.CLOSE, 0, code, id, buf.subarray(start, end));

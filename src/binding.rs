@@ -41,6 +41,9 @@ pub struct EngineOptions {
     pub threads: Option<u32>,
     pub max_js_backlog: Option<f64>,
     pub reply_spin_us: Option<u32>,
+    pub idle_timeout_ms: Option<u32>,
+    pub max_backpressure: Option<f64>,
+    pub backpressure_drop: Option<bool>,
 }
 
 fn config_from(o: EngineOptions) -> Config {
@@ -77,6 +80,15 @@ fn config_from(o: EngineOptions) -> Config {
     }
     if let Some(v) = o.threads {
         c.threads = v as usize;
+    }
+    if let Some(v) = o.idle_timeout_ms.filter(|&v| v > 0) {
+        c.idle_timeout = Some(Duration::from_millis(v as u64));
+    }
+    if let Some(v) = o.max_backpressure {
+        c.max_backpressure = v.max(0.0) as usize;
+    }
+    if let Some(v) = o.backpressure_drop {
+        c.backpressure_drop = v;
     }
     if let Some(v) = o.reply_spin_us {
         c.reply_spin = Duration::from_micros(v as u64);

@@ -24,6 +24,12 @@ pub struct Config {
     pub max_js_backlog: usize,
     /// How long a worker waits awake for JS's replies after handing it events.
     pub reply_spin: Duration,
+    /// A WebSocket silent this long is closed (1001); pinged at half of it. None: off.
+    pub idle_timeout: Option<Duration>,
+    /// Queued output in bytes beyond which a send drops the client (or the message). 0: no limit.
+    pub max_backpressure: usize,
+    /// Drop messages instead of the client when over `max_backpressure`.
+    pub backpressure_drop: bool,
 }
 
 impl Default for Config {
@@ -40,6 +46,9 @@ impl Default for Config {
             threads: 1,
             max_js_backlog: 16 * 1024 * 1024,
             reply_spin: Duration::from_micros(30),
+            idle_timeout: None,
+            max_backpressure: 0,
+            backpressure_drop: false,
         }
     }
 }

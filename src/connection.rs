@@ -75,6 +75,8 @@ pub mod flag {
     pub const DONE: u16 = 1 << 12;
     /// epoll reported the peer's FIN: read to EOF (no short-read shortcut).
     pub const READ_CLOSED: u16 = 1 << 13;
+    /// An idle ping was sent and no input came since.
+    pub const PINGED: u16 = 1 << 14;
 }
 
 /// Where a connection's events go: the worker's staging buffer.
@@ -99,6 +101,8 @@ pub struct Conn {
     /// When this connection's current phase times out (also a key of the worker's timers).
     pub deadline: Option<Instant>,
     pub flags: u16,
+    /// Worker tick (seconds) of the last bytes read, for the idle timeout.
+    pub last_input: u32,
     report_code: u16,
     report_error: u8,
     report_reason: Vec<u8>,
@@ -114,6 +118,7 @@ impl Conn {
             out: Outbox::default(),
             deadline: None,
             flags: flag::CAN_READ | flag::CAN_WRITE,
+            last_input: 0,
             report_code: 1006,
             report_error: 0,
             report_reason: Vec::new(),

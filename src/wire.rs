@@ -33,6 +33,8 @@ pub mod event {
     pub const FAIL: u8 = 12;
     /// Output could not all be written at once: extra = bytes still queued.
     pub const BUFFERED: u8 = 13;
+    /// A message was dropped: the socket's queue was over maxBackpressure.
+    pub const DROPPED: u8 = 14;
 }
 
 /// JS -> engine command kinds.

@@ -29,6 +29,8 @@ use crate::wire::{self, command, event, FLAG_BINARY, FLAG_MORE, FLAG_STASHED};
 const READ_BUFFER_SIZE: usize = 64 * 1024;
 /// Reads per socket per turn before the others get theirs.
 const MAX_READS_PER_TURN: usize = 4;
+/// Queued bytes past which a command batch writes to a socket before it ends.
+const EARLY_FLUSH: usize = 256 * 1024;
 /// How long a final HTTP answer may take to be written and acknowledged.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Ids carry the worker index in their low bits.
@@ -57,6 +59,10 @@ pub struct Worker {
     next_seq: u32,
     round_robin: usize,
     shutdown_deadline: Option<Instant>,
+    /// Seconds are counted from here for `Conn::last_input`.
+    started: Instant,
+    /// Next scan for idle connections (when `idle_timeout` is set).
+    next_idle_sweep: Option<Instant>,
 }
 
 impl Worker {
@@ -77,6 +83,55 @@ impl Worker {
             next_seq: 0,
             round_robin: 0,
             shutdown_deadline: None,
+            started: Instant::now(),
+            next_idle_sweep: None,
+        }
+    }
+
+    /// Whole seconds since the worker started (a connection's idle clock).
+    fn tick(&self) -> u32 {
+        self.started.elapsed().as_secs() as u32
+    }
+
+    fn idle_sweep_interval(&self) -> Option<Duration> {
+        self.config().idle_timeout.map(|t| (t / 4).max(Duration::from_millis(250)))
+    }
+
+    /// Pings connections silent for half the idle timeout; closes (1001) those
+    /// silent for all of it. One scan every quarter of the timeout, no timer per socket.
+    fn sweep_idle(&mut self) {
+        let Some(timeout) = self.config().idle_timeout else { return };
+        let now = Instant::now();
+        match self.next_idle_sweep {
+            Some(at) if at > now => return,
+            _ => {}
+        }
+        self.next_idle_sweep = self.idle_sweep_interval().map(|i| now + i);
+        let tick = self.tick();
+        let limit = timeout.as_secs().max(1) as u32;
+        let close_timeout = self.config().close_timeout;
+        let mut expired = Vec::new();
+        for (key, conn) in self.conns.iter_mut() {
+            if !matches!(conn.phase, Phase::Open) {
+                continue;
+            }
+            let silent = tick.saturating_sub(conn.last_input);
+            if silent >= limit {
+                expired.push(key);
+            } else if silent * 2 >= limit && !conn.has(flag::PINGED) {
+                conn.set(flag::PINGED, true);
+                conn.queue_control(Opcode::Ping, b"");
+                if !conn.has(flag::DIRTY) {
+                    conn.set(flag::DIRTY, true);
+                    self.dirty.push(key);
+                }
+            }
+        }
+        for key in expired {
+            if self.conns[key].close(1001, b"idle timeout") {
+                self.set_deadline(key, Some(close_timeout));
+            }
+            self.service_websocket(key);
         }
     }
 
@@ -90,6 +145,7 @@ impl Worker {
             max_message_size: cfg.max_message_size,
             fragment_size: self.shared.hooks().fragment.then_some(cfg.buffer_size),
             allow_rsv1: false,
+            ..ReaderLimits::default()
         }
     }
 
@@ -106,7 +162,12 @@ impl Worker {
             let timeout = if !self.ready.is_empty() || (handed_to_js && self.spin_for_reply()) {
                 Some(Duration::ZERO)
             } else {
-                self.timers.first().map(|(at, _)| at.saturating_duration_since(Instant::now()))
+                let next_timer = self.timers.first().map(|(at, _)| *at);
+                let next = match (next_timer, self.next_idle_sweep) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                next.map(|at| at.saturating_duration_since(Instant::now()))
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -140,6 +201,7 @@ impl Worker {
                 }
             }
             self.fire_timers();
+            self.sweep_idle();
             self.flush_dirty();
             handed_to_js = self.flush_events();
             if let Some(deadline) = self.shutdown_deadline {
@@ -429,6 +491,8 @@ impl Worker {
                 }
                 Ok(n) => {
                     reads += 1;
+                    conn.last_input = self.started.elapsed().as_secs() as u32;
+                    conn.set(flag::PINGED, false);
                     conn.on_input(&mut self.read_buf[..n], &limits, &mut sink);
                     if was_open && !matches!(conn.phase, Phase::Open) {
                         let timeout = self.config().close_timeout;
@@ -598,7 +662,12 @@ impl Worker {
     ) {
         self.set_deadline(key, None);
         let limits = self.limits();
+        if self.next_idle_sweep.is_none() {
+            self.next_idle_sweep = self.idle_sweep_interval().map(|i| Instant::now() + i);
+        }
+        let tick = self.tick();
         let conn = &mut self.conns[key];
+        conn.last_input = tick;
         conn.out.push_bytes(&[&handshake::switching_protocols(ws_key, extra_headers)]);
         conn.phase = Phase::Open;
         let mut addr = Vec::with_capacity(19);
@@ -688,6 +757,21 @@ impl Worker {
             };
             let conn = &mut self.conns[key];
             let binary = rec.flags & FLAG_BINARY != 0;
+            let max_backpressure = self.shared.config.max_backpressure;
+            if max_backpressure > 0
+                && matches!(rec.kind, command::SEND | command::SEND_PREPARED)
+                && conn.out.queued_bytes() > max_backpressure
+            {
+                // The client does not keep up: drop this message, or the client.
+                if self.shared.config.backpressure_drop {
+                    wire::put_record(&mut self.staging, event::DROPPED, 0, 0, rec.id, 0, &[]);
+                } else {
+                    conn.set_final_report(1008, b"send queue over maxBackpressure", 0);
+                    conn.set(flag::DONE, true);
+                    self.finish(key);
+                }
+                continue;
+            }
             let queued = match rec.kind {
                 command::SEND => {
                     let more = rec.flags & FLAG_MORE != 0;
@@ -741,6 +825,12 @@ impl Worker {
             };
             if queued {
                 let conn = &mut self.conns[key];
+                if conn.out.queued_bytes() > EARLY_FLUSH {
+                    // A big batch for one socket: write as we go, so that queued bytes
+                    // (and maxBackpressure) mean what the kernel would not take.
+                    let mut sink = Self::sink(&mut self.staging, &self.shared);
+                    conn.write_out(&mut sink);
+                }
                 if !conn.has(flag::DIRTY) {
                     conn.set(flag::DIRTY, true);
                     self.dirty.push(key);

@@ -18,13 +18,15 @@ pub enum ProtocolError {
     MessageTooBig,
     InvalidClosePayload,
     InvalidCloseCode(u16),
+    /// A message made of more frames than `ReaderLimits::max_fragments`.
+    TooManyFragments,
 }
 
 impl ProtocolError {
     pub fn close_code(self) -> u16 {
         match self {
             ProtocolError::InvalidUtf8 => 1007,
-            ProtocolError::MessageTooBig => 1009,
+            ProtocolError::MessageTooBig | ProtocolError::TooManyFragments => 1009,
             _ => 1002,
         }
     }
@@ -44,6 +46,7 @@ impl ProtocolError {
             ProtocolError::MessageTooBig => "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
             ProtocolError::InvalidClosePayload => "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
             ProtocolError::InvalidCloseCode(_) => "WS_ERR_INVALID_CLOSE_CODE",
+            ProtocolError::TooManyFragments => "LWS_ERR_TOO_MANY_FRAGMENTS",
         }
     }
 
@@ -62,6 +65,7 @@ impl ProtocolError {
             ProtocolError::MessageTooBig => 10,
             ProtocolError::InvalidClosePayload => 11,
             ProtocolError::InvalidCloseCode(_) => 12,
+            ProtocolError::TooManyFragments => 13,
         }
     }
 }
@@ -89,6 +93,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::MessageTooBig => write!(f, "message exceeds maxMessageSize"),
             ProtocolError::InvalidClosePayload => write!(f, "close frame payload of 1 byte"),
             ProtocolError::InvalidCloseCode(c) => write!(f, "invalid close code {c}"),
+            ProtocolError::TooManyFragments => write!(f, "message split into too many frames"),
         }
     }
 }

@@ -23,11 +23,18 @@ pub struct ReaderLimits {
     /// events of at most this many bytes instead of being assembled.
     pub fragment_size: Option<usize>,
     pub allow_rsv1: bool,
+    /// Most frames one message may be split into (empty fragments cost CPU, not memory).
+    pub max_fragments: u32,
 }
 
 impl Default for ReaderLimits {
     fn default() -> Self {
-        ReaderLimits { max_message_size: 16 * 1024 * 1024, fragment_size: None, allow_rsv1: false }
+        ReaderLimits {
+            max_message_size: 16 * 1024 * 1024,
+            fragment_size: None,
+            allow_rsv1: false,
+            max_fragments: 1 << 20,
+        }
     }
 }
 
@@ -70,6 +77,7 @@ struct MessageInProgress {
     /// Total payload bytes of the frames seen so far.
     len: u64,
     streaming: bool,
+    fragments: u32,
 }
 
 #[derive(Debug, Default)]
@@ -183,6 +191,10 @@ impl FrameReader {
                 if m.len + h.payload_len > limits.max_message_size {
                     return Err(ProtocolError::MessageTooBig);
                 }
+                m.fragments += 1;
+                if m.fragments >= limits.max_fragments {
+                    return Err(ProtocolError::TooManyFragments);
+                }
                 m.len += h.payload_len;
             }
             Opcode::Text | Opcode::Binary => {
@@ -198,6 +210,7 @@ impl FrameReader {
                     buf: Vec::new(),
                     len: h.payload_len,
                     streaming: false,
+                    fragments: 0,
                 }));
             }
             Opcode::Close | Opcode::Ping | Opcode::Pong => {}
@@ -502,6 +515,22 @@ mod tests {
             run(&client_frame(true, 1, b"abcd"), 100, limits).0,
             vec![Ev::Msg(false, b"abcd".to_vec())]
         );
+    }
+
+    #[test]
+    fn too_many_fragments() {
+        let limits = ReaderLimits { max_fragments: 4, ..Default::default() };
+        let mut ok = client_frame(false, 1, b"a");
+        for _ in 0..2 {
+            ok.extend(client_frame(false, 0, b""));
+        }
+        ok.extend(client_frame(true, 0, b"b"));
+        assert_eq!(run(&ok, 100, limits).0, vec![Ev::Msg(false, b"ab".to_vec())]);
+        let mut bad = client_frame(false, 1, b"a");
+        for _ in 0..4 {
+            bad.extend(client_frame(false, 0, b""));
+        }
+        assert_eq!(run(&bad, 100, limits).1, Err(ProtocolError::TooManyFragments));
     }
 
     #[test]
