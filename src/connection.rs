@@ -242,8 +242,8 @@ impl Conn {
         sink.stage(event::CLOSE, self.report_error, self.report_code, self.id, 0, &reason);
     }
 
-    /// Writes queued output while the socket takes it. On WouldBlock it remembers
-    /// that it must wait for writability and, for a WebSocket, tells JS how much waits.
+    /// Writes queued output while the socket takes it; on WouldBlock it waits
+    /// for writability. A DRAIN is staged when output JS was told about is gone.
     pub fn write_out(&mut self, sink: &mut EventSink<'_>) {
         if self.out.is_empty() || !self.has(flag::CAN_WRITE) {
             return;
@@ -256,17 +256,21 @@ impl Conn {
                     sink.stage(event::DRAIN, 0, 0, self.id, 0, &[]);
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.set(flag::CAN_WRITE, false);
-                if self.is_websocket() {
-                    self.set(flag::REPORTED_BACKLOG, true);
-                    let queued = self.out.queued_bytes().min(u32::MAX as usize) as u32;
-                    sink.stage(event::BUFFERED, 0, 0, self.id, queued, &[]);
-                }
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.set(flag::CAN_WRITE, false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => self.lost(),
         }
+    }
+
+    /// After a command batch: if output is left waiting, tell JS how much
+    /// (BUFFERED); a DRAIN follows once it is written.
+    pub fn report_backlog(&mut self, sink: &mut EventSink<'_>) {
+        if self.out.is_empty() || !self.is_websocket() || self.has(flag::DONE) {
+            return;
+        }
+        self.set(flag::REPORTED_BACKLOG, true);
+        let queued = self.out.queued_bytes().min(u32::MAX as usize) as u32;
+        sink.stage(event::BUFFERED, 0, 0, self.id, queued, &[]);
     }
 
     pub fn shutdown_write(&mut self) {

@@ -868,6 +868,10 @@ impl Worker {
             conn.set(flag::DIRTY, false);
             if conn.is_websocket() {
                 self.service_websocket(key);
+                if let Some(conn) = self.conns.get_mut(key) {
+                    let mut sink = Self::sink(&mut self.staging, &self.shared);
+                    conn.report_backlog(&mut sink);
+                }
             }
         }
     }
