@@ -12,7 +12,7 @@ const OPTIONS = {
 
 const DEFLATE_KEYS = {
   serverNoContextTakeover: 'boolean', clientNoContextTakeover: 'boolean',
-  serverMaxWindowBits: 'bits', clientMaxWindowBits: 'bits', memLevel: 'memLevel', threshold: 'size',
+  serverMaxWindowBits: 'bits', clientMaxWindowBits: 'bits', memLevel: 'memLevel', threshold: 'count0', level: 'level',
 };
 
 const SSL_KEYS = {
@@ -40,6 +40,8 @@ function check(name, kind, v) {
     case 'size': return isInt(v, 1, Number.MAX_SAFE_INTEGER) || fail(name, 'a positive integer (bytes)', v);
     case 'threads': return isInt(v, 1, 8) || fail(name, 'an integer from 1 to 8', v);
     case 'bits': return v === true || isInt(v, 8, 15) || fail(name, 'an integer from 8 to 15', v);
+    case 'count0': return isInt(v, 0, 2 ** 31 - 1) || fail(name, 'a non-negative integer', v);
+    case 'level': return isInt(v, 0, 9) || fail(name, 'an integer from 0 to 9', v);
     case 'memLevel': return isInt(v, 1, 9) || fail(name, 'an integer from 1 to 9', v);
     case 'pem': return typeof v === 'string' || Buffer.isBuffer(v) || fail(name, 'a path or a Buffer', v);
     case 'deflate': return checkShape(name, v, DEFLATE_KEYS, true);
@@ -77,6 +79,20 @@ function normalizeOptions(options) {
   }
   const o = options;
   const seconds = (s) => (s === undefined ? undefined : s * 1000);
+  // permessage-deflate: off unless asked for; without context takeover by default,
+  // so that a connection keeps no zlib state (the engine shares one per thread).
+  let deflate;
+  if (o.perMessageDeflate) {
+    const d = o.perMessageDeflate === true ? {} : o.perMessageDeflate;
+    deflate = {
+      serverNoContextTakeover: d.serverNoContextTakeover ?? true,
+      clientNoContextTakeover: d.clientNoContextTakeover ?? true,
+      serverMaxWindowBits: d.serverMaxWindowBits === true ? 15 : d.serverMaxWindowBits,
+      clientMaxWindowBits: d.clientMaxWindowBits === true ? undefined : d.clientMaxWindowBits,
+      threshold: d.threshold ?? 1024,
+      level: d.level,
+    };
+  }
   return {
     port: o.port,
     host: o.host,
@@ -100,6 +116,7 @@ function normalizeOptions(options) {
       idleTimeoutMs: seconds(o.idleTimeout),
       maxBackpressure: o.maxBackpressure,
       backpressureDrop: o.closeOnBackpressureLimit === false,
+      perMessageDeflate: deflate,
     },
   };
 }

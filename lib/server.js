@@ -23,6 +23,8 @@ class Socket {
     this.remoteAddress = undefined;
     this.remotePort = undefined;
     this.remoteFamily = undefined;
+    /** The negotiated Sec-WebSocket-Extensions ('' when none). */
+    this.extensions = '';
     this._backlog = 0; // bytes the engine reported queued (BUFFERED), until DRAIN
     this._epoch = -1; // command-buffer epoch of `_unflushed`
     this._unflushed = 0; // bytes sent in that epoch, still in JS
@@ -278,8 +280,9 @@ class Server extends EventEmitter {
         const socket = this._pending.get(id) || new Socket(id);
         this._pending.delete(id);
         socket.fd = extra;
-        const [peer] = decodePeer(buf, start);
+        const [peer, pos] = decodePeer(buf, start);
         Object.assign(socket, peer);
+        socket.extensions = pos < end ? buf.latin1Slice(pos, end) : '';
         this._sockets.set(id, socket);
         this._updateRef();
         this.emit('connection', socket);

@@ -26,6 +26,16 @@ use crate::engine::{CommandBatch, Engine, Hooks, Shared};
 const MAX_BATCHES_PER_WAKE: usize = 16;
 
 #[napi(object)]
+pub struct DeflateOptions {
+    pub server_no_context_takeover: Option<bool>,
+    pub client_no_context_takeover: Option<bool>,
+    pub server_max_window_bits: Option<u32>,
+    pub client_max_window_bits: Option<u32>,
+    pub threshold: Option<u32>,
+    pub level: Option<u32>,
+}
+
+#[napi(object)]
 pub struct EngineOptions {
     pub path: Option<String>,
     pub max_message_size: Option<f64>,
@@ -44,6 +54,7 @@ pub struct EngineOptions {
     pub idle_timeout_ms: Option<u32>,
     pub max_backpressure: Option<f64>,
     pub backpressure_drop: Option<bool>,
+    pub per_message_deflate: Option<DeflateOptions>,
 }
 
 fn config_from(o: EngineOptions) -> Config {
@@ -89,6 +100,26 @@ fn config_from(o: EngineOptions) -> Config {
     }
     if let Some(v) = o.backpressure_drop {
         c.backpressure_drop = v;
+    }
+    if let Some(d) = o.per_message_deflate {
+        let mut cfg = crate::deflate::DeflateConfig::default();
+        if let Some(v) = d.server_no_context_takeover {
+            cfg.server_no_context_takeover = v;
+        }
+        if let Some(v) = d.client_no_context_takeover {
+            cfg.client_no_context_takeover = v;
+        }
+        if let Some(v) = d.server_max_window_bits {
+            cfg.server_max_window_bits = v.clamp(9, 15) as u8;
+        }
+        cfg.client_max_window_bits = d.client_max_window_bits.map(|v| v.clamp(8, 15) as u8);
+        if let Some(v) = d.threshold {
+            cfg.threshold = v as usize;
+        }
+        if let Some(v) = d.level {
+            cfg.level = v.min(9);
+        }
+        c.deflate = Some(cfg);
     }
     if let Some(v) = o.reply_spin_us {
         c.reply_spin = Duration::from_micros(v as u64);

@@ -1,5 +1,6 @@
 //! Engine settings, validated on the JS side and passed in once.
 
+use crate::deflate::DeflateConfig;
 use crate::handshake::HandshakeLimits;
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ pub struct Config {
     pub max_backpressure: usize,
     /// Drop messages instead of the client when over `max_backpressure`.
     pub backpressure_drop: bool,
+    /// permessage-deflate offered to clients; None: never negotiated.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             idle_timeout: None,
             max_backpressure: 0,
             backpressure_drop: false,
+            deflate: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use crate::deflate::{Agreed, ConnInflater};
 use crate::outbox::Outbox;
 use crate::protocol::close::encode_close_payload;
 use crate::protocol::{encode_header, FrameReader, Opcode, ReaderEvent, ReaderLimits};
@@ -36,6 +37,16 @@ pub struct AwaitState {
     /// Bytes that followed the request head (early frames).
     pub leftover: Vec<u8>,
     pub peer: Option<SocketAddr>,
+    /// permessage-deflate as negotiated, with the response header value.
+    pub deflate: Option<(Agreed, String)>,
+}
+
+/// A connection's permessage-deflate state. With no context takeover the
+/// worker's shared compressor/inflater serve, and these stay None.
+pub struct SocketDeflate {
+    pub agreed: Agreed,
+    pub compress: Option<Box<flate2::Compress>>,
+    pub inflate: Option<Box<flate2::Decompress>>,
 }
 
 pub enum Phase {
@@ -98,6 +109,7 @@ pub struct Conn {
     pub phase: Phase,
     pub reader: FrameReader,
     pub out: Outbox,
+    pub deflate: Option<Box<SocketDeflate>>,
     /// When this connection's current phase times out (also a key of the worker's timers).
     pub deadline: Option<Instant>,
     pub flags: u16,
@@ -116,6 +128,7 @@ impl Conn {
             phase: Phase::Request(Box::new(RequestState { buf: head, peer })),
             reader: FrameReader::new(),
             out: Outbox::default(),
+            deflate: None,
             deadline: None,
             flags: flag::CAN_READ | flag::CAN_WRITE,
             last_input: 0,
@@ -172,6 +185,18 @@ impl Conn {
             Payload::Bytes(b) => self.out.push_bytes(&[&header[..n], b]),
             Payload::Shared(data, start, end) => self.out.push_shared(&header[..n], data, start, end),
         }
+        true
+    }
+
+    /// Queues a whole message already deflated (RSV1 set).
+    pub fn queue_compressed(&mut self, binary: bool, compressed: &[u8]) -> bool {
+        if !self.can_send() || self.has(flag::SENDING_FRAGMENTS) {
+            return false;
+        }
+        let opcode = if binary { Opcode::Binary } else { Opcode::Text };
+        let mut header = [0u8; 10];
+        let n = encode_header(&mut header, true, true, opcode, compressed.len() as u64);
+        self.out.push_bytes(&[&header[..n], compressed]);
         true
     }
 
@@ -300,14 +325,26 @@ impl Conn {
     // ---- input --------------------------------------------------------------
 
     /// Feeds frames to the reader and stages what it finds.
-    pub fn on_input(&mut self, data: &mut [u8], limits: &ReaderLimits, sink: &mut EventSink<'_>) {
+    pub fn on_input(
+        &mut self,
+        data: &mut [u8],
+        limits: &ReaderLimits,
+        sink: &mut EventSink<'_>,
+        shared_inflater: &mut flate2::Decompress,
+    ) {
         let id = self.id;
         let deliver = !self.has(flag::DISCARD);
         let open = matches!(self.phase, Phase::Open);
         let ping_events = sink.ping_events;
         let mut pongs: Vec<u8> = Vec::new();
         let mut peer_close: Option<(u16, Vec<u8>)> = None;
-        let result = self.reader.feed(data, limits, &mut |ev| match ev {
+        let mut inflater = self.deflate.as_mut().map(|d| ConnInflater {
+            own: &mut d.inflate,
+            shared: shared_inflater,
+            reset_each_message: d.agreed.client_no_context_takeover,
+        });
+        let limits = &ReaderLimits { allow_rsv1: inflater.is_some(), ..*limits };
+        let result = self.reader.feed_with(data, limits, inflater.as_mut(), &mut |ev| match ev {
             ReaderEvent::Message { binary, data } if deliver => {
                 sink.stage(event::MESSAGE, binary as u8 * FLAG_BINARY, 0, id, 0, data);
             }

@@ -7,6 +7,7 @@
 pub mod bridge;
 pub mod config;
 pub mod connection;
+pub mod deflate;
 pub mod engine;
 pub mod handshake;
 pub mod outbox;

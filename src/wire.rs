@@ -62,6 +62,8 @@ pub const FLAG_BINARY: u8 = 1;
 pub const FLAG_MORE: u8 = 2;
 /// The payload travels beside the batch (`CommandBatch::stashed[extra]`).
 pub const FLAG_STASHED: u8 = 4;
+/// Send this message uncompressed even when permessage-deflate is on.
+pub const FLAG_NO_COMPRESS: u8 = 8;
 
 /// Appends one record to `out`.
 #[inline]

@@ -19,16 +19,19 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::config::Config;
-use crate::connection::{flag, AwaitState, Conn, EventSink, Payload, Phase};
+use crate::connection::{flag, AwaitState, Conn, EventSink, Payload, Phase, SocketDeflate};
+use crate::deflate::{self, Agreed};
 use crate::engine::{CommandBatch, Shared, WorkerMsg};
 use crate::handshake::{self, RequestKind};
 use crate::outbox::SHARE_THRESHOLD;
 use crate::protocol::{Opcode, ReaderLimits};
-use crate::wire::{self, command, event, FLAG_BINARY, FLAG_MORE, FLAG_STASHED};
+use crate::wire::{self, command, event, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED};
 
 const READ_BUFFER_SIZE: usize = 64 * 1024;
 /// Reads per socket per turn before the others get theirs.
 const MAX_READS_PER_TURN: usize = 4;
+/// Resolution of the idle clock.
+const IDLE_TICK_MS: u128 = 100;
 /// Queued bytes past which a command batch writes to a socket before it ends.
 const EARLY_FLUSH: usize = 256 * 1024;
 /// How long a final HTTP answer may take to be written and acknowledged.
@@ -63,6 +66,11 @@ pub struct Worker {
     started: Instant,
     /// Next scan for idle connections (when `idle_timeout` is set).
     next_idle_sweep: Option<Instant>,
+    /// permessage-deflate without context takeover: one inflater for all
+    /// sockets, and one compressor per window size, reset for every message.
+    shared_inflater: flate2::Decompress,
+    shared_compressors: [Option<Box<flate2::Compress>>; 16],
+    deflate_buf: Vec<u8>,
 }
 
 impl Worker {
@@ -85,16 +93,20 @@ impl Worker {
             shutdown_deadline: None,
             started: Instant::now(),
             next_idle_sweep: None,
+            shared_inflater: deflate::new_inflater(),
+            shared_compressors: Default::default(),
+            deflate_buf: Vec::new(),
         }
     }
 
-    /// Whole seconds since the worker started (a connection's idle clock).
+    /// A connection's idle clock: tenths of a second since the worker started
+    /// (fine enough for timeouts of a second, and 13 years before it wraps).
     fn tick(&self) -> u32 {
-        self.started.elapsed().as_secs() as u32
+        (self.started.elapsed().as_millis() / IDLE_TICK_MS) as u32
     }
 
     fn idle_sweep_interval(&self) -> Option<Duration> {
-        self.config().idle_timeout.map(|t| (t / 4).max(Duration::from_millis(250)))
+        self.config().idle_timeout.map(|t| (t / 8).max(Duration::from_millis(IDLE_TICK_MS as u64)))
     }
 
     /// Pings connections silent for half the idle timeout; closes (1001) those
@@ -108,7 +120,7 @@ impl Worker {
         }
         self.next_idle_sweep = self.idle_sweep_interval().map(|i| now + i);
         let tick = self.tick();
-        let limit = timeout.as_secs().max(1) as u32;
+        let limit = ((timeout.as_millis() / IDLE_TICK_MS) as u32).max(1);
         let close_timeout = self.config().close_timeout;
         let mut expired = Vec::new();
         for (key, conn) in self.conns.iter_mut() {
@@ -414,6 +426,11 @@ impl Worker {
             match conn.phase {
                 // A slow client (slowloris) or an unfinished answer: dropped.
                 Phase::Request(_) | Phase::Answering => self.drop_socket(key),
+                // Our close was not answered in time: the report keeps our code.
+                Phase::Closing => {
+                    conn.set(flag::DONE, true);
+                    self.finish(key);
+                }
                 _ => {
                     conn.terminate();
                     self.finish(key);
@@ -491,9 +508,9 @@ impl Worker {
                 }
                 Ok(n) => {
                     reads += 1;
-                    conn.last_input = self.started.elapsed().as_secs() as u32;
+                    conn.last_input = (self.started.elapsed().as_millis() / IDLE_TICK_MS) as u32;
                     conn.set(flag::PINGED, false);
-                    conn.on_input(&mut self.read_buf[..n], &limits, &mut sink);
+                    conn.on_input(&mut self.read_buf[..n], &limits, &mut sink, &mut self.shared_inflater);
                     if was_open && !matches!(conn.phase, Phase::Open) {
                         let timeout = self.config().close_timeout;
                         self.set_deadline(key, Some(timeout));
@@ -624,8 +641,8 @@ impl Worker {
                 }
                 let body = &buf[request.head_len..request.head_len + content_length];
                 let encoded = wire::encode_request(peer, &request, body);
-                self.conns[key].phase =
-                    Phase::AwaitJs(Box::new(AwaitState { key: None, leftover: Vec::new(), peer }));
+                let state = AwaitState { key: None, leftover: Vec::new(), peer, deflate: None };
+                self.conns[key].phase = Phase::AwaitJs(Box::new(state));
                 self.set_deadline(key, None);
                 wire::put_record(&mut self.staging, event::HTTP, 0, 0, id, fd, &encoded);
             }
@@ -636,16 +653,24 @@ impl Worker {
                     }
                 }
                 let leftover = buf[request.head_len..].to_vec();
+                let offers: Vec<&[u8]> = request
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n == "sec-websocket-extensions")
+                    .map(|(_, v)| v.as_slice())
+                    .collect();
+                let negotiated =
+                    self.shared.config.deflate.as_ref().and_then(|cfg| deflate::negotiate(&offers, cfg));
                 if hooks.upgrade {
                     let encoded = wire::encode_request(peer, &request, &[]);
-                    let state = AwaitState { key: Some(ws_key.clone()), leftover, peer };
+                    let state = AwaitState { key: Some(ws_key.clone()), leftover, peer, deflate: negotiated };
                     self.conns[key].phase = Phase::AwaitJs(Box::new(state));
                     self.set_deadline(key, None);
                     wire::put_record(&mut self.staging, event::UPGRADE, 0, 0, id, fd, &encoded);
                     // Watch for the client leaving while JS decides.
                     self.service_waiting(key);
                 } else {
-                    self.open(key, ws_key, &[], leftover, peer);
+                    self.open(key, ws_key, &[], leftover, peer, negotiated);
                 }
             }
         }
@@ -659,6 +684,7 @@ impl Worker {
         extra_headers: &[u8],
         mut leftover: Vec<u8>,
         peer: Option<SocketAddr>,
+        negotiated: Option<(Agreed, String)>,
     ) {
         self.set_deadline(key, None);
         let limits = self.limits();
@@ -668,15 +694,25 @@ impl Worker {
         let tick = self.tick();
         let conn = &mut self.conns[key];
         conn.last_input = tick;
-        conn.out.push_bytes(&[&handshake::switching_protocols(ws_key, extra_headers)]);
+        let mut headers = Vec::with_capacity(extra_headers.len() + 80);
+        headers.extend_from_slice(extra_headers);
+        let mut extensions = String::new();
+        if let Some((agreed, response)) = negotiated {
+            headers.extend_from_slice(format!("Sec-WebSocket-Extensions: {response}\r\n").as_bytes());
+            conn.deflate = Some(Box::new(SocketDeflate { agreed, compress: None, inflate: None }));
+            extensions = response;
+        }
+        conn.out.push_bytes(&[&handshake::switching_protocols(ws_key, &headers)]);
         conn.phase = Phase::Open;
-        let mut addr = Vec::with_capacity(19);
+        // OPEN carries the peer's address, then the negotiated extensions.
+        let mut addr = Vec::with_capacity(19 + extensions.len());
         wire::put_peer(&mut addr, peer);
+        addr.extend_from_slice(extensions.as_bytes());
         let fd = conn.stream.as_raw_fd() as u32;
         wire::put_record(&mut self.staging, event::OPEN, 0, 0, conn.id, fd, &addr);
         if !leftover.is_empty() {
             let mut sink = Self::sink(&mut self.staging, &self.shared);
-            conn.on_input(&mut leftover, &limits, &mut sink);
+            conn.on_input(&mut leftover, &limits, &mut sink, &mut self.shared_inflater);
             if !matches!(conn.phase, Phase::Open) {
                 let timeout = self.config().close_timeout;
                 self.set_deadline(key, Some(timeout));
@@ -773,6 +809,35 @@ impl Worker {
                 continue;
             }
             let queued = match rec.kind {
+                command::SEND
+                    if rec.flags & (FLAG_MORE | FLAG_NO_COMPRESS) == 0 && conn.deflate.is_some() =>
+                {
+                    let stashed =
+                        batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
+                    let data: &[u8] = match stashed {
+                        Some(d) => d,
+                        None => rec.payload,
+                    };
+                    let threshold = self.shared.config.deflate.as_ref().map_or(usize::MAX, |c| c.threshold);
+                    if data.len() < threshold || conn.has(flag::SENDING_FRAGMENTS) {
+                        conn.queue_data(binary, false, Payload::Bytes(data))
+                    } else {
+                        let level = self.shared.config.deflate.as_ref().map_or(6, |c| c.level);
+                        let d = conn.deflate.as_mut().unwrap();
+                        let compressor: &mut flate2::Compress = if d.agreed.server_no_context_takeover {
+                            let slot = &mut self.shared_compressors[d.agreed.server_window_bits as usize];
+                            let c = slot
+                                .get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)));
+                            c.reset();
+                            c
+                        } else {
+                            d.compress
+                                .get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)))
+                        };
+                        deflate::compress_message(compressor, data, &mut self.deflate_buf);
+                        conn.queue_compressed(binary, &self.deflate_buf)
+                    }
+                }
                 command::SEND => {
                     let more = rec.flags & FLAG_MORE != 0;
                     let stashed =
@@ -847,9 +912,9 @@ impl Worker {
         let Phase::AwaitJs(state) = std::mem::replace(&mut conn.phase, Phase::Answering) else {
             return;
         };
-        let AwaitState { key: ws_key, leftover, peer } = *state;
+        let AwaitState { key: ws_key, leftover, peer, deflate: negotiated } = *state;
         match (kind, ws_key) {
-            (command::ACCEPT, Some(ws_key)) => self.open(key, &ws_key, payload, leftover, peer),
+            (command::ACCEPT, Some(ws_key)) => self.open(key, &ws_key, payload, leftover, peer, negotiated),
             (command::REFUSE, Some(_)) => {
                 let response = handshake::error_response_with(code, status_reason(code), payload);
                 self.answer(key, response);

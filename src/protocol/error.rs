@@ -20,12 +20,14 @@ pub enum ProtocolError {
     InvalidCloseCode(u16),
     /// A message made of more frames than `ReaderLimits::max_fragments`.
     TooManyFragments,
+    /// A permessage-deflate message that does not inflate.
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
     pub fn close_code(self) -> u16 {
         match self {
-            ProtocolError::InvalidUtf8 => 1007,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => 1007,
             ProtocolError::MessageTooBig | ProtocolError::TooManyFragments => 1009,
             _ => 1002,
         }
@@ -47,6 +49,7 @@ impl ProtocolError {
             ProtocolError::InvalidClosePayload => "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
             ProtocolError::InvalidCloseCode(_) => "WS_ERR_INVALID_CLOSE_CODE",
             ProtocolError::TooManyFragments => "LWS_ERR_TOO_MANY_FRAGMENTS",
+            ProtocolError::InvalidCompressedData => "Z_DATA_ERROR",
         }
     }
 
@@ -66,6 +69,7 @@ impl ProtocolError {
             ProtocolError::InvalidClosePayload => 11,
             ProtocolError::InvalidCloseCode(_) => 12,
             ProtocolError::TooManyFragments => 13,
+            ProtocolError::InvalidCompressedData => 14,
         }
     }
 }
@@ -94,6 +98,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidClosePayload => write!(f, "close frame payload of 1 byte"),
             ProtocolError::InvalidCloseCode(c) => write!(f, "invalid close code {c}"),
             ProtocolError::TooManyFragments => write!(f, "message split into too many frames"),
+            ProtocolError::InvalidCompressedData => write!(f, "invalid compressed data"),
         }
     }
 }

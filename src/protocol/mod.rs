@@ -10,4 +10,4 @@ pub mod utf8;
 
 pub use error::ProtocolError;
 pub use frame::{encode_header, FrameHeader, Opcode, MAX_HEADER_LEN};
-pub use reader::{FrameReader, ReaderEvent, ReaderLimits};
+pub use reader::{FrameReader, Inflate, ReaderEvent, ReaderLimits};

@@ -38,6 +38,21 @@ impl Default for ReaderLimits {
     }
 }
 
+/// Inflates a permessage-deflate message (the connection supplies it when the
+/// extension was negotiated). `limit` is the largest inflated size accepted.
+pub trait Inflate {
+    fn inflate(&mut self, compressed: &[u8], out: &mut Vec<u8>, limit: u64) -> Result<(), ProtocolError>;
+}
+
+/// The inflater of a connection without permessage-deflate (RSV1 is refused earlier).
+pub struct NoInflate;
+
+impl Inflate for NoInflate {
+    fn inflate(&mut self, _: &[u8], _: &mut Vec<u8>, _: u64) -> Result<(), ProtocolError> {
+        Err(ProtocolError::ReservedBitsSet)
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReaderEvent<'a> {
     Message {
@@ -78,6 +93,8 @@ struct MessageInProgress {
     len: u64,
     streaming: bool,
     fragments: u32,
+    /// RSV1 on the first frame: the payload is deflated.
+    compressed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -115,8 +132,19 @@ impl FrameReader {
     /// An error is final: the caller closes the connection with `err.close_code()`.
     pub fn feed(
         &mut self,
+        data: &mut [u8],
+        limits: &ReaderLimits,
+        on_event: &mut dyn FnMut(ReaderEvent<'_>),
+    ) -> Result<(), ProtocolError> {
+        self.feed_with(data, limits, None::<&mut NoInflate>, on_event)
+    }
+
+    /// `feed`, with the inflater for permessage-deflate messages.
+    pub fn feed_with<I: Inflate + ?Sized>(
+        &mut self,
         mut data: &mut [u8],
         limits: &ReaderLimits,
+        mut inflater: Option<&mut I>,
         on_event: &mut dyn FnMut(ReaderEvent<'_>),
     ) -> Result<(), ProtocolError> {
         loop {
@@ -145,7 +173,12 @@ impl FrameReader {
             if opcode.is_control() {
                 self.deliver_control(opcode, chunk, frame_done, on_event)?;
             } else {
-                self.deliver_data(chunk, frame_done && fin, remaining + (!fin) as u64, limits, on_event)?;
+                let message_done = frame_done && fin;
+                if self.message.as_ref().is_some_and(|m| m.compressed) {
+                    self.collect_compressed(chunk, message_done, limits, inflater.as_deref_mut(), on_event)?;
+                } else {
+                    self.deliver_data(chunk, message_done, remaining + (!fin) as u64, limits, on_event)?;
+                }
             }
             data = rest;
             if !frame_done {
@@ -187,6 +220,9 @@ impl FrameReader {
         let mask = h.mask.ok_or(ProtocolError::UnmaskedFrame)?;
         match h.opcode {
             Opcode::Continuation => {
+                if h.rsv1 {
+                    return Err(ProtocolError::ReservedBitsSet); // RSV1 belongs on the first frame only
+                }
                 let m = self.message.as_mut().ok_or(ProtocolError::UnexpectedContinuation)?;
                 if m.len + h.payload_len > limits.max_message_size {
                     return Err(ProtocolError::MessageTooBig);
@@ -211,6 +247,7 @@ impl FrameReader {
                     len: h.payload_len,
                     streaming: false,
                     fragments: 0,
+                    compressed: h.rsv1,
                 }));
             }
             Opcode::Close | Opcode::Ping | Opcode::Pong => {}
@@ -262,6 +299,43 @@ impl FrameReader {
         }
         self.control = Vec::new();
         result
+    }
+
+    /// Collects a compressed message; at its end inflates it, checks size and
+    /// UTF-8, and delivers it as one message (or as fragments when streaming).
+    fn collect_compressed<I: Inflate + ?Sized>(
+        &mut self,
+        chunk: &[u8],
+        message_done: bool,
+        limits: &ReaderLimits,
+        inflater: Option<&mut I>,
+        on_event: &mut dyn FnMut(ReaderEvent<'_>),
+    ) -> Result<(), ProtocolError> {
+        let m = self.message.as_mut().expect("data frame belongs to a message");
+        m.buf.extend_from_slice(chunk);
+        if !message_done {
+            return Ok(());
+        }
+        let m = self.message.take().unwrap();
+        let inflater = inflater.ok_or(ProtocolError::ReservedBitsSet)?;
+        let mut out = Vec::new();
+        inflater.inflate(&m.buf, &mut out, limits.max_message_size)?;
+        drop(m.buf);
+        if !m.binary && !super::utf8::is_valid(&out) {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        match limits.fragment_size.filter(|&n| out.len() > n) {
+            None => on_event(ReaderEvent::Message { binary: m.binary, data: &out }),
+            Some(n) => {
+                let mut sent = 0;
+                for piece in out.chunks(n) {
+                    sent += piece.len();
+                    let remaining = (out.len() - sent) as u64;
+                    on_event(ReaderEvent::Fragment { binary: m.binary, data: piece, remaining });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Hands out a piece of a data frame's payload. `message_done` is set on the
