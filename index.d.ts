@@ -10,8 +10,12 @@ export interface PerMessageDeflateOptions {
   clientNoContextTakeover?: boolean;
   serverMaxWindowBits?: number;
   clientMaxWindowBits?: number | true;
+  /** Accepted and ignored. */
   memLevel?: number;
+  /** Messages smaller than this many bytes are sent uncompressed; default 1024. */
   threshold?: number;
+  /** zlib compression level 0-9; default 6. */
+  level?: number;
 }
 
 export interface SslOptions {
@@ -42,7 +46,7 @@ export interface ServerOptions {
   bufferSize?: number;
   /** Largest accepted message in bytes; larger ones close the connection with 1009. Default 16 MiB. */
   maxMessageSize?: number;
-  /** Validated; compression is not negotiated yet (clients fall back to uncompressed). */
+  /** permessage-deflate (RFC 7692); no context takeover by default (no zlib state per connection). */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Validated; TLS is not available yet and a valid `ssl` object throws ERR_LWS_TLS_UNAVAILABLE. */
   ssl?: SslOptions;
@@ -78,6 +82,8 @@ export declare class Socket {
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
   readonly remoteFamily: 'IPv4' | 'IPv6' | undefined;
+  /** The negotiated Sec-WebSocket-Extensions value ('' when none). */
+  readonly extensions: string;
   userData: unknown;
 }
 
@@ -132,7 +138,7 @@ export declare class Server extends EventEmitter {
   stopListening(): boolean;
 
   /** Queues a message (a fragment when `fin` is false); false if the socket is closed. */
-  send(socket: Socket, message: SendData, binary?: boolean, fin?: boolean): boolean;
+  send(socket: Socket, message: SendData, binary?: boolean, fin?: boolean, compress?: boolean): boolean;
   /** Bytes sent and not yet written to the network. */
   getBufferedAmount(socket: Socket): number;
   ping(socket: Socket, data?: SendData): boolean;

@@ -8,7 +8,7 @@
 const { EventEmitter } = require('events');
 const util = require('util');
 const native = require('./native');
-const { RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, ERROR_CODES, decodeRequest, decodePeer, CommandWriter } = require('./wire');
+const { RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, ERROR_CODES, decodeRequest, decodePeer, CommandWriter } = require('./wire');
 const { normalizeOptions } = require('./options');
 
 const kId = Symbol('lws.id');
@@ -441,12 +441,13 @@ class Server extends EventEmitter {
   /**
    * Queues a message. Returns false if the socket is closed (nothing is sent).
    * `fin = false` sends a fragment: the message goes on with the next send()s
-   * and ends with the first one whose `fin` is true.
+   * and ends with the first one whose `fin` is true. `compress = false` sends it
+   * uncompressed even when permessage-deflate was negotiated.
    */
-  send(socket, data, binary = false, fin = true) {
+  send(socket, data, binary = false, fin = true, compress = true) {
     const id = this._idOf(socket);
     if (socket.closed || this._sockets.get(id) !== socket) return false;
-    const flags = (binary ? FLAG_BINARY : 0) | (fin ? 0 : FLAG_MORE);
+    const flags = (binary ? FLAG_BINARY : 0) | (fin ? 0 : FLAG_MORE) | (compress ? 0 : FLAG_NO_COMPRESS);
     let len;
     if (typeof data === 'string') {
       len = this._commands.string(Command.SEND, flags, 0, id, data);

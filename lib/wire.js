@@ -37,6 +37,8 @@ const FLAG_BINARY = 1;
 const FLAG_MORE = 2;
 /** The payload was handed to the engine separately (`stash`); extra = its index. */
 const FLAG_STASHED = 4;
+/** Send uncompressed even with permessage-deflate. */
+const FLAG_NO_COMPRESS = 8;
 /** Payloads at least this large skip the command buffer: one native copy instead of two. */
 const STASH_MIN = 64 * 1024;
 
@@ -189,4 +191,4 @@ class CommandWriter {
   }
 }
 
-module.exports = { RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, STASH_MIN, ERROR_CODES, decodeRequest, decodePeer, CommandWriter };
+module.exports = { RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS, STASH_MIN, ERROR_CODES, decodeRequest, decodePeer, CommandWriter };

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs the Autobahn fuzzingclient against the lws core echo server.
-# Usage: scripts/autobahn.sh [CASES]   (default: every case except 12.*/13.*, which need deflate)
+# Usage: scripts/autobahn.sh [CASES]
+#   default: every case of 1.*-10.*, and the permessage-deflate groups 12.1, 13.2, 13.3, 13.5
+#   (the whole of 12.*/13.* takes ~15 minutes here: run it with CASES='*')
 # Needs ../shared/autobahn/setup.sh to have run. Exits non-zero on any failed case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cases=${1:-'1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*'}
+cases=${1:-'1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,12.1.*,13.2.*,13.3.*,13.5.*'}
 port=${AB_PORT:-9301}
 node scripts/echo-server.js "$port" > /tmp/lws-autobahn-server.log 2>&1 &
 server=$!
@@ -13,5 +15,5 @@ for _ in $(seq 50); do
   grep -q "echo server" /tmp/lws-autobahn-server.log && break
   sleep 0.1
 done
-AB_AGENT=lws-core AB_EXCLUDE='12.*,13.*' AB_TIMEOUT=900 \
+AB_AGENT=lws-core AB_EXCLUDE='' AB_TIMEOUT=1800 \
   bash ../shared/autobahn/run.sh "ws://127.0.0.1:$port" "$cases" /tmp/lws-autobahn-report

@@ -69,6 +69,15 @@ function engineOptions(options) {
   for (const name of ENGINE_PASSTHROUGH) {
     if (options[name] !== undefined) out[name] = options[name];
   }
+  if (options.perMessageDeflate) {
+    // The engine compresses; ws's zlib tuning options (zlibDeflateOptions, concurrencyLimit, ...) do not apply.
+    const d = options.perMessageDeflate === true ? {} : options.perMessageDeflate;
+    const deflate = {};
+    for (const name of ['serverNoContextTakeover', 'clientNoContextTakeover', 'serverMaxWindowBits', 'clientMaxWindowBits', 'threshold']) {
+      if (d[name] !== undefined) deflate[name] = d[name];
+    }
+    out.perMessageDeflate = deflate;
+  }
   return out;
 }
 
@@ -126,7 +135,6 @@ class WebSocketServer extends EventEmitter {
     if (modes !== 1) {
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
     }
-    // Accepted for compatibility; compression is not negotiated yet.
     if (options.perMessageDeflate === true) options.perMessageDeflate = {};
     this.options = options;
     this._state = RUNNING;

@@ -151,6 +151,8 @@ class WebSocket extends EventEmitter {
   _attach(core, socket, protocol) {
     this._core = core;
     this._socket = socket;
+    // ws lists negotiated extensions by name.
+    if (socket.extensions) this._extensions = { [socket.extensions.split(';')[0].trim()]: true };
     this._protocol = protocol || '';
     socket[kWebSocket] = this;
     this._readyState = OPEN;
@@ -167,8 +169,9 @@ class WebSocket extends EventEmitter {
     if (this._readyState !== OPEN) return this._sendAfterClose(data, cb);
     const binary = options && options.binary !== undefined ? Boolean(options.binary) : typeof data !== 'string';
     const fin = options && options.fin !== undefined ? Boolean(options.fin) : true;
+    const compress = !(options && options.compress === false);
     if (this._blobQueue !== null || isBlob(data)) return this._sendInOrder(data, binary, fin, cb);
-    this._core.send(this._socket, sendable(data), binary, fin);
+    this._core.send(this._socket, sendable(data), binary, fin, compress);
     if (cb) this._afterWrite(cb);
   }
 

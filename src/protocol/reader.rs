@@ -324,7 +324,7 @@ impl FrameReader {
         if !m.binary && !super::utf8::is_valid(&out) {
             return Err(ProtocolError::InvalidUtf8);
         }
-        match limits.fragment_size.filter(|&n| out.len() > n) {
+        match limits.fragment_size.map(|n| n.max(1)).filter(|&n| out.len() > n) {
             None => on_event(ReaderEvent::Message { binary: m.binary, data: &out }),
             Some(n) => {
                 let mut sent = 0;

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seed corpora under fuzz/corpus/<target>/ (run from anywhere).
+
+Each seed is named after what it holds; the input layouts are described at the
+top of each fuzz_targets/*.rs file."""
+import hashlib
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def frame(fin, opcode, payload, mask=b"\x00\x00\x00\x00", rsv=0):
+    out = bytes([(0x80 if fin else 0) | rsv | opcode])
+    n = len(payload)
+    if n < 126:
+        out += bytes([0x80 | n])
+    elif n <= 0xFFFF:
+        out += bytes([0x80 | 126]) + struct.pack(">H", n)
+    else:
+        out += bytes([0x80 | 127]) + struct.pack(">Q", n)
+    return out + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def reader_input(wire, fragment=None, max_units=64, splits=(), rsv1=False, max_frames=0):
+    """fragment: None or 0..63; max_message_size = max_units * 4 (255 = 1 MiB);
+    max_frames: 1..15 sets max_fragments (0 = default); at most 15 splits."""
+    mode = (0 if fragment is None else 1) | (0x80 if rsv1 else 0)
+    cfg = bytes([mode, fragment or 0, max_units, max_frames << 4 | len(splits)])
+    return cfg + bytes(splits) + wire
+
+
+M = b"\x37\xfa\x21\x3d"
+seeds = {"frame_reader": {}, "handshake": {}, "utf8": {}}
+fr = seeds["frame_reader"]
+fr["text_hello"] = reader_input(frame(True, 1, b"Hello"))
+fr["text_hello_masked"] = reader_input(frame(True, 1, b"Hello", M))
+fr["binary_split"] = reader_input(frame(True, 2, bytes(range(40)), M), splits=(1, 2, 5, 0, 7))
+fr["fragmented_text"] = reader_input(
+    frame(False, 1, "κό".encode(), M) + frame(True, 9, b"hi", M) + frame(True, 0, "σμε".encode(), M)
+)
+fr["ping_pong_close"] = reader_input(
+    frame(True, 9, b"ping", M) + frame(True, 10, b"", M) + frame(True, 8, struct.pack(">H", 1000) + b"bye", M)
+)
+fr["close_empty"] = reader_input(frame(True, 8, b""))
+fr["len126_binary"] = reader_input(frame(True, 2, bytes(200), M), max_units=100, splits=(3, 1, 1))
+fr["len127_header"] = reader_input(bytes([0x82, 0xFF]) + struct.pack(">Q", 70000) + M + b"abc", max_units=255)
+fr["too_big"] = reader_input(frame(True, 2, bytes(30)), max_units=4)
+fr["stream_text"] = reader_input(frame(True, 1, "€𝄞 streaming text".encode(), M), fragment=5, splits=(4, 9))
+fr["stream_fragmented"] = reader_input(
+    frame(False, 2, bytes(range(12)), M) + frame(False, 0, b"", M) + frame(True, 0, bytes(range(9)), M), fragment=4
+)
+# Ends with an empty final frame: the last non-empty piece says remaining 1, then 0 bytes follow.
+fr["stream_empty_final"] = reader_input(frame(False, 2, bytes(range(12))) + frame(True, 0, b""), fragment=4)
+fr["bad_utf8"] = reader_input(frame(True, 1, b"ab\xed\xa0\x80cd", M), splits=(9,))
+fr["rsv1_allowed"] = reader_input(frame(True, 2, b"\x01\x02\x03", M, rsv=0x40), rsv1=True)
+fr["rsv1_streamed_text"] = reader_input(
+    frame(False, 1, "compressed €".encode(), M, rsv=0x40) + frame(True, 0, " text".encode(), M), fragment=3, rsv1=True
+)
+fr["max_fragments"] = reader_input(
+    frame(False, 2, b"a", M) + frame(False, 0, b"b", M) + frame(False, 0, b"", M) + frame(True, 0, b"c", M), max_frames=3
+)
+fr["unmasked"] = reader_input(b"\x81\x02hi")
+
+hs = seeds["handshake"]
+upgrade = (
+    b"GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n"
+    b"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, superchat\r\n"
+    b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+)
+hs["upgrade"] = bytes([16, 0]) + upgrade
+hs["upgrade_with_frame"] = bytes([16, 0]) + upgrade + frame(True, 1, b"Hello", M)
+hs["upgrade_small_limit"] = bytes([3, 20]) + upgrade
+hs["plain_get"] = bytes([16, 0]) + b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+hs["plain_post"] = bytes([16, 0]) + b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+hs["chunked"] = bytes([16, 0]) + b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+hs["http10"] = bytes([16, 0]) + b"GET / HTTP/1.0\r\n\r\n"
+hs["bad_version"] = bytes([16, 0]) + upgrade.replace(b"Version: 13", b"Version: 8")
+hs["partial"] = bytes([16, 0]) + upgrade[:60]
+
+u = seeds["utf8"]
+u["ascii"] = b"\x00hello, world"
+u["mixed_split"] = bytes([3, 2, 1, 3]) + "κόσμε 𝄞 €".encode()
+u["four_byte_cuts"] = bytes([4, 1, 1, 1, 0]) + "𝄞𝄞".encode()
+u["surrogate"] = bytes([1, 2]) + b"\xed\xa0\x80"
+u["overlong"] = bytes([1, 1]) + b"\xc0\xaf"
+u["too_high"] = bytes([0]) + b"\xf4\x90\x80\x80"
+u["truncated"] = bytes([1, 3]) + b"ok\xe2\x82"
+
+for target, files in seeds.items():
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    seen = set()
+    for name, data in files.items():
+        h = hashlib.sha1(data).hexdigest()
+        assert h not in seen, name
+        seen.add(h)
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
