@@ -48,7 +48,7 @@ export interface ServerOptions {
   maxMessageSize?: number;
   /** permessage-deflate (RFC 7692); no context takeover by default (no zlib state per connection). */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** Validated; TLS is not available yet and a valid `ssl` object throws ERR_LWS_TLS_UNAVAILABLE. */
+  /** Serve wss:// (TLS by rustls in the engine). Paths or PEM. */
   ssl?: SslOptions;
   /** Engine threads; default 1. */
   threads?: number;

@@ -1,6 +1,8 @@
 'use strict';
 // Validation of lws.Server options, and their translation for the engine.
 
+const fs = require('fs');
+
 const OPTIONS = {
   port: 'port', host: 'string', path: 'path', backlog: 'count',
   keepAliveTime: 'seconds', keepAliveInterval: 'seconds', keepAliveRetry: 'count',
@@ -60,6 +62,32 @@ function checkShape(name, v, keys, allowBoolean) {
   return true;
 }
 
+/** PEM data for the engine: `key`, `cert` and `ca` are paths or the PEM itself (string or Buffer). */
+function readTlsFiles(ssl) {
+  if (ssl.key === undefined || ssl.cert === undefined) fail('ssl', 'an object with key and cert', '{...}');
+  if (ssl.passphrase !== undefined) {
+    const err = new TypeError('ssl.passphrase: encrypted private keys are not supported; pass the decrypted key');
+    err.code = 'ERR_INVALID_ARG_VALUE';
+    throw err;
+  }
+  const pem = (name, value) => {
+    if (Buffer.isBuffer(value)) return value;
+    if (value.includes('-----BEGIN')) return Buffer.from(value);
+    try {
+      return fs.readFileSync(value);
+    } catch (err) {
+      err.message = `ssl.${name}: cannot read ${value}: ${err.message}`;
+      throw err;
+    }
+  };
+  return {
+    sslCert: pem('cert', ssl.cert),
+    sslKey: pem('key', ssl.key),
+    sslCa: ssl.ca === undefined ? undefined : pem('ca', ssl.ca),
+    sslRejectUnauthorized: ssl.rejectUnauthorized,
+  };
+}
+
 /** Checks `options` and returns them with defaults plus the engine's settings. */
 function normalizeOptions(options) {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
@@ -71,11 +99,9 @@ function normalizeOptions(options) {
     }
     if (value !== undefined) check(name, OPTIONS[name], value);
   }
+  let tls;
   if (options.ssl) {
-    if (options.ssl.key === undefined || options.ssl.cert === undefined) fail('ssl', 'an object with key and cert', '{...}');
-    const err = new Error('ssl: TLS is not available in this version of lws yet; terminate TLS in front of it or use handleUpgrade with an https server');
-    err.code = 'ERR_LWS_TLS_UNAVAILABLE';
-    throw err;
+    tls = readTlsFiles(options.ssl);
   }
   const o = options;
   const seconds = (s) => (s === undefined ? undefined : s * 1000);
@@ -117,6 +143,7 @@ function normalizeOptions(options) {
       maxBackpressure: o.maxBackpressure,
       backpressureDrop: o.closeOnBackpressureLimit === false,
       perMessageDeflate: deflate,
+      ...tls,
     },
   };
 }

@@ -153,7 +153,14 @@ class Server extends EventEmitter {
     this._closeCallbacks = [];
     this._referenced = false;
     this._address = null;
-    this._native = new native.NativeServer(this.options.engine, (batch) => this._onEvents(batch));
+    try {
+      this._native = new native.NativeServer(this.options.engine, (batch) => this._onEvents(batch));
+    } catch (err) {
+      // The engine refused its settings (for now only TLS material can be refused there).
+      const e = new TypeError(err.message);
+      e.code = 'ERR_LWS_TLS_CONFIG';
+      throw e;
+    }
     this._commands = new CommandWriter(
       (cmds, prepared) => this._native.submit(cmds, prepared),
       (bytes) => this._native.stash(bytes),

@@ -55,10 +55,21 @@ pub struct EngineOptions {
     pub max_backpressure: Option<f64>,
     pub backpressure_drop: Option<bool>,
     pub per_message_deflate: Option<DeflateOptions>,
+    /// PEM data for TLS (the JS side reads files).
+    pub ssl_cert: Option<Buffer>,
+    pub ssl_key: Option<Buffer>,
+    pub ssl_ca: Option<Buffer>,
+    pub ssl_reject_unauthorized: Option<bool>,
 }
 
-fn config_from(o: EngineOptions) -> Config {
+fn config_from(o: EngineOptions) -> Result<Config> {
     let mut c = Config::default();
+    if let (Some(cert), Some(key)) = (&o.ssl_cert, &o.ssl_key) {
+        let allow_unauthenticated = o.ssl_reject_unauthorized == Some(false);
+        let tls = crate::tls::server_config(cert, key, o.ssl_ca.as_deref(), allow_unauthenticated)
+            .map_err(|e| Error::new(Status::InvalidArg, e))?;
+        c.tls = Some(tls);
+    }
     c.path = o.path;
     if let Some(v) = o.max_message_size {
         c.max_message_size = v.max(0.0) as u64;
@@ -127,7 +138,7 @@ fn config_from(o: EngineOptions) -> Config {
     if let Some(v) = o.max_js_backlog {
         c.max_js_backlog = v.max(0.0) as usize;
     }
-    c
+    Ok(c)
 }
 
 struct TsfnCell(AtomicPtr<c_void>);
@@ -215,7 +226,7 @@ impl NativeServer {
         let cell = Arc::new(TsfnCell(AtomicPtr::new(null_mut())));
         let wake_cell = cell.clone();
         let engine = Engine::start(
-            config_from(options),
+            config_from(options)?,
             Box::new(move || {
                 let tsfn = wake_cell.get();
                 if !tsfn.is_null() {

@@ -33,6 +33,8 @@ pub struct Config {
     pub backpressure_drop: bool,
     /// permessage-deflate offered to clients; None: never negotiated.
     pub deflate: Option<DeflateConfig>,
+    /// TLS for accepted connections (the `ssl` option).
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             max_backpressure: 0,
             backpressure_drop: false,
             deflate: None,
+            tls: None,
         }
     }
 }

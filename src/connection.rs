@@ -4,12 +4,12 @@
 //! costs this struct and nothing else (reads go into the worker's shared buffer,
 //! the frame reader keeps only what straddles two reads).
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mio::net::TcpStream;
+use crate::tls::Transport;
 
 use crate::deflate::{Agreed, ConnInflater};
 use crate::outbox::Outbox;
@@ -105,7 +105,8 @@ impl EventSink<'_> {
 
 pub struct Conn {
     pub id: u32,
-    pub stream: TcpStream,
+    /// The socket, plain or TLS.
+    pub io: Transport,
     pub phase: Phase,
     pub reader: FrameReader,
     pub out: Outbox,
@@ -121,10 +122,10 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(id: u32, stream: TcpStream, head: Vec<u8>, peer: Option<SocketAddr>) -> Self {
+    pub fn new(id: u32, io: Transport, head: Vec<u8>, peer: Option<SocketAddr>) -> Self {
         Conn {
             id,
-            stream,
+            io,
             phase: Phase::Request(Box::new(RequestState { buf: head, peer })),
             reader: FrameReader::new(),
             out: Outbox::default(),
@@ -270,11 +271,22 @@ impl Conn {
     /// Writes queued output while the socket takes it; on WouldBlock it waits
     /// for writability. A DRAIN is staged when output JS was told about is gone.
     pub fn write_out(&mut self, sink: &mut EventSink<'_>) {
-        if self.out.is_empty() || !self.has(flag::CAN_WRITE) {
+        if !self.has(flag::CAN_WRITE) {
             return;
         }
-        let stream = &mut self.stream;
-        match self.out.write_with(|slices| stream.write_vectored(slices)) {
+        if self.io.has_pending() {
+            // TLS records from the handshake or an earlier write go first.
+            match self.io.flush_pending() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.set(flag::CAN_WRITE, false),
+                Err(_) => return self.lost(),
+            }
+        }
+        if self.out.is_empty() {
+            return;
+        }
+        let transport = &mut self.io;
+        match self.out.write_with(|slices| transport.write_vectored(slices)) {
             Ok(()) => {
                 if self.has(flag::REPORTED_BACKLOG) {
                     self.set(flag::REPORTED_BACKLOG, false);
@@ -301,7 +313,7 @@ impl Conn {
     pub fn shutdown_write(&mut self) {
         if !self.has(flag::SHUT_WRITE) {
             self.set(flag::SHUT_WRITE, true);
-            let _ = self.stream.shutdown(std::net::Shutdown::Write);
+            self.io.shutdown_write();
         }
     }
 
@@ -309,8 +321,9 @@ impl Conn {
     /// does a short read: TCP had no more bytes then, and bytes that arrive
     /// later raise a new edge, so the read that would only say EAGAIN is saved.
     pub fn read_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.stream.read(buf) {
-            Ok(n) if n > 0 && n < buf.len() && !self.has(flag::READ_CLOSED) => {
+        match self.io.read(buf) {
+            // (Under TLS a short read of plaintext says nothing about the socket.)
+            Ok(n) if n > 0 && n < buf.len() && !self.has(flag::READ_CLOSED) && !self.io.is_tls() => {
                 self.set(flag::CAN_READ, false);
                 Ok(n)
             }

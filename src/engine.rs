@@ -47,9 +47,9 @@ pub enum WorkerMsg {
     Listen(TcpListener),
     /// Stop accepting; connections stay.
     Unlisten,
-    /// A socket accepted elsewhere (another worker, or Node's http server),
-    /// with bytes already read from it.
-    Adopt(std::net::TcpStream, Vec<u8>),
+    /// A socket accepted elsewhere, with bytes already read from it: by another
+    /// worker (false), or by Node's http server (true: any TLS was Node's).
+    Adopt(std::net::TcpStream, Vec<u8>, bool),
     Shutdown,
 }
 
@@ -183,7 +183,7 @@ impl Engine {
 
     /// Takes over a connected socket (from Node's http server), with bytes already read.
     pub fn adopt(&self, stream: std::net::TcpStream, head: Vec<u8>) {
-        self.shared.send_to(0, WorkerMsg::Adopt(stream, head));
+        self.shared.send_to(0, WorkerMsg::Adopt(stream, head, true));
     }
 
     /// Closes the listening socket; existing connections are not touched.

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod handshake;
 pub mod outbox;
 pub mod protocol;
+pub mod tls;
 pub mod wire;
 pub mod worker;
 

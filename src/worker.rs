@@ -25,6 +25,7 @@ use crate::engine::{CommandBatch, Shared, WorkerMsg};
 use crate::handshake::{self, RequestKind};
 use crate::outbox::SHARE_THRESHOLD;
 use crate::protocol::{Opcode, ReaderLimits};
+use crate::tls::Transport;
 use crate::wire::{self, command, event, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED};
 
 const READ_BUFFER_SIZE: usize = 64 * 1024;
@@ -275,10 +276,10 @@ impl Worker {
                 WorkerMsg::Commands(batch) => self.apply(&batch),
                 WorkerMsg::Listen(listener) => self.listen(listener),
                 WorkerMsg::Unlisten => self.unlisten(),
-                WorkerMsg::Adopt(stream, head) => {
+                WorkerMsg::Adopt(stream, head, adopted) => {
                     if stream.set_nonblocking(true).is_ok() {
                         let peer = stream.peer_addr().ok();
-                        self.register(TcpStream::from_std(stream), head, peer);
+                        self.register(TcpStream::from_std(stream), head, peer, adopted);
                     }
                 }
                 WorkerMsg::Shutdown => self.begin_shutdown(),
@@ -347,14 +348,14 @@ impl Worker {
                     let target = self.round_robin % n;
                     self.round_robin = self.round_robin.wrapping_add(1);
                     if target == self.index as usize {
-                        self.register(stream, Vec::new(), Some(peer));
+                        self.register(stream, Vec::new(), Some(peer), false);
                     } else {
                         // SAFETY of ownership: the fd moves into the std stream.
                         let std_stream = unsafe {
                             use std::os::fd::{FromRawFd, IntoRawFd};
                             std::net::TcpStream::from_raw_fd(stream.into_raw_fd())
                         };
-                        self.shared.send_to(target, WorkerMsg::Adopt(std_stream, Vec::new()));
+                        self.shared.send_to(target, WorkerMsg::Adopt(std_stream, Vec::new(), false));
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -376,7 +377,9 @@ impl Worker {
         }
     }
 
-    fn register(&mut self, mut stream: TcpStream, head: Vec<u8>, peer: Option<SocketAddr>) {
+    /// Takes a socket into the loop. `adopted` ones come from Node's servers,
+    /// which did any TLS themselves.
+    fn register(&mut self, mut stream: TcpStream, head: Vec<u8>, peer: Option<SocketAddr>, adopted: bool) {
         if self.shutdown_deadline.is_some() {
             return;
         }
@@ -391,7 +394,11 @@ impl Worker {
             return;
         }
         let id = self.alloc_id();
-        self.conns.insert(Conn::new(id, stream, head, peer));
+        let tls = if adopted { None } else { self.shared.config.tls.as_ref() };
+        let Ok(io) = Transport::new(stream, tls) else {
+            return;
+        };
+        self.conns.insert(Conn::new(id, io, head, peer));
         self.ids.insert(id, key);
         let timeout = self.config().handshake_timeout;
         self.set_deadline(key, Some(timeout));
@@ -560,13 +567,22 @@ impl Worker {
             self.timers.remove(&(at, key));
         }
         self.ids.remove(&conn.id);
-        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let _ = self.poll.registry().deregister(conn.io.tcp_mut());
         conn
     }
 
     // ---- the HTTP phase ---------------------------------------------------------
 
     fn service_request(&mut self, key: usize) {
+        {
+            // TLS handshake records wait for writability like any output.
+            let conn = &mut self.conns[key];
+            let mut sink = Self::sink(&mut self.staging, &self.shared);
+            conn.write_out(&mut sink);
+            if conn.has(flag::DONE) {
+                return self.drop_socket(key);
+            }
+        }
         loop {
             let verdict = {
                 let Phase::Request(state) = &self.conns[key].phase else {
@@ -630,7 +646,7 @@ impl Worker {
         };
         let crate::connection::RequestState { buf, peer } = *state;
         let id = conn.id;
-        let fd = conn.stream.as_raw_fd() as u32;
+        let fd = conn.io.tcp().as_raw_fd() as u32;
         match request.kind {
             RequestKind::Plain { content_length } => {
                 if !hooks.http {
@@ -708,7 +724,7 @@ impl Worker {
         let mut addr = Vec::with_capacity(19 + extensions.len());
         wire::put_peer(&mut addr, peer);
         addr.extend_from_slice(extensions.as_bytes());
-        let fd = conn.stream.as_raw_fd() as u32;
+        let fd = conn.io.tcp().as_raw_fd() as u32;
         wire::put_record(&mut self.staging, event::OPEN, 0, 0, conn.id, fd, &addr);
         if !leftover.is_empty() {
             let mut sink = Self::sink(&mut self.staging, &self.shared);
@@ -728,8 +744,11 @@ impl Worker {
             return;
         }
         conn.set(flag::CAN_READ, false);
+        if conn.io.is_tls() {
+            return; // no peeking under TLS: a gone client is found when the answer is written
+        }
         let mut byte = [0u8; 1];
-        match conn.stream.peek(&mut byte) {
+        match conn.io.tcp().peek(&mut byte) {
             Ok(0) => {
                 let id = conn.id;
                 wire::put_record(&mut self.staging, event::ABORTED, 0, 0, id, 0, &[]);

@@ -1,0 +1,195 @@
+//! TLS for the `ssl` option (rustls with ring): the server configuration from
+//! PEM, and the transport a connection reads and writes through. Plaintext in,
+//! records out; the connection above does not know which it has.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, ServerConnection};
+
+/// Plaintext rustls may hold before the socket has taken it: past this, a write
+/// reports WouldBlock, so backpressure keeps its meaning under TLS.
+const PLAINTEXT_LIMIT: usize = 64 * 1024;
+
+/// Builds the server configuration. `ca` turns on client certificates: required
+/// unless `allow_unauthenticated`.
+pub fn server_config(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    ca_pem: Option<&[u8]>,
+    allow_unauthenticated: bool,
+) -> Result<Arc<ServerConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("ssl.cert: {e}"))?;
+    if certs.is_empty() {
+        return Err("ssl.cert: no certificate found in the PEM data".into());
+    }
+    if key_pem.windows(9).any(|w| w == b"ENCRYPTED") {
+        return Err("ssl.key: encrypted private keys are not supported; decrypt it first".into());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("ssl.key: {e}"))?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = match ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(ca) {
+                roots.add(cert.map_err(|e| format!("ssl.ca: {e}"))?).map_err(|e| format!("ssl.ca: {e}"))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = if allow_unauthenticated { verifier.allow_unauthenticated() } else { verifier };
+            builder.with_client_cert_verifier(verifier.build().map_err(|e| format!("ssl.ca: {e}"))?)
+        }
+    };
+    let mut config = builder.with_single_cert(certs, key).map_err(|e| format!("ssl: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A TCP socket, plain or with a TLS session on it.
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsTransport>),
+}
+
+pub struct TlsTransport {
+    tcp: TcpStream,
+    session: ServerConnection,
+}
+
+impl Transport {
+    pub fn new(tcp: TcpStream, tls: Option<&Arc<ServerConfig>>) -> io::Result<Transport> {
+        Ok(match tls {
+            None => Transport::Plain(tcp),
+            Some(cfg) => {
+                let session = ServerConnection::new(cfg.clone()).map_err(io::Error::other)?;
+                Transport::Tls(Box::new(TlsTransport { tcp, session }))
+            }
+        })
+    }
+
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            Transport::Tls(t) => &t.tcp,
+        }
+    }
+
+    pub fn tcp_mut(&mut self) -> &mut TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            Transport::Tls(t) => &mut t.tcp,
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Transport::Tls(_))
+    }
+
+    /// Reads plaintext. Ok(0) is EOF (TCP FIN or TLS close_notify).
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.read(buf),
+            Transport::Tls(t) => t.read(buf),
+        }
+    }
+
+    /// Takes plaintext to send; WouldBlock when the socket is backed up.
+    pub fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write_vectored(bufs),
+            Transport::Tls(t) => t.write_vectored(bufs),
+        }
+    }
+
+    /// Writes TLS records rustls still holds (handshake, alerts, data).
+    pub fn flush_pending(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(_) => Ok(()),
+            Transport::Tls(t) => t.flush_records(),
+        }
+    }
+
+    pub fn has_pending(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(t) => t.session.wants_write(),
+        }
+    }
+
+    pub fn shutdown_write(&mut self) {
+        if let Transport::Tls(t) = self {
+            t.session.send_close_notify();
+            let _ = t.flush_records();
+        }
+        let _ = self.tcp().shutdown(Shutdown::Write);
+    }
+}
+
+impl TlsTransport {
+    fn flush_records(&mut self) -> io::Result<()> {
+        while self.session.wants_write() {
+            self.session.write_tls(&mut self.tcp)?;
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.session.reader().read(buf) {
+                Ok(n) => return Ok(n), // 0: the peer sent close_notify
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if self.session.read_tls(&mut self.tcp)? == 0 {
+                return Ok(0);
+            }
+            if let Err(e) = self.session.process_new_packets() {
+                let _ = self.flush_records(); // the alert, if it fits
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+            // Handshake answers go out now; a full socket finishes them on the next writable turn.
+            match self.flush_records() {
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+                _ => {}
+            }
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.flush_records()?;
+        if self.session.is_handshaking() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut taken = 0;
+        let mut writer = self.session.writer();
+        for b in bufs {
+            if taken >= PLAINTEXT_LIMIT {
+                break;
+            }
+            let part = &b[..b.len().min(PLAINTEXT_LIMIT - taken)];
+            let n = writer.write(part)?;
+            taken += n;
+            if n < part.len() {
+                break;
+            }
+        }
+        match self.flush_records() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+            _ => {}
+        }
+        if taken == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(taken)
+    }
+}
