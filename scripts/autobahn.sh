@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # Runs the Autobahn fuzzingclient against the lws core echo server.
-# Usage: scripts/autobahn.sh [CASES]
+# Usage: scripts/autobahn.sh [CASES] [--wss]   (--wss: against WebSocketServer instead of lws.Server)
 #   default: every case of 1.*-10.*, and the permessage-deflate groups 12.1, 13.2, 13.3, 13.5
 #   (the whole of 12.*/13.* takes ~15 minutes here: run it with CASES='*')
 # Needs ../shared/autobahn/setup.sh to have run. Exits non-zero on any failed case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cases=${1:-'1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,12.1.*,13.2.*,13.3.*,13.5.*'}
+cases='1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,12.1.*,13.2.*,13.3.*,13.5.*'
+mode=""
+agent=lws-core
+for arg in "$@"; do
+  case "$arg" in
+    --wss) mode=--wss; agent=lws-wss ;;
+    *) cases=$arg ;;
+  esac
+done
 port=${AB_PORT:-9301}
-node scripts/echo-server.js "$port" > /tmp/lws-autobahn-server.log 2>&1 &
+node scripts/echo-server.js "$port" $mode > "/tmp/lws-autobahn-server-$port.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 50); do
-  grep -q "echo server" /tmp/lws-autobahn-server.log && break
+  grep -q "echo server" "/tmp/lws-autobahn-server-$port.log" && break
   sleep 0.1
 done
-AB_AGENT=lws-core AB_EXCLUDE='' AB_TIMEOUT=1800 \
-  bash ../shared/autobahn/run.sh "ws://127.0.0.1:$port" "$cases" /tmp/lws-autobahn-report
+AB_AGENT=$agent AB_EXCLUDE='' AB_TIMEOUT=1800 \
+  bash ../shared/autobahn/run.sh "ws://127.0.0.1:$port" "$cases" "/tmp/lws-autobahn-report-$agent"

@@ -1,14 +1,29 @@
 #!/usr/bin/env node
-// An lws echo server for conformance runs: node scripts/echo-server.js [PORT]
+// An echo server for conformance runs: node scripts/echo-server.js [PORT] [--wss]
+//   default: the core lws.Server; --wss: the ws-compatible WebSocketServer.
+// permessage-deflate is on (with context takeover) unless LWS_DEFLATE=0.
 'use strict';
 const lws = require('..');
 
-const port = Number(process.argv[2] || process.env.PORT || 9001);
-const server = new lws.Server({ port, host: '127.0.0.1', perMessageDeflate: process.env.LWS_DEFLATE === '0' ? false : { serverNoContextTakeover: false, clientNoContextTakeover: false } });
-server.on('message', (socket, message, binary) => server.send(socket, message, binary));
-server.on('listening', () => console.log(`lws echo server on ws://127.0.0.1:${server.port}`));
-server.on('error', (err) => {
+const port = Number(process.argv.find((a) => /^\d+$/.test(a)) || process.env.PORT || 9001);
+const deflate = process.env.LWS_DEFLATE === '0' ? false : { serverNoContextTakeover: false, clientNoContextTakeover: false };
+const onError = (err) => {
   console.error(err.message);
   process.exit(1);
-});
+};
+
+let server;
+if (process.argv.includes('--wss')) {
+  server = new lws.WebSocketServer({ port, host: '127.0.0.1', perMessageDeflate: deflate, maxPayload: 16 * 1024 * 1024 });
+  server.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    ws.on('error', () => {}); // protocol errors reach each WebSocket, as in ws; the engine already closed
+  });
+  server.on('listening', () => console.log(`lws WebSocketServer echo server on ws://127.0.0.1:${port}`));
+} else {
+  server = new lws.Server({ port, host: '127.0.0.1', perMessageDeflate: deflate });
+  server.on('message', (socket, message, binary) => server.send(socket, message, binary));
+  server.on('listening', () => console.log(`lws echo server on ws://127.0.0.1:${server.port}`));
+}
+server.on('error', onError);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.close(() => process.exit(0)));
