@@ -25,6 +25,7 @@ class Socket {
     this.remoteFamily = undefined;
     /** The negotiated Sec-WebSocket-Extensions ('' when none). */
     this.extensions = '';
+    this._server = null; // the Server it is open on (set at OPEN, cleared at CLOSE)
     this._backlog = 0; // bytes the engine reported queued (BUFFERED), until DRAIN
     this._epoch = -1; // command-buffer epoch of `_unflushed`
     this._unflushed = 0; // bytes sent in that epoch, still in JS
@@ -255,12 +256,20 @@ class Server extends EventEmitter {
           const start = pos + RECORD_HEADER;
           const len = buf.readUInt32LE(pos + 8);
           const kind = buf[pos];
-          const flags = buf[pos + 1];
-          const code = buf.readUInt16LE(pos + 2);
           const id = buf.readUInt32LE(pos + 4);
-          const extra = buf.readUInt32LE(pos + 12);
-          pos = start + len;
-          this._handle(buf, kind, flags, code, id, extra, start, start + len);
+          const end = start + len;
+          const flags = buf[pos + 1];
+          pos = end;
+          if (kind === Event.MESSAGE) {
+            // The hot path: straight to a single listener, no emit() bookkeeping.
+            const socket = this._sockets.get(id);
+            if (socket === undefined) continue;
+            const listener = this._events.message;
+            if (typeof listener === 'function') listener.call(this, socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, 0);
+            else this.emit('message', socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, 0);
+            continue;
+          }
+          this._handle(buf, kind, flags, buf.readUInt16LE(start - 14), id, buf.readUInt32LE(start - 4), start, end);
         }
       } catch (err) {
         if (failure === null) failure = err;
@@ -291,6 +300,7 @@ class Server extends EventEmitter {
         Object.assign(socket, peer);
         socket.extensions = pos < end ? buf.latin1Slice(pos, end) : '';
         this._sockets.set(id, socket);
+        socket._server = this;
         this._updateRef();
         this.emit('connection', socket);
         return;
@@ -300,6 +310,7 @@ class Server extends EventEmitter {
         if (socket === undefined) return;
         this._sockets.delete(id);
         socket.closed = true;
+        socket._server = null;
         try {
           this.emit('close', socket, code, buf.toString('utf8', start, end), flags ? ERROR_CODES[flags] : undefined);
         } finally {
@@ -453,7 +464,7 @@ class Server extends EventEmitter {
    */
   send(socket, data, binary = false, fin = true, compress = true) {
     const id = this._idOf(socket);
-    if (socket.closed || this._sockets.get(id) !== socket) return false;
+    if (socket._server !== this) return false;
     const flags = (binary ? FLAG_BINARY : 0) | (fin ? 0 : FLAG_MORE) | (compress ? 0 : FLAG_NO_COMPRESS);
     let len;
     if (typeof data === 'string') {
@@ -490,7 +501,7 @@ class Server extends EventEmitter {
 
   _control(kind, socket, data) {
     const id = this._idOf(socket);
-    if (socket.closed || this._sockets.get(id) !== socket) return false;
+    if (socket._server !== this) return false;
     const bytes = data === undefined ? null : typeof data === 'string' ? Buffer.from(data) : toBytes(data);
     if (bytes === null && data !== undefined) throw new TypeError('ping/pong data must be a Buffer, TypedArray, ArrayBuffer or string');
     if (bytes && bytes.length > 125) throw new RangeError('The data size must not be greater than 125 bytes');
@@ -528,7 +539,7 @@ class Server extends EventEmitter {
   sendPrepared(socket, prepared, binary = false) {
     const id = this._idOf(socket);
     if (!prepared || prepared.handle === undefined) throw new TypeError('sendPrepared() takes a value from prepareBuffer()');
-    if (socket.closed || this._sockets.get(id) !== socket) return false;
+    if (socket._server !== this) return false;
     this._commands.preparedRecord(Command.SEND_PREPARED, binary ? FLAG_BINARY : 0, id, prepared.handle);
     this._countUnflushed(socket, prepared.length);
     this._schedule();
@@ -562,7 +573,7 @@ class Server extends EventEmitter {
     if (code !== undefined && !validCloseCode(code)) {
       throw new RangeError(`Invalid close code ${code}: use 1000-1003, 1007-1014 or 3000-4999`);
     }
-    if (socketOrCallback.closed || this._sockets.get(id) !== socketOrCallback) return false;
+    if (socketOrCallback._server !== this) return false;
     const reasonText = reason === undefined ? '' : String(reason);
     if (Buffer.byteLength(reasonText) > 123) throw new RangeError('The close reason must be at most 123 bytes');
     this._commands.string(Command.CLOSE, 0, code === undefined ? (reasonText ? 1000 : 1005) : code, id, reasonText);
@@ -573,7 +584,7 @@ class Server extends EventEmitter {
   /** Drops a socket at once, without a close handshake. */
   terminate(socket) {
     const id = this._idOf(socket);
-    if (socket.closed || this._sockets.get(id) !== socket) return false;
+    if (socket._server !== this) return false;
     this._commands.bytes(Command.TERMINATE, 0, 0, id, null);
     this._schedule();
     return true;
