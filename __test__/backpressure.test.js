@@ -8,13 +8,7 @@ const path = require('path');
 const crypto = require('crypto');
 const { spawn } = require('child_process');
 const { Server } = require('..');
-
-function within(ms, what, fn) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-    fn((v) => { clearTimeout(timer); resolve(v); }, reject);
-  });
-}
+const { within } = require('./helpers/wait');
 
 const listening = (server) => within(5000, 'listening', (done) => server.once('listening', done));
 

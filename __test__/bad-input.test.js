@@ -14,6 +14,7 @@ const crypto = require('node:crypto');
 const path = require('node:path');
 const WebSocket = require(path.join(__dirname, '..', 'node_modules', 'ws'));
 const { Server } = require(path.join(__dirname, '..'));
+const { sleep, withTimeout, waitUntil } = require('./helpers/wait');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const HOST = '127.0.0.1';
@@ -22,27 +23,6 @@ const TEST_TIMEOUT = 15000; // any single test
 
 // ---- small utilities -----------------------------------------------------------
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Rejects when `promise` has not settled after `ms`. */
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Polls `predicate` until it returns a truthy value (bounded). */
-async function waitUntil(predicate, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = predicate();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await sleep(10);
-  }
-}
 
 const acceptFor = (key) => crypto.createHash('sha1').update(key + GUID).digest('base64');
 

@@ -8,19 +8,12 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { execFileSync, execFile } = require('node:child_process');
 const { Server } = require(path.join(__dirname, '..'));
+const { withTimeout } = require('./helpers/wait');
 
 const ROOT = path.join(__dirname, '..');
 const ENV_SCRIPT = path.join(ROOT, 'scripts', 'python-env.sh');
 const CLIENT = path.join(__dirname, 'fixtures', 'python_client.py');
 const HOST = '127.0.0.1';
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Runs the Python client (asynchronously: the server lives in this process). */
 function runClient(python, url) {

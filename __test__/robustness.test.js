@@ -20,6 +20,7 @@ const path = require('node:path');
 const { spawn } = require('node:child_process');
 const WebSocket = require(path.join(__dirname, '..', 'node_modules', 'ws'));
 const { Server } = require(path.join(__dirname, '..'));
+const { sleep, withTimeout, waitUntil } = require('./helpers/wait');
 
 const HOST = '127.0.0.1';
 const FIXTURES = path.join(__dirname, 'fixtures');
@@ -29,26 +30,6 @@ const FRAME_LIMIT = 1048576; // frames per message (README)
 
 // ---- small utilities -----------------------------------------------------------
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Polls `predicate` until it returns a truthy value (bounded). */
-async function waitUntil(predicate, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = predicate();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await sleep(10);
-  }
-}
 
 function log(t, text) {
   if (process.env.LWS_TEST_VERBOSE) console.log(`  [${t.name}] ${text}`);

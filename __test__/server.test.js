@@ -16,78 +16,14 @@ const WebSocket = require('ws');
 
 const ROOT = path.join(__dirname, '..');
 const lws = require(ROOT);
+const { withTimeout, once, sleep: delay, waitUntil: until, opened, closed, inbox } = require('./helpers/wait');
 
 // ---- helpers ------------------------------------------------------------------
 
-/** Resolves like `promise`, or rejects once `ms` have passed. */
-function withTimeout(promise, ms, label) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${label}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The arguments of the next `event` of `emitter` (rejects on 'error' unless event is 'error'). */
-function once(emitter, event, ms = 5000) {
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      const onEvent = (...args) => {
-        if (event !== 'error') emitter.removeListener('error', onError);
-        resolve(args);
-      };
-      const onError = (err) => {
-        emitter.removeListener(event, onEvent);
-        reject(err);
-      };
-      emitter.once(event, onEvent);
-      if (event !== 'error') emitter.once('error', onError);
-    }),
-    ms,
-    `'${event}'`,
-  );
-}
-
-const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const tick = () => new Promise((resolve) => setImmediate(resolve));
-
-/** Waits until `predicate()` is true, polling. */
-async function until(predicate, ms, label) {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${label}`);
-    await delay(5);
-  }
-}
 
 function closeServer(server, ms = 15000) {
   return withTimeout(new Promise((resolve) => server.close(resolve)), ms, 'server.close callback');
-}
-
-/** Resolves once `ws` is open; rejects on error or an HTTP refusal. */
-function opened(ws, ms = 5000) {
-  if (ws.readyState === WebSocket.OPEN) return Promise.resolve(ws);
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(ws));
-      ws.once('error', reject);
-      ws.once('close', (code) => reject(new Error(`closed (${code}) before opening`)));
-    }),
-    ms,
-    'client open',
-  );
-}
-
-/** Resolves with { code, reason } when `ws` closes. Attach before the close can happen. */
-function closed(ws, ms = 5000) {
-  return withTimeout(
-    new Promise((resolve) => {
-      if (ws.readyState === WebSocket.CLOSED) resolve({ code: undefined, reason: '' });
-      ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
-    }),
-    ms,
-    'client close',
-  );
 }
 
 /** Resolves with the HTTP response of a refused handshake. */
@@ -104,24 +40,6 @@ function unexpectedResponse(ws, ms = 5000) {
     ms,
     "'unexpected-response'",
   );
-}
-
-/** Queues a client's messages; `next()` takes them in order. */
-function inbox(ws) {
-  const queue = [];
-  const waiters = [];
-  ws.on('message', (data, isBinary) => {
-    const m = { data, isBinary };
-    if (waiters.length) waiters.shift()(m);
-    else queue.push(m);
-  });
-  return {
-    queue,
-    next(ms = 5000) {
-      if (queue.length) return Promise.resolve(queue.shift());
-      return withTimeout(new Promise((resolve) => waiters.push(resolve)), ms, 'a client message');
-    },
-  };
 }
 
 /**

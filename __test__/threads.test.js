@@ -4,13 +4,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const WebSocket = require('ws');
 const { Server } = require('..');
-
-function within(ms, what, fn) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-    fn((v) => { clearTimeout(timer); resolve(v); }, reject);
-  });
-}
+const { within } = require('./helpers/wait');
 
 test('two engine threads echo, broadcast and close every connection', { timeout: 30000 }, async () => {
   const server = new Server({ port: 0, host: '127.0.0.1', threads: 2 });

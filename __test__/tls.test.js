@@ -9,6 +9,7 @@ const tls = require('tls');
 const { execFileSync } = require('child_process');
 const WebSocket = require('ws');
 const { Server, WebSocketServer } = require('..');
+const { within } = require('./helpers/wait');
 
 let dir;
 const file = (name) => path.join(dir, name);
@@ -25,13 +26,6 @@ before(() => {
   run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=client', '-keyout', 'client.key', '-out', 'client.csr');
   run('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'client.ext', '-out', 'client.pem');
 });
-
-function within(ms, what, fn) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-    fn((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
-  });
-}
 
 async function echoServer(t, ssl, extra = {}) {
   const server = new Server({ port: 0, host: '127.0.0.1', ssl, ...extra });

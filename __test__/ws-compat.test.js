@@ -23,70 +23,11 @@ const WS = require('ws'); // the reference implementation: client, and server fo
 
 const ROOT = path.join(__dirname, '..');
 const lws = require(ROOT);
+const { withTimeout, once, sleep: delay, waitUntil: until, opened, closed, inbox } = require('./helpers/wait');
 const { WebSocketServer, WebSocket, createWebSocketStream } = lws;
 
 // ---- helpers ------------------------------------------------------------------
 
-function withTimeout(promise, ms, label) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${label}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The arguments of the next `event` (rejects on 'error' unless waiting for it). */
-function once(emitter, event, ms = 5000) {
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      const onEvent = (...args) => {
-        if (event !== 'error') emitter.removeListener('error', onError);
-        resolve(args);
-      };
-      const onError = (err) => {
-        emitter.removeListener(event, onEvent);
-        reject(err);
-      };
-      emitter.once(event, onEvent);
-      if (event !== 'error') emitter.once('error', onError);
-    }),
-    ms,
-    `'${event}'`,
-  );
-}
-
-const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(predicate, ms, label) {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${label}`);
-    await delay(5);
-  }
-}
-
-/** Resolves once a client is open; rejects on error, refusal or close. */
-function opened(ws, ms = 5000) {
-  if (ws.readyState === WS.OPEN) return Promise.resolve(ws);
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(ws));
-      ws.once('error', reject);
-      ws.once('close', (code) => reject(new Error(`closed (${code}) before opening`)));
-    }),
-    ms,
-    'client open',
-  );
-}
-
-/** { code, reason } of a client's or server-side WebSocket's 'close'. */
-function closed(ws, ms = 5000) {
-  return withTimeout(
-    new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }))),
-    ms,
-    "'close'",
-  );
-}
 
 /** Status and headers of a refused handshake. */
 function refused(ws, ms = 5000) {
@@ -102,24 +43,6 @@ function refused(ws, ms = 5000) {
     ms,
     "'unexpected-response'",
   );
-}
-
-/** Queues messages of a WebSocket (client or server side); next() takes them in order. */
-function inbox(ws) {
-  const queue = [];
-  const waiters = [];
-  ws.on('message', (data, isBinary) => {
-    const m = { data, isBinary };
-    if (waiters.length) waiters.shift()(m);
-    else queue.push(m);
-  });
-  return {
-    queue,
-    next(ms = 5000) {
-      if (queue.length) return Promise.resolve(queue.shift());
-      return withTimeout(new Promise((resolve) => waiters.push(resolve)), ms, 'a message');
-    },
-  };
 }
 
 /** Ends a WebSocketServer whatever its state: clients dropped, engine released. */
