@@ -311,8 +311,10 @@ class Server extends EventEmitter {
         this._sockets.delete(id);
         socket.closed = true;
         socket._server = null;
+        const errorCode = flags ? ERROR_CODES[flags] : undefined;
+        if (errorCode === 'LWS_ERR_INTERNAL') this._reportInternalError(socket);
         try {
-          this.emit('close', socket, code, buf.toString('utf8', start, end), flags ? ERROR_CODES[flags] : undefined);
+          this.emit('close', socket, code, buf.toString('utf8', start, end), errorCode);
         } finally {
           socket.userData = undefined; // valid until the close callback ends
           this._updateRef();
@@ -365,6 +367,19 @@ class Server extends EventEmitter {
         return;
       default:
     }
+  }
+
+  /**
+   * The engine caught a panic while serving `socket` and closed it with 1011.
+   * Reported on 'error' (with `err.socket`) when someone listens, else as a
+   * process warning: an engine fault must not become an uncaught exception.
+   */
+  _reportInternalError(socket) {
+    const err = new Error('lws engine: internal error while serving a socket; it was closed with 1011');
+    err.code = 'LWS_ERR_INTERNAL';
+    err.socket = socket;
+    if (this.listenerCount('error') > 0) this.emit('error', err, socket);
+    else process.emitWarning(err);
   }
 
   _onUpgrade(buf, id, fd, start, end) {
@@ -457,7 +472,10 @@ class Server extends EventEmitter {
   }
 
   /**
-   * Queues a message. Returns false if the socket is closed (nothing is sent).
+   * Queues a message. Returns true when it is queued and the socket keeps up;
+   * false when the socket is closed (nothing is sent) or backed up: the engine
+   * reported output the client has not read yet. The message is queued then all
+   * the same; 'drain' tells when the queue is written.
    * `fin = false` sends a fragment: the message goes on with the next send()s
    * and ends with the first one whose `fin` is true. `compress = false` sends it
    * uncompressed even when permessage-deflate was negotiated.
@@ -476,7 +494,7 @@ class Server extends EventEmitter {
     }
     this._countUnflushed(socket, len);
     this._schedule();
-    return true;
+    return socket._backlog === 0;
   }
 
   _countUnflushed(socket, len) {
@@ -543,7 +561,7 @@ class Server extends EventEmitter {
     this._commands.preparedRecord(Command.SEND_PREPARED, binary ? FLAG_BINARY : 0, id, prepared.handle);
     this._countUnflushed(socket, prepared.length);
     this._schedule();
-    return true;
+    return socket._backlog === 0; // as send()
   }
 
   setUserData(socket, data) {

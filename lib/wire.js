@@ -31,6 +31,7 @@ const ERROR_CODES = [
   'WS_ERR_INVALID_CLOSE_CODE',
   'LWS_ERR_TOO_MANY_FRAGMENTS',
   'Z_DATA_ERROR',
+  'LWS_ERR_INTERNAL', // the engine panicked while serving the socket (closed with 1011)
 ];
 
 const FLAG_BINARY = 1;

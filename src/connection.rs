@@ -252,6 +252,18 @@ impl Conn {
         self.terminate();
     }
 
+    /// After a panic while serving this socket: its state can't be trusted, so
+    /// it gets a 1011 close frame behind what is already queued (best effort)
+    /// and is then dropped.
+    pub fn abort_internal_error(&mut self, sink: &mut EventSink<'_>) {
+        self.set_final_report(1011, b"internal error", crate::wire::INTERNAL_ERROR_ID);
+        if self.can_send() {
+            self.send_close(1011, b"internal error");
+            self.write_out(sink);
+        }
+        self.set(flag::DONE, true);
+    }
+
     pub fn set_final_report(&mut self, code: u16, reason: &[u8], error: u8) {
         if self.has(flag::REPORT_FINAL) {
             return;
@@ -359,6 +371,7 @@ impl Conn {
         let limits = &ReaderLimits { allow_rsv1: inflater.is_some(), ..*limits };
         let result = self.reader.feed_with(data, limits, inflater.as_mut(), &mut |ev| match ev {
             ReaderEvent::Message { binary, data } if deliver => {
+                crate::fault::panic_if_triggered(data);
                 sink.stage(event::MESSAGE, binary as u8 * FLAG_BINARY, 0, id, 0, data);
             }
             ReaderEvent::Fragment { binary, data, remaining } if deliver => {

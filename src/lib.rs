@@ -9,6 +9,7 @@ pub mod config;
 pub mod connection;
 pub mod deflate;
 pub mod engine;
+pub mod fault;
 pub mod handshake;
 pub mod outbox;
 pub mod protocol;

@@ -58,6 +58,10 @@ pub mod command {
     pub const RESUME: u8 = 11;
 }
 
+/// The error id a CLOSE event carries when the engine panicked while serving
+/// the socket (after the protocol errors' ids 1..=14; JS: LWS_ERR_INTERNAL).
+pub const INTERNAL_ERROR_ID: u8 = 15;
+
 pub const FLAG_BINARY: u8 = 1;
 pub const FLAG_MORE: u8 = 2;
 /// The payload travels beside the batch (`CommandBatch::stashed[extra]`).

@@ -452,15 +452,26 @@ impl Worker {
     /// contained: that socket is closed with 1011 and the server goes on.
     fn service(&mut self, key: usize) {
         if catch_unwind(AssertUnwindSafe(|| self.service_inner(key))).is_err() {
-            if let Some(conn) = self.conns.get_mut(key) {
-                if conn.is_websocket() {
-                    conn.set_final_report(1011, b"internal error", 0);
-                    conn.set(flag::DONE, true);
-                    self.finish(key);
-                } else {
-                    self.drop_socket(key);
-                }
+            self.contain_panic(key);
+        }
+    }
+
+    /// After a panic while serving slot `key`: a WebSocket is closed with 1011
+    /// (JS sees LWS_ERR_INTERNAL), a socket still in its handshake is dropped.
+    fn contain_panic(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if conn.is_websocket() {
+            let mut sink = Self::sink(&mut self.staging, &self.shared);
+            // The goodbye itself may hit the same fault: then the socket just goes.
+            if catch_unwind(AssertUnwindSafe(|| conn.abort_internal_error(&mut sink))).is_err() {
+                conn.set_final_report(1011, b"internal error", crate::wire::INTERNAL_ERROR_ID);
+                conn.set(flag::DONE, true);
             }
+            self.finish(key);
+        } else {
+            self.drop_socket(key);
         }
     }
 
@@ -810,115 +821,114 @@ impl Worker {
             let Some(&key) = self.ids.get(&rec.id) else {
                 continue; // already gone: commands for it are no-ops
             };
-            let conn = &mut self.conns[key];
-            let binary = rec.flags & FLAG_BINARY != 0;
-            let max_backpressure = self.shared.config.max_backpressure;
-            if max_backpressure > 0
-                && matches!(rec.kind, command::SEND | command::SEND_PREPARED)
-                && conn.out.queued_bytes() > max_backpressure
-            {
-                // The client does not keep up: drop this message, or the client.
-                if self.shared.config.backpressure_drop {
-                    wire::put_record(&mut self.staging, event::DROPPED, 0, 0, rec.id, 0, &[]);
+            if catch_unwind(AssertUnwindSafe(|| self.apply_one(batch, &rec, key))).is_err() {
+                self.contain_panic(key);
+            }
+        }
+    }
+
+    /// Carries out one command for the socket in slot `key`.
+    fn apply_one(&mut self, batch: &CommandBatch, rec: &wire::Record<'_>, key: usize) {
+        let binary = rec.flags & FLAG_BINARY != 0;
+        let conn = &mut self.conns[key];
+        let max_backpressure = self.shared.config.max_backpressure;
+        if max_backpressure > 0
+            && matches!(rec.kind, command::SEND | command::SEND_PREPARED)
+            && conn.out.queued_bytes() > max_backpressure
+        {
+            // The client does not keep up: drop this message, or the client.
+            if self.shared.config.backpressure_drop {
+                wire::put_record(&mut self.staging, event::DROPPED, 0, 0, rec.id, 0, &[]);
+            } else {
+                conn.set_final_report(1008, b"send queue over maxBackpressure", 0);
+                conn.set(flag::DONE, true);
+                self.finish(key);
+            }
+            return;
+        }
+        let queued = match rec.kind {
+            command::SEND if rec.flags & (FLAG_MORE | FLAG_NO_COMPRESS) == 0 && conn.deflate.is_some() => {
+                let stashed = batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
+                let data: &[u8] = match stashed {
+                    Some(d) => d,
+                    None => rec.payload,
+                };
+                let threshold = self.shared.config.deflate.as_ref().map_or(usize::MAX, |c| c.threshold);
+                if data.len() < threshold || conn.has(flag::SENDING_FRAGMENTS) {
+                    conn.queue_data(binary, false, Payload::Bytes(data))
                 } else {
-                    conn.set_final_report(1008, b"send queue over maxBackpressure", 0);
-                    conn.set(flag::DONE, true);
+                    let level = self.shared.config.deflate.as_ref().map_or(6, |c| c.level);
+                    let d = conn.deflate.as_mut().unwrap();
+                    let compressor: &mut flate2::Compress = if d.agreed.server_no_context_takeover {
+                        let slot = &mut self.shared_compressors[d.agreed.server_window_bits as usize];
+                        let c =
+                            slot.get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)));
+                        c.reset();
+                        c
+                    } else {
+                        d.compress.get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)))
+                    };
+                    deflate::compress_message(compressor, data, &mut self.deflate_buf);
+                    conn.queue_compressed(binary, &self.deflate_buf)
+                }
+            }
+            command::SEND => {
+                crate::fault::panic_if_triggered(rec.payload);
+                let more = rec.flags & FLAG_MORE != 0;
+                let stashed = batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
+                let payload = if let Some(data) = stashed {
+                    Payload::Shared(data, 0, data.len())
+                } else if rec.payload.len() >= SHARE_THRESHOLD {
+                    Payload::Shared(&batch.bytes, rec.payload_offset, rec.payload_offset + rec.payload.len())
+                } else {
+                    Payload::Bytes(rec.payload)
+                };
+                conn.queue_data(binary, more, payload)
+            }
+            command::SEND_PREPARED => match batch.prepared.get(rec.extra as usize) {
+                Some(data) => conn.queue_data(binary, false, Payload::Shared(data, 0, data.len())),
+                None => false,
+            },
+            command::PING => conn.queue_control(Opcode::Ping, rec.payload),
+            command::PONG => conn.queue_control(Opcode::Pong, rec.payload),
+            command::CLOSE => {
+                if conn.close(rec.code, rec.payload) {
+                    let timeout = self.shared.config.close_timeout;
+                    self.set_deadline(key, Some(timeout));
+                }
+                true
+            }
+            command::TERMINATE => {
+                if conn.is_websocket() {
+                    conn.terminate();
                     self.finish(key);
                 }
-                continue;
+                false
             }
-            let queued = match rec.kind {
-                command::SEND
-                    if rec.flags & (FLAG_MORE | FLAG_NO_COMPRESS) == 0 && conn.deflate.is_some() =>
-                {
-                    let stashed =
-                        batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
-                    let data: &[u8] = match stashed {
-                        Some(d) => d,
-                        None => rec.payload,
-                    };
-                    let threshold = self.shared.config.deflate.as_ref().map_or(usize::MAX, |c| c.threshold);
-                    if data.len() < threshold || conn.has(flag::SENDING_FRAGMENTS) {
-                        conn.queue_data(binary, false, Payload::Bytes(data))
-                    } else {
-                        let level = self.shared.config.deflate.as_ref().map_or(6, |c| c.level);
-                        let d = conn.deflate.as_mut().unwrap();
-                        let compressor: &mut flate2::Compress = if d.agreed.server_no_context_takeover {
-                            let slot = &mut self.shared_compressors[d.agreed.server_window_bits as usize];
-                            let c = slot
-                                .get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)));
-                            c.reset();
-                            c
-                        } else {
-                            d.compress
-                                .get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)))
-                        };
-                        deflate::compress_message(compressor, data, &mut self.deflate_buf);
-                        conn.queue_compressed(binary, &self.deflate_buf)
-                    }
+            command::PAUSE | command::RESUME => {
+                conn.set(flag::PAUSED, rec.kind == command::PAUSE);
+                if rec.kind == command::RESUME {
+                    self.queue_ready(key);
                 }
-                command::SEND => {
-                    let more = rec.flags & FLAG_MORE != 0;
-                    let stashed =
-                        batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
-                    let payload = if let Some(data) = stashed {
-                        Payload::Shared(data, 0, data.len())
-                    } else if rec.payload.len() >= SHARE_THRESHOLD {
-                        Payload::Shared(
-                            &batch.bytes,
-                            rec.payload_offset,
-                            rec.payload_offset + rec.payload.len(),
-                        )
-                    } else {
-                        Payload::Bytes(rec.payload)
-                    };
-                    conn.queue_data(binary, more, payload)
-                }
-                command::SEND_PREPARED => match batch.prepared.get(rec.extra as usize) {
-                    Some(data) => conn.queue_data(binary, false, Payload::Shared(data, 0, data.len())),
-                    None => false,
-                },
-                command::PING => conn.queue_control(Opcode::Ping, rec.payload),
-                command::PONG => conn.queue_control(Opcode::Pong, rec.payload),
-                command::CLOSE => {
-                    if conn.close(rec.code, rec.payload) {
-                        let timeout = self.shared.config.close_timeout;
-                        self.set_deadline(key, Some(timeout));
-                    }
-                    true
-                }
-                command::TERMINATE => {
-                    if conn.is_websocket() {
-                        conn.terminate();
-                        self.finish(key);
-                    }
-                    false
-                }
-                command::PAUSE | command::RESUME => {
-                    conn.set(flag::PAUSED, rec.kind == command::PAUSE);
-                    if rec.kind == command::RESUME {
-                        self.queue_ready(key);
-                    }
-                    false
-                }
-                command::ACCEPT | command::REFUSE | command::HTTP_RESPONSE => {
-                    self.answer_request(key, rec.kind, rec.code, rec.payload);
-                    false
-                }
-                _ => false,
-            };
-            if queued {
-                let conn = &mut self.conns[key];
-                if conn.out.queued_bytes() > EARLY_FLUSH {
-                    // A big batch for one socket: write as we go, so that queued bytes
-                    // (and maxBackpressure) mean what the kernel would not take.
-                    let mut sink = Self::sink(&mut self.staging, &self.shared);
-                    conn.write_out(&mut sink);
-                }
-                if !conn.has(flag::DIRTY) {
-                    conn.set(flag::DIRTY, true);
-                    self.dirty.push(key);
-                }
+                false
+            }
+            command::ACCEPT | command::REFUSE | command::HTTP_RESPONSE => {
+                self.answer_request(key, rec.kind, rec.code, rec.payload);
+                false
+            }
+            _ => false,
+        };
+        if queued {
+            let conn = &mut self.conns[key];
+            if conn.out.queued_bytes() > EARLY_FLUSH {
+                // A big batch for one socket: write as we go, so that queued bytes
+                // (and maxBackpressure) mean what the kernel would not take.
+                let mut sink = Self::sink(&mut self.staging, &self.shared);
+                conn.write_out(&mut sink);
+            }
+            if !conn.has(flag::DIRTY) {
+                conn.set(flag::DIRTY, true);
+                self.dirty.push(key);
             }
         }
     }
@@ -951,7 +961,7 @@ impl Worker {
             };
             conn.set(flag::DIRTY, false);
             if conn.is_websocket() {
-                self.service_websocket(key);
+                self.service(key);
                 if let Some(conn) = self.conns.get_mut(key) {
                     let mut sink = Self::sink(&mut self.staging, &self.shared);
                     conn.report_backlog(&mut sink);

@@ -23,6 +23,8 @@ const PROTOCOL_ERRORS = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: [RangeError, () => 'Max payload size exceeded', 1009],
   WS_ERR_INVALID_CLOSE_CODE: [RangeError, (reason) => `Invalid WebSocket frame: invalid status code ${numberIn(reason, 0)}`, 1002],
   WS_ERR_TOO_MANY_BUFFERED_PARTS: [RangeError, () => 'Too many message fragments', 1008],
+  // Not a ws error: the engine caught a panic of its own and closed the socket with 1011.
+  LWS_ERR_INTERNAL: [Error, () => 'lws engine: internal error while serving this socket', 1011],
 };
 
 function numberIn(text, fallback) {

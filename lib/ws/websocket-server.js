@@ -191,7 +191,8 @@ class WebSocketServer extends EventEmitter {
   _wireCore() {
     const core = this._core;
     core.on('listening', () => this.emit('listening'));
-    core.on('error', (err) => this.emit('error', err));
+    // A socket's own fault (err.socket) is reported on that WebSocket as 'error'.
+    core.on('error', (err) => { if (err.socket === undefined) this.emit('error', err); });
     core.on('upgrade', (socket, headers, request) => this._onUpgrade(socket, headers, request));
     core.on('aborted', (pending) => this._onAborted(pending));
     core.on('connection', (socket) => this._onOpen(socket));
