@@ -39,12 +39,15 @@ test('output to a client that does not read is reported, then drains', { timeout
   await new Promise((r) => setTimeout(r, 300));
   const stuck = server.getBufferedAmount(socket);
   assert.ok(stuck > 8 << 20 && stuck <= 32 << 20, `the engine reports what the kernel would not take (${stuck})`);
+  assert.equal(server.send(socket, Buffer.alloc(1), true), false, 'send() says the socket is backed up');
+  assert.equal(server.sendPrepared(socket, server.prepareBuffer(Buffer.alloc(1)), true), false, 'so does sendPrepared()');
   let received = 0;
   client.on('data', (d) => { received += d.length; });
   const drained = within(10000, 'drain', (done) => server.once('drain', done));
   client.resume();
   assert.equal(await drained, socket);
   assert.equal(server.getBufferedAmount(socket), 0);
+  assert.equal(server.send(socket, 'after drain'), true, 'send() is true again once drained');
   await within(10000, 'all bytes', (done) => {
     const check = () => (received >= 32 * ((1 << 20) + 10) ? done() : setTimeout(check, 20));
     check();
