@@ -11,6 +11,10 @@
 //!       -> {handshakes, secs, per_sec, errors}
 //!   loadgen idle --conns N --port P
 //!       -> {"ready":N}, then holds the connections until stdin closes.
+//!   loadgen broadcast --conns N --count K --size B --concurrency C --secs S [--port P]
+//!       -> opens N receivers and one control connection, then asks the server K times, one
+//!          after the other, to broadcast a B-byte text message to every open connection;
+//!          prints `start` and `stop`, then {deliveries, secs, per_sec, p50_ms, max_ms, errors, ...}
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -44,11 +48,12 @@ struct Args {
     binary: bool,
     total: usize,
     concurrency: usize,
+    count: usize,
 }
 
 fn parse_args() -> Res<Args> {
     let mut it = std::env::args().skip(1);
-    let cmd = it.next().ok_or("usage: loadgen echo|handshakes|idle [options]")?;
+    let cmd = it.next().ok_or("usage: loadgen echo|handshakes|idle|broadcast [options]")?;
     let mut a = Args {
         cmd,
         host: "127.0.0.1".into(),
@@ -60,6 +65,7 @@ fn parse_args() -> Res<Args> {
         binary: false,
         total: 5000,
         concurrency: 100,
+        count: 20,
     };
     while let Some(k) = it.next() {
         if k == "--binary" {
@@ -76,12 +82,16 @@ fn parse_args() -> Res<Args> {
             "--inflight" => a.inflight = v.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
             "--total" => a.total = v.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
             "--concurrency" => a.concurrency = v.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
+            "--count" => a.count = v.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
             "--secs" => a.secs = v.parse().map_err(|e: std::num::ParseFloatError| bad(e.to_string()))?,
             _ => return Err(format!("unknown option {k}")),
         }
     }
     if a.conns == 0 || a.inflight == 0 || a.concurrency == 0 || !(a.secs > 0.0) || a.secs > 3600.0 {
         return Err("conns, inflight, concurrency and secs must be positive (secs <= 3600)".into());
+    }
+    if a.cmd == "broadcast" && (a.count == 0 || a.count > 100_000 || a.size < BROADCAST_HEAD || a.size > (1 << 20)) {
+        return Err(format!("broadcast needs 1 <= count <= 100000 and {BROADCAST_HEAD} <= size <= 1048576"));
     }
     Ok(a)
 }
@@ -409,13 +419,7 @@ async fn run_echo(a: &Args) -> Res<String> {
 
     // Open every connection first (at most 200 handshakes at a time).
     let conns: Rc<RefCell<Vec<(TcpStream, Vec<u8>)>>> = Rc::new(RefCell::new(Vec::new()));
-    let sh = Rc::new(Shared {
-        errors: Cell::new(0),
-        first_error: RefCell::new(None),
-        messages: Cell::new(0),
-        sent: Cell::new(0),
-        lat: RefCell::new(Vec::new()),
-    });
+    let sh = new_shared();
     let next = Rc::new(Cell::new(0usize));
     let mut hs = Vec::new();
     for _ in 0..a.conns.min(200) {
@@ -490,13 +494,7 @@ async fn run_handshakes(a: &Args) -> Res<String> {
     let mut rng = Rng::new();
     let next = Rc::new(Cell::new(0usize));
     let ok = Rc::new(Cell::new(0u64));
-    let sh = Rc::new(Shared {
-        errors: Cell::new(0),
-        first_error: RefCell::new(None),
-        messages: Cell::new(0),
-        sent: Cell::new(0),
-        lat: RefCell::new(Vec::new()),
-    });
+    let sh = new_shared();
     // Bounded in time as well as in count.
     let limit = tokio::time::Instant::now() + Duration::from_secs(300);
     let t0 = Instant::now();
@@ -538,58 +536,52 @@ async fn run_handshakes(a: &Args) -> Res<String> {
 
 // ---------------------------------------------------------------- idle
 
-async fn run_idle(a: &Args) -> Res<(Vec<TcpStream>, u64, Option<String>)> {
-    let addr = resolve(a)?;
-    let mut rng = Rng::new();
+/// Opens a connection and checks that one text message is echoed: once the echo is back, the
+/// server's application code knows the connection (what broadcast relies on).
+async fn connect_echoed(addr: SocketAddr, host: &str, rng: &mut Rng, frame: &[u8], payload: &[u8]) -> Res<TcpStream> {
+    let (mut s, mut buf) = connect_ws(addr, host, rng).await?;
+    s.write_all(frame).await.map_err(|e| format!("write: {e}"))?;
+    let mut tmp = [0u8; 1024];
+    let fut = async {
+        loop {
+            if let Some((fin, op, hl, len)) = parse_header(&buf)? {
+                if buf.len() >= hl + len {
+                    if !fin || op != 1 || buf[hl..hl + len] != payload[..] || buf.len() != hl + len {
+                        return Err("bad echo".to_string());
+                    }
+                    return Ok(());
+                }
+            }
+            let n = s.read(&mut tmp).await.map_err(|e| format!("read: {e}"))?;
+            if n == 0 {
+                return Err("EOF before echo".to_string());
+            }
+            buf.extend_from_slice(&tmp[..n]);
+        }
+    };
+    timeout(HANDSHAKE_TIMEOUT, fut).await.map_err(|_| "echo timeout".to_string())??;
+    Ok(s)
+}
+
+/// Opens `n` connections, `concurrency` at a time, each checked by `connect_echoed`.
+/// Returns the open ones and how many were never attempted (time limit).
+async fn open_echoed(addr: SocketAddr, host: &str, n: usize, concurrency: usize, sh: &Rc<Shared>, rng: &mut Rng) -> Res<(Vec<TcpStream>, usize)> {
     let m = rng.next().to_le_bytes();
     let payload = b"hello, idle".to_vec();
     let frame = Rc::new(masked_frame(0x1, &payload, [m[0], m[1], m[2], m[3]]));
     let payload = Rc::new(payload);
     let conns: Rc<RefCell<Vec<TcpStream>>> = Rc::new(RefCell::new(Vec::new()));
-    let sh = Rc::new(Shared {
-        errors: Cell::new(0),
-        first_error: RefCell::new(None),
-        messages: Cell::new(0),
-        sent: Cell::new(0),
-        lat: RefCell::new(Vec::new()),
-    });
     let next = Rc::new(Cell::new(0usize));
     let limit = tokio::time::Instant::now() + Duration::from_secs(300);
     let mut tasks = Vec::new();
-    for _ in 0..a.conns.min(100) {
+    for _ in 0..n.min(concurrency) {
         let (conns, next, sh, host, frame, payload) =
-            (conns.clone(), next.clone(), sh.clone(), a.host.clone(), frame.clone(), payload.clone());
-        let n = a.conns;
+            (conns.clone(), next.clone(), sh.clone(), host.to_string(), frame.clone(), payload.clone());
         let mut r = Rng(rng.next() | 1);
         tasks.push(tokio::task::spawn_local(async move {
             while next.get() < n && tokio::time::Instant::now() < limit {
                 next.set(next.get() + 1);
-                let res: Res<TcpStream> = async {
-                    let (mut s, mut buf) = connect_ws(addr, &host, &mut r).await?;
-                    s.write_all(&frame).await.map_err(|e| format!("write: {e}"))?;
-                    let mut tmp = [0u8; 1024];
-                    let fut = async {
-                        loop {
-                            if let Some((fin, op, hl, len)) = parse_header(&buf)? {
-                                if buf.len() >= hl + len {
-                                    if !fin || op != 1 || buf[hl..hl + len] != payload[..] || buf.len() != hl + len {
-                                        return Err("bad echo".to_string());
-                                    }
-                                    return Ok(());
-                                }
-                            }
-                            let n = s.read(&mut tmp).await.map_err(|e| format!("read: {e}"))?;
-                            if n == 0 {
-                                return Err("EOF before echo".to_string());
-                            }
-                            buf.extend_from_slice(&tmp[..n]);
-                        }
-                    };
-                    timeout(HANDSHAKE_TIMEOUT, fut).await.map_err(|_| "echo timeout".to_string())??;
-                    Ok(s)
-                }
-                .await;
-                match res {
+                match connect_echoed(addr, &host, &mut r, &frame, &payload).await {
                     Ok(s) => conns.borrow_mut().push(s),
                     Err(e) => sh.err(e),
                 }
@@ -600,8 +592,187 @@ async fn run_idle(a: &Args) -> Res<(Vec<TcpStream>, u64, Option<String>)> {
         t.await.map_err(|e| e.to_string())?;
     }
     let v = std::mem::take(&mut *conns.borrow_mut());
+    Ok((v, n - next.get()))
+}
+
+fn new_shared() -> Rc<Shared> {
+    Rc::new(Shared {
+        errors: Cell::new(0),
+        first_error: RefCell::new(None),
+        messages: Cell::new(0),
+        sent: Cell::new(0),
+        lat: RefCell::new(Vec::new()),
+    })
+}
+
+async fn run_idle(a: &Args) -> Res<(Vec<TcpStream>, u64, Option<String>)> {
+    let addr = resolve(a)?;
+    let mut rng = Rng::new();
+    let sh = new_shared();
+    let (v, unstarted) = open_echoed(addr, &a.host, a.conns, 100, &sh, &mut rng).await?;
     let fe = sh.first_error.borrow().clone();
-    Ok((v, sh.errors.get() + (a.conns - next.get()) as u64, fe))
+    Ok((v, sh.errors.get() + unstarted as u64, fe))
+}
+
+// ---------------------------------------------------------------- broadcast
+//
+// Protocol (the servers in benches/servers implement it when started with --broadcast): a text
+// message that starts with "broadcast " is sent, unchanged and as text, to every open connection,
+// the sender included; any other message is echoed as usual. The loadgen asks for one broadcast
+// at a time and starts the next only once every connection has received the previous one, so
+// each broadcast's time is its full fan-out latency (sequential rather than pipelined: the rate
+// is then deliveries / total time, with nothing left in flight when the window closes).
+
+/// Every broadcast payload starts with "broadcast NNNNNN " (17 bytes): the sequence number makes
+/// a lost, repeated or reordered delivery a payload mismatch.
+const BROADCAST_HEAD: usize = 17;
+/// A broadcast not fully delivered within this time is an error (and ends the run).
+const BROADCAST_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn broadcast_payload(i: usize, size: usize) -> Vec<u8> {
+    let mut p = format!("broadcast {:06} ", i % 1_000_000).into_bytes();
+    let mut j = 0;
+    while p.len() < size {
+        p.push(b'a' + (j % 26) as u8);
+        j += 1;
+    }
+    p
+}
+
+struct Fanout {
+    /// Deliveries of the current broadcast still missing.
+    pending: Cell<usize>,
+    delivered: Cell<u64>,
+    /// Woken when `pending` reaches 0 or a receiver fails.
+    done: tokio::sync::Notify,
+}
+
+/// Reads the broadcasts on one connection: the i-th frame must be broadcast i.
+async fn receive_broadcasts<R: tokio::io::AsyncRead + Unpin>(
+    mut s: R,
+    payloads: Rc<Vec<Vec<u8>>>,
+    fan: Rc<Fanout>,
+    sh: Rc<Shared>,
+    until: tokio::time::Instant,
+) {
+    let r: Res<()> = async {
+        let mut buf: Vec<u8> = Vec::with_capacity(256);
+        let mut next = 0usize;
+        loop {
+            let mut pos = 0usize;
+            while let Some((fin, op, hl, len)) = parse_header(&buf[pos..])? {
+                if buf.len() - pos < hl + len {
+                    break;
+                }
+                if !fin || op != 0x1 {
+                    return Err(format!("broadcast {next}: unexpected frame fin={fin} opcode={op}"));
+                }
+                if next >= payloads.len() || buf[pos + hl..pos + hl + len] != payloads[next][..] {
+                    return Err(format!("broadcast {next}: payload mismatch (len {len})"));
+                }
+                pos += hl + len;
+                next += 1;
+                fan.delivered.set(fan.delivered.get() + 1);
+                fan.pending.set(fan.pending.get() - 1);
+                if fan.pending.get() == 0 {
+                    fan.done.notify_one();
+                }
+            }
+            buf.drain(..pos);
+            if next == payloads.len() {
+                return Ok(());
+            }
+            buf.reserve(1024);
+            let n = match timeout_at(until, s.read_buf(&mut buf)).await {
+                Ok(r) => r.map_err(|e| format!("read: {e}"))?,
+                Err(_) => return Err(format!("broadcast {next} not received before the time limit")),
+            };
+            if n == 0 {
+                return Err("server closed the connection".into());
+            }
+        }
+    }
+    .await;
+    if let Err(e) = r {
+        sh.err(e);
+        fan.done.notify_one();
+    }
+}
+
+async fn run_broadcast(a: &Args) -> Res<String> {
+    let addr = resolve(a)?;
+    let mut rng = Rng::new();
+    let sh = new_shared();
+    // Receivers first, then the control connection: all of them are known to the server (each
+    // had one message echoed) before the first broadcast.
+    let (mut conns, unstarted) = open_echoed(addr, &a.host, a.conns + 1, a.concurrency, &sh, &mut rng).await?;
+    if unstarted > 0 || conns.len() < 2 {
+        return Err(format!(
+            "opened {} of {} connections: {}",
+            conns.len(),
+            a.conns + 1,
+            sh.first_error.borrow().clone().unwrap_or_default()
+        ));
+    }
+    let failed_to_open = sh.errors.get();
+    let control = conns.pop().expect("at least two connections");
+    let receivers = conns.len();
+    let total = receivers + 1; // the control connection gets every broadcast too
+
+    let payloads: Rc<Vec<Vec<u8>>> = Rc::new((0..a.count).map(|i| broadcast_payload(i, a.size)).collect());
+    let frames: Vec<Vec<u8>> = payloads
+        .iter()
+        .map(|p| {
+            let m = rng.next().to_le_bytes();
+            masked_frame(0x1, p, [m[0], m[1], m[2], m[3]])
+        })
+        .collect();
+    let fan = Rc::new(Fanout { pending: Cell::new(0), delivered: Cell::new(0), done: tokio::sync::Notify::new() });
+    let until = tokio::time::Instant::now() + Duration::from_secs_f64(a.secs);
+    let (ctl_read, mut ctl_write) = control.into_split();
+    for s in conns {
+        tokio::task::spawn_local(receive_broadcasts(s, payloads.clone(), fan.clone(), sh.clone(), until));
+    }
+    tokio::task::spawn_local(receive_broadcasts(ctl_read, payloads.clone(), fan.clone(), sh.clone(), until));
+
+    let mut lat_us: Vec<u32> = Vec::with_capacity(a.count);
+    let mut done = 0usize;
+    let t0 = Instant::now();
+    emit("start");
+    for (i, frame) in frames.iter().enumerate() {
+        if sh.errors.get() > failed_to_open {
+            break;
+        }
+        fan.pending.set(total);
+        let t = Instant::now();
+        ctl_write.write_all(frame).await.map_err(|e| format!("write broadcast request: {e}"))?;
+        let give_up = until.min(tokio::time::Instant::now() + BROADCAST_TIMEOUT);
+        while fan.pending.get() > 0 && sh.errors.get() == failed_to_open {
+            if timeout_at(give_up, fan.done.notified()).await.is_err() {
+                sh.err(format!("broadcast {i}: {} of {total} deliveries missing at the time limit", fan.pending.get()));
+                break;
+            }
+        }
+        if fan.pending.get() > 0 {
+            break;
+        }
+        lat_us.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        done += 1;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    emit("stop");
+    let deliveries = fan.delivered.get();
+    lat_us.sort_unstable();
+    let fe = sh.first_error.borrow().clone().map(|e| format!(",\"first_error\":{:?}", e)).unwrap_or_default();
+    Ok(format!(
+        "{{\"deliveries\":{deliveries},\"broadcasts\":{done},\"receivers\":{receivers},\"connections\":{total},\
+         \"size\":{},\"secs\":{secs:.3},\"per_sec\":{:.1},\"p50_ms\":{:.2},\"max_ms\":{:.2},\"errors\":{}{fe}}}",
+        a.size,
+        deliveries as f64 / secs,
+        pct(&lat_us, 0.5) as f64 / 1000.0,
+        lat_us.last().copied().unwrap_or(0) as f64 / 1000.0,
+        sh.errors.get() + (a.count - done) as u64,
+    ))
 }
 
 // ---------------------------------------------------------------- main
@@ -643,6 +814,7 @@ fn main() {
             }
             Err(e) => Err(e),
         },
+        "broadcast" => local.block_on(&rt, run_broadcast(&a)),
         c => Err(format!("unknown command {c}")),
     };
     match out {
