@@ -1,0 +1,451 @@
+//! ceiling: a minimal pure-Rust WebSocket echo server on tokio, the `rust-tokio` row of the lws
+//! benchmarks. No JavaScript and no thread hop: what is left is what any server has to do
+//! (read, parse, unmask, check UTF-8, frame, write), so it marks the ceiling for lws.
+//!
+//!   ceiling PORT [--broadcast] [--threads N]
+//!
+//! Listens on 127.0.0.1:PORT and prints `ready PORT`. Runtime: tokio current_thread (one
+//! thread, like the uWebSockets.js row); `--threads N` with N > 1 uses the multi-thread runtime.
+//!
+//! RFC 6455 server side, without extensions: the handshake (400 for anything but a GET upgrade
+//! with a key and version 13), masked client frames, fragments reassembled and echoed as one
+//! message, text checked to be UTF-8 (1007), pings answered, a close echoed and the connection
+//! then shut down; protocol errors close with 1002, messages over 16 MiB with 1009.
+//! Readiness-driven like an event-loop server: each read is parsed in full and its echoes go
+//! out in one write attempt; what the socket does not take waits while reading goes on (up to
+//! 4 MiB). An idle connection holds no buffer (it waits for readiness, then reads).
+//!
+//! With --broadcast (benches/loadgen `broadcast` mode): a text message starting with
+//! "broadcast " is framed once and sent, by reference (tokio::sync::broadcast of an Arc), to
+//! every open connection, the sender included.
+
+use std::cell::RefCell;
+use std::io::ErrorKind;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
+
+const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const MAX_MESSAGE: usize = 16 << 20;
+const MAX_HEAD: usize = 16384;
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_CHUNK: usize = 65536;
+/// Unwritten output beyond which a connection stops reading until the client catches up.
+const MAX_OUT: usize = 4 << 20;
+/// Broadcasts a connection may fall behind by before it is dropped.
+const BROADCAST_BACKLOG: usize = 1024;
+
+type Frame = Arc<Vec<u8>>;
+
+/// A server frame (FIN set, unmasked) appended to `out`.
+fn push_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
+    out.push(0x80 | opcode);
+    let n = payload.len();
+    if n < 126 {
+        out.push(n as u8);
+    } else if n <= 0xffff {
+        out.push(126);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(127);
+        out.extend_from_slice(&(n as u64).to_be_bytes());
+    }
+    out.extend_from_slice(payload);
+}
+
+fn unmask(data: &mut [u8], mask: [u8; 4]) {
+    // Eight bytes at a time; the mask repeats every 4, so a doubled mask lines up with any
+    // 8-byte chunk that starts at a multiple of 4.
+    let m = u32::from_ne_bytes(mask) as u64;
+    let m8 = m | (m << 32);
+    let mut chunks = data.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let v = u64::from_ne_bytes(c.try_into().unwrap()) ^ m8;
+        c.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= mask[i & 3];
+    }
+}
+
+/// What the connection does after a batch of input.
+enum Next {
+    /// Go on; `usize` more bytes complete the frame in progress (0: unknown or none).
+    More(usize),
+    /// A close frame is in the output: write it and shut the connection down.
+    Close,
+}
+
+/// Per-connection protocol state (the buffers live in `serve`).
+struct Conn {
+    /// Opcode and data of a fragmented message in progress (opcode 0: none).
+    frag_op: u8,
+    frag: Vec<u8>,
+    bcast: Option<broadcast::Sender<Frame>>,
+}
+
+impl Conn {
+    /// Handles every complete frame at the start of `buf` (unmasking in place), appending the
+    /// answers to `out`. Returns how many bytes it used.
+    fn process(&mut self, buf: &mut [u8], out: &mut Vec<u8>) -> (usize, Next) {
+        let mut pos = 0;
+        let next = loop {
+            let b = &buf[pos..];
+            if b.len() < 2 {
+                break Next::More(0);
+            }
+            let (fin, rsv, op, masked) = (b[0] & 0x80 != 0, b[0] & 0x70, b[0] & 0x0f, b[1] & 0x80 != 0);
+            if rsv != 0 || !masked {
+                break close(out, 1002);
+            }
+            let (hl, len) = match b[1] & 0x7f {
+                126 if b.len() >= 4 => (4, u16::from_be_bytes([b[2], b[3]]) as usize),
+                127 if b.len() >= 10 => (10, u64::from_be_bytes(b[2..10].try_into().unwrap()).min(u64::MAX >> 1) as usize),
+                126 | 127 => break Next::More(0),
+                n => (2, n as usize),
+            };
+            if len > MAX_MESSAGE {
+                break close(out, 1009);
+            }
+            if b.len() < hl + 4 + len {
+                break Next::More(hl + 4 + len - b.len());
+            }
+            let mask = [b[hl], b[hl + 1], b[hl + 2], b[hl + 3]];
+            let start = pos + hl + 4;
+            pos = start + len;
+            let payload = &mut buf[start..pos];
+            unmask(payload, mask);
+            if let Next::Close = self.frame(fin, op, payload, out) {
+                break Next::Close;
+            }
+        };
+        (pos, next)
+    }
+
+    fn frame(&mut self, fin: bool, op: u8, payload: &[u8], out: &mut Vec<u8>) -> Next {
+        match op {
+            0x0 => {
+                if self.frag_op == 0 {
+                    return close(out, 1002);
+                }
+                if self.frag.len() + payload.len() > MAX_MESSAGE {
+                    return close(out, 1009);
+                }
+                self.frag.extend_from_slice(payload);
+                if fin {
+                    let (op, data) = (self.frag_op, std::mem::take(&mut self.frag));
+                    self.frag_op = 0;
+                    return self.message(op, &data, out);
+                }
+                Next::More(0)
+            }
+            0x1 | 0x2 => {
+                if self.frag_op != 0 {
+                    return close(out, 1002);
+                }
+                if fin {
+                    return self.message(op, payload, out);
+                }
+                self.frag_op = op;
+                self.frag = payload.to_vec();
+                Next::More(0)
+            }
+            0x8..=0xa if !fin || payload.len() > 125 => close(out, 1002),
+            0x8 => {
+                if payload.len() == 1 || std::str::from_utf8(payload.get(2..).unwrap_or(&[])).is_err() {
+                    return close(out, 1002);
+                }
+                // Echo the status code (if any) and end.
+                push_frame(out, 0x8, &payload[..payload.len().min(2)]);
+                Next::Close
+            }
+            0x9 => {
+                push_frame(out, 0xa, payload);
+                Next::More(0)
+            }
+            0xa => Next::More(0),
+            _ => close(out, 1002),
+        }
+    }
+
+    fn message(&mut self, op: u8, data: &[u8], out: &mut Vec<u8>) -> Next {
+        if op == 0x1 && std::str::from_utf8(data).is_err() {
+            return close(out, 1007);
+        }
+        if let Some(tx) = &self.bcast {
+            if op == 0x1 && data.starts_with(b"broadcast ") {
+                let mut f = Vec::with_capacity(data.len() + 10);
+                push_frame(&mut f, 0x1, data);
+                // Err only when nobody is subscribed, and the sender always is.
+                let _ = tx.send(Arc::new(f));
+                return Next::More(0);
+            }
+        }
+        push_frame(out, op, data);
+        Next::More(0)
+    }
+}
+
+fn close(out: &mut Vec<u8>, code: u16) -> Next {
+    push_frame(out, 0x8, &code.to_be_bytes());
+    Next::Close
+}
+
+/// Reads the upgrade request and answers it. Returns any bytes that followed the request.
+async fn handshake(s: &mut TcpStream) -> Result<Vec<u8>, ()> {
+    let mut buf = Vec::with_capacity(1024);
+    let end = loop {
+        if buf.len() >= MAX_HEAD {
+            return Err(());
+        }
+        buf.reserve(1024);
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, s.read_buf(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return Err(()),
+        }
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let head = std::str::from_utf8(&buf[..end]).map_err(|_| ())?;
+    let mut lines = head.split("\r\n");
+    let get = lines.next().is_some_and(|l| l.starts_with("GET "));
+    let (mut key, mut upgrade, mut v13) = (None, false, false);
+    for l in lines {
+        if let Some((name, val)) = l.split_once(':') {
+            let (name, val) = (name.trim(), val.trim());
+            if name.eq_ignore_ascii_case("sec-websocket-key") {
+                key = Some(val);
+            } else if name.eq_ignore_ascii_case("upgrade") {
+                upgrade = val.eq_ignore_ascii_case("websocket");
+            } else if name.eq_ignore_ascii_case("sec-websocket-version") {
+                v13 = val == "13";
+            }
+        }
+    }
+    let Some(key) = key.filter(|_| get && upgrade && v13) else {
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").await;
+        return Err(());
+    };
+    let mut h = sha1_smol::Sha1::new();
+    h.update(key.as_bytes());
+    h.update(GUID.as_bytes());
+    let accept = base64::engine::general_purpose::STANDARD.encode(h.digest().bytes());
+    let resp = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    s.write_all(resp.as_bytes()).await.map_err(|_| ())?;
+    Ok(buf.split_off(end))
+}
+
+thread_local! {
+    /// Reads land here and answers are built here; only what a connection cannot use or send at
+    /// once is copied into its own buffers (so idle connections hold none). Borrowed only
+    /// between awaits.
+    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = RefCell::new((vec![0; READ_CHUNK], Vec::with_capacity(READ_CHUNK)));
+}
+
+/// One socket's buffers: unparsed input (a partial frame) and output the socket has not taken.
+struct Bufs {
+    rbuf: Vec<u8>,
+    /// Bytes of the frame in progress still missing (0: unknown).
+    need: usize,
+    out: Vec<u8>,
+    opos: usize,
+}
+
+impl Bufs {
+    fn pending_out(&self) -> usize {
+        self.out.len() - self.opos
+    }
+
+    /// Writes `data` now if nothing is queued before it; queues what the socket does not take.
+    fn send(&mut self, s: &TcpStream, data: &[u8]) -> std::io::Result<()> {
+        let mut sent = 0;
+        if self.pending_out() == 0 {
+            sent = match s.try_write(data) {
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            };
+        }
+        self.out.extend_from_slice(&data[sent..]);
+        Ok(())
+    }
+
+    fn flush(&mut self, s: &TcpStream) -> std::io::Result<()> {
+        while self.pending_out() > 0 {
+            match s.try_write(&self.out[self.opos..]) {
+                Ok(n) => self.opos += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.pending_out() == 0 {
+            self.out = Vec::new();
+            self.opos = 0;
+        }
+        Ok(())
+    }
+
+    /// Reads once and handles the complete frames; None when the client has closed.
+    fn read(&mut self, s: &TcpStream, c: &mut Conn) -> std::io::Result<Option<Next>> {
+        SCRATCH.with(|sc| {
+            let (input, answers) = &mut *sc.borrow_mut();
+            answers.clear();
+            let next = if self.rbuf.is_empty() {
+                // Usual case: whole frames, parsed in the scratch buffer; keep only a partial one.
+                let n = match s.try_read(input) {
+                    Ok(0) => return Ok(None),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(Some(Next::More(0))),
+                    Err(e) => return Err(e),
+                };
+                let (used, next) = c.process(&mut input[..n], answers);
+                if used < n {
+                    if let Next::More(need) = next {
+                        self.rbuf.reserve_exact(n - used + need);
+                        self.need = need;
+                    }
+                    self.rbuf.extend_from_slice(&input[used..n]);
+                }
+                next
+            } else {
+                // A frame is in progress: read straight after it, room for all of it if known.
+                self.rbuf.reserve(self.need.clamp(4096, MAX_MESSAGE));
+                match s.try_read_buf(&mut self.rbuf) {
+                    Ok(0) => return Ok(None),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(Some(Next::More(0))),
+                    Err(e) => return Err(e),
+                }
+                let (used, next) = c.process(&mut self.rbuf, answers);
+                self.rbuf.drain(..used);
+                self.need = if let Next::More(need) = next { need } else { 0 };
+                if self.rbuf.is_empty() {
+                    self.rbuf = Vec::new();
+                }
+                next
+            };
+            if !answers.is_empty() {
+                self.send(s, answers)?;
+            }
+            if answers.capacity() > 4 * READ_CHUNK {
+                *answers = Vec::with_capacity(READ_CHUNK); // do not keep a huge one
+            }
+            Ok(Some(next))
+        })
+    }
+}
+
+async fn serve(mut s: TcpStream, bcast: Option<broadcast::Sender<Frame>>) {
+    let _ = s.set_nodelay(true);
+    let Ok(rest) = handshake(&mut s).await else { return };
+    let mut rx = bcast.as_ref().map(|tx| tx.subscribe());
+    let mut c = Conn { frag_op: 0, frag: Vec::new(), bcast };
+    let mut b = Bufs { rbuf: Vec::new(), need: 0, out: Vec::new(), opos: 0 };
+    let mut closing = false;
+    if !rest.is_empty() {
+        // Frames sent right behind the handshake.
+        let mut rest = rest;
+        let (used, next) = c.process(&mut rest, &mut b.out);
+        b.rbuf = rest.split_off(used);
+        closing = matches!(next, Next::Close);
+    }
+    loop {
+        if b.flush(&s).is_err() {
+            return;
+        }
+        if closing && b.pending_out() == 0 {
+            let _ = s.shutdown().await; // FIN after the close frame; the client then closes too
+            return;
+        }
+        // Reading goes on while output waits (up to MAX_OUT), so client and server can never
+        // both be stuck writing to each other.
+        let reading = !closing && b.pending_out() <= MAX_OUT;
+        let interest = match (reading, b.pending_out() > 0) {
+            (true, false) => Interest::READABLE,
+            (true, true) => Interest::READABLE | Interest::WRITABLE,
+            (false, _) => Interest::WRITABLE,
+        };
+        // Wait for the socket (or, with --broadcast, for a broadcast to pass on).
+        let ready = match rx.as_mut() {
+            None => s.ready(interest).await.map(Ok),
+            Some(rx) => tokio::select! {
+                r = s.ready(interest) => r.map(Ok),
+                m = rx.recv() => Ok(Err(m)),
+            },
+        };
+        match ready {
+            Err(_) => return,
+            Ok(Err(Ok(frame))) => {
+                if !closing && b.send(&s, &frame).is_err() {
+                    return;
+                }
+            }
+            // Lagged by BROADCAST_BACKLOG broadcasts (or the sender is gone): drop the client.
+            Ok(Err(Err(_))) => return,
+            Ok(Ok(r)) if reading && r.is_readable() => match b.read(&s, &mut c) {
+                Ok(Some(Next::Close)) => closing = true,
+                Ok(Some(Next::More(_))) => {}
+                Ok(None) | Err(_) => return,
+            },
+            Ok(Ok(_)) => {} // writable: flushed at the top of the loop
+        }
+    }
+}
+
+async fn run(port: u16, with_broadcast: bool) {
+    let listener = match TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ceiling: cannot listen on {port}: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("ready {port}");
+    let bcast = with_broadcast.then(|| broadcast::channel::<Frame>(BROADCAST_BACKLOG).0);
+    loop {
+        match listener.accept().await {
+            Ok((s, _)) => {
+                tokio::spawn(serve(s, bcast.clone()));
+            }
+            Err(e) => {
+                // e.g. EMFILE: back off briefly rather than spin.
+                eprintln!("ceiling: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut port: Option<u16> = None;
+    let mut with_broadcast = false;
+    let mut threads = 1usize;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--broadcast" => with_broadcast = true,
+            "--threads" => threads = args.next().and_then(|v| v.parse().ok()).filter(|&n| (1..=64).contains(&n)).unwrap_or_else(|| usage()),
+            p => port = Some(p.parse().unwrap_or_else(|_| usage())),
+        }
+    }
+    let port = port.unwrap_or(9001);
+    let rt = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+    }
+    .expect("tokio runtime");
+    rt.block_on(run(port, with_broadcast));
+}
+
+fn usage() -> ! {
+    eprintln!("usage: ceiling PORT [--broadcast] [--threads N]");
+    std::process::exit(2);
+}
