@@ -1,11 +1,28 @@
 'use strict';
-// Echo server on lws. Usage: node benches/servers/lws.js PORT
+// Echo server on lws. Usage: node benches/servers/lws.js PORT [--broadcast]
+// --broadcast (the broadcast workload): a text message starting with "broadcast " is framed once
+// (prepareBuffer) and sent by reference (sendPrepared) to every open socket, the sender included.
 const path = require('path');
 const lws = require(path.join(__dirname, '..', '..'));
 
 const port = Number(process.argv[2] || 9001);
 const server = new lws.Server({ port, host: '127.0.0.1' });
-server.on('message', (socket, msg, binary) => server.send(socket, msg, binary));
+if (process.argv.includes('--broadcast')) {
+  const sockets = new Set();
+  server.on('connection', (socket) => sockets.add(socket));
+  server.on('close', (socket) => sockets.delete(socket));
+  server.on('message', (socket, msg, binary) => {
+    if (!binary && msg[0] === 0x62 && msg.latin1Slice(0, 10) === 'broadcast ') {
+      const prepared = server.prepareBuffer(msg);
+      for (const s of sockets) server.sendPrepared(s, prepared, false);
+    } else {
+      server.send(socket, msg, binary);
+    }
+  });
+} else {
+  // Other workloads: the plain echo, with no per-socket bookkeeping.
+  server.on('message', (socket, msg, binary) => server.send(socket, msg, binary));
+}
 server.on('error', (err) => { console.error(err); process.exit(1); });
 server.on('listening', () => console.log(`ready ${port}`));
 const stop = () => server.close(() => process.exit(0));

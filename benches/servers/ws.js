@@ -1,9 +1,12 @@
 'use strict';
-// Echo server on the `ws` package. Usage: node benches/servers/ws.js PORT
+// Echo server on the `ws` package. Usage: node benches/servers/ws.js PORT [--broadcast]
 // Run with WS_NO_BUFFER_UTIL=1 (and WS_NO_UTF_8_VALIDATE=1) for plain ws; see ws-bufferutil.js for the other row.
-const { WebSocketServer } = require('ws');
+// --broadcast: a text message starting with "broadcast " goes to every client (the loop over
+// wss.clients from ws's README), the sender included.
+const { WebSocketServer, WebSocket } = require('ws');
 
 const port = Number(process.argv[2] || 9001);
+const broadcast = process.argv.includes('--broadcast');
 const withBufferutil = process.env.WS_NO_BUFFER_UTIL !== '1';
 if (withBufferutil) {
   // Fail loudly rather than silently measuring the JS fallback.
@@ -12,7 +15,19 @@ if (withBufferutil) {
 }
 const wss = new WebSocketServer({ port, host: '127.0.0.1', perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
 wss.on('connection', (ws) => {
-  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  if (broadcast) {
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary && data[0] === 0x62 && data.latin1Slice(0, 10) === 'broadcast ') {
+        for (const client of wss.clients) {
+          if (client.readyState === WebSocket.OPEN) client.send(data, { binary: false });
+        }
+      } else {
+        ws.send(data, { binary: isBinary });
+      }
+    });
+  } else {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  }
   ws.on('error', () => {});
 });
 wss.on('error', (err) => { console.error(err); process.exit(1); });
