@@ -34,6 +34,8 @@ const MAX_MESSAGE: usize = 16 << 20;
 const MAX_HEAD: usize = 16384;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_CHUNK: usize = 65536;
+/// One read into the per-thread buffer: room for several large frames, so they are parsed in place.
+const SCRATCH_READ: usize = 512 * 1024;
 /// Unwritten output beyond which a connection stops reading until the client catches up.
 const MAX_OUT: usize = 4 << 20;
 /// Broadcasts a connection may fall behind by before it is dropped.
@@ -246,7 +248,7 @@ thread_local! {
     /// Reads land here and answers are built here; only what a connection cannot use or send at
     /// once is copied into its own buffers (so idle connections hold none). Borrowed only
     /// between awaits.
-    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = RefCell::new((vec![0; READ_CHUNK], Vec::with_capacity(READ_CHUNK)));
+    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = RefCell::new((vec![0; SCRATCH_READ], Vec::with_capacity(READ_CHUNK)));
 }
 
 /// One socket's buffers: unparsed input (a partial frame) and output the socket has not taken.
