@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 'use strict';
 // npm run bench [-- --quick] [-- --rounds N] [-- --servers lws,ws,...] [-- --workloads echo16x16,...]
+//                [-- --out DIR] [-- --chart-only]
 //
-// Runs echo servers (lws, ws, ws + bufferutil, uWebSockets.js) against the single-threaded Rust
-// load generator in benches/loadgen, interleaved in rotated order for several rounds, and reports
-// medians and min-max, ratios vs ws and vs uWebSockets.js, and the servers' CPU time per message.
+// Runs echo servers (lws, ws, ws + bufferutil, uWebSockets.js, and a pure-Rust tokio server as
+// the ceiling) against the single-threaded Rust load generator in benches/loadgen, interleaved in
+// rotated order for several rounds, and reports medians and min-max, ratios vs ws and vs
+// uWebSockets.js, and the servers' CPU time per message.
 // Loopback only; every child process and every wait is bounded in time.
-// Writes benches/results/latest.json and benches/results/latest.md.
+// Writes latest.json, latest.md and latest.svg (a chart of the ratios) to benches/results
+// (or --out DIR); --chart-only re-renders latest.svg from an existing latest.json.
 
 const { spawn, spawnSync, execFileSync } = require('child_process');
 const fs = require('fs');
@@ -18,13 +21,15 @@ const readline = require('readline');
 const ROOT = path.join(__dirname, '..');
 const LOADGEN_DIR = path.join(__dirname, 'loadgen');
 const LOADGEN = path.join(LOADGEN_DIR, 'target', 'release', 'loadgen');
+// The pure-Rust ceiling server: a second binary of the loadgen crate (src/bin/ceiling.rs).
+const CEILING = path.join(LOADGEN_DIR, 'target', 'release', 'ceiling');
 const RESULTS = path.join(__dirname, 'results');
 const HOST = '127.0.0.1';
 
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { quick: false, rounds: null, servers: null, workloads: null, otherCpuLimit: 60 };
+  const o = { quick: false, rounds: null, servers: null, workloads: null, otherCpuLimit: 60, out: RESULTS, chartOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -37,9 +42,12 @@ function parseArgs(argv) {
     else if (a === '--servers') o.servers = val().split(',');
     else if (a === '--workloads') o.workloads = val().split(',');
     else if (a === '--other-cpu-limit') o.otherCpuLimit = Number(val());
+    else if (a === '--out') o.out = path.resolve(val());
+    else if (a === '--chart-only') o.chartOnly = true;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node benches/run.js [--quick] [--rounds N] [--servers lws,ws,ws+bufferutil,uWS.js]\n' +
-        '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory] [--other-cpu-limit PCT]');
+      console.log('usage: node benches/run.js [--quick] [--rounds N] [--servers lws,"lws WebSocketServer",ws,ws+bufferutil,uWS.js,rust-tokio]\n' +
+        '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory,broadcast] [--other-cpu-limit PCT]\n' +
+        '                         [--out DIR (default benches/results)] [--chart-only (re-render DIR/latest.svg from DIR/latest.json)]');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -54,6 +62,8 @@ const SERVERS = [
   { name: 'ws', script: 'ws.js', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
   { name: 'ws+bufferutil', script: 'ws-bufferutil.js', env: { WS_NO_BUFFER_UTIL: undefined, WS_NO_UTF_8_VALIDATE: undefined } },
   { name: 'uWS.js', script: 'uws.js', env: {} },
+  // Not a Node process: its "main thread" CPU means nothing next to the others' (shown n/a).
+  { name: 'rust-tokio', bin: CEILING, env: {}, noMainThread: true },
 ];
 
 function workloads(quick) {
@@ -69,6 +79,13 @@ function workloads(quick) {
       args: ['--total', String(quick ? 1000 : 5000), '--concurrency', '100'], secs: 60 },
     { id: 'memory', kind: 'memory', title: `memory, ${quick ? 2000 : 10000} idle connections`,
       conns: quick ? 2000 : 10000, secs: 120 },
+    // Servers get --broadcast: a text message starting with "broadcast " goes to every open
+    // connection. Broadcasts run one at a time, each sent once the previous one reached everyone.
+    { id: 'broadcast', kind: 'broadcast',
+      title: `broadcast 64 B text to ${quick ? '2,000' : '10,000'} connections, 50 times`,
+      args: ['--conns', String(quick ? 2000 : 10000), '--count', '50', '--size', '64',
+        '--concurrency', '200', '--secs', '60'],
+      serverArgs: ['--broadcast'], secs: 60 },
   ];
 }
 
@@ -129,11 +146,15 @@ function rssKB(pid) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Builds the loadgen crate (the load generator and the ceiling server) if either binary is
+ * missing or older than a source. */
 function buildLoadgen() {
-  const inputs = ['Cargo.toml', 'Cargo.lock', 'src/main.rs'].map((f) => path.join(LOADGEN_DIR, f)).filter((f) => fs.existsSync(f));
-  let stale = !fs.existsSync(LOADGEN);
+  const inputs = ['Cargo.toml', 'Cargo.lock', 'src/main.rs', 'src/bin/ceiling.rs']
+    .map((f) => path.join(LOADGEN_DIR, f)).filter((f) => fs.existsSync(f));
+  const bins = [LOADGEN, CEILING];
+  let stale = !bins.every((b) => fs.existsSync(b));
   if (!stale) {
-    const built = fs.statSync(LOADGEN).mtimeMs;
+    const built = Math.min(...bins.map((b) => fs.statSync(b).mtimeMs));
     stale = inputs.some((f) => fs.statSync(f).mtimeMs > built);
   }
   if (!stale) return;
@@ -141,8 +162,9 @@ function buildLoadgen() {
   const r = spawnSync('cargo', ['build', '--release', '--manifest-path', path.join(LOADGEN_DIR, 'Cargo.toml')], {
     cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: 15 * 60 * 1000,
   });
-  if (r.status !== 0 || !fs.existsSync(LOADGEN)) throw new Error('building the load generator failed');
-  fs.utimesSync(LOADGEN, new Date(), new Date()); // cargo may leave an up-to-date binary's mtime alone
+  if (r.status !== 0 || !bins.every((b) => fs.existsSync(b))) throw new Error('building the load generator failed');
+  // cargo may leave an up-to-date binary's mtime alone
+  for (const b of bins) fs.utimesSync(b, new Date(), new Date());
 }
 
 // Server ports stay below the ephemeral range (32768-60999 here), so the load generator's own
@@ -166,17 +188,18 @@ async function freePort() {
   throw new Error('no free port below 32000');
 }
 
-/** Starts an echo server; resolves once it printed `ready PORT`. */
-async function startServer(srv) {
+/** Starts an echo server (a Node script or, for the ceiling, a binary); resolves once it printed
+ * `ready PORT`. */
+async function startServer(srv, extraArgs = []) {
   const port = await freePort();
   const env = { ...process.env };
   for (const [k, v] of Object.entries(srv.env)) {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const child = spawn(process.execPath, [path.join(__dirname, 'servers', srv.script), String(port)], {
-    cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const [cmd, args] = srv.bin ? [srv.bin, [String(port), ...extraArgs]]
+    : [process.execPath, [path.join(__dirname, 'servers', srv.script), String(port), ...extraArgs]];
+  const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   return new Promise((resolve, reject) => {
@@ -234,10 +257,10 @@ function runLoadgen(args, limitSecs, onLine, opts = {}) {
 // ------------------------------------------------------------------ one measurement
 
 async function measure(srv, wl) {
-  const server = await startServer(srv);
+  const server = await startServer(srv, wl.serverArgs);
   try {
     const portArgs = ['--host', HOST, '--port', String(server.port)];
-    if (wl.kind === 'echo' || wl.kind === 'handshakes') {
+    if (wl.kind === 'echo' || wl.kind === 'handshakes' || wl.kind === 'broadcast') {
       let a = null;
       let b = null;
       const out = await runLoadgen([wl.kind, ...wl.args, ...portArgs], wl.secs + 120, (line, child) => {
@@ -246,7 +269,7 @@ async function measure(srv, wl) {
       });
       if (!a || !b) throw new Error('loadgen printed no start/stop lines');
       const d = cpuDelta(a, b);
-      const n = wl.kind === 'echo' ? out.messages : out.handshakes;
+      const n = { echo: out.messages, handshakes: out.handshakes, broadcast: out.deliveries }[wl.kind];
       const r = {
         errors: out.errors,
         other_cpu_pct: round(d.otherCpuPct, 1),
@@ -254,11 +277,12 @@ async function measure(srv, wl) {
         client_cpu_s: round(d.loadgen, 2),
         server_cpu_s: round(d.server, 2),
         server_us: n > 0 ? (d.server * 1e6) / n : null,
-        server_main_us: n > 0 ? (d.serverMain * 1e6) / n : null,
+        server_main_us: n > 0 && !srv.noMainThread ? (d.serverMain * 1e6) / n : null,
         client_us: n > 0 ? (d.loadgen * 1e6) / n : null,
         raw: out,
       };
       if (wl.kind === 'echo') Object.assign(r, { rate: out.msgs_per_sec, p50_us: out.p50_us, p99_us: out.p99_us });
+      else if (wl.kind === 'broadcast') Object.assign(r, { rate: out.per_sec, p50_ms: out.p50_ms, max_ms: out.max_ms });
       else r.rate = out.per_sec;
       if (out.first_error) r.first_error = out.first_error;
       return r;
@@ -336,6 +360,14 @@ const METRICS = {
     ['server_us', 'server CPU µs/handshake (all threads)', 'lower', 1],
   ],
   memory: [['kb_per_conn', 'server RSS KB/conn', 'lower', 2]],
+  broadcast: [
+    ['rate', 'deliveries/s', 'higher', 0],
+    ['server_us', 'server CPU µs/delivery (all threads)', 'lower', 3],
+    ['server_main_us', 'server CPU µs/delivery (main thread)', 'lower', 3],
+    ['p50_ms', 'p50 ms until a broadcast reached every connection', 'lower', 1],
+    // One read per delivery, as the server has one write: comparable, not ≪ (see README).
+    ['client_us', 'loadgen CPU µs/delivery (receiving side)', 'lower', 3, 'no ratio'],
+  ],
 };
 
 function fmt(x, d) {
@@ -373,8 +405,10 @@ function markdown(meta, wls, servers, summary) {
   lines.push(`- date: ${meta.date}`);
   lines.push(`- machine: nproc ${meta.nproc}, ${meta.cpu}, Node ${meta.node}, ${meta.platform}`);
   lines.push(`- rounds: ${meta.rounds} (servers interleaved, order rotated each round)${meta.quick ? ', **quick run (short durations)**' : ''}`);
-  lines.push('- cells: median (min–max) over rounds; ratios are lws ÷ reference, from medians (throughput: higher is better; µs and KB: lower is better)');
-  lines.push('- load generator: benches/loadgen (single-threaded Rust, real handshakes, pre-built masked frames, every echo checked); server CPU from /proc/PID/stat between the measured window\'s start and stop', '');
+  lines.push('- cells: median (min–max) over rounds; ratios are lws ÷ reference, from medians (throughput: higher is better; µs, ms and KB: lower is better)');
+  lines.push('- load generator: benches/loadgen (single-threaded Rust, real handshakes, pre-built masked frames, every echo and broadcast checked); server CPU from /proc/PID/stat between the measured window\'s start and stop');
+  if (names.includes('rust-tokio')) lines.push('- rust-tokio: benches/loadgen/src/bin/ceiling.rs, a minimal RFC 6455 echo server on tokio (current_thread runtime), the ceiling; its main-thread CPU is n/a (not a Node process)');
+  lines.push('', '![benchmark ratios](latest.svg)', '');
   // Ratio columns: the core API against each reference, and the ws-compatible layer against ws.
   const pairs = refs.map((r) => ['lws', r]).filter(([a]) => names.includes(a));
   if (names.includes('lws WebSocketServer') && names.includes('ws')) pairs.push(['lws WebSocketServer', 'ws']);
@@ -385,9 +419,10 @@ function markdown(meta, wls, servers, summary) {
   for (const wl of wls) {
     let first = true;
     for (const [key, label, , d, noRatio] of METRICS[wl.kind]) {
-      const cells = names.map((n) => {
+      const cells = servers.map(({ name: n, noMainThread }) => {
         const s = summary[wl.id][n];
         const st = s[key];
+        if (key === 'server_main_us' && noMainThread) return 'n/a';
         if (!st) return s.failed ? 'failed' : '–';
         const flag = s.errors > 0 || s.failed > 0 ? ' ⚠' : '';
         return st.n > 1 ? `${fmt(st.median, d)} (${fmt(st.min, d)}–${fmt(st.max, d)})${flag}` : `${fmt(st.median, d)}${flag}`;
@@ -417,10 +452,119 @@ function markdown(meta, wls, servers, summary) {
   return lines.join('\n');
 }
 
+// ------------------------------------------------------------------ chart (hand-made SVG)
+
+const esc = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+// Which table rows the chart shows (latencies and the loadgen check stay in the table).
+const CHART_METRICS = new Set(['rate', 'server_us', 'server_main_us', 'kb_per_conn']);
+const CHART_PAIRS = [
+  ['lws', 'ws', 'lws ÷ ws', '#1f4e9c'],
+  ['lws', 'uWS.js', 'lws ÷ uWS.js', '#7fa7e0'],
+  ['lws WebSocketServer', 'ws', 'lws WebSocketServer ÷ ws', '#b8500f'],
+  ['lws WebSocketServer', 'uWS.js', 'lws WebSocketServer ÷ uWS.js', '#f0a868'],
+];
+
+/**
+ * Grouped horizontal bars, one group per workload and metric: lws (and lws WebSocketServer)
+ * ÷ ws and ÷ uWS.js, from the medians, on a log scale around a 1.0 reference line.
+ */
+function chartSvg(data) {
+  const { meta, workloads: wls, summary } = data;
+  const pairs = CHART_PAIRS.filter(([a, b]) => data.servers.includes(a) && data.servers.includes(b));
+  const groups = [];
+  for (const wl of wls) {
+    for (const [key, label, better] of METRICS[wl.kind] || []) {
+      if (!CHART_METRICS.has(key) || !summary[wl.id]) continue;
+      const bars = pairs.map(([a, b, name, color]) => {
+        const x = summary[wl.id][a]?.[key]?.median;
+        const y = summary[wl.id][b]?.[key]?.median;
+        return { name, color, ratio: x != null && y ? x / y : null };
+      });
+      if (bars.some((b) => b.ratio !== null)) groups.push({ wl, label, better, bars });
+    }
+  }
+  const ratios = groups.flatMap((g) => g.bars.map((b) => b.ratio)).filter((r) => r > 0);
+  // Log axis spanning every ratio, widened to 1-2-5 steps.
+  const steps = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100];
+  const lo = [...steps].reverse().find((t) => t <= Math.min(0.5, ...ratios)) ?? 0.01;
+  const hi = steps.find((t) => t >= Math.max(2, ...ratios)) ?? 100;
+  const W = 1000;
+  const labelW = 360;
+  const x0 = labelW + 50; // room for value labels left of the smallest bars
+  const x1 = W - 60;
+  const X = (r) => x0 + ((Math.log(Math.min(hi, Math.max(lo, r))) - Math.log(lo)) / (Math.log(hi) - Math.log(lo))) * (x1 - x0);
+  const barH = 11;
+  const top = 112;
+  const out = [];
+  let y = top;
+  let lastWl = null;
+  const body = [];
+  for (const g of groups) {
+    if (g.wl !== lastWl) {
+      y += lastWl ? 14 : 0;
+      body.push(`<text x="12" y="${y + 12}" class="wl">${esc(g.wl.title)}</text>`);
+      y += 20;
+      lastWl = g.wl;
+    }
+    const h = g.bars.length * (barH + 2);
+    const dir = g.better === 'higher' ? 'higher is better →' : '← lower is better';
+    body.push(`<text x="${labelW}" y="${y + h / 2 - 2}" class="m" text-anchor="end">${esc(g.label)}</text>`);
+    body.push(`<text x="${labelW}" y="${y + h / 2 + 11}" class="d" text-anchor="end">${dir}</text>`);
+    g.bars.forEach((b, i) => {
+      const by = y + i * (barH + 2);
+      if (b.ratio === null) return;
+      const a = X(1);
+      const e = X(b.ratio);
+      body.push(`<rect x="${Math.min(a, e).toFixed(1)}" y="${by}" width="${Math.max(1, Math.abs(e - a)).toFixed(1)}" height="${barH}" fill="${b.color}"><title>${esc(`${b.name}: ${b.ratio.toFixed(2)}×`)}</title></rect>`);
+      const txt = `${b.ratio >= 10 ? b.ratio.toFixed(1) : b.ratio.toFixed(2)}×`;
+      body.push(b.ratio >= 1
+        ? `<text x="${(e + 3).toFixed(1)}" y="${by + barH - 2}" class="v">${txt}</text>`
+        : `<text x="${(e - 3).toFixed(1)}" y="${by + barH - 2}" class="v" text-anchor="end">${txt}</text>`);
+    });
+    y += h + 10;
+  }
+  const H = y + 40;
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`);
+  out.push('<style>text{fill:#222;font-size:12px}.t{font-size:16px;font-weight:bold}.wl{font-weight:bold;font-size:13px}.m{font-size:12px}.d{font-size:10px;fill:#666}.v{font-size:10px}.ax{font-size:10px;fill:#555}</style>');
+  out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
+  out.push(`<text x="12" y="24" class="t">lws ÷ ws and ÷ uWebSockets.js, per workload (medians; log scale)</text>`);
+  out.push(`<text x="12" y="44">${esc(`${meta.command} — ${meta.date.slice(0, 10)}, ${meta.rounds} round(s)${meta.quick ? ', quick' : ''}, nproc ${meta.nproc}, Node ${meta.node}. Full numbers: latest.md.`)}</text>`);
+  out.push(`<text x="12" y="62">${esc('Throughput rows: right of 1.0 is better for lws. CPU and memory rows: left of 1.0 is better for lws.')}</text>`);
+  // Legend
+  let lx = 12;
+  for (const [, , name, color] of pairs) {
+    out.push(`<rect x="${lx}" y="74" width="12" height="12" fill="${color}"/><text x="${lx + 17}" y="84">${esc(name)}</text>`);
+    lx += 34 + name.length * 6.6;
+  }
+  // Axis: grid lines at 1-2-5 steps, the 1.0 line bold.
+  for (const t of steps.filter((t) => t >= lo && t <= hi)) {
+    const x = X(t).toFixed(1);
+    out.push(`<line x1="${x}" y1="${top - 6}" x2="${x}" y2="${y}" stroke="${t === 1 ? '#000' : '#ddd'}" stroke-width="${t === 1 ? 1.5 : 1}"/>`);
+    out.push(`<text x="${x}" y="${top - 10}" class="ax" text-anchor="middle">${t}×</text>`);
+    out.push(`<text x="${x}" y="${y + 14}" class="ax" text-anchor="middle">${t}×</text>`);
+  }
+  out.push(...body);
+  out.push(`<text x="${X(1).toFixed(1)}" y="${y + 30}" class="ax" text-anchor="middle">1.0 = same as the reference</text>`);
+  out.push('</svg>', '');
+  return out.join('\n');
+}
+
+function writeChart(dir, data) {
+  const file = path.join(dir, 'latest.svg');
+  fs.writeFileSync(file, chartSvg(data));
+  return file;
+}
+
 // ------------------------------------------------------------------ main
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.chartOnly) {
+    const data = JSON.parse(fs.readFileSync(path.join(opts.out, 'latest.json'), 'utf8'));
+    console.log(`wrote ${writeChart(opts.out, data)}`);
+    return;
+  }
   let servers = SERVERS;
   if (opts.servers) {
     servers = opts.servers.map((n) => SERVERS.find((s) => s.name === n) || (() => { throw new Error(`unknown server ${n}`); })());
@@ -430,7 +574,7 @@ async function main() {
     wls = opts.workloads.map((id) => wls.find((w) => w.id === id) || (() => { throw new Error(`unknown workload ${id}`); })());
   }
   buildLoadgen();
-  fs.mkdirSync(RESULTS, { recursive: true });
+  fs.mkdirSync(opts.out, { recursive: true });
 
   const meta = {
     command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
@@ -476,12 +620,14 @@ async function main() {
   meta.duration_s = round((Date.now() - started) / 1000, 1);
   const summary = summarize(results, wls, servers);
   const md = markdown(meta, wls, servers, summary);
-  fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify({ meta, workloads: wls, servers: servers.map((s) => s.name), summary, runs: results }, null, 2) + '\n');
-  fs.writeFileSync(path.join(RESULTS, 'latest.md'), md);
+  const data = { meta, workloads: wls, servers: servers.map((s) => s.name), summary, runs: results };
+  fs.writeFileSync(path.join(opts.out, 'latest.json'), JSON.stringify(data, null, 2) + '\n');
+  fs.writeFileSync(path.join(opts.out, 'latest.md'), md);
+  writeChart(opts.out, data);
   console.log(md);
   const bad = results.some((r) => r.failed || r.errors > 0);
   if (bad) {
-    console.error('some runs failed or reported errors; see benches/results/latest.json');
+    console.error(`some runs failed or reported errors; see ${path.join(opts.out, 'latest.json')}`);
     process.exitCode = 1;
   }
 }
