@@ -362,11 +362,11 @@ const METRICS = {
   memory: [['kb_per_conn', 'server RSS KB/conn', 'lower', 2]],
   broadcast: [
     ['rate', 'deliveries/s', 'higher', 0],
-    ['server_us', 'server CPU µs/delivery (all threads)', 'lower', 3],
-    ['server_main_us', 'server CPU µs/delivery (main thread)', 'lower', 3],
+    ['server_us', 'server CPU µs/delivery (all threads)', 'lower', 2],
+    ['server_main_us', 'server CPU µs/delivery (main thread)', 'lower', 2],
     ['p50_ms', 'p50 ms until a broadcast reached every connection', 'lower', 1],
     // One read per delivery, as the server has one write: comparable, not ≪ (see README).
-    ['client_us', 'loadgen CPU µs/delivery (receiving side)', 'lower', 3, 'no ratio'],
+    ['client_us', 'loadgen CPU µs/delivery (receiving side)', 'lower', 2, 'no ratio'],
   ],
 };
 
