@@ -88,6 +88,38 @@ u["overlong"] = bytes([1, 1]) + b"\xc0\xaf"
 u["too_high"] = bytes([0]) + b"\xf4\x90\x80\x80"
 u["truncated"] = bytes([1, 3]) + b"ok\xe2\x82"
 
+# deflate: [flags, limit units] then u16-LE-length-prefixed messages (fuzz_targets/deflate.rs).
+import zlib
+
+
+def raw_deflate(data, keep=None):
+    """A client's compressed message: raw deflate, sync flush, 4-byte tail removed."""
+    c = keep or zlib.compressobj(6, zlib.DEFLATED, -15)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def deflate_input(flags, limit_units, msgs):
+    return bytes([flags, limit_units]) + b"".join(struct.pack("<H", len(m)) + m for m in msgs)
+
+
+d = seeds["deflate"] = {}
+d["hello"] = deflate_input(0, 4, [raw_deflate(b"Hello")])
+d["empty_and_stored"] = deflate_input(0, 4, [b"", b"\x00", raw_deflate(b"")])
+shared = zlib.compressobj(6, zlib.DEFLATED, -15)
+d["takeover"] = deflate_input(1, 16, [raw_deflate(b"abcabcabc" * 8, shared), raw_deflate(b"abcabcabc" * 8, shared)])
+d["bomb_over_limit"] = deflate_input(0, 2, [raw_deflate(b"\x00" * 100000)])
+d["garbage"] = deflate_input(0, 4, [b"\xff\xff\xff\xff\x00\x01"])
+d["round_trip"] = deflate_input(0x62, 255, [b"round trip me", bytes(range(256)), b""])
+d["round_trip_takeover"] = deflate_input(0x93, 255, [b"same same same", b"same same same"])
+d["offers"] = deflate_input(0, 1, [
+    b"permessage-deflate; client_max_window_bits",
+    b"permessage-deflate; server_max_window_bits=10; server_no_context_takeover",
+    b"permessage-deflate; server_max_window_bits=8, permessage-deflate",
+    b'permessage-deflate; client_max_window_bits="12"',
+])
+
 for target, files in seeds.items():
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
