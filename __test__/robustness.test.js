@@ -491,8 +491,12 @@ test('hostile clients are cut off by their limit while 1,000 clients on the same
 
 // ---- 2. lifetime: connect/send/close cycles ------------------------------------------
 
-test('connect/send/close cycles leave server RSS where it was after the warm-up', { timeout: 150000 }, async (t) => {
-  const TOTAL = Number(process.env.LWS_TEST_CYCLES) || 50000;
+// npm test runs 50,000 cycles; .ci/run runs the issue's 200,000 with LWS_TEST_CYCLES=200000.
+const CYCLES = Number(process.env.LWS_TEST_CYCLES) || 50000;
+const CYCLES_MS = Math.max(140000, CYCLES * 2); // ws clients manage ~1,500 cycles/s here
+
+test('connect/send/close cycles leave server RSS where it was after the warm-up', { timeout: CYCLES_MS + 20000 }, async (t) => {
+  const TOTAL = CYCLES;
   const WARMUP = 5000;
   const PARALLEL = 50;
   const server = spawnChild(t, [path.join(FIXTURES, 'server-child.js'), '{}'], { nodeArgs: ['--expose-gc'] });
@@ -502,7 +506,7 @@ test('connect/send/close cycles leave server RSS where it was after the warm-up'
 
   async function cycles(count) {
     const client = spawnChild(t, [path.join(FIXTURES, 'cycle-client.js'), url, String(count), String(PARALLEL), addrs]);
-    const result = await client.next((m) => m.done !== undefined, 140000, `${count} cycles`);
+    const result = await client.next((m) => m.done !== undefined, CYCLES_MS, `${count} cycles`);
     assert.equal(result.failures, 0, `failed cycles, first: ${result.firstFailure}`);
     assert.equal(result.done, count);
     return result;
