@@ -50,7 +50,7 @@ impl Default for Config {
             max_http_body: 1024 * 1024,
             threads: 1,
             max_js_backlog: 16 * 1024 * 1024,
-            reply_spin: Duration::from_micros(30),
+            reply_spin: Duration::ZERO, // spinning steals CPU from the work itself when cores are few
             idle_timeout: None,
             max_backpressure: 0,
             backpressure_drop: false,
