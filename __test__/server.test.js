@@ -619,6 +619,51 @@ test("message: the Buffer given to 'message' is detached after the callback", { 
   assert.equal(kept.length, 0, 'a Buffer kept past the callback reads as empty');
 });
 
+test('message: a received message forwarded with send() (by reference, no copy) arrives intact, across servers, after its batch is collected', { timeout: 60000 }, async (t) => {
+  // Forwarded payloads of 1 KiB and more point into the event batch JS was lent;
+  // the engine keeps that batch alive until written, even after JS detached and
+  // collected it. A receiver that does not read makes the bytes wait in the engine.
+  const s = scope(t);
+  const v8 = require('node:v8');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = require('node:vm').runInNewContext('gc');
+  const sink = await s.listen({});
+  let receiverSocket = null;
+  sink.on('connection', (socket) => { receiverSocket = socket; });
+  const source = await s.listen({});
+  let forwarded = 0;
+  source.on('message', (socket, message, binary) => {
+    assert.equal(sink.send(receiverSocket, message, binary), true);
+    forwarded++;
+  });
+  const receiver = await s.connect(urlOf(sink));
+  await until(() => receiverSocket, 5000, 'receiver connected');
+  receiver._socket.pause(); // read nothing until the batches are gone
+  const sender = await s.connect(urlOf(source));
+  const sizes = [1024, 1500, 65536, 200000, 1 << 20, 3000];
+  const payloads = [];
+  for (let round = 0; round < 4; round++) {
+    for (const size of sizes) {
+      const p = crypto.randomBytes(size);
+      payloads.push(p);
+      sender.send(p);
+    }
+  }
+  await until(() => forwarded === payloads.length, 20000, 'every message forwarded');
+  for (let i = 0; i < 3; i++) {
+    gc();
+    Buffer.alloc(8 << 20, 0xee); // fresh allocations where freed batches were
+    await delay(20);
+  }
+  assert.ok(sink.getBufferedAmount(receiverSocket) > 0, 'part of it waits in the engine');
+  const box = inbox(receiver);
+  receiver._socket.resume();
+  for (const [i, p] of payloads.entries()) {
+    const m = await box.next(10000);
+    assert.ok(Buffer.compare(m.data, p) === 0, `message ${i} (${p.length} bytes) arrived intact`);
+  }
+});
+
 // ---- 9. prepared broadcast -------------------------------------------------------------------
 
 test('prepareBuffer + sendPrepared: a broadcast reaches each of 500 clients exactly once', { timeout: 120000 }, async (t) => {

@@ -8,7 +8,7 @@
 const { EventEmitter } = require('events');
 const util = require('util');
 const native = require('./native');
-const { RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, ERROR_CODES, decodeRequest, decodePeer, CommandWriter } = require('./wire');
+const { lent, RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, ERROR_CODES, decodeRequest, decodePeer, CommandWriter } = require('./wire');
 const { normalizeOptions } = require('./options');
 
 const kId = Symbol('lws.id');
@@ -248,6 +248,7 @@ class Server extends EventEmitter {
     let pos = 0;
     let failure = null;
     this._dispatching = true;
+    lent.buffer = arrayBuffer; // messages forwarded from it are not copied (wire.js)
     // A throwing listener must not cost the other events of the batch: finish
     // the batch, then rethrow the first error (it becomes an uncaught exception).
     while (pos + RECORD_HEADER <= buf.length) {
@@ -277,6 +278,7 @@ class Server extends EventEmitter {
     }
     this._dispatching = false;
     this._commands.flush();
+    lent.buffer = null;
     if (failure !== null) throw failure;
   }
 

@@ -42,6 +42,13 @@ const FLAG_STASHED = 4;
 const FLAG_NO_COMPRESS = 8;
 /** Payloads at least this large skip the command buffer: one native copy instead of two. */
 const STASH_MIN = 64 * 1024;
+/**
+ * The event batch (an ArrayBuffer) JS is being lent right now, set by the server
+ * while it dispatches one. Payloads from it at least LENT_MIN long are forwarded
+ * by reference: the engine keeps the batch alive instead of taking a copy.
+ */
+const lent = { buffer: null };
+const LENT_MIN = 1024;
 
 /** Decodes `port u16, family u8, address` at `pos`; returns [info, nextPos]. */
 function decodePeer(buf, pos) {
@@ -141,7 +148,7 @@ class CommandWriter {
   /** A record whose payload is a Buffer/Uint8Array (or nothing). */
   bytes(kind, flags, code, id, data, extra = 0) {
     const len = data ? data.length : 0;
-    if (len >= STASH_MIN && this.stash) {
+    if (this.stash && (len >= STASH_MIN || (len >= LENT_MIN && data.buffer === lent.buffer))) {
       this.ensure(RECORD_HEADER);
       this.header(kind, flags | FLAG_STASHED, code, id, 0, this.stash(data));
       return len;
@@ -192,4 +199,4 @@ class CommandWriter {
   }
 }
 
-module.exports = { RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS, STASH_MIN, ERROR_CODES, decodeRequest, decodePeer, CommandWriter };
+module.exports = { lent, RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS, STASH_MIN, ERROR_CODES, decodeRequest, decodePeer, CommandWriter };

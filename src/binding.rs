@@ -19,7 +19,7 @@ use napi::JsValue;
 use napi_derive::napi;
 
 use crate::config::Config;
-use crate::engine::{CommandBatch, Engine, Hooks, Shared};
+use crate::engine::{CommandBatch, Engine, Hooks, Shared, Stashed};
 
 /// Batches handed to JS per wake before letting Node's event loop turn
 /// (detached buffers are only freed once it does).
@@ -153,13 +153,31 @@ impl TsfnCell {
 pub struct NativeServer {
     engine: Engine,
     tsfn: Arc<TsfnCell>,
-    /// Large payloads copied by `stash`, shipped with the next `submit`.
-    stashed: Vec<Arc<Vec<u8>>>,
+    /// Large payloads taken by `stash`, shipped with the next `submit`.
+    stashed: Vec<Stashed>,
 }
 
-unsafe extern "C" fn finalize_batch(_env: sys::napi_env, data: *mut c_void, hint: *mut c_void) {
-    let (len, cap) = *Box::from_raw(hint as *mut (usize, usize));
-    drop(Vec::from_raw_parts(data as *mut u8, len, cap));
+thread_local! {
+    /// The event batch JS is looking at right now (on the JS thread, during
+    /// `call_js`). A payload JS forwards from it is referenced, not copied.
+    static LENT: std::cell::RefCell<Option<Arc<Vec<u8>>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The ArrayBuffer's reference to its batch goes with the ArrayBuffer.
+unsafe extern "C" fn finalize_batch(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+    drop(Arc::from_raw(hint as *const Vec<u8>));
+}
+
+/// `bytes` as a range of the lent batch, if that is where they are.
+fn lent_range(bytes: &[u8]) -> Option<Stashed> {
+    LENT.with(|lent| {
+        let lent = lent.borrow();
+        let batch = lent.as_ref()?;
+        let base = batch.as_ptr() as usize;
+        let start = (bytes.as_ptr() as usize).checked_sub(base)?;
+        let end = start.checked_add(bytes.len())?;
+        (end <= batch.len()).then(|| Stashed { data: Arc::clone(batch), start, end })
+    })
 }
 
 unsafe extern "C" fn release_shared(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
@@ -178,13 +196,15 @@ unsafe extern "C" fn call_js(
     }
     let shared = &*(context as *const Shared);
     for _ in 0..MAX_BATCHES_PER_WAKE {
-        let Some(mut batch) = shared.events.take() else {
+        let Some(batch) = shared.events.take() else {
             return;
         };
-        let (ptr, len, cap) = (batch.as_mut_ptr(), batch.len(), batch.capacity());
-        std::mem::forget(batch);
-        let hint = Box::into_raw(Box::new((len, cap))) as *mut c_void;
+        let batch = Arc::new(batch);
+        let (ptr, len) = (batch.as_ptr(), batch.len());
+        let hint = Arc::into_raw(Arc::clone(&batch)) as *mut c_void;
         let mut ab = null_mut();
+        // JS may write into the lent bytes (it owns the view while the call lasts);
+        // the engine only reads a range of them once JS has sent it.
         if sys::napi_create_external_arraybuffer(
             env,
             ptr as *mut c_void,
@@ -200,7 +220,9 @@ unsafe extern "C" fn call_js(
         let mut undefined = null_mut();
         sys::napi_get_undefined(env, &mut undefined);
         let mut result = null_mut();
+        LENT.with(|lent| *lent.borrow_mut() = Some(batch));
         let status = sys::napi_call_function(env, undefined, js_cb, 1, &ab, &mut result);
+        LENT.with(|lent| lent.borrow_mut().take());
         sys::napi_detach_arraybuffer(env, ab);
         if status == sys::Status::napi_pending_exception {
             // The JS side rethrows listener errors after finishing its batch;
@@ -317,11 +339,14 @@ impl NativeServer {
         Ok(())
     }
 
-    /// Copies a large payload into the engine now (the caller may reuse its
-    /// buffer at once); the next batch refers to it by the returned index.
+    /// Takes a large payload for the next batch, which refers to it by the
+    /// returned index. Bytes of the event batch JS is being lent (a received
+    /// message forwarded) are referenced; anything else is copied now, so the
+    /// caller may reuse its buffer at once.
     #[napi]
     pub fn stash(&mut self, data: BufferSlice<'_>) -> u32 {
-        self.stashed.push(Arc::new(data.to_vec()));
+        let stashed = lent_range(&data).unwrap_or_else(|| Stashed::copied(&data));
+        self.stashed.push(stashed);
         (self.stashed.len() - 1) as u32
     }
 

@@ -88,6 +88,9 @@ pub mod flag {
     pub const READ_CLOSED: u16 = 1 << 13;
     /// An idle ping was sent and no input came since.
     pub const PINGED: u16 = 1 << 14;
+    /// Handed over by Node (`adopt`): the descriptor is a dup, and epoll keeps a
+    /// registration while any copy is open, so it is deregistered explicitly.
+    pub const ADOPTED: u16 = 1 << 15;
 }
 
 /// Where a connection's events go: the worker's staging buffer.

@@ -38,8 +38,26 @@ impl Hooks {
 pub struct CommandBatch {
     pub bytes: Arc<Vec<u8>>,
     pub prepared: Vec<Arc<Vec<u8>>>,
-    /// Large payloads copied once into the engine when they were sent.
-    pub stashed: Vec<Arc<Vec<u8>>>,
+    /// Large payloads handed over beside the commands.
+    pub stashed: Vec<Stashed>,
+}
+
+/// A payload JS sent: a copy made when it was sent, or, when JS forwards bytes
+/// of the event batch it was lent, a range of that batch (kept alive by the Arc).
+pub struct Stashed {
+    pub data: Arc<Vec<u8>>,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Stashed {
+    pub fn copied(bytes: &[u8]) -> Stashed {
+        Stashed { data: Arc::new(bytes.to_vec()), start: 0, end: bytes.len() }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
 }
 
 pub enum WorkerMsg {

@@ -28,7 +28,7 @@ use crate::protocol::{Opcode, ReaderLimits};
 use crate::tls::Transport;
 use crate::wire::{self, command, event, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED};
 
-const READ_BUFFER_SIZE: usize = 64 * 1024;
+const READ_BUFFER_SIZE: usize = 256 * 1024;
 /// Reads per socket per turn before the others get theirs.
 const MAX_READS_PER_TURN: usize = 4;
 /// Resolution of the idle clock.
@@ -398,7 +398,9 @@ impl Worker {
         let Ok(io) = Transport::new(stream, tls) else {
             return;
         };
-        self.conns.insert(Conn::new(id, io, head, peer));
+        let mut conn = Conn::new(id, io, head, peer);
+        conn.set(flag::ADOPTED, adopted);
+        self.conns.insert(conn);
         self.ids.insert(id, key);
         let timeout = self.config().handshake_timeout;
         self.set_deadline(key, Some(timeout));
@@ -578,7 +580,11 @@ impl Worker {
             self.timers.remove(&(at, key));
         }
         self.ids.remove(&conn.id);
-        let _ = self.poll.registry().deregister(conn.io.tcp_mut());
+        if conn.has(flag::ADOPTED) {
+            let _ = self.poll.registry().deregister(conn.io.tcp_mut());
+        }
+        // Otherwise closing the only descriptor (when `conn` drops) removes it from
+        // epoll: one epoll_ctl less per connection.
         conn
     }
 
@@ -850,7 +856,7 @@ impl Worker {
             command::SEND if rec.flags & (FLAG_MORE | FLAG_NO_COMPRESS) == 0 && conn.deflate.is_some() => {
                 let stashed = batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
                 let data: &[u8] = match stashed {
-                    Some(d) => d,
+                    Some(d) => d.bytes(),
                     None => rec.payload,
                 };
                 let threshold = self.shared.config.deflate.as_ref().map_or(usize::MAX, |c| c.threshold);
@@ -876,8 +882,8 @@ impl Worker {
                 crate::fault::panic_if_triggered(rec.payload);
                 let more = rec.flags & FLAG_MORE != 0;
                 let stashed = batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
-                let payload = if let Some(data) = stashed {
-                    Payload::Shared(data, 0, data.len())
+                let payload = if let Some(s) = stashed {
+                    Payload::Shared(&s.data, s.start, s.end)
                 } else if rec.payload.len() >= SHARE_THRESHOLD {
                     Payload::Shared(&batch.bytes, rec.payload_offset, rec.payload_offset + rec.payload.len())
                 } else {
