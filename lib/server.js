@@ -255,9 +255,10 @@ class Server extends EventEmitter {
       try {
         while (pos + RECORD_HEADER <= buf.length) {
           const start = pos + RECORD_HEADER;
-          const len = buf.readUInt32LE(pos + 8);
+          // Little-endian u32s read by hand (readUInt32LE checks its arguments each time).
+          const len = (buf[pos + 8] | (buf[pos + 9] << 8) | (buf[pos + 10] << 16)) + buf[pos + 11] * 0x1000000;
           const kind = buf[pos];
-          const id = buf.readUInt32LE(pos + 4);
+          const id = (buf[pos + 4] | (buf[pos + 5] << 8) | (buf[pos + 6] << 16)) + buf[pos + 7] * 0x1000000;
           const end = start + len;
           const flags = buf[pos + 1];
           pos = end;

@@ -134,14 +134,26 @@ class CommandWriter {
   }
 
   header(kind, flags, code, id, len, extra) {
+    // Plain byte stores (a Uint8Array keeps the low 8 bits): cheaper on the hot
+    // path than writeUInt32LE's argument checks, and the values are ours.
     const b = this.buf;
     const p = this.len;
     b[p] = kind;
     b[p + 1] = flags;
-    b.writeUInt16LE(code, p + 2);
-    b.writeUInt32LE(id, p + 4);
-    b.writeUInt32LE(len, p + 8);
-    b.writeUInt32LE(extra, p + 12);
+    b[p + 2] = code;
+    b[p + 3] = code >>> 8;
+    b[p + 4] = id;
+    b[p + 5] = id >>> 8;
+    b[p + 6] = id >>> 16;
+    b[p + 7] = id >>> 24;
+    b[p + 8] = len;
+    b[p + 9] = len >>> 8;
+    b[p + 10] = len >>> 16;
+    b[p + 11] = len >>> 24;
+    b[p + 12] = extra;
+    b[p + 13] = extra >>> 8;
+    b[p + 14] = extra >>> 16;
+    b[p + 15] = extra >>> 24;
     this.len = p + RECORD_HEADER;
   }
 
