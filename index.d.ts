@@ -137,7 +137,11 @@ export declare class Server extends EventEmitter {
   /** Stops accepting and frees the port; open connections stay. False if not listening. */
   stopListening(): boolean;
 
-  /** Queues a message (a fragment when `fin` is false); false if the socket is closed. */
+  /**
+   * Queues a message (a fragment when `fin` is false). True when queued and the socket keeps
+   * up; false when the socket is closed (nothing sent) or backed up (queued all the same;
+   * 'drain' follows). A received message sent from its 'message' callback is not copied.
+   */
   send(socket: Socket, message: SendData, binary?: boolean, fin?: boolean, compress?: boolean): boolean;
   /** Bytes sent and not yet written to the network. */
   getBufferedAmount(socket: Socket): number;
@@ -173,7 +177,8 @@ export declare class Server extends EventEmitter {
   on(event: 'aborted', listener: (pending: Socket | HttpRequest) => void): this;
   on(event: 'ping' | 'pong', listener: (socket: Socket, payload: Buffer) => void): this;
   on(event: 'http', listener: (request: HttpRequest, sameRequest: HttpRequest) => void): this;
-  on(event: 'error', listener: (error: NodeJS.ErrnoException) => void): this;
+  /** Listen errors, and `LWS_ERR_INTERNAL` (with `socket`) when the engine closed a socket after a panic. */
+  on(event: 'error', listener: (error: NodeJS.ErrnoException & { socket?: Socket }, socket?: Socket) => void): this;
   on(event: 'listening', listener: () => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
