@@ -4,6 +4,7 @@
 // --broadcast: a text message starting with "broadcast " goes to every client (the loop over
 // wss.clients from ws's README), the sender included.
 const { WebSocketServer, WebSocket } = require('ws');
+const { wsStyleHandler } = require('./ws-style');
 
 const port = Number(process.argv[2] || 9001);
 const broadcast = process.argv.includes('--broadcast');
@@ -14,22 +15,7 @@ if (withBufferutil) {
   if (!/\[native code\]/.test(String(bu.mask))) throw new Error('bufferutil is not native');
 }
 const wss = new WebSocketServer({ port, host: '127.0.0.1', perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
-wss.on('connection', (ws) => {
-  if (broadcast) {
-    ws.on('message', (data, isBinary) => {
-      if (!isBinary && data[0] === 0x62 && data.latin1Slice(0, 10) === 'broadcast ') {
-        for (const client of wss.clients) {
-          if (client.readyState === WebSocket.OPEN) client.send(data, { binary: false });
-        }
-      } else {
-        ws.send(data, { binary: isBinary });
-      }
-    });
-  } else {
-    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
-  }
-  ws.on('error', () => {});
-});
+wss.on('connection', wsStyleHandler(wss, WebSocket, broadcast));
 wss.on('error', (err) => { console.error(err); process.exit(1); });
 wss.on('listening', () => console.log(`ready ${port}${withBufferutil ? ' (bufferutil)' : ''}`));
 const stop = () => { for (const c of wss.clients) c.terminate(); wss.close(() => process.exit(0)); };
