@@ -259,19 +259,27 @@ class Server extends EventEmitter {
           const len = (buf[pos + 8] | (buf[pos + 9] << 8) | (buf[pos + 10] << 16)) + buf[pos + 11] * 0x1000000;
           const kind = buf[pos];
           const id = (buf[pos + 4] | (buf[pos + 5] << 8) | (buf[pos + 6] << 16)) + buf[pos + 7] * 0x1000000;
-          const end = start + len;
           const flags = buf[pos + 1];
-          pos = end;
+          let data;
           if (kind === Event.MESSAGE) {
-            // The hot path: straight to a single listener, no emit() bookkeeping.
-            const socket = this._sockets.get(id);
-            if (socket === undefined) continue;
-            const listener = this._events.message;
-            if (typeof listener === 'function') listener.call(this, socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, 0);
-            else this.emit('message', socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, 0);
+            data = buf.subarray(start, start + len);
+            pos = start + len;
+          } else if (kind === Event.MESSAGE_AT) {
+            // The message stayed where it was read (in this batch's RAW record); nothing follows the header.
+            const at = (buf[pos + 12] | (buf[pos + 13] << 8) | (buf[pos + 14] << 16)) + buf[pos + 15] * 0x1000000;
+            data = buf.subarray(at, at + len);
+            pos = start;
+          } else {
+            pos = start + len;
+            this._handle(buf, kind, flags, buf.readUInt16LE(start - 14), id, buf.readUInt32LE(start - 4), start, pos);
             continue;
           }
-          this._handle(buf, kind, flags, buf.readUInt16LE(start - 14), id, buf.readUInt32LE(start - 4), start, end);
+          // The hot path: straight to a single listener, no emit() bookkeeping.
+          const socket = this._sockets.get(id);
+          if (socket === undefined) continue;
+          const listener = this._events.message;
+          if (typeof listener === 'function') listener.call(this, socket, data, (flags & FLAG_BINARY) !== 0, 0);
+          else this.emit('message', socket, data, (flags & FLAG_BINARY) !== 0, 0);
         }
       } catch (err) {
         if (failure === null) failure = err;
@@ -285,11 +293,6 @@ class Server extends EventEmitter {
 
   _handle(buf, kind, flags, code, id, extra, start, end) {
     switch (kind) {
-      case Event.MESSAGE: {
-        const socket = this._sockets.get(id);
-        if (socket !== undefined) this.emit('message', socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, 0);
-        return;
-      }
       case Event.FRAGMENT: {
         const socket = this._sockets.get(id);
         if (socket !== undefined) this.emit('fragment', socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, extra);
@@ -368,6 +371,7 @@ class Server extends EventEmitter {
         // The replies to earlier messages are already queued: the close frame follows them.
         this._commands.bytes(Command.CLOSE, 0, code, id, buf.subarray(start, end));
         return;
+      case Event.RAW: // bytes as read, which MESSAGE_AT records point into
       default:
     }
   }

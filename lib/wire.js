@@ -1,12 +1,15 @@
 'use strict';
 // The record formats shared with src/wire.rs: a 16-byte little-endian header
 // (kind u8, flags u8, code u16, id u32, len u32, extra u32) and `len` bytes.
+// MESSAGE_AT is the exception: its `len` bytes are at offset `extra` of the
+// batch, inside a RAW record (bytes as the engine read them) before it.
 
 const RECORD_HEADER = 16;
 
 const Event = Object.freeze({
   OPEN: 1, MESSAGE: 2, FRAGMENT: 3, CLOSE: 4, UPGRADE: 5, HTTP: 6,
   PING: 7, PONG: 8, DRAIN: 9, ABORTED: 10, SHUTDOWN: 11, FAIL: 12, BUFFERED: 13, DROPPED: 14,
+  MESSAGE_AT: 16, RAW: 17,
 });
 
 const Command = Object.freeze({

@@ -180,6 +180,27 @@ fn lent_range(bytes: &[u8]) -> Option<Stashed> {
     })
 }
 
+/// Lends `bytes` to JS as an external ArrayBuffer that holds a reference to them.
+unsafe fn lend(env: sys::napi_env, bytes: &Arc<Vec<u8>>) -> Option<sys::napi_value> {
+    let hint = Arc::into_raw(Arc::clone(bytes)) as *mut c_void;
+    let mut ab = null_mut();
+    // JS may write into the lent bytes (it owns the view while the call lasts);
+    // the engine only reads a range of them once JS has sent it.
+    let status = sys::napi_create_external_arraybuffer(
+        env,
+        bytes.as_ptr() as *mut c_void,
+        bytes.len(),
+        Some(finalize_batch),
+        hint,
+        &mut ab,
+    );
+    if status != sys::Status::napi_ok {
+        finalize_batch(env, null_mut(), hint);
+        return None;
+    }
+    Some(ab)
+}
+
 unsafe extern "C" fn release_shared(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
     drop(Arc::from_raw(data as *const Shared));
 }
@@ -199,24 +220,9 @@ unsafe extern "C" fn call_js(
         let Some(batch) = shared.events.take() else {
             return;
         };
-        let batch = Arc::new(batch);
-        let (ptr, len) = (batch.as_ptr(), batch.len());
-        let hint = Arc::into_raw(Arc::clone(&batch)) as *mut c_void;
-        let mut ab = null_mut();
-        // JS may write into the lent bytes (it owns the view while the call lasts);
-        // the engine only reads a range of them once JS has sent it.
-        if sys::napi_create_external_arraybuffer(
-            env,
-            ptr as *mut c_void,
-            len,
-            Some(finalize_batch),
-            hint,
-            &mut ab,
-        ) != sys::Status::napi_ok
-        {
-            finalize_batch(env, ptr as *mut c_void, hint);
+        let Some(ab) = lend(env, &batch) else {
             continue;
-        }
+        };
         let mut undefined = null_mut();
         sys::napi_get_undefined(env, &mut undefined);
         let mut result = null_mut();

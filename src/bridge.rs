@@ -6,7 +6,7 @@
 //! one per event. No napi here: the wake-up is a callback supplied by the binding.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub type WakeFn = Box<dyn Fn() + Send + Sync>;
 
@@ -15,7 +15,9 @@ pub type WakeFn = Box<dyn Fn() + Send + Sync>;
 const COALESCE_LIMIT: usize = 256 * 1024;
 
 struct QueueState {
-    chunks: std::collections::VecDeque<Vec<u8>>,
+    /// Shared so a worker can keep a handle on a batch and reuse its memory
+    /// once JS is done with it (see `Worker::raw`).
+    chunks: std::collections::VecDeque<Arc<Vec<u8>>>,
     /// JS is draining (or has been asked to): pushes need not wake it.
     js_scheduled: bool,
 }
@@ -57,16 +59,25 @@ impl EventQueue {
         if events.is_empty() {
             return;
         }
+        let added = events.len();
+        self.enqueue(added, |chunks| match chunks.back_mut().and_then(Arc::get_mut) {
+            Some(last) if last.len() + added <= COALESCE_LIMIT => {
+                last.extend_from_slice(events);
+                events.clear();
+            }
+            _ => chunks.push_back(Arc::new(std::mem::take(events))),
+        });
+    }
+
+    /// Queues a batch the caller keeps a handle on (never appended to).
+    pub fn push_shared(&self, batch: Arc<Vec<u8>>) {
+        self.enqueue(batch.len(), |chunks| chunks.push_back(batch));
+    }
+
+    fn enqueue(&self, added: usize, add: impl FnOnce(&mut std::collections::VecDeque<Arc<Vec<u8>>>)) {
         let wake = {
             let mut st = self.state.lock().unwrap();
-            let added = events.len();
-            match st.chunks.back_mut() {
-                Some(last) if last.len() + added <= COALESCE_LIMIT => {
-                    last.extend_from_slice(events);
-                    events.clear();
-                }
-                _ => st.chunks.push_back(std::mem::take(events)),
-            }
+            add(&mut st.chunks);
             self.pending.fetch_add(added, Ordering::SeqCst);
             !std::mem::replace(&mut st.js_scheduled, true)
         };
@@ -77,7 +88,7 @@ impl EventQueue {
 
     /// Called on the JS thread: the oldest chunk of events, or `None` when empty,
     /// in which case JS counts as idle again and the next push wakes it.
-    pub fn take(&self) -> Option<Vec<u8>> {
+    pub fn take(&self) -> Option<Arc<Vec<u8>>> {
         let mut st = self.state.lock().unwrap();
         let Some(batch) = st.chunks.pop_front() else {
             st.js_scheduled = false;
@@ -106,7 +117,6 @@ impl EventQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn wakes_once_per_batch() {
@@ -123,9 +133,21 @@ mod tests {
         // Still draining: a push during the drain does not wake.
         q.push(&mut vec![4]);
         assert_eq!(wakes.load(Ordering::SeqCst), 1);
-        assert_eq!(q.take().unwrap(), vec![4]);
+        assert_eq!(*q.take().unwrap(), vec![4]);
         assert!(q.take().is_none()); // now idle
         q.push(&mut vec![5]);
         assert_eq!(wakes.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_shared_batch_is_never_appended_to() {
+        let q = EventQueue::new(Box::new(|| {}));
+        let shared = Arc::new(vec![2]);
+        q.push_shared(Arc::clone(&shared));
+        q.push(&mut vec![3]);
+        assert_eq!(q.pending_bytes(), 2);
+        assert_eq!(*q.take().unwrap(), vec![2]);
+        assert_eq!(*q.take().unwrap(), vec![3]);
+        drop(shared);
     }
 }

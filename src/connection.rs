@@ -93,16 +93,52 @@ pub mod flag {
     pub const ADOPTED: u16 = 1 << 15;
 }
 
+/// Messages at least this long that arrived whole in one read stay where they
+/// were read (a `MESSAGE_AT` record points at them); shorter ones are copied
+/// into the records, which is cheaper than shipping the read buffer to JS.
+pub const IN_PLACE_MIN: usize = 1024;
+
 /// Where a connection's events go: the worker's staging buffer.
 pub struct EventSink<'a> {
     pub staging: &'a mut Vec<u8>,
     pub ping_events: bool,
+    /// The worker's raw read buffer as (address, length), when the bytes being
+    /// fed were read into it and may be lent to JS in place.
+    pub raw: Option<(usize, usize)>,
+    /// A `MESSAGE_AT` record points into the raw buffer: it must go to JS
+    /// with these records and may not be reused.
+    pub raw_used: bool,
 }
 
 impl EventSink<'_> {
     #[inline]
     pub fn stage(&mut self, kind: u8, flags: u8, code: u16, id: u32, extra: u32, payload: &[u8]) {
         wire::put_record(self.staging, kind, flags, code, id, extra, payload);
+    }
+
+    /// Stages a whole message: in place when it is long and inside the raw
+    /// buffer, copied otherwise.
+    #[inline]
+    pub fn stage_message(&mut self, flags: u8, id: u32, data: &[u8]) {
+        if data.len() >= IN_PLACE_MIN {
+            if let Some((base, len)) = self.raw {
+                let offset = (data.as_ptr() as usize).wrapping_sub(base);
+                if offset < len && data.len() <= len - offset {
+                    wire::put_header(
+                        self.staging,
+                        event::MESSAGE_AT,
+                        flags,
+                        0,
+                        id,
+                        data.len() as u32,
+                        offset as u32,
+                    );
+                    self.raw_used = true;
+                    return;
+                }
+            }
+        }
+        self.stage(event::MESSAGE, flags, 0, id, 0, data);
     }
 }
 
@@ -336,9 +372,21 @@ impl Conn {
     /// does a short read: TCP had no more bytes then, and bytes that arrive
     /// later raise a new edge, so the read that would only say EAGAIN is saved.
     pub fn read_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.io.read(buf) {
+        let result = self.io.read(buf);
+        self.after_read(result, buf.len())
+    }
+
+    /// `read_into` for plain TCP, appending to `buf` (up to its capacity).
+    pub fn read_spare(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let room = buf.capacity() - buf.len();
+        let result = self.io.read_spare(buf);
+        self.after_read(result, room)
+    }
+
+    fn after_read(&mut self, result: io::Result<usize>, room: usize) -> io::Result<usize> {
+        match result {
             // (Under TLS a short read of plaintext says nothing about the socket.)
-            Ok(n) if n > 0 && n < buf.len() && !self.has(flag::READ_CLOSED) && !self.io.is_tls() => {
+            Ok(n) if n > 0 && n < room && !self.has(flag::READ_CLOSED) && !self.io.is_tls() => {
                 self.set(flag::CAN_READ, false);
                 Ok(n)
             }
@@ -375,7 +423,7 @@ impl Conn {
         let result = self.reader.feed_with(data, limits, inflater.as_mut(), &mut |ev| match ev {
             ReaderEvent::Message { binary, data } if deliver => {
                 crate::fault::panic_if_triggered(data);
-                sink.stage(event::MESSAGE, binary as u8 * FLAG_BINARY, 0, id, 0, data);
+                sink.stage_message(binary as u8 * FLAG_BINARY, id, data);
             }
             ReaderEvent::Fragment { binary, data, remaining } if deliver => {
                 let extra = remaining.min(u32::MAX as u64) as u32;

@@ -4,6 +4,7 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use mio::net::TcpStream;
@@ -101,6 +102,23 @@ impl Transport {
             Transport::Plain(s) => s.read(buf),
             Transport::Tls(t) => t.read(buf),
         }
+    }
+
+    /// Plain TCP only: reads into `buf`'s spare capacity and extends it by the
+    /// bytes read. The kernel fills the memory, so it need not be zeroed first.
+    pub fn read_spare(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let Transport::Plain(s) = self else {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "TLS reads go through rustls"));
+        };
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: recv writes at most `spare.len()` bytes into memory `buf` owns,
+        // and `set_len` covers only the bytes it wrote.
+        let n = unsafe { libc::recv(s.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len(), 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        unsafe { buf.set_len(buf.len() + n as usize) };
+        Ok(n as usize)
     }
 
     /// Takes plaintext to send; WouldBlock when the socket is backed up.

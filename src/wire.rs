@@ -35,6 +35,14 @@ pub mod event {
     pub const BUFFERED: u8 = 13;
     /// A message was dropped: the socket's queue was over maxBackpressure.
     pub const DROPPED: u8 = 14;
+    /// A message left where it was read: flags bit 0 = binary, len = its
+    /// length, extra = its offset in this batch (inside the RAW record before
+    /// it). No bytes follow the header: unlike every other record's, this
+    /// `len` is not skipped.
+    pub const MESSAGE_AT: u8 = 16;
+    /// Bytes as the engine read them (frame headers, masks and all), for
+    /// MESSAGE_AT records to point into; nothing to do but skip them.
+    pub const RAW: u8 = 17;
 }
 
 /// JS -> engine command kinds.
@@ -72,16 +80,23 @@ pub const FLAG_NO_COMPRESS: u8 = 8;
 /// Appends one record to `out`.
 #[inline]
 pub fn put_record(out: &mut Vec<u8>, kind: u8, flags: u8, code: u16, id: u32, extra: u32, payload: &[u8]) {
+    out.reserve(RECORD_HEADER + payload.len());
+    put_header(out, kind, flags, code, id, payload.len() as u32, extra);
+    out.extend_from_slice(payload);
+}
+
+/// Appends a record header alone (`len` bytes are the caller's to add, or,
+/// for `MESSAGE_AT`, live elsewhere).
+#[inline]
+pub fn put_header(out: &mut Vec<u8>, kind: u8, flags: u8, code: u16, id: u32, len: u32, extra: u32) {
     let mut header = [0u8; RECORD_HEADER];
     header[0] = kind;
     header[1] = flags;
     header[2..4].copy_from_slice(&code.to_le_bytes());
     header[4..8].copy_from_slice(&id.to_le_bytes());
-    header[8..12].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    header[8..12].copy_from_slice(&len.to_le_bytes());
     header[12..16].copy_from_slice(&extra.to_le_bytes());
-    out.reserve(RECORD_HEADER + payload.len());
     out.extend_from_slice(&header);
-    out.extend_from_slice(payload);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

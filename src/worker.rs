@@ -29,6 +29,13 @@ use crate::tls::Transport;
 use crate::wire::{self, command, event, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED};
 
 const READ_BUFFER_SIZE: usize = 256 * 1024;
+/// The raw buffer plain-TCP WebSocket reads land in (see `Worker::raw`).
+const RAW_CAPACITY: usize = 256 * 1024;
+/// Room a read should have; with less, the raw buffer goes to JS and a new one starts.
+const RAW_MIN_ROOM: usize = 64 * 1024;
+/// Raw buffers lent to JS that the worker keeps a handle on, to reuse them
+/// once JS has let go: a new one would cost a page fault per 4 KiB touched.
+const RAW_POOL: usize = 8;
 /// Reads per socket per turn before the others get theirs.
 const MAX_READS_PER_TURN: usize = 4;
 /// Resolution of the idle clock.
@@ -51,7 +58,16 @@ pub struct Worker {
     /// Connection id -> slab key.
     ids: HashMap<u32, usize>,
     listener: Option<TcpListener>,
+    /// For handshakes and TLS (rustls decrypts into it).
     read_buf: Box<[u8]>,
+    /// Where plain-TCP WebSocket reads land, after a RAW record header. A long
+    /// message read whole is lent to JS from here with no copy (`MESSAGE_AT`):
+    /// then the staged records are appended and the whole buffer is the batch.
+    raw: Vec<u8>,
+    /// Records staged since the last flush point into `raw`.
+    raw_used: bool,
+    /// Raw buffers handed to JS, reused when the worker's is the last handle.
+    raw_lent: Vec<Arc<Vec<u8>>>,
     staging: Vec<u8>,
     timers: BTreeSet<(Instant, usize)>,
     /// Sockets with queued output from the current command batch.
@@ -84,6 +100,9 @@ impl Worker {
             ids: HashMap::new(),
             listener: None,
             read_buf: vec![0u8; READ_BUFFER_SIZE].into_boxed_slice(),
+            raw: Vec::new(), // made by the first make_raw_room
+            raw_used: false,
+            raw_lent: Vec::new(),
             staging: Vec::new(),
             timers: BTreeSet::new(),
             dirty: Vec::new(),
@@ -163,7 +182,7 @@ impl Worker {
     }
 
     fn sink<'a>(staging: &'a mut Vec<u8>, shared: &Shared) -> EventSink<'a> {
-        EventSink { staging, ping_events: shared.hooks().ping }
+        EventSink { staging, ping_events: shared.hooks().ping, raw: None, raw_used: false }
     }
 
     // ---- the loop -------------------------------------------------------------
@@ -243,8 +262,53 @@ impl Worker {
         if self.staging.is_empty() {
             return false;
         }
-        self.shared.events.push(&mut self.staging);
+        if !std::mem::take(&mut self.raw_used) {
+            self.shared.events.push(&mut self.staging);
+            return true;
+        }
+        // One buffer for JS: the RAW record (the bytes read), then the records.
+        let read = (self.raw.len() - wire::RECORD_HEADER) as u32;
+        let mut header = Vec::with_capacity(wire::RECORD_HEADER);
+        wire::put_header(&mut header, event::RAW, 0, 0, 0, read, 0);
+        self.raw[..wire::RECORD_HEADER].copy_from_slice(&header);
+        self.raw.extend_from_slice(&self.staging);
+        self.staging.clear();
+        let next = self.spare_raw();
+        let batch = Arc::new(std::mem::replace(&mut self.raw, next));
+        if self.raw_lent.len() < RAW_POOL {
+            self.raw_lent.push(Arc::clone(&batch));
+        }
+        self.shared.events.push_shared(batch);
         true
+    }
+
+    /// An empty raw buffer (a lent one JS has finished with, or a new one),
+    /// with room for its RAW record header.
+    fn spare_raw(&mut self) -> Vec<u8> {
+        let mut buf = (0..self.raw_lent.len())
+            .find_map(|i| Arc::get_mut(&mut self.raw_lent[i]).map(|b| (i, std::mem::take(b))))
+            .map(|(i, b)| {
+                self.raw_lent.swap_remove(i);
+                b
+            })
+            .unwrap_or_else(|| Vec::with_capacity(RAW_CAPACITY));
+        buf.clear();
+        buf.resize(wire::RECORD_HEADER, 0);
+        buf
+    }
+
+    /// Readies `raw` for a read: while no record points into it, it is reused
+    /// from the start; after that reads append, and when room runs short the
+    /// staged events go to JS with it (flushing early keeps their order).
+    fn make_raw_room(&mut self) {
+        if !self.raw_used {
+            self.raw.truncate(wire::RECORD_HEADER);
+        } else if self.raw.capacity() - self.raw.len() < RAW_MIN_ROOM {
+            self.flush_events();
+        }
+        if self.raw.len() < wire::RECORD_HEADER || self.raw.capacity() - self.raw.len() < RAW_MIN_ROOM {
+            self.raw = self.spare_raw();
+        }
     }
 
     /// After handing events to JS, its replies usually come within tens of
@@ -517,7 +581,15 @@ impl Worker {
                 return self.block_on_js(key);
             }
             let was_open = matches!(conn.phase, Phase::Open);
-            match conn.read_into(&mut self.read_buf) {
+            let in_place = !conn.io.is_tls();
+            if in_place {
+                self.make_raw_room();
+            }
+            let conn = &mut self.conns[key];
+            let raw_start = self.raw.len();
+            let read =
+                if in_place { conn.read_spare(&mut self.raw) } else { conn.read_into(&mut self.read_buf) };
+            match read {
                 Ok(0) => {
                     if !matches!(conn.phase, Phase::Closing) {
                         conn.lost();
@@ -530,7 +602,15 @@ impl Worker {
                     reads += 1;
                     conn.last_input = (self.started.elapsed().as_millis() / IDLE_TICK_MS) as u32;
                     conn.set(flag::PINGED, false);
-                    conn.on_input(&mut self.read_buf[..n], &limits, &mut sink, &mut self.shared_inflater);
+                    let mut sink = Self::sink(&mut self.staging, &self.shared);
+                    let input = if in_place {
+                        sink.raw = Some((self.raw.as_ptr() as usize, self.raw.len()));
+                        &mut self.raw[raw_start..]
+                    } else {
+                        &mut self.read_buf[..n]
+                    };
+                    conn.on_input(input, &limits, &mut sink, &mut self.shared_inflater);
+                    self.raw_used |= sink.raw_used;
                     if was_open && !matches!(conn.phase, Phase::Open) {
                         let timeout = self.config().close_timeout;
                         self.set_deadline(key, Some(timeout));
