@@ -30,12 +30,12 @@ use crate::wire::{self, command, event, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS
 
 const READ_BUFFER_SIZE: usize = 256 * 1024;
 /// The raw buffer plain-TCP WebSocket reads land in (see `Worker::raw`).
-const RAW_CAPACITY: usize = 256 * 1024;
+const RAW_CAPACITY: usize = 1024 * 1024;
 /// Room a read should have; with less, the raw buffer goes to JS and a new one starts.
-const RAW_MIN_ROOM: usize = 64 * 1024;
+const RAW_MIN_ROOM: usize = 256 * 1024;
 /// Raw buffers lent to JS that the worker keeps a handle on, to reuse them
 /// once JS has let go: a new one would cost a page fault per 4 KiB touched.
-const RAW_POOL: usize = 8;
+const RAW_POOL: usize = 4;
 /// Reads per socket per turn before the others get theirs.
 const MAX_READS_PER_TURN: usize = 4;
 /// Resolution of the idle clock.
