@@ -165,6 +165,7 @@ class Server extends EventEmitter {
     this._commands = new CommandWriter(
       (cmds, prepared) => this._native.submit(cmds, prepared),
       (bytes) => this._native.stash(bytes),
+      (offset, length) => this._native.stashLent(offset, length),
     );
     this._flush = () => {
       this._flushScheduled = false;

@@ -111,10 +111,13 @@ class CommandWriter {
   /**
    * @param submit(commands, prepared) ships a batch
    * @param stash(bytes) copies a large payload into the engine, returns its index in the batch
+   * @param stashLent(offset, length) the same for bytes of the lent event batch (referenced,
+   *   not copied); -1 when they are not in it
    */
-  constructor(submit, stash) {
+  constructor(submit, stash, stashLent = () => -1) {
     this.submit = submit;
     this.stash = stash;
+    this.stashLent = stashLent;
     this.buf = Buffer.allocUnsafeSlow(64 * 1024);
     this.len = 0;
     this.prepared = [];
@@ -164,8 +167,11 @@ class CommandWriter {
   bytes(kind, flags, code, id, data, extra = 0) {
     const len = data ? data.length : 0;
     if (this.stash && (len >= STASH_MIN || (len >= LENT_MIN && data.buffer === lent.buffer))) {
+      // Bytes of the lent batch go by offset (cheaper to pass than a Buffer).
+      let index = data.buffer === lent.buffer ? this.stashLent(data.byteOffset, len) : -1;
+      if (index < 0) index = this.stash(data);
       this.ensure(RECORD_HEADER);
-      this.header(kind, flags | FLAG_STASHED, code, id, 0, this.stash(data));
+      this.header(kind, flags | FLAG_STASHED, code, id, 0, index);
       return len;
     }
     this.ensure(RECORD_HEADER + len);

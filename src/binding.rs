@@ -345,6 +345,28 @@ impl NativeServer {
         Ok(())
     }
 
+    /// `stash` for bytes JS knows are in the event batch it is being lent, given
+    /// as their offset and length there (numbers are cheaper to pass than a
+    /// Buffer). Returns the index, or -1 when no batch is lent or the range is
+    /// outside it (the caller then uses `stash`).
+    #[napi]
+    pub fn stash_lent(&mut self, offset: u32, len: u32) -> i32 {
+        let range = LENT.with(|lent| {
+            let lent = lent.borrow();
+            let batch = lent.as_ref()?;
+            let start = offset as usize;
+            let end = start.checked_add(len as usize)?;
+            (end <= batch.len()).then(|| Stashed { data: Arc::clone(batch), start, end })
+        });
+        match range {
+            Some(stashed) => {
+                self.stashed.push(stashed);
+                (self.stashed.len() - 1) as i32
+            }
+            None => -1,
+        }
+    }
+
     /// Takes a large payload for the next batch, which refers to it by the
     /// returned index. Bytes of the event batch JS is being lent (a received
     /// message forwarded) are referenced; anything else is copied now, so the
