@@ -1275,7 +1275,10 @@ test('https server: handleUpgrade through the loopback bridge (echo, secure, big
   const second = s.client(url, undefined, { rejectUnauthorized: false });
   await opened(second);
   const secondClose = closed(second);
-  const serverErrors = once([...wss.clients].find((ws) => ws.readyState === WebSocket.OPEN), 'error');
+  // The client's 'open' can come before the server's 'connection': both run on this thread.
+  const openOnServer = () => [...wss.clients].find((ws) => ws.readyState === WebSocket.OPEN);
+  await until(openOnServer, 5000, "the second client's server-side WebSocket");
+  const serverErrors = once(openOnServer(), 'error');
   second.send(Buffer.alloc(2 * 1024 * 1024 + 1));
   assert.equal((await secondClose).code, 1009);
   assert.equal((await serverErrors)[0].code, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');

@@ -67,6 +67,22 @@ pub struct TlsTransport {
     session: ServerConnection,
 }
 
+/// `sendmsg` rather than `writev`: the socket call skips the file layer writev
+/// goes through (vfs_writev, fdget_pos, sock_write_iter: about 6 % of the
+/// engine's time when broadcasting small messages), and MSG_NOSIGNAL makes a
+/// reset peer an EPIPE error, never a SIGPIPE.
+fn send_vectored(fd: std::os::fd::RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: IoSlice is ABI-compatible with iovec on Unix; the kernel only reads them.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len().min(libc::UIO_MAXIOV as usize) as _;
+    let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 impl Transport {
     pub fn new(tcp: TcpStream, tls: Option<&Arc<ServerConfig>>) -> io::Result<Transport> {
         Ok(match tls {
@@ -124,7 +140,7 @@ impl Transport {
     /// Takes plaintext to send; WouldBlock when the socket is backed up.
     pub fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
-            Transport::Plain(s) => s.write_vectored(bufs),
+            Transport::Plain(s) => send_vectored(s.as_raw_fd(), bufs),
             Transport::Tls(t) => t.write_vectored(bufs),
         }
     }
