@@ -534,6 +534,21 @@ test('upgrade: the listener gets lowercase headers; userData set there is visibl
   assert.equal(ws.readyState, WebSocket.OPEN);
 });
 
+test("connection: the socket's remoteAddress, remotePort and remoteFamily over IPv4 and IPv6", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  for (const [host, address, family] of [['127.0.0.1', '127.0.0.1', 'IPv4'], ['::1', '::1', 'IPv6']]) {
+    let socket = null;
+    const server = await s.listen({ host }, (srv) => srv.on('connection', (sock) => { socket = sock; }));
+    const url = `ws://${host.includes(':') ? `[${host}]` : host}:${server.port}/`;
+    const ws = await s.connect(url);
+    await until(() => socket !== null, 5000, `the 'connection' event over ${family}`);
+    assert.equal(socket.remoteAddress, address);
+    assert.equal(socket.remotePort, ws._socket.localPort);
+    assert.equal(socket.remoteFamily, family);
+    assert.equal(socket.remoteAddress, address, 'the same when read again');
+  }
+});
+
 // ---- 5. path ---------------------------------------------------------------------------
 
 test("path: only '/chat' (with any query) is upgraded, other paths get 404", { timeout: 30000 }, async (t) => {

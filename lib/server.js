@@ -20,9 +20,9 @@ class Socket {
     this.fd = -1;
     this.userData = undefined;
     this.closed = false;
-    this.remoteAddress = undefined;
-    this.remotePort = undefined;
-    this.remoteFamily = undefined;
+    // The peer: an IPv4 peer is one number (address * 65536 + port) until its
+    // fields are first read, so a connection costs no strings of its own.
+    this._peer = undefined;
     /** The negotiated Sec-WebSocket-Extensions ('' when none). */
     this.extensions = '';
     this._server = null; // the Server it is open on (set at OPEN, cleared at CLOSE)
@@ -30,6 +30,33 @@ class Socket {
     this._epoch = -1; // command-buffer epoch of `_unflushed`
     this._unflushed = 0; // bytes sent in that epoch, still in JS
   }
+
+  get remoteAddress() {
+    return peerOf(this).remoteAddress;
+  }
+
+  get remotePort() {
+    return peerOf(this).remotePort;
+  }
+
+  get remoteFamily() {
+    return peerOf(this).remoteFamily;
+  }
+}
+
+const NO_PEER = Object.freeze({ remoteAddress: undefined, remotePort: undefined, remoteFamily: undefined });
+
+function peerOf(socket) {
+  const peer = socket._peer;
+  if (typeof peer !== 'number') return peer || NO_PEER;
+  const ip = Math.floor(peer / 65536);
+  const decoded = {
+    remoteAddress: `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`,
+    remotePort: peer % 65536,
+    remoteFamily: 'IPv4',
+  };
+  socket._peer = decoded;
+  return decoded;
 }
 
 /** Header lines (`Name: value\r\n`...) from an object, refusing CR/LF injection. */
@@ -303,8 +330,13 @@ class Server extends EventEmitter {
         const socket = this._pending.get(id) || new Socket(id);
         this._pending.delete(id);
         socket.fd = extra;
-        const [peer, pos] = decodePeer(buf, start);
-        Object.assign(socket, peer);
+        let pos = start + 7;
+        if (buf[start + 2] === 4) {
+          const ip = buf[start + 3] * 0x1000000 + ((buf[start + 4] << 16) | (buf[start + 5] << 8) | buf[start + 6]);
+          socket._peer = ip * 65536 + (buf[start] | (buf[start + 1] << 8));
+        } else {
+          [socket._peer, pos] = decodePeer(buf, start);
+        }
         socket.extensions = pos < end ? buf.latin1Slice(pos, end) : '';
         this._sockets.set(id, socket);
         socket._server = this;
@@ -394,9 +426,7 @@ class Server extends EventEmitter {
     const request = new UpgradeRequest(this, id, decodeRequest(buf, start, end));
     const socket = new Socket(id);
     socket.fd = fd;
-    socket.remoteAddress = request.remoteAddress;
-    socket.remotePort = request.remotePort;
-    socket.remoteFamily = request.remoteFamily;
+    socket._peer = { remoteAddress: request.remoteAddress, remotePort: request.remotePort, remoteFamily: request.remoteFamily };
     request.socket = socket;
     this._pending.set(id, socket);
     // A listener returning true refuses (403); returning an HTTP status refuses with it;

@@ -528,7 +528,8 @@ class WebSocketServer extends EventEmitter {
   _onOpen(socket) {
     const handshake = socket[kHandshake];
     socket[kHandshake] = undefined;
-    if (handshake !== undefined && handshake.peer !== null) Object.assign(socket, handshake.peer);
+    // Bridged sockets: the real peer, not the loopback relay's address.
+    if (handshake !== undefined && handshake.peer !== null) socket._peer = { ...handshake.peer };
     const ws = new this.options.WebSocket(null, undefined, this.options);
     ws._attach(this._core, socket, handshake ? handshake.protocol : '');
     this._live++;
