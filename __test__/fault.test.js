@@ -9,8 +9,10 @@ const assert = require('node:assert/strict');
 const path = require('path');
 const readline = require('readline');
 const { spawn } = require('child_process');
+const crypto = require('crypto');
+const net = require('net');
 const WebSocket = require('ws');
-const { within, opened, closed, inbox, sleep, waitUntil } = require('./helpers/wait');
+const { within, once, opened, closed, inbox, sleep, waitUntil } = require('./helpers/wait');
 
 const TRIGGER = 'lws-test-panic-7f3a';
 
@@ -94,6 +96,35 @@ for (const [name, message] of [['receiving', TRIGGER], ['sending', 'say-trigger'
     assert.equal(server.child.exitCode, null, 'the process is alive');
     assert.match(server.stderr(), /injected panic/, 'the panic message reaches stderr');
   });
+}
+
+test('a long message read together with the trigger reaches JS intact before the 1011', { timeout: 30000 }, async (t) => {
+  // Both frames go in one TCP write, so the engine reads them in one go: the long one
+  // is lent to JS in place (MESSAGE_AT), then the trigger panics in the same read.
+  const server = await startServer(t, 'core');
+  const sock = net.connect(server.port, '127.0.0.1');
+  t.after(() => sock.destroy());
+  await once(sock, 'connect');
+  sock.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  let received = Buffer.alloc(0);
+  sock.on('data', (d) => { received = Buffer.concat([received, d]); });
+  await waitUntil(() => received.includes('\r\n\r\n'), 5000, 'the 101 answer');
+  const long = crypto.randomBytes(5000);
+  sock.write(Buffer.concat([maskedFrame(2, long), maskedFrame(1, Buffer.from(TRIGGER))]));
+  await waitUntil(() => server.lines.some((l) => l.close === 1011), 5000, 'the 1011 close event');
+  const seen = server.lines.filter((l) => l.long);
+  assert.deepEqual(seen, [{ long: 5000, sha1: crypto.createHash('sha1').update(long).digest('hex') }]);
+});
+
+/** A masked client frame (FIN set), payload under 64 KiB. */
+function maskedFrame(opcode, payload) {
+  const mask = crypto.randomBytes(4);
+  const head = payload.length < 126
+    ? Buffer.from([0x80 | opcode, 0x80 | payload.length])
+    : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 255]);
+  const body = Buffer.from(payload.map((b, i) => b ^ mask[i & 3]));
+  return Buffer.concat([head, mask, body]);
 }
 
 test('with no error listener the panic becomes a process warning, not an exception', { timeout: 30000 }, async (t) => {

@@ -100,7 +100,7 @@ impl Worker {
             ids: HashMap::new(),
             listener: None,
             read_buf: vec![0u8; READ_BUFFER_SIZE].into_boxed_slice(),
-            raw: Vec::new(), // made by the first make_raw_room
+            raw: empty_raw(Vec::with_capacity(RAW_CAPACITY)),
             raw_used: false,
             raw_lent: Vec::new(),
             staging: Vec::new(),
@@ -285,16 +285,14 @@ impl Worker {
     /// An empty raw buffer (a lent one JS has finished with, or a new one),
     /// with room for its RAW record header.
     fn spare_raw(&mut self) -> Vec<u8> {
-        let mut buf = (0..self.raw_lent.len())
+        let buf = (0..self.raw_lent.len())
             .find_map(|i| Arc::get_mut(&mut self.raw_lent[i]).map(|b| (i, std::mem::take(b))))
             .map(|(i, b)| {
                 self.raw_lent.swap_remove(i);
                 b
             })
             .unwrap_or_else(|| Vec::with_capacity(RAW_CAPACITY));
-        buf.clear();
-        buf.resize(wire::RECORD_HEADER, 0);
-        buf
+        empty_raw(buf)
     }
 
     /// Readies `raw` for a read: while no record points into it, it is reused
@@ -306,7 +304,7 @@ impl Worker {
         } else if self.raw.capacity() - self.raw.len() < RAW_MIN_ROOM {
             self.flush_events();
         }
-        if self.raw.len() < wire::RECORD_HEADER || self.raw.capacity() - self.raw.len() < RAW_MIN_ROOM {
+        if self.raw.capacity() - self.raw.len() < RAW_MIN_ROOM {
             self.raw = self.spare_raw();
         }
     }
@@ -525,6 +523,9 @@ impl Worker {
     /// After a panic while serving slot `key`: a WebSocket is closed with 1011
     /// (JS sees LWS_ERR_INTERNAL), a socket still in its handshake is dropped.
     fn contain_panic(&mut self, key: usize) {
+        // Records staged before the panic may point into `raw` (the flag did not
+        // make it out of the unwound read): ship it with them to be safe.
+        self.raw_used = true;
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -1085,6 +1086,13 @@ impl Worker {
             }
         }
     }
+}
+
+/// `buf` emptied down to the RAW record header that starts every raw buffer.
+fn empty_raw(mut buf: Vec<u8>) -> Vec<u8> {
+    buf.clear();
+    buf.resize(wire::RECORD_HEADER, 0);
+    buf
 }
 
 fn status_reason(status: u16) -> &'static str {
