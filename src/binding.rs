@@ -171,11 +171,18 @@ unsafe extern "C" fn finalize_batch(_env: sys::napi_env, _data: *mut c_void, hin
 /// `bytes` as a range of the lent batch, if that is where they are.
 fn lent_range(bytes: &[u8]) -> Option<Stashed> {
     LENT.with(|lent| {
+        let base = lent.borrow().as_ref()?.as_ptr() as usize;
+        let start = (bytes.as_ptr() as usize).checked_sub(base)?;
+        lent_offset_range(start, bytes.len())
+    })
+}
+
+/// Bytes `start..start + len` of the lent batch, if it has them.
+fn lent_offset_range(start: usize, len: usize) -> Option<Stashed> {
+    LENT.with(|lent| {
         let lent = lent.borrow();
         let batch = lent.as_ref()?;
-        let base = batch.as_ptr() as usize;
-        let start = (bytes.as_ptr() as usize).checked_sub(base)?;
-        let end = start.checked_add(bytes.len())?;
+        let end = start.checked_add(len)?;
         (end <= batch.len()).then(|| Stashed { data: Arc::clone(batch), start, end })
     })
 }
@@ -351,14 +358,7 @@ impl NativeServer {
     /// outside it (the caller then uses `stash`).
     #[napi]
     pub fn stash_lent(&mut self, offset: u32, len: u32) -> i32 {
-        let range = LENT.with(|lent| {
-            let lent = lent.borrow();
-            let batch = lent.as_ref()?;
-            let start = offset as usize;
-            let end = start.checked_add(len as usize)?;
-            (end <= batch.len()).then(|| Stashed { data: Arc::clone(batch), start, end })
-        });
-        match range {
+        match lent_offset_range(offset as usize, len as usize) {
             Some(stashed) => {
                 self.stashed.push(stashed);
                 (self.stashed.len() - 1) as i32
