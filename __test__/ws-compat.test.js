@@ -920,6 +920,36 @@ test('EventTarget: onmessage/onclose/onerror/onopen and addEventListener with ws
   assert.equal(events[0].wasClean, true);
 });
 
+test("EventEmitter: a WebSocket's listener table has no inherited names; add, remove and list behave as on ws's", async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  const reference = new (require('node:events').EventEmitter)();
+  // Names an ordinary object would inherit, and the one that would set its prototype.
+  const names = ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf'];
+  for (const emitter of [ws, reference]) {
+    for (const name of names) assert.equal(emitter.listenerCount(name), 0, `${name}: no listener yet`);
+  }
+  const seen = [];
+  const removed = [];
+  ws.on('removeListener', (type) => removed.push(type));
+  for (const name of names) ws.on(name, (value) => seen.push([name, value]));
+  for (const name of names) assert.equal(ws.emit(name, 1), true, `${name} has a listener`);
+  assert.deepEqual(seen, names.map((name) => [name, 1]));
+  assert.deepEqual(ws.eventNames().filter((n) => names.includes(n)), names);
+  ws.removeAllListeners('toString');
+  ws.off('__proto__', ws.listeners('__proto__')[0]);
+  assert.deepEqual(removed, ['toString', '__proto__']);
+  assert.equal(ws.listenerCount('toString'), 0);
+  assert.equal(ws.emit('__proto__', 2), false);
+  assert.deepEqual(ws.eventNames().filter((n) => names.includes(n)), ['constructor', 'hasOwnProperty', 'valueOf']);
+  // The socket still works with its table changed this much.
+  const got = once(ws, 'message', 5000);
+  client.send('still here');
+  assert.equal(String((await got)[0]), 'still here');
+  ws.removeAllListeners();
+  assert.deepEqual(ws.eventNames(), []);
+});
+
 test('a WebSocket subclass given as options.WebSocket is used for connections', async (t) => {
   const s = scope(t);
   class MySocket extends WebSocket {

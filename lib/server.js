@@ -29,6 +29,9 @@ class Socket {
     this._backlog = 0; // bytes the engine reported queued (BUFFERED), until DRAIN
     this._epoch = -1; // command-buffer epoch of `_unflushed`
     this._unflushed = 0; // bytes sent in that epoch, still in JS
+    // The object a layer on top made for this socket (lws.WebSocketServer's WebSocket).
+    // Declared here so setting it later does not give every socket a property array.
+    this._wrapper = undefined;
   }
 
   get remoteAddress() {

@@ -22,7 +22,6 @@ module.exports = {
   ENGINE_MAX_MESSAGE: 2 ** 32 - 1,
   EMPTY_BUFFER: Buffer.alloc(0),
   /** The WebSocket an lws core socket belongs to. */
-  kWebSocket: Symbol('lws.ws.websocket'),
   /** The handshake an lws core socket (or a Node socket) is in the middle of. */
   kHandshake: Symbol('lws.ws.handshake'),
   /** Marks Node sockets already given to handleUpgrade(). */

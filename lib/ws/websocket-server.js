@@ -36,7 +36,6 @@ const {
   CLOSE_TIMEOUT,
   ENGINE_MAX_MESSAGE,
   HANDOVER_HEADER,
-  kWebSocket,
   kHandshake,
   kUpgraded,
 } = require('./constants');
@@ -197,19 +196,19 @@ class WebSocketServer extends EventEmitter {
     core.on('aborted', (pending) => this._onAborted(pending));
     core.on('connection', (socket) => this._onOpen(socket));
     core.on('message', (socket, data, binary) => {
-      const ws = socket[kWebSocket];
+      const ws = socket._wrapper;
       if (ws !== undefined) ws._onMessage(data, binary);
     });
     core.on('ping', (socket, data) => {
-      const ws = socket[kWebSocket];
+      const ws = socket._wrapper;
       if (ws !== undefined) ws._onPing(data);
     });
     core.on('pong', (socket, data) => {
-      const ws = socket[kWebSocket];
+      const ws = socket._wrapper;
       if (ws !== undefined) ws._onPong(data);
     });
     core.on('drain', (socket) => {
-      const ws = socket[kWebSocket];
+      const ws = socket._wrapper;
       if (ws !== undefined) ws._onDrain();
     });
     core.on('close', (socket, code, reason, errorCode) => this._onSocketClose(socket, code, reason, errorCode));
@@ -547,7 +546,7 @@ class WebSocketServer extends EventEmitter {
   }
 
   _onSocketClose(socket, code, reason, errorCode) {
-    const ws = socket[kWebSocket];
+    const ws = socket._wrapper;
     if (ws === undefined) return;
     this._live--;
     if (this.clients) this.clients.delete(ws);

@@ -6,7 +6,7 @@
 const { EventEmitter } = require('events');
 const { defineEventTarget } = require('./event-target');
 const { protocolError, isValidStatusCode } = require('./errors');
-const { READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, kWebSocket } = require('./constants');
+const { READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER } = require('./constants');
 
 const hasBlob = typeof Blob !== 'undefined';
 const isBlob = (v) => hasBlob && v instanceof Blob;
@@ -14,6 +14,19 @@ const isBlob = (v) => hasBlob && v instanceof Blob;
 function notOpenError(state) {
   return new Error(`WebSocket is not open: readyState ${state} (${READY_STATES[state]})`);
 }
+
+/**
+ * EventEmitter's listener table for each WebSocket. EventEmitter makes it with
+ * `{ __proto__: null }`, which V8 keeps in dictionary mode (about 200 bytes per
+ * socket). An instance of this constructor has no inherited names either (its
+ * prototype is an empty null-prototype object), so every lookup EventEmitter
+ * makes gives the same answer, and it stays a small fast-mode object.
+ */
+function ListenerTable() {}
+ListenerTable.prototype = Object.create(null);
+
+/** Shared by every socket without extensions (most): one object less per connection. */
+const NO_EXTENSIONS = Object.freeze({});
 
 /** Bytes (or a string) the core can send, from anything ws.send() takes. */
 function sendable(data) {
@@ -89,13 +102,14 @@ class WebSocket extends EventEmitter {
    */
   constructor(address, protocols, options) {
     super();
+    this._events = new ListenerTable();
     if (address !== null) {
       throw new Error('lws implements the server side of ws only: use the "ws" package for WebSocket clients');
     }
     this._binaryType = BINARY_TYPES[0];
     this._readyState = CONNECTING;
     this._protocol = '';
-    this._extensions = {};
+    this._extensions = NO_EXTENSIONS; // replaced, not mutated, when one is negotiated
     this._paused = false;
     this._url = undefined;
     this._core = null; // the lws.Server
@@ -154,7 +168,7 @@ class WebSocket extends EventEmitter {
     // ws lists negotiated extensions by name.
     if (socket.extensions) this._extensions = { [socket.extensions.split(';')[0].trim()]: true };
     this._protocol = protocol || '';
-    socket[kWebSocket] = this;
+    socket._wrapper = this;
     this._readyState = OPEN;
     this.emit('open');
   }
