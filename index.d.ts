@@ -50,7 +50,7 @@ export interface ServerOptions {
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Serve wss:// (TLS by rustls in the engine). Paths or PEM. */
   ssl?: SslOptions;
-  /** Engine threads; default 1. */
+  /** Engine threads (1-8); default 1. 0: the engine runs on the JS thread's event loop. */
   threads?: number;
   /** Bytes of events waiting for JS beyond which sockets are no longer read; default 16 MiB. */
   maxBacklog?: number;

@@ -22,6 +22,9 @@ const { withTimeout, once, sleep: delay, waitUntil: until, opened, closed, inbox
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+// js-thread.test.js runs this file again with the engine on the JS thread.
+const ENGINE_OPTIONS = process.env.LWS_TEST_THREADS ? { threads: Number(process.env.LWS_TEST_THREADS) } : {};
+
 function closeServer(server, ms = 15000) {
   return withTimeout(new Promise((resolve) => server.close(resolve)), ms, 'server.close callback');
 }
@@ -70,7 +73,7 @@ function scope(t) {
   return {
     /** A tracked server; `setup` attaches listeners before 'listening' is awaited. */
     async listen(options = {}, setup) {
-      const server = new lws.Server({ port: 0, ...options });
+      const server = new lws.Server({ port: 0, ...ENGINE_OPTIONS, ...options });
       servers.add(server);
       if (setup) setup(server);
       await once(server, 'listening');
@@ -837,7 +840,7 @@ test('process exit: a script that closes its client and server exits by itself',
   const script = `
     const lws = require(${JSON.stringify(ROOT)});
     const WebSocket = require(${JSON.stringify(require.resolve('ws'))});
-    const server = new lws.Server({ port: 0 });
+    const server = new lws.Server({ port: 0, ...${JSON.stringify(ENGINE_OPTIONS)} });
     server.on('message', (socket, message, binary) => server.send(socket, message, binary));
     server.on('listening', () => {
       const ws = new WebSocket('ws://127.0.0.1:' + server.port);
@@ -863,7 +866,7 @@ test('process exit: a listening server keeps the process alive', { timeout: 3000
   const s = scope(t);
   const script = `
     const lws = require(${JSON.stringify(ROOT)});
-    const server = new lws.Server({ port: 0 });
+    const server = new lws.Server({ port: 0, ...${JSON.stringify(ENGINE_OPTIONS)} });
     server.on('listening', () => console.log('listening ' + server.port));
   `;
   const run = runChild(s, script);

@@ -42,3 +42,32 @@ test('two engine threads echo, broadcast and close every connection', { timeout:
   });
   assert.deepEqual([...new Set(codes)], [1001]);
 });
+
+/** Names of this process's threads (Linux). */
+function threadNames() {
+  const fs = require('fs');
+  return fs.readdirSync('/proc/self/task').map((tid) => {
+    try {
+      return fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+    } catch {
+      return ''; // the thread ended meanwhile
+    }
+  });
+}
+
+test('threads: 0 serves from the JS thread: no engine thread, echo and timers work, close ends it', { timeout: 30000, skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  const server = new Server({ port: 0, host: '127.0.0.1', threads: 0, idleTimeout: 1 });
+  server.on('message', (socket, message, binary) => server.send(socket, message, binary));
+  await within(5000, 'listening', (done) => server.once('listening', done));
+  assert.deepEqual(threadNames().filter((n) => n.startsWith('lws-worker')), [], 'no engine thread');
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+  await within(5000, 'open', (done, fail) => { ws.on('open', done); ws.on('error', fail); });
+  const echoed = await within(5000, 'echo', (done) => { ws.once('message', (d) => done(d.toString())); ws.send('on the JS thread'); });
+  assert.equal(echoed, 'on the JS thread');
+  // The engine's own timers run from the JS loop: idleTimeout pings at half a second
+  // (the ws client answers); then the server closes the silent socket with 1001.
+  ws.pong = () => {}; // keep the client silent at the application level
+  const closed = await within(10000, 'idle close', (done) => ws.on('close', (code) => done(code)));
+  assert.equal(closed, 1001);
+  await within(10000, 'server close', (done) => server.close(done));
+});

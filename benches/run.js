@@ -45,7 +45,7 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = path.resolve(val());
     else if (a === '--chart-only') o.chartOnly = true;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node benches/run.js [--quick] [--rounds N] [--servers lws,"lws WebSocketServer",ws,ws+bufferutil,uWS.js,rust-tokio]\n' +
+      console.log('usage: node benches/run.js [--quick] [--rounds N] [--servers lws,"lws threads:0","lws WebSocketServer",ws,ws+bufferutil,uWS.js,rust-tokio]\n' +
         '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory,broadcast] [--other-cpu-limit PCT]\n' +
         '                         [--out DIR (default benches/results)] [--chart-only (re-render DIR/latest.svg from DIR/latest.json)]');
       process.exit(0);
@@ -58,6 +58,8 @@ function parseArgs(argv) {
 
 const SERVERS = [
   { name: 'lws', script: 'lws.js', env: {} },
+  // The same server with the engine on the JS thread's event loop (`threads: 0`).
+  { name: 'lws threads:0', script: 'lws.js', env: { LWS_THREADS: '0' } },
   { name: 'lws WebSocketServer', script: 'lws-wss.js', env: {} },
   { name: 'ws', script: 'ws.js', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
   { name: 'ws+bufferutil', script: 'ws-bufferutil.js', env: { WS_NO_BUFFER_UTIL: undefined, WS_NO_UTF_8_VALIDATE: undefined } },
@@ -427,8 +429,10 @@ function markdown(meta, wls, servers, summary) {
   lines.push('', '![benchmark ratios](latest.svg)', '');
   // Ratio columns: the core API against each reference, and the ws-compatible layer against ws.
   const pairs = refs.map((r) => ['lws', r]).filter(([a]) => names.includes(a));
+  if (names.includes('lws threads:0') && names.includes('uWS.js')) pairs.push(['lws threads:0', 'uWS.js']);
   if (names.includes('lws WebSocketServer') && names.includes('ws')) pairs.push(['lws WebSocketServer', 'ws']);
-  const header = ['workload', 'metric', ...names, ...pairs.map(([a, r]) => `${a === 'lws' ? 'lws' : 'lws wss'} vs ${r}`)];
+  const short = { 'lws WebSocketServer': 'lws wss' };
+  const header = ['workload', 'metric', ...names, ...pairs.map(([a, r]) => `${short[a] || a} vs ${r}`)];
   lines.push(`| ${header.join(' | ')} |`);
   lines.push(`|${header.map((h, i) => (i < 2 ? '---' : '---:')).join('|')}|`);
   const notes = [];
@@ -477,6 +481,7 @@ const CHART_METRICS = new Set(['rate', 'server_us', 'server_main_us', 'kb_per_co
 const CHART_PAIRS = [
   ['lws', 'ws', 'lws ÷ ws', '#1f4e9c'],
   ['lws', 'uWS.js', 'lws ÷ uWS.js', '#7fa7e0'],
+  ['lws threads:0', 'uWS.js', 'lws threads:0 ÷ uWS.js', '#2e8b57'],
   ['lws WebSocketServer', 'ws', 'lws WebSocketServer ÷ ws', '#b8500f'],
   ['lws WebSocketServer', 'uWS.js', 'lws WebSocketServer ÷ uWS.js', '#f0a868'],
 ];

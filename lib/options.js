@@ -40,7 +40,7 @@ function check(name, kind, v) {
     case 'micros': return isInt(v, 0, 10000) || fail(name, 'a number of microseconds from 0 to 10000', v);
     case 'ms': return isInt(v, 1, 2 ** 31 - 1) || fail(name, 'a positive number of milliseconds', v);
     case 'size': return isInt(v, 1, Number.MAX_SAFE_INTEGER) || fail(name, 'a positive integer (bytes)', v);
-    case 'threads': return isInt(v, 1, 8) || fail(name, 'an integer from 1 to 8', v);
+    case 'threads': return isInt(v, 0, 8) || fail(name, 'an integer from 0 to 8', v);
     case 'bits': return v === true || isInt(v, 8, 15) || fail(name, 'an integer from 8 to 15', v);
     case 'count0': return isInt(v, 0, 2 ** 31 - 1) || fail(name, 'a non-negative integer', v);
     case 'level': return isInt(v, 0, 9) || fail(name, 'an integer from 0 to 9', v);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// An echo server for conformance runs: node scripts/echo-server.js [PORT] [--wss]
-//   default: the core lws.Server; --wss: the ws-compatible WebSocketServer.
+// An echo server for conformance runs: node scripts/echo-server.js [PORT] [--wss] [--js-thread]
+//   default: the core lws.Server; --wss: the ws-compatible WebSocketServer;
+//   --js-thread: the engine on the JS thread's event loop (threads: 0).
 // permessage-deflate is on (with context takeover) unless LWS_DEFLATE=0.
 'use strict';
 const lws = require('..');
@@ -12,16 +13,17 @@ const onError = (err) => {
   process.exit(1);
 };
 
+const engine = process.argv.includes('--js-thread') ? { threads: 0 } : {};
 let server;
 if (process.argv.includes('--wss')) {
-  server = new lws.WebSocketServer({ port, host: '127.0.0.1', perMessageDeflate: deflate, maxPayload: 16 * 1024 * 1024 });
+  server = new lws.WebSocketServer({ port, host: '127.0.0.1', perMessageDeflate: deflate, maxPayload: 16 * 1024 * 1024, ...engine });
   server.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('error', () => {}); // protocol errors reach each WebSocket, as in ws; the engine already closed
   });
   server.on('listening', () => console.log(`lws WebSocketServer echo server on ws://127.0.0.1:${port}`));
 } else {
-  server = new lws.Server({ port, host: '127.0.0.1', perMessageDeflate: deflate });
+  server = new lws.Server({ port, host: '127.0.0.1', perMessageDeflate: deflate, ...engine });
   server.on('message', (socket, message, binary) => server.send(socket, message, binary));
   server.on('listening', () => console.log(`lws echo server on ws://127.0.0.1:${server.port}`));
 }

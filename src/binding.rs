@@ -101,7 +101,9 @@ fn config_from(o: EngineOptions) -> Result<Config> {
         c.max_http_body = v as usize;
     }
     if let Some(v) = o.threads {
-        c.threads = v as usize;
+        // 0: the one worker runs on the JS thread's event loop.
+        c.on_js_thread = v == 0;
+        c.threads = (v as usize).max(1);
     }
     if let Some(v) = o.idle_timeout_ms.filter(|&v| v > 0) {
         c.idle_timeout = Some(Duration::from_millis(v as u64));
@@ -260,7 +262,7 @@ impl NativeServer {
     pub fn new(env: Env, options: EngineOptions, on_events: Function<'_>) -> Result<Self> {
         let cell = Arc::new(TsfnCell(AtomicPtr::new(null_mut())));
         let wake_cell = cell.clone();
-        let engine = Engine::start(
+        let mut engine = Engine::start(
             config_from(options)?,
             Box::new(move || {
                 let tsfn = wake_cell.get();
@@ -303,6 +305,16 @@ impl NativeServer {
             sys::napi_unref_threadsafe_function(env.raw(), tsfn);
         }
         cell.0.store(tsfn as *mut c_void, Ordering::Release);
+        if let Some(worker) = engine.take_js_thread_worker() {
+            let mut uv_loop = null_mut();
+            unsafe {
+                if sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) != sys::Status::napi_ok
+                    || crate::js_loop::attach(uv_loop as *mut c_void, worker).is_err()
+                {
+                    return Err(Error::from_reason("cannot run the engine on the JS event loop"));
+                }
+            }
+        }
         Ok(NativeServer { engine, tsfn: cell, stashed: Vec::new() })
     }
 

@@ -21,6 +21,10 @@ pub struct Config {
     /// Largest plain HTTP request body delivered to the `http` event.
     pub max_http_body: usize,
     pub threads: usize,
+    /// The one worker runs on the JS thread's event loop instead of a thread
+    /// of its own (`threads: 0`), as uWebSockets.js does: no hand-off between
+    /// threads, but the JS thread does the socket I/O, and none is done while JS is busy.
+    pub on_js_thread: bool,
     /// Events waiting for JS, in bytes, beyond which connections stop reading.
     pub max_js_backlog: usize,
     /// How long a worker waits awake for JS's replies after handing it events.
@@ -49,6 +53,7 @@ impl Default for Config {
             keepalive: None,
             max_http_body: 1024 * 1024,
             threads: 1,
+            on_js_thread: false,
             max_js_backlog: 16 * 1024 * 1024,
             reply_spin: Duration::ZERO, // spinning steals CPU from the work itself when cores are few
             idle_timeout: None,

@@ -137,12 +137,14 @@ impl Shared {
 pub struct Engine {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
+    /// With `on_js_thread`: the worker, until the binding hands it to the JS event loop.
+    js_thread_worker: Option<Worker>,
     stopping: bool,
 }
 
 impl Engine {
     pub fn start(mut config: Config, wake: WakeFn) -> std::io::Result<Engine> {
-        config.threads = config.threads.clamp(1, MAX_WORKERS);
+        config.threads = if config.on_js_thread { 1 } else { config.threads.clamp(1, MAX_WORKERS) };
         let n = config.threads;
         let mut polls = Vec::with_capacity(n);
         let mut inboxes = Vec::with_capacity(n);
@@ -165,6 +167,16 @@ impl Engine {
                 shared.wake_all();
             }
         }));
+        if shared.config.on_js_thread {
+            let poll = polls.pop().expect("one poll");
+            let worker = Worker::new(0, shared.clone(), poll);
+            return Ok(Engine {
+                shared,
+                threads: Vec::new(),
+                js_thread_worker: Some(worker),
+                stopping: false,
+            });
+        }
         let mut threads = Vec::with_capacity(n);
         for (index, poll) in polls.into_iter().enumerate() {
             let shared = shared.clone();
@@ -174,7 +186,12 @@ impl Engine {
                     .spawn(move || Worker::new(index, shared, poll).run())?,
             );
         }
-        Ok(Engine { shared, threads, stopping: false })
+        Ok(Engine { shared, threads, js_thread_worker: None, stopping: false })
+    }
+
+    /// With `on_js_thread`, the worker for the JS event loop to drive (once).
+    pub fn take_js_thread_worker(&mut self) -> Option<Worker> {
+        self.js_thread_worker.take()
     }
 
     pub fn shared(&self) -> &Arc<Shared> {

@@ -11,6 +11,7 @@ pub mod deflate;
 pub mod engine;
 pub mod fault;
 pub mod handshake;
+mod js_loop;
 pub mod outbox;
 pub mod protocol;
 pub mod tls;

@@ -191,70 +191,118 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         let mut handed_to_js = false;
         loop {
-            let timeout = if !self.ready.is_empty() || (handed_to_js && self.spin_for_reply()) {
+            let timeout = if handed_to_js && self.ready.is_empty() && self.spin_for_reply() {
                 Some(Duration::ZERO)
             } else {
-                let next_timer = self.timers.first().map(|(at, _)| *at);
-                let next = match (next_timer, self.next_idle_sweep) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                next.map(|at| at.saturating_duration_since(Instant::now()))
+                self.next_timeout()
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     break;
                 }
             }
-            for ev in events.iter() {
-                match ev.token() {
-                    WAKER => self.drain_inbox(),
-                    LISTENER => self.accept_all(),
-                    Token(key) => {
-                        if let Some(conn) = self.conns.get_mut(key) {
-                            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                                conn.set(flag::CAN_READ, true);
-                            }
-                            if ev.is_read_closed() || ev.is_error() {
-                                conn.set(flag::READ_CLOSED, true);
-                            }
-                            if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
-                                conn.set(flag::CAN_WRITE, true);
-                            }
-                            self.service(key);
+            match self.turn(&events) {
+                Some(handed) => handed_to_js = handed,
+                None => break,
+            }
+        }
+        self.finish_run();
+    }
+
+    /// How long the loop may sleep: until the next timer or idle sweep, no
+    /// time at all when sockets have input left, or indefinitely (None).
+    pub fn next_timeout(&self) -> Option<Duration> {
+        if !self.ready.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let next_timer = self.timers.first().map(|(at, _)| *at);
+        let next = match (next_timer, self.next_idle_sweep) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        next.map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
+    /// One turn of the loop after a poll: services the ready sockets, fires
+    /// timers, writes, and hands the staged events to JS. Some(true) if events
+    /// went to JS; None once a shutdown has finished (the loop must end).
+    fn turn(&mut self, events: &Events) -> Option<bool> {
+        for ev in events.iter() {
+            match ev.token() {
+                WAKER => self.drain_inbox(),
+                LISTENER => self.accept_all(),
+                Token(key) => {
+                    if let Some(conn) = self.conns.get_mut(key) {
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            conn.set(flag::CAN_READ, true);
                         }
+                        if ev.is_read_closed() || ev.is_error() {
+                            conn.set(flag::READ_CLOSED, true);
+                        }
+                        if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
+                            conn.set(flag::CAN_WRITE, true);
+                        }
+                        self.service(key);
                     }
-                }
-            }
-            for key in std::mem::take(&mut self.ready) {
-                if let Some(conn) = self.conns.get_mut(key) {
-                    conn.set(flag::QUEUED, false);
-                    self.service(key);
-                }
-            }
-            self.fire_timers();
-            self.sweep_idle();
-            self.flush_dirty();
-            handed_to_js = self.flush_events();
-            if let Some(deadline) = self.shutdown_deadline {
-                if self.conns.is_empty() {
-                    break;
-                }
-                if Instant::now() >= deadline {
-                    let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-                    for key in keys {
-                        self.conns[key].terminate();
-                        self.finish(key);
-                    }
-                    break;
                 }
             }
         }
+        for key in std::mem::take(&mut self.ready) {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.set(flag::QUEUED, false);
+                self.service(key);
+            }
+        }
+        self.fire_timers();
+        self.sweep_idle();
+        self.flush_dirty();
+        let handed_to_js = self.flush_events();
+        if let Some(deadline) = self.shutdown_deadline {
+            if self.conns.is_empty() {
+                return None;
+            }
+            if Instant::now() >= deadline {
+                let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+                for key in keys {
+                    self.conns[key].terminate();
+                    self.finish(key);
+                }
+                return None;
+            }
+        }
+        Some(handed_to_js)
+    }
+
+    /// After the last turn: the last worker to stop tells JS the engine is down.
+    fn finish_run(&mut self) {
         self.flush_events();
         if self.shared.live_workers.fetch_sub(1, Ordering::AcqRel) == 1 {
             wire::put_record(&mut self.staging, event::SHUTDOWN, 0, 0, 0, 0, &[]);
             self.flush_events();
         }
+    }
+
+    /// For a worker driven by the JS thread's event loop (`uv_loop`): the epoll
+    /// descriptor that loop watches; it is readable when this worker has work.
+    pub fn poll_fd(&self) -> std::os::fd::RawFd {
+        self.poll.as_raw_fd()
+    }
+
+    /// For a worker driven by the JS thread's event loop: polls without
+    /// waiting and takes one turn. False once the worker has stopped for good.
+    pub fn step(&mut self, events: &mut Events) -> bool {
+        if let Err(e) = self.poll.poll(events, Some(Duration::ZERO)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.finish_run();
+                return false;
+            }
+            events.clear();
+        }
+        if self.turn(events).is_none() {
+            self.finish_run();
+            return false;
+        }
+        true
     }
 
     /// Hands staged events to JS; true if there were any.

@@ -1,12 +1,14 @@
 'use strict';
-// Echo server on lws. Usage: node benches/servers/lws.js PORT [--broadcast]
+// Echo server on lws. Usage: [LWS_THREADS=n] node benches/servers/lws.js PORT [--broadcast]
+// LWS_THREADS sets the `threads` option (0: the engine on the JS thread's event loop).
 // --broadcast (the broadcast workload): a text message starting with "broadcast " is framed once
 // (prepareBuffer) and sent by reference (sendPrepared) to every open socket, the sender included.
 const path = require('path');
 const lws = require(path.join(__dirname, '..', '..'));
 
 const port = Number(process.argv[2] || 9001);
-const server = new lws.Server({ port, host: '127.0.0.1' });
+const threads = process.env.LWS_THREADS;
+const server = new lws.Server({ port, host: '127.0.0.1', ...(threads ? { threads: Number(threads) } : {}) });
 if (process.argv.includes('--broadcast')) {
   const sockets = new Set();
   server.on('connection', (socket) => sockets.add(socket));

@@ -1,0 +1,198 @@
+//! Drives a worker from the JS thread's libuv loop (the `threads: 0` option).
+//!
+//! The worker's epoll descriptor is watched by libuv like any socket: when it
+//! is readable (a socket is ready, or the worker's inbox waker was written),
+//! the worker polls without waiting and takes one turn. A libuv timer covers
+//! the worker's own timers. Events still reach JS through the threadsafe
+//! function and commands still arrive through the inbox, so nothing else
+//! changes; what goes away is the hand-off between threads, since JS and the
+//! sockets are served by the same thread, as in uWebSockets.js.
+//!
+//! libuv is Node's own (its symbols are resolved when the addon is loaded).
+
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::ffi::{c_int, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+
+use mio::Events;
+
+use crate::worker::Worker;
+
+// From uv.h: the handle types' values and the poll event bit.
+const UV_POLL: c_int = 8;
+const UV_TIMER: c_int = 13;
+const UV_READABLE: c_int = 1;
+
+type PollCb = extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
+type TimerCb = extern "C" fn(handle: *mut c_void);
+type CloseCb = extern "C" fn(handle: *mut c_void);
+
+/// The libuv functions used here, found in the running process (Node exports
+/// them) when first needed, as napi's own are: nothing to resolve at link time,
+/// so `cargo test` and the fuzzers link without Node.
+struct Uv {
+    handle_size: unsafe extern "C" fn(kind: c_int) -> usize,
+    poll_init: unsafe extern "C" fn(uv_loop: *mut c_void, handle: *mut c_void, fd: c_int) -> c_int,
+    poll_start: unsafe extern "C" fn(handle: *mut c_void, events: c_int, cb: PollCb) -> c_int,
+    poll_stop: unsafe extern "C" fn(handle: *mut c_void) -> c_int,
+    timer_init: unsafe extern "C" fn(uv_loop: *mut c_void, handle: *mut c_void) -> c_int,
+    timer_start: unsafe extern "C" fn(handle: *mut c_void, cb: TimerCb, timeout: u64, repeat: u64) -> c_int,
+    timer_stop: unsafe extern "C" fn(handle: *mut c_void) -> c_int,
+    close: unsafe extern "C" fn(handle: *mut c_void, cb: CloseCb),
+    unref: unsafe extern "C" fn(handle: *mut c_void),
+}
+
+fn uv() -> Option<&'static Uv> {
+    static UV: OnceLock<Option<Uv>> = OnceLock::new();
+    UV.get_or_init(|| unsafe {
+        fn find(name: &CStr) -> Option<*mut c_void> {
+            let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+            (!p.is_null()).then_some(p)
+        }
+        use std::mem::transmute as f;
+        Some(Uv {
+            handle_size: f(find(c"uv_handle_size")?),
+            poll_init: f(find(c"uv_poll_init")?),
+            poll_start: f(find(c"uv_poll_start")?),
+            poll_stop: f(find(c"uv_poll_stop")?),
+            timer_init: f(find(c"uv_timer_init")?),
+            timer_start: f(find(c"uv_timer_start")?),
+            timer_stop: f(find(c"uv_timer_stop")?),
+            close: f(find(c"uv_close")?),
+            unref: f(find(c"uv_unref")?),
+        })
+    })
+    .as_ref()
+}
+
+struct Driver {
+    uv: &'static Uv,
+    worker: Worker,
+    events: Events,
+    poll: Handle,
+    timer: Handle,
+    /// Handles not yet closed; the driver is freed when both are.
+    open_handles: u8,
+    /// The worker has stopped; the handles are closing.
+    stopping: bool,
+}
+
+/// Memory for a libuv handle, whose size only libuv knows. Its first field is
+/// `void *data`, which libuv leaves to us: it points at the driver.
+struct Handle {
+    ptr: *mut c_void,
+    layout: Layout,
+}
+
+impl Handle {
+    fn new(uv: &Uv, kind: c_int) -> Handle {
+        let size = unsafe { (uv.handle_size)(kind) }.max(std::mem::size_of::<*mut c_void>());
+        let layout = Layout::from_size_align(size, 16).expect("handle layout");
+        let ptr = unsafe { alloc_zeroed(layout) } as *mut c_void;
+        assert!(!ptr.is_null(), "out of memory for a libuv handle");
+        Handle { ptr, layout }
+    }
+
+    fn set_data(&self, data: *mut Driver) {
+        unsafe { *(self.ptr as *mut *mut Driver) = data };
+    }
+}
+
+fn driver_of(handle: *mut c_void) -> *mut Driver {
+    unsafe { *(handle as *mut *mut Driver) }
+}
+
+/// Starts driving `worker` from the loop `uv_loop` (the JS thread's). The
+/// handles do not keep the process alive: the binding's ref/unref does that.
+///
+/// # Safety
+/// `uv_loop` must be the loop of the calling thread, which runs it.
+pub unsafe fn attach(uv_loop: *mut c_void, worker: Worker) -> std::io::Result<()> {
+    let uv = uv().ok_or_else(|| std::io::Error::other("libuv's functions are not in this process"))?;
+    let fd = worker.poll_fd();
+    let driver = Box::into_raw(Box::new(Driver {
+        uv,
+        worker,
+        events: Events::with_capacity(1024),
+        poll: Handle::new(uv, UV_POLL),
+        timer: Handle::new(uv, UV_TIMER),
+        open_handles: 0,
+        stopping: false,
+    }));
+    let d = &mut *driver;
+    if (uv.poll_init)(uv_loop, d.poll.ptr, fd) != 0 {
+        // Nothing is registered with the loop: free it all here.
+        let d = Box::from_raw(driver);
+        dealloc(d.poll.ptr as *mut u8, d.poll.layout);
+        dealloc(d.timer.ptr as *mut u8, d.timer.layout);
+        return Err(std::io::Error::other("libuv would not watch the engine's descriptor"));
+    }
+    (uv.timer_init)(uv_loop, d.timer.ptr); // cannot fail
+    d.open_handles = 2;
+    d.poll.set_data(driver);
+    d.timer.set_data(driver);
+    (uv.unref)(d.poll.ptr);
+    (uv.unref)(d.timer.ptr);
+    (uv.poll_start)(d.poll.ptr, UV_READABLE, on_poll);
+    // A first turn soon: the listener and inbox may already have work.
+    (uv.timer_start)(d.timer.ptr, on_timer, 0, 0);
+    Ok(())
+}
+
+extern "C" fn on_poll(handle: *mut c_void, _status: c_int, _events: c_int) {
+    step(driver_of(handle));
+}
+
+extern "C" fn on_timer(handle: *mut c_void) {
+    step(driver_of(handle));
+}
+
+fn step(driver: *mut Driver) {
+    // SAFETY: the handles point at a live driver until both are closed, and
+    // libuv calls back on this one thread, never reentrantly.
+    let d = unsafe { &mut *driver };
+    if d.stopping {
+        return;
+    }
+    let uv = d.uv;
+    // Panics are contained per connection inside the worker; one escaping
+    // here must not unwind into libuv. It stops the worker, as it would end a worker thread.
+    let alive = catch_unwind(AssertUnwindSafe(|| d.worker.step(&mut d.events))).unwrap_or_else(|_| {
+        eprintln!("lws: the engine stopped after an internal error");
+        false
+    });
+    unsafe {
+        if !alive {
+            (uv.poll_stop)(d.poll.ptr);
+            (uv.timer_stop)(d.timer.ptr);
+            (uv.close)(d.poll.ptr, on_closed);
+            (uv.close)(d.timer.ptr, on_closed);
+            d.stopping = true;
+            return;
+        }
+        match d.worker.next_timeout() {
+            Some(wait) => {
+                let ms = wait.as_nanos().div_ceil(1_000_000).min(u64::MAX as u128) as u64;
+                (uv.timer_start)(d.timer.ptr, on_timer, ms, 0);
+            }
+            None => {
+                (uv.timer_stop)(d.timer.ptr);
+            }
+        }
+    }
+}
+
+extern "C" fn on_closed(handle: *mut c_void) {
+    let driver = driver_of(handle);
+    // SAFETY: as in `step`; the driver is freed once, after its last handle closed.
+    unsafe {
+        let d = &mut *driver;
+        d.open_handles -= 1;
+        if d.open_handles == 0 {
+            let d = Box::from_raw(driver);
+            dealloc(d.poll.ptr as *mut u8, d.poll.layout);
+            dealloc(d.timer.ptr as *mut u8, d.timer.layout);
+        }
+    }
+}
