@@ -25,6 +25,8 @@ const ROOT = path.join(__dirname, '..');
 const lws = require(ROOT);
 const { withTimeout, once, sleep: delay, waitUntil: until, opened, closed, inbox } = require('./helpers/wait');
 const { WebSocketServer, WebSocket, createWebSocketStream } = lws;
+// js-thread.test.js runs this file again with the engine on the JS thread.
+const ENGINE_OPTIONS = process.env.LWS_TEST_THREADS ? { threads: Number(process.env.LWS_TEST_THREADS) } : {};
 
 // ---- helpers ------------------------------------------------------------------
 
@@ -80,7 +82,7 @@ function scope(t) {
   return {
     /** A WebSocketServer (any mode); closed after the test. */
     wss(options, callback) {
-      const wss = new WebSocketServer(options, callback);
+      const wss = new WebSocketServer({ ...ENGINE_OPTIONS, ...options }, callback);
       cleanups.push(() => shutdown(wss));
       return wss;
     },

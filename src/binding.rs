@@ -154,6 +154,8 @@ impl TsfnCell {
 #[napi]
 pub struct NativeServer {
     engine: Engine,
+    /// With `threads: 0`: the worker on this thread, which takes command batches directly.
+    js_thread_worker: Option<crate::js_loop::JsThreadWorker>,
     tsfn: Arc<TsfnCell>,
     /// Large payloads taken by `stash`, shipped with the next `submit`.
     stashed: Vec<Stashed>,
@@ -305,17 +307,22 @@ impl NativeServer {
             sys::napi_unref_threadsafe_function(env.raw(), tsfn);
         }
         cell.0.store(tsfn as *mut c_void, Ordering::Release);
+        let mut js_thread_worker = None;
         if let Some(worker) = engine.take_js_thread_worker() {
             let mut uv_loop = null_mut();
-            unsafe {
-                if sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) != sys::Status::napi_ok
-                    || crate::js_loop::attach(uv_loop as *mut c_void, worker).is_err()
-                {
-                    return Err(Error::from_reason("cannot run the engine on the JS event loop"));
+            let attached = unsafe {
+                if sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) == sys::Status::napi_ok {
+                    crate::js_loop::attach(uv_loop as *mut c_void, worker).ok()
+                } else {
+                    None
                 }
+            };
+            if attached.is_none() {
+                return Err(Error::from_reason("cannot run the engine on the JS event loop"));
             }
+            js_thread_worker = attached;
         }
-        Ok(NativeServer { engine, tsfn: cell, stashed: Vec::new() })
+        Ok(NativeServer { engine, js_thread_worker, tsfn: cell, stashed: Vec::new() })
     }
 
     /// Binds and starts accepting. Returns the port, or a negative errno.
@@ -356,11 +363,18 @@ impl NativeServer {
             let ext: &External<Arc<Vec<u8>>> = unsafe { External::from_napi_ref(env.raw(), handle.raw())? };
             shared_payloads.push(Arc::clone(ext));
         }
-        self.engine.submit(CommandBatch {
+        let mut batch = CommandBatch {
             bytes: Arc::new(commands.to_vec()),
             prepared: shared_payloads,
             stashed: std::mem::take(&mut self.stashed),
-        });
+        };
+        if let Some(worker) = &self.js_thread_worker {
+            match worker.submit(batch) {
+                Ok(()) => return Ok(()),
+                Err(back) => batch = back,
+            }
+        }
+        self.engine.submit(batch);
         Ok(())
     }
 

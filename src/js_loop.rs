@@ -11,12 +11,15 @@
 //! libuv is Node's own (its symbols are resolved when the addon is loaded).
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::cell::RefCell;
 use std::ffi::{c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 use mio::Events;
 
+use crate::engine::CommandBatch;
 use crate::worker::Worker;
 
 // From uv.h: the handle types' values and the poll event bit.
@@ -72,7 +75,7 @@ struct Driver {
     events: Events,
     poll: Handle,
     timer: Handle,
-    /// Handles not yet closed; the driver is freed when both are.
+    /// Handles not yet closed; their memory is freed when both are.
     open_handles: u8,
     /// The worker has stopped; the handles are closing.
     stopping: bool,
@@ -94,13 +97,44 @@ impl Handle {
         Handle { ptr, layout }
     }
 
-    fn set_data(&self, data: *mut Driver) {
-        unsafe { *(self.ptr as *mut *mut Driver) = data };
+    fn set_data(&self, data: *const RefCell<Driver>) {
+        unsafe { *(self.ptr as *mut *const RefCell<Driver>) = data };
+    }
+
+    /// Releases the memory (once libuv no longer uses it).
+    fn free(&mut self) {
+        if !self.ptr.is_null() {
+            unsafe { dealloc(self.ptr as *mut u8, self.layout) };
+            self.ptr = std::ptr::null_mut();
+        }
     }
 }
 
-fn driver_of(handle: *mut c_void) -> *mut Driver {
-    unsafe { *(handle as *mut *mut Driver) }
+/// The binding's handle on a worker driven from the JS thread. Command
+/// batches go straight to the worker through it (JS and the worker share the
+/// thread), rather than through the inbox and a wake-up of the loop.
+pub struct JsThreadWorker(Rc<RefCell<Driver>>);
+
+impl JsThreadWorker {
+    /// Applies a command batch now and writes what it queued, as the loop's
+    /// turn would. Gives the batch back when the worker has stopped (or is
+    /// busy, which cannot happen on one thread; the inbox then takes it).
+    pub fn submit(&self, batch: CommandBatch) -> Result<(), CommandBatch> {
+        let Ok(mut d) = self.0.try_borrow_mut() else {
+            return Err(batch);
+        };
+        if d.stopping {
+            return Err(batch);
+        }
+        d.worker.apply_now(&batch);
+        d.arm_timer();
+        Ok(())
+    }
+}
+
+/// The driver a handle's `data` points at (one strong count, shared by both handles).
+fn driver_of(handle: *mut c_void) -> *const RefCell<Driver> {
+    unsafe { *(handle as *mut *const RefCell<Driver>) }
 }
 
 /// Starts driving `worker` from the loop `uv_loop` (the JS thread's). The
@@ -108,10 +142,10 @@ fn driver_of(handle: *mut c_void) -> *mut Driver {
 ///
 /// # Safety
 /// `uv_loop` must be the loop of the calling thread, which runs it.
-pub unsafe fn attach(uv_loop: *mut c_void, worker: Worker) -> std::io::Result<()> {
+pub unsafe fn attach(uv_loop: *mut c_void, worker: Worker) -> std::io::Result<JsThreadWorker> {
     let uv = uv().ok_or_else(|| std::io::Error::other("libuv's functions are not in this process"))?;
     let fd = worker.poll_fd();
-    let driver = Box::into_raw(Box::new(Driver {
+    let driver = Rc::new(RefCell::new(Driver {
         uv,
         worker,
         events: Events::with_capacity(1024),
@@ -120,24 +154,25 @@ pub unsafe fn attach(uv_loop: *mut c_void, worker: Worker) -> std::io::Result<()
         open_handles: 0,
         stopping: false,
     }));
-    let d = &mut *driver;
+    let mut d = driver.borrow_mut();
     if (uv.poll_init)(uv_loop, d.poll.ptr, fd) != 0 {
-        // Nothing is registered with the loop: free it all here.
-        let d = Box::from_raw(driver);
-        dealloc(d.poll.ptr as *mut u8, d.poll.layout);
-        dealloc(d.timer.ptr as *mut u8, d.timer.layout);
+        // Nothing is registered with the loop: the handles' memory goes with the driver.
+        d.poll.free();
+        d.timer.free();
         return Err(std::io::Error::other("libuv would not watch the engine's descriptor"));
     }
     (uv.timer_init)(uv_loop, d.timer.ptr); // cannot fail
     d.open_handles = 2;
-    d.poll.set_data(driver);
-    d.timer.set_data(driver);
+    let data = Rc::into_raw(driver.clone());
+    d.poll.set_data(data);
+    d.timer.set_data(data);
     (uv.unref)(d.poll.ptr);
     (uv.unref)(d.timer.ptr);
     (uv.poll_start)(d.poll.ptr, UV_READABLE, on_poll);
     // A first turn soon: the listener and inbox may already have work.
     (uv.timer_start)(d.timer.ptr, on_timer, 0, 0);
-    Ok(())
+    drop(d);
+    Ok(JsThreadWorker(driver))
 }
 
 extern "C" fn on_poll(handle: *mut c_void, _status: c_int, _events: c_int) {
@@ -148,36 +183,50 @@ extern "C" fn on_timer(handle: *mut c_void) {
     step(driver_of(handle));
 }
 
-fn step(driver: *mut Driver) {
-    // SAFETY: the handles point at a live driver until both are closed, and
-    // libuv calls back on this one thread, never reentrantly.
-    let d = unsafe { &mut *driver };
+fn step(driver: *const RefCell<Driver>) {
+    // SAFETY: the handles hold a strong count until both are closed, and
+    // libuv calls back on this one thread.
+    let cell = unsafe { &*driver };
+    let Ok(mut d) = cell.try_borrow_mut() else {
+        return;
+    };
     if d.stopping {
         return;
     }
-    let uv = d.uv;
+    let d = &mut *d;
     // Panics are contained per connection inside the worker; one escaping
     // here must not unwind into libuv. It stops the worker, as it would end a worker thread.
     let alive = catch_unwind(AssertUnwindSafe(|| d.worker.step(&mut d.events))).unwrap_or_else(|_| {
         eprintln!("lws: the engine stopped after an internal error");
         false
     });
-    unsafe {
-        if !alive {
+    if !alive {
+        let uv = d.uv;
+        d.stopping = true;
+        unsafe {
             (uv.poll_stop)(d.poll.ptr);
             (uv.timer_stop)(d.timer.ptr);
             (uv.close)(d.poll.ptr, on_closed);
             (uv.close)(d.timer.ptr, on_closed);
-            d.stopping = true;
-            return;
         }
-        match d.worker.next_timeout() {
-            Some(wait) => {
-                let ms = wait.as_nanos().div_ceil(1_000_000).min(u64::MAX as u128) as u64;
-                (uv.timer_start)(d.timer.ptr, on_timer, ms, 0);
-            }
-            None => {
-                (uv.timer_stop)(d.timer.ptr);
+        return;
+    }
+    d.arm_timer();
+}
+
+impl Driver {
+    /// Sets the libuv timer to the worker's next deadline (or stops it).
+    fn arm_timer(&mut self) {
+        let uv = self.uv;
+        unsafe {
+            match self.worker.next_timeout() {
+                Some(wait) => {
+                    let ms = wait.as_nanos().div_ceil(1_000_000).min(u64::MAX as u128) as u64;
+                    (uv.timer_start)(self.timer.ptr, on_timer, ms, 0);
+                }
+                None => {
+                    (uv.timer_stop)(self.timer.ptr);
+                }
             }
         }
     }
@@ -185,14 +234,19 @@ fn step(driver: *mut Driver) {
 
 extern "C" fn on_closed(handle: *mut c_void) {
     let driver = driver_of(handle);
-    // SAFETY: as in `step`; the driver is freed once, after its last handle closed.
+    // SAFETY: as in `step`; the handles' strong count is released once, after the last closed.
     unsafe {
-        let d = &mut *driver;
-        d.open_handles -= 1;
-        if d.open_handles == 0 {
-            let d = Box::from_raw(driver);
-            dealloc(d.poll.ptr as *mut u8, d.poll.layout);
-            dealloc(d.timer.ptr as *mut u8, d.timer.layout);
+        let last = {
+            let mut d = (*driver).borrow_mut();
+            d.open_handles -= 1;
+            if d.open_handles == 0 {
+                d.poll.free();
+                d.timer.free();
+            }
+            d.open_handles == 0
+        };
+        if last {
+            drop(Rc::from_raw(driver));
         }
     }
 }

@@ -288,6 +288,14 @@ impl Worker {
         self.poll.as_raw_fd()
     }
 
+    /// For a worker on the JS thread: carries out a command batch at once and
+    /// writes what it queued (what a turn does with a batch from the inbox).
+    pub fn apply_now(&mut self, batch: &CommandBatch) {
+        self.apply(batch);
+        self.flush_dirty();
+        self.flush_events();
+    }
+
     /// For a worker driven by the JS thread's event loop: polls without
     /// waiting and takes one turn. False once the worker has stopped for good.
     pub fn step(&mut self, events: &mut Events) -> bool {
