@@ -126,7 +126,13 @@ impl JsThreadWorker {
         if d.stopping {
             return Err(batch);
         }
-        d.worker.apply_now(&batch);
+        let d = &mut *d;
+        // As in `step`: a panic must not unwind into JS; it stops the worker.
+        if catch_unwind(AssertUnwindSafe(|| d.worker.apply_now(&batch))).is_err() {
+            eprintln!("lws: the engine stopped after an internal error");
+            d.stop();
+            return Ok(());
+        }
         d.arm_timer();
         Ok(())
     }
@@ -201,20 +207,25 @@ fn step(driver: *const RefCell<Driver>) {
         false
     });
     if !alive {
-        let uv = d.uv;
-        d.stopping = true;
-        unsafe {
-            (uv.poll_stop)(d.poll.ptr);
-            (uv.timer_stop)(d.timer.ptr);
-            (uv.close)(d.poll.ptr, on_closed);
-            (uv.close)(d.timer.ptr, on_closed);
-        }
+        d.stop();
         return;
     }
     d.arm_timer();
 }
 
 impl Driver {
+    /// The worker is done: stop watching and close the handles.
+    fn stop(&mut self) {
+        let uv = self.uv;
+        self.stopping = true;
+        unsafe {
+            (uv.poll_stop)(self.poll.ptr);
+            (uv.timer_stop)(self.timer.ptr);
+            (uv.close)(self.poll.ptr, on_closed);
+            (uv.close)(self.timer.ptr, on_closed);
+        }
+    }
+
     /// Sets the libuv timer to the worker's next deadline (or stops it).
     fn arm_timer(&mut self) {
         let uv = self.uv;
