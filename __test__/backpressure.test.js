@@ -9,6 +9,8 @@ const crypto = require('crypto');
 const { spawn } = require('child_process');
 const { Server } = require('..');
 const { within } = require('./helpers/wait');
+// js-thread.test.js runs this file again with the engine on the JS thread.
+const ENGINE_OPTIONS = process.env.LWS_TEST_THREADS ? { threads: Number(process.env.LWS_TEST_THREADS) } : {};
 
 const listening = (server) => within(5000, 'listening', (done) => server.once('listening', done));
 
@@ -25,7 +27,7 @@ function cleanup(t) {
 
 test('output to a client that does not read is reported, then drains', { timeout: 30000 }, async (t) => {
   const own = cleanup(t);
-  const server = own.server(new Server({ port: 0, host: '127.0.0.1' }));
+  const server = own.server(new Server({ port: 0, host: '127.0.0.1', ...ENGINE_OPTIONS }));
   await listening(server);
   const client = own.socket(net.connect(server.port, '127.0.0.1'));
   client.on('error', () => {});
@@ -56,7 +58,7 @@ test('output to a client that does not read is reported, then drains', { timeout
 
 test('a blocked JS thread does not let a flood grow memory without bound', { timeout: 60000 }, async (t) => {
   const own = cleanup(t);
-  const server = own.server(new Server({ port: 0, host: '127.0.0.1', maxBacklog: Number(process.env.LWS_TEST_BACKLOG) || undefined }));
+  const server = own.server(new Server({ port: 0, host: '127.0.0.1', ...ENGINE_OPTIONS, maxBacklog: Number(process.env.LWS_TEST_BACKLOG) || undefined }));
   await listening(server);
   const size = 64 * 1024;
   const count = 6000; // 375 MiB offered: far more than the engine may queue

@@ -1,9 +1,11 @@
 'use strict';
 // `threads: 0`: the engine runs on the JS thread's event loop instead of a thread of
-// its own. The core server tests, the ws-compatible server's tests and the
+// its own. The core server, ws-compatible server, TLS, backpressure and
 // fault-containment tests run again in that mode (their servers take `threads` from
 // LWS_TEST_THREADS; the fault tests' child processes inherit it).
 process.env.LWS_TEST_THREADS = '0';
 require('./server.test.js');
 require('./ws-compat.test.js');
+require('./tls.test.js');
+require('./backpressure.test.js');
 require('./fault.test.js');

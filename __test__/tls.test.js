@@ -10,6 +10,8 @@ const { execFileSync } = require('child_process');
 const WebSocket = require('ws');
 const { Server, WebSocketServer } = require('..');
 const { within } = require('./helpers/wait');
+// js-thread.test.js runs this file again with the engine on the JS thread.
+const ENGINE_OPTIONS = process.env.LWS_TEST_THREADS ? { threads: Number(process.env.LWS_TEST_THREADS) } : {};
 
 let dir;
 const file = (name) => path.join(dir, name);
@@ -28,7 +30,7 @@ before(() => {
 });
 
 async function echoServer(t, ssl, extra = {}) {
-  const server = new Server({ port: 0, host: '127.0.0.1', ssl, ...extra });
+  const server = new Server({ port: 0, host: '127.0.0.1', ssl, ...ENGINE_OPTIONS, ...extra });
   t.after(() => new Promise((r) => server.close(r)));
   server.on('message', (socket, message, binary) => server.send(socket, message, binary));
   await within(5000, 'listening', (done) => server.once('listening', done));
