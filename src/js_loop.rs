@@ -4,11 +4,13 @@
 //! is readable (a socket is ready, or the worker's inbox waker was written),
 //! the worker polls without waiting and takes one turn. A libuv timer covers
 //! the worker's own timers. Events still reach JS through the threadsafe
-//! function and commands still arrive through the inbox, so nothing else
-//! changes; what goes away is the hand-off between threads, since JS and the
-//! sockets are served by the same thread, as in uWebSockets.js.
+//! function; command batches are applied and written during the JS call that
+//! submits them (`JsThreadWorker::submit`), and listeners, adopted sockets and
+//! shutdown still arrive through the inbox. What goes away is the hand-off
+//! between threads, since JS and the sockets are served by the same thread, as
+//! in uWebSockets.js.
 //!
-//! libuv is Node's own (its symbols are resolved when the addon is loaded).
+//! libuv is Node's own: its functions are looked up in the process (`uv()`).
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::cell::RefCell;

@@ -21,7 +21,6 @@ module.exports = {
   /** Largest message the engine can hand over (record lengths are 32-bit). */
   ENGINE_MAX_MESSAGE: 2 ** 32 - 1,
   EMPTY_BUFFER: Buffer.alloc(0),
-  /** The WebSocket an lws core socket belongs to. */
   /** The handshake an lws core socket (or a Node socket) is in the middle of. */
   kHandshake: Symbol('lws.ws.handshake'),
   /** Marks Node sockets already given to handleUpgrade(). */
