@@ -9,8 +9,7 @@ const crypto = require('crypto');
 const { spawn } = require('child_process');
 const { Server } = require('..');
 const { within } = require('./helpers/wait');
-// js-thread.test.js runs this file again with the engine on the JS thread.
-const ENGINE_OPTIONS = process.env.LWS_TEST_THREADS ? { threads: Number(process.env.LWS_TEST_THREADS) } : {};
+const { ENGINE_OPTIONS } = require('./helpers/engine'); // LWS_TEST_THREADS (js-thread.test.js)
 
 const listening = (server) => within(5000, 'listening', (done) => server.once('listening', done));
 

@@ -22,8 +22,7 @@ const { withTimeout, once, sleep: delay, waitUntil: until, opened, closed, inbox
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-// js-thread.test.js runs this file again with the engine on the JS thread.
-const ENGINE_OPTIONS = process.env.LWS_TEST_THREADS ? { threads: Number(process.env.LWS_TEST_THREADS) } : {};
+const { ENGINE_OPTIONS } = require('./helpers/engine'); // LWS_TEST_THREADS (js-thread.test.js)
 
 function closeServer(server, ms = 15000) {
   return withTimeout(new Promise((resolve) => server.close(resolve)), ms, 'server.close callback');

@@ -10,8 +10,7 @@ const { execFileSync } = require('child_process');
 const WebSocket = require('ws');
 const { Server, WebSocketServer } = require('..');
 const { within } = require('./helpers/wait');
-// js-thread.test.js runs this file again with the engine on the JS thread.
-const ENGINE_OPTIONS = process.env.LWS_TEST_THREADS ? { threads: Number(process.env.LWS_TEST_THREADS) } : {};
+const { ENGINE_OPTIONS } = require('./helpers/engine'); // LWS_TEST_THREADS (js-thread.test.js)
 
 let dir;
 const file = (name) => path.join(dir, name);

@@ -25,8 +25,7 @@ const ROOT = path.join(__dirname, '..');
 const lws = require(ROOT);
 const { withTimeout, once, sleep: delay, waitUntil: until, opened, closed, inbox } = require('./helpers/wait');
 const { WebSocketServer, WebSocket, createWebSocketStream } = lws;
-// js-thread.test.js runs this file again with the engine on the JS thread.
-const ENGINE_OPTIONS = process.env.LWS_TEST_THREADS ? { threads: Number(process.env.LWS_TEST_THREADS) } : {};
+const { ENGINE_OPTIONS } = require('./helpers/engine'); // LWS_TEST_THREADS (js-thread.test.js)
 
 // ---- helpers ------------------------------------------------------------------
 

@@ -280,6 +280,22 @@ impl NativeServer {
             }),
         )
         .map_err(|e| Error::from_reason(format!("cannot start the engine: {e}")))?;
+        // Before the threadsafe function exists: a failure here leaves nothing to release.
+        let mut js_thread_worker = None;
+        if let Some(worker) = engine.take_js_thread_worker() {
+            let mut uv_loop = null_mut();
+            let attached = unsafe {
+                if sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) == sys::Status::napi_ok {
+                    crate::js_loop::attach(uv_loop as *mut c_void, worker).ok()
+                } else {
+                    None
+                }
+            };
+            if attached.is_none() {
+                return Err(Error::from_reason("cannot run the engine on the JS event loop"));
+            }
+            js_thread_worker = attached;
+        }
         let context = Arc::into_raw(engine.shared().clone()) as *mut c_void;
         let mut name = null_mut();
         let mut tsfn = null_mut();
@@ -307,21 +323,6 @@ impl NativeServer {
             sys::napi_unref_threadsafe_function(env.raw(), tsfn);
         }
         cell.0.store(tsfn as *mut c_void, Ordering::Release);
-        let mut js_thread_worker = None;
-        if let Some(worker) = engine.take_js_thread_worker() {
-            let mut uv_loop = null_mut();
-            let attached = unsafe {
-                if sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) == sys::Status::napi_ok {
-                    crate::js_loop::attach(uv_loop as *mut c_void, worker).ok()
-                } else {
-                    None
-                }
-            };
-            if attached.is_none() {
-                return Err(Error::from_reason("cannot run the engine on the JS event loop"));
-            }
-            js_thread_worker = attached;
-        }
         Ok(NativeServer { engine, js_thread_worker, tsfn: cell, stashed: Vec::new() })
     }
 
