@@ -439,10 +439,10 @@ describe('lws against bad input (raw TCP clients)', () => {
     raw.destroy();
   });
 
-  it('answers Sec-WebSocket-Version: 8 with 426 and Sec-WebSocket-Version: 13', { timeout: TEST_TIMEOUT }, async () => {
+  it('answers Sec-WebSocket-Version: 12 with 426 and Sec-WebSocket-Version: 13, 8', { timeout: TEST_TIMEOUT }, async () => {
     const key = crypto.randomBytes(16).toString('base64');
-    const res = await expectHttpRejection(upgradeRequest(key).replace('Sec-WebSocket-Version: 13', 'Sec-WebSocket-Version: 8'), 426);
-    assert.equal(res.headers['sec-websocket-version'], '13');
+    const res = await expectHttpRejection(upgradeRequest(key).replace('Sec-WebSocket-Version: 13', 'Sec-WebSocket-Version: 12'), 426);
+    assert.equal(res.headers['sec-websocket-version'], '13, 8');
   });
 
   it('answers a missing Sec-WebSocket-Key with 400', { timeout: TEST_TIMEOUT }, async () => {
@@ -788,5 +788,148 @@ describe('lws against slow and silent clients (handshakeTimeout: 500)', () => {
     const later = await raw.readFrame();
     assert.equal(later.payload.toString(), 'later');
     raw.destroy();
+  });
+});
+
+describe('nothing lost at close (raw TCP clients)', () => {
+  let srv;
+
+  before(async () => {
+    srv = await startServer({ closeTimeout: 2000 });
+  });
+
+  after(async () => {
+    Raw.destroyAll();
+    if (srv) await stopServer(srv.server);
+  });
+
+  /** Reads frames until the close frame: the data frames before it, and the close. */
+  async function readUntilClose(raw) {
+    const data = [];
+    for (;;) {
+      const f = await raw.readFrame();
+      if (f.opcode === OP.CLOSE) {
+        return { data, code: f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005, reason: f.payload.subarray(2).toString() };
+      }
+      data.push({ opcode: f.opcode, payload: f.payload });
+    }
+  }
+
+  // Sizes on every path: copied into the event batch, lent from the read buffer, reassembled.
+  // Even indexes go as text (valid UTF-8), odd ones as binary.
+  const payloads = [Buffer.from('hello'), crypto.randomBytes(5000), Buffer.from('é'.repeat(100 * 1024)), Buffer.from('world')];
+
+  for (const halfClose of [false, true]) {
+    it(`echoes of messages sent just before the close leave before the close reply, which echoes code and reason${halfClose ? ' (client half-closes TCP after its close frame)' : ''}`, { timeout: TEST_TIMEOUT }, async () => {
+      const raw = await handshake(srv.port);
+      const port = raw.sock.localPort; // unreadable once the socket is closed
+      const frames = payloads.map((payload, i) => frame({ opcode: i % 2 ? OP.BINARY : OP.TEXT, payload }));
+      frames.push(frame({ opcode: OP.CLOSE, payload: closePayload(4000, 'bye ✓') }));
+      await raw.write(Buffer.concat(frames));
+      if (halfClose) raw.sock.end();
+      const { data, code, reason } = await readUntilClose(raw);
+      assert.deepEqual(data.map((f) => f.payload.length), payloads.map((p) => p.length), "every echo arrives before the close frame");
+      data.forEach((f, i) => {
+        assert.equal(f.opcode, i % 2 ? OP.BINARY : OP.TEXT);
+        assert.ok(f.payload.equals(payloads[i]), `echo ${i} intact`);
+      });
+      assert.deepEqual({ code, reason }, { code: 4000, reason: 'bye ✓' });
+      await raw.waitEnd();
+      const reported = await waitUntil(() => srv.log.closes.get(port), STEP_TIMEOUT, 'the server close event');
+      assert.deepEqual(reported, { code: 4000, reason: 'bye ✓' });
+    });
+  }
+
+  it('an empty close frame gets an empty reply after the echoes', { timeout: TEST_TIMEOUT }, async () => {
+    const raw = await handshake(srv.port);
+    await raw.write(Buffer.concat([frame({ opcode: OP.TEXT, payload: 'last' }), frame({ opcode: OP.CLOSE })]));
+    const { data, code, reason } = await readUntilClose(raw);
+    assert.deepEqual(data.map((f) => f.payload.toString()), ['last']);
+    assert.deepEqual({ code, reason }, { code: 1005, reason: '' });
+    await raw.waitEnd();
+  });
+
+  it("messages sent from a 'closing' listener leave before the close reply", { timeout: TEST_TIMEOUT }, async () => {
+    const seen = [];
+    const onClosing = (socket, code, reason) => {
+      seen.push([code, reason]);
+      srv.server.send(socket, 'goodbye from closing');
+    };
+    srv.server.on('closing', onClosing);
+    try {
+      const raw = await handshake(srv.port);
+      await raw.write(Buffer.concat([frame({ opcode: OP.TEXT, payload: 'a' }), frame({ opcode: OP.CLOSE, payload: closePayload(4001, 'x') })]));
+      const { data, code, reason } = await readUntilClose(raw);
+      assert.deepEqual(data.map((f) => f.payload.toString()), ['a', 'goodbye from closing']);
+      assert.deepEqual({ code, reason }, { code: 4001, reason: 'x' });
+      assert.deepEqual(seen, [[4001, 'x']]);
+    } finally {
+      srv.server.off('closing', onClosing);
+    }
+  });
+
+  it('close(code, reason) right after send() sends the message first', { timeout: TEST_TIMEOUT }, async () => {
+    const onMessage = (socket, data) => {
+      if (String(data) === 'close me') {
+        srv.server.send(socket, 'one');
+        srv.server.send(socket, crypto.randomBytes(100 * 1024), true);
+        srv.server.close(socket, 4002, 'done');
+      }
+    };
+    srv.server.on('message', onMessage);
+    try {
+      const raw = await handshake(srv.port);
+      await raw.write(frame({ opcode: OP.TEXT, payload: 'close me' }));
+      const { data, code, reason } = await readUntilClose(raw);
+      // The echo (from startServer's listener), then this listener's two messages.
+      assert.deepEqual(data.map((f) => f.payload.length), [8, 3, 100 * 1024]);
+      assert.deepEqual({ code, reason }, { code: 4002, reason: 'done' });
+      await raw.write(frame({ opcode: OP.CLOSE, payload: closePayload(4002, 'done') }));
+      await raw.waitEnd();
+    } finally {
+      srv.server.off('message', onMessage);
+    }
+  });
+
+  it('Sec-WebSocket-Version: 8 (HyBi 07-12) is accepted and frames as 13', { timeout: TEST_TIMEOUT }, async () => {
+    const raw = await Raw.connect(srv.port);
+    const key = crypto.randomBytes(16).toString('base64');
+    await raw.write(upgradeRequest(key).replace('Sec-WebSocket-Version: 13', 'Sec-WebSocket-Version: 8'));
+    const res = await raw.readHttpResponse();
+    assert.equal(res.status, 101);
+    assert.equal(res.headers['sec-websocket-accept'], acceptFor(key));
+    await raw.write(frame({ opcode: OP.TEXT, payload: 'hybi' }));
+    const f = await raw.readFrame();
+    assert.equal(f.payload.toString(), 'hybi');
+  });
+});
+
+describe('autoPong: false (raw TCP clients)', () => {
+  let srv;
+
+  before(async () => {
+    srv = await startServer({ autoPong: false });
+  });
+
+  after(async () => {
+    Raw.destroyAll();
+    if (srv) await stopServer(srv.server);
+  });
+
+  it("pings are not answered by the engine; 'ping' reaches JS, which answers with pong()", { timeout: TEST_TIMEOUT }, async () => {
+    const pings = [];
+    srv.server.on('ping', (socket, data) => {
+      pings.push(Buffer.from(data).toString());
+      srv.server.pong(socket, `js:${data}`);
+    });
+    const raw = await handshake(srv.port);
+    await raw.write(Buffer.concat([frame({ opcode: OP.PING, payload: 'p1' }), frame({ opcode: OP.TEXT, payload: 'm' })]));
+    const first = await raw.readFrame();
+    const second = await raw.readFrame();
+    // Only JS's pong, never the engine's echo of 'p1'.
+    assert.deepEqual([first, second].map((f) => [f.opcode, f.payload.toString()]), [[OP.PONG, 'js:p1'], [OP.TEXT, 'm']]);
+    assert.deepEqual(pings, ['p1']);
+    await sleep(100);
+    assert.equal(raw.buf.length, 0, 'nothing else was sent');
   });
 });

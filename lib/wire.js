@@ -9,7 +9,7 @@ const RECORD_HEADER = 16;
 const Event = Object.freeze({
   OPEN: 1, MESSAGE: 2, FRAGMENT: 3, CLOSE: 4, UPGRADE: 5, HTTP: 6,
   PING: 7, PONG: 8, DRAIN: 9, ABORTED: 10, SHUTDOWN: 11, FAIL: 12, BUFFERED: 13, DROPPED: 14,
-  MESSAGE_AT: 16, RAW: 17,
+  MESSAGE_AT: 16, RAW: 17, PEER_CLOSE: 18, HAND_OFF: 19,
 });
 
 const Command = Object.freeze({

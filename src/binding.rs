@@ -55,6 +55,8 @@ pub struct EngineOptions {
     pub max_backpressure: Option<f64>,
     pub backpressure_drop: Option<bool>,
     pub per_message_deflate: Option<DeflateOptions>,
+    pub auto_pong: Option<bool>,
+    pub hand_off_http: Option<bool>,
     /// PEM data for TLS (the JS side reads files).
     pub ssl_cert: Option<Buffer>,
     pub ssl_key: Option<Buffer>,
@@ -133,6 +135,12 @@ fn config_from(o: EngineOptions) -> Result<Config> {
             cfg.level = v.min(9);
         }
         c.deflate = Some(cfg);
+    }
+    if let Some(v) = o.auto_pong {
+        c.auto_pong = v;
+    }
+    if let Some(v) = o.hand_off_http {
+        c.hand_off_http = v;
     }
     if let Some(v) = o.reply_spin_us {
         c.reply_spin = Duration::from_micros(v as u64);

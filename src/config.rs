@@ -37,6 +37,12 @@ pub struct Config {
     pub backpressure_drop: bool,
     /// permessage-deflate offered to clients; None: never negotiated.
     pub deflate: Option<DeflateConfig>,
+    /// Pings are answered by the engine; false leaves it to JS (ws's `autoPong: false`).
+    pub auto_pong: bool,
+    /// Connections whose request the engine does not upgrade itself (plain HTTP,
+    /// malformed or refused upgrades) are handed to JS with their descriptor and
+    /// the bytes read (the `httpServer` option) instead of being answered here.
+    pub hand_off_http: bool,
     /// TLS for accepted connections (the `ssl` option).
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
@@ -60,6 +66,8 @@ impl Default for Config {
             max_backpressure: 0,
             backpressure_drop: false,
             deflate: None,
+            auto_pong: true,
+            hand_off_http: false,
             tls: None,
         }
     }

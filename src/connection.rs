@@ -58,6 +58,10 @@ pub enum Phase {
     /// The peer broke the protocol: nothing more is read, and the close frame
     /// waits until JS has answered the messages that came before the error.
     Failing,
+    /// The peer's close frame arrived: nothing more is read, and the reply
+    /// (echoing its code and reason) waits until JS has answered the messages
+    /// that came before it, so those answers leave first.
+    PeerClosed,
     /// Our close frame is queued or sent; waiting for the peer's or for EOF.
     Closing,
 }
@@ -102,6 +106,8 @@ pub const IN_PLACE_MIN: usize = 1024;
 pub struct EventSink<'a> {
     pub staging: &'a mut Vec<u8>,
     pub ping_events: bool,
+    /// Pings are answered by the engine (false: JS answers them, as ws's `autoPong: false`).
+    pub auto_pong: bool,
     /// The worker's raw read buffer as (address, length), when the bytes being
     /// fed were read into it and may be lent to JS in place.
     pub raw: Option<(usize, usize)>,
@@ -193,11 +199,18 @@ impl Conn {
     }
 
     pub fn is_websocket(&self) -> bool {
-        matches!(self.phase, Phase::Open | Phase::Failing | Phase::Closing)
+        matches!(self.phase, Phase::Open | Phase::Failing | Phase::PeerClosed | Phase::Closing)
     }
 
+    /// JS may still queue frames: while open, and while the close frame waits for
+    /// JS's answers to what came before it (Failing, PeerClosed).
     fn can_send(&self) -> bool {
-        matches!(self.phase, Phase::Open | Phase::Failing) && !self.has(flag::DONE)
+        matches!(self.phase, Phase::Open | Phase::Failing | Phase::PeerClosed) && !self.has(flag::DONE)
+    }
+
+    /// Nothing more is read: the peer's close frame or protocol error is the last input.
+    pub fn input_ended(&self) -> bool {
+        matches!(self.phase, Phase::Failing | Phase::PeerClosed)
     }
 
     // ---- output -------------------------------------------------------------
@@ -278,6 +291,21 @@ impl Conn {
         }
         self.phase = Phase::Closing;
         true
+    }
+
+    /// Replies to the peer's close frame with its own code and reason (as ws
+    /// does), when JS did not reply in time or the server is shutting down.
+    pub fn answer_peer_close(&mut self) -> bool {
+        if !matches!(self.phase, Phase::PeerClosed) {
+            return false;
+        }
+        let reason = self.report_reason.clone();
+        self.close(self.report_code, &reason)
+    }
+
+    /// The socket itself, for a connection handed over whole (no events follow).
+    pub fn into_transport(self) -> Transport {
+        self.io
     }
 
     /// Ends the connection at once, without a close handshake.
@@ -412,6 +440,7 @@ impl Conn {
         let deliver = !self.has(flag::DISCARD);
         let open = matches!(self.phase, Phase::Open);
         let ping_events = sink.ping_events;
+        let auto_pong = sink.auto_pong;
         let mut pongs: Vec<u8> = Vec::new();
         let mut peer_close: Option<(u16, Vec<u8>)> = None;
         let mut inflater = self.deflate.as_mut().map(|d| ConnInflater {
@@ -430,7 +459,7 @@ impl Conn {
                 sink.stage(event::FRAGMENT, binary as u8 * FLAG_BINARY, 0, id, extra, data);
             }
             ReaderEvent::Ping(payload) => {
-                if open {
+                if open && auto_pong {
                     // The pong is framed here; it joins the outbox below.
                     let mut header = [0u8; 10];
                     let n = encode_header(&mut header, true, false, Opcode::Pong, payload.len() as u64);
@@ -454,11 +483,13 @@ impl Conn {
             if deliver {
                 self.set_final_report(code, &reason, 0);
             }
-            // Echo the peer's code (RFC 6455 5.5.1); an empty close gets an empty reply.
-            self.send_close(code, b"");
             if matches!(self.phase, Phase::Open) {
-                self.phase = Phase::Closing;
+                // JS answers the messages staged before this one, then replies with
+                // CLOSE (echoing code and reason): answers and reply leave in order.
+                self.phase = Phase::PeerClosed;
+                sink.stage(event::PEER_CLOSE, 0, code, id, 0, &reason);
             }
+            // Otherwise our close frame is out already: the exchange is complete.
         }
         if let Err(err) = result {
             let reason = err.to_string();

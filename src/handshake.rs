@@ -116,7 +116,9 @@ pub fn parse_request(buf: &[u8], limits: &HandshakeLimits) -> Result<Option<Requ
     if request.method != "GET" || !has_token("connection", "upgrade") {
         return Err(Rejection::new(400, "Bad Request"));
     }
-    if request.header("sec-websocket-version") != Some(b"13") {
+    // 13 is RFC 6455; 8 is the HyBi drafts 07-12, whose framing is the same (ws accepts both).
+    let version = request.header("sec-websocket-version").map(<[u8]>::trim_ascii);
+    if !matches!(version, Some(b"13") | Some(b"8")) {
         return Err(Rejection::new(426, "Upgrade Required"));
     }
     let key = request
@@ -130,10 +132,13 @@ pub fn parse_request(buf: &[u8], limits: &HandshakeLimits) -> Result<Option<Requ
     Ok(Some(request))
 }
 
-/// A key is the base64 of 16 bytes: 22 characters and "==".
+/// A key is the base64 of 16 bytes: 22 base64 characters and "==" (the last
+/// character's unused bits are not checked, as ws does not check them).
 fn is_valid_key(key: &str) -> bool {
-    key.len() == 24
-        && base64::engine::general_purpose::STANDARD.decode(key).map(|d| d.len() == 16).unwrap_or(false)
+    let bytes = key.as_bytes();
+    bytes.len() == 24
+        && bytes[22..] == *b"=="
+        && bytes[..22].iter().all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
 /// Sec-WebSocket-Accept for a Sec-WebSocket-Key.
@@ -162,7 +167,7 @@ pub fn error_response(status: u16, reason: &str) -> Vec<u8> {
 
 /// An error answer with extra header lines (each ending in CRLF).
 pub fn error_response_with(status: u16, reason: &str, extra: &[u8]) -> Vec<u8> {
-    let version = if status == 426 { "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n" } else { "" };
+    let version = if status == 426 { "Sec-WebSocket-Version: 13, 8\r\nUpgrade: websocket\r\n" } else { "" };
     let mut out = format!("HTTP/1.1 {status} {reason}\r\n{version}Connection: close\r\n").into_bytes();
     out.extend_from_slice(extra);
     out.extend_from_slice(
@@ -197,6 +202,15 @@ mod tests {
     }
 
     #[test]
+    fn hybi_version_8_and_loose_key_bits() {
+        // Version 8 (HyBi 07-12) frames as 13 does.
+        assert!(matches!(parse(&GOOD.replace("Version: 13", "Version: 8")).unwrap().unwrap().kind, RequestKind::Upgrade { .. }));
+        // Non-zero unused bits in the last base64 character: accepted, as by ws.
+        let loose = GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZR==");
+        assert!(matches!(parse(&loose).unwrap().unwrap().kind, RequestKind::Upgrade { .. }));
+    }
+
+    #[test]
     fn incomplete_until_blank_line() {
         for i in 0..GOOD.len() {
             assert_eq!(parse(&GOOD[..i]), Ok(None), "{i}");
@@ -205,7 +219,10 @@ mod tests {
 
     #[test]
     fn rejections() {
-        assert_eq!(parse(&GOOD.replace("Version: 13", "Version: 8")).unwrap_err().status, 426);
+        assert_eq!(parse(&GOOD.replace("Version: 13", "Version: 12")).unwrap_err().status, 426);
+        assert_eq!(parse(&GOOD.replace("Version: 13", "Version: 7")).unwrap_err().status, 426);
+        assert_eq!(parse(&GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZQ=")).unwrap_err().status, 400);
+        assert_eq!(parse(&GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZ-==")).unwrap_err().status, 400);
         assert_eq!(parse(&GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "short")).unwrap_err().status, 400);
         assert_eq!(parse(&GOOD.replace("GET", "POST")).unwrap_err().status, 400);
         assert_eq!(parse(&GOOD.replace("keep-alive, Upgrade", "close")).unwrap_err().status, 400);

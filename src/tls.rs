@@ -108,6 +108,14 @@ impl Transport {
         }
     }
 
+    /// The TCP socket, when no TLS session sits on it.
+    pub fn into_plain(self) -> Option<TcpStream> {
+        match self {
+            Transport::Plain(s) => Some(s),
+            Transport::Tls(_) => None,
+        }
+    }
+
     pub fn is_tls(&self) -> bool {
         matches!(self, Transport::Tls(_))
     }

@@ -43,6 +43,13 @@ pub mod event {
     /// Bytes as the engine read them (frame headers, masks and all), for
     /// MESSAGE_AT records to point into; nothing to do but skip them.
     pub const RAW: u8 = 17;
+    /// The peer's close frame arrived (code = its code, 1005 for none; payload =
+    /// its reason). JS answers with CLOSE once earlier events are handled, so
+    /// its replies to them leave before the close reply.
+    pub const PEER_CLOSE: u8 = 18;
+    /// A connection the engine does not serve (`hand_off_http`): extra = its
+    /// descriptor, now JS's to own; payload = the bytes read from it so far.
+    pub const HAND_OFF: u8 = 19;
 }
 
 /// JS -> engine command kinds.

@@ -182,7 +182,13 @@ impl Worker {
     }
 
     fn sink<'a>(staging: &'a mut Vec<u8>, shared: &Shared) -> EventSink<'a> {
-        EventSink { staging, ping_events: shared.hooks().ping, raw: None, raw_used: false }
+        EventSink {
+            staging,
+            ping_events: shared.hooks().ping,
+            auto_pong: shared.config.auto_pong,
+            raw: None,
+            raw_used: false,
+        }
     }
 
     // ---- the loop -------------------------------------------------------------
@@ -558,6 +564,15 @@ impl Worker {
                     conn.set(flag::DONE, true);
                     self.finish(key);
                 }
+                // JS did not reply to the peer's close in time: the engine replies
+                // (the peer gets one more close timeout to take it).
+                Phase::PeerClosed => {
+                    if conn.answer_peer_close() {
+                        let timeout = self.config().close_timeout;
+                        self.set_deadline(key, Some(timeout));
+                    }
+                    self.service_websocket(key);
+                }
                 _ => {
                     conn.terminate();
                     self.finish(key);
@@ -603,7 +618,7 @@ impl Worker {
             Phase::Request(_) => self.service_request(key),
             Phase::AwaitJs(_) => self.service_waiting(key),
             Phase::Answering => self.service_answer(key),
-            Phase::Open | Phase::Failing | Phase::Closing => self.service_websocket(key),
+            Phase::Open | Phase::Failing | Phase::PeerClosed | Phase::Closing => self.service_websocket(key),
         }
     }
 
@@ -626,7 +641,7 @@ impl Worker {
                 conn.shutdown_write();
             }
             if !conn.has(flag::CAN_READ)
-                || matches!(conn.phase, Phase::Failing)
+                || conn.input_ended()
                 || (conn.has(flag::PAUSED) && matches!(conn.phase, Phase::Open))
             {
                 return;
@@ -759,11 +774,19 @@ impl Worker {
                 }
             };
             match verdict {
-                Some(Err(r)) => return self.answer(key, handshake::error_response(r.status, r.reason)),
+                Some(Err(r)) => {
+                    if self.hand_off(key, None) {
+                        return;
+                    }
+                    return self.answer(key, handshake::error_response(r.status, r.reason));
+                }
                 Some(Ok(Some((request, true)))) => return self.on_request(key, request),
                 Some(Ok(Some((request, false)))) => {
                     // A plain request whose body is still coming: refuse early when it cannot be served.
                     if let RequestKind::Plain { content_length } = request.kind {
+                        if self.hand_off(key, None) {
+                            return;
+                        }
                         if !self.shared.hooks().http {
                             return self.answer(key, handshake::error_response(426, "Upgrade Required"));
                         }
@@ -801,6 +824,15 @@ impl Worker {
         let crate::connection::RequestState { buf, peer } = *state;
         let id = conn.id;
         let fd = conn.io.tcp().as_raw_fd() as u32;
+        let served_here = match &request.kind {
+            RequestKind::Plain { .. } => false,
+            RequestKind::Upgrade { .. } => {
+                self.shared.config.path.as_ref().map_or(true, |path| request.path() == path)
+            }
+        };
+        if !served_here && self.hand_off(key, Some(buf.clone())) {
+            return;
+        }
         match request.kind {
             RequestKind::Plain { content_length } => {
                 if !hooks.http {
@@ -915,6 +947,32 @@ impl Worker {
             }
             _ => {}
         }
+    }
+
+    /// With `hand_off_http`, gives a connection the engine does not serve to JS:
+    /// its descriptor and the bytes read so far (`head`, or the request buffer)
+    /// leave in a HAND_OFF event, and the engine forgets it. False when it can't
+    /// be handed off (not configured, TLS, or it came from Node in the first place).
+    fn hand_off(&mut self, key: usize, head: Option<Vec<u8>>) -> bool {
+        let conn = &self.conns[key];
+        if !self.shared.config.hand_off_http || conn.io.is_tls() || conn.has(flag::ADOPTED) {
+            return false;
+        }
+        let mut conn = self.remove(key);
+        let _ = self.poll.registry().deregister(conn.io.tcp_mut());
+        let head = match (head, &mut conn.phase) {
+            (Some(head), _) => head,
+            (None, Phase::Request(state)) => std::mem::take(&mut state.buf),
+            (None, _) => Vec::new(),
+        };
+        let id = conn.id;
+        let Some(stream) = conn.into_transport().into_plain() else {
+            return true; // unreachable: checked above
+        };
+        use std::os::fd::IntoRawFd;
+        let fd = stream.into_raw_fd();
+        wire::put_record(&mut self.staging, event::HAND_OFF, 0, 0, id, fd as u32, &head);
+        true
     }
 
     /// Starts writing a final HTTP answer; the socket closes after it.
@@ -1091,7 +1149,9 @@ impl Worker {
                 let response = handshake::error_response_with(code, status_reason(code), payload);
                 self.answer(key, response);
             }
-            (command::HTTP_RESPONSE, None) => self.answer(key, payload.to_vec()),
+            // A complete answer written by JS: for plain requests, and for refusals
+            // that must match another library's bytes (the ws layer's).
+            (command::HTTP_RESPONSE, _) => self.answer(key, payload.to_vec()),
             _ => self.answer(key, handshake::error_response(500, "Internal Server Error")),
         }
     }
@@ -1125,6 +1185,13 @@ impl Worker {
         for key in keys {
             let conn = &mut self.conns[key];
             match conn.phase {
+                Phase::PeerClosed => {
+                    if conn.answer_peer_close() {
+                        let timeout = self.config().close_timeout;
+                        self.set_deadline(key, Some(timeout));
+                    }
+                    self.service_websocket(key);
+                }
                 Phase::Open | Phase::Failing => {
                     if conn.close(1001, b"server shutting down") {
                         let timeout = self.config().close_timeout;
