@@ -10,6 +10,7 @@ const OPTIONS = {
   threads: 'threads', handshakeTimeout: 'ms', closeTimeout: 'ms',
   maxHeaderBytes: 'size', maxHeaders: 'count', maxHttpBody: 'size', maxBacklog: 'size', replySpin: 'micros',
   idleTimeout: 'seconds', maxBackpressure: 'size', closeOnBackpressureLimit: 'boolean',
+  autoPong: 'boolean', httpServer: 'httpServer',
 };
 
 const DEFLATE_KEYS = {
@@ -46,6 +47,7 @@ function check(name, kind, v) {
     case 'level': return isInt(v, 0, 9) || fail(name, 'an integer from 0 to 9', v);
     case 'memLevel': return isInt(v, 1, 9) || fail(name, 'an integer from 1 to 9', v);
     case 'pem': return typeof v === 'string' || Buffer.isBuffer(v) || fail(name, 'a path or a Buffer', v);
+    case 'httpServer': return (v !== null && typeof v === 'object' && typeof v.emit === 'function') || fail(name, 'an http.Server', v);
     case 'deflate': return checkShape(name, v, DEFLATE_KEYS, true);
     case 'ssl': return checkShape(name, v, SSL_KEYS, false);
     default: throw new Error(`unknown option kind ${kind}`);
@@ -124,6 +126,7 @@ function normalizeOptions(options) {
     host: o.host,
     backlog: o.backlog ?? 511,
     perMessageDeflate: o.perMessageDeflate ?? false,
+    httpServer: o.httpServer,
     engine: {
       path: o.path,
       maxMessageSize: o.maxMessageSize ?? 16 * 1024 * 1024,
@@ -143,6 +146,8 @@ function normalizeOptions(options) {
       maxBackpressure: o.maxBackpressure,
       backpressureDrop: o.closeOnBackpressureLimit === false,
       perMessageDeflate: deflate,
+      autoPong: o.autoPong,
+      handOffHttp: o.httpServer !== undefined,
       ...tls,
     },
   };

@@ -6,6 +6,8 @@
 // (everything sent during one batch, or one tick, is one native call).
 
 const { EventEmitter } = require('events');
+const fs = require('fs');
+const net = require('net');
 const util = require('util');
 const native = require('./native');
 const { lent, RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, ERROR_CODES, decodeRequest, decodePeer, CommandWriter } = require('./wire');
@@ -408,6 +410,21 @@ class Server extends EventEmitter {
         // The replies to earlier messages are already queued: the close frame follows them.
         this._commands.bytes(Command.CLOSE, 0, code, id, buf.subarray(start, end));
         return;
+      case Event.PEER_CLOSE: {
+        // The peer's close frame, after the messages before it were handled: what
+        // listeners send now still leaves before the reply, which echoes code and reason.
+        const socket = this._sockets.get(id);
+        try {
+          if (socket !== undefined && this._events.closing !== undefined) {
+            this.emit('closing', socket, code, buf.toString('utf8', start, end));
+          }
+        } finally {
+          this._commands.bytes(Command.CLOSE, 0, code, id, buf.subarray(start, end));
+        }
+        return;
+      }
+      case Event.HAND_OFF:
+        return this._onHandOff(extra, buf.subarray(start, end));
       case Event.RAW: // bytes as read, which MESSAGE_AT records point into
       default:
     }
@@ -461,6 +478,25 @@ class Server extends EventEmitter {
       this._updateRef();
     }
     this._schedule();
+  }
+
+  /**
+   * A connection the engine did not upgrade (plain HTTP, a malformed or refused
+   * upgrade) goes to the `httpServer` option's server as if it had accepted it:
+   * a net.Socket on the descriptor, with the bytes the engine read put back.
+   */
+  _onHandOff(fd, head) {
+    const httpServer = this.options.httpServer;
+    let socket;
+    try {
+      socket = new net.Socket({ fd, readable: true, writable: true });
+    } catch (err) {
+      fs.close(fd, () => {});
+      this.emit('error', err);
+      return;
+    }
+    if (head.length > 0) socket.unshift(Buffer.from(head)); // a copy: the batch is lent
+    httpServer.emit('connection', socket);
   }
 
   _onHttp(buf, id, start, end) {
