@@ -127,6 +127,28 @@ class UpgradeRequest extends PendingRequest {
     this.server._answerUpgrade(this[kId], status, headers);
     return true;
   }
+
+  /**
+   * Refuses with a complete HTTP response written by the caller (status line,
+   * headers, body), sent as is; the connection closes after it. False if too late.
+   */
+  refuseWith(response) {
+    if (this.answered || this.aborted || this.server._closed) return false;
+    this.answered = true;
+    this.server._answerRaw(this[kId], Buffer.from(response, 'latin1'));
+    return true;
+  }
+
+  /**
+   * With the `httpServer` option: gives the connection to that server instead of
+   * answering, as if it had accepted it (it reads this same request). False if too late.
+   */
+  handOff() {
+    if (this.answered || this.aborted || this.server._closed || !this.server.options.httpServer) return false;
+    this.answered = true;
+    this.server._handOffUpgrade(this);
+    return true;
+  }
 }
 
 /** A plain HTTP request waiting for `respond`. */
@@ -178,6 +200,7 @@ class Server extends EventEmitter {
     this.options = normalizeOptions(options);
     this._sockets = new Map(); // id -> Socket (open connections)
     this._pending = new Map(); // id -> Socket or HttpRequest shown to JS, not yet open/answered
+    this._handOffHeads = new Map(); // id -> request head rebuilt for a connection being handed off
     this._dispatching = false;
     this._flushScheduled = false;
     this._listening = false;
@@ -377,6 +400,7 @@ class Server extends EventEmitter {
         return;
       }
       case Event.ABORTED: {
+        this._handOffHeads.delete(id);
         const pending = this._pending.get(id);
         this._pending.delete(id);
         this._updateRef();
@@ -424,7 +448,7 @@ class Server extends EventEmitter {
         return;
       }
       case Event.HAND_OFF:
-        return this._onHandOff(extra, buf.subarray(start, end));
+        return this._onHandOff(id, extra, buf.subarray(start, end));
       case Event.RAW: // bytes as read, which MESSAGE_AT records point into
       default:
     }
@@ -485,8 +509,11 @@ class Server extends EventEmitter {
    * upgrade) goes to the `httpServer` option's server as if it had accepted it:
    * a net.Socket on the descriptor, with the bytes the engine read put back.
    */
-  _onHandOff(fd, head) {
+  _onHandOff(id, fd, bytes) {
     const httpServer = this.options.httpServer;
+    const rebuilt = this._handOffHeads.get(id); // a request JS was shown, then handed off
+    this._handOffHeads.delete(id);
+    const head = rebuilt === undefined ? Buffer.from(bytes) : Buffer.concat([rebuilt, bytes]); // copies: the batch is lent
     let socket;
     try {
       socket = new net.Socket({ fd, readable: true, writable: true });
@@ -495,8 +522,28 @@ class Server extends EventEmitter {
       this.emit('error', err);
       return;
     }
-    if (head.length > 0) socket.unshift(Buffer.from(head)); // a copy: the batch is lent
+    if (head.length > 0) socket.unshift(head);
     httpServer.emit('connection', socket);
+  }
+
+  _answerRaw(id, bytes) {
+    this._pending.delete(id);
+    this._commands.bytes(Command.HTTP_RESPONSE, 0, 0, id, bytes);
+    this._updateRef();
+    this._schedule();
+  }
+
+  _handOffUpgrade(request) {
+    const id = request[kId];
+    this._pending.delete(id);
+    // The engine keeps only what followed the request head: the head is rebuilt from what JS was shown.
+    let head = `${request.method} ${request.url} HTTP/1.1\r\n`;
+    const raw = request.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    this._handOffHeads.set(id, Buffer.from(`${head}\r\n`, 'latin1'));
+    this._commands.bytes(Command.HAND_OFF, 0, 0, id, null);
+    this._updateRef();
+    this._schedule();
   }
 
   _onHttp(buf, id, start, end) {

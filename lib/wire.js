@@ -14,7 +14,7 @@ const Event = Object.freeze({
 
 const Command = Object.freeze({
   SEND: 1, SEND_PREPARED: 2, CLOSE: 3, TERMINATE: 4, ACCEPT: 5, REFUSE: 6,
-  HTTP_RESPONSE: 7, PING: 8, PONG: 9, PAUSE: 10, RESUME: 11,
+  HTTP_RESPONSE: 7, PING: 8, PONG: 9, PAUSE: 10, RESUME: 11, HAND_OFF: 12,
 });
 
 /** Protocol error ids (src/protocol/error.rs `wire_id`) to ws's error codes. */
@@ -91,9 +91,9 @@ function decodeRequest(buf, start, end) {
   const rawHeaders = [];
   const parts = hlen > 0 ? buf.latin1Slice(pos, pos + hlen - 1).split('\0') : [];
   for (let i = 0; i + 1 < parts.length; i += 2) {
-    const name = parts[i];
     const value = parts[i + 1];
-    rawHeaders.push(name, value);
+    rawHeaders.push(parts[i], value); // names as the client sent them
+    const name = parts[i].toLowerCase();
     // Repeated headers are joined like Node's http does for most of them.
     if (headers[name] === undefined) headers[name] = value;
     else headers[name] += (name === 'cookie' ? '; ' : ', ') + value;

@@ -43,7 +43,8 @@ pub struct Request {
     pub method: String,
     /// Request target as sent, query included.
     pub url: String,
-    /// Header names lowercased, values as sent (latin1 bytes), in order.
+    /// Header names and values as sent (latin1 bytes), in order; look them up
+    /// with `header`/`headers_named`, which ignore case.
     pub headers: Vec<(String, Vec<u8>)>,
     /// Bytes of the request head (the body or first frames follow).
     pub head_len: usize,
@@ -51,8 +52,14 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+    /// The first value of a header (`name` in lowercase).
+    pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a [u8]> {
+        self.headers_named(name).next()
+    }
+
+    /// Every value of a header, in order (`name` in lowercase).
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
     }
 
     /// The URL's path, without the query string.
@@ -87,12 +94,12 @@ pub fn parse_request(buf: &[u8], limits: &HandshakeLimits) -> Result<Option<Requ
     let method = req.method.unwrap_or("").to_string();
     let url = req.path.unwrap_or("").to_string();
     let headers: Vec<(String, Vec<u8>)> =
-        req.headers.iter().map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec())).collect();
+        req.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect();
     let mut request =
         Request { method, url, headers, head_len, kind: RequestKind::Plain { content_length: 0 } };
 
     let has_token = |name: &str, token: &str| {
-        request.headers.iter().filter(|(n, _)| n == name).any(|(_, v)| {
+        request.headers_named(name).any(|v| {
             v.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
         })
     };

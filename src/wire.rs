@@ -71,6 +71,9 @@ pub mod command {
     pub const PONG: u8 = 9;
     pub const PAUSE: u8 = 10;
     pub const RESUME: u8 = 11;
+    /// For a request waiting in JS: hand the connection to JS (a HAND_OFF
+    /// event follows) instead of answering it (needs `hand_off_http`).
+    pub const HAND_OFF: u8 = 12;
 }
 
 /// The error id a CLOSE event carries when the engine panicked while serving

@@ -855,12 +855,7 @@ impl Worker {
                     }
                 }
                 let leftover = buf[request.head_len..].to_vec();
-                let offers: Vec<&[u8]> = request
-                    .headers
-                    .iter()
-                    .filter(|(n, _)| n == "sec-websocket-extensions")
-                    .map(|(_, v)| v.as_slice())
-                    .collect();
+                let offers: Vec<&[u8]> = request.headers_named("sec-websocket-extensions").collect();
                 let negotiated =
                     self.shared.config.deflate.as_ref().and_then(|cfg| deflate::negotiate(&offers, cfg));
                 if hooks.upgrade {
@@ -1113,7 +1108,7 @@ impl Worker {
                 }
                 false
             }
-            command::ACCEPT | command::REFUSE | command::HTTP_RESPONSE => {
+            command::ACCEPT | command::REFUSE | command::HTTP_RESPONSE | command::HAND_OFF => {
                 self.answer_request(key, rec.kind, rec.code, rec.payload);
                 false
             }
@@ -1148,6 +1143,12 @@ impl Worker {
             (command::REFUSE, Some(_)) => {
                 let response = handshake::error_response_with(code, status_reason(code), payload);
                 self.answer(key, response);
+            }
+            (command::HAND_OFF, _) => {
+                // The request head was shown to JS, which rebuilds it; what followed goes along.
+                if !self.hand_off(key, Some(leftover)) {
+                    self.answer(key, handshake::error_response(500, "Internal Server Error"));
+                }
             }
             // A complete answer written by JS: for plain requests, and for refusals
             // that must match another library's bytes (the ws layer's).
