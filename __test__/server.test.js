@@ -417,6 +417,50 @@ test('close: server.close(socket, code, reason) reaches the client', { timeout: 
   assert.equal(serverCode, 4002);
 });
 
+// Nothing lost at close: a client that sends its last messages and closes gets every
+// echo before the close reply, which echoes its code and reason, on every engine mode.
+const CLOSE_ORDER_MODES = [
+  ['threads: 1', {}],
+  ['threads: 0', { threads: 0 }],
+  ['threads: 2', { threads: 2 }],
+  ['permessage-deflate', { perMessageDeflate: { threshold: 0 } }],
+];
+for (const [mode, options] of CLOSE_ORDER_MODES) {
+  for (const api of ['Server', 'WebSocketServer']) {
+    test(`close: messages sent just before the client's close are all echoed first (${api}, ${mode})`, { timeout: 30000 }, async (t) => {
+      const s = scope(t);
+      let server;
+      let port;
+      if (api === 'Server') {
+        server = await s.listen({ ...options }, echo);
+        port = server.port;
+      } else {
+        const { threads, ...ws } = { ...ENGINE_OPTIONS, ...options };
+        server = new lws.WebSocketServer({ port: 0, host: '127.0.0.1', ...ws, ...(threads === undefined ? {} : { threads }) });
+        s.defer(() => new Promise((resolve) => server.close(() => resolve())));
+        server.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+        await once(server, 'listening');
+        port = server.address().port;
+      }
+      const big = crypto.randomBytes(300 * 1024);
+      for (let round = 0; round < 5; round++) {
+        const ws = await s.connect(`ws://127.0.0.1:${port}/`, { perMessageDeflate: Boolean(options.perMessageDeflate) });
+        const got = [];
+        ws.on('message', (data) => got.push(data.length));
+        const done = closed(ws);
+        ws.send('hello');
+        ws.send(big);
+        ws.send('x'.repeat(5000));
+        ws.send('world');
+        ws.close(4000, 'bye');
+        const { code, reason } = await done;
+        assert.deepEqual(got, [5, big.length, 5000, 5], `round ${round}: every echo before the close`);
+        assert.deepEqual({ code, reason }, { code: 4000, reason: 'bye' });
+      }
+    });
+  }
+}
+
 test('close: server.close(socket) without a code, and with 1000', { timeout: 30000 }, async (t) => {
   const s = scope(t);
   const server = await s.listen({}, (srv) => {

@@ -60,6 +60,24 @@ test('wss: echo of text, binary and a 2 MiB message through the engine\'s TLS', 
   assert.ok(got[2].equals(big));
 });
 
+test('wss: messages sent just before the client\'s close are all echoed before the close reply, which echoes code and reason', { timeout: 30000 }, async (t) => {
+  const server = await echoServer(t, { key: file('server.key'), cert: file('server.pem') });
+  const big = Buffer.alloc(300 * 1024, 0x42);
+  for (let round = 0; round < 3; round++) {
+    const ws = new WebSocket(`wss://127.0.0.1:${server.port}/`, { ca: fs.readFileSync(file('ca.pem')) });
+    const got = [];
+    ws.on('message', (data) => got.push(data.length));
+    await within(5000, 'open', (done, fail) => { ws.once('open', done); ws.once('error', fail); });
+    const closed = within(5000, 'close', (done) => ws.once('close', (code, reason) => done({ code, reason: String(reason) })));
+    ws.send('hello');
+    ws.send(big);
+    ws.send('world');
+    ws.close(4000, 'bye');
+    assert.deepEqual(await closed, { code: 4000, reason: 'bye' });
+    assert.deepEqual(got, [5, big.length, 5], `round ${round}: every echo before the close`);
+  }
+});
+
 test('wss: PEM given as strings; the certificate is checked by the client (wrong CA fails)', { timeout: 20000 }, async (t) => {
   const server = await echoServer(t, { key: fs.readFileSync(file('server.key'), 'utf8'), cert: fs.readFileSync(file('server.pem'), 'utf8') });
   const got = await echoOnce(`wss://localhost:${server.port}/`, { ca: fs.readFileSync(file('ca.pem')) }, ['by name']);
