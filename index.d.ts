@@ -60,8 +60,16 @@ export interface ServerOptions {
   maxBackpressure?: number;
   /** false: over maxBackpressure drop the message ('dropped' event) instead of closing. Default true. */
   closeOnBackpressureLimit?: boolean;
-  /** Microseconds an engine thread waits awake for JS's replies before sleeping; default 30, 0 = off. */
+  /** Microseconds an engine thread waits awake for JS's replies before sleeping; default 0 (off). */
   replySpin?: number;
+  /** false: the engine does not answer pings; answer them with `pong()` from the 'ping' event. Default true. */
+  autoPong?: boolean;
+  /**
+   * A Node `http.Server` (not listening) that gets every connection the engine does not upgrade
+   * (plain HTTP, malformed or refused upgrades) as its own 'connection', so express and the like can
+   * share the port. Then the 'http' event is not used.
+   */
+  httpServer?: import('http').Server;
   /** Milliseconds a client has to complete its handshake; default 10000. */
   handshakeTimeout?: number;
   /** Milliseconds a close handshake may take before the socket is dropped; default 5000. */
@@ -117,6 +125,10 @@ export declare class UpgradeRequest {
   accept(headers?: Record<string, string | string[]>): boolean;
   /** Refuses with a status from 400 to 599. False if already answered or aborted. */
   refuse(status?: number, headers?: Record<string, string | string[]>): boolean;
+  /** Refuses with a whole HTTP response written by the caller, sent as is. False if already answered or aborted. */
+  refuseWith(response: string | Buffer): boolean;
+  /** With the `httpServer` option: that server takes the connection (and reads this request) instead. */
+  handOff(): boolean;
 }
 
 /** Opaque value from `prepareBuffer`; released when garbage-collected. */
@@ -171,6 +183,8 @@ export declare class Server extends EventEmitter {
   /** `message` is valid only during the callback (it is emptied afterwards): copy it to keep it. */
   on(event: 'message', listener: (socket: Socket, message: Buffer, binary: boolean, remainingBytes: number) => void): this;
   on(event: 'fragment', listener: (socket: Socket, fragment: Buffer, binary: boolean, remainingBytes: number) => void): this;
+  /** The peer's close frame arrived; what is sent from here still leaves before the reply, which echoes code and reason. */
+  on(event: 'closing', listener: (socket: Socket, code: number, reason: string) => void): this;
   on(event: 'close', listener: (socket: Socket, code: number, reason: string, errorCode?: string) => void): this;
   on(event: 'drain', listener: (socket: Socket) => void): this;
   on(event: 'dropped', listener: (socket: Socket) => void): this;
