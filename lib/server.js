@@ -432,7 +432,8 @@ class Server extends EventEmitter {
       }
       case Event.FAIL:
         // The replies to earlier messages are already queued: the close frame follows them.
-        this._commands.bytes(Command.CLOSE, 0, code, id, buf.subarray(start, end));
+        // It carries the code alone, as ws's does (the reason text goes to 'close').
+        this._commands.bytes(Command.CLOSE, 0, code, id, null);
         return;
       case Event.PEER_CLOSE: {
         // The peer's close frame, after the messages before it were handled: what

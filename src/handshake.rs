@@ -62,6 +62,18 @@ impl Request {
         self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
     }
 
+    /// An upgrade every HTTP stack reads the same way: one `Upgrade: websocket`
+    /// (no other protocols listed), one key, one version. Node joins repeated
+    /// headers, so ws would refuse the others: they are left to it when the
+    /// engine hands unserved requests to Node (`hand_off_http`).
+    pub fn is_unambiguous_upgrade(&self) -> bool {
+        let once = |name: &str| self.headers_named(name).count() == 1;
+        once("upgrade")
+            && self.header("upgrade").is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+            && once("sec-websocket-key")
+            && once("sec-websocket-version")
+    }
+
     /// The URL's path, without the query string.
     pub fn path(&self) -> &str {
         self.url.split('?').next().unwrap_or("")
@@ -215,6 +227,15 @@ mod tests {
         // Non-zero unused bits in the last base64 character: accepted, as by ws.
         let loose = GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZR==");
         assert!(matches!(parse(&loose).unwrap().unwrap().kind, RequestKind::Upgrade { .. }));
+    }
+
+    #[test]
+    fn unambiguous_upgrades() {
+        assert!(parse(GOOD).unwrap().unwrap().is_unambiguous_upgrade());
+        let two_protocols = GOOD.replace("Upgrade: WebSocket", "Upgrade: websocket, foo");
+        assert!(!parse(&two_protocols).unwrap().unwrap().is_unambiguous_upgrade());
+        let two_keys = GOOD.replace("Sec-WebSocket-Version", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\nSec-WebSocket-Version");
+        assert!(!parse(&two_keys).unwrap().unwrap().is_unambiguous_upgrade());
     }
 
     #[test]

@@ -828,6 +828,7 @@ impl Worker {
             RequestKind::Plain { .. } => false,
             RequestKind::Upgrade { .. } => {
                 self.shared.config.path.as_ref().map_or(true, |path| request.path() == path)
+                    && (!self.shared.config.hand_off_http || request.is_unambiguous_upgrade())
             }
         };
         if !served_here && self.hand_off(key, Some(buf.clone())) {
