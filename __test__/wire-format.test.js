@@ -1,0 +1,62 @@
+'use strict';
+// The bridge's record format is written twice, in src/wire.rs (the engine) and
+// lib/wire.js (JS). This test reads the Rust source and fails on any drift:
+// a constant changed, added or removed on one side only.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const wire = require('../lib/wire');
+
+const ROOT = path.join(__dirname, '..');
+const rust = fs.readFileSync(path.join(ROOT, 'src', 'wire.rs'), 'utf8');
+const errors = fs.readFileSync(path.join(ROOT, 'src', 'protocol', 'error.rs'), 'utf8');
+
+/** `pub const NAME: type = value;` lines of a Rust source (or of one `pub mod` in it). */
+function rustConstants(source, mod) {
+  let body = source;
+  if (mod !== undefined) {
+    const start = source.indexOf(`pub mod ${mod} {`);
+    assert.ok(start >= 0, `src/wire.rs has no module ${mod}`);
+    body = source.slice(start, source.indexOf('\n}', start));
+  } else {
+    body = source.replace(/pub mod \w+ \{[\s\S]*?\n\}/g, ''); // top level only
+  }
+  const out = {};
+  for (const m of body.matchAll(/pub const (\w+): \w+ = (\d+)(?: \* (\d+))?;/g)) {
+    out[m[1]] = Number(m[2]) * (m[3] === undefined ? 1 : Number(m[3]));
+  }
+  return out;
+}
+
+test('event kinds are the same on both sides', () => {
+  assert.deepEqual({ ...wire.Event }, rustConstants(rust, 'event'));
+});
+
+test('command kinds are the same on both sides', () => {
+  assert.deepEqual({ ...wire.Command }, rustConstants(rust, 'command'));
+});
+
+test('record header size and flags are the same on both sides', () => {
+  const top = rustConstants(rust);
+  assert.equal(wire.RECORD_HEADER, top.RECORD_HEADER);
+  for (const name of ['FLAG_BINARY', 'FLAG_MORE', 'FLAG_STASHED', 'FLAG_NO_COMPRESS']) {
+    assert.equal(wire[name], top[name], name);
+  }
+  const jsFlags = Object.keys(wire).filter((k) => k.startsWith('FLAG_')).sort();
+  const rustFlags = Object.keys(top).filter((k) => k.startsWith('FLAG_')).sort();
+  assert.deepEqual(jsFlags, rustFlags, 'the same set of flags');
+});
+
+test('error ids: every protocol error and the internal error have their ws code in JS', () => {
+  const body = errors.slice(errors.indexOf('fn wire_id'), errors.indexOf('\n    }\n', errors.indexOf('fn wire_id')));
+  const ids = [...body.matchAll(/ProtocolError::(\w+)(?:\(_\))? => (\d+),/g)].map((m) => [m[1], Number(m[2])]);
+  assert.ok(ids.length >= 10, 'wire_id arms found in src/protocol/error.rs');
+  const max = Math.max(...ids.map(([, id]) => id));
+  for (const [name, id] of ids) assert.equal(typeof wire.ERROR_CODES[id], 'string', `${name} (${id}) has no code in lib/wire.js`);
+  const internal = rustConstants(rust).INTERNAL_ERROR_ID;
+  assert.equal(internal, max + 1, 'INTERNAL_ERROR_ID follows the protocol errors');
+  assert.equal(wire.ERROR_CODES[internal], 'LWS_ERR_INTERNAL');
+  assert.equal(wire.ERROR_CODES.length, internal + 1, 'no code in JS beyond the engine ids');
+});
