@@ -10,3 +10,5 @@ function abiSuffix() {
 
 const platform = `${process.platform}-${process.arch}${abiSuffix()}`;
 exports.binaryPath = path.join(__dirname, '..', 'native', `lws.${platform}.node`);
+/** The test build with fault injection compiled in (`scripts/build.js --fault-injection`). */
+exports.faultInjectionPath = path.join(__dirname, '..', 'native', `lws.${platform}.fault-injection.node`);

@@ -7,7 +7,12 @@ const fs = require('fs');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
-const { binaryPath } = require('../lib/native-path');
+const { binaryPath: releasePath, faultInjectionPath } = require('../lib/native-path');
+
+// --fault-injection: the test build with the engine's fault injection compiled in
+// (LWS_TEST_PANIC_ON, see src/fault.rs), beside the release build.
+const faultInjection = process.argv.includes('--fault-injection');
+const binaryPath = faultInjection ? faultInjectionPath : releasePath;
 
 function newestSource() {
   let newest = 0;
@@ -43,18 +48,19 @@ if (!process.argv.includes('--force') && upToDate()) process.exit(0);
 
 // Builds go to a staging folder and the result is renamed into place, so a
 // process that has the old engine loaded keeps a valid file.
-const staging = path.join(root, 'native', '.staging');
+const staging = path.join(root, 'native', faultInjection ? '.staging-fault-injection' : '.staging');
 fs.mkdirSync(staging, { recursive: true });
 // One cargo build at a time on this machine (flock, where available).
 const locked = (cmd, args) => (spawnSync('flock', ['--version']).status === 0 ? ['flock', ['/tmp/lws-cargo.lock', cmd, ...args]] : [cmd, args]);
 const napiCli = path.join(root, 'node_modules', '.bin', 'napi');
 let built;
 if (fs.existsSync(napiCli)) {
-  run(...locked(napiCli, ['build', '--release', '--platform', '--no-js', '--output-dir', staging, '--dts', 'native.d.ts']));
-  built = path.join(staging, path.basename(binaryPath));
+  const features = faultInjection ? ['--features', 'fault-injection'] : [];
+  run(...locked(napiCli, ['build', '--release', '--platform', '--no-js', '--output-dir', staging, '--dts', 'native.d.ts', ...features]));
+  built = path.join(staging, path.basename(releasePath));
 } else {
   // Installed as a dependency (no dev tools): plain cargo, then copy the library.
-  run(...locked('cargo', ['build', '--release']));
+  run(...locked('cargo', ['build', '--release', ...(faultInjection ? ['--features', 'fault-injection'] : [])]));
   built = path.join(staging, 'lws.node');
   fs.copyFileSync(path.join(root, 'target', 'release', process.platform === 'darwin' ? 'liblws.dylib' : 'liblws.so'), built);
 }
