@@ -60,8 +60,6 @@ export interface ServerOptions {
   maxBackpressure?: number;
   /** false: over maxBackpressure drop the message ('dropped' event) instead of closing. Default true. */
   closeOnBackpressureLimit?: boolean;
-  /** Microseconds an engine thread waits awake for JS's replies before sleeping; default 0 (off). */
-  replySpin?: number;
   /** false: the engine does not answer pings; answer them with `pong()` from the 'ping' event. Default true. */
   autoPong?: boolean;
   /**
@@ -258,7 +256,6 @@ export interface WebSocketServerOptions {
   keepAliveRetry?: number;
   maxHeaderBytes?: number;
   maxHeaders?: number;
-  replySpin?: number;
 }
 
 export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | readonly number[] | number | null | undefined;

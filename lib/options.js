@@ -8,7 +8,7 @@ const OPTIONS = {
   keepAliveTime: 'seconds', keepAliveInterval: 'seconds', keepAliveRetry: 'count',
   bufferSize: 'size', maxMessageSize: 'size', perMessageDeflate: 'deflate', ssl: 'ssl',
   threads: 'threads', handshakeTimeout: 'ms', closeTimeout: 'ms',
-  maxHeaderBytes: 'size', maxHeaders: 'count', maxHttpBody: 'size', maxBacklog: 'size', replySpin: 'micros',
+  maxHeaderBytes: 'size', maxHeaders: 'count', maxHttpBody: 'size', maxBacklog: 'size',
   idleTimeout: 'seconds', maxBackpressure: 'size', closeOnBackpressureLimit: 'boolean',
   autoPong: 'boolean', httpServer: 'httpServer',
 };
@@ -17,6 +17,13 @@ const DEFLATE_KEYS = {
   serverNoContextTakeover: 'boolean', clientNoContextTakeover: 'boolean',
   serverMaxWindowBits: 'bits', clientMaxWindowBits: 'bits', memLevel: 'memLevel', threshold: 'count0', level: 'level',
 };
+
+/**
+ * Set to true on a perMessageDeflate object by lws.WebSocketServer (a symbol: no
+ * user option): the engine does not negotiate, it follows the
+ * Sec-WebSocket-Extensions header the 'upgrade' listener accepts with.
+ */
+const kNegotiatedByJs = Symbol('lws.negotiatedByJs');
 
 const SSL_KEYS = {
   key: 'pem', cert: 'pem', ca: 'pem', passphrase: 'string', ciphers: 'string', rejectUnauthorized: 'boolean',
@@ -38,7 +45,6 @@ function check(name, kind, v) {
     case 'path': return (typeof v === 'string' && v.startsWith('/')) || fail(name, 'a string starting with "/"', v);
     case 'count': return isInt(v, 1, 2 ** 31 - 1) || fail(name, 'a positive integer', v);
     case 'seconds': return isInt(v, 0, 2 ** 31 / 1000) || fail(name, 'a whole number of seconds', v);
-    case 'micros': return isInt(v, 0, 10000) || fail(name, 'a number of microseconds from 0 to 10000', v);
     case 'ms': return isInt(v, 1, 2 ** 31 - 1) || fail(name, 'a positive number of milliseconds', v);
     case 'size': return isInt(v, 1, Number.MAX_SAFE_INTEGER) || fail(name, 'a positive integer (bytes)', v);
     case 'threads': return isInt(v, 0, 8) || fail(name, 'an integer from 0 to 8', v);
@@ -119,6 +125,7 @@ function normalizeOptions(options) {
       clientMaxWindowBits: d.clientMaxWindowBits === true ? undefined : d.clientMaxWindowBits,
       threshold: d.threshold ?? 1024,
       level: d.level,
+      negotiatedByJs: d[kNegotiatedByJs] === true,
     };
   }
   return {
@@ -141,7 +148,6 @@ function normalizeOptions(options) {
       maxHttpBody: o.maxHttpBody,
       threads: o.threads ?? 1,
       maxJsBacklog: o.maxBacklog,
-      replySpinUs: o.replySpin,
       idleTimeoutMs: seconds(o.idleTimeout),
       maxBackpressure: o.maxBackpressure,
       backpressureDrop: o.closeOnBackpressureLimit === false,
@@ -153,4 +159,4 @@ function normalizeOptions(options) {
   };
 }
 
-module.exports = { normalizeOptions };
+module.exports = { normalizeOptions, kNegotiatedByJs };

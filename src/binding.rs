@@ -33,6 +33,8 @@ pub struct DeflateOptions {
     pub client_max_window_bits: Option<u32>,
     pub threshold: Option<u32>,
     pub level: Option<u32>,
+    /// lws.WebSocketServer's: JS negotiates and names the outcome in the accept headers.
+    pub negotiated_by_js: Option<bool>,
 }
 
 #[napi(object)]
@@ -50,7 +52,6 @@ pub struct EngineOptions {
     pub max_http_body: Option<u32>,
     pub threads: Option<u32>,
     pub max_js_backlog: Option<f64>,
-    pub reply_spin_us: Option<u32>,
     pub idle_timeout_ms: Option<u32>,
     pub max_backpressure: Option<f64>,
     pub backpressure_drop: Option<bool>,
@@ -134,6 +135,7 @@ fn config_from(o: EngineOptions) -> Result<Config> {
         if let Some(v) = d.level {
             cfg.level = v.min(9);
         }
+        cfg.negotiated_by_js = d.negotiated_by_js == Some(true);
         c.deflate = Some(cfg);
     }
     if let Some(v) = o.auto_pong {
@@ -141,9 +143,6 @@ fn config_from(o: EngineOptions) -> Result<Config> {
     }
     if let Some(v) = o.hand_off_http {
         c.hand_off_http = v;
-    }
-    if let Some(v) = o.reply_spin_us {
-        c.reply_spin = Duration::from_micros(v as u64);
     }
     if let Some(v) = o.max_js_backlog {
         c.max_js_backlog = v.max(0.0) as usize;

@@ -27,8 +27,6 @@ pub struct Config {
     pub on_js_thread: bool,
     /// Events waiting for JS, in bytes, beyond which connections stop reading.
     pub max_js_backlog: usize,
-    /// How long a worker waits awake for JS's replies after handing it events.
-    pub reply_spin: Duration,
     /// A WebSocket silent this long is closed (1001); pinged at half of it. None: off.
     pub idle_timeout: Option<Duration>,
     /// Queued output in bytes beyond which a send drops the client (or the message). 0: no limit.
@@ -61,7 +59,6 @@ impl Default for Config {
             threads: 1,
             on_js_thread: false,
             max_js_backlog: 16 * 1024 * 1024,
-            reply_spin: Duration::ZERO, // spinning steals CPU from the work itself when cores are few
             idle_timeout: None,
             max_backpressure: 0,
             backpressure_drop: false,

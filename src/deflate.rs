@@ -21,6 +21,10 @@ pub struct DeflateConfig {
     /// Messages smaller than this are sent uncompressed.
     pub threshold: usize,
     pub level: u32,
+    /// Set by lws.WebSocketServer: the offer is not negotiated here but in JS, by
+    /// ws's rules (lib/ws/extensions.js), whose answer comes as a
+    /// `Sec-WebSocket-Extensions` line among the accept headers (see `agreed_in_headers`).
+    pub negotiated_by_js: bool,
 }
 
 impl Default for DeflateConfig {
@@ -32,6 +36,7 @@ impl Default for DeflateConfig {
             client_max_window_bits: None,
             threshold: 1024,
             level: 6,
+            negotiated_by_js: false,
         }
     }
 }
@@ -135,6 +140,41 @@ pub fn negotiate(header_values: &[&[u8]], cfg: &DeflateConfig) -> Option<(Agreed
         }
     }
     None
+}
+
+/// With `negotiated_by_js`: what the 101's headers, written by JS, agree on: their
+/// `Sec-WebSocket-Extensions` line if it names permessage-deflate. The line is
+/// already among the headers; the String returned is its value (for OPEN).
+pub fn agreed_in_headers(headers: &[u8]) -> Option<(Agreed, String)> {
+    let value = headers.split(|&b| b == b'\n').find_map(|line| {
+        let colon = line.iter().position(|&b| b == b':')?;
+        let name = line[..colon].trim_ascii();
+        name.eq_ignore_ascii_case(b"sec-websocket-extensions").then(|| line[colon + 1..].trim_ascii())
+    })?;
+    let value = std::str::from_utf8(value).ok()?;
+    let mut params = value.split(';').map(str::trim);
+    if params.next() != Some("permessage-deflate") {
+        return None;
+    }
+    let mut agreed = Agreed {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_window_bits: 15,
+    };
+    for param in params {
+        let (name, bits) = match param.split_once('=') {
+            Some((n, v)) => (n.trim(), v.trim().parse::<u8>().ok()),
+            None => (param, None),
+        };
+        match name {
+            "server_no_context_takeover" => agreed.server_no_context_takeover = true,
+            "client_no_context_takeover" => agreed.client_no_context_takeover = true,
+            // ws agrees to 8, but raw deflate's smallest window is 9, which zlib (so ws) then uses.
+            "server_max_window_bits" => agreed.server_window_bits = bits.map_or(15, |b| b.clamp(9, 15)),
+            _ => {} // client_max_window_bits: our inflater takes any window
+        }
+    }
+    Some((agreed, value.to_string()))
 }
 
 /// Compresses one message (raw deflate, sync flush, the 4-byte tail removed).
@@ -265,6 +305,32 @@ mod tests {
             neg("permessage-deflate; client_max_window_bits", &limited).unwrap().1,
             "permessage-deflate; client_max_window_bits=10"
         );
+    }
+
+    #[test]
+    fn agreement_written_by_js() {
+        let headers = b"Sec-WebSocket-Protocol: chat\r\nsec-websocket-extensions:  permessage-deflate; \
+            client_max_window_bits=10; server_no_context_takeover; server_max_window_bits=8\r\nX-A: b\r\n";
+        let (a, r) = agreed_in_headers(headers).unwrap();
+        assert_eq!(
+            a,
+            Agreed { server_no_context_takeover: true, client_no_context_takeover: false, server_window_bits: 9 }
+        );
+        assert_eq!(r, "permessage-deflate; client_max_window_bits=10; server_no_context_takeover; server_max_window_bits=8");
+        let (a, r) = agreed_in_headers(b"Sec-WebSocket-Extensions: permessage-deflate\r\n").unwrap();
+        assert_eq!(
+            a,
+            Agreed { server_no_context_takeover: false, client_no_context_takeover: false, server_window_bits: 15 }
+        );
+        assert_eq!(r, "permessage-deflate");
+        let (a, _) =
+            agreed_in_headers(b"Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_max_window_bits=11\r\n")
+                .unwrap();
+        assert!(a.client_no_context_takeover && !a.server_no_context_takeover);
+        assert_eq!(a.server_window_bits, 11);
+        assert!(agreed_in_headers(b"Sec-WebSocket-Protocol: chat\r\n").is_none());
+        assert!(agreed_in_headers(b"").is_none());
+        assert!(agreed_in_headers(b"Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n").is_none());
     }
 
     #[test]

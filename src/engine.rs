@@ -1,6 +1,6 @@
 //! The engine as seen from the JS thread: starts the worker threads, routes
 //! listeners, sockets and command batches to them, and stops them.
-//! No napi here: the binding in `lib.rs` wraps it.
+//! No napi here: the binding in `binding.rs` wraps it.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -75,8 +75,6 @@ pub enum WorkerMsg {
 struct Inbox {
     queue: Mutex<Vec<WorkerMsg>>,
     waker: mio::Waker,
-    /// Set with each message, so a spinning worker sees mail without the lock.
-    has_mail: std::sync::atomic::AtomicBool,
 }
 
 pub struct Shared {
@@ -100,7 +98,6 @@ impl Shared {
         let was_empty = {
             let mut q = inbox.queue.lock().unwrap();
             q.push(msg);
-            inbox.has_mail.store(true, Ordering::Release);
             q.len() == 1
         };
         if was_empty {
@@ -112,12 +109,7 @@ impl Shared {
     pub fn take_inbox(&self, worker: usize) -> Vec<WorkerMsg> {
         let inbox = &self.inboxes[worker];
         let mut q = inbox.queue.lock().unwrap();
-        inbox.has_mail.store(false, Ordering::Release);
         std::mem::take(&mut *q)
-    }
-
-    pub fn has_mail(&self, worker: usize) -> bool {
-        self.inboxes[worker].has_mail.load(Ordering::Acquire)
     }
 
     /// Wakes every worker (JS took its backlog: blocked sockets may read again).
@@ -151,7 +143,7 @@ impl Engine {
         for _ in 0..n {
             let poll = mio::Poll::new()?;
             let waker = mio::Waker::new(poll.registry(), WAKER)?;
-            inboxes.push(Inbox { queue: Mutex::new(Vec::new()), waker, has_mail: Default::default() });
+            inboxes.push(Inbox { queue: Mutex::new(Vec::new()), waker });
             polls.push(poll);
         }
         let shared = Arc::new(Shared {

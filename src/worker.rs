@@ -195,21 +195,15 @@ impl Worker {
 
     pub fn run(mut self) {
         let mut events = Events::with_capacity(1024);
-        let mut handed_to_js = false;
         loop {
-            let timeout = if handed_to_js && self.ready.is_empty() && self.spin_for_reply() {
-                Some(Duration::ZERO)
-            } else {
-                self.next_timeout()
-            };
+            let timeout = self.next_timeout();
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     break;
                 }
             }
-            match self.turn(&events) {
-                Some(handed) => handed_to_js = handed,
-                None => break,
+            if !self.turn(&events) {
+                break;
             }
         }
         self.finish_run();
@@ -230,9 +224,9 @@ impl Worker {
     }
 
     /// One turn of the loop after a poll: services the ready sockets, fires
-    /// timers, writes, and hands the staged events to JS. Some(true) if events
-    /// went to JS; None once a shutdown has finished (the loop must end).
-    fn turn(&mut self, events: &Events) -> Option<bool> {
+    /// timers, writes, and hands the staged events to JS. False once a
+    /// shutdown has finished (the loop must end).
+    fn turn(&mut self, events: &Events) -> bool {
         for ev in events.iter() {
             match ev.token() {
                 WAKER => self.drain_inbox(),
@@ -262,10 +256,10 @@ impl Worker {
         self.fire_timers();
         self.sweep_idle();
         self.flush_dirty();
-        let handed_to_js = self.flush_events();
+        self.flush_events();
         if let Some(deadline) = self.shutdown_deadline {
             if self.conns.is_empty() {
-                return None;
+                return false;
             }
             if Instant::now() >= deadline {
                 let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
@@ -273,10 +267,10 @@ impl Worker {
                     self.conns[key].terminate();
                     self.finish(key);
                 }
-                return None;
+                return false;
             }
         }
-        Some(handed_to_js)
+        true
     }
 
     /// After the last turn: the last worker to stop tells JS the engine is down.
@@ -312,7 +306,7 @@ impl Worker {
             }
             events.clear();
         }
-        if self.turn(events).is_none() {
+        if !self.turn(events) {
             self.finish_run();
             return false;
         }
@@ -368,29 +362,6 @@ impl Worker {
         }
         if self.raw.capacity() - self.raw.len() < RAW_MIN_ROOM {
             self.raw = self.spare_raw();
-        }
-    }
-
-    /// After handing events to JS, its replies usually come within tens of
-    /// microseconds: waiting for them awake saves the cost of sleeping in
-    /// epoll and being woken (both threads pay ~15 µs for that here).
-    fn spin_for_reply(&self) -> bool {
-        let spin = self.shared.config.reply_spin;
-        if spin.is_zero() {
-            return false;
-        }
-        let start = Instant::now();
-        let index = self.index as usize;
-        loop {
-            for _ in 0..64 {
-                if self.shared.has_mail(index) {
-                    return true;
-                }
-                std::hint::spin_loop();
-            }
-            if start.elapsed() >= spin {
-                return false;
-            }
         }
     }
 
@@ -857,8 +828,9 @@ impl Worker {
                 }
                 let leftover = buf[request.head_len..].to_vec();
                 let offers: Vec<&[u8]> = request.headers_named("sec-websocket-extensions").collect();
-                let negotiated =
-                    self.shared.config.deflate.as_ref().and_then(|cfg| deflate::negotiate(&offers, cfg));
+                let negotiated = (self.shared.config.deflate.as_ref())
+                    .filter(|cfg| !cfg.negotiated_by_js)
+                    .and_then(|cfg| deflate::negotiate(&offers, cfg));
                 if hooks.upgrade {
                     let encoded = wire::encode_request(peer, &request, &[]);
                     let state = AwaitState { key: Some(ws_key.clone()), leftover, peer, deflate: negotiated };
@@ -890,13 +862,20 @@ impl Worker {
             self.next_idle_sweep = self.idle_sweep_interval().map(|i| Instant::now() + i);
         }
         let tick = self.tick();
+        // lws.WebSocketServer negotiates in JS: its answer is among the headers it accepted with.
+        let (negotiated, header_written) = match &self.shared.config.deflate {
+            Some(cfg) if cfg.negotiated_by_js => (deflate::agreed_in_headers(extra_headers), true),
+            _ => (negotiated, false),
+        };
         let conn = &mut self.conns[key];
         conn.last_input = tick;
         let mut headers = Vec::with_capacity(extra_headers.len() + 80);
         headers.extend_from_slice(extra_headers);
         let mut extensions = String::new();
         if let Some((agreed, response)) = negotiated {
-            headers.extend_from_slice(format!("Sec-WebSocket-Extensions: {response}\r\n").as_bytes());
+            if !header_written {
+                headers.extend_from_slice(format!("Sec-WebSocket-Extensions: {response}\r\n").as_bytes());
+            }
             conn.deflate = Some(Box::new(SocketDeflate { agreed, compress: None, inflate: None }));
             extensions = response;
         }

@@ -33,26 +33,6 @@ impl ProtocolError {
         }
     }
 
-    /// Stable identifier, the same strings `ws` uses where it has one.
-    pub fn code_name(self) -> &'static str {
-        match self {
-            ProtocolError::ReservedBitsSet => "WS_ERR_UNEXPECTED_RSV_1",
-            ProtocolError::ReservedOpcode(_) => "WS_ERR_INVALID_OPCODE",
-            ProtocolError::UnmaskedFrame => "WS_ERR_EXPECTED_MASK",
-            ProtocolError::ControlFrameTooLong => "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
-            ProtocolError::FragmentedControlFrame => "WS_ERR_EXPECTED_FIN",
-            ProtocolError::UnexpectedContinuation => "WS_ERR_INVALID_OPCODE",
-            ProtocolError::ExpectedContinuation => "WS_ERR_INVALID_OPCODE",
-            ProtocolError::InvalidLength => "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH",
-            ProtocolError::InvalidUtf8 => "WS_ERR_INVALID_UTF8",
-            ProtocolError::MessageTooBig => "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
-            ProtocolError::InvalidClosePayload => "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
-            ProtocolError::InvalidCloseCode(_) => "WS_ERR_INVALID_CLOSE_CODE",
-            ProtocolError::TooManyFragments => "LWS_ERR_TOO_MANY_FRAGMENTS",
-            ProtocolError::InvalidCompressedData => "Z_DATA_ERROR",
-        }
-    }
-
     /// Small stable number sent across the bridge; 0 means "no error".
     pub fn wire_id(self) -> u8 {
         match self {

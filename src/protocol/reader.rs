@@ -5,8 +5,9 @@
 //! two reads. A whole message that arrives in one read is handed out as a slice
 //! of the caller's buffer, so the common case copies nothing here.
 //!
-//! permessage-deflate will slot in at `deliver_data`: RSV1 messages go through an
-//! inflater before UTF-8 validation and assembly.
+//! permessage-deflate: the frames of an RSV1 message are collected whole
+//! (`collect_compressed`), inflated by the caller's inflater (`feed_with`),
+//! and then validated and delivered like any other message.
 
 use super::close::parse_close_payload;
 use super::frame::{FrameHeader, Opcode, MAX_HEADER_LEN};
@@ -115,11 +116,6 @@ impl FrameReader {
     /// True once a close frame was read: later bytes are ignored.
     pub fn is_closed(&self) -> bool {
         self.closed
-    }
-
-    /// True when a message, frame or header is partly read (for idle accounting and tests).
-    pub fn is_mid_message(&self) -> bool {
-        self.header_len > 0 || self.frame.is_some() || self.message.is_some()
     }
 
     /// Bytes this reader holds on the heap.
