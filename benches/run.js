@@ -29,7 +29,7 @@ const HOST = '127.0.0.1';
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { quick: false, rounds: null, servers: null, workloads: null, otherCpuLimit: 60, out: RESULTS, chartOnly: false };
+  const o = { quick: false, rounds: null, servers: null, workloads: null, otherCpuLimit: 60, out: RESULTS, chartOnly: false, baseline: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -44,10 +44,12 @@ function parseArgs(argv) {
     else if (a === '--other-cpu-limit') o.otherCpuLimit = Number(val());
     else if (a === '--out') o.out = path.resolve(val());
     else if (a === '--chart-only') o.chartOnly = true;
+    else if (a === '--baseline') o.baseline = path.resolve(val());
     else if (a === '--help' || a === '-h') {
       console.log('usage: node benches/run.js [--quick] [--rounds N] [--servers lws,"lws threads:0","lws WebSocketServer",ws,ws+bufferutil,uWS.js,rust-tokio]\n' +
         '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory,broadcast] [--other-cpu-limit PCT]\n' +
-        '                         [--out DIR (default benches/results)] [--chart-only (re-render DIR/latest.svg from DIR/latest.json)]');
+        '                         [--out DIR (default benches/results)] [--chart-only (re-render DIR/latest.svg from DIR/latest.json)]\n' +
+        '                         [--baseline DIR (another lws checkout, built: its lws and lws WebSocketServer run as "… (baseline)" in the same rounds)]');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -67,6 +69,23 @@ const SERVERS = [
   // Not a Node process: its "main thread" CPU means nothing next to the others' (shown n/a).
   { name: 'rust-tokio', bin: CEILING, env: {}, noMainThread: true },
 ];
+
+/**
+ * Before/after in one interleaved run: the lws rows again, loading lws from
+ * another checkout (e.g. a git worktree of the previous commit, built with
+ * `node scripts/build.js`), named "lws (baseline)" and "lws WebSocketServer (baseline)".
+ */
+function withBaseline(servers, dir) {
+  if (!fs.existsSync(path.join(dir, 'native'))) throw new Error(`--baseline ${dir}: no native/ there (build it with node scripts/build.js)`);
+  const out = [];
+  for (const s of servers) {
+    out.push(s);
+    if (s.script === 'lws.js' || s.script === 'lws-wss.js') {
+      out.push({ ...s, name: `${s.name} (baseline)`, env: { ...s.env, LWS_ROOT: dir } });
+    }
+  }
+  return out;
+}
 
 /** Connections opened and closed before the memory baseline. */
 const MEMORY_WARMUP = 1000;
@@ -431,6 +450,7 @@ function markdown(meta, wls, servers, summary) {
   const pairs = refs.map((r) => ['lws', r]).filter(([a]) => names.includes(a));
   if (names.includes('lws threads:0') && names.includes('uWS.js')) pairs.push(['lws threads:0', 'uWS.js']);
   if (names.includes('lws WebSocketServer') && names.includes('ws')) pairs.push(['lws WebSocketServer', 'ws']);
+  for (const name of names.filter((n) => n.endsWith(' (baseline)'))) pairs.push([name.slice(0, -' (baseline)'.length), name]);
   const short = { 'lws WebSocketServer': 'lws wss' };
   const header = ['workload', 'metric', ...names, ...pairs.map(([a, r]) => `${short[a] || a} vs ${r}`)];
   lines.push(`| ${header.join(' | ')} |`);
@@ -587,6 +607,7 @@ async function main() {
     return;
   }
   let servers = SERVERS;
+  if (opts.baseline) servers = withBaseline(servers, opts.baseline);
   if (opts.servers) {
     servers = opts.servers.map((n) => SERVERS.find((s) => s.name === n) || (() => { throw new Error(`unknown server ${n}`); })());
   }

@@ -3,7 +3,8 @@
 // --broadcast: a text message starting with "broadcast " goes to every client, ws style
 // (a loop of client.send over wss.clients), the sender included.
 const path = require('path');
-const { WebSocketServer, WebSocket } = require(path.join(__dirname, '..', '..'));
+// LWS_ROOT: another lws checkout to load instead (npm run bench -- --baseline DIR).
+const { WebSocketServer, WebSocket } = require(process.env.LWS_ROOT || path.join(__dirname, '..', '..'));
 const { wsStyleHandler } = require('./ws-style');
 
 const port = Number(process.argv[2] || 9001);

@@ -4,7 +4,8 @@
 // --broadcast (the broadcast workload): a text message starting with "broadcast " is framed once
 // (prepareBuffer) and sent by reference (sendPrepared) to every open socket, the sender included.
 const path = require('path');
-const lws = require(path.join(__dirname, '..', '..'));
+// LWS_ROOT: another lws checkout to load instead (npm run bench -- --baseline DIR).
+const lws = require(process.env.LWS_ROOT || path.join(__dirname, '..', '..'));
 
 const port = Number(process.argv[2] || 9001);
 const threads = process.env.LWS_THREADS;
