@@ -222,9 +222,21 @@ impl Engine {
         self.shared.hooks.store(hooks.to_bits(), Ordering::Relaxed);
     }
 
+    /// Sends a command batch to the workers that own its sockets (an id's low
+    /// bits name its worker), and only to them.
     pub fn submit(&self, batch: CommandBatch) {
+        let workers = self.shared.inboxes.len();
+        if workers == 1 {
+            return self.shared.send_to(0, WorkerMsg::Commands(Arc::new(batch)));
+        }
+        let mut owners = 0u32;
+        for rec in crate::wire::records(&batch.bytes) {
+            owners |= 1 << (rec.id & (MAX_WORKERS as u32 - 1));
+        }
         let batch = Arc::new(batch);
-        self.shared.broadcast(|| WorkerMsg::Commands(batch.clone()));
+        for worker in (0..workers).filter(|w| owners & (1 << w) != 0) {
+            self.shared.send_to(worker, WorkerMsg::Commands(batch.clone()));
+        }
     }
 
     /// Stops accepting and closes every connection with 1001; the last worker
