@@ -197,13 +197,16 @@ export declare class Server extends EventEmitter {
 
 // ---- ws-compatible server side: `const { WebSocketServer } = require('lws')` ----
 
-/** The request of a connection: Node's IncomingMessage, or (port mode) an object with the same basics. */
+/** The request of a connection: an http.IncomingMessage in every mode (port mode: built by lws, `socket` has addresses only). */
 export interface WebSocketRequest {
   readonly method?: string;
   readonly url?: string;
   readonly headers: IncomingMessage['headers'];
   readonly rawHeaders: string[];
-  readonly socket: { readonly remoteAddress?: string; readonly remotePort?: number; readonly remoteFamily?: string; readonly encrypted?: boolean };
+  readonly socket: {
+    readonly remoteAddress?: string; readonly remotePort?: number; readonly remoteFamily?: string;
+    readonly localAddress?: string; readonly localPort?: number; readonly encrypted?: boolean;
+  };
 }
 
 export interface VerifyClientInfo {
@@ -235,15 +238,28 @@ export interface WebSocketServerOptions {
   clientTracking?: boolean;
   /** Largest message in bytes (0: no limit); default 100 MiB. Larger ones close with 1009. */
   maxPayload?: number;
-  /** Accepted; compression is not negotiated yet. */
-  perMessageDeflate?: boolean | object;
+  /**
+   * permessage-deflate, negotiated as ws does (ws's defaults: context takeover both ways).
+   * Of the zlib options only `zlibDeflateOptions.level` applies.
+   */
+  perMessageDeflate?: boolean | {
+    serverNoContextTakeover?: boolean;
+    clientNoContextTakeover?: boolean;
+    serverMaxWindowBits?: number | boolean;
+    clientMaxWindowBits?: number | boolean;
+    /** Messages smaller than this go uncompressed on connections without server context takeover; default 1024. */
+    threshold?: number;
+    zlibDeflateOptions?: { level?: number; [option: string]: unknown };
+    zlibInflateOptions?: object;
+    concurrencyLimit?: number;
+  };
   /** Accepted; the engine always validates UTF-8. */
   skipUTF8Validation?: boolean;
-  /** Milliseconds a close handshake may take; default 30000. */
+  /** Milliseconds close() waits for the peer's close frame before dropping the connection (1006); default 30000. */
   closeTimeout?: number;
   /** The class for connections: WebSocket or a subclass. */
   WebSocket?: typeof WebSocket;
-  /** Accepted for compatibility, no effect (the engine answers pings itself). */
+  /** Pings are answered automatically (default true); false leaves it to `ws.pong()` in a 'ping' listener. */
   autoPong?: boolean;
   allowSynchronousEvents?: boolean;
   /** lws engine options, passed through. */

@@ -6,7 +6,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const lws = require('..');
-const { within, withTimeout } = require('./helpers/wait');
+const { within, withTimeout, waitUntil } = require('./helpers/wait');
 
 function listen(server) {
   return within(5000, 'http listening', (done) => server.listen(0, '127.0.0.1', () => done(server.address().port)));
@@ -99,4 +99,148 @@ test('Primus: the lws/primus transformer echoes strings and objects and ends spa
   const ended = within(5000, 'client end', (done) => client.once('end', done));
   sparks[0].end();
   await ended;
+});
+
+// ---- a client's own close, as the frameworks see it ---------------------------------
+// socket.io's client disconnect() sends a DISCONNECT packet and then closes the
+// WebSocket; socket.io handles that packet on the next tick, so the server's
+// 'disconnect' reason is 'client namespace disconnect' only if the WebSocket's 'close'
+// comes later than the message before it. A Primus client's end() closes the WebSocket
+// at once; Primus announces a spark on the next tick after the WebSocket opened, so the
+// application sees the spark's 'end' only if the WebSocket's 'close' comes later than
+// its opening. ws (engine.io's default wsEngine, and the server of Primus's own
+// `websockets` transformer) emits 'close' once the close handshake is over: the tests
+// check that reference first, then lws.
+
+/**
+ * `rounds` socket.io clients, one after another: each connects with `clientOptions`,
+ * is on the websocket transport (after the upgrade, if it started with polling), and
+ * calls disconnect(). Resolves with what each round saw: the client's and the server's
+ * 'disconnect' reasons, and whether the server's socket was a `WebSocketClass`.
+ */
+async function clientDisconnects(t, wsEngine, WebSocketClass, clientOptions, rounds) {
+  const { io, connect } = await socketIo(t, { wsEngine });
+  const seen = [];
+  for (let i = 0; i < rounds; i++) {
+    const serverSocket = within(5000, "the server's 'connection'", (done) => io.once('connection', done));
+    const client = await connect(clientOptions);
+    const socket = await serverSocket;
+    if (client.io.engine.transport.name !== 'websocket') {
+      await within(5000, 'the upgrade to websocket', (done) => client.io.engine.once('upgrade', done));
+    }
+    const serverReason = within(5000, "the server's 'disconnect'", (done) => socket.once('disconnect', (reason) => done({
+      reason,
+      transport: socket.conn.transport.name,
+      onWsEngine: socket.conn.transport.socket instanceof WebSocketClass,
+    })));
+    const clientReason = within(5000, "the client's 'disconnect'", (done) => client.once('disconnect', done));
+    client.disconnect();
+    seen.push({ client: await clientReason, server: await serverReason });
+  }
+  return seen;
+}
+
+/**
+ * The rounds of clientDisconnects, by client options, against what ws gives: the
+ * server's 'disconnect' reason is 'client namespace disconnect' in every round (a
+ * tally in the message), the client's is 'io client disconnect', and the server's
+ * socket was on the websocket transport, a `WebSocketClass`.
+ */
+function assertClientDisconnects(seen) {
+  const reasons = {};
+  const tallies = [];
+  for (const [mode, rounds] of Object.entries(seen)) {
+    reasons[mode] = rounds.map((r) => r.server.reason);
+    const tally = {};
+    for (const reason of reasons[mode]) tally[reason] = (tally[reason] || 0) + 1;
+    tallies.push(`${mode} ${JSON.stringify(tally)}`);
+  }
+  const expected = Object.fromEntries(Object.entries(reasons).map(([mode, r]) => [mode, r.map(() => 'client namespace disconnect')]));
+  assert.deepEqual(reasons, expected, `the server's 'disconnect' reasons, round by round: ${tallies.join(', ')}`
+    + " ('transport close': the WebSocket's 'close' came before socket.io handled the client's DISCONNECT packet)");
+  for (const [mode, rounds] of Object.entries(seen)) {
+    rounds.forEach((r, i) => assert.deepEqual({ client: r.client, transport: r.server.transport, onWsEngine: r.server.onWsEngine },
+      { client: 'io client disconnect', transport: 'websocket', onWsEngine: true }, `${mode}, round ${i + 1}`));
+  }
+}
+
+test('socket.io reference (ws as wsEngine, engine.io\'s default): a client\'s disconnect() over the websocket transport reaches the server as \'client namespace disconnect\'', { timeout: 30000 }, async (t) => {
+  const WebSocket = require('ws');
+  assertClientDisconnects({
+    websocketOnly: await clientDisconnects(t, WebSocket.WebSocketServer, WebSocket, { transports: ['websocket'] }, 10),
+    pollingThenUpgrade: await clientDisconnects(t, WebSocket.WebSocketServer, WebSocket, {}, 10),
+  });
+});
+
+test('socket.io on lws: a client\'s disconnect() over the websocket transport reaches the server as \'client namespace disconnect\' (websocket only, and polling then upgrade)', { timeout: 30000 }, async (t) => {
+  assertClientDisconnects({
+    websocketOnly: await clientDisconnects(t, lws.WebSocketServer, lws.WebSocket, { transports: ['websocket'] }, 20),
+    pollingThenUpgrade: await clientDisconnects(t, lws.WebSocketServer, lws.WebSocket, {}, 20),
+  });
+});
+
+/**
+ * Primus on `transformer`: `rounds` clients, one after another, each calling end() as
+ * soon as it is open. Resolves with, per round, the client's events and the server's
+ * as the application sees them (its 'connection' listener puts an 'end' listener on the
+ * spark; Primus's own 'disconnection' is listed too). Stops after the first round whose
+ * spark has not ended 2 s after its client did.
+ */
+async function primusClientEnds(t, transformer, rounds) {
+  const Primus = require('primus');
+  const httpServer = http.createServer();
+  const primus = new Primus(httpServer, { transformer });
+  let server = [];
+  primus.on('connection', (spark) => {
+    const events = server;
+    events.push('connection');
+    spark.on('end', () => events.push('end'));
+  });
+  primus.on('disconnection', () => server.push('disconnection'));
+  const port = await listen(httpServer);
+  const clients = [];
+  t.after(async () => {
+    for (const c of clients) c.end();
+    await within(5000, 'primus destroy', (done) => primus.destroy({ timeout: 100 }, done));
+  });
+  const seen = [];
+  for (let i = 0; i < rounds; i++) {
+    server = [];
+    const client = new primus.Socket(`http://127.0.0.1:${port}`, { reconnect: { retries: 0 }, strategy: false });
+    clients.push(client);
+    const events = [];
+    await within(5000, "the client's 'end'", (done, fail) => {
+      client.on('open', () => {
+        events.push('open');
+        client.end();
+      });
+      client.on('close', () => events.push('close'));
+      client.on('end', () => {
+        events.push('end');
+        done();
+      });
+      client.on('error', fail);
+    });
+    const sparkEnded = await waitUntil(() => server.includes('end'), 2000, "the spark's 'end'").then(() => true, () => false);
+    seen.push({ client: events, server });
+    if (!sparkEnded) break;
+  }
+  return seen;
+}
+
+const PRIMUS_CLIENT_END = { client: ['open', 'close', 'end'], server: ['connection', 'disconnection', 'end'] };
+
+test('Primus reference (its websockets transformer, on ws): a client\'s end() ends its spark, after the application saw it connect', { timeout: 30000 }, async (t) => {
+  const seen = await primusClientEnds(t, 'websockets', 100);
+  seen.forEach((round, i) => assert.deepEqual(round, PRIMUS_CLIENT_END, `round ${i + 1}: client and server events`));
+  assert.equal(seen.length, 100);
+});
+
+test('Primus on lws/primus: a client\'s end() ends its spark, after the application saw it connect', { timeout: 30000 }, async (t) => {
+  const seen = await primusClientEnds(t, require('lws/primus'), 100);
+  seen.forEach((round, i) => assert.deepEqual(round, PRIMUS_CLIENT_END,
+    `round ${i + 1} of at most 100: client and server events; the spark must emit 'end' after the application's 'connection'`
+    + " ('disconnection' before 'connection': the WebSocket's 'close' came before Primus announced the spark, a tick after it opened,"
+    + " so the application's 'end' listener never ran)"));
+  assert.equal(seen.length, 100);
 });

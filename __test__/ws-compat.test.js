@@ -571,7 +571,7 @@ bothModes('invalid UTF-8: 1007 and an error WS_ERR_INVALID_UTF8', async (s, make
   assert.equal(errors[0].message, 'Invalid WebSocket frame: invalid UTF-8 sequence');
 });
 
-bothModes('perMessageDeflate is negotiated with the ws client; compress: false and small messages go uncompressed', async (s, make) => {
+bothModes('perMessageDeflate is negotiated with the ws client; compress: false goes uncompressed, and small messages too only without server context takeover (as in ws)', async (s, make) => {
   const { wss, url } = await make({ perMessageDeflate: { threshold: 1024, zlibDeflateOptions: { level: 3 } }, skipUTF8Validation: false });
   const conn = nextConnection(wss);
   const client = await s.connect(url()); // the ws client offers permessage-deflate by default
@@ -589,13 +589,25 @@ bothModes('perMessageDeflate is negotiated with the ws client; compress: false a
   assert.equal((await box.next()).data.toString(), big);
   ws.send('small');
   assert.equal((await box.next()).data.toString(), 'small');
-  assert.deepEqual(rsv1.slice(0, 3), [true, false, false]);
+  // ws applies `threshold` only when the server keeps no context: here it does, so 'small' is compressed.
+  assert.deepEqual(rsv1.slice(0, 3), [true, false, true]);
   // The client compresses too: a large message arrives intact.
   const fromClient = inbox(ws);
   client.send('y'.repeat(100000));
   assert.equal((await fromClient.next()).data.toString(), 'y'.repeat(100000));
-  const other = await make({ perMessageDeflate: true, skipUTF8Validation: true });
-  await s.connect(other.url());
+  const other = await make({ perMessageDeflate: { serverNoContextTakeover: true }, skipUTF8Validation: true });
+  const conn2 = nextConnection(other.wss);
+  const client2 = await s.connect(other.url());
+  const { ws: ws2 } = await conn2;
+  assert.equal(client2.extensions, 'permessage-deflate');
+  const rsv2 = [];
+  client2._socket.prependListener('data', (chunk) => rsv2.push((chunk[0] & 0x40) !== 0));
+  const box2 = inbox(client2);
+  ws2.send(big);
+  assert.equal((await box2.next()).data.toString(), big);
+  ws2.send('small'); // under the default threshold (1024): uncompressed
+  assert.equal((await box2.next()).data.toString(), 'small');
+  assert.deepEqual(rsv2.slice(0, 2), [true, false]);
 });
 
 // ---- the server-side WebSocket --------------------------------------------------------
@@ -652,7 +664,7 @@ test('send: { fin: false } fragments one message; the callback runs once the dat
   assert.equal(m.data.toString(), 'part one, part two, end');
   assert.equal(m.isBinary, false);
   await until(() => results.length === 1, 5000, 'the send callback');
-  assert.equal(results[0], undefined);
+  assert.equal(results[0], null); // as ws's: Node's socket.write callback gets null
   await new Promise((resolve) => ws.send('cb only', resolve));
 });
 
@@ -1507,4 +1519,426 @@ for (const [name, options, clientAction, serverAction] of SCENARIOS) {
     const ours = await observe(s, WebSocketServer, options, clientAction, serverAction);
     assert.deepEqual(ours, reference);
   });
+}
+
+// ---- the same transcripts as ws: requests, pings, bufferedAmount, close timer, compression, streams ----
+//
+// Each scenario runs against ws's server and lws's with the real ws client; what the
+// server side observes (events in order, arguments, readyState, bufferedAmount) must
+// be the same, and so must what the client observes. Only the interleaving of the two
+// endpoints is free: it depends on scheduling across them.
+
+/** Runs `scenario({ ws, client, log, clientLog, ... })` on a fresh pair; resolves with both logs. */
+async function transcript(s, Server, options, scenario, clientOptions) {
+  const wss = new Server({ port: 0, host: '127.0.0.1', ...(Server === WebSocketServer ? ENGINE_OPTIONS : {}), ...options });
+  s.defer(() => shutdown(wss));
+  await once(wss, 'listening');
+  const conn = nextConnection(wss);
+  const client = await s.connect(urlOf(wss), undefined, clientOptions);
+  const { ws, req } = await conn;
+  const log = [];
+  const clientLog = [];
+  const show = (v) => (Buffer.isBuffer(v) ? `<${v.length > 40 ? `${v.length} bytes` : v.toString()}>` : v instanceof Error ? `${v.constructor.name}: ${v.message}` : v);
+  const clientClosed = closed(client, 10000);
+  await scenario({
+    ws, req, client, wss, clientClosed,
+    log: (...args) => log.push(args.map(show)),
+    clientLog: (...args) => clientLog.push(args.map(show)),
+  });
+  return { server: log, client: clientLog };
+}
+
+/** The scenario against ws and against lws: both endpoints' transcripts must be equal. */
+async function sameAsWs(t, options, scenario, clientOptions) {
+  const s = scope(t);
+  const reference = await transcript(s, WS.WebSocketServer, options, scenario, clientOptions);
+  const ours = await transcript(s, WebSocketServer, options, scenario, clientOptions);
+  assert.deepEqual(ours, reference);
+  return ours;
+}
+
+/** What a ws user reads off a request object. */
+function requestView(req) {
+  const { socket } = req;
+  const headers = { ...req.headers, 'sec-websocket-key': 'K', host: 'H' };
+  return {
+    incomingMessage: req instanceof http.IncomingMessage,
+    readable: req.readable,
+    method: req.method,
+    url: req.url,
+    headers,
+    rawHeaders: req.rawHeaders.map((v, i) => (i % 2 === 1 && /^(sec-websocket-key|host)$/i.test(req.rawHeaders[i - 1]) ? '-' : v)),
+    httpVersion: [req.httpVersion, req.httpVersionMajor, req.httpVersionMinor],
+    aborted: req.aborted,
+    complete: req.complete,
+    upgrade: req.upgrade,
+    trailers: req.trailers,
+    connectionIsSocket: req.connection === socket,
+    socket: {
+      remoteAddress: socket.remoteAddress,
+      remotePort: typeof socket.remotePort,
+      remoteFamily: socket.remoteFamily,
+      localAddress: socket.localAddress,
+      localPort: typeof socket.localPort,
+      encrypted: socket.encrypted,
+    },
+  };
+}
+
+for (const host of ['127.0.0.1', '::1']) {
+  test(`request objects [port mode, ${host}]: verifyClient, handleProtocols, 'headers' and 'connection' get an http.IncomingMessage as ws's`, async (t) => {
+    const s = scope(t);
+    const observe = async (Server) => {
+      const seen = [];
+      const wss = new Server({
+        port: 0, host,
+        ...(Server === WebSocketServer ? ENGINE_OPTIONS : {}),
+        verifyClient: (info) => seen.push(['verifyClient', info.origin, info.secure, requestView(info.req)]) > 0,
+        handleProtocols: (protocols, req) => seen.push(['handleProtocols', [...protocols], requestView(req)]) && 'b',
+      });
+      s.defer(() => shutdown(wss));
+      wss.on('headers', (lines, req) => seen.push(['headers', requestView(req)]));
+      await once(wss, 'listening');
+      const conn = nextConnection(wss);
+      const url = `ws://${host.includes(':') ? `[${host}]` : host}:${wss.address().port}/p?q=1`;
+      await s.connect(url, ['a', 'b'], { headers: { 'X-Foo': 'bar', Cookie: 'c=1' }, origin: 'http://o.example' });
+      const { ws, req } = await conn;
+      seen.push(['connection', ws.protocol, requestView(req)]);
+      assert.equal(req.socket.localPort, wss.address().port);
+      return seen;
+    };
+    const reference = await observe(WS.WebSocketServer);
+    assert.deepEqual(await observe(WebSocketServer), reference);
+  });
+}
+
+test('request objects [port mode]: repeated headers are joined or dropped by Node\'s rules; nothing keeps the request after \'connection\'', async (t) => {
+  const s = scope(t);
+  const gc = require('node:vm').runInNewContext('gc', (require('node:v8').setFlagsFromString('--expose-gc'), {}));
+  const observe = async (Server) => {
+    const wss = new Server({ port: 0, host: '127.0.0.1', ...(Server === WebSocketServer ? ENGINE_OPTIONS : {}) });
+    s.defer(() => shutdown(wss));
+    await once(wss, 'listening');
+    let weak;
+    const headers = new Promise((resolve) => wss.once('connection', (ws, req) => {
+      weak = new WeakRef(req);
+      resolve({ ...req.headers, distinct: req.headersDistinct['x-foo'] });
+    }));
+    const raw = upgradeText('/', { 'X-Foo': '1\r\nX-Foo: 2', Cookie: 'a=1\r\nCookie: b=2', 'User-Agent': 'u1\r\nUser-Agent: u2', 'Set-Cookie': 's1\r\nSet-Cookie: s2' });
+    const response = rawRequest(wss.address().port, raw);
+    const result = await withTimeout(headers, 5000, "'connection'");
+    assert.match(await response, /^HTTP\/1\.1 101/);
+    return { result, weak };
+  };
+  const reference = await observe(WS.WebSocketServer);
+  const ours = await observe(WebSocketServer);
+  assert.deepEqual(ours.result, reference.result);
+  // The engine's socket, the WebSocket and the server hold no reference to the request.
+  await until(() => {
+    gc();
+    return ours.weak.deref() === undefined;
+  }, 5000, 'the request to be collected');
+});
+
+test("autoPong: ws's option; false leaves pings to ws.pong() ('ping' is emitted either way)", async (t) => {
+  for (const autoPong of [undefined, true, false]) {
+    const options = autoPong === undefined ? {} : { autoPong };
+    await sameAsWs(t, options, async ({ ws, client, log, clientLog }) => {
+      ws.on('ping', (data) => {
+        log('ping', data, ws.readyState);
+        if (data.toString() === 'answer me') ws.pong(Buffer.from('by hand'));
+      });
+      client.on('pong', (data) => clientLog('pong', data));
+      client.ping('p1');
+      client.ping('answer me');
+      await delay(150);
+      clientLog('end');
+    });
+  }
+});
+
+test("'ping'/'pong' events: payloads and order among messages as in ws, with or without listeners", async (t) => {
+  await sameAsWs(t, {}, async ({ ws, client, log, clientLog }) => {
+    for (const name of ['message', 'ping', 'pong']) ws.on(name, (data, isBinary) => log(name, data, isBinary));
+    client.on('pong', (data) => clientLog('pong', data));
+    client.send('a');
+    client.pong('u1');
+    client.ping('p');
+    client.ping();
+    client.send(Buffer.from('b'));
+    client.pong(Buffer.from([1, 2, 3]));
+    client.send('c');
+    await delay(150);
+    // No listener: the ping is still answered, and a listener added later sees only later pings.
+    ws.removeAllListeners('ping');
+    client.ping('unheard');
+    await delay(100);
+    ws.on('ping', (data) => log('late listener', data));
+    ws.ping('from server');
+    client.ping('heard');
+    await delay(150);
+  });
+});
+
+test("pause(): pings, pongs and messages all wait for resume() and keep their order (autoPong: false, as ws reads nothing while paused)", async (t) => {
+  await sameAsWs(t, { autoPong: false }, async ({ ws, client, log, clientLog }) => {
+    for (const name of ['message', 'pong']) ws.on(name, (data) => log(name, data));
+    ws.on('ping', (data) => {
+      log('ping', data);
+      ws.pong(data);
+    });
+    client.on('pong', (data) => clientLog('pong', data));
+    ws.pause();
+    client.send('a');
+    client.ping('p');
+    client.pong('q');
+    client.send('b');
+    await delay(150);
+    log('resume');
+    ws.resume();
+    await delay(150);
+  });
+});
+
+test('bufferedAmount: while compressing (deflate, counted uncompressed), while CLOSING and after close, as in ws', async (t) => {
+  await sameAsWs(t, { perMessageDeflate: { threshold: 0 } }, async ({ ws, client, log, clientClosed }) => {
+    log('extensions', ws.extensions);
+    ws.send('x'.repeat(10000));
+    log('after 10000', ws.bufferedAmount);
+    ws.send('y'.repeat(100));
+    log('after 100 more', ws.bufferedAmount);
+    await delay(100);
+    log('written', ws.bufferedAmount);
+    ws.on('close', (code) => log('close', code, ws.readyState, ws.bufferedAmount));
+    ws.close(1000);
+    log('closing', ws.readyState, ws.bufferedAmount);
+    ws.send('abc', (err) => log('send callback', err, ws.bufferedAmount));
+    ws.ping('pp');
+    log('sent while closing', ws.bufferedAmount);
+    await clientClosed;
+    await delay(100);
+    ws.send(Buffer.alloc(10));
+    log('sent after close', ws.readyState, ws.bufferedAmount);
+  }, { perMessageDeflate: true });
+});
+
+test('bufferedAmount: a large message to a client that does not read stays counted until it is read', async (t) => {
+  const s = scope(t);
+  const { client, ws } = await pair(s);
+  client._socket.pause();
+  ws.send(Buffer.alloc(8 << 20));
+  assert.ok(ws.bufferedAmount >= 8 << 20);
+  await delay(200);
+  assert.ok(ws.bufferedAmount > 1 << 20, `bufferedAmount ${ws.bufferedAmount} while the client reads nothing`);
+  client._socket.resume();
+  await until(() => ws.bufferedAmount === 0, 5000, 'bufferedAmount to drop to 0');
+});
+
+test("the peer's close frame: CLOSING from there (after the messages before it), replies sent before it still arrive", async (t) => {
+  await sameAsWs(t, {}, async ({ ws, client, log, clientLog, clientClosed }) => {
+    ws.on('message', (data) => {
+      log('message', data, ws.readyState);
+      ws.send(`re:${data}`, (err) => log('reply callback', err));
+      process.nextTick(() => {
+        log('next tick', ws.readyState);
+        ws.send('late', (err) => log('late callback', err, ws.bufferedAmount));
+      });
+    });
+    ws.on('close', (code, reason) => log('close', code, reason, ws.readyState, ws.bufferedAmount));
+    client.on('message', (data) => clientLog('message', data));
+    client.send('a');
+    client.close(4000, 'bye');
+    await clientClosed;
+    await delay(100);
+  });
+});
+
+/** A WebSocket client on a raw socket that never answers a close frame (nor a FIN). */
+async function silentClient(port) {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write(upgradeText('/'));
+  let head = '';
+  await withTimeout(new Promise((resolve) => {
+    const onData = (chunk) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.removeListener('data', onData);
+      resolve();
+    };
+    socket.on('data', onData);
+  }), 5000, 'the 101');
+  socket.resume();
+  return socket;
+}
+
+test("close(): ws's close timer (closeTimeout) ends a close the peer does not answer with 1006, events as in ws", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const observe = async (Server, answerAfter) => {
+    const wss = new Server({ port: 0, host: '127.0.0.1', closeTimeout: 500, ...(Server === WebSocketServer ? ENGINE_OPTIONS : {}) });
+    s.defer(() => shutdown(wss));
+    await once(wss, 'listening');
+    const conn = nextConnection(wss);
+    const raw = await silentClient(wss.address().port);
+    s.defer(() => raw.destroy());
+    const { ws } = await conn;
+    const log = [];
+    for (const name of ['message', 'ping', 'pong']) ws.on(name, (data) => log.push([name, data.toString(), ws.readyState]));
+    const started = Date.now();
+    const done = once(ws, 'close', 10000);
+    ws.close(4000, 'bye');
+    log.push(['closing', ws.readyState]);
+    await delay(100);
+    // The peer goes on talking without answering: ws still emits what it reads (no automatic pong).
+    raw.write(Buffer.concat([frame(1, 'late'), frame(9, 'pi'), frame(10, 'po')]));
+    if (answerAfter) setTimeout(() => raw.write(frame(8, Buffer.from([0x0f, 0xa0, 0x6f, 0x6b]))), answerAfter);
+    const [code, reason] = await done;
+    log.push(['close', code, reason.toString(), ws.readyState]);
+    return { log, elapsed: Date.now() - started };
+  };
+  const reference = await observe(WS.WebSocketServer);
+  const ours = await observe(WebSocketServer);
+  assert.deepEqual(ours.log, reference.log);
+  assert.deepEqual(ours.log.at(-1), ['close', 1006, '', WebSocket.CLOSED]);
+  assert.ok(ours.elapsed >= 450 && ours.elapsed < 1400, `closed after ${ours.elapsed} ms (closeTimeout 500)`);
+  // Answered in time: the peer's code, not 1006.
+  const answered = await observe(WebSocketServer, 200);
+  assert.deepEqual(answered.log.at(-1), ['close', 4000, 'ok', WebSocket.CLOSED]);
+});
+
+test('terminate() while a message is being compressed: it is not sent, its callback gets ws\'s error, its bytes stay in bufferedAmount', async (t) => {
+  const big = 'abc'.repeat(1 << 20);
+  await sameAsWs(t, { perMessageDeflate: { threshold: 0 } }, async ({ ws, client, log, clientLog, clientClosed }) => {
+    client.on('message', (data) => clientLog('message', data.length));
+    ws.on('close', (code) => log('close', code, ws.readyState, ws.bufferedAmount));
+    ws.send(big, (err) => log('callback 1', err, ws.readyState));
+    ws.send('behind it', (err) => log('callback 2', err, ws.readyState));
+    log('sent', ws.bufferedAmount);
+    ws.terminate();
+    log('terminated', ws.readyState, ws.bufferedAmount);
+    ws.send('after', (err) => log('callback 3', err, ws.readyState));
+    await clientClosed;
+    await delay(100);
+  }, { perMessageDeflate: true });
+});
+
+test('close() while a message is being compressed: the message, then the close frame', async (t) => {
+  const big = 'abc'.repeat(1 << 20);
+  await sameAsWs(t, { perMessageDeflate: { threshold: 0 } }, async ({ ws, client, log, clientLog, clientClosed }) => {
+    client.on('message', (data) => clientLog('message', data.length));
+    client.on('close', (code, reason) => clientLog('close', code, reason));
+    ws.on('close', (code, reason) => log('close', code, reason, ws.readyState, ws.bufferedAmount));
+    ws.send(big, (err) => log('callback', err, ws.readyState));
+    ws.close(4000, 'done');
+    log('closing', ws.readyState);
+    await clientClosed;
+    await delay(100);
+  }, { perMessageDeflate: true });
+});
+
+/** A duplex over `ws` whose events (and the WebSocket's) are logged. */
+function loggedStream(ws, log, options) {
+  const duplex = (ws instanceof WS ? WS.createWebSocketStream : createWebSocketStream)(ws, options);
+  for (const name of ['prefinish', 'finish', 'end', 'close']) duplex.on(name, () => log(name, ws.readyState, duplex.destroyed));
+  duplex.on('error', (err) => log('error', err, ws.readyState));
+  duplex.on('data', (chunk) => log('data', typeof chunk === 'string' ? `string ${chunk}` : chunk));
+  ws.on('close', (code) => log('ws close', code, duplex.destroyed));
+  ws.on('error', (err) => log('ws error', err));
+  return duplex;
+}
+
+const STREAM_SCENARIOS = [
+  ['the client closes while the stream flows; a write after that fails', {}, async ({ ws, client, log, clientClosed }) => {
+    const duplex = loggedStream(ws, log);
+    client.send('hello');
+    client.send(Buffer.from('bin'));
+    await delay(50);
+    client.close(1000, 'bye');
+    await clientClosed;
+    await delay(100);
+    duplex.write('late', (err) => log('write callback', err));
+    await delay(50);
+  }],
+  ['end(): the close handshake, then finish, end and close', {}, async ({ ws, client, log, clientLog, clientClosed }) => {
+    const duplex = loggedStream(ws, log);
+    client.on('message', (data) => clientLog('message', data));
+    duplex.write('one');
+    duplex.end('two');
+    log('ended', ws.readyState);
+    await clientClosed;
+    await delay(100);
+  }],
+  ['end() after the client closed', {}, async ({ ws, client, log, clientClosed }) => {
+    const duplex = loggedStream(ws, log);
+    client.close(1000);
+    await clientClosed;
+    await delay(50);
+    duplex.end();
+    await delay(100);
+  }],
+  ['ws.close() by the user, then end() while closing', {}, async ({ ws, log, clientClosed }) => {
+    const duplex = loggedStream(ws, log);
+    ws.close(4000);
+    duplex.end();
+    await clientClosed;
+    await delay(100);
+  }],
+  ['ws.terminate() by the user, then end(): the writable side never finishes (as in ws)', {}, async ({ ws, log, clientClosed }) => {
+    const duplex = loggedStream(ws, log);
+    ws.terminate();
+    await clientClosed;
+    await delay(50);
+    duplex.end();
+    await delay(100);
+    log('writableFinished', duplex.writableFinished, duplex.destroyed);
+  }],
+  ['destroy() terminates', {}, async ({ ws, log, clientClosed }) => {
+    loggedStream(ws, log).destroy();
+    log('destroyed', ws.readyState);
+    await clientClosed;
+    await delay(100);
+  }],
+  ['destroy(err)', {}, async ({ ws, log, clientClosed }) => {
+    loggedStream(ws, log).destroy(new Error('boom'));
+    await clientClosed;
+    await delay(100);
+  }],
+  ['a protocol error from the client', {}, async ({ ws, client, log, clientClosed }) => {
+    loggedStream(ws, log);
+    client._socket.write(frame(1, 'x', { mask: false }));
+    await clientClosed;
+    await delay(100);
+  }],
+  ['maxPayload exceeded', { maxPayload: 10 }, async ({ ws, client, log, clientClosed }) => {
+    loggedStream(ws, log);
+    client.send('x'.repeat(20));
+    await clientClosed;
+    await delay(100);
+  }],
+  ['the client drops the connection', {}, async ({ ws, client, log, clientClosed }) => {
+    loggedStream(ws, log);
+    client.terminate();
+    await clientClosed;
+    await delay(100);
+  }],
+  ['readableObjectMode: text as strings, binary as Buffers; objectMode and writableObjectMode forced off', {}, async ({ ws, client, log }) => {
+    const duplex = loggedStream(ws, log, { readableObjectMode: true, objectMode: true, writableObjectMode: true });
+    log('modes', duplex.readableObjectMode, duplex.writableObjectMode);
+    client.send('t');
+    client.send(Buffer.from('b'));
+    await delay(50);
+    assert.throws(() => duplex.write({ a: 1 }), { code: 'ERR_INVALID_ARG_TYPE' });
+  }],
+  ['encoding: utf8 and decodeStrings: false', {}, async ({ ws, client, log, clientLog }) => {
+    const duplex = loggedStream(ws, log, { encoding: 'utf8', decodeStrings: false });
+    client.on('message', (data, isBinary) => clientLog('message', data, isBinary));
+    client.send(Buffer.from('bytes'));
+    duplex.write('a string');
+    await delay(50);
+  }],
+];
+
+for (const [name, options, scenario] of STREAM_SCENARIOS) {
+  test(`createWebSocketStream, same events as ws: ${name}`, { timeout: 30000 }, (t) => sameAsWs(t, options, scenario));
 }

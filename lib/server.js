@@ -10,7 +10,7 @@ const fs = require('fs');
 const net = require('net');
 const util = require('util');
 const native = require('./native');
-const { lent, RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, ERROR_CODES, decodeRequest, decodePeer, CommandWriter } = require('./wire');
+const { lent, RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED, ERROR_CODES, decodeRequest, decodePeer, CommandWriter } = require('./wire');
 const { normalizeOptions } = require('./options');
 
 const kId = Symbol('lws.id');
@@ -725,11 +725,15 @@ class Server extends EventEmitter {
     return true;
   }
 
-  /** Drops a socket at once, without a close handshake. */
-  terminate(socket) {
+  /**
+   * Drops a socket without a close handshake. What was sent before goes out as far
+   * as the socket takes it at once (as with a write before destroy in Node); with
+   * `dropQueued` (the ws layer: messages ws would still be compressing) nothing does.
+   */
+  terminate(socket, dropQueued = false) {
     const id = this._idOf(socket);
     if (socket._server !== this) return false;
-    this._commands.bytes(Command.TERMINATE, 0, 0, id, null);
+    this._commands.bytes(Command.TERMINATE, dropQueued ? FLAG_DROP_QUEUED : 0, 0, id, null);
     this._schedule();
     return true;
   }

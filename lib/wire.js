@@ -43,6 +43,8 @@ const FLAG_MORE = 2;
 const FLAG_STASHED = 4;
 /** Send uncompressed even with permessage-deflate. */
 const FLAG_NO_COMPRESS = 8;
+/** TERMINATE: drop what is queued, instead of writing what the socket takes at once. */
+const FLAG_DROP_QUEUED = 16;
 /** Payloads at least this large skip the command buffer: one native copy instead of two. */
 const STASH_MIN = 64 * 1024;
 /**
@@ -220,4 +222,4 @@ class CommandWriter {
   }
 }
 
-module.exports = { lent, RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS, STASH_MIN, ERROR_CODES, decodeRequest, decodePeer, CommandWriter };
+module.exports = { lent, RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED, STASH_MIN, ERROR_CODES, decodeRequest, decodePeer, CommandWriter };

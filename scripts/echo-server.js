@@ -16,7 +16,10 @@ const onError = (err) => {
 const engine = process.argv.includes('--js-thread') ? { threads: 0 } : {};
 let server;
 if (process.argv.includes('--wss')) {
-  server = new lws.WebSocketServer({ port, host: '127.0.0.1', perMessageDeflate: deflate, maxPayload: 16 * 1024 * 1024, ...engine });
+  // ws's own defaults (context takeover unless the client asks otherwise), as ../shared/autobahn/echo-ws.js:
+  // with serverNoContextTakeover: false, ws (so lws) refuses offers of server_no_context_takeover with 400.
+  const wsDeflate = deflate && true;
+  server = new lws.WebSocketServer({ port, host: '127.0.0.1', perMessageDeflate: wsDeflate, maxPayload: 16 * 1024 * 1024, ...engine });
   server.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('error', () => {}); // protocol errors reach each WebSocket, as in ws; the engine already closed

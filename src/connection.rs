@@ -487,9 +487,13 @@ impl Conn {
                 // JS answers the messages staged before this one, then replies with
                 // CLOSE (echoing code and reason): answers and reply leave in order.
                 self.phase = Phase::PeerClosed;
+            }
+            // In Closing our close frame is out already, and the exchange is complete:
+            // JS is told all the same (its CLOSE is then a no-op), so it knows the
+            // peer answered (ws reports 1006 when it did not).
+            if deliver {
                 sink.stage(event::PEER_CLOSE, 0, code, id, 0, &reason);
             }
-            // Otherwise our close frame is out already: the exchange is complete.
         }
         if let Err(err) = result {
             let reason = err.to_string();

@@ -86,6 +86,8 @@ pub const FLAG_MORE: u8 = 2;
 pub const FLAG_STASHED: u8 = 4;
 /// Send this message uncompressed even when permessage-deflate is on.
 pub const FLAG_NO_COMPRESS: u8 = 8;
+/// TERMINATE: drop what is queued, instead of writing what the socket takes at once.
+pub const FLAG_DROP_QUEUED: u8 = 16;
 
 /// Appends one record to `out`.
 #[inline]

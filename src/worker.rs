@@ -26,7 +26,7 @@ use crate::handshake::{self, RequestKind};
 use crate::outbox::SHARE_THRESHOLD;
 use crate::protocol::{Opcode, ReaderLimits};
 use crate::tls::Transport;
-use crate::wire::{self, command, event, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED};
+use crate::wire::{self, command, event, FLAG_BINARY, FLAG_DROP_QUEUED, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED};
 
 const READ_BUFFER_SIZE: usize = 256 * 1024;
 /// The raw buffer plain-TCP WebSocket reads land in (see `Worker::raw`).
@@ -609,7 +609,12 @@ impl Worker {
                     conn.set(flag::DONE, true);
                     return self.finish(key);
                 }
-                conn.shutdown_write();
+                // After a protocol error nothing more is read: FIN says so. Otherwise the
+                // peer's close frame is awaited (until the close timeout) with TCP open both
+                // ways, as ws does: a FIN now would make some peers leave without one.
+                if conn.has(flag::DISCARD) {
+                    conn.shutdown_write();
+                }
             }
             if !conn.has(flag::CAN_READ)
                 || conn.input_ended()
@@ -1029,7 +1034,13 @@ impl Worker {
                     Some(d) => d.bytes(),
                     None => rec.payload,
                 };
-                let threshold = self.shared.config.deflate.as_ref().map_or(usize::MAX, |c| c.threshold);
+                let keeps_context = !conn.deflate.as_ref().is_some_and(|d| d.agreed.server_no_context_takeover);
+                let threshold = match self.shared.config.deflate.as_ref() {
+                    // ws's rule: the threshold spares only connections that keep no context.
+                    Some(c) if c.negotiated_by_js && keeps_context => 0,
+                    Some(c) => c.threshold,
+                    None => usize::MAX,
+                };
                 if data.len() < threshold || conn.has(flag::SENDING_FRAGMENTS) {
                     conn.queue_data(binary, false, Payload::Bytes(data))
                 } else {
@@ -1076,6 +1087,12 @@ impl Worker {
             }
             command::TERMINATE => {
                 if conn.is_websocket() {
+                    // What was sent before terminate() goes out as far as the socket takes it
+                    // at once (as a write before destroy does in Node); the rest is dropped.
+                    if rec.flags & FLAG_DROP_QUEUED == 0 {
+                        let mut sink = Self::sink(&mut self.staging, &self.shared);
+                        conn.write_out(&mut sink);
+                    }
                     conn.terminate();
                     self.finish(key);
                 }

@@ -18,11 +18,19 @@ module.exports = {
   /** ws's defaults. */
   DEFAULT_MAX_PAYLOAD: 100 * 1024 * 1024,
   CLOSE_TIMEOUT: 30000,
+  /** How much later than ws's close timer the engine's own one fires (ms). */
+  ENGINE_CLOSE_MARGIN: 1000,
   /** Largest message the engine can hand over (record lengths are 32-bit). */
   ENGINE_MAX_MESSAGE: 2 ** 32 - 1,
   EMPTY_BUFFER: Buffer.alloc(0),
   /** The handshake an lws core socket (or a Node socket) is in the middle of. */
   kHandshake: Symbol('lws.ws.handshake'),
+  /**
+   * Emitted by a WebSocket (right before 'close') when the connection ended the way
+   * that lets ws's socket finish writing: not by terminate() or the close timer.
+   * createWebSocketStream's end() waits for it, as ws's waits for the socket's 'finish'.
+   */
+  kFinished: Symbol('lws.ws.finished'),
   /** Marks Node sockets already given to handleUpgrade(). */
   kUpgraded: Symbol('lws.ws.upgraded'),
   /** Header that ties a socket handed to the engine to its pending handleUpgrade() call. */

@@ -1,9 +1,26 @@
 'use strict';
 // createWebSocketStream(ws, options): a Duplex over a WebSocket, as in ws.
 // Readable side: incoming messages (pause()/resume() give backpressure).
-// Writable side: each chunk is one binary message; end() closes the WebSocket.
+// Writable side: each chunk is one message; end() closes the WebSocket.
 
 const { Duplex } = require('stream');
+const { kFinished } = require('./constants');
+
+function emitClose(stream) {
+  stream.emit('close');
+}
+
+/** Both sides done: the stream is over. */
+function duplexOnEnd() {
+  if (!this.destroyed && this._writableState.finished) this.destroy();
+}
+
+/** The first error destroys the stream; it is rethrown if nobody else listens. */
+function duplexOnError(err) {
+  this.removeListener('error', duplexOnError);
+  this.destroy();
+  if (this.listenerCount('error') === 0) this.emit('error', err);
+}
 
 function createWebSocketStream(ws, options) {
   // After a WebSocket error the engine already closes with the right code;
@@ -18,12 +35,8 @@ function createWebSocketStream(ws, options) {
     writableObjectMode: false,
   });
 
-  const finishIfBothEnded = () => {
-    if (!duplex.destroyed && duplex.writableFinished && duplex.readableEnded) duplex.destroy();
-  };
-
   ws.on('message', (message, isBinary) => {
-    const chunk = !isBinary && duplex.readableObjectMode ? message.toString() : message;
+    const chunk = !isBinary && duplex._readableState.objectMode ? message.toString() : message;
     if (!duplex.push(chunk)) ws.pause();
   });
 
@@ -37,6 +50,43 @@ function createWebSocketStream(ws, options) {
     if (!duplex.destroyed) duplex.push(null);
   });
 
+  duplex._destroy = (err, callback) => {
+    if (ws.readyState === ws.CLOSED) {
+      callback(err);
+      process.nextTick(emitClose, duplex);
+      return;
+    }
+    let called = false;
+    ws.once('error', (wsError) => {
+      called = true;
+      callback(wsError);
+    });
+    ws.once('close', () => {
+      if (!called) callback(err);
+      process.nextTick(emitClose, duplex);
+    });
+    if (terminateOnDestroy) ws.terminate();
+  };
+
+  // ws finishes the writable side when its TCP socket has finished writing: after
+  // the close handshake, or a peer that went away; never when the socket was
+  // destroyed (terminate(), the close timer), and then neither 'finish' nor 'close' follow.
+  duplex._final = (callback) => {
+    if (ws.readyState === ws.CONNECTING) {
+      ws.once('open', () => duplex._final(callback));
+      return;
+    }
+    if (ws.readyState === ws.CLOSED) {
+      if (ws._terminated) return;
+      callback();
+      if (duplex._readableState.endEmitted) duplex.destroy();
+      return;
+    }
+    // 'end' follows (the WebSocket's 'close' pushes EOF) and destroys the stream.
+    ws.once(kFinished, callback);
+    ws.close();
+  };
+
   duplex._read = () => {
     if (ws.isPaused) ws.resume();
   };
@@ -49,53 +99,8 @@ function createWebSocketStream(ws, options) {
     ws.send(chunk, callback);
   };
 
-  duplex._final = (callback) => {
-    if (ws.readyState === ws.CONNECTING) {
-      ws.once('open', () => duplex._final(callback));
-      return;
-    }
-    if (ws.readyState === ws.CLOSED) {
-      callback();
-      process.nextTick(finishIfBothEnded);
-      return;
-    }
-    // Our close frame is sent and answered when the WebSocket reports 'close'.
-    ws.once('close', () => {
-      callback();
-      process.nextTick(finishIfBothEnded);
-    });
-    ws.close();
-  };
-
-  duplex._destroy = (err, callback) => {
-    const emitStreamClose = () => process.nextTick(() => duplex.emit('close'));
-    if (ws.readyState === ws.CLOSED) {
-      callback(err);
-      emitStreamClose();
-      return;
-    }
-    let answered = false;
-    ws.once('error', (wsError) => {
-      answered = true;
-      callback(wsError);
-    });
-    ws.once('close', () => {
-      if (!answered) callback(err);
-      emitStreamClose();
-    });
-    if (terminateOnDestroy) ws.terminate();
-  };
-
-  duplex.on('end', finishIfBothEnded);
-
-  // The first error destroys the stream; it is rethrown if nobody else listens.
-  const onFirstError = (err) => {
-    duplex.removeListener('error', onFirstError);
-    duplex.destroy();
-    if (duplex.listenerCount('error') === 0) duplex.emit('error', err);
-  };
-  duplex.on('error', onFirstError);
-
+  duplex.on('end', duplexOnEnd);
+  duplex.on('error', duplexOnError);
   return duplex;
 }
 

@@ -12,28 +12,30 @@
 
 const { EventEmitter } = require('events');
 const dns = require('dns');
+const http = require('http');
 const net = require('net');
 const { randomBytes } = require('crypto');
 const { Server: CoreServer } = require('../server');
+const { kNegotiatedByJs } = require('../options');
 const WebSocket = require('./websocket');
 const bridge = require('./bridge');
+const { negotiate, PERMESSAGE_DEFLATE, EXTENSIONS_ERROR } = require('./extensions');
 const {
   KEY_PATTERN,
   parseSubprotocols,
   responseLines,
   extraHeaders,
-  refusalHeaders,
-  refusalStatus,
+  refusalResponse,
   abortHandshake,
   destroyOnError,
   isPlainTcp,
   engineRequest,
   UpgradeRequestInfo,
-  RefusalSocket,
 } = require('./handshake');
 const {
   DEFAULT_MAX_PAYLOAD,
   CLOSE_TIMEOUT,
+  ENGINE_CLOSE_MARGIN,
   ENGINE_MAX_MESSAGE,
   HANDOVER_HEADER,
   kHandshake,
@@ -50,7 +52,7 @@ const HANDSHAKE_GRACE = 15000;
 /** lws.Server options a ws user may pass through unchanged (ws has no such options). */
 const ENGINE_PASSTHROUGH = [
   'threads', 'maxBacklog', 'bufferSize', 'handshakeTimeout', 'keepAliveTime', 'keepAliveInterval',
-  'keepAliveRetry', 'maxHeaderBytes', 'maxHeaders', 'replySpin',
+  'keepAliveRetry', 'maxHeaderBytes', 'maxHeaders',
 ];
 
 function engineOptions(options) {
@@ -62,22 +64,36 @@ function engineOptions(options) {
     maxHeaders: 256,
     maxHeaderBytes: 17 * 1024, // Node's 16 KiB request heads, plus the handover ticket
   };
+  // Each WebSocket runs ws's close timer (an unanswered close ends as 1006); the
+  // engine's, which would report our own code, is only a backstop behind it.
   const closeTimeout = Number(options.closeTimeout);
-  if (Number.isInteger(closeTimeout) && closeTimeout > 0) out.closeTimeout = closeTimeout;
+  if (Number.isInteger(closeTimeout) && closeTimeout > 0) out.closeTimeout = Math.min(closeTimeout + ENGINE_CLOSE_MARGIN, 2 ** 31 - 1);
   if (Number.isInteger(options.backlog) && options.backlog > 0) out.backlog = options.backlog;
+  // ws answers pings unless `autoPong` is given and falsy; then the user answers with ws.pong().
+  if ('autoPong' in options && !options.autoPong) out.autoPong = false;
   for (const name of ENGINE_PASSTHROUGH) {
     if (options[name] !== undefined) out[name] = options[name];
   }
   if (options.perMessageDeflate) {
-    // The engine compresses; ws's zlib tuning options (zlibDeflateOptions, concurrencyLimit, ...) do not apply.
-    const d = options.perMessageDeflate === true ? {} : options.perMessageDeflate;
-    const deflate = {};
-    for (const name of ['serverNoContextTakeover', 'clientNoContextTakeover', 'serverMaxWindowBits', 'clientMaxWindowBits', 'threshold']) {
-      if (d[name] !== undefined) deflate[name] = d[name];
-    }
-    out.perMessageDeflate = deflate;
+    // Negotiated here by ws's rules (./extensions.js); the engine follows the answer and
+    // compresses. Of ws's zlib options only zlibDeflateOptions.level applies.
+    const d = typeof options.perMessageDeflate === 'object' ? options.perMessageDeflate : {};
+    out.perMessageDeflate = { threshold: deflateThreshold(d), [kNegotiatedByJs]: true };
+    const level = d.zlibDeflateOptions && d.zlibDeflateOptions.level;
+    if (Number.isInteger(level) && level >= 0 && level <= 9) out.perMessageDeflate.level = level;
   }
   return out;
+}
+
+/**
+ * ws leaves messages under `threshold` uncompressed only on connections without
+ * server context takeover (with serverNoContextTakeover, or when the client asked
+ * for it): the engine applies it to those alone when JS negotiated.
+ */
+function deflateThreshold(d) {
+  const threshold = d.threshold === undefined ? 1024 : Number(d.threshold);
+  if (Number.isNaN(threshold)) return 2 ** 31 - 1; // ws compares and never compresses
+  return Math.min(Math.max(Math.ceil(threshold), 0), 2 ** 31 - 1);
 }
 
 /** One handshake between the request and the engine's 'connection'. */
@@ -92,9 +108,25 @@ class Handshake {
     this.upgrade = null; // port mode: the core UpgradeRequest to answer
     this.key = undefined; // port mode: Sec-WebSocket-Key, for the 'headers' lines
     this.protocols = null; // port mode: the offered subprotocols
+    this.extensions = ''; // port mode: the 101's Sec-WebSocket-Extensions value ('' for none)
     this.timer = null;
     this.done = false;
   }
+}
+
+/**
+ * Port mode's Node http.Server, never listening: the engine hands it the
+ * connections it does not upgrade. As the one ws creates in port mode, it answers
+ * plain requests with 426 and passes upgrades to handleUpgrade.
+ */
+function createFallbackServer(wss) {
+  const server = http.createServer((req, res) => {
+    const body = http.STATUS_CODES[426];
+    res.writeHead(426, { 'Content-Length': body.length, 'Content-Type': 'text/plain' });
+    res.end(body);
+  });
+  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, wss._emitConnection));
+  return server;
 }
 
 function emitClose(server) {
@@ -152,7 +184,14 @@ class WebSocketServer extends EventEmitter {
       this._shouldEmitClose = false;
     }
 
-    this._core = new CoreServer(engineOptions(options));
+    const coreOptions = engineOptions(options);
+    if (this._portMode) {
+      // What the engine does not upgrade itself (plain HTTP, malformed or invalid
+      // upgrades) it hands to this server, which answers as ws's own does.
+      this._fallback = createFallbackServer(this);
+      coreOptions.httpServer = this._fallback;
+    }
+    this._core = new CoreServer(coreOptions);
     this._wireCore();
 
     if (this._portMode) {
@@ -211,6 +250,11 @@ class WebSocketServer extends EventEmitter {
       const ws = socket._wrapper;
       if (ws !== undefined) ws._onDrain();
     });
+    // The peer's close frame (after the messages before it): ws moves to CLOSING there.
+    core.on('closing', (socket, code, reason) => {
+      const ws = socket._wrapper;
+      if (ws !== undefined) ws._onPeerClosing(code, reason);
+    });
     core.on('close', (socket, code, reason, errorCode) => this._onSocketClose(socket, code, reason, errorCode));
   }
 
@@ -241,8 +285,10 @@ class WebSocketServer extends EventEmitter {
       this._detach = null;
     }
     // ws 8: the port is freed at once, existing clients stay open.
-    if (this._portMode) this._core.stopListening();
-    if (!this._portMode) {
+    if (this._portMode) {
+      this._core.stopListening();
+      this._fallback.closeIdleConnections();
+    } else {
       if (this.clients && (this.clients.size > 0 || this._inflight.size > 0)) this._shouldEmitClose = true;
       else process.nextTick(emitClose, this);
     }
@@ -267,7 +313,7 @@ class WebSocketServer extends EventEmitter {
     if (this._live === 0 && pending === 0 && !this._coreClosing) {
       this._coreClosing = true;
       this._core.close(() => {
-        if (this._portMode) emitClose(this);
+        if (this._portMode && this._state !== CLOSED) emitClose(this);
       });
     }
   }
@@ -319,6 +365,15 @@ class WebSocketServer extends EventEmitter {
     }
 
     const extensions = {};
+    if (this.options.perMessageDeflate && headers['sec-websocket-extensions'] !== undefined) {
+      try {
+        const accepted = negotiate(headers['sec-websocket-extensions'], this.options.perMessageDeflate);
+        if (accepted) extensions[PERMESSAGE_DEFLATE] = accepted;
+      } catch {
+        return this._clientError(req, socket, 400, EXTENSIONS_ERROR);
+      }
+    }
+
     const verifyClient = this.options.verifyClient;
     if (verifyClient) {
       const info = {
@@ -349,15 +404,21 @@ class WebSocketServer extends EventEmitter {
 
     const handshake = new Handshake(req, cb);
     handshake.protocol = this._chooseProtocol(protocols, req);
-    handshake.extraHeaders = this._responseHeaders(key, handshake.protocol, req);
+    const accepted = extensions && typeof extensions[PERMESSAGE_DEFLATE] === 'string' ? extensions[PERMESSAGE_DEFLATE] : '';
+    handshake.extraHeaders = this._responseHeaders(key, handshake.protocol, req, accepted);
     socket[kUpgraded] = true;
     this._handOver(handshake, req, socket, head);
   }
 
   /** The headers added to the engine's 101: 'headers' listeners see (and may change) the whole response. */
-  _responseHeaders(key, protocol, req) {
-    if (this.listenerCount('headers') === 0) return protocol ? { 'Sec-WebSocket-Protocol': protocol } : undefined;
-    const lines = responseLines(key, protocol);
+  _responseHeaders(key, protocol, req, extensions) {
+    if (this.listenerCount('headers') === 0) {
+      if (!extensions) return protocol ? { 'Sec-WebSocket-Protocol': protocol } : undefined;
+      return protocol
+        ? { 'Sec-WebSocket-Protocol': protocol, 'Sec-WebSocket-Extensions': extensions }
+        : { 'Sec-WebSocket-Extensions': extensions };
+    }
+    const lines = responseLines(key, protocol, extensions);
     this.emit('headers', lines, req);
     return extraHeaders(lines);
   }
@@ -447,21 +508,27 @@ class WebSocketServer extends EventEmitter {
   /** A handshake on the engine's own listener (port mode): ws's checks on the core request. */
   _onDirectUpgrade(socket, headers, request) {
     const req = new UpgradeRequestInfo(request);
-    if (this._state !== RUNNING) return void request.refuse(503);
-    if (!this.shouldHandle(req)) return void request.refuse(400);
+    if (this._state !== RUNNING) return void request.refuseWith(refusalResponse(503));
+    if (!this.shouldHandle(req)) return void request.refuseWith(refusalResponse(400));
 
     let protocols = new Set();
     if (headers['sec-websocket-protocol'] !== undefined) {
       try {
         protocols = parseSubprotocols(headers['sec-websocket-protocol']);
       } catch {
-        if (this.listenerCount('wsClientError') > 0) {
-          request.defer();
-          const err = new Error('Invalid Sec-WebSocket-Protocol header');
-          this.emit('wsClientError', err, new RefusalSocket(request), req);
-        } else {
-          request.refuse(400);
-        }
+        // Node's http server takes it from here: handleUpgrade refuses it, or gives
+        // 'wsClientError' listeners the real net.Socket and IncomingMessage, as ws does.
+        request.handOff();
+        return;
+      }
+    }
+
+    let extensions = '';
+    if (this.options.perMessageDeflate && req.headers['sec-websocket-extensions'] !== undefined) {
+      try {
+        extensions = negotiate(req.headers['sec-websocket-extensions'], this.options.perMessageDeflate);
+      } catch {
+        request.handOff(); // refused by handleUpgrade as above, from Node's own reading of the header
         return;
       }
     }
@@ -470,11 +537,14 @@ class WebSocketServer extends EventEmitter {
     handshake.upgrade = request;
     handshake.key = headers['sec-websocket-key'];
     handshake.protocols = protocols;
+    handshake.extensions = extensions;
     socket[kHandshake] = handshake;
 
     const verifyClient = this.options.verifyClient;
     if (verifyClient) {
-      const info = { origin: headers.origin, secure: false, req };
+      // HyBi drafts (version 8) send the origin as Sec-WebSocket-Origin.
+      const origin = Number(headers['sec-websocket-version']) === 8 ? headers['sec-websocket-origin'] : headers.origin;
+      const info = { origin, secure: false, req };
       if (verifyClient.length === 2) {
         request.defer();
         this._track(handshake, 0);
@@ -482,7 +552,7 @@ class WebSocketServer extends EventEmitter {
           if (handshake.done || request.answered || request.aborted) return;
           if (!verified) {
             // Answer before forgetting: forgetting the last handshake of a closing server stops the engine.
-            request.refuse(refusalStatus(code || 401), refusalHeaders(refusal));
+            request.refuseWith(refusalResponse(code || 401, message, refusal));
             this._forget(handshake);
             return;
           }
@@ -492,7 +562,7 @@ class WebSocketServer extends EventEmitter {
       }
       if (!verifyClient(info)) {
         socket[kHandshake] = undefined;
-        request.refuse(401);
+        request.refuseWith(refusalResponse(401));
         return;
       }
     }
@@ -503,14 +573,14 @@ class WebSocketServer extends EventEmitter {
     const request = handshake.upgrade;
     if (this._state !== RUNNING) {
       socket[kHandshake] = undefined;
-      request.refuse(503);
+      request.refuseWith(refusalResponse(503));
       this._forget(handshake);
       return;
     }
     handshake.protocol = this._chooseProtocol(handshake.protocols, handshake.req);
     // Accepted: the client may already be open while the engine's 'connection' is on
     // its way, so close() must wait for it (no timer per handshake: close() sweeps).
-    if (request.accept(this._responseHeaders(handshake.key, handshake.protocol, handshake.req))) {
+    if (request.accept(this._responseHeaders(handshake.key, handshake.protocol, handshake.req, handshake.extensions))) {
       this._track(handshake, 0);
     } else {
       this._forget(handshake);
@@ -548,8 +618,20 @@ class WebSocketServer extends EventEmitter {
   _onSocketClose(socket, code, reason, errorCode) {
     const ws = socket._wrapper;
     if (ws === undefined) return;
+    // ws learns of the end from the TCP socket's 'close', an I/O event of its own:
+    // what message and open listeners deferred (process.nextTick, promises) runs
+    // before 'close'. socket.io handles a client's DISCONNECT packet that way, and
+    // Primus announces a spark that way. The engine reports the end in the same
+    // batch as the messages before it, so 'close' waits for the next turn here.
+    setImmediate(() => this._finishSocketClose(ws, code, reason, errorCode));
+  }
+
+  _finishSocketClose(ws, code, reason, errorCode) {
     this._live--;
     if (this.clients) this.clients.delete(ws);
+    // ws in port mode: its http server's 'close' (the last connection gone) comes
+    // before that last WebSocket's own 'close'.
+    if (this._portMode && this._state === CLOSING && this._live === 0 && this._inflight.size === 0) emitClose(this);
     try {
       ws._onClose(code, reason, errorCode);
     } finally {

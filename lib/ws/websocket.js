@@ -6,7 +6,7 @@
 const { EventEmitter } = require('events');
 const { defineEventTarget } = require('./event-target');
 const { protocolError, isValidStatusCode } = require('./errors');
-const { READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER } = require('./constants');
+const { READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished } = require('./constants');
 
 const hasBlob = typeof Blob !== 'undefined';
 const isBlob = (v) => hasBlob && v instanceof Blob;
@@ -70,6 +70,32 @@ function deliverable(buf, isBinary, binaryType, owned) {
   }
 }
 
+// ---- send accounting: bufferedAmount and callbacks as ws shows them --------------------
+//
+// ws writes a frame to its socket at once: the kernel takes it whole unless the
+// socket is backed up, so bufferedAmount stays 0, and the callback runs on the
+// next tick. A compressed message waits for zlib instead, and what is sent behind
+// it waits with it: those count in full (uncompressed) until each is compressed.
+// Here a tick's sends reach the engine when the tick ends (the core's flush), and
+// the engine compresses them then: until that flush they are in ws's state.
+
+/** What the kernel is taken to accept at once from one tick's sends (ws: a socket's free send buffer). */
+const KERNEL_TAKES = 64 * 1024;
+
+/**
+ * The sends from a compressed message on, in one tick (`epoch`): `sends` holds
+ * [length, callback] pairs; `bytes` what bufferedAmount counts for them.
+ */
+class CompressionQueue {
+  constructor(epoch) {
+    this.epoch = epoch;
+    this.bytes = 0;
+    this.sends = [];
+    this.dropped = false; // terminate() in the same tick: the engine drops them with the socket
+  }
+}
+
+/** Send, ping and pong callbacks: `err` is null on success, as Node's socket.write gives ws's. */
 function runCallbacks(ws, err) {
   const callbacks = ws._callbacks;
   if (callbacks === null) return;
@@ -77,13 +103,89 @@ function runCallbacks(ws, err) {
   for (const cb of callbacks) cb(err);
 }
 
-/** After a send: callbacks run once the engine has the data and is not backed up, else on 'drain'. */
+/** A compression queue's callbacks join the others (in order); its bytes count no more. */
+function retireCompression(ws, queue) {
+  if (ws._compressing === queue) ws._compressing = null;
+  queue.bytes = 0;
+  for (let i = 1; i < queue.sends.length; i += 2) {
+    const cb = queue.sends[i];
+    if (cb === undefined) continue;
+    if (ws._callbacks === null) ws._callbacks = [cb];
+    else ws._callbacks.push(cb);
+  }
+  queue.sends = [];
+}
+
+/**
+ * After the tick's sends reached the engine: callbacks run now unless the
+ * socket is backed up (then on 'drain'); behind a compressed message each one
+ * runs with the bytes still behind it counted, as ws's after each compression.
+ */
 function settleCallbacks(ws) {
   ws._settleScheduled = false;
-  if (ws._callbacks === null || ws._readyState === CLOSED) return;
+  if (ws._readyState === CLOSED) return;
+  const queue = ws._compressing;
+  if (queue !== null && !queue.dropped && queue.epoch === ws._core._commands.epoch) {
+    // Not handed to the engine yet (a flush is due): look again after it.
+    ws._settleScheduled = true;
+    setImmediate(settleCallbacks, ws);
+    return;
+  }
   // `_backlog` is what the engine last reported queued for this socket; a DRAIN event clears it.
-  if (ws._socket._backlog > 0) return;
-  runCallbacks(ws, undefined);
+  if (ws._socket._backlog > 0) {
+    if (queue !== null && !queue.dropped) retireCompression(ws, queue);
+    return;
+  }
+  runCallbacks(ws, null);
+  if (queue === null || queue.dropped) return;
+  const sends = queue.sends;
+  queue.sends = [];
+  for (let i = 0; i < sends.length; i += 2) {
+    queue.bytes -= sends[i];
+    if (sends[i + 1] !== undefined) sends[i + 1](null);
+  }
+  if (ws._compressing === queue) ws._compressing = null;
+}
+
+/** Kinds of the events held while paused (ws reads nothing while paused: pings and the close frame wait too). */
+const HELD_MESSAGE = 0;
+const HELD_PING = 1;
+const HELD_PONG = 2;
+const HELD_CLOSING = 3;
+
+function emitHeld(ws, [kind, buf, isBinary]) {
+  switch (kind) {
+    case HELD_MESSAGE:
+      ws.emit('message', deliverable(buf, isBinary, ws._binaryType, true), isBinary);
+      return;
+    case HELD_PING:
+      ws.emit('ping', buf);
+      return;
+    case HELD_PONG:
+      ws.emit('pong', buf);
+      return;
+    default: // HELD_CLOSING
+      if (ws._readyState === OPEN) ws._readyState = CLOSING;
+  }
+}
+
+/** `_closeTimer` once the socket was terminated (by terminate() or the close timer). */
+const TERMINATED = 0;
+
+/**
+ * The peer did not answer our close frame within closeTimeout: ws destroys the
+ * socket, and its 'close' reports 1006. The engine's own close timer is set
+ * later than this one (websocket-server.js), so it does not report our code first.
+ */
+function closeTimedOut(ws) {
+  ws._closeTimer = TERMINATED;
+  if (ws._readyState !== CLOSED) ws._core.terminate(ws._socket);
+}
+
+function emitClosed(ws, code, reason) {
+  ws._readyState = CLOSED;
+  runCallbacks(ws, code === 1006 ? notOpenError(CLOSED) : null);
+  ws.emit('close', code, reason);
 }
 
 function deliverHeld(ws) {
@@ -91,7 +193,7 @@ function deliverHeld(ws) {
   while (ws._held !== null && !ws._paused && ws._readyState !== CLOSED) {
     const next = ws._held.shift();
     if (ws._held.length === 0) ws._held = null;
-    ws.emit('message', deliverable(next[0], next[1], ws._binaryType, true), next[1]);
+    emitHeld(ws, next);
   }
 }
 
@@ -115,13 +217,21 @@ class WebSocket extends EventEmitter {
     this._core = null; // the lws.Server
     this._socket = null; // the lws core Socket (remoteAddress, remotePort, ...)
     this._bufferedAfterClose = 0;
-    this._held = null; // messages received while paused: [ownedBuffer, isBinary][]
+    this._held = null; // events received while paused: [kind, ownedBuffer, isBinary][] (HELD_*)
     this._deliverScheduled = false;
     this._callbacks = null; // send/ping/pong callbacks waiting for the data to leave
     this._settleScheduled = false;
     this._blobQueue = null; // sends waiting behind a Blob being read
+    this._compressing = null; // a CompressionQueue while a compressed send waits for the engine
     this._errorEmitted = false;
     this._closedCleanly = false;
+    this._closeFrameReceived = false; // the peer's close frame arrived (core 'closing')
+    // ws's close timer: a close() the peer does not answer in time ends with terminate() (1006).
+    // null, the Timeout, or TERMINATED. The timeout is an own property only when not ws's default.
+    this._closeTimer = null;
+    if (options && options.closeTimeout !== undefined && options.closeTimeout !== CLOSE_TIMEOUT) {
+      this._closeTimeout = options.closeTimeout;
+    }
   }
 
   get binaryType() {
@@ -132,11 +242,24 @@ class WebSocket extends EventEmitter {
     if (BINARY_TYPES.includes(type)) this._binaryType = type;
   }
 
+  /**
+   * ws's: what the socket has not taken yet. The tick's sends count once they
+   * exceed what the kernel takes at once, or when the engine reported a backlog
+   * (then with it); sends behind a compressed message count until compressed.
+   */
   get bufferedAmount() {
-    if (this._readyState === OPEN || this._readyState === CLOSING) {
-      return this._core.getBufferedAmount(this._socket) + this._bufferedAfterClose;
+    if (this._readyState !== OPEN && this._readyState !== CLOSING) return this._bufferedAfterClose;
+    const socket = this._socket;
+    const backlog = socket.closed ? 0 : socket._backlog;
+    let inJs = this._core.getBufferedAmount(socket) - backlog;
+    const queue = this._compressing;
+    let compressing = 0;
+    if (queue !== null) {
+      compressing = queue.bytes;
+      if (queue.epoch === this._core._commands.epoch) inJs -= queue.bytes;
     }
-    return this._bufferedAfterClose;
+    const queued = backlog > 0 || inJs > KERNEL_TAKES ? inJs + backlog : 0;
+    return compressing + queued + this._bufferedAfterClose;
   }
 
   /** permessage-deflate is not negotiated yet: always ''. */
@@ -146,6 +269,11 @@ class WebSocket extends EventEmitter {
 
   get isPaused() {
     return this._paused;
+  }
+
+  /** Ended by terminate() or the close timer: ws's socket was destroyed, so it never finishes writing. */
+  get _terminated() {
+    return this._closeTimer === TERMINATED;
   }
 
   get protocol() {
@@ -185,8 +313,38 @@ class WebSocket extends EventEmitter {
     const fin = options && options.fin !== undefined ? Boolean(options.fin) : true;
     const compress = !(options && options.compress === false);
     if (this._blobQueue !== null || isBlob(data)) return this._sendInOrder(data, binary, fin, cb);
-    this._core.send(this._socket, sendable(data), binary, fin, compress);
+    const bytes = sendable(data);
+    this._core.send(this._socket, bytes, binary, fin, compress);
+    if (this._compressing !== null || (compress && fin && this._extensions !== NO_EXTENSIONS)) {
+      if (this._queueBehindCompression(bytes, compress && fin, cb)) return;
+    }
     if (cb) this._afterWrite(cb);
+  }
+
+  /**
+   * A send that ws would compress, or queue behind one being compressed: it
+   * joins this tick's CompressionQueue (with its callback). False otherwise.
+   */
+  _queueBehindCompression(bytes, compressible, cb) {
+    const epoch = this._core._commands.epoch; // bumped when the tick's commands go to the engine
+    let queue = this._compressing;
+    if (queue !== null && queue.epoch !== epoch) {
+      retireCompression(this, queue); // an earlier tick's, already with the engine
+      queue = null;
+    }
+    const length = byteLength(bytes);
+    if (queue === null) {
+      const deflate = this._core.options.engine.perMessageDeflate;
+      if (!compressible || deflate === undefined || length < deflate.threshold) return false;
+      queue = this._compressing = new CompressionQueue(epoch);
+      if (!this._settleScheduled) {
+        this._settleScheduled = true;
+        process.nextTick(settleCallbacks, this);
+      }
+    }
+    queue.bytes += length;
+    queue.sends.push(length, cb);
+    return true;
   }
 
   /** Blobs are read asynchronously; what is sent after one waits for it, keeping the order. */
@@ -231,7 +389,9 @@ class WebSocket extends EventEmitter {
     else this._callbacks.push(cb);
     if (!this._settleScheduled) {
       this._settleScheduled = true;
-      setImmediate(settleCallbacks, this);
+      // After the core's flush (its own nextTick, or the end of the event batch): where
+      // ws's callback of a write the socket took at once runs, before later ticks' work.
+      process.nextTick(settleCallbacks, this);
     }
   }
 
@@ -282,6 +442,7 @@ class WebSocket extends EventEmitter {
     }
     this._core.close(this._socket, code, reason);
     this._readyState = CLOSING;
+    this._closeTimer = setTimeout(closeTimedOut, this._closeTimeout, this);
   }
 
   terminate() {
@@ -292,7 +453,12 @@ class WebSocket extends EventEmitter {
       return;
     }
     this._readyState = CLOSING;
-    this._core.terminate(this._socket);
+    if (this._closeTimer !== null && this._closeTimer !== TERMINATED) clearTimeout(this._closeTimer);
+    this._closeTimer = TERMINATED;
+    const queue = this._compressing;
+    if (queue !== null && queue.epoch === this._core._commands.epoch) queue.dropped = true;
+    // Messages ws would still be compressing never leave; plain ones go out as far as the socket takes them.
+    this._core.terminate(this._socket, queue !== null && queue.dropped);
   }
 
   /** Stops reading: the engine stops reading the TCP socket and no 'message' is emitted until resume(). */
@@ -314,36 +480,58 @@ class WebSocket extends EventEmitter {
 
   // ---- from the engine (called by WebSocketServer) --------------------------------
 
+  /** Events wait while paused, and behind events already waiting. */
+  _mustHold() {
+    return this._paused || this._held !== null;
+  }
+
+  _hold(entry) {
+    if (this._held === null) this._held = [entry];
+    else this._held.push(entry);
+  }
+
   _onMessage(buf, isBinary) {
-    if (this._paused || this._held !== null) {
-      const copy = Buffer.from(buf);
-      if (this._held === null) this._held = [[copy, isBinary]];
-      else this._held.push([copy, isBinary]);
-      return;
-    }
+    if (this._mustHold()) return this._hold([HELD_MESSAGE, Buffer.from(buf), isBinary]);
     if (this.listenerCount('message') === 0) return;
     this.emit('message', deliverable(buf, isBinary, this._binaryType, false), isBinary);
   }
 
   _onPing(buf) {
+    if (this._mustHold()) return this._hold([HELD_PING, Buffer.from(buf)]);
     if (this.listenerCount('ping') > 0) this.emit('ping', Buffer.from(buf));
   }
 
   _onPong(buf) {
+    if (this._mustHold()) return this._hold([HELD_PONG, Buffer.from(buf)]);
     if (this.listenerCount('pong') > 0) this.emit('pong', Buffer.from(buf));
   }
 
   _onDrain() {
-    runCallbacks(this, undefined);
+    runCallbacks(this, null);
+  }
+
+  /**
+   * The peer's close frame arrived (core 'closing'), after the messages before
+   * it: as in ws, the socket is CLOSING from now on, sends fail, and the reply
+   * echoing `code` and `reason` leaves after what the listeners sent until now.
+   */
+  _onPeerClosing(code, reason) {
+    this._closeFrameReceived = true;
+    if (this._mustHold()) return this._hold([HELD_CLOSING]);
+    if (this._readyState === OPEN) this._readyState = CLOSING;
   }
 
   /** The connection is over. `errorCode` names the protocol error the engine closed for. */
   _onClose(code, reason, errorCode) {
-    // Messages held by pause() still come first, as ws reads what the socket had buffered.
+    if (this._closeTimer !== null && this._closeTimer !== TERMINATED) {
+      clearTimeout(this._closeTimer);
+      this._closeTimer = null;
+    }
+    // Events held by pause() still come first, as ws reads what the socket had buffered.
     if (this._held !== null) {
       const held = this._held;
       this._held = null;
-      for (const [buf, isBinary] of held) this.emit('message', deliverable(buf, isBinary, this._binaryType, true), isBinary);
+      for (const entry of held) emitHeld(this, entry);
     }
     let reasonBuffer = reason ? Buffer.from(reason) : EMPTY_BUFFER;
     if (errorCode) {
@@ -356,13 +544,35 @@ class WebSocket extends EventEmitter {
         this._readyState = CLOSING;
         this.emit('error', protocolError(errorCode, reason));
       }
+    } else if (!this._closeFrameReceived) {
+      // No close frame from the peer (it went away, or never answered ours): ws reports 1006.
+      code = 1006;
+      reasonBuffer = EMPTY_BUFFER;
     }
     this._closedCleanly = code !== 1006;
-    this._readyState = CLOSED;
-    runCallbacks(this, code === 1006 ? notOpenError(CLOSED) : undefined);
-    this.emit('close', code, reasonBuffer);
+    const queue = this._compressing;
+    if (queue !== null && queue.dropped) {
+      // As ws's deflate cleanup: these sends never left; told right before 'close', still CLOSING.
+      this._compressing = null;
+      this._bufferedAfterClose += queue.bytes;
+      for (let i = 1; i < queue.sends.length; i += 2) {
+        if (queue.sends[i] !== undefined) queue.sends[i](new Error('The socket was closed while data was being compressed'));
+      }
+    } else if (queue !== null) {
+      retireCompression(this, queue); // with the engine already: its callbacks end as the others'
+    }
+    if (!this._terminated && this.listenerCount(kFinished) > 0) {
+      // A stream's end() waits for this; ws's socket finishes a tick or more before
+      // its 'close', so the stream's 'finish' (due next tick) comes first here too.
+      this.emit(kFinished);
+      process.nextTick(emitClosed, this, code, reasonBuffer);
+      return;
+    }
+    emitClosed(this, code, reasonBuffer);
   }
 }
+
+WebSocket.prototype._closeTimeout = CLOSE_TIMEOUT;
 
 for (const [i, name] of READY_STATES.entries()) {
   Object.defineProperty(WebSocket, name, { enumerable: true, value: i });
