@@ -34,6 +34,9 @@ class Socket {
     // The object a layer on top made for this socket (lws.WebSocketServer's WebSocket).
     // Declared here so setting it later does not give every socket a property array.
     this._wrapper = undefined;
+    // pause()d by JS: the reply to the peer's close waits for resume() ([code, reason] once due).
+    this._paused = false;
+    this._closeReply = undefined;
   }
 
   get remoteAddress() {
@@ -444,7 +447,10 @@ class Server extends EventEmitter {
             this.emit('closing', socket, code, buf.toString('utf8', start, end));
           }
         } finally {
-          this._commands.bytes(Command.CLOSE, 0, code, id, buf.subarray(start, end));
+          const reply = buf.subarray(start, end);
+          // A paused socket is not read: its close handshake waits for resume() too.
+          if (socket !== undefined && socket._paused) socket._closeReply = [code, Buffer.from(reply)];
+          else this._commands.bytes(Command.CLOSE, 0, code, id, reply);
         }
         return;
       }
@@ -664,13 +670,28 @@ class Server extends EventEmitter {
     return this._control(Command.PONG, socket, data);
   }
 
-  /** Stops reading from a socket (TCP then pushes back on the client) until resume(). */
+  /**
+   * Stops reading from a socket (TCP then pushes back on the client) until resume().
+   * Events already read still arrive; if the peer's close frame is among them, the
+   * reply to it waits for resume() as well (the engine sends it after closeTimeout).
+   */
   pause(socket) {
-    return this._control(Command.PAUSE, socket);
+    const ok = this._control(Command.PAUSE, socket);
+    if (ok) socket._paused = true;
+    return ok;
   }
 
   resume(socket) {
-    return this._control(Command.RESUME, socket);
+    const ok = this._control(Command.RESUME, socket);
+    if (ok) {
+      socket._paused = false;
+      const reply = socket._closeReply;
+      if (reply !== undefined) {
+        socket._closeReply = undefined;
+        this._commands.bytes(Command.CLOSE, 0, reply[0], socket[kId], reply[1]);
+      }
+    }
+    return ok;
   }
 
   /** Frames `data` once for many `sendPrepared` calls. Released when garbage-collected. */

@@ -109,6 +109,7 @@ class Handshake {
     this.key = undefined; // port mode: Sec-WebSocket-Key, for the 'headers' lines
     this.protocols = null; // port mode: the offered subprotocols
     this.extensions = ''; // port mode: the 101's Sec-WebSocket-Extensions value ('' for none)
+    this.ws = null; // handleUpgrade(): the WebSocket already handed out, until the engine opens it
     this.timer = null;
     this.done = false;
   }
@@ -407,7 +408,16 @@ class WebSocketServer extends EventEmitter {
     const accepted = extensions && typeof extensions[PERMESSAGE_DEFLATE] === 'string' ? extensions[PERMESSAGE_DEFLATE] : '';
     handshake.extraHeaders = this._responseHeaders(key, handshake.protocol, req, accepted);
     socket[kUpgraded] = true;
+    // As ws: the WebSocket is open and the callback runs before handleUpgrade() returns;
+    // what it is asked to do waits for the engine to have the socket (_onOpen).
+    const ws = new this.options.WebSocket(null, undefined, this.options);
+    const peer = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, remoteFamily: socket.remoteFamily };
+    ws._attachPending(this._core, handshake.protocol, accepted, peer);
+    handshake.ws = ws;
+    this._live++;
+    if (this.clients) this.clients.add(ws);
     this._handOver(handshake, req, socket, head);
+    cb(ws, req);
   }
 
   /** The headers added to the engine's 101: 'headers' listeners see (and may change) the whole response. */
@@ -578,13 +588,21 @@ class WebSocketServer extends EventEmitter {
       return;
     }
     handshake.protocol = this._chooseProtocol(handshake.protocols, handshake.req);
-    // Accepted: the client may already be open while the engine's 'connection' is on
-    // its way, so close() must wait for it (no timer per handshake: close() sweeps).
-    if (request.accept(this._responseHeaders(handshake.key, handshake.protocol, handshake.req, handshake.extensions))) {
-      this._track(handshake, 0);
-    } else {
+    if (!request.accept(this._responseHeaders(handshake.key, handshake.protocol, handshake.req, handshake.extensions))) {
       this._forget(handshake);
+      return;
     }
+    // Accepted: as in ws, 'connection' comes now, before the client can have the 101
+    // (the engine writes it next); the WebSocket is connected to the engine's socket
+    // when that opens (_onOpen). close() waits for it (no timer per handshake: close() sweeps).
+    this._track(handshake, 0);
+    const ws = new this.options.WebSocket(null, undefined, this.options);
+    const peer = { remoteAddress: request.remoteAddress, remotePort: request.remotePort, remoteFamily: request.remoteFamily };
+    ws._attachPending(this._core, handshake.protocol, handshake.extensions, peer);
+    handshake.ws = ws;
+    this._live++;
+    if (this.clients) this.clients.add(ws);
+    handshake.callback(ws, handshake.req);
   }
 
   _onAborted(pending) {
@@ -599,6 +617,14 @@ class WebSocketServer extends EventEmitter {
     socket[kHandshake] = undefined;
     // Bridged sockets: the real peer, not the loopback relay's address.
     if (handshake !== undefined && handshake.peer !== null) socket._peer = { ...handshake.peer };
+    if (handshake !== undefined && handshake.ws !== null) {
+      // handleUpgrade() handed it out already (and counted it).
+      const ws = handshake.ws;
+      handshake.ws = null;
+      ws._attach(this._core, socket, handshake.protocol);
+      this._forget(handshake);
+      return;
+    }
     const ws = new this.options.WebSocket(null, undefined, this.options);
     ws._attach(this._core, socket, handshake ? handshake.protocol : '');
     this._live++;
@@ -654,6 +680,13 @@ class WebSocketServer extends EventEmitter {
 
   _forget(handshake) {
     handshake.done = true;
+    if (handshake.ws !== null) {
+      // Handed out by handleUpgrade(), but the engine never opened it (the client left,
+      // or the hand-over failed): it ends as a dropped connection does in ws.
+      const ws = handshake.ws;
+      handshake.ws = null;
+      setImmediate(() => this._finishSocketClose(ws, 1006, '', undefined));
+    }
     if (handshake.timer !== null) {
       clearTimeout(handshake.timer);
       handshake.timer = null;

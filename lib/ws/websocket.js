@@ -169,6 +169,46 @@ function emitHeld(ws, [kind, buf, isBinary]) {
   }
 }
 
+/**
+ * The core of a WebSocket handed out before the engine has its connection:
+ * handleUpgrade()'s callback runs at once, as in ws, while the engine is still
+ * taking the socket over. What the WebSocket asks of the core meanwhile is kept
+ * here and replayed, in order, once the connection is open (`_attach`).
+ */
+class PendingCore {
+  constructor(core) {
+    this.options = core.options;
+    this._commands = core._commands; // the same command epochs as the real core's
+    this.calls = [];
+    this.bytes = 0;
+  }
+
+  send(socket, data, ...rest) {
+    // A copy: the caller may reuse its buffer once send() returns, as the core allows.
+    let copy = data;
+    if (ArrayBuffer.isView(data)) copy = Buffer.from(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    else if (typeof data !== 'string') copy = Buffer.from(new Uint8Array(data)); // ArrayBuffer, SharedArrayBuffer
+    this.bytes += typeof copy === 'string' ? Buffer.byteLength(copy) : copy.length;
+    this.calls.push(['send', copy, ...rest]);
+    return true;
+  }
+
+  getBufferedAmount() {
+    return this.bytes;
+  }
+
+  replay(core, socket) {
+    for (const [method, ...args] of this.calls) core[method](socket, ...args);
+    this.calls = [];
+  }
+}
+for (const method of ['ping', 'pong', 'close', 'terminate', 'pause', 'resume']) {
+  PendingCore.prototype[method] = function record(socket, ...args) {
+    this.calls.push([method, ...args]);
+    return true;
+  };
+}
+
 /** `_closeTimer` once the socket was terminated (by terminate() or the close timer). */
 const TERMINATED = 0;
 
@@ -289,8 +329,31 @@ class WebSocket extends EventEmitter {
     return this._url;
   }
 
+  /**
+   * handleUpgrade(): open at once, as ws's WebSocket is when its callback runs;
+   * `_attach` connects it to the engine's socket when that is open. `peer` is the
+   * client's address (for `_socket.remoteAddress`, which ws users read).
+   */
+  _attachPending(core, protocol, extensions, peer) {
+    this._core = new PendingCore(core);
+    this._socket = { _backlog: 0, ...peer };
+    if (extensions) this._extensions = { [extensions.split(';')[0].trim()]: true };
+    this._protocol = protocol || '';
+    this._readyState = OPEN;
+    this.emit('open');
+  }
+
   /** Called by WebSocketServer once the engine reports the connection open. */
   _attach(core, socket, protocol) {
+    if (this._core instanceof PendingCore) {
+      // Handed out already: what was asked meanwhile goes to the engine now, in order.
+      const pending = this._core;
+      this._core = core;
+      this._socket = socket;
+      socket._wrapper = this;
+      pending.replay(core, socket);
+      return;
+    }
     this._core = core;
     this._socket = socket;
     // ws lists negotiated extensions by name.
