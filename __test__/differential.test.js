@@ -705,6 +705,15 @@ const PROTOCOL_ERRORS = [
   ['invalid UTF-8 in a text message (1007)', {}, frame(1, Buffer.from([0x68, 0xc3, 0x28]))],
   ['an unmasked frame (1002)', {}, frame(1, 'hi', { mask: false })],
   ['a close frame with code 999 (1002)', {}, frame(8, Buffer.from([0x03, 0xe7]))],
+  // Errors whose message names a number (ws words it; the engine sends the number).
+  ['a reserved opcode 3 (1002)', {}, frame(3, 'x')],
+  ['a continuation frame with no message to continue (1002)', {}, frame(0, 'x')],
+  ['a new text frame inside a fragmented message (1002)', {}, Buffer.concat([frame(2, 'a', { fin: false }), frame(1, 'b')])],
+  ['a ping with a 126-byte payload (1002)', {}, frame(9, 'p'.repeat(126))],
+  ['a close frame with a 1-byte payload (1002)', {}, frame(8, Buffer.from([3]))],
+  ['a fragmented ping (1002)', {}, frame(9, 'p', { fin: false })],
+  ['RSV1 without permessage-deflate (1002)', {}, frame(1, 'x', { rsv1: true })],
+  ['RSV2 set (1002)', {}, (() => { const f = frame(1, 'x'); f[0] |= 0x20; return f; })()],
 ];
 
 for (const [name, options, bytes] of PROTOCOL_ERRORS) {

@@ -10,7 +10,7 @@ const fs = require('fs');
 const net = require('net');
 const util = require('util');
 const native = require('./native');
-const { lent, RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED, ERROR_CODES, decodeRequest, decodePeer, CommandWriter } = require('./wire');
+const { lent, RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED, errorCodeOf, decodeRequest, decodePeer, CommandWriter } = require('./wire');
 const { normalizeOptions } = require('./options');
 
 const kId = Symbol('lws.id');
@@ -382,10 +382,11 @@ class Server extends EventEmitter {
         this._sockets.delete(id);
         socket.closed = true;
         socket._server = null;
-        const errorCode = flags ? ERROR_CODES[flags] : undefined;
+        const errorCode = flags ? errorCodeOf(flags, extra) : undefined;
         if (errorCode === 'LWS_ERR_INTERNAL') this._reportInternalError(socket);
         try {
-          this.emit('close', socket, code, buf.toString('utf8', start, end), errorCode);
+          // errorDetail: the number a protocol error is about (opcode, length, close code), 0 if none.
+          this.emit('close', socket, code, buf.toString('utf8', start, end), errorCode, errorCode ? extra : undefined);
         } finally {
           socket.userData = undefined; // valid until the close callback ends
           this._updateRef();

@@ -37,6 +37,15 @@ const ERROR_CODES = [
   'LWS_ERR_INTERNAL', // the engine panicked while serving the socket (closed with 1011)
 ];
 
+/**
+ * ws's code for a protocol error the engine reported as `id` with `detail`
+ * (ProtocolError::detail): reserved bits are RSV1 (4) or RSV2/RSV3 (2, 1) for ws.
+ */
+function errorCodeOf(id, detail) {
+  if (id === 1 && (detail & 3) !== 0) return 'WS_ERR_UNEXPECTED_RSV_2_3';
+  return ERROR_CODES[id];
+}
+
 const FLAG_BINARY = 1;
 const FLAG_MORE = 2;
 /** The payload was handed to the engine separately (`stash`); extra = its index. */
@@ -222,4 +231,4 @@ class CommandWriter {
   }
 }
 
-module.exports = { lent, RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED, STASH_MIN, ERROR_CODES, decodeRequest, decodePeer, CommandWriter };
+module.exports = { lent, RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED, STASH_MIN, ERROR_CODES, errorCodeOf, decodeRequest, decodePeer, CommandWriter };

@@ -163,6 +163,8 @@ pub struct Conn {
     pub last_input: u32,
     report_code: u16,
     report_error: u8,
+    /// With `report_error`: the number the protocol error is about (`ProtocolError::detail`).
+    report_detail: u32,
     report_reason: Vec<u8>,
 }
 
@@ -180,6 +182,7 @@ impl Conn {
             last_input: 0,
             report_code: 1006,
             report_error: 0,
+            report_detail: 0,
             report_reason: Vec::new(),
         }
     }
@@ -344,7 +347,7 @@ impl Conn {
     /// Stages the CLOSE event that ends a WebSocket's life in JS.
     pub fn report_close(&mut self, sink: &mut EventSink<'_>) {
         let reason = std::mem::take(&mut self.report_reason);
-        sink.stage(event::CLOSE, self.report_error, self.report_code, self.id, 0, &reason);
+        sink.stage(event::CLOSE, self.report_error, self.report_code, self.id, self.report_detail, &reason);
     }
 
     /// Writes queued output while the socket takes it; on WouldBlock it waits
@@ -497,13 +500,16 @@ impl Conn {
         }
         if let Err(err) = result {
             let reason = err.to_string();
+            if !self.has(flag::REPORT_FINAL) {
+                self.report_detail = err.detail();
+            }
             self.set_final_report(err.close_code(), reason.as_bytes(), err.wire_id());
             self.set(flag::DISCARD, true);
             if matches!(self.phase, Phase::Open) {
                 // JS answers the messages staged before this one, then sends CLOSE
                 // with this code: replies and close frame leave in the right order.
                 self.phase = Phase::Failing;
-                sink.stage(event::FAIL, err.wire_id(), err.close_code(), id, 0, reason.as_bytes());
+                sink.stage(event::FAIL, err.wire_id(), err.close_code(), id, err.detail(), reason.as_bytes());
             } else {
                 self.send_close(err.close_code(), reason.as_bytes());
             }

@@ -14,7 +14,8 @@ pub mod event {
     pub const MESSAGE: u8 = 2;
     /// flags bit 0 = binary, extra = bytes still to come (0 on the last part).
     pub const FRAGMENT: u8 = 3;
-    /// code = close code, flags = protocol error id (0 = none), payload = reason.
+    /// code = close code, flags = protocol error id (0 = none), extra = the
+    /// error's detail (`ProtocolError::detail`), payload = reason.
     pub const CLOSE: u8 = 4;
     /// A handshake waits for JS to accept or refuse it. payload = request.
     pub const UPGRADE: u8 = 5;
@@ -29,7 +30,7 @@ pub mod event {
     /// The engine has stopped: no more events will come.
     pub const SHUTDOWN: u8 = 11;
     /// The peer broke the protocol (flags = error id, code = close code,
-    /// payload = reason). JS answers with CLOSE once earlier events are handled.
+    /// extra = the error's detail, payload = reason). JS answers with CLOSE once earlier events are handled.
     pub const FAIL: u8 = 12;
     /// Output could not all be written at once: extra = bytes still queued.
     pub const BUFFERED: u8 = 13;

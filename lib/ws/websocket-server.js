@@ -256,7 +256,7 @@ class WebSocketServer extends EventEmitter {
       const ws = socket._wrapper;
       if (ws !== undefined) ws._onPeerClosing(code, reason);
     });
-    core.on('close', (socket, code, reason, errorCode) => this._onSocketClose(socket, code, reason, errorCode));
+    core.on('close', (socket, code, reason, errorCode, errorDetail) => this._onSocketClose(socket, code, reason, errorCode, errorDetail));
   }
 
   /** The bound address (port mode), the http server's (server mode). */
@@ -641,7 +641,7 @@ class WebSocketServer extends EventEmitter {
     handshake.callback(ws, handshake.req);
   }
 
-  _onSocketClose(socket, code, reason, errorCode) {
+  _onSocketClose(socket, code, reason, errorCode, errorDetail) {
     const ws = socket._wrapper;
     if (ws === undefined) return;
     // ws learns of the end from the TCP socket's 'close', an I/O event of its own:
@@ -649,17 +649,17 @@ class WebSocketServer extends EventEmitter {
     // before 'close'. socket.io handles a client's DISCONNECT packet that way, and
     // Primus announces a spark that way. The engine reports the end in the same
     // batch as the messages before it, so 'close' waits for the next turn here.
-    setImmediate(() => this._finishSocketClose(ws, code, reason, errorCode));
+    setImmediate(() => this._finishSocketClose(ws, code, reason, errorCode, errorDetail));
   }
 
-  _finishSocketClose(ws, code, reason, errorCode) {
+  _finishSocketClose(ws, code, reason, errorCode, errorDetail) {
     this._live--;
     if (this.clients) this.clients.delete(ws);
     // ws in port mode: its http server's 'close' (the last connection gone) comes
     // before that last WebSocket's own 'close'.
     if (this._portMode && this._state === CLOSING && this._live === 0 && this._inflight.size === 0) emitClose(this);
     try {
-      ws._onClose(code, reason, errorCode);
+      ws._onClose(code, reason, errorCode, errorDetail);
     } finally {
       this._checkIdle();
     }

@@ -585,7 +585,7 @@ class WebSocket extends EventEmitter {
   }
 
   /** The connection is over. `errorCode` names the protocol error the engine closed for. */
-  _onClose(code, reason, errorCode) {
+  _onClose(code, reason, errorCode, errorDetail) {
     if (this._closeTimer !== null && this._closeTimer !== TERMINATED) {
       clearTimeout(this._closeTimer);
       this._closeTimer = null;
@@ -605,7 +605,7 @@ class WebSocket extends EventEmitter {
       if (!this._errorEmitted) {
         this._errorEmitted = true;
         this._readyState = CLOSING;
-        this.emit('error', protocolError(errorCode, reason));
+        this.emit('error', protocolError(errorCode, errorDetail));
       }
     } else if (!this._closeFrameReceived) {
       // No close frame from the peer (it went away, or never answered ours): ws reports 1006.

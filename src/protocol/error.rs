@@ -5,13 +5,16 @@ use std::fmt;
 /// Why a peer's bytes were rejected. `close_code()` is what we send back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolError {
-    ReservedBitsSet,
+    /// The RSV bits set (RSV1 = 4, RSV2 = 2, RSV3 = 1) that nothing negotiated.
+    ReservedBitsSet(u8),
     ReservedOpcode(u8),
     UnmaskedFrame,
-    ControlFrameTooLong,
+    /// The 7-bit payload length of a control frame (126 or 127).
+    ControlFrameTooLong(u8),
     FragmentedControlFrame,
     UnexpectedContinuation,
-    ExpectedContinuation,
+    /// A new data frame (its opcode) inside a fragmented message.
+    ExpectedContinuation(u8),
     /// The 64-bit length field had its most significant bit set.
     InvalidLength,
     InvalidUtf8,
@@ -33,16 +36,30 @@ impl ProtocolError {
         }
     }
 
+    /// The number the error is about, sent across the bridge with `wire_id` so that
+    /// JS words its messages from data, never from this type's prose: the RSV
+    /// bits, the opcode, the control frame's length, the close code; 0 otherwise.
+    pub fn detail(self) -> u32 {
+        match self {
+            ProtocolError::ReservedBitsSet(bits) => bits as u32,
+            ProtocolError::ReservedOpcode(op) | ProtocolError::ExpectedContinuation(op) => op as u32,
+            ProtocolError::ControlFrameTooLong(len) => len as u32,
+            ProtocolError::InvalidClosePayload => 1,
+            ProtocolError::InvalidCloseCode(code) => code as u32,
+            _ => 0,
+        }
+    }
+
     /// Small stable number sent across the bridge; 0 means "no error".
     pub fn wire_id(self) -> u8 {
         match self {
-            ProtocolError::ReservedBitsSet => 1,
+            ProtocolError::ReservedBitsSet(_) => 1,
             ProtocolError::ReservedOpcode(_) => 2,
             ProtocolError::UnmaskedFrame => 3,
-            ProtocolError::ControlFrameTooLong => 4,
+            ProtocolError::ControlFrameTooLong(_) => 4,
             ProtocolError::FragmentedControlFrame => 5,
             ProtocolError::UnexpectedContinuation => 6,
-            ProtocolError::ExpectedContinuation => 7,
+            ProtocolError::ExpectedContinuation(_) => 7,
             ProtocolError::InvalidLength => 8,
             ProtocolError::InvalidUtf8 => 9,
             ProtocolError::MessageTooBig => 10,
@@ -57,17 +74,17 @@ impl ProtocolError {
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ProtocolError::ReservedBitsSet => write!(f, "RSV bits must be clear"),
+            ProtocolError::ReservedBitsSet(_) => write!(f, "RSV bits must be clear"),
             ProtocolError::ReservedOpcode(op) => write!(f, "invalid opcode {op}"),
             ProtocolError::UnmaskedFrame => write!(f, "client frames must be masked"),
-            ProtocolError::ControlFrameTooLong => write!(f, "control frame payload over 125 bytes"),
+            ProtocolError::ControlFrameTooLong(_) => write!(f, "control frame payload over 125 bytes"),
             ProtocolError::FragmentedControlFrame => {
                 write!(f, "control frames must not be fragmented")
             }
             ProtocolError::UnexpectedContinuation => {
                 write!(f, "continuation frame without a message")
             }
-            ProtocolError::ExpectedContinuation => {
+            ProtocolError::ExpectedContinuation(_) => {
                 write!(f, "new data frame inside a fragmented message")
             }
             ProtocolError::InvalidLength => {

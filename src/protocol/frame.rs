@@ -67,8 +67,9 @@ impl FrameHeader {
         let b1 = buf[1];
         let fin = b0 & 0x80 != 0;
         let rsv1 = b0 & 0x40 != 0;
-        if b0 & 0x30 != 0 || (rsv1 && !allow_rsv1) {
-            return Err(ProtocolError::ReservedBitsSet);
+        let unexpected_rsv = (b0 >> 4) & if allow_rsv1 { 0b011 } else { 0b111 };
+        if unexpected_rsv != 0 {
+            return Err(ProtocolError::ReservedBitsSet(unexpected_rsv));
         }
         let opcode = Opcode::from_u8(b0 & 0x0F)?;
         let masked = b1 & 0x80 != 0;
@@ -78,10 +79,10 @@ impl FrameHeader {
                 return Err(ProtocolError::FragmentedControlFrame);
             }
             if len7 > 125 {
-                return Err(ProtocolError::ControlFrameTooLong);
+                return Err(ProtocolError::ControlFrameTooLong(len7 as u8));
             }
             if rsv1 {
-                return Err(ProtocolError::ReservedBitsSet);
+                return Err(ProtocolError::ReservedBitsSet(4));
             }
         }
         let (payload_len, mut pos) = match len7 {
@@ -155,13 +156,13 @@ mod tests {
 
     #[test]
     fn rejects() {
-        assert_eq!(FrameHeader::parse(&[0xC1, 0x80], false), Err(ProtocolError::ReservedBitsSet));
+        assert_eq!(FrameHeader::parse(&[0xC1, 0x80], false), Err(ProtocolError::ReservedBitsSet(4)));
         assert!(FrameHeader::parse(&[0xC1, 0x80, 0, 0, 0, 0], true).unwrap().is_some());
-        assert_eq!(FrameHeader::parse(&[0xA1, 0x80], true), Err(ProtocolError::ReservedBitsSet));
+        assert_eq!(FrameHeader::parse(&[0xA1, 0x80], true), Err(ProtocolError::ReservedBitsSet(2)));
         assert_eq!(FrameHeader::parse(&[0x83, 0x80], false), Err(ProtocolError::ReservedOpcode(3)));
         assert_eq!(FrameHeader::parse(&[0x8B, 0x80], false), Err(ProtocolError::ReservedOpcode(0xB)));
         assert_eq!(FrameHeader::parse(&[0x09, 0x80], false), Err(ProtocolError::FragmentedControlFrame));
-        assert_eq!(FrameHeader::parse(&[0x89, 0xFE], false), Err(ProtocolError::ControlFrameTooLong));
+        assert_eq!(FrameHeader::parse(&[0x89, 0xFE], false), Err(ProtocolError::ControlFrameTooLong(126)));
         let mut huge = [0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(FrameHeader::parse(&huge, false), Err(ProtocolError::InvalidLength));
         huge[2] = 0x7F;

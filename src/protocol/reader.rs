@@ -50,7 +50,7 @@ pub struct NoInflate;
 
 impl Inflate for NoInflate {
     fn inflate(&mut self, _: &[u8], _: &mut Vec<u8>, _: u64) -> Result<(), ProtocolError> {
-        Err(ProtocolError::ReservedBitsSet)
+        Err(ProtocolError::ReservedBitsSet(4))
     }
 }
 
@@ -217,7 +217,7 @@ impl FrameReader {
         match h.opcode {
             Opcode::Continuation => {
                 if h.rsv1 {
-                    return Err(ProtocolError::ReservedBitsSet); // RSV1 belongs on the first frame only
+                    return Err(ProtocolError::ReservedBitsSet(4)); // RSV1 belongs on the first frame only
                 }
                 let m = self.message.as_mut().ok_or(ProtocolError::UnexpectedContinuation)?;
                 if m.len + h.payload_len > limits.max_message_size {
@@ -231,7 +231,7 @@ impl FrameReader {
             }
             Opcode::Text | Opcode::Binary => {
                 if self.message.is_some() {
-                    return Err(ProtocolError::ExpectedContinuation);
+                    return Err(ProtocolError::ExpectedContinuation(h.opcode.as_u8()));
                 }
                 if h.payload_len > limits.max_message_size {
                     return Err(ProtocolError::MessageTooBig);
@@ -313,7 +313,7 @@ impl FrameReader {
             return Ok(());
         }
         let m = self.message.take().unwrap();
-        let inflater = inflater.ok_or(ProtocolError::ReservedBitsSet)?;
+        let inflater = inflater.ok_or(ProtocolError::ReservedBitsSet(4))?;
         let mut out = Vec::new();
         inflater.inflate(&m.buf, &mut out, limits.max_message_size)?;
         drop(m.buf);
@@ -544,9 +544,9 @@ mod tests {
         assert_eq!(run(&client_frame(true, 0, b"x"), 100, d).1, Err(ProtocolError::UnexpectedContinuation));
         let mut two = client_frame(false, 1, b"a");
         two.extend(client_frame(true, 1, b"b"));
-        assert_eq!(run(&two, 100, d).1, Err(ProtocolError::ExpectedContinuation));
+        assert_eq!(run(&two, 100, d).1, Err(ProtocolError::ExpectedContinuation(1)));
         assert_eq!(run(&[0x81, 0x01, b'x'], 100, d).1, Err(ProtocolError::UnmaskedFrame));
-        assert_eq!(run(&client_frame(true, 9, &[0; 126]), 100, d).1, Err(ProtocolError::ControlFrameTooLong));
+        assert_eq!(run(&client_frame(true, 9, &[0; 126]), 100, d).1, Err(ProtocolError::ControlFrameTooLong(126)));
         assert_eq!(run(&client_frame(true, 3, b""), 100, d).1, Err(ProtocolError::ReservedOpcode(3)));
     }
 
