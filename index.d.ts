@@ -183,7 +183,8 @@ export declare class Server extends EventEmitter {
   on(event: 'fragment', listener: (socket: Socket, fragment: Buffer, binary: boolean, remainingBytes: number) => void): this;
   /** The peer's close frame arrived; what is sent from here still leaves before the reply, which echoes code and reason. */
   on(event: 'closing', listener: (socket: Socket, code: number, reason: string) => void): this;
-  on(event: 'close', listener: (socket: Socket, code: number, reason: string, errorCode?: string) => void): this;
+  /** `errorDetail` (with `errorCode`): the number a protocol error is about (opcode, control frame length, close code) or 0. */
+  on(event: 'close', listener: (socket: Socket, code: number, reason: string, errorCode?: string, errorDetail?: number) => void): this;
   on(event: 'drain', listener: (socket: Socket) => void): this;
   on(event: 'dropped', listener: (socket: Socket) => void): this;
   on(event: 'aborted', listener: (pending: Socket | HttpRequest) => void): this;
