@@ -1,5 +1,5 @@
 'use strict';
-// The bridge's record format is written twice, in src/wire.rs (the engine) and
+// The bridge's record format is written twice, in crates/engine/src/wire.rs (the engine) and
 // lib/wire.js (JS). This test reads the Rust source and fails on any drift:
 // a constant changed, added or removed on one side only.
 
@@ -10,15 +10,15 @@ const path = require('node:path');
 const wire = require('../lib/wire');
 
 const ROOT = path.join(__dirname, '..');
-const rust = fs.readFileSync(path.join(ROOT, 'src', 'wire.rs'), 'utf8');
-const errors = fs.readFileSync(path.join(ROOT, 'src', 'protocol', 'error.rs'), 'utf8');
+const rust = fs.readFileSync(path.join(ROOT, 'crates', 'engine', 'src', 'wire.rs'), 'utf8');
+const errors = fs.readFileSync(path.join(ROOT, 'crates', 'proto', 'src', 'protocol', 'error.rs'), 'utf8');
 
 /** `pub const NAME: type = value;` lines of a Rust source (or of one `pub mod` in it). */
 function rustConstants(source, mod) {
   let body = source;
   if (mod !== undefined) {
     const start = source.indexOf(`pub mod ${mod} {`);
-    assert.ok(start >= 0, `src/wire.rs has no module ${mod}`);
+    assert.ok(start >= 0, `crates/engine/src/wire.rs has no module ${mod}`);
     body = source.slice(start, source.indexOf('\n}', start));
   } else {
     body = source.replace(/pub mod \w+ \{[\s\S]*?\n\}/g, ''); // top level only
@@ -52,7 +52,7 @@ test('record header size and flags are the same on both sides', () => {
 test('error ids: every protocol error and the internal error have their ws code in JS', () => {
   const body = errors.slice(errors.indexOf('fn wire_id'), errors.indexOf('\n    }\n', errors.indexOf('fn wire_id')));
   const ids = [...body.matchAll(/ProtocolError::(\w+)(?:\(_\))? => (\d+),/g)].map((m) => [m[1], Number(m[2])]);
-  assert.ok(ids.length >= 10, 'wire_id arms found in src/protocol/error.rs');
+  assert.ok(ids.length >= 10, 'wire_id arms found in crates/proto/src/protocol/error.rs');
   const max = Math.max(...ids.map(([, id]) => id));
   for (const [name, id] of ids) assert.equal(typeof wire.ERROR_CODES[id], 'string', `${name} (${id}) has no code in lib/wire.js`);
   const internal = rustConstants(rust).INTERNAL_ERROR_ID;

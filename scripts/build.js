@@ -10,7 +10,7 @@ const root = path.join(__dirname, '..');
 const { binaryPath: releasePath, faultInjectionPath } = require('../lib/native-path');
 
 // --fault-injection: the test build with the engine's fault injection compiled in
-// (LWS_TEST_PANIC_ON, see src/fault.rs), beside the release build.
+// (LWS_TEST_PANIC_ON, see crates/engine/src/fault.rs), beside the release build.
 const faultInjection = process.argv.includes('--fault-injection');
 const binaryPath = faultInjection ? faultInjectionPath : releasePath;
 
@@ -21,7 +21,7 @@ function newestSource() {
     if (st.isDirectory()) for (const f of fs.readdirSync(p)) visit(path.join(p, f));
     else newest = Math.max(newest, st.mtimeMs);
   };
-  for (const p of ['src', 'Cargo.toml', 'build.rs', 'Cargo.lock']) {
+  for (const p of ['src', 'crates', 'Cargo.toml', 'build.rs', 'Cargo.lock']) {
     if (fs.existsSync(path.join(root, p))) visit(path.join(root, p));
   }
   return newest;

@@ -18,8 +18,8 @@ use napi::sys;
 use napi::JsValue;
 use napi_derive::napi;
 
-use crate::config::Config;
-use crate::engine::{CommandBatch, Engine, Hooks, Shared, Stashed};
+use lws_engine::config::Config;
+use lws_engine::engine::{CommandBatch, Engine, Hooks, Shared, Stashed};
 
 /// Batches handed to JS per wake before letting Node's event loop turn
 /// (detached buffers are only freed once it does).
@@ -69,7 +69,7 @@ fn config_from(o: EngineOptions) -> Result<Config> {
     let mut c = Config::default();
     if let (Some(cert), Some(key)) = (&o.ssl_cert, &o.ssl_key) {
         let allow_unauthenticated = o.ssl_reject_unauthorized == Some(false);
-        let tls = crate::tls::server_config(cert, key, o.ssl_ca.as_deref(), allow_unauthenticated)
+        let tls = lws_engine::tls::server_config(cert, key, o.ssl_ca.as_deref(), allow_unauthenticated)
             .map_err(|e| Error::new(Status::InvalidArg, e))?;
         c.tls = Some(tls);
     }
@@ -118,7 +118,7 @@ fn config_from(o: EngineOptions) -> Result<Config> {
         c.backpressure_drop = v;
     }
     if let Some(d) = o.per_message_deflate {
-        let mut cfg = crate::deflate::DeflateConfig::default();
+        let mut cfg = lws_proto::deflate::DeflateConfig::default();
         if let Some(v) = d.server_no_context_takeover {
             cfg.server_no_context_takeover = v;
         }
@@ -162,7 +162,7 @@ impl TsfnCell {
 pub struct NativeServer {
     engine: Engine,
     /// With `threads: 0`: the worker on this thread, which takes command batches directly.
-    js_thread_worker: Option<crate::js_loop::JsThreadWorker>,
+    js_thread_worker: Option<lws_engine::js_loop::JsThreadWorker>,
     tsfn: Arc<TsfnCell>,
     /// Large payloads taken by `stash`, shipped with the next `submit`.
     stashed: Vec<Stashed>,
@@ -293,7 +293,7 @@ impl NativeServer {
             let mut uv_loop = null_mut();
             let attached = unsafe {
                 if sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) == sys::Status::napi_ok {
-                    crate::js_loop::attach(uv_loop as *mut c_void, worker).ok()
+                    lws_engine::js_loop::attach(uv_loop as *mut c_void, worker).ok()
                 } else {
                     None
                 }

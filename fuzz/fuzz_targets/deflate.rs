@@ -21,9 +21,9 @@
 
 use flate2::{Compress, Decompress};
 use libfuzzer_sys::fuzz_target;
-use lws::deflate::{self, Agreed, ConnInflater, DeflateConfig};
-use lws::protocol::reader::Inflate;
-use lws::protocol::ProtocolError;
+use lws_proto::deflate::{self, Agreed, ConnInflater, DeflateConfig};
+use lws_proto::protocol::reader::Inflate;
+use lws_proto::protocol::ProtocolError;
 
 fn messages(mut data: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();

@@ -26,8 +26,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lws::protocol::reader::Inflate;
-use lws::protocol::{FrameReader, ProtocolError, ReaderEvent, ReaderLimits};
+use lws_proto::protocol::reader::Inflate;
+use lws_proto::protocol::{FrameReader, ProtocolError, ReaderEvent, ReaderLimits};
 
 /// Stands in for permessage-deflate: the "compressed" bytes are the message.
 struct IdentityInflate;
@@ -138,7 +138,7 @@ impl Checker {
             ReaderEvent::Close { code, reason } => {
                 assert!(reason.len() <= 123);
                 assert!(std::str::from_utf8(reason).is_ok(), "close reason is not UTF-8");
-                assert!(code == 1005 || lws::protocol::close::is_valid_wire_code(code), "close code {code}");
+                assert!(code == 1005 || lws_proto::protocol::close::is_valid_wire_code(code), "close code {code}");
                 self.closed = true;
                 self.events.push(Ev::Close(code, reason.to_vec()));
             }

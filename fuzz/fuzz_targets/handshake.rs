@@ -12,7 +12,7 @@
 
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
-use lws::handshake::{accept_key, parse_request, switching_protocols, HandshakeLimits, RequestKind};
+use lws_proto::handshake::{accept_key, parse_request, switching_protocols, HandshakeLimits, RequestKind};
 
 fuzz_target!(|input: &[u8]| {
     if input.len() < 2 {

@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lws::protocol::utf8::{is_valid, Utf8Validator};
+use lws_proto::protocol::utf8::{is_valid, Utf8Validator};
 
 /// Can `prefix` still be the start of valid UTF-8?
 fn may_complete(prefix: &[u8]) -> bool {

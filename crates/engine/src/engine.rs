@@ -1,6 +1,6 @@
 //! The engine as seen from the JS thread: starts the worker threads, routes
 //! listeners, sockets and command batches to them, and stops them.
-//! No napi here: the binding in `binding.rs` wraps it.
+//! No napi here: the root crate's `src/binding.rs` wraps it.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};

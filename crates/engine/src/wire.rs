@@ -175,7 +175,7 @@ pub fn put_peer(out: &mut Vec<u8>, peer: Option<std::net::SocketAddr>) {
 /// `u16 len + method`, `u16 len + url`, `u32 len + "name\0value\0..."`, then the body.
 pub fn encode_request(
     peer: Option<std::net::SocketAddr>,
-    req: &crate::handshake::Request,
+    req: &lws_proto::handshake::Request,
     body: &[u8],
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + body.len());

@@ -20,13 +20,13 @@ use slab::Slab;
 
 use crate::config::Config;
 use crate::connection::{flag, AwaitState, Conn, EventSink, Payload, Phase, SocketDeflate};
-use crate::deflate::{self, Agreed};
 use crate::engine::{CommandBatch, Shared, WorkerMsg};
-use crate::handshake::{self, RequestKind};
 use crate::outbox::SHARE_THRESHOLD;
-use crate::protocol::{Opcode, ReaderLimits};
 use crate::tls::Transport;
 use crate::wire::{self, command, event, FLAG_BINARY, FLAG_DROP_QUEUED, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED};
+use lws_proto::deflate::{self, Agreed};
+use lws_proto::handshake::{self, RequestKind};
+use lws_proto::protocol::{Opcode, ReaderLimits};
 
 const READ_BUFFER_SIZE: usize = 256 * 1024;
 /// The raw buffer plain-TCP WebSocket reads land in (see `Worker::raw`).

@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use crate::tls::Transport;
 
-use crate::deflate::{Agreed, ConnInflater};
 use crate::outbox::Outbox;
-use crate::protocol::close::encode_close_payload;
-use crate::protocol::{encode_header, FrameReader, Opcode, ReaderEvent, ReaderLimits};
 use crate::wire::{self, event, FLAG_BINARY};
+use lws_proto::deflate::{Agreed, ConnInflater};
+use lws_proto::protocol::close::encode_close_payload;
+use lws_proto::protocol::{encode_header, FrameReader, Opcode, ReaderEvent, ReaderLimits};
 
 /// A payload to send: borrowed (copied into the outbox) or shared by reference.
 #[derive(Clone, Copy)]
@@ -525,7 +525,7 @@ mod tests {
         let size = std::mem::size_of::<super::Conn>();
         println!(
             "Conn: {size} bytes, FrameReader: {}, Outbox: {}",
-            std::mem::size_of::<crate::protocol::FrameReader>(),
+            std::mem::size_of::<lws_proto::protocol::FrameReader>(),
             std::mem::size_of::<crate::outbox::Outbox>()
         );
         assert!(size <= 256, "Conn grew to {size} bytes");

@@ -1,7 +1,7 @@
 //! Engine settings, validated on the JS side and passed in once.
 
-use crate::deflate::DeflateConfig;
-use crate::handshake::HandshakeLimits;
+use lws_proto::deflate::DeflateConfig;
+use lws_proto::handshake::HandshakeLimits;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]

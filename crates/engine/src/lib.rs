@@ -1,0 +1,17 @@
+//! lws-engine: the sockets and threads of lws, with no napi (the root crate's
+//! `binding` is the only N-API code).
+//!
+//! `wire`, `bridge`, `outbox` are pure and tested with `cargo test`; `engine`,
+//! `worker`, `connection` own the sockets; `js_loop` drives a worker from the
+//! JS thread's libuv loop (`threads: 0`).
+
+pub mod bridge;
+pub mod config;
+pub mod connection;
+pub mod engine;
+pub mod fault;
+pub mod js_loop;
+pub mod outbox;
+pub mod tls;
+pub mod wire;
+pub mod worker;

@@ -1,0 +1,9 @@
+//! lws-proto: the WebSocket protocol, pure (no I/O, no napi), tested with
+//! `cargo test` and fuzzed (fuzz/ depends on this crate alone).
+//!
+//! `protocol`: frames, masking, the frame reader, UTF-8, close codes, errors;
+//! `handshake`: the HTTP/1.1 upgrade; `deflate`: permessage-deflate.
+
+pub mod deflate;
+pub mod handshake;
+pub mod protocol;
