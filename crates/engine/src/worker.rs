@@ -604,7 +604,7 @@ impl Worker {
                 return self.finish(key);
             }
             if matches!(conn.phase, Phase::Closing) && conn.out.is_empty() {
-                if conn.reader.is_closed() {
+                if conn.reader.is_closed() && conn.reader.role().closes_tcp_first() {
                     // Both close frames are exchanged: the server closes TCP first (RFC 6455 7.1.1).
                     conn.set(flag::DONE, true);
                     return self.finish(key);

@@ -8,7 +8,10 @@ pub enum ProtocolError {
     /// The RSV bits set (RSV1 = 4, RSV2 = 2, RSV3 = 1) that nothing negotiated.
     ReservedBitsSet(u8),
     ReservedOpcode(u8),
+    /// A frame from a client without a mask (the server role's rule).
     UnmaskedFrame,
+    /// A masked frame from a server (the client role's rule).
+    MaskedFrame,
     /// The 7-bit payload length of a control frame (126 or 127).
     ControlFrameTooLong(u8),
     FragmentedControlFrame,
@@ -46,6 +49,8 @@ impl ProtocolError {
             ProtocolError::ControlFrameTooLong(len) => len as u32,
             ProtocolError::InvalidClosePayload => 1,
             ProtocolError::InvalidCloseCode(code) => code as u32,
+            // The MASK bit received (id 3 covers both mask rules; JS tells them apart by this).
+            ProtocolError::MaskedFrame => 1,
             _ => 0,
         }
     }
@@ -55,7 +60,9 @@ impl ProtocolError {
         match self {
             ProtocolError::ReservedBitsSet(_) => 1,
             ProtocolError::ReservedOpcode(_) => 2,
-            ProtocolError::UnmaskedFrame => 3,
+            // Shares UnmaskedFrame's id (detail 1) so the ids JS knows stay as they are;
+            // only a client role reports it, and the engine runs none yet.
+            ProtocolError::UnmaskedFrame | ProtocolError::MaskedFrame => 3,
             ProtocolError::ControlFrameTooLong(_) => 4,
             ProtocolError::FragmentedControlFrame => 5,
             ProtocolError::UnexpectedContinuation => 6,
@@ -77,6 +84,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::ReservedBitsSet(_) => write!(f, "RSV bits must be clear"),
             ProtocolError::ReservedOpcode(op) => write!(f, "invalid opcode {op}"),
             ProtocolError::UnmaskedFrame => write!(f, "client frames must be masked"),
+            ProtocolError::MaskedFrame => write!(f, "server frames must not be masked"),
             ProtocolError::ControlFrameTooLong(_) => write!(f, "control frame payload over 125 bytes"),
             ProtocolError::FragmentedControlFrame => {
                 write!(f, "control frames must not be fragmented")

@@ -119,7 +119,36 @@ impl FrameHeader {
 }
 
 /// Writes an unmasked (server) frame header into `out`, returning its length.
+#[inline]
 pub fn encode_header(out: &mut [u8; 10], fin: bool, rsv1: bool, opcode: Opcode, len: u64) -> usize {
+    put_head(out, fin, rsv1, opcode, len)
+}
+
+/// Writes any frame head, masked (a client's) or not, into `out`, returning
+/// its length: at most `MAX_HEADER_LEN` (fastwebsockets' `fmt_head`).
+#[inline]
+pub fn encode_head(
+    out: &mut [u8; MAX_HEADER_LEN],
+    fin: bool,
+    rsv1: bool,
+    opcode: Opcode,
+    len: u64,
+    mask: Option<[u8; 4]>,
+) -> usize {
+    let n = put_head(out, fin, rsv1, opcode, len);
+    match mask {
+        None => n,
+        Some(key) => {
+            out[1] |= 0x80;
+            out[n..n + 4].copy_from_slice(&key);
+            n + 4
+        }
+    }
+}
+
+/// The head without a mask: `out` has at least 10 bytes.
+#[inline]
+fn put_head(out: &mut [u8], fin: bool, rsv1: bool, opcode: Opcode, len: u64) -> usize {
     out[0] = (if fin { 0x80 } else { 0 }) | (if rsv1 { 0x40 } else { 0 }) | opcode.as_u8();
     if len < 126 {
         out[1] = len as u8;
@@ -132,6 +161,20 @@ pub fn encode_header(out: &mut [u8; 10], fin: bool, rsv1: bool, opcode: Opcode, 
         out[1] = 127;
         out[2..10].copy_from_slice(&len.to_be_bytes());
         10
+    }
+}
+
+/// Appends a whole frame to `out`: the head, then the payload, masked with
+/// `mask` when given (the client's write path; the caller's bytes stay as they are).
+pub fn write_frame(out: &mut Vec<u8>, fin: bool, rsv1: bool, opcode: Opcode, mask: Option<[u8; 4]>, payload: &[u8]) {
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let n = encode_head(&mut head, fin, rsv1, opcode, payload.len() as u64, mask);
+    out.reserve(n + payload.len());
+    out.extend_from_slice(&head[..n]);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        super::mask::apply_mask(&mut out[start..], key, 0);
     }
 }
 
@@ -179,5 +222,50 @@ mod tests {
             assert_eq!(h.header_len, n);
             assert_eq!(h.mask, None);
         }
+    }
+
+    /// Every length class (7-bit, 16-bit, 64-bit, at their edges), masked or not.
+    const LENGTHS: [u64; 9] = [0, 1, 125, 126, 127, 65535, 65536, 1 << 32, (1 << 63) - 1];
+
+    #[test]
+    fn masked_head_at_every_length_class() {
+        let key = [0x37, 0xFA, 0x21, 0x3D];
+        for len in LENGTHS {
+            let mut out = [0u8; MAX_HEADER_LEN];
+            let n = encode_head(&mut out, true, false, Opcode::Binary, len, Some(key));
+            let expected = 4 + if len < 126 { 2 } else if len < 65536 { 4 } else { 10 };
+            assert_eq!(n, expected, "len {len}");
+            assert_eq!(out[1] & 0x80, 0x80, "MASK bit, len {len}");
+            assert_eq!(out[n - 4..n], key, "the key follows the length");
+            let h = FrameHeader::parse(&out[..n], false).unwrap().unwrap();
+            assert_eq!((h.payload_len, h.header_len, h.mask), (len, n, Some(key)), "len {len}");
+            // Without a mask: the server's head, byte for byte.
+            let mut plain = [0u8; MAX_HEADER_LEN];
+            let m = encode_head(&mut plain, false, true, Opcode::Text, len, None);
+            let mut server = [0u8; 10];
+            assert_eq!(encode_header(&mut server, false, true, Opcode::Text, len), m);
+            assert_eq!(plain[..m], server[..m]);
+            assert_eq!(m, n - 4);
+        }
+        // The longest head fills the 14 bytes.
+        let mut out = [0u8; MAX_HEADER_LEN];
+        assert_eq!(encode_head(&mut out, true, false, Opcode::Binary, 1 << 40, Some(key)), MAX_HEADER_LEN);
+    }
+
+    #[test]
+    fn write_frame_masks_a_copy() {
+        let payload: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+        let key = [9, 8, 7, 6];
+        let mut out = Vec::new();
+        write_frame(&mut out, true, false, Opcode::Binary, Some(key), &payload);
+        let h = FrameHeader::parse(&out, false).unwrap().unwrap();
+        assert_eq!((h.header_len, h.mask), (8, Some(key)));
+        let mut body = out[h.header_len..].to_vec();
+        assert_ne!(body, payload);
+        super::super::mask::apply_mask_bytewise(&mut body, key, 0);
+        assert_eq!(body, payload);
+        let mut plain = Vec::new();
+        write_frame(&mut plain, true, false, Opcode::Binary, None, &payload);
+        assert_eq!(plain[4..], payload[..]);
     }
 }

@@ -6,8 +6,10 @@ pub mod error;
 pub mod frame;
 pub mod mask;
 pub mod reader;
+pub mod role;
 pub mod utf8;
 
 pub use error::ProtocolError;
-pub use frame::{encode_header, FrameHeader, Opcode, MAX_HEADER_LEN};
+pub use frame::{encode_head, encode_header, write_frame, FrameHeader, Opcode, MAX_HEADER_LEN};
 pub use reader::{FrameReader, Inflate, ReaderEvent, ReaderLimits};
+pub use role::Role;

@@ -12,6 +12,7 @@
 use super::close::parse_close_payload;
 use super::frame::{FrameHeader, Opcode, MAX_HEADER_LEN};
 use super::mask::apply_mask;
+use super::role::Role;
 use super::utf8::Utf8Validator;
 use super::ProtocolError;
 
@@ -106,11 +107,22 @@ pub struct FrameReader {
     message: Option<Box<MessageInProgress>>,
     control: Vec<u8>,
     closed: bool,
+    /// Drives the mask rule: a server requires masked frames, a client refuses them.
+    role: Role,
 }
 
 impl FrameReader {
+    /// A server's reader (what the engine runs).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with_role(role: Role) -> Self {
+        FrameReader { role, ..Self::default() }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// True once a close frame was read: later bytes are ignored.
@@ -213,7 +225,12 @@ impl FrameReader {
     }
 
     fn start_frame(&mut self, h: FrameHeader, limits: &ReaderLimits) -> Result<(), ProtocolError> {
-        let mask = h.mask.ok_or(ProtocolError::UnmaskedFrame)?;
+        // One comparison for either role. A client's unmasked payload is then
+        // XORed with a zero key: no branch per chunk on the server's path.
+        if h.mask.is_some() != self.role.reads_masked() {
+            return Err(self.role.mask_error());
+        }
+        let mask = h.mask.unwrap_or([0; 4]);
         match h.opcode {
             Opcode::Continuation => {
                 if h.rsv1 {
@@ -601,6 +618,105 @@ mod tests {
             bad.extend(client_frame(false, 0, b""));
         }
         assert_eq!(run(&bad, 100, limits).1, Err(ProtocolError::TooManyFragments));
+    }
+
+    /// Feeds `bytes` to a client's reader, whole and at every split.
+    fn run_client(bytes: &[u8]) -> (Vec<Ev>, Result<(), ProtocolError>) {
+        let go = |split: usize| {
+            let mut r = FrameReader::with_role(Role::Client);
+            let mut evs = Vec::new();
+            let mut data = bytes.to_vec();
+            let mut result = Ok(());
+            for piece in data.chunks_mut(split.max(1)) {
+                result = r.feed(piece, &ReaderLimits::default(), &mut |e| {
+                    evs.push(match e {
+                        ReaderEvent::Message { binary, data } => Ev::Msg(binary, data.to_vec()),
+                        ReaderEvent::Ping(p) => Ev::Ping(p.to_vec()),
+                        ReaderEvent::Pong(p) => Ev::Pong(p.to_vec()),
+                        ReaderEvent::Close { code, reason } => Ev::Close(code, reason.to_vec()),
+                        ReaderEvent::Fragment { binary, data, remaining } => Ev::Frag(binary, data.to_vec(), remaining),
+                    })
+                });
+                if result.is_err() {
+                    break;
+                }
+            }
+            (evs, result)
+        };
+        let whole = go(bytes.len());
+        for split in 1..bytes.len().min(40) {
+            assert_eq!(go(split), whole, "split {split}");
+        }
+        whole
+    }
+
+    #[test]
+    fn client_role_reads_unmasked_frames() {
+        use crate::protocol::frame::write_frame;
+        let mut bytes = Vec::new();
+        write_frame(&mut bytes, true, false, Opcode::Text, None, b"hello");
+        write_frame(&mut bytes, false, false, Opcode::Binary, None, &[1, 2]);
+        write_frame(&mut bytes, true, false, Opcode::Ping, None, b"p");
+        write_frame(&mut bytes, true, false, Opcode::Continuation, None, &[3]);
+        write_frame(&mut bytes, true, false, Opcode::Pong, None, b"q");
+        let big: Vec<u8> = (0..70000u32).map(|i| (i * 31) as u8).collect();
+        write_frame(&mut bytes, true, false, Opcode::Binary, None, &big);
+        write_frame(&mut bytes, true, false, Opcode::Close, None, &[0x03, 0xE8, b'o', b'k']);
+        let (evs, res) = run_client(&bytes);
+        assert_eq!(res, Ok(()));
+        assert_eq!(
+            evs,
+            vec![
+                Ev::Msg(false, b"hello".to_vec()),
+                Ev::Ping(b"p".to_vec()),
+                Ev::Msg(true, vec![1, 2, 3]),
+                Ev::Pong(b"q".to_vec()),
+                Ev::Msg(true, big),
+                Ev::Close(1000, b"ok".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn client_role_refuses_masked_frames() {
+        let err = run_client(&client_frame(true, 1, b"masked")).1.unwrap_err();
+        assert_eq!(err, ProtocolError::MaskedFrame);
+        assert_eq!(err.to_string(), "server frames must not be masked");
+        assert_eq!(err.close_code(), 1002);
+        // After a good frame, and for control frames too.
+        let mut bytes = Vec::new();
+        crate::protocol::frame::write_frame(&mut bytes, true, false, Opcode::Text, None, b"ok");
+        bytes.extend(client_frame(true, 9, b""));
+        assert_eq!(run_client(&bytes), (vec![Ev::Msg(false, b"ok".to_vec())], Err(ProtocolError::MaskedFrame)));
+        // The server's rule is the mirror image.
+        assert_eq!(run(&bytes, 100, ReaderLimits::default()).1, Err(ProtocolError::UnmaskedFrame));
+        assert_eq!(FrameReader::new().role(), Role::Server);
+    }
+
+    #[test]
+    fn masked_heads_round_trip_through_the_server_reader() {
+        use crate::protocol::frame::{encode_head, write_frame};
+        // Every length class of the 14-byte head: 7-bit, 16-bit and 64-bit lengths, at their edges.
+        for len in [0usize, 1, 125, 126, 127, 65535, 65536, 70001] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+            let key = [(len >> 8) as u8 | 1, 0x5A, len as u8, 0xC3];
+            let mask = Role::Client.frame_mask(|| key);
+            assert_eq!(mask, Some(key));
+            let mut head = [0u8; MAX_HEADER_LEN];
+            let n = encode_head(&mut head, true, false, Opcode::Binary, len as u64, mask);
+            let mut frame = Vec::new();
+            write_frame(&mut frame, true, false, Opcode::Binary, mask, &payload);
+            assert_eq!(frame[..n], head[..n], "len {len}");
+            assert_eq!(frame.len(), n + len);
+            let (evs, res) = run(&frame, frame.len(), ReaderLimits::default());
+            assert_eq!(res, Ok(()), "len {len}");
+            assert_eq!(evs, vec![Ev::Msg(true, payload.clone())], "len {len}");
+            // Split inside the head and the payload.
+            for split in [1, 3, 7, 13] {
+                assert_eq!(run(&frame, split, ReaderLimits::default()).0, evs, "len {len} split {split}");
+            }
+        }
+        assert_eq!(Role::Server.frame_mask(|| unreachable!()), None);
     }
 
     #[test]
