@@ -7,7 +7,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const wire = require('../lib/wire');
+const wire = require('../lib/core/wire');
 
 const ROOT = path.join(__dirname, '..');
 const rust = fs.readFileSync(path.join(ROOT, 'crates', 'engine', 'src', 'wire.rs'), 'utf8');

@@ -1,5 +1,6 @@
 'use strict';
 // Where the built engine lives: native/lws.<platform>-<arch>[-gnu|-musl].node
+// (in lib/, not lib/core/: scripts/build.js reads it too, to know where to build)
 const path = require('path');
 
 function abiSuffix() {

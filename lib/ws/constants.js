@@ -23,8 +23,6 @@ module.exports = {
   /** Largest message the engine can hand over (record lengths are 32-bit). */
   ENGINE_MAX_MESSAGE: 2 ** 32 - 1,
   EMPTY_BUFFER: Buffer.alloc(0),
-  /** The handshake an lws core socket (or a Node socket) is in the middle of. */
-  kHandshake: Symbol('lws.ws.handshake'),
   /**
    * Emitted by a WebSocket (right before 'close') when the connection ended the way
    * that lets ws's socket finish writing: not by terminate() or the close timer.
@@ -33,6 +31,25 @@ module.exports = {
   kFinished: Symbol('lws.ws.finished'),
   /** Marks Node sockets already given to handleUpgrade(). */
   kUpgraded: Symbol('lws.ws.upgraded'),
+  // A WebSocket's side facing WebSocketServer (websocket.js implements these):
+  /** [kAttachPending](core, protocol, extensions, peer): open before the engine has the socket. */
+  kAttachPending: Symbol('lws.ws.attachPending'),
+  /** [kAttach](core, socket, protocol): the engine's socket is open. */
+  kAttach: Symbol('lws.ws.attach'),
+  /** [kOnMessage](data, isBinary), [kOnPing](data), [kOnPong](data): lent buffers. */
+  kOnMessage: Symbol('lws.ws.onMessage'),
+  kOnPing: Symbol('lws.ws.onPing'),
+  kOnPong: Symbol('lws.ws.onPong'),
+  /** [kOnDrain](): what the engine held for the socket is written. */
+  kOnDrain: Symbol('lws.ws.onDrain'),
+  /** [kOnPeerClosing](code, reason): the peer's close frame arrived. */
+  kOnPeerClosing: Symbol('lws.ws.onPeerClosing'),
+  /** [kOnClose](code, reason, errorCode, errorDetail): the connection is over. */
+  kOnClose: Symbol('lws.ws.onClose'),
+  /** True once a WebSocket closed with the close handshake done (CloseEvent's wasClean). */
+  kClosedCleanly: Symbol('lws.ws.closedCleanly'),
+  /** True when a WebSocket was ended by terminate() or the close timer (createWebSocketStream). */
+  kTerminated: Symbol('lws.ws.terminated'),
   /** Header that ties a socket handed to the engine to its pending handleUpgrade() call. */
   HANDOVER_HEADER: 'x-lws-handover',
 };

@@ -2,6 +2,8 @@
 // The WHATWG-style surface of a WebSocket (addEventListener, onmessage, ...)
 // with the event objects ws hands out: Event, MessageEvent, CloseEvent, ErrorEvent.
 
+const { kClosedCleanly } = require('./constants');
+
 const kHandler = Symbol('lws.ws.handler'); // the user's function behind a wrapper
 const kAttribute = Symbol('lws.ws.attribute'); // wrapper installed by an on<event> setter
 const kTarget = Symbol('lws.ws.target');
@@ -83,7 +85,7 @@ for (const [cls, names] of [[Event, ['type', 'target']], [MessageEvent, ['data']
 /** Turns an emitter's arguments into the event object a DOM-style listener gets. */
 const EVENT_BUILDERS = {
   message: (ws, data, isBinary) => new MessageEvent('message', { data: isBinary ? data : data.toString() }),
-  close: (ws, code, reason) => new CloseEvent('close', { code, reason: reason.toString(), wasClean: ws._closedCleanly === true }),
+  close: (ws, code, reason) => new CloseEvent('close', { code, reason: reason.toString(), wasClean: ws[kClosedCleanly] === true }),
   error: (ws, error) => new ErrorEvent('error', { error, message: error.message }),
   open: () => new Event('open'),
 };

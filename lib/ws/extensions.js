@@ -3,7 +3,7 @@
 // grammar (RFC 7230 tokens and quoted strings, with ws's strictness about
 // whitespace), then permessage-deflate's offers checked and accepted by ws's
 // rules. The engine compresses; it follows the response value made here
-// (src/deflate.rs `agreed_in_headers`).
+// (crates/proto/src/deflate.rs `agreed_in_headers`).
 //
 // negotiate() returns the response value ('' when no extension is agreed) or
 // throws: ws then refuses the handshake with 400 and EXTENSIONS_ERROR.

@@ -93,12 +93,6 @@ function destroyOnError() {
   this.destroy();
 }
 
-/** Node's socket can be handed to the engine by descriptor (what lws.Server#handleUpgrade accepts). */
-function isPlainTcp(socket) {
-  const handle = socket._handle;
-  return !socket.encrypted && handle != null && typeof handle.fd === 'number' && handle.fd >= 0;
-}
-
 /**
  * The request the engine re-reads when it adopts a socket: the client's,
  * plus the header that ties it to its handleUpgrade() call. ws also accepts
@@ -212,7 +206,6 @@ module.exports = {
   refusalResponse,
   abortHandshake,
   destroyOnError,
-  isPlainTcp,
   engineRequest,
   UpgradeRequestInfo,
 };

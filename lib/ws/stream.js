@@ -4,7 +4,7 @@
 // Writable side: each chunk is one message; end() closes the WebSocket.
 
 const { Duplex } = require('stream');
-const { kFinished } = require('./constants');
+const { kFinished, kTerminated } = require('./constants');
 
 function emitClose(stream) {
   stream.emit('close');
@@ -12,7 +12,7 @@ function emitClose(stream) {
 
 /** Both sides done: the stream is over. */
 function duplexOnEnd() {
-  if (!this.destroyed && this._writableState.finished) this.destroy();
+  if (!this.destroyed && this.writableFinished) this.destroy();
 }
 
 /** The first error destroys the stream; it is rethrown if nobody else listens. */
@@ -36,7 +36,7 @@ function createWebSocketStream(ws, options) {
   });
 
   ws.on('message', (message, isBinary) => {
-    const chunk = !isBinary && duplex._readableState.objectMode ? message.toString() : message;
+    const chunk = !isBinary && duplex.readableObjectMode ? message.toString() : message;
     if (!duplex.push(chunk)) ws.pause();
   });
 
@@ -77,9 +77,9 @@ function createWebSocketStream(ws, options) {
       return;
     }
     if (ws.readyState === ws.CLOSED) {
-      if (ws._terminated) return;
+      if (ws[kTerminated]) return;
       callback();
-      if (duplex._readableState.endEmitted) duplex.destroy();
+      if (duplex.readableEnded) duplex.destroy();
       return;
     }
     // 'end' follows (the WebSocket's 'close' pushes EOF) and destroys the stream.

@@ -1,24 +1,26 @@
 'use strict';
-// ws's WebSocketServer over one lws core Server.
+// ws's WebSocketServer over one lws CoreServer.
 //
 // - `port`: the engine listens itself and runs every handshake; the core
 //   'upgrade' event is where ws's checks, verifyClient, handleProtocols and
 //   'headers' run, and the core 'connection' is where the WebSocket is born.
 // - `server` / `noServer`: handleUpgrade() does ws's checks on Node's request,
 //   then hands the socket to the engine (its descriptor for plain TCP, a
-//   loopback relay for TLS and other streams: see bridge.js). The engine
-//   re-reads the request, which carries a one-time ticket header tying the
-//   core events back to this call.
+//   loopback relay for TLS and other streams: see lib/core/loopback-relay.js).
+//   The engine re-reads the request, which carries a one-time ticket header
+//   tying the core events back to this call (handshake-tracker.js).
+//
+// It uses the core's interface only (lib/core/index.js): a core Socket's
+// `wrapper` holds the Handshake until the socket opens, then the WebSocket.
 
 const { EventEmitter } = require('events');
 const dns = require('dns');
 const http = require('http');
 const net = require('net');
-const { randomBytes } = require('crypto');
-const { Server: CoreServer } = require('../server');
-const { kNegotiatedByJs } = require('../options');
+const { CoreServer, descriptorOf, loopbackPair, pump } = require('../core');
 const WebSocket = require('./websocket');
-const bridge = require('./bridge');
+const { engineOptions } = require('./engine-options');
+const { Handshake, HandshakeTracker } = require('./handshake-tracker');
 const { negotiate, PERMESSAGE_DEFLATE, EXTENSIONS_ERROR } = require('./extensions');
 const {
   KEY_PATTERN,
@@ -28,92 +30,27 @@ const {
   refusalResponse,
   abortHandshake,
   destroyOnError,
-  isPlainTcp,
   engineRequest,
   UpgradeRequestInfo,
 } = require('./handshake');
 const {
   DEFAULT_MAX_PAYLOAD,
   CLOSE_TIMEOUT,
-  ENGINE_CLOSE_MARGIN,
-  ENGINE_MAX_MESSAGE,
   HANDOVER_HEADER,
-  kHandshake,
   kUpgraded,
+  kAttach,
+  kAttachPending,
+  kOnMessage,
+  kOnPing,
+  kOnPong,
+  kOnDrain,
+  kOnPeerClosing,
+  kOnClose,
 } = require('./constants');
 
 const RUNNING = 0;
 const CLOSING = 1;
 const CLOSED = 2;
-
-/** How long a handshake given to the engine may take to open before it is forgotten. */
-const HANDSHAKE_GRACE = 15000;
-
-/** lws.Server options a ws user may pass through unchanged (ws has no such options). */
-const ENGINE_PASSTHROUGH = [
-  'threads', 'maxBacklog', 'bufferSize', 'handshakeTimeout', 'keepAliveTime', 'keepAliveInterval',
-  'keepAliveRetry', 'maxHeaderBytes', 'maxHeaders',
-];
-
-function engineOptions(options) {
-  const payload = Number(options.maxPayload);
-  // ws: 0 (or anything not positive) means no limit.
-  const maxMessageSize = payload >= 1 ? Math.min(Math.floor(payload), ENGINE_MAX_MESSAGE) : ENGINE_MAX_MESSAGE;
-  const out = {
-    maxMessageSize,
-    maxHeaders: 256,
-    maxHeaderBytes: 17 * 1024, // Node's 16 KiB request heads, plus the handover ticket
-  };
-  // Each WebSocket runs ws's close timer (an unanswered close ends as 1006); the
-  // engine's, which would report our own code, is only a backstop behind it.
-  const closeTimeout = Number(options.closeTimeout);
-  if (Number.isInteger(closeTimeout) && closeTimeout > 0) out.closeTimeout = Math.min(closeTimeout + ENGINE_CLOSE_MARGIN, 2 ** 31 - 1);
-  if (Number.isInteger(options.backlog) && options.backlog > 0) out.backlog = options.backlog;
-  // ws answers pings unless `autoPong` is given and falsy; then the user answers with ws.pong().
-  if ('autoPong' in options && !options.autoPong) out.autoPong = false;
-  for (const name of ENGINE_PASSTHROUGH) {
-    if (options[name] !== undefined) out[name] = options[name];
-  }
-  if (options.perMessageDeflate) {
-    // Negotiated here by ws's rules (./extensions.js); the engine follows the answer and
-    // compresses. Of ws's zlib options only zlibDeflateOptions.level applies.
-    const d = typeof options.perMessageDeflate === 'object' ? options.perMessageDeflate : {};
-    out.perMessageDeflate = { threshold: deflateThreshold(d), [kNegotiatedByJs]: true };
-    const level = d.zlibDeflateOptions && d.zlibDeflateOptions.level;
-    if (Number.isInteger(level) && level >= 0 && level <= 9) out.perMessageDeflate.level = level;
-  }
-  return out;
-}
-
-/**
- * ws leaves messages under `threshold` uncompressed only on connections without
- * server context takeover (with serverNoContextTakeover, or when the client asked
- * for it): the engine applies it to those alone when JS negotiated.
- */
-function deflateThreshold(d) {
-  const threshold = d.threshold === undefined ? 1024 : Number(d.threshold);
-  if (Number.isNaN(threshold)) return 2 ** 31 - 1; // ws compares and never compresses
-  return Math.min(Math.max(Math.ceil(threshold), 0), 2 ** 31 - 1);
-}
-
-/** One handshake between the request and the engine's 'connection'. */
-class Handshake {
-  constructor(req, callback) {
-    this.req = req;
-    this.callback = callback;
-    this.protocol = '';
-    this.extraHeaders = undefined;
-    this.ticket = null;
-    this.peer = null; // set for relayed sockets: the address the client really has
-    this.upgrade = null; // port mode: the core UpgradeRequest to answer
-    this.key = undefined; // port mode: Sec-WebSocket-Key, for the 'headers' lines
-    this.protocols = null; // port mode: the offered subprotocols
-    this.extensions = ''; // port mode: the 101's Sec-WebSocket-Extensions value ('' for none)
-    this.ws = null; // handleUpgrade(): the WebSocket already handed out, until the engine opens it
-    this.timer = null;
-    this.done = false;
-  }
-}
 
 /**
  * Port mode's Node http.Server, never listening: the engine hands it the
@@ -134,8 +71,6 @@ function emitClose(server) {
   server._state = CLOSED;
   server.emit('close');
 }
-
-let ticketPrefix = null;
 
 class WebSocketServer extends EventEmitter {
   /**
@@ -172,13 +107,13 @@ class WebSocketServer extends EventEmitter {
     this._state = RUNNING;
     this._portMode = options.port != null;
     this._live = 0; // open WebSockets, tracked or not
-    this._inflight = new Set(); // handshakes that may still become connections
-    this._handovers = new Map(); // ticket -> Handshake, until the engine shows the request
-    this._ticketCount = 0;
+    this._handshakes = new HandshakeTracker(
+      (ws) => this._finishSocketClose(ws, 1006, '', undefined),
+      () => this._checkIdle(),
+    );
     this._coreClosing = false;
     this._detach = null;
     this._emitConnection = (ws, req) => this.emit('connection', ws, req);
-    if (ticketPrefix === null) ticketPrefix = randomBytes(18).toString('base64url');
 
     if (options.clientTracking) {
       this.clients = new Set();
@@ -235,26 +170,27 @@ class WebSocketServer extends EventEmitter {
     core.on('upgrade', (socket, headers, request) => this._onUpgrade(socket, headers, request));
     core.on('aborted', (pending) => this._onAborted(pending));
     core.on('connection', (socket) => this._onOpen(socket));
+    // These come for open sockets only: `wrapper` is the WebSocket by then.
     core.on('message', (socket, data, binary) => {
-      const ws = socket._wrapper;
-      if (ws !== undefined) ws._onMessage(data, binary);
+      const ws = socket.wrapper;
+      if (ws !== undefined) ws[kOnMessage](data, binary);
     });
     core.on('ping', (socket, data) => {
-      const ws = socket._wrapper;
-      if (ws !== undefined) ws._onPing(data);
+      const ws = socket.wrapper;
+      if (ws !== undefined) ws[kOnPing](data);
     });
     core.on('pong', (socket, data) => {
-      const ws = socket._wrapper;
-      if (ws !== undefined) ws._onPong(data);
+      const ws = socket.wrapper;
+      if (ws !== undefined) ws[kOnPong](data);
     });
     core.on('drain', (socket) => {
-      const ws = socket._wrapper;
-      if (ws !== undefined) ws._onDrain();
+      const ws = socket.wrapper;
+      if (ws !== undefined) ws[kOnDrain]();
     });
     // The peer's close frame (after the messages before it): ws moves to CLOSING there.
     core.on('closing', (socket, code, reason) => {
-      const ws = socket._wrapper;
-      if (ws !== undefined) ws._onPeerClosing(code, reason);
+      const ws = socket.wrapper;
+      if (ws !== undefined) ws[kOnPeerClosing](code, reason);
     });
     core.on('close', (socket, code, reason, errorCode, errorDetail) => this._onSocketClose(socket, code, reason, errorCode, errorDetail));
   }
@@ -290,23 +226,17 @@ class WebSocketServer extends EventEmitter {
       this._core.stopListening();
       this._fallback.closeIdleConnections();
     } else {
-      if (this.clients && (this.clients.size > 0 || this._inflight.size > 0)) this._shouldEmitClose = true;
+      if (this.clients && (this.clients.size > 0 || this._handshakes.size > 0)) this._shouldEmitClose = true;
       else process.nextTick(emitClose, this);
     }
-    if (this._inflight.size > 0) {
-      // Handshakes that never open (the engine dropped them silently) must not hold close() forever.
-      const sweep = setTimeout(() => {
-        for (const handshake of [...this._inflight]) this._forget(handshake);
-      }, HANDSHAKE_GRACE);
-      sweep.unref();
-    }
+    if (this._handshakes.size > 0) this._handshakes.sweepLater();
     this._checkIdle();
   }
 
   /** Emits 'close' / releases the engine once closing and nothing is left. */
   _checkIdle() {
     if (this._state === RUNNING) return;
-    const pending = this._inflight.size;
+    const pending = this._handshakes.size;
     if (this._shouldEmitClose && this.clients.size === 0 && pending === 0) {
       this._shouldEmitClose = false;
       process.nextTick(emitClose, this);
@@ -412,7 +342,7 @@ class WebSocketServer extends EventEmitter {
     // what it is asked to do waits for the engine to have the socket (_onOpen).
     const ws = new this.options.WebSocket(null, undefined, this.options);
     const peer = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, remoteFamily: socket.remoteFamily };
-    ws._attachPending(this._core, handshake.protocol, accepted, peer);
+    ws[kAttachPending](this._core, handshake.protocol, accepted, peer);
     handshake.ws = ws;
     this._live++;
     if (this.clients) this.clients.add(ws);
@@ -440,10 +370,7 @@ class WebSocketServer extends EventEmitter {
   }
 
   _handOver(handshake, req, socket, head) {
-    const ticket = `${ticketPrefix}.${++this._ticketCount}`;
-    handshake.ticket = ticket;
-    this._handovers.set(ticket, handshake);
-    this._track(handshake, HANDSHAKE_GRACE);
+    const ticket = this._handshakes.handOver(handshake);
     const request = engineRequest(req, ticket);
     let bytes = head && head.length ? head : undefined;
     // Bytes Node read past the request and nobody consumed go to the engine too.
@@ -456,17 +383,17 @@ class WebSocketServer extends EventEmitter {
     // keeps working after the socket is handed over and destroyed.
     const peer = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, remoteFamily: socket.remoteFamily };
 
-    if (isPlainTcp(socket)) {
+    if (descriptorOf(socket) >= 0) {
       // The engine duplicates the descriptor; Node's socket is destroyed either way.
-      if (!this._core.handleUpgrade(socket, request, bytes)) this._forget(handshake);
+      if (!this._core.handleUpgrade(socket, request, bytes)) this._handshakes.forget(handshake);
       return;
     }
 
-    bridge.loopbackPair((err, outer, inner) => {
+    loopbackPair((err, outer, inner) => {
       if (err || socket.destroyed || this._coreClosing) {
         if (outer) outer.destroy();
         if (inner) inner.destroy();
-        this._forget(handshake);
+        this._handshakes.forget(handshake);
         if (!socket.destroyed) abortHandshake(socket, err ? 500 : 503);
         return;
       }
@@ -475,11 +402,11 @@ class WebSocketServer extends EventEmitter {
         outer.destroy();
         inner.destroy();
         socket.destroy();
-        this._forget(handshake);
+        this._handshakes.forget(handshake);
         return;
       }
       socket.removeListener('error', destroyOnError);
-      bridge.pump(socket, outer);
+      pump(socket, outer);
     });
   }
 
@@ -499,10 +426,9 @@ class WebSocketServer extends EventEmitter {
   _onUpgrade(socket, headers, request) {
     const ticket = headers[HANDOVER_HEADER];
     if (ticket !== undefined) {
-      const handshake = this._handovers.get(ticket);
+      const handshake = this._handshakes.claim(ticket);
       if (handshake !== undefined) {
-        this._handovers.delete(ticket);
-        socket[kHandshake] = handshake;
+        socket.wrapper = handshake;
         request.accept(handshake.extraHeaders);
         return;
       }
@@ -548,7 +474,7 @@ class WebSocketServer extends EventEmitter {
     handshake.key = headers['sec-websocket-key'];
     handshake.protocols = protocols;
     handshake.extensions = extensions;
-    socket[kHandshake] = handshake;
+    socket.wrapper = handshake;
 
     const verifyClient = this.options.verifyClient;
     if (verifyClient) {
@@ -557,13 +483,13 @@ class WebSocketServer extends EventEmitter {
       const info = { origin, secure: false, req };
       if (verifyClient.length === 2) {
         request.defer();
-        this._track(handshake, 0);
+        this._handshakes.track(handshake, 0);
         verifyClient(info, (verified, code, message, refusal) => {
           if (handshake.done || request.answered || request.aborted) return;
           if (!verified) {
             // Answer before forgetting: forgetting the last handshake of a closing server stops the engine.
             request.refuseWith(refusalResponse(code || 401, message, refusal));
-            this._forget(handshake);
+            this._handshakes.forget(handshake);
             return;
           }
           this._acceptDirect(socket, handshake);
@@ -571,7 +497,7 @@ class WebSocketServer extends EventEmitter {
         return;
       }
       if (!verifyClient(info)) {
-        socket[kHandshake] = undefined;
+        socket.wrapper = undefined;
         request.refuseWith(refusalResponse(401));
         return;
       }
@@ -582,23 +508,23 @@ class WebSocketServer extends EventEmitter {
   _acceptDirect(socket, handshake) {
     const request = handshake.upgrade;
     if (this._state !== RUNNING) {
-      socket[kHandshake] = undefined;
+      socket.wrapper = undefined;
       request.refuseWith(refusalResponse(503));
-      this._forget(handshake);
+      this._handshakes.forget(handshake);
       return;
     }
     handshake.protocol = this._chooseProtocol(handshake.protocols, handshake.req);
     if (!request.accept(this._responseHeaders(handshake.key, handshake.protocol, handshake.req, handshake.extensions))) {
-      this._forget(handshake);
+      this._handshakes.forget(handshake);
       return;
     }
     // Accepted: as in ws, 'connection' comes now, before the client can have the 101
     // (the engine writes it next); the WebSocket is connected to the engine's socket
     // when that opens (_onOpen). close() waits for it (no timer per handshake: close() sweeps).
-    this._track(handshake, 0);
+    this._handshakes.track(handshake, 0);
     const ws = new this.options.WebSocket(null, undefined, this.options);
     const peer = { remoteAddress: request.remoteAddress, remotePort: request.remotePort, remoteFamily: request.remoteFamily };
-    ws._attachPending(this._core, handshake.protocol, handshake.extensions, peer);
+    ws[kAttachPending](this._core, handshake.protocol, handshake.extensions, peer);
     handshake.ws = ws;
     this._live++;
     if (this.clients) this.clients.add(ws);
@@ -606,27 +532,27 @@ class WebSocketServer extends EventEmitter {
   }
 
   _onAborted(pending) {
-    const handshake = pending[kHandshake];
+    const handshake = pending.wrapper; // undefined for a core HttpRequest
     if (handshake === undefined) return;
-    pending[kHandshake] = undefined;
-    this._forget(handshake);
+    pending.wrapper = undefined;
+    this._handshakes.forget(handshake);
   }
 
   _onOpen(socket) {
-    const handshake = socket[kHandshake];
-    socket[kHandshake] = undefined;
-    // Bridged sockets: the real peer, not the loopback relay's address.
-    if (handshake !== undefined && handshake.peer !== null) socket._peer = { ...handshake.peer };
+    const handshake = socket.wrapper;
+    socket.wrapper = undefined;
+    // Relayed sockets: the real peer, not the loopback relay's address.
+    if (handshake !== undefined && handshake.peer !== null) socket.setPeer({ ...handshake.peer });
     if (handshake !== undefined && handshake.ws !== null) {
       // handleUpgrade() handed it out already (and counted it).
       const ws = handshake.ws;
       handshake.ws = null;
-      ws._attach(this._core, socket, handshake.protocol);
-      this._forget(handshake);
+      ws[kAttach](this._core, socket, handshake.protocol);
+      this._handshakes.forget(handshake);
       return;
     }
     const ws = new this.options.WebSocket(null, undefined, this.options);
-    ws._attach(this._core, socket, handshake ? handshake.protocol : '');
+    ws[kAttach](this._core, socket, handshake ? handshake.protocol : '');
     this._live++;
     if (this.clients) this.clients.add(ws);
     if (handshake === undefined) {
@@ -637,12 +563,12 @@ class WebSocketServer extends EventEmitter {
       this._emitConnection(ws, req);
       return;
     }
-    this._forget(handshake); // after counting the connection: closing waits for it now
+    this._handshakes.forget(handshake); // after counting the connection: closing waits for it now
     handshake.callback(ws, handshake.req);
   }
 
   _onSocketClose(socket, code, reason, errorCode, errorDetail) {
-    const ws = socket._wrapper;
+    const ws = socket.wrapper;
     if (ws === undefined) return;
     // ws learns of the end from the TCP socket's 'close', an I/O event of its own:
     // what message and open listeners deferred (process.nextTick, promises) runs
@@ -657,42 +583,12 @@ class WebSocketServer extends EventEmitter {
     if (this.clients) this.clients.delete(ws);
     // ws in port mode: its http server's 'close' (the last connection gone) comes
     // before that last WebSocket's own 'close'.
-    if (this._portMode && this._state === CLOSING && this._live === 0 && this._inflight.size === 0) emitClose(this);
+    if (this._portMode && this._state === CLOSING && this._live === 0 && this._handshakes.size === 0) emitClose(this);
     try {
-      ws._onClose(code, reason, errorCode, errorDetail);
+      ws[kOnClose](code, reason, errorCode, errorDetail);
     } finally {
       this._checkIdle();
     }
-  }
-
-  // ---- handshake bookkeeping --------------------------------------------------------
-
-  /** Counts a handshake as pending; `ms` > 0 forgets it after that long (the engine gave up silently). */
-  _track(handshake, ms) {
-    this._inflight.add(handshake);
-    if (handshake.timer !== null) clearTimeout(handshake.timer);
-    handshake.timer = null;
-    if (ms > 0) {
-      handshake.timer = setTimeout(() => this._forget(handshake), ms);
-      handshake.timer.unref();
-    }
-  }
-
-  _forget(handshake) {
-    handshake.done = true;
-    if (handshake.ws !== null) {
-      // Handed out by handleUpgrade(), but the engine never opened it (the client left,
-      // or the hand-over failed): it ends as a dropped connection does in ws.
-      const ws = handshake.ws;
-      handshake.ws = null;
-      setImmediate(() => this._finishSocketClose(ws, 1006, '', undefined));
-    }
-    if (handshake.timer !== null) {
-      clearTimeout(handshake.timer);
-      handshake.timer = null;
-    }
-    if (handshake.ticket !== null) this._handovers.delete(handshake.ticket);
-    if (this._inflight.delete(handshake)) this._checkIdle();
   }
 }
 

@@ -6,7 +6,11 @@
 const { EventEmitter } = require('events');
 const { defineEventTarget } = require('./event-target');
 const { protocolError, isValidStatusCode } = require('./errors');
-const { READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished } = require('./constants');
+const { KERNEL_TAKES, CompressionQueue, PendingCore } = require('./send-accounting');
+const {
+  READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
+  kAttachPending, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated,
+} = require('./constants');
 
 const hasBlob = typeof Blob !== 'undefined';
 const isBlob = (v) => hasBlob && v instanceof Blob;
@@ -70,31 +74,6 @@ function deliverable(buf, isBinary, binaryType, owned) {
   }
 }
 
-// ---- send accounting: bufferedAmount and callbacks as ws shows them --------------------
-//
-// ws writes a frame to its socket at once: the kernel takes it whole unless the
-// socket is backed up, so bufferedAmount stays 0, and the callback runs on the
-// next tick. A compressed message waits for zlib instead, and what is sent behind
-// it waits with it: those count in full (uncompressed) until each is compressed.
-// Here a tick's sends reach the engine when the tick ends (the core's flush), and
-// the engine compresses them then: until that flush they are in ws's state.
-
-/** What the kernel is taken to accept at once from one tick's sends (ws: a socket's free send buffer). */
-const KERNEL_TAKES = 64 * 1024;
-
-/**
- * The sends from a compressed message on, in one tick (`epoch`): `sends` holds
- * [length, callback] pairs; `bytes` what bufferedAmount counts for them.
- */
-class CompressionQueue {
-  constructor(epoch) {
-    this.epoch = epoch;
-    this.bytes = 0;
-    this.sends = [];
-    this.dropped = false; // terminate() in the same tick: the engine drops them with the socket
-  }
-}
-
 /** Send, ping and pong callbacks: `err` is null on success, as Node's socket.write gives ws's. */
 function runCallbacks(ws, err) {
   const callbacks = ws._callbacks;
@@ -106,14 +85,7 @@ function runCallbacks(ws, err) {
 /** A compression queue's callbacks join the others (in order); its bytes count no more. */
 function retireCompression(ws, queue) {
   if (ws._compressing === queue) ws._compressing = null;
-  queue.bytes = 0;
-  for (let i = 1; i < queue.sends.length; i += 2) {
-    const cb = queue.sends[i];
-    if (cb === undefined) continue;
-    if (ws._callbacks === null) ws._callbacks = [cb];
-    else ws._callbacks.push(cb);
-  }
-  queue.sends = [];
+  ws._callbacks = queue.retire(ws._callbacks);
 }
 
 /**
@@ -125,25 +97,20 @@ function settleCallbacks(ws) {
   ws._settleScheduled = false;
   if (ws._readyState === CLOSED) return;
   const queue = ws._compressing;
-  if (queue !== null && !queue.dropped && queue.epoch === ws._core._commands.epoch) {
+  if (queue !== null && !queue.dropped && queue.epoch === ws._core.commandEpoch()) {
     // Not handed to the engine yet (a flush is due): look again after it.
     ws._settleScheduled = true;
     setImmediate(settleCallbacks, ws);
     return;
   }
-  // `_backlog` is what the engine last reported queued for this socket; a DRAIN event clears it.
-  if (ws._socket._backlog > 0) {
+  // What the engine last reported queued for this socket; a 'drain' clears it.
+  if (ws._socket.backlog > 0) {
     if (queue !== null && !queue.dropped) retireCompression(ws, queue);
     return;
   }
   runCallbacks(ws, null);
   if (queue === null || queue.dropped) return;
-  const sends = queue.sends;
-  queue.sends = [];
-  for (let i = 0; i < sends.length; i += 2) {
-    queue.bytes -= sends[i];
-    if (sends[i + 1] !== undefined) sends[i + 1](null);
-  }
+  queue.settle();
   if (ws._compressing === queue) ws._compressing = null;
 }
 
@@ -167,46 +134,6 @@ function emitHeld(ws, [kind, buf, isBinary]) {
     default: // HELD_CLOSING
       if (ws._readyState === OPEN) ws._readyState = CLOSING;
   }
-}
-
-/**
- * The core of a WebSocket handed out before the engine has its connection:
- * handleUpgrade()'s callback runs at once, as in ws, while the engine is still
- * taking the socket over. What the WebSocket asks of the core meanwhile is kept
- * here and replayed, in order, once the connection is open (`_attach`).
- */
-class PendingCore {
-  constructor(core) {
-    this.options = core.options;
-    this._commands = core._commands; // the same command epochs as the real core's
-    this.calls = [];
-    this.bytes = 0;
-  }
-
-  send(socket, data, ...rest) {
-    // A copy: the caller may reuse its buffer once send() returns, as the core allows.
-    let copy = data;
-    if (ArrayBuffer.isView(data)) copy = Buffer.from(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    else if (typeof data !== 'string') copy = Buffer.from(new Uint8Array(data)); // ArrayBuffer, SharedArrayBuffer
-    this.bytes += typeof copy === 'string' ? Buffer.byteLength(copy) : copy.length;
-    this.calls.push(['send', copy, ...rest]);
-    return true;
-  }
-
-  getBufferedAmount() {
-    return this.bytes;
-  }
-
-  replay(core, socket) {
-    for (const [method, ...args] of this.calls) core[method](socket, ...args);
-    this.calls = [];
-  }
-}
-for (const method of ['ping', 'pong', 'close', 'terminate', 'pause', 'resume']) {
-  PendingCore.prototype[method] = function record(socket, ...args) {
-    this.calls.push([method, ...args]);
-    return true;
-  };
 }
 
 /** `_closeTimer` once the socket was terminated (by terminate() or the close timer). */
@@ -264,7 +191,7 @@ class WebSocket extends EventEmitter {
     this._blobQueue = null; // sends waiting behind a Blob being read
     this._compressing = null; // a CompressionQueue while a compressed send waits for the engine
     this._errorEmitted = false;
-    this._closedCleanly = false;
+    this[kClosedCleanly] = false;
     this._closeFrameReceived = false; // the peer's close frame arrived (core 'closing')
     // ws's close timer: a close() the peer does not answer in time ends with terminate() (1006).
     // null, the Timeout, or TERMINATED. The timeout is an own property only when not ws's default.
@@ -290,13 +217,13 @@ class WebSocket extends EventEmitter {
   get bufferedAmount() {
     if (this._readyState !== OPEN && this._readyState !== CLOSING) return this._bufferedAfterClose;
     const socket = this._socket;
-    const backlog = socket.closed ? 0 : socket._backlog;
+    const backlog = socket.closed ? 0 : socket.backlog;
     let inJs = this._core.getBufferedAmount(socket) - backlog;
     const queue = this._compressing;
     let compressing = 0;
     if (queue !== null) {
       compressing = queue.bytes;
-      if (queue.epoch === this._core._commands.epoch) inJs -= queue.bytes;
+      if (queue.epoch === this._core.commandEpoch()) inJs -= queue.bytes;
     }
     const queued = backlog > 0 || inJs > KERNEL_TAKES ? inJs + backlog : 0;
     return compressing + queued + this._bufferedAfterClose;
@@ -312,7 +239,7 @@ class WebSocket extends EventEmitter {
   }
 
   /** Ended by terminate() or the close timer: ws's socket was destroyed, so it never finishes writing. */
-  get _terminated() {
+  get [kTerminated]() {
     return this._closeTimer === TERMINATED;
   }
 
@@ -331,12 +258,12 @@ class WebSocket extends EventEmitter {
 
   /**
    * handleUpgrade(): open at once, as ws's WebSocket is when its callback runs;
-   * `_attach` connects it to the engine's socket when that is open. `peer` is the
+   * `[kAttach]` connects it to the engine's socket when that is open. `peer` is the
    * client's address (for `_socket.remoteAddress`, which ws users read).
    */
-  _attachPending(core, protocol, extensions, peer) {
+  [kAttachPending](core, protocol, extensions, peer) {
     this._core = new PendingCore(core);
-    this._socket = { _backlog: 0, ...peer };
+    this._socket = { backlog: 0, ...peer };
     if (extensions) this._extensions = { [extensions.split(';')[0].trim()]: true };
     this._protocol = protocol || '';
     this._readyState = OPEN;
@@ -344,13 +271,13 @@ class WebSocket extends EventEmitter {
   }
 
   /** Called by WebSocketServer once the engine reports the connection open. */
-  _attach(core, socket, protocol) {
+  [kAttach](core, socket, protocol) {
     if (this._core instanceof PendingCore) {
       // Handed out already: what was asked meanwhile goes to the engine now, in order.
       const pending = this._core;
       this._core = core;
       this._socket = socket;
-      socket._wrapper = this;
+      socket.wrapper = this;
       pending.replay(core, socket);
       return;
     }
@@ -359,7 +286,7 @@ class WebSocket extends EventEmitter {
     // ws lists negotiated extensions by name.
     if (socket.extensions) this._extensions = { [socket.extensions.split(';')[0].trim()]: true };
     this._protocol = protocol || '';
-    socket._wrapper = this;
+    socket.wrapper = this;
     this._readyState = OPEN;
     this.emit('open');
   }
@@ -389,7 +316,7 @@ class WebSocket extends EventEmitter {
    * joins this tick's CompressionQueue (with its callback). False otherwise.
    */
   _queueBehindCompression(bytes, compressible, cb) {
-    const epoch = this._core._commands.epoch; // bumped when the tick's commands go to the engine
+    const epoch = this._core.commandEpoch(); // bumped when the tick's commands go to the engine
     let queue = this._compressing;
     if (queue !== null && queue.epoch !== epoch) {
       retireCompression(this, queue); // an earlier tick's, already with the engine
@@ -519,7 +446,7 @@ class WebSocket extends EventEmitter {
     if (this._closeTimer !== null && this._closeTimer !== TERMINATED) clearTimeout(this._closeTimer);
     this._closeTimer = TERMINATED;
     const queue = this._compressing;
-    if (queue !== null && queue.epoch === this._core._commands.epoch) queue.dropped = true;
+    if (queue !== null && queue.epoch === this._core.commandEpoch()) queue.dropped = true;
     // Messages ws would still be compressing never leave; plain ones go out as far as the socket takes them.
     this._core.terminate(this._socket, queue !== null && queue.dropped);
   }
@@ -553,23 +480,23 @@ class WebSocket extends EventEmitter {
     else this._held.push(entry);
   }
 
-  _onMessage(buf, isBinary) {
+  [kOnMessage](buf, isBinary) {
     if (this._mustHold()) return this._hold([HELD_MESSAGE, Buffer.from(buf), isBinary]);
     if (this.listenerCount('message') === 0) return;
     this.emit('message', deliverable(buf, isBinary, this._binaryType, false), isBinary);
   }
 
-  _onPing(buf) {
+  [kOnPing](buf) {
     if (this._mustHold()) return this._hold([HELD_PING, Buffer.from(buf)]);
     if (this.listenerCount('ping') > 0) this.emit('ping', Buffer.from(buf));
   }
 
-  _onPong(buf) {
+  [kOnPong](buf) {
     if (this._mustHold()) return this._hold([HELD_PONG, Buffer.from(buf)]);
     if (this.listenerCount('pong') > 0) this.emit('pong', Buffer.from(buf));
   }
 
-  _onDrain() {
+  [kOnDrain]() {
     runCallbacks(this, null);
   }
 
@@ -578,14 +505,14 @@ class WebSocket extends EventEmitter {
    * it: as in ws, the socket is CLOSING from now on, sends fail, and the reply
    * echoing `code` and `reason` leaves after what the listeners sent until now.
    */
-  _onPeerClosing(code, reason) {
+  [kOnPeerClosing](code, reason) {
     this._closeFrameReceived = true;
     if (this._mustHold()) return this._hold([HELD_CLOSING]);
     if (this._readyState === OPEN) this._readyState = CLOSING;
   }
 
   /** The connection is over. `errorCode` names the protocol error the engine closed for. */
-  _onClose(code, reason, errorCode, errorDetail) {
+  [kOnClose](code, reason, errorCode, errorDetail) {
     if (this._closeTimer !== null && this._closeTimer !== TERMINATED) {
       clearTimeout(this._closeTimer);
       this._closeTimer = null;
@@ -612,19 +539,17 @@ class WebSocket extends EventEmitter {
       code = 1006;
       reasonBuffer = EMPTY_BUFFER;
     }
-    this._closedCleanly = code !== 1006;
+    this[kClosedCleanly] = code !== 1006;
     const queue = this._compressing;
     if (queue !== null && queue.dropped) {
       // As ws's deflate cleanup: these sends never left; told right before 'close', still CLOSING.
       this._compressing = null;
       this._bufferedAfterClose += queue.bytes;
-      for (let i = 1; i < queue.sends.length; i += 2) {
-        if (queue.sends[i] !== undefined) queue.sends[i](new Error('The socket was closed while data was being compressed'));
-      }
+      queue.fail();
     } else if (queue !== null) {
       retireCompression(this, queue); // with the engine already: its callbacks end as the others'
     }
-    if (!this._terminated && this.listenerCount(kFinished) > 0) {
+    if (!this[kTerminated] && this.listenerCount(kFinished) > 0) {
       // A stream's end() waits for this; ws's socket finishes a tick or more before
       // its 'close', so the stream's 'finish' (due next tick) comes first here too.
       this.emit(kFinished);

@@ -1,5 +1,5 @@
 'use strict';
-// The record formats shared with src/wire.rs: a 16-byte little-endian header
+// The record formats shared with crates/engine/src/wire.rs: a 16-byte little-endian header
 // (kind u8, flags u8, code u16, id u32, len u32, extra u32) and `len` bytes.
 // MESSAGE_AT is the exception: its `len` bytes are at offset `extra` of the
 // batch, inside a RAW record (bytes as the engine read them) before it.
@@ -17,7 +17,7 @@ const Command = Object.freeze({
   HTTP_RESPONSE: 7, PING: 8, PONG: 9, PAUSE: 10, RESUME: 11, HAND_OFF: 12,
 });
 
-/** Protocol error ids (src/protocol/error.rs `wire_id`) to ws's error codes. */
+/** Protocol error ids (crates/proto/src/protocol/error.rs `wire_id`) to ws's error codes. */
 const ERROR_CODES = [
   undefined,
   'WS_ERR_UNEXPECTED_RSV_1',

@@ -1,0 +1,124 @@
+'use strict';
+// The batch decoder: one event batch from the engine (records, see wire.js) turned
+// into calls. Messages, the hot path, go straight to the single 'message' listener;
+// the other events that only report go to `emitter.emit`; those that change the
+// core's state go to `records` (core-server.js EngineRecords):
+//   open(id, fd, peer, extensions)      close(socket, code, reason, errorCode, errorDetail)
+//   upgrade(id, fd, request)            http(id, request)           aborted(id)
+//   buffered(id, bytes)                 drain(id)                   fail(id, code)
+//   peerClose(id, code, reason)         handOff(id, fd, bytes)      shutdown()
+// Buffers given out (messages, fragments, ping payloads, `reason` of peerClose,
+// handOff's bytes) are lent: valid only until the call returns.
+
+const { RECORD_HEADER, Event, FLAG_BINARY, errorCodeOf, decodeRequest, decodePeer } = require('./wire');
+
+/**
+ * Dispatches every record of `arrayBuffer`. A throwing listener must not cost the
+ * other events of the batch: the batch is finished, and the first error is
+ * returned (null if none) for the caller to rethrow once it has flushed.
+ * `sockets` maps ids to open Sockets; `emitter` is the EventEmitter listeners are on.
+ */
+function decodeBatch(arrayBuffer, sockets, emitter, records) {
+  const buf = Buffer.from(arrayBuffer);
+  let pos = 0;
+  let failure = null;
+  while (pos + RECORD_HEADER <= buf.length) {
+    try {
+      while (pos + RECORD_HEADER <= buf.length) {
+        const start = pos + RECORD_HEADER;
+        // Little-endian u32s read by hand (readUInt32LE checks its arguments each time).
+        const len = (buf[pos + 8] | (buf[pos + 9] << 8) | (buf[pos + 10] << 16)) + buf[pos + 11] * 0x1000000;
+        const kind = buf[pos];
+        const id = (buf[pos + 4] | (buf[pos + 5] << 8) | (buf[pos + 6] << 16)) + buf[pos + 7] * 0x1000000;
+        const flags = buf[pos + 1];
+        let data;
+        // Buffer.from(arrayBuffer, offset, length) skips subarray's species lookup (~10 ns a message).
+        if (kind === Event.MESSAGE) {
+          data = Buffer.from(arrayBuffer, start, len);
+          pos = start + len;
+        } else if (kind === Event.MESSAGE_AT) {
+          // The message stayed where it was read (in this batch's RAW record); nothing follows the header.
+          const at = (buf[pos + 12] | (buf[pos + 13] << 8) | (buf[pos + 14] << 16)) + buf[pos + 15] * 0x1000000;
+          data = Buffer.from(arrayBuffer, at, len);
+          pos = start;
+        } else {
+          pos = start + len;
+          dispatchRecord(sockets, emitter, records, buf, kind, flags, buf.readUInt16LE(start - 14), id, buf.readUInt32LE(start - 4), start, pos);
+          continue;
+        }
+        // The hot path: straight to a single listener, no emit() bookkeeping
+        // (`_events` is EventEmitter's own listener table).
+        const socket = sockets.get(id);
+        if (socket === undefined) continue;
+        const listener = emitter._events.message;
+        if (typeof listener === 'function') listener.call(emitter, socket, data, (flags & FLAG_BINARY) !== 0, 0);
+        else emitter.emit('message', socket, data, (flags & FLAG_BINARY) !== 0, 0);
+      }
+    } catch (err) {
+      if (failure === null) failure = err;
+    }
+  }
+  return failure;
+}
+
+function dispatchRecord(sockets, emitter, records, buf, kind, flags, code, id, extra, start, end) {
+  switch (kind) {
+    case Event.FRAGMENT: {
+      const socket = sockets.get(id);
+      if (socket !== undefined) emitter.emit('fragment', socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, extra);
+      return;
+    }
+    case Event.OPEN: {
+      let peer;
+      let pos = start + 7;
+      if (buf[start + 2] === 4) {
+        // IPv4: packed into one number (socket.js), decoded only if JS asks.
+        const ip = buf[start + 3] * 0x1000000 + ((buf[start + 4] << 16) | (buf[start + 5] << 8) | buf[start + 6]);
+        peer = ip * 65536 + (buf[start] | (buf[start + 1] << 8));
+      } else {
+        [peer, pos] = decodePeer(buf, start);
+      }
+      return records.open(id, extra, peer, pos < end ? buf.latin1Slice(pos, end) : '');
+    }
+    case Event.CLOSE: {
+      const socket = sockets.get(id);
+      if (socket === undefined) return;
+      const errorCode = flags ? errorCodeOf(flags, extra) : undefined;
+      // errorDetail: the number a protocol error is about (opcode, length, close code), 0 if none.
+      return records.close(socket, code, buf.toString('utf8', start, end), errorCode, errorCode ? extra : undefined);
+    }
+    case Event.UPGRADE:
+      return records.upgrade(id, extra, decodeRequest(buf, start, end));
+    case Event.HTTP:
+      return records.http(id, decodeRequest(buf, start, end));
+    case Event.PING:
+    case Event.PONG: {
+      const socket = sockets.get(id);
+      if (socket !== undefined) emitter.emit(kind === Event.PING ? 'ping' : 'pong', socket, buf.subarray(start, end));
+      return;
+    }
+    case Event.ABORTED:
+      return records.aborted(id);
+    case Event.SHUTDOWN:
+      return records.shutdown();
+    case Event.BUFFERED:
+      return records.buffered(id, extra);
+    case Event.DRAIN:
+      return records.drain(id);
+    case Event.DROPPED: {
+      const socket = sockets.get(id);
+      if (socket !== undefined) emitter.emit('dropped', socket);
+      return;
+    }
+    case Event.FAIL:
+      return records.fail(id, code);
+    case Event.PEER_CLOSE:
+      return records.peerClose(id, code, buf.subarray(start, end));
+    case Event.HAND_OFF:
+      return records.handOff(id, extra, buf.subarray(start, end));
+    case Event.RAW: // bytes as read, which MESSAGE_AT records point into
+    default:
+  }
+}
+
+module.exports = { decodeBatch };

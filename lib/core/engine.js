@@ -1,0 +1,81 @@
+'use strict';
+// The engine adapter: loads the native engine (built by scripts/build.js) and
+// owns one NativeServer with its command buffer. Everything that crosses the
+// N-API boundary goes through here: commands leave in one `submit` per batch or
+// tick (large payloads by `stash`/`stashLent`), events arrive as one ArrayBuffer
+// per batch at the `onBatch` callback.
+
+const { binaryPath: releasePath, faultInjectionPath } = require('../native-path');
+const { CommandWriter } = require('./wire');
+
+// A test asking the engine to panic on a payload (LWS_TEST_PANIC_ON) needs the build
+// that has fault injection compiled in; release builds ignore the variable.
+const binaryPath = process.env.LWS_TEST_PANIC_ON ? faultInjectionPath : releasePath;
+
+let binding;
+try {
+  binding = require(binaryPath);
+} catch (err) {
+  err.message = `lws: cannot load the native engine at ${binaryPath} (run "npm install" or "npm run build"${binaryPath === faultInjectionPath ? ', and "node scripts/build.js --fault-injection" for LWS_TEST_PANIC_ON' : ''}): ${err.message}`;
+  throw err;
+}
+
+/** A payload framed once by the engine, for any number of SEND_PREPARED commands. */
+function prepare(bytes) {
+  return binding.prepare(bytes);
+}
+
+class Engine {
+  /**
+   * @param engineOptions the `engine` part of normalizeOptions()'s result
+   * @param onBatch(arrayBuffer) receives each event batch (lent: detached afterwards)
+   */
+  constructor(engineOptions, onBatch) {
+    try {
+      this.native = new binding.NativeServer(engineOptions, onBatch);
+    } catch (err) {
+      // The engine refused its settings (for now only TLS material can be refused there).
+      const e = new TypeError(err.message);
+      e.code = 'ERR_LWS_TLS_CONFIG';
+      throw e;
+    }
+    const native = this.native;
+    this.commands = new CommandWriter(
+      (cmds, prepared) => native.submit(cmds, prepared),
+      (bytes) => native.stash(bytes),
+      (offset, length) => native.stashLent(offset, length),
+    );
+    /** True while an event batch is dispatched: its commands leave when it ends. */
+    this.dispatching = false;
+    this.flushScheduled = false;
+    this.referenced = false;
+    this.flushTick = () => {
+      this.flushScheduled = false;
+      this.commands.flush();
+    };
+  }
+
+  /** Commands written outside a batch leave at the end of the tick. */
+  schedule() {
+    if (!this.dispatching && !this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushTick);
+    }
+  }
+
+  /** The engine has stopped (SHUTDOWN): frees it; nothing keeps the process alive any more. */
+  dispose() {
+    this.native.dispose();
+    this.referenced = false;
+  }
+
+  /** Keeps the process alive (`true`) or not, as net.Server's ref()/unref(). */
+  setReferenced(want) {
+    if (want === this.referenced) return;
+    this.referenced = want;
+    if (want) this.native.ref();
+    else this.native.unref();
+  }
+}
+
+module.exports = { Engine, prepare };

@@ -1,0 +1,72 @@
+'use strict';
+// lib/core: the engine's JavaScript side, which every API (lws.Server in
+// lib/server.js, the ws layer in lib/ws/) is built on. A layer requires this
+// file only, and uses only what is described here: the core's own fields
+// (`_`-prefixed, or under symbols) are private to lib/core.
+//
+// Modules (one concern each):
+//   engine.js          loads the native engine; one NativeServer + its command buffer
+//   wire.js            record formats shared with the engine's wire.rs; CommandWriter
+//   batch-decoder.js   an event batch -> listener calls (the 'message' hot path)
+//   core-server.js     CoreServer: sockets, pending requests, commands, lifetime
+//   socket.js          Socket, the connection handle, with the hooks for layers
+//   requests.js        UpgradeRequest, HttpRequest (answered later or at once)
+//   options.js         option validation, translated into the engine's settings
+//   fd-adoption.js     Node socket -> engine by descriptor, and engine -> net.Socket
+//   loopback-relay.js  streams with no descriptor (TLS) reach the engine over loopback TCP
+//
+// What a layer gets
+//
+// - CoreServer (an EventEmitter): `new CoreServer(options)` with lws.Server's
+//   options (README), validated by options.js. Events, in the engine's order:
+//   'upgrade' (socket, headers, request) - the listener's verdict answers unless
+//   request.defer() was called; 'aborted' (socketOrRequest); 'connection'
+//   (socket); 'message' (socket, data, binary); 'fragment'; 'ping' / 'pong'
+//   (socket, payload); 'drain' (socket); 'dropped' (socket); 'closing' (socket,
+//   code, reason) - the peer's close frame, whose reply waits for this callback;
+//   'close' (socket, code, reason, errorCode, errorDetail) - once per socket;
+//   'http' (request); 'listening'; 'error'.
+//   Commands: send(socket, data, binary, fin, compress), sendPrepared,
+//   prepareBuffer, ping, pong, pause, resume, close(socket, code, reason),
+//   terminate(socket, dropQueued), getBufferedAmount(socket), respond(request,
+//   ...); the server: listen, address, stopListening, close([callback]),
+//   handleUpgrade(nodeSocket, request, head) (false when the socket has no
+//   descriptor: see loopback-relay). `options` is the normalized options
+//   (`options.engine.perMessageDeflate.threshold`, ...).
+//   commandEpoch(): counts flushes of the command buffer. What was sent while it
+//   stays the same is still in JS (not handed to the engine); it changes when
+//   the batch's or the tick's commands leave.
+// - Socket hooks: `wrapper` (the one property a layer may set: the object it
+//   keeps for the socket; the core never reads it), `backlog` (bytes the engine
+//   reported queued and not yet written: backpressure, 0 after 'drain'),
+//   `setPeer(peer)` (the real client's address of a relayed connection),
+//   `remoteAddress` / `remotePort` / `remoteFamily`, `extensions` (the
+//   negotiated Sec-WebSocket-Extensions), `fd`, `closed`, `userData`.
+// - Requests: UpgradeRequest (accept, refuse, refuseWith, handOff, defer,
+//   socket) and HttpRequest (respond); both carry method, url, headers,
+//   rawHeaders, remote address, `answered`, `aborted`.
+// - kNegotiatedByJs: set on a perMessageDeflate option object, the engine
+//   follows the Sec-WebSocket-Extensions the 'upgrade' listener accepts with.
+// - descriptorOf(nodeSocket), loopbackPair(cb), pump(stream, outer).
+//
+// Rules
+//
+// - Buffers given to listeners ('message', 'fragment', 'ping', 'pong',
+//   'closing' reasons) are lent from the event batch: valid only during the
+//   callback (afterwards detached, length 0). Copy what you keep. Sending a lent
+//   buffer from inside the callback forwards it without a copy.
+// - Commands written during a batch leave when the batch ends; outside one, at
+//   the end of the tick. Nothing is sent synchronously.
+// - A socket stays a valid object forever: after 'close', commands return false.
+// - One 'message' listener gets the fast path (called directly, not by emit).
+// - A listener that throws does not lose the rest of the batch; the first
+//   error is rethrown after it.
+
+const { CoreServer } = require('./core-server');
+const { Socket, idOf } = require('./socket');
+const { UpgradeRequest, HttpRequest } = require('./requests');
+const { kNegotiatedByJs } = require('./options');
+const { descriptorOf } = require('./fd-adoption');
+const { loopbackPair, pump } = require('./loopback-relay');
+
+module.exports = { CoreServer, Socket, idOf, UpgradeRequest, HttpRequest, kNegotiatedByJs, descriptorOf, loopbackPair, pump };

@@ -1,0 +1,100 @@
+'use strict';
+// The connection handle JS holds. The engine knows a connection by id; this
+// object is what listeners get, valid forever (after 'close' every command on
+// it is a no-op). Its state belongs to the core server (core-server.js), under
+// the symbols below; a layer on top uses only the hooks documented here.
+//
+// Every field is declared in the constructor: all sockets share one shape.
+
+/** The engine's id of a connection (on sockets and pending requests). */
+const kId = Symbol('lws.id');
+/** The CoreServer the socket is open on (set at OPEN, null after CLOSE). */
+const kServer = Symbol('lws.server');
+/** Bytes the engine reported queued for the socket (BUFFERED), until DRAIN. */
+const kBacklog = Symbol('lws.backlog');
+/** Command-buffer epoch of `kUnflushed`. */
+const kEpoch = Symbol('lws.epoch');
+/** Bytes sent in that epoch, still in JS. */
+const kUnflushed = Symbol('lws.unflushed');
+/** pause()d by JS: the reply to the peer's close waits for resume(). */
+const kPaused = Symbol('lws.paused');
+/** That reply once due: [code, reason]. */
+const kCloseReply = Symbol('lws.closeReply');
+
+class Socket {
+  constructor(id) {
+    this[kId] = id;
+    this.fd = -1;
+    this.userData = undefined;
+    this.closed = false;
+    // The peer: an IPv4 peer is one number (address * 65536 + port) until its
+    // fields are first read, so a connection costs no strings of its own.
+    this._peer = undefined;
+    /** The negotiated Sec-WebSocket-Extensions ('' when none). */
+    this.extensions = '';
+    /**
+     * The layer hook: the object a layer on top keeps for this socket (the ws
+     * layer: its handshake until the socket opens, then the WebSocket). The core
+     * never reads it. Declared here so setting it does not give every socket a
+     * property array.
+     */
+    this.wrapper = undefined;
+    this[kServer] = null;
+    this[kBacklog] = 0;
+    this[kEpoch] = -1;
+    this[kUnflushed] = 0;
+    this[kPaused] = false;
+    this[kCloseReply] = undefined;
+  }
+
+  /** Bytes the engine last reported queued for this socket (0 once drained): backpressure. */
+  get backlog() {
+    return this[kBacklog];
+  }
+
+  /**
+   * Sets the peer's address: `{ remoteAddress, remotePort, remoteFamily }`, or an
+   * IPv4 peer packed as one number (address * 65536 + port). A layer that relays
+   * the connection (loopback-relay.js) sets the real client's here.
+   */
+  setPeer(peer) {
+    this._peer = peer;
+  }
+
+  get remoteAddress() {
+    return peerOf(this).remoteAddress;
+  }
+
+  get remotePort() {
+    return peerOf(this).remotePort;
+  }
+
+  get remoteFamily() {
+    return peerOf(this).remoteFamily;
+  }
+}
+
+/** The engine's id of an lws socket; a TypeError for anything else. */
+function idOf(socket) {
+  if (socket === null || typeof socket !== 'object' || socket[kId] === undefined) {
+    throw new TypeError('Expected an lws socket');
+  }
+  return socket[kId];
+}
+
+const NO_PEER = Object.freeze({ remoteAddress: undefined, remotePort: undefined, remoteFamily: undefined });
+
+function peerOf(socket) {
+  const peer = socket._peer;
+  if (typeof peer !== 'number') return peer || NO_PEER;
+  const ip = Math.floor(peer / 65536);
+  const decoded = {
+    remoteAddress: `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`,
+    remotePort: peer % 65536,
+    remoteFamily: 'IPv4',
+  };
+  socket._peer = decoded;
+  return decoded;
+}
+
+module.exports = { Socket, idOf, kId, kServer, kBacklog, kEpoch, kUnflushed, kPaused, kCloseReply };

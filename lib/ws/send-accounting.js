@@ -1,0 +1,106 @@
+'use strict';
+// Sends in flight, as ws shows them (bufferedAmount and send callbacks).
+//
+// ws writes a frame to its socket at once: the kernel takes it whole unless the
+// socket is backed up, so bufferedAmount stays 0, and the callback runs on the
+// next tick. A compressed message waits for zlib instead, and what is sent behind
+// it waits with it: those count in full (uncompressed) until each is compressed.
+// Here a tick's sends reach the engine when the tick ends (the core's flush), and
+// the engine compresses them then: until that flush they are in ws's state.
+// websocket.js decides when; this module keeps the queues.
+
+/** What the kernel is taken to accept at once from one tick's sends (ws: a socket's free send buffer). */
+const KERNEL_TAKES = 64 * 1024;
+
+/**
+ * The sends from a compressed message on, in one tick (`epoch`): `sends` holds
+ * [length, callback] pairs; `bytes` what bufferedAmount counts for them.
+ */
+class CompressionQueue {
+  constructor(epoch) {
+    this.epoch = epoch;
+    this.bytes = 0;
+    this.sends = [];
+    this.dropped = false; // terminate() in the same tick: the engine drops them with the socket
+  }
+
+  /**
+   * Its bytes count no more; its callbacks join `callbacks` (an array, or null
+   * for none yet), in order. Returns the array (or null if still none).
+   */
+  retire(callbacks) {
+    this.bytes = 0;
+    for (let i = 1; i < this.sends.length; i += 2) {
+      const cb = this.sends[i];
+      if (cb === undefined) continue;
+      if (callbacks === null) callbacks = [cb];
+      else callbacks.push(cb);
+    }
+    this.sends = [];
+    return callbacks;
+  }
+
+  /** Each send is compressed and written: its callback runs with the bytes behind it still counted. */
+  settle() {
+    const sends = this.sends;
+    this.sends = [];
+    for (let i = 0; i < sends.length; i += 2) {
+      this.bytes -= sends[i];
+      if (sends[i + 1] !== undefined) sends[i + 1](null);
+    }
+  }
+
+  /** The sends never left (the socket was terminated): each callback gets an error. */
+  fail() {
+    for (let i = 1; i < this.sends.length; i += 2) {
+      if (this.sends[i] !== undefined) this.sends[i](new Error('The socket was closed while data was being compressed'));
+    }
+  }
+}
+
+/**
+ * The core of a WebSocket handed out before the engine has its connection:
+ * handleUpgrade()'s callback runs at once, as in ws, while the engine is still
+ * taking the socket over. What the WebSocket asks of the core meanwhile is kept
+ * here and replayed, in order, once the connection is open.
+ */
+class PendingCore {
+  constructor(core) {
+    this.options = core.options;
+    this.core = core;
+    this.calls = [];
+    this.bytes = 0;
+  }
+
+  /** The real core's command epochs. */
+  commandEpoch() {
+    return this.core.commandEpoch();
+  }
+
+  send(socket, data, ...rest) {
+    // A copy: the caller may reuse its buffer once send() returns, as the core allows.
+    let copy = data;
+    if (ArrayBuffer.isView(data)) copy = Buffer.from(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    else if (typeof data !== 'string') copy = Buffer.from(new Uint8Array(data)); // ArrayBuffer, SharedArrayBuffer
+    this.bytes += typeof copy === 'string' ? Buffer.byteLength(copy) : copy.length;
+    this.calls.push(['send', copy, ...rest]);
+    return true;
+  }
+
+  getBufferedAmount() {
+    return this.bytes;
+  }
+
+  replay(core, socket) {
+    for (const [method, ...args] of this.calls) core[method](socket, ...args);
+    this.calls = [];
+  }
+}
+for (const method of ['ping', 'pong', 'close', 'terminate', 'pause', 'resume']) {
+  PendingCore.prototype[method] = function record(socket, ...args) {
+    this.calls.push([method, ...args]);
+    return true;
+  };
+}
+
+module.exports = { KERNEL_TAKES, CompressionQueue, PendingCore };
