@@ -19,7 +19,9 @@ use napi::JsValue;
 use napi_derive::napi;
 
 use lws_engine::config::Config;
-use lws_engine::engine::{CommandBatch, Engine, Hooks, Shared, Stashed};
+use lws_engine::commands::{CommandBatch, Stashed};
+use lws_engine::engine::Engine;
+use lws_engine::shared::{Hooks, Shared};
 
 /// Batches handed to JS per wake before letting Node's event loop turn
 /// (detached buffers are only freed once it does).

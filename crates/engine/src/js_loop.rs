@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use mio::Events;
 
-use crate::engine::CommandBatch;
+use crate::commands::CommandBatch;
 use crate::worker::Worker;
 
 // From uv.h: the handle types' values and the poll event bit.

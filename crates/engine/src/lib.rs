@@ -3,15 +3,19 @@
 //!
 //! `wire`, `bridge`, `outbox` are pure and tested with `cargo test`; `engine`,
 //! `worker`, `connection` own the sockets; `js_loop` drives a worker from the
-//! JS thread's libuv loop (`threads: 0`).
+//! JS thread's libuv loop (`threads: 0`). Imports go one way: `engine` (and
+//! `js_loop`) -> `worker` -> `connection`, with `shared` (config, hooks, event
+//! queue, inboxes) and `commands` (what JS sends) below them all.
 
 pub mod bridge;
+pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod engine;
 pub mod fault;
 pub mod js_loop;
 pub mod outbox;
+pub mod shared;
 pub mod tls;
 pub mod wire;
 pub mod worker;

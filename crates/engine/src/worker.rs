@@ -20,8 +20,9 @@ use slab::Slab;
 
 use crate::config::Config;
 use crate::connection::{flag, AwaitState, Conn, EventSink, Payload, Phase, SocketDeflate};
-use crate::engine::{CommandBatch, Shared, WorkerMsg};
+use crate::commands::{CommandBatch, WorkerMsg};
 use crate::outbox::SHARE_THRESHOLD;
+use crate::shared::Shared;
 use crate::tls::Transport;
 use crate::wire::{self, command, event, FLAG_BINARY, FLAG_DROP_QUEUED, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED};
 use lws_proto::deflate::{self, Agreed};

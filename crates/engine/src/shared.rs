@@ -1,0 +1,101 @@
+//! What the JS thread and the workers share: the configuration, the hooks JS
+//! listens to, the event queue (workers -> JS) and each worker's inbox (JS ->
+//! worker). Below both `engine` and `worker`.
+
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::bridge::EventQueue;
+use crate::commands::WorkerMsg;
+use crate::config::Config;
+
+/// Which optional events JS listens to; the engine skips work for the others.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hooks {
+    /// JS decides each upgrade before the 101.
+    pub upgrade: bool,
+    /// JS answers plain HTTP requests.
+    pub http: bool,
+    /// Large messages are streamed as fragments of `buffer_size`.
+    pub fragment: bool,
+    /// Ping and pong frames are reported.
+    pub ping: bool,
+}
+
+impl Hooks {
+    fn to_bits(self) -> u8 {
+        self.upgrade as u8 | (self.http as u8) << 1 | (self.fragment as u8) << 2 | (self.ping as u8) << 3
+    }
+    fn from_bits(b: u8) -> Self {
+        Hooks { upgrade: b & 1 != 0, http: b & 2 != 0, fragment: b & 4 != 0, ping: b & 8 != 0 }
+    }
+}
+
+/// Messages for one worker, and the eventfd that wakes its loop.
+pub(crate) struct Inbox {
+    pub(crate) queue: Mutex<Vec<WorkerMsg>>,
+    pub(crate) waker: mio::Waker,
+}
+
+pub struct Shared {
+    pub config: Config,
+    pub events: EventQueue,
+    hooks: AtomicU8,
+    inboxes: Vec<Inbox>,
+    pub live_workers: AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, events: EventQueue, inboxes: Vec<Inbox>) -> Shared {
+        let live_workers = AtomicUsize::new(inboxes.len());
+        Shared { config, events, hooks: AtomicU8::new(0), inboxes, live_workers }
+    }
+
+    pub fn hooks(&self) -> Hooks {
+        Hooks::from_bits(self.hooks.load(Ordering::Relaxed))
+    }
+
+    pub fn set_hooks(&self, hooks: Hooks) {
+        self.hooks.store(hooks.to_bits(), Ordering::Relaxed);
+    }
+
+    pub fn worker_count(&self) -> usize {
+        self.inboxes.len()
+    }
+
+    /// Queues a message for a worker; its loop is woken only when its inbox was empty.
+    pub fn send_to(&self, worker: usize, msg: WorkerMsg) {
+        let Some(inbox) = self.inboxes.get(worker) else {
+            return;
+        };
+        let was_empty = {
+            let mut q = inbox.queue.lock().unwrap();
+            q.push(msg);
+            q.len() == 1
+        };
+        if was_empty {
+            let _ = inbox.waker.wake();
+        }
+    }
+
+    /// Everything queued for a worker (called by that worker when woken).
+    pub fn take_inbox(&self, worker: usize) -> Vec<WorkerMsg> {
+        let inbox = &self.inboxes[worker];
+        let mut q = inbox.queue.lock().unwrap();
+        std::mem::take(&mut *q)
+    }
+
+    /// Wakes every worker (JS took its backlog: blocked sockets may read again).
+    pub fn wake_all(&self) {
+        for inbox in &self.inboxes {
+            let _ = inbox.waker.wake();
+        }
+    }
+
+    pub(crate) fn broadcast(&self, make: impl Fn() -> WorkerMsg) {
+        for i in 0..self.inboxes.len() {
+            self.send_to(i, make());
+        }
+    }
+}
+
