@@ -12,7 +12,7 @@ use std::time::Instant;
 use crate::tls::Transport;
 
 use crate::outbox::Outbox;
-use crate::wire::{self, event, FLAG_BINARY};
+use crate::events::{Event, EventSink};
 use lws_proto::deflate::{Agreed, ConnInflater};
 use lws_proto::protocol::close::encode_close_payload;
 use lws_proto::protocol::{encode_header, FrameReader, Opcode, ReaderEvent, ReaderLimits};
@@ -95,57 +95,6 @@ pub mod flag {
     /// Handed over by Node (`adopt`): the descriptor is a dup, and epoll keeps a
     /// registration while any copy is open, so it is deregistered explicitly.
     pub const ADOPTED: u16 = 1 << 15;
-}
-
-/// Messages at least this long that arrived whole in one read stay where they
-/// were read (a `MESSAGE_AT` record points at them); shorter ones are copied
-/// into the records, which is cheaper than shipping the read buffer to JS.
-pub const IN_PLACE_MIN: usize = 1024;
-
-/// Where a connection's events go: the worker's staging buffer.
-pub struct EventSink<'a> {
-    pub staging: &'a mut Vec<u8>,
-    pub ping_events: bool,
-    /// Pings are answered by the engine (false: JS answers them, as ws's `autoPong: false`).
-    pub auto_pong: bool,
-    /// The worker's raw read buffer as (address, length), when the bytes being
-    /// fed were read into it and may be lent to JS in place.
-    pub raw: Option<(usize, usize)>,
-    /// A `MESSAGE_AT` record points into the raw buffer: it must go to JS
-    /// with these records and may not be reused.
-    pub raw_used: bool,
-}
-
-impl EventSink<'_> {
-    #[inline]
-    pub fn stage(&mut self, kind: u8, flags: u8, code: u16, id: u32, extra: u32, payload: &[u8]) {
-        wire::put_record(self.staging, kind, flags, code, id, extra, payload);
-    }
-
-    /// Stages a whole message: in place when it is long and inside the raw
-    /// buffer, copied otherwise.
-    #[inline]
-    pub fn stage_message(&mut self, flags: u8, id: u32, data: &[u8]) {
-        if data.len() >= IN_PLACE_MIN {
-            if let Some((base, len)) = self.raw {
-                let offset = (data.as_ptr() as usize).wrapping_sub(base);
-                if offset < len && data.len() <= len - offset {
-                    wire::put_header(
-                        self.staging,
-                        event::MESSAGE_AT,
-                        flags,
-                        0,
-                        id,
-                        data.len() as u32,
-                        offset as u32,
-                    );
-                    self.raw_used = true;
-                    return;
-                }
-            }
-        }
-        self.stage(event::MESSAGE, flags, 0, id, 0, data);
-    }
 }
 
 pub struct Conn {
@@ -347,7 +296,8 @@ impl Conn {
     /// Stages the CLOSE event that ends a WebSocket's life in JS.
     pub fn report_close(&mut self, sink: &mut EventSink<'_>) {
         let reason = std::mem::take(&mut self.report_reason);
-        sink.stage(event::CLOSE, self.report_error, self.report_code, self.id, self.report_detail, &reason);
+        let (code, error, detail) = (self.report_code, self.report_error, self.report_detail);
+        sink.emit(self.id, Event::Close { code, reason: &reason, error, detail });
     }
 
     /// Writes queued output while the socket takes it; on WouldBlock it waits
@@ -372,7 +322,7 @@ impl Conn {
             Ok(()) => {
                 if self.has(flag::REPORTED_BACKLOG) {
                     self.set(flag::REPORTED_BACKLOG, false);
-                    sink.stage(event::DRAIN, 0, 0, self.id, 0, &[]);
+                    sink.emit(self.id, Event::Drain);
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.set(flag::CAN_WRITE, false),
@@ -388,8 +338,7 @@ impl Conn {
             return;
         }
         self.set(flag::REPORTED_BACKLOG, true);
-        let queued = self.out.queued_bytes().min(u32::MAX as usize) as u32;
-        sink.stage(event::BUFFERED, 0, 0, self.id, queued, &[]);
+        sink.emit(self.id, Event::Buffered { queued: self.out.queued_bytes() });
     }
 
     pub fn shutdown_write(&mut self) {
@@ -455,11 +404,10 @@ impl Conn {
         let result = self.reader.feed_with(data, limits, inflater.as_mut(), &mut |ev| match ev {
             ReaderEvent::Message { binary, data } if deliver => {
                 crate::fault::panic_if_triggered(data);
-                sink.stage_message(binary as u8 * FLAG_BINARY, id, data);
+                sink.emit(id, Event::Message { binary, data });
             }
             ReaderEvent::Fragment { binary, data, remaining } if deliver => {
-                let extra = remaining.min(u32::MAX as u64) as u32;
-                sink.stage(event::FRAGMENT, binary as u8 * FLAG_BINARY, 0, id, extra, data);
+                sink.emit(id, Event::Fragment { binary, data, remaining });
             }
             ReaderEvent::Ping(payload) => {
                 if open && auto_pong {
@@ -470,11 +418,11 @@ impl Conn {
                     pongs.extend_from_slice(payload);
                 }
                 if deliver && ping_events {
-                    sink.stage(event::PING, 0, 0, id, 0, payload);
+                    sink.emit(id, Event::Ping(payload));
                 }
             }
             ReaderEvent::Pong(payload) if deliver && ping_events => {
-                sink.stage(event::PONG, 0, 0, id, 0, payload);
+                sink.emit(id, Event::Pong(payload));
             }
             ReaderEvent::Close { code, reason } => peer_close = Some((code, reason.to_vec())),
             _ => {}
@@ -495,7 +443,7 @@ impl Conn {
             // JS is told all the same (its CLOSE is then a no-op), so it knows the
             // peer answered (ws reports 1006 when it did not).
             if deliver {
-                sink.stage(event::PEER_CLOSE, 0, code, id, 0, &reason);
+                sink.emit(id, Event::PeerClose { code, reason: &reason });
             }
         }
         if let Err(err) = result {
@@ -509,7 +457,7 @@ impl Conn {
                 // JS answers the messages staged before this one, then sends CLOSE
                 // with this code: replies and close frame leave in the right order.
                 self.phase = Phase::Failing;
-                sink.stage(event::FAIL, err.wire_id(), err.close_code(), id, err.detail(), reason.as_bytes());
+                sink.emit(id, Event::Fail { error: err });
             } else {
                 self.send_close(err.close_code(), reason.as_bytes());
             }

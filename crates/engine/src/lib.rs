@@ -1,17 +1,19 @@
 //! lws-engine: the sockets and threads of lws, with no napi (the root crate's
 //! `binding` is the only N-API code).
 //!
-//! `wire`, `bridge`, `outbox` are pure and tested with `cargo test`; `engine`,
+//! `wire`, `events`, `bridge`, `outbox` are pure and tested with `cargo test`; `engine`,
 //! `worker`, `connection` own the sockets; `js_loop` drives a worker from the
 //! JS thread's libuv loop (`threads: 0`). Imports go one way: `engine` (and
 //! `js_loop`) -> `worker` -> `connection`, with `shared` (config, hooks, event
-//! queue, inboxes) and `commands` (what JS sends) below them all.
+//! queue, inboxes) and `commands` (what JS sends) below them all. Connections
+//! emit typed `events::Event`s; `events::EventSink` alone writes them as records.
 
 pub mod bridge;
 pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod engine;
+pub mod events;
 pub mod fault;
 pub mod js_loop;
 pub mod outbox;

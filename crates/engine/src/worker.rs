@@ -19,7 +19,8 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::config::Config;
-use crate::connection::{flag, AwaitState, Conn, EventSink, Payload, Phase, SocketDeflate};
+use crate::connection::{flag, AwaitState, Conn, Payload, Phase, SocketDeflate};
+use crate::events::{Event, EventSink};
 use crate::commands::{CommandBatch, WorkerMsg};
 use crate::outbox::SHARE_THRESHOLD;
 use crate::shared::Shared;
@@ -278,7 +279,7 @@ impl Worker {
     fn finish_run(&mut self) {
         self.flush_events();
         if self.shared.live_workers.fetch_sub(1, Ordering::AcqRel) == 1 {
-            wire::put_record(&mut self.staging, event::SHUTDOWN, 0, 0, 0, 0, &[]);
+            Self::sink(&mut self.staging, &self.shared).emit(0, Event::Shutdown);
             self.flush_events();
         }
     }
@@ -824,7 +825,7 @@ impl Worker {
                 let state = AwaitState { key: None, leftover: Vec::new(), peer, deflate: None };
                 self.conns[key].phase = Phase::AwaitJs(Box::new(state));
                 self.set_deadline(key, None);
-                wire::put_record(&mut self.staging, event::HTTP, 0, 0, id, fd, &encoded);
+                Self::sink(&mut self.staging, &self.shared).emit(id, Event::Http { fd, request: &encoded });
             }
             RequestKind::Upgrade { key: ref ws_key } => {
                 if let Some(path) = &self.shared.config.path {
@@ -842,7 +843,7 @@ impl Worker {
                     let state = AwaitState { key: Some(ws_key.clone()), leftover, peer, deflate: negotiated };
                     self.conns[key].phase = Phase::AwaitJs(Box::new(state));
                     self.set_deadline(key, None);
-                    wire::put_record(&mut self.staging, event::UPGRADE, 0, 0, id, fd, &encoded);
+                    Self::sink(&mut self.staging, &self.shared).emit(id, Event::Upgrade { fd, request: &encoded });
                     // Watch for the client leaving while JS decides.
                     self.service_waiting(key);
                 } else {
@@ -892,7 +893,7 @@ impl Worker {
         wire::put_peer(&mut addr, peer);
         addr.extend_from_slice(extensions.as_bytes());
         let fd = conn.io.tcp().as_raw_fd() as u32;
-        wire::put_record(&mut self.staging, event::OPEN, 0, 0, conn.id, fd, &addr);
+        Self::sink(&mut self.staging, &self.shared).emit(conn.id, Event::Open { fd, peer: &addr });
         if !leftover.is_empty() {
             let mut sink = Self::sink(&mut self.staging, &self.shared);
             conn.on_input(&mut leftover, &limits, &mut sink, &mut self.shared_inflater);
@@ -918,12 +919,12 @@ impl Worker {
         match conn.io.tcp().peek(&mut byte) {
             Ok(0) => {
                 let id = conn.id;
-                wire::put_record(&mut self.staging, event::ABORTED, 0, 0, id, 0, &[]);
+                Self::sink(&mut self.staging, &self.shared).emit(id, Event::Aborted);
                 self.drop_socket(key);
             }
             Err(e) if e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted => {
                 let id = conn.id;
-                wire::put_record(&mut self.staging, event::ABORTED, 0, 0, id, 0, &[]);
+                Self::sink(&mut self.staging, &self.shared).emit(id, Event::Aborted);
                 self.drop_socket(key);
             }
             _ => {}
@@ -952,7 +953,7 @@ impl Worker {
         };
         use std::os::fd::IntoRawFd;
         let fd = stream.into_raw_fd();
-        wire::put_record(&mut self.staging, event::HAND_OFF, 0, 0, id, fd as u32, &head);
+        Self::sink(&mut self.staging, &self.shared).emit(id, Event::HandOff { fd: fd as u32, head: &head });
         true
     }
 
@@ -1020,7 +1021,7 @@ impl Worker {
         {
             // The client does not keep up: drop this message, or the client.
             if self.shared.config.backpressure_drop {
-                wire::put_record(&mut self.staging, event::DROPPED, 0, 0, rec.id, 0, &[]);
+                Self::sink(&mut self.staging, &self.shared).emit(rec.id, Event::Dropped);
             } else {
                 conn.set_final_report(1008, b"send queue over maxBackpressure", 0);
                 conn.set(flag::DONE, true);
@@ -1201,7 +1202,7 @@ impl Worker {
                 Phase::Closing | Phase::Answering => {}
                 Phase::AwaitJs(_) => {
                     let id = conn.id;
-                    wire::put_record(&mut self.staging, event::ABORTED, 0, 0, id, 0, &[]);
+                    Self::sink(&mut self.staging, &self.shared).emit(id, Event::Aborted);
                     self.drop_socket(key);
                 }
                 Phase::Request(_) => self.drop_socket(key),
