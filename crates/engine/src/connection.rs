@@ -380,14 +380,16 @@ impl Conn {
 
     // ---- input --------------------------------------------------------------
 
-    /// Feeds frames to the reader and stages what it finds.
+    /// Feeds frames to the reader and emits what it finds. True when this input
+    /// ended the Open phase (the peer's close frame or a protocol error): the
+    /// caller arms the close timer.
     pub fn on_input(
         &mut self,
         data: &mut [u8],
         limits: &ReaderLimits,
         sink: &mut EventSink<'_>,
         shared_inflater: &mut flate2::Decompress,
-    ) {
+    ) -> bool {
         let id = self.id;
         let deliver = !self.has(flag::DISCARD);
         let open = matches!(self.phase, Phase::Open);
@@ -462,6 +464,26 @@ impl Conn {
                 self.send_close(err.close_code(), reason.as_bytes());
             }
         }
+        open && !matches!(self.phase, Phase::Open)
+    }
+
+    /// In Closing with nothing left to send: true (and DONE) once both close
+    /// frames are exchanged and this end closes TCP first (the server does, RFC
+    /// 6455 7.1.1). After a protocol error nothing more is read, and FIN says so;
+    /// otherwise the peer's close frame is awaited (until the close timeout) with
+    /// TCP open both ways, as ws does: a FIN now would make some peers leave without one.
+    pub fn close_exchange_done(&mut self) -> bool {
+        if !matches!(self.phase, Phase::Closing) || !self.out.is_empty() {
+            return false;
+        }
+        if self.reader.is_closed() && self.reader.role().closes_tcp_first() {
+            self.set(flag::DONE, true);
+            return true;
+        }
+        if self.has(flag::DISCARD) {
+            self.shutdown_write();
+        }
+        false
     }
 }
 

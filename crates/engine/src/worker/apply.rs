@@ -1,0 +1,148 @@
+//! Carrying out a command batch from JS: sends (compressed, shared or copied
+//! into the outbox), control frames, close and terminate, pause and resume,
+//! and the answers to requests shown to JS. A child of `worker`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::{Worker, EARLY_FLUSH, MAX_WORKERS};
+use crate::commands::CommandBatch;
+use crate::connection::{flag, Payload};
+use crate::events::Event;
+use crate::outbox::SHARE_THRESHOLD;
+use crate::wire::{self, command, FLAG_BINARY, FLAG_DROP_QUEUED, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED};
+use lws_proto::deflate;
+use lws_proto::protocol::Opcode;
+
+impl Worker {
+    pub(super) fn apply(&mut self, batch: &CommandBatch) {
+        let multi = self.shared.config.threads > 1;
+        for rec in wire::records(&batch.bytes) {
+            if multi && rec.id & (MAX_WORKERS as u32 - 1) != self.index {
+                continue;
+            }
+            let Some(&key) = self.ids.get(&rec.id) else {
+                continue; // already gone: commands for it are no-ops
+            };
+            if catch_unwind(AssertUnwindSafe(|| self.apply_one(batch, &rec, key))).is_err() {
+                self.contain_panic(key);
+            }
+        }
+    }
+
+    /// Carries out one command for the socket in slot `key`.
+    fn apply_one(&mut self, batch: &CommandBatch, rec: &wire::Record<'_>, key: usize) {
+        let binary = rec.flags & FLAG_BINARY != 0;
+        let conn = &mut self.conns[key];
+        let max_backpressure = self.shared.config.max_backpressure;
+        if max_backpressure > 0
+            && matches!(rec.kind, command::SEND | command::SEND_PREPARED)
+            && conn.out.queued_bytes() > max_backpressure
+        {
+            // The client does not keep up: drop this message, or the client.
+            if self.shared.config.backpressure_drop {
+                Self::sink(&mut self.staging, &self.shared).emit(rec.id, Event::Dropped);
+            } else {
+                conn.set_final_report(1008, b"send queue over maxBackpressure", 0);
+                conn.set(flag::DONE, true);
+                self.finish(key);
+            }
+            return;
+        }
+        let queued = match rec.kind {
+            command::SEND if rec.flags & (FLAG_MORE | FLAG_NO_COMPRESS) == 0 && conn.deflate.is_some() => {
+                let stashed = batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
+                let data: &[u8] = match stashed {
+                    Some(d) => d.bytes(),
+                    None => rec.payload,
+                };
+                let keeps_context = !conn.deflate.as_ref().is_some_and(|d| d.agreed.server_no_context_takeover);
+                let threshold = match self.shared.config.deflate.as_ref() {
+                    // ws's rule: the threshold spares only connections that keep no context.
+                    Some(c) if c.negotiated_by_js && keeps_context => 0,
+                    Some(c) => c.threshold,
+                    None => usize::MAX,
+                };
+                if data.len() < threshold || conn.has(flag::SENDING_FRAGMENTS) {
+                    conn.queue_data(binary, false, Payload::Bytes(data))
+                } else {
+                    let level = self.shared.config.deflate.as_ref().map_or(6, |c| c.level);
+                    let d = conn.deflate.as_mut().unwrap();
+                    let compressor: &mut flate2::Compress = if d.agreed.server_no_context_takeover {
+                        let slot = &mut self.shared_compressors[d.agreed.server_window_bits as usize];
+                        let c =
+                            slot.get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)));
+                        c.reset();
+                        c
+                    } else {
+                        d.compress.get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)))
+                    };
+                    deflate::compress_message(compressor, data, &mut self.deflate_buf);
+                    conn.queue_compressed(binary, &self.deflate_buf)
+                }
+            }
+            command::SEND => {
+                crate::fault::panic_if_triggered(rec.payload);
+                let more = rec.flags & FLAG_MORE != 0;
+                let stashed = batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
+                let payload = if let Some(s) = stashed {
+                    Payload::Shared(&s.data, s.start, s.end)
+                } else if rec.payload.len() >= SHARE_THRESHOLD {
+                    Payload::Shared(&batch.bytes, rec.payload_offset, rec.payload_offset + rec.payload.len())
+                } else {
+                    Payload::Bytes(rec.payload)
+                };
+                conn.queue_data(binary, more, payload)
+            }
+            command::SEND_PREPARED => match batch.prepared.get(rec.extra as usize) {
+                Some(data) => conn.queue_data(binary, false, Payload::Shared(data, 0, data.len())),
+                None => false,
+            },
+            command::PING => conn.queue_control(Opcode::Ping, rec.payload),
+            command::PONG => conn.queue_control(Opcode::Pong, rec.payload),
+            command::CLOSE => {
+                if conn.close(rec.code, rec.payload) {
+                    self.arm_close_timer(key);
+                }
+                true
+            }
+            command::TERMINATE => {
+                if conn.is_websocket() {
+                    // What was sent before terminate() goes out as far as the socket takes it
+                    // at once (as a write before destroy does in Node); the rest is dropped.
+                    if rec.flags & FLAG_DROP_QUEUED == 0 {
+                        let mut sink = Self::sink(&mut self.staging, &self.shared);
+                        conn.write_out(&mut sink);
+                    }
+                    conn.terminate();
+                    self.finish(key);
+                }
+                false
+            }
+            command::PAUSE | command::RESUME => {
+                conn.set(flag::PAUSED, rec.kind == command::PAUSE);
+                if rec.kind == command::RESUME {
+                    self.queue_ready(key);
+                }
+                false
+            }
+            command::ACCEPT | command::REFUSE | command::HTTP_RESPONSE | command::HAND_OFF => {
+                self.answer_request(key, rec.kind, rec.code, rec.payload);
+                false
+            }
+            _ => false,
+        };
+        if queued {
+            let conn = &mut self.conns[key];
+            if conn.out.queued_bytes() > EARLY_FLUSH {
+                // A big batch for one socket: write as we go, so that queued bytes
+                // (and maxBackpressure) mean what the kernel would not take.
+                let mut sink = Self::sink(&mut self.staging, &self.shared);
+                conn.write_out(&mut sink);
+            }
+            if !conn.has(flag::DIRTY) {
+                conn.set(flag::DIRTY, true);
+                self.dirty.push(key);
+            }
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! The HTTP phase of a connection, as the worker drives it: reading the
+//! request, showing it to JS (or deciding alone), the final answers (101 and
+//! the WebSocket's start, refusals, JS's own responses) and hand-offs to JS.
+//! A child of `worker`: these are `Worker` methods, kept apart from the loop.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+use super::{Worker, ANSWER_TIMEOUT};
+use crate::connection::{flag, AwaitState, Phase, SocketDeflate};
+use crate::events::Event;
+use crate::wire::{self, command};
+use lws_proto::deflate::{self, Agreed};
+use lws_proto::handshake::{self, RequestKind};
+
+impl Worker {
+    pub(super) fn service_request(&mut self, key: usize) {
+        {
+            // TLS handshake records wait for writability like any output.
+            let conn = &mut self.conns[key];
+            let mut sink = Self::sink(&mut self.staging, &self.shared);
+            conn.write_out(&mut sink);
+            if conn.has(flag::DONE) {
+                return self.drop_socket(key);
+            }
+        }
+        loop {
+            let verdict = {
+                let Phase::Request(state) = &self.conns[key].phase else {
+                    return;
+                };
+                if state.buf.is_empty() {
+                    None
+                } else {
+                    Some(handshake::parse_request(&state.buf, &self.shared.config.handshake).map(|r| {
+                        r.map(|request| {
+                            let complete = match request.kind {
+                                RequestKind::Plain { content_length } => {
+                                    state.buf.len() >= request.head_len.saturating_add(content_length)
+                                }
+                                RequestKind::Upgrade { .. } => true,
+                            };
+                            (request, complete)
+                        })
+                    }))
+                }
+            };
+            match verdict {
+                Some(Err(r)) => {
+                    if self.hand_off(key, None) {
+                        return;
+                    }
+                    return self.answer(key, handshake::error_response(r.status, r.reason));
+                }
+                Some(Ok(Some((request, true)))) => return self.on_request(key, request),
+                Some(Ok(Some((request, false)))) => {
+                    // A plain request whose body is still coming: refuse early when it cannot be served.
+                    if let RequestKind::Plain { content_length } = request.kind {
+                        if self.hand_off(key, None) {
+                            return;
+                        }
+                        if let Some(refusal) = self.plain_refusal(content_length) {
+                            return self.answer(key, refusal);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            let conn = &mut self.conns[key];
+            if !conn.has(flag::CAN_READ) {
+                return;
+            }
+            match conn.read_into(&mut self.read_buf) {
+                Ok(0) => return self.drop_socket(key),
+                Ok(n) => {
+                    if let Phase::Request(state) = &mut conn.phase {
+                        state.buf.extend_from_slice(&self.read_buf[..n]);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.drop_socket(key),
+            }
+        }
+    }
+
+    fn on_request(&mut self, key: usize, request: handshake::Request) {
+        let hooks = self.shared.hooks();
+        let conn = &mut self.conns[key];
+        let Phase::Request(state) = std::mem::replace(&mut conn.phase, Phase::Answering) else {
+            return;
+        };
+        let crate::connection::RequestState { buf, peer } = *state;
+        let id = conn.id;
+        let fd = conn.io.tcp().as_raw_fd() as u32;
+        let served_here = match &request.kind {
+            RequestKind::Plain { .. } => false,
+            RequestKind::Upgrade { .. } => {
+                self.shared.config.path.as_ref().map_or(true, |path| request.path() == path)
+                    && (!self.shared.config.hand_off_http || request.is_unambiguous_upgrade())
+            }
+        };
+        if !served_here && self.hand_off(key, Some(buf.clone())) {
+            return;
+        }
+        match request.kind {
+            RequestKind::Plain { content_length } => {
+                if let Some(refusal) = self.plain_refusal(content_length) {
+                    return self.answer(key, refusal);
+                }
+                let body = &buf[request.head_len..request.head_len + content_length];
+                let encoded = wire::encode_request(peer, &request, body);
+                let state = AwaitState { key: None, leftover: Vec::new(), peer, deflate: None };
+                self.conns[key].phase = Phase::AwaitJs(Box::new(state));
+                self.set_deadline(key, None);
+                Self::sink(&mut self.staging, &self.shared).emit(id, Event::Http { fd, request: &encoded });
+            }
+            RequestKind::Upgrade { key: ref ws_key } => {
+                if let Some(path) = &self.shared.config.path {
+                    if request.path() != path {
+                        return self.answer(key, handshake::error_response(404, "Not Found"));
+                    }
+                }
+                let leftover = buf[request.head_len..].to_vec();
+                let offers: Vec<&[u8]> = request.headers_named("sec-websocket-extensions").collect();
+                let negotiated = (self.shared.config.deflate.as_ref())
+                    .filter(|cfg| !cfg.negotiated_by_js)
+                    .and_then(|cfg| deflate::negotiate(&offers, cfg));
+                if hooks.upgrade {
+                    let encoded = wire::encode_request(peer, &request, &[]);
+                    let state = AwaitState { key: Some(ws_key.clone()), leftover, peer, deflate: negotiated };
+                    self.conns[key].phase = Phase::AwaitJs(Box::new(state));
+                    self.set_deadline(key, None);
+                    Self::sink(&mut self.staging, &self.shared).emit(id, Event::Upgrade { fd, request: &encoded });
+                    // Watch for the client leaving while JS decides.
+                    self.service_waiting(key);
+                } else {
+                    self.open(key, ws_key, &[], leftover, peer, negotiated);
+                }
+            }
+        }
+    }
+
+    /// Writes the 101 and starts the WebSocket phase.
+    fn open(
+        &mut self,
+        key: usize,
+        ws_key: &str,
+        extra_headers: &[u8],
+        mut leftover: Vec<u8>,
+        peer: Option<SocketAddr>,
+        negotiated: Option<(Agreed, String)>,
+    ) {
+        self.set_deadline(key, None);
+        let limits = self.limits();
+        if self.next_idle_sweep.is_none() {
+            self.next_idle_sweep = self.idle_sweep_interval().map(|i| Instant::now() + i);
+        }
+        let tick = self.tick();
+        // lws.WebSocketServer negotiates in JS: its answer is among the headers it accepted with.
+        let (negotiated, header_written) = match &self.shared.config.deflate {
+            Some(cfg) if cfg.negotiated_by_js => (deflate::agreed_in_headers(extra_headers), true),
+            _ => (negotiated, false),
+        };
+        let conn = &mut self.conns[key];
+        conn.last_input = tick;
+        let mut headers = Vec::with_capacity(extra_headers.len() + 80);
+        headers.extend_from_slice(extra_headers);
+        let mut extensions = String::new();
+        if let Some((agreed, response)) = negotiated {
+            if !header_written {
+                headers.extend_from_slice(format!("Sec-WebSocket-Extensions: {response}\r\n").as_bytes());
+            }
+            conn.deflate = Some(Box::new(SocketDeflate { agreed, compress: None, inflate: None }));
+            extensions = response;
+        }
+        conn.out.push_bytes(&[&handshake::switching_protocols(ws_key, &headers)]);
+        conn.phase = Phase::Open;
+        // OPEN carries the peer's address, then the negotiated extensions.
+        let mut addr = Vec::with_capacity(19 + extensions.len());
+        wire::put_peer(&mut addr, peer);
+        addr.extend_from_slice(extensions.as_bytes());
+        let fd = conn.io.tcp().as_raw_fd() as u32;
+        Self::sink(&mut self.staging, &self.shared).emit(conn.id, Event::Open { fd, peer: &addr });
+        if !leftover.is_empty() {
+            let mut sink = Self::sink(&mut self.staging, &self.shared);
+            if conn.on_input(&mut leftover, &limits, &mut sink, &mut self.shared_inflater) {
+                self.arm_close_timer(key);
+            }
+        }
+        self.service_websocket(key);
+    }
+
+    /// A request shown to JS whose client went away (or the server stops): JS
+    /// hears ABORTED, and the socket goes.
+    pub(super) fn abort_request(&mut self, key: usize) {
+        let id = self.conns[key].id;
+        Self::sink(&mut self.staging, &self.shared).emit(id, Event::Aborted);
+        self.drop_socket(key);
+    }
+
+    /// The answer a plain HTTP request gets from the engine itself: 426 when JS
+    /// does not answer plain requests, 413 when its body is over `max_http_body`.
+    fn plain_refusal(&self, content_length: usize) -> Option<Vec<u8>> {
+        if !self.shared.hooks().http {
+            Some(handshake::error_response(426, "Upgrade Required"))
+        } else if content_length > self.shared.config.max_http_body {
+            Some(handshake::error_response(413, "Payload Too Large"))
+        } else {
+            None
+        }
+    }
+
+    /// While JS decides, watch for the client going away (EOF with nothing unread).
+    pub(super) fn service_waiting(&mut self, key: usize) {
+        let conn = &mut self.conns[key];
+        if !conn.has(flag::CAN_READ) {
+            return;
+        }
+        conn.set(flag::CAN_READ, false);
+        if conn.io.is_tls() {
+            return; // no peeking under TLS: a gone client is found when the answer is written
+        }
+        let mut byte = [0u8; 1];
+        match conn.io.tcp().peek(&mut byte) {
+            Ok(0) => self.abort_request(key),
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted => {
+                self.abort_request(key)
+            }
+            _ => {}
+        }
+    }
+
+    /// With `hand_off_http`, gives a connection the engine does not serve to JS:
+    /// its descriptor and the bytes read so far (`head`, or the request buffer)
+    /// leave in a HAND_OFF event, and the engine forgets it. False when it can't
+    /// be handed off (not configured, TLS, or it came from Node in the first place).
+    fn hand_off(&mut self, key: usize, head: Option<Vec<u8>>) -> bool {
+        let conn = &self.conns[key];
+        if !self.shared.config.hand_off_http || conn.io.is_tls() || conn.has(flag::ADOPTED) {
+            return false;
+        }
+        let mut conn = self.remove(key);
+        let _ = self.poll.registry().deregister(conn.io.tcp_mut());
+        let head = match (head, &mut conn.phase) {
+            (Some(head), _) => head,
+            (None, Phase::Request(state)) => std::mem::take(&mut state.buf),
+            (None, _) => Vec::new(),
+        };
+        let id = conn.id;
+        let Some(stream) = conn.into_transport().into_plain() else {
+            return true; // unreachable: checked above
+        };
+        use std::os::fd::IntoRawFd;
+        let fd = stream.into_raw_fd();
+        Self::sink(&mut self.staging, &self.shared).emit(id, Event::HandOff { fd: fd as u32, head: &head });
+        true
+    }
+
+    /// Starts writing a final HTTP answer; the socket closes after it.
+    fn answer(&mut self, key: usize, response: Vec<u8>) {
+        let conn = &mut self.conns[key];
+        conn.phase = Phase::Answering;
+        conn.out.push_bytes(&[&response]);
+        self.set_deadline(key, Some(ANSWER_TIMEOUT));
+        self.service_answer(key);
+    }
+
+    pub(super) fn service_answer(&mut self, key: usize) {
+        loop {
+            let conn = &mut self.conns[key];
+            let mut sink = Self::sink(&mut self.staging, &self.shared);
+            conn.write_out(&mut sink);
+            if conn.has(flag::DONE) {
+                return self.drop_socket(key);
+            }
+            if !conn.out.is_empty() {
+                return;
+            }
+            // Answer written: half-close, then drain what the peer still sends so
+            // that closing does not reset the connection before it read the answer.
+            conn.shutdown_write();
+            if !conn.has(flag::CAN_READ) {
+                return;
+            }
+            match conn.read_into(&mut self.read_buf) {
+                Ok(0) => return self.drop_socket(key),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.drop_socket(key),
+            }
+        }
+    }
+
+    pub(super) fn answer_request(&mut self, key: usize, kind: u8, code: u16, payload: &[u8]) {
+        let conn = &mut self.conns[key];
+        if !matches!(conn.phase, Phase::AwaitJs(_)) {
+            return;
+        }
+        let Phase::AwaitJs(state) = std::mem::replace(&mut conn.phase, Phase::Answering) else {
+            return;
+        };
+        let AwaitState { key: ws_key, leftover, peer, deflate: negotiated } = *state;
+        match (kind, ws_key) {
+            (command::ACCEPT, Some(ws_key)) => self.open(key, &ws_key, payload, leftover, peer, negotiated),
+            (command::REFUSE, Some(_)) => {
+                let response = handshake::error_response_with(code, status_reason(code), payload);
+                self.answer(key, response);
+            }
+            (command::HAND_OFF, _) => {
+                // The request head was shown to JS, which rebuilds it; what followed goes along.
+                if !self.hand_off(key, Some(leftover)) {
+                    self.answer(key, handshake::error_response(500, "Internal Server Error"));
+                }
+            }
+            // A complete answer written by JS: for plain requests, and for refusals
+            // that must match another library's bytes (the ws layer's).
+            (command::HTTP_RESPONSE, _) => self.answer(key, payload.to_vec()),
+            _ => self.answer(key, handshake::error_response(500, "Internal Server Error")),
+        }
+    }
+}
+
+fn status_reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Refused",
+    }
+}
