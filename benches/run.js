@@ -609,7 +609,8 @@ async function main() {
   let servers = SERVERS;
   if (opts.baseline) servers = withBaseline(servers, opts.baseline);
   if (opts.servers) {
-    servers = opts.servers.map((n) => SERVERS.find((s) => s.name === n) || (() => { throw new Error(`unknown server ${n}`); })());
+    const known = servers;
+    servers = opts.servers.map((n) => known.find((s) => s.name === n) || (() => { throw new Error(`unknown server ${n}`); })());
   }
   let wls = workloads(opts.quick);
   if (opts.workloads) {
