@@ -24,6 +24,7 @@ const WS = require('ws'); // the reference implementation: client, and server fo
 const ROOT = path.join(__dirname, '..');
 const lws = require(ROOT);
 const { withTimeout, once, sleep: delay, waitUntil: until, opened, closed, inbox } = require('./helpers/wait');
+const { frame } = require('./helpers/frames');
 const { WebSocketServer, WebSocket, createWebSocketStream } = lws;
 const { ENGINE_OPTIONS } = require('./helpers/engine'); // LWS_TEST_THREADS (js-thread.test.js)
 
@@ -161,30 +162,6 @@ function upgradeText(p, headers = {}) {
   let text = `GET ${p} HTTP/1.1\r\n`;
   for (const [name, value] of Object.entries(all)) if (value !== undefined) text += `${name}: ${value}\r\n`;
   return `${text}\r\n`;
-}
-
-/** A masked client frame. */
-function frame(opcode, payload = Buffer.alloc(0), { fin = true, rsv1 = false, mask = true } = {}) {
-  const data = Buffer.from(payload);
-  let head;
-  if (data.length < 126) {
-    head = Buffer.from([0, data.length]);
-  } else if (data.length < 65536) {
-    head = Buffer.alloc(4);
-    head[1] = 126;
-    head.writeUInt16BE(data.length, 2);
-  } else {
-    head = Buffer.alloc(10);
-    head[1] = 127;
-    head.writeBigUInt64BE(BigInt(data.length), 2);
-  }
-  head[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
-  if (!mask) return Buffer.concat([head, data]);
-  head[1] |= 0x80;
-  const key = crypto.randomBytes(4);
-  const masked = Buffer.alloc(data.length);
-  for (let i = 0; i < data.length; i++) masked[i] = data[i] ^ key[i & 3];
-  return Buffer.concat([head, key, masked]);
 }
 
 /** A self-signed certificate made with openssl, or null if openssl is missing. */

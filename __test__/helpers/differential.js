@@ -1,4 +1,5 @@
 'use strict';
+const { frame: framed } = require('./frames');
 // Differential harness: one scenario runs against ws's own WebSocketServer (the
 // reference) and against lws (lws.WebSocketServer, or lws.Server through a thin
 // adapter); each run records a transcript of everything a user can observe, and
@@ -117,26 +118,9 @@ function describeRequest(req) {
 
 // ---- frames (RFC 6455 section 5.2) ------------------------------------------------
 
-/** A client frame: masked with MASK unless `mask: false`. */
-function frame(opcode, payload, { fin = true, rsv1 = false, mask = true } = {}) {
-  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload === undefined ? '' : payload);
-  let head;
-  if (data.length < 126) {
-    head = Buffer.from([0, data.length]);
-  } else if (data.length < 65536) {
-    head = Buffer.from([0, 126, 0, 0]);
-    head.writeUInt16BE(data.length, 2);
-  } else {
-    head = Buffer.alloc(10);
-    head[1] = 127;
-    head.writeBigUInt64BE(BigInt(data.length), 2);
-  }
-  head[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
-  if (!mask) return Buffer.concat([head, data]);
-  head[1] |= 0x80;
-  const masked = Buffer.from(data);
-  for (let i = 0; i < masked.length; i++) masked[i] ^= MASK[i & 3];
-  return Buffer.concat([head, MASK, masked]);
+/** A client frame: masked with MASK (fixed, so transcripts of raw bytes repeat) unless `mask: false`. */
+function frame(opcode, payload, options = {}) {
+  return framed(opcode, payload, { key: MASK, ...options });
 }
 
 /** A close frame's payload: code (unless undefined) and reason. */
