@@ -23,7 +23,7 @@ const WS = require('ws'); // the reference implementation: client, and server fo
 
 const ROOT = path.join(__dirname, '..');
 const lws = require(ROOT);
-const { withTimeout, once, sleep: delay, waitUntil: until, opened, closed, inbox } = require('./helpers/wait');
+const { withTimeout, once, sleep: delay, waitUntil: until, opened, closed, inbox, closeHttp } = require('./helpers/wait');
 const { frame } = require('./helpers/frames');
 const { WebSocketServer, WebSocket, createWebSocketStream } = lws;
 const { ENGINE_OPTIONS } = require('./helpers/engine'); // LWS_TEST_THREADS (js-thread.test.js)
@@ -54,17 +54,6 @@ async function shutdown(wss) {
   if (wss._core && !wss._core._closed) {
     await withTimeout(new Promise((resolve) => wss._core.close(resolve)), 10000, 'engine close').catch(() => {});
   }
-}
-
-function closeHttp(server) {
-  return withTimeout(
-    new Promise((resolve) => {
-      if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-    5000,
-    'http server close',
-  ).catch(() => {});
 }
 
 /** Per-test resources, released by t.after whatever the outcome. */

@@ -34,7 +34,7 @@ const WS = require('ws');
 
 const lws = require(path.join(__dirname, '..', '..'));
 const { ENGINE_OPTIONS } = require('./engine');
-const { withTimeout, sleep } = require('./wait');
+const { withTimeout, sleep, closeHttp } = require('./wait');
 
 const IMPLEMENTATIONS = {
   ws: {
@@ -397,17 +397,6 @@ function settleable() {
 
 function closeWss(wss) {
   return withTimeout(new Promise((resolve) => wss.close(() => resolve())), 5000, 'wss close').catch(() => {});
-}
-
-function closeHttp(server) {
-  return withTimeout(
-    new Promise((resolve) => {
-      if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-    5000,
-    'http server close',
-  ).catch(() => {});
 }
 
 /** The user's own http server in server / noServer modes: the same for both implementations. */

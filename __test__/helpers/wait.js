@@ -96,4 +96,16 @@ function inbox(ws) {
   };
 }
 
-module.exports = { withTimeout, within, sleep, waitUntil, once, opened, closed, inbox };
+/** Closes an http server and its connections; bounded, never rejects. */
+function closeHttp(server) {
+  return withTimeout(
+    new Promise((resolve) => {
+      if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+    5000,
+    'http server close',
+  ).catch(() => {});
+}
+
+module.exports = { withTimeout, within, sleep, waitUntil, once, opened, closed, inbox, closeHttp };
