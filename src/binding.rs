@@ -18,8 +18,8 @@ use napi::sys;
 use napi::JsValue;
 use napi_derive::napi;
 
-use lws_engine::config::Config;
 use lws_engine::commands::{CommandBatch, Stashed};
+use lws_engine::config::Config;
 use lws_engine::engine::Engine;
 use lws_engine::shared::{Hooks, Shared};
 

@@ -138,7 +138,10 @@ impl Checker {
             ReaderEvent::Close { code, reason } => {
                 assert!(reason.len() <= 123);
                 assert!(std::str::from_utf8(reason).is_ok(), "close reason is not UTF-8");
-                assert!(code == 1005 || lws_proto::protocol::close::is_valid_wire_code(code), "close code {code}");
+                assert!(
+                    code == 1005 || lws_proto::protocol::close::is_valid_wire_code(code),
+                    "close code {code}"
+                );
                 self.closed = true;
                 self.events.push(Ev::Close(code, reason.to_vec()));
             }

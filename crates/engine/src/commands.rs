@@ -43,4 +43,3 @@ pub enum WorkerMsg {
     Adopt(std::net::TcpStream, Vec<u8>, bool),
     Shutdown,
 }
-

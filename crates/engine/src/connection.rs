@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use crate::tls::Transport;
 
-use crate::outbox::Outbox;
 use crate::events::{Event, EventSink};
+use crate::outbox::Outbox;
 use lws_proto::deflate::{Agreed, ConnInflater};
 use lws_proto::protocol::close::encode_close_payload;
 use lws_proto::protocol::{encode_header, FrameReader, Opcode, ReaderEvent, ReaderLimits};

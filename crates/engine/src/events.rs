@@ -16,32 +16,63 @@ pub const IN_PLACE_MIN: usize = 1024;
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
     /// A WebSocket is open (`fd`; `peer` is the encoded address, then the extensions).
-    Open { fd: u32, peer: &'a [u8] },
+    Open {
+        fd: u32,
+        peer: &'a [u8],
+    },
     /// A handshake waits for JS to accept or refuse it (`request` encoded by `wire::encode_request`).
-    Upgrade { fd: u32, request: &'a [u8] },
+    Upgrade {
+        fd: u32,
+        request: &'a [u8],
+    },
     /// A plain HTTP request waits for an answer.
-    Http { fd: u32, request: &'a [u8] },
+    Http {
+        fd: u32,
+        request: &'a [u8],
+    },
     /// A request JS was asked about went away unanswered.
     Aborted,
     /// A connection handed to JS whole: its descriptor and the bytes read from it.
-    HandOff { fd: u32, head: &'a [u8] },
-    Message { binary: bool, data: &'a [u8] },
+    HandOff {
+        fd: u32,
+        head: &'a [u8],
+    },
+    Message {
+        binary: bool,
+        data: &'a [u8],
+    },
     /// Part of a streamed message; `remaining` is 0 exactly on the last part.
-    Fragment { binary: bool, data: &'a [u8], remaining: u64 },
+    Fragment {
+        binary: bool,
+        data: &'a [u8],
+        remaining: u64,
+    },
     Ping(&'a [u8]),
     Pong(&'a [u8]),
     /// The peer's close frame (code 1005 when it has none).
-    PeerClose { code: u16, reason: &'a [u8] },
+    PeerClose {
+        code: u16,
+        reason: &'a [u8],
+    },
     /// The peer broke the protocol: JS answers with CLOSE once earlier events are handled.
-    Fail { error: ProtocolError },
+    Fail {
+        error: ProtocolError,
+    },
     /// Output JS was told about (`Buffered`) has all been written.
     Drain,
     /// Output is left waiting after a command batch: `queued` bytes.
-    Buffered { queued: usize },
+    Buffered {
+        queued: usize,
+    },
     /// A message was dropped: the socket's queue was over maxBackpressure.
     Dropped,
     /// The end of a WebSocket's life in JS. `error`: a protocol error's wire id (0 = none).
-    Close { code: u16, reason: &'a [u8], error: u8, detail: u32 },
+    Close {
+        code: u16,
+        reason: &'a [u8],
+        error: u8,
+        detail: u32,
+    },
     /// The engine has stopped (id 0): no more events will come.
     Shutdown,
 }
@@ -153,7 +184,10 @@ mod tests {
         assert_eq!((recs[0].kind, recs[0].payload), (event::MESSAGE, &b"short"[..]));
         assert_eq!((recs[1].kind, recs[1].flags, recs[1].code, recs[1].extra), (event::FAIL, 12, 1002, 1004));
         assert_eq!(recs[1].payload, b"invalid close code 1004");
-        assert_eq!((recs[2].kind, recs[2].flags, recs[2].code, recs[2].extra), (event::CLOSE, 12, 1002, 1004));
+        assert_eq!(
+            (recs[2].kind, recs[2].flags, recs[2].code, recs[2].extra),
+            (event::CLOSE, 12, 1002, 1004)
+        );
         assert_eq!((recs[3].kind, recs[3].extra, recs[3].id), (event::BUFFERED, 5, 7));
     }
 }

@@ -23,10 +23,10 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+use crate::commands::{CommandBatch, WorkerMsg};
 use crate::config::Config;
 use crate::connection::{flag, Conn, Phase};
 use crate::events::{Event, EventSink};
-use crate::commands::{CommandBatch, WorkerMsg};
 use crate::shared::Shared;
 use crate::tls::Transport;
 use crate::wire::{self, event};

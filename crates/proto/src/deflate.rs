@@ -314,13 +314,21 @@ mod tests {
         let (a, r) = agreed_in_headers(headers).unwrap();
         assert_eq!(
             a,
-            Agreed { server_no_context_takeover: true, client_no_context_takeover: false, server_window_bits: 9 }
+            Agreed {
+                server_no_context_takeover: true,
+                client_no_context_takeover: false,
+                server_window_bits: 9
+            }
         );
         assert_eq!(r, "permessage-deflate; client_max_window_bits=10; server_no_context_takeover; server_max_window_bits=8");
         let (a, r) = agreed_in_headers(b"Sec-WebSocket-Extensions: permessage-deflate\r\n").unwrap();
         assert_eq!(
             a,
-            Agreed { server_no_context_takeover: false, client_no_context_takeover: false, server_window_bits: 15 }
+            Agreed {
+                server_no_context_takeover: false,
+                client_no_context_takeover: false,
+                server_window_bits: 15
+            }
         );
         assert_eq!(r, "permessage-deflate");
         let (a, _) =

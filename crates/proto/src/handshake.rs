@@ -111,9 +111,9 @@ pub fn parse_request(buf: &[u8], limits: &HandshakeLimits) -> Result<Option<Requ
         Request { method, url, headers, head_len, kind: RequestKind::Plain { content_length: 0 } };
 
     let has_token = |name: &str, token: &str| {
-        request.headers_named(name).any(|v| {
-            v.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-        })
+        request
+            .headers_named(name)
+            .any(|v| v.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes())))
     };
     if request.header("upgrade").is_none() {
         if request.header("transfer-encoding").is_some() {
@@ -223,7 +223,10 @@ mod tests {
     #[test]
     fn hybi_version_8_and_loose_key_bits() {
         // Version 8 (HyBi 07-12) frames as 13 does.
-        assert!(matches!(parse(&GOOD.replace("Version: 13", "Version: 8")).unwrap().unwrap().kind, RequestKind::Upgrade { .. }));
+        assert!(matches!(
+            parse(&GOOD.replace("Version: 13", "Version: 8")).unwrap().unwrap().kind,
+            RequestKind::Upgrade { .. }
+        ));
         // Non-zero unused bits in the last base64 character: accepted, as by ws.
         let loose = GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZR==");
         assert!(matches!(parse(&loose).unwrap().unwrap().kind, RequestKind::Upgrade { .. }));
@@ -234,7 +237,10 @@ mod tests {
         assert!(parse(GOOD).unwrap().unwrap().is_unambiguous_upgrade());
         let two_protocols = GOOD.replace("Upgrade: WebSocket", "Upgrade: websocket, foo");
         assert!(!parse(&two_protocols).unwrap().unwrap().is_unambiguous_upgrade());
-        let two_keys = GOOD.replace("Sec-WebSocket-Version", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\nSec-WebSocket-Version");
+        let two_keys = GOOD.replace(
+            "Sec-WebSocket-Version",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\nSec-WebSocket-Version",
+        );
         assert!(!parse(&two_keys).unwrap().unwrap().is_unambiguous_upgrade());
     }
 
@@ -249,8 +255,14 @@ mod tests {
     fn rejections() {
         assert_eq!(parse(&GOOD.replace("Version: 13", "Version: 12")).unwrap_err().status, 426);
         assert_eq!(parse(&GOOD.replace("Version: 13", "Version: 7")).unwrap_err().status, 426);
-        assert_eq!(parse(&GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZQ=")).unwrap_err().status, 400);
-        assert_eq!(parse(&GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZ-==")).unwrap_err().status, 400);
+        assert_eq!(
+            parse(&GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZQ=")).unwrap_err().status,
+            400
+        );
+        assert_eq!(
+            parse(&GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZ-==")).unwrap_err().status,
+            400
+        );
         assert_eq!(parse(&GOOD.replace("dGhlIHNhbXBsZSBub25jZQ==", "short")).unwrap_err().status, 400);
         assert_eq!(parse(&GOOD.replace("GET", "POST")).unwrap_err().status, 400);
         assert_eq!(parse(&GOOD.replace("keep-alive, Upgrade", "close")).unwrap_err().status, 400);

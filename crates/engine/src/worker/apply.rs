@@ -55,7 +55,8 @@ impl Worker {
                     Some(d) => d.bytes(),
                     None => rec.payload,
                 };
-                let keeps_context = !conn.deflate.as_ref().is_some_and(|d| d.agreed.server_no_context_takeover);
+                let keeps_context =
+                    !conn.deflate.as_ref().is_some_and(|d| d.agreed.server_no_context_takeover);
                 let threshold = match self.shared.config.deflate.as_ref() {
                     // ws's rule: the threshold spares only connections that keep no context.
                     Some(c) if c.negotiated_by_js && keeps_context => 0,

@@ -133,7 +133,8 @@ impl Worker {
                     let state = AwaitState { key: Some(ws_key.clone()), leftover, peer, deflate: negotiated };
                     self.conns[key].phase = Phase::AwaitJs(Box::new(state));
                     self.set_deadline(key, None);
-                    Self::sink(&mut self.staging, &self.shared).emit(id, Event::Upgrade { fd, request: &encoded });
+                    Self::sink(&mut self.staging, &self.shared)
+                        .emit(id, Event::Upgrade { fd, request: &encoded });
                     // Watch for the client leaving while JS decides.
                     self.service_waiting(key);
                 } else {

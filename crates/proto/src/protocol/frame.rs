@@ -166,7 +166,14 @@ fn put_head(out: &mut [u8], fin: bool, rsv1: bool, opcode: Opcode, len: u64) -> 
 
 /// Appends a whole frame to `out`: the head, then the payload, masked with
 /// `mask` when given (the client's write path; the caller's bytes stay as they are).
-pub fn write_frame(out: &mut Vec<u8>, fin: bool, rsv1: bool, opcode: Opcode, mask: Option<[u8; 4]>, payload: &[u8]) {
+pub fn write_frame(
+    out: &mut Vec<u8>,
+    fin: bool,
+    rsv1: bool,
+    opcode: Opcode,
+    mask: Option<[u8; 4]>,
+    payload: &[u8],
+) {
     let mut head = [0u8; MAX_HEADER_LEN];
     let n = encode_head(&mut head, fin, rsv1, opcode, payload.len() as u64, mask);
     out.reserve(n + payload.len());
@@ -233,7 +240,13 @@ mod tests {
         for len in LENGTHS {
             let mut out = [0u8; MAX_HEADER_LEN];
             let n = encode_head(&mut out, true, false, Opcode::Binary, len, Some(key));
-            let expected = 4 + if len < 126 { 2 } else if len < 65536 { 4 } else { 10 };
+            let expected = 4 + if len < 126 {
+                2
+            } else if len < 65536 {
+                4
+            } else {
+                10
+            };
             assert_eq!(n, expected, "len {len}");
             assert_eq!(out[1] & 0x80, 0x80, "MASK bit, len {len}");
             assert_eq!(out[n - 4..n], key, "the key follows the length");

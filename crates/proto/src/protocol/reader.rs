@@ -563,7 +563,10 @@ mod tests {
         two.extend(client_frame(true, 1, b"b"));
         assert_eq!(run(&two, 100, d).1, Err(ProtocolError::ExpectedContinuation(1)));
         assert_eq!(run(&[0x81, 0x01, b'x'], 100, d).1, Err(ProtocolError::UnmaskedFrame));
-        assert_eq!(run(&client_frame(true, 9, &[0; 126]), 100, d).1, Err(ProtocolError::ControlFrameTooLong(126)));
+        assert_eq!(
+            run(&client_frame(true, 9, &[0; 126]), 100, d).1,
+            Err(ProtocolError::ControlFrameTooLong(126))
+        );
         assert_eq!(run(&client_frame(true, 3, b""), 100, d).1, Err(ProtocolError::ReservedOpcode(3)));
     }
 
@@ -634,7 +637,9 @@ mod tests {
                         ReaderEvent::Ping(p) => Ev::Ping(p.to_vec()),
                         ReaderEvent::Pong(p) => Ev::Pong(p.to_vec()),
                         ReaderEvent::Close { code, reason } => Ev::Close(code, reason.to_vec()),
-                        ReaderEvent::Fragment { binary, data, remaining } => Ev::Frag(binary, data.to_vec(), remaining),
+                        ReaderEvent::Fragment { binary, data, remaining } => {
+                            Ev::Frag(binary, data.to_vec(), remaining)
+                        }
                     })
                 });
                 if result.is_err() {
@@ -687,7 +692,10 @@ mod tests {
         let mut bytes = Vec::new();
         crate::protocol::frame::write_frame(&mut bytes, true, false, Opcode::Text, None, b"ok");
         bytes.extend(client_frame(true, 9, b""));
-        assert_eq!(run_client(&bytes), (vec![Ev::Msg(false, b"ok".to_vec())], Err(ProtocolError::MaskedFrame)));
+        assert_eq!(
+            run_client(&bytes),
+            (vec![Ev::Msg(false, b"ok".to_vec())], Err(ProtocolError::MaskedFrame))
+        );
         // The server's rule is the mirror image.
         assert_eq!(run(&bytes, 100, ReaderLimits::default()).1, Err(ProtocolError::UnmaskedFrame));
         assert_eq!(FrameReader::new().role(), Role::Server);
