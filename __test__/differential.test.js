@@ -72,6 +72,17 @@ async function rawHandshake(run, request, actor = 'raw') {
   return response;
 }
 
+/**
+ * Connects one ws client to the running server: { client, serverWs }, or null when
+ * either end did not open (the transcript then says why).
+ */
+async function connectPair(run) {
+  const client = run.client('/');
+  const serverWs = await run.connection();
+  if (!(await run.opened(client)) || !serverWs) return null;
+  return { client, serverWs };
+}
+
 // ---- 1-5: messages and the close handshake ----------------------------------------------------
 
 differential('1. echo: client sends two messages then close(4000, "bye"): both echoes, then the close', {
@@ -120,9 +131,9 @@ for (const [name, clientAction, serverAction] of CLOSES) {
     core: CORE_MODES,
     scenario: async (run) => {
       await run.server({});
-      const client = run.client('/');
-      const serverWs = await run.connection();
-      if (!(await run.opened(client)) || !serverWs) return;
+      const pair = await connectPair(run);
+      if (pair === null) return;
+      const { client, serverWs } = pair;
       if (clientAction) clientAction(client);
       if (serverAction) serverAction(serverWs);
       await run.closed(client, 'client close');
@@ -135,9 +146,9 @@ differential('4. simultaneous close: both sides call close() in the same tick', 
   core: CORE_MODES,
   scenario: async (run) => {
     await run.server({});
-    const client = run.client('/');
-    const serverWs = await run.connection();
-    if (!(await run.opened(client)) || !serverWs) return;
+    const pair = await connectPair(run);
+    if (pair === null) return;
+    const { client, serverWs } = pair;
     serverWs.close(4001, 'server first');
     client.close(4000, 'client first');
     await run.closed(client, 'client close');
@@ -180,9 +191,9 @@ differential('5c. large messages both ways, both sides close in the same tick', 
   core: CORE_MODES,
   scenario: async (run) => {
     await run.server({});
-    const client = run.client('/');
-    const serverWs = await run.connection();
-    if (!(await run.opened(client)) || !serverWs) return;
+    const pair = await connectPair(run);
+    if (pair === null) return;
+    const { client, serverWs } = pair;
     serverWs.send(big(0x63));
     client.send(big(0x64));
     serverWs.close(4001, 'server');
@@ -408,9 +419,9 @@ differential("10. 'connection' request: an http.IncomingMessage with method, url
 differential('11. autoPong: false: the server gets the ping, no pong goes out until ws.pong()', {
   scenario: async (run) => {
     await run.server({ autoPong: false });
-    const client = run.client('/');
-    const serverWs = await run.connection();
-    if (!(await run.opened(client)) || !serverWs) return;
+    const pair = await connectPair(run);
+    if (pair === null) return;
+    const { client, serverWs } = pair;
     const pinged = nextEvent(serverWs, 'ping');
     client.ping('are you there');
     await run.settle(pinged, 'server ping');
@@ -429,9 +440,9 @@ differential('11. autoPong default: ping/pong both ways with payloads', {
   core: CORE_MODES,
   scenario: async (run) => {
     await run.server({});
-    const client = run.client('/');
-    const serverWs = await run.connection();
-    if (!(await run.opened(client)) || !serverWs) return;
+    const pair = await connectPair(run);
+    if (pair === null) return;
+    const { client, serverWs } = pair;
     const clientPong = nextEvent(client, 'pong');
     client.ping('from client');
     await run.settle(clientPong, 'client pong');
@@ -777,9 +788,9 @@ differential('18. pause(): messages and the close frame wait for resume(), then 
         run.log('server', { ev: 'paused', isPaused: ws.isPaused });
       },
     });
-    const client = run.client('/');
-    const serverWs = await run.connection();
-    if (!(await run.opened(client)) || !serverWs) return;
+    const pair = await connectPair(run);
+    if (pair === null) return;
+    const { client, serverWs } = pair;
     client.send('while paused 1');
     client.send('while paused 2');
     client.ping('ping while paused');
@@ -802,9 +813,9 @@ differential("19. wss.close(): open clients stay and still work, new upgrades ar
         ws.on('close', () => run.log('server', { ev: 'clients at close', size: run.wss.clients.size, has: run.wss.clients.has(ws) }));
       },
     });
-    const client = run.client('/');
-    const serverWs = await run.connection();
-    if (!(await run.opened(client)) || !serverWs) return;
+    const pair = await connectPair(run);
+    if (pair === null) return;
+    const { client, serverWs } = pair;
     const wssClosed = nextEvent(wss, 'close');
     wss.on('close', () => run.log('server', { ev: 'wss close' }));
     wss.close((err) => run.log('server', { ev: 'wss.close callback', error: describeError(err) }));
