@@ -60,3 +60,32 @@ test('error ids: every protocol error and the internal error have their ws code 
   assert.equal(wire.ERROR_CODES[internal], 'LWS_ERR_INTERNAL');
   assert.equal(wire.ERROR_CODES.length, internal + 1, 'no code in JS beyond the engine ids');
 });
+
+test('client connections: id bit, failure ids and TLS failure details are the same on both sides', () => {
+  const top = rustConstants(rust);
+  assert.equal(wire.CLIENT_ID_BIT, 2 ** 31);
+  assert.match(rust, /pub const CLIENT_ID_BIT: u32 = 1 << 31;/);
+  assert.deepEqual({ ...wire.ClientFailure }, rustConstants(rust, 'client_failure'));
+  assert.deepEqual({ ...wire.TlsFailure }, rustConstants(rust, 'tls_failure'));
+  const ids = Object.values(wire.ClientFailure);
+  assert.equal(Math.min(...ids), top.INTERNAL_ERROR_ID + 1, 'client failures follow the internal error id');
+});
+
+test('RESPONSE payloads decode as crates/engine/src/wire.rs encodes them (its response_layout test)', () => {
+  const bytes = Buffer.concat([
+    Buffer.from([9, 0]), Buffer.from('Not Found'), Buffer.from([25, 0, 0, 0]),
+    Buffer.from('Content-Length\x002\x00X-A\x00b c\x00'), Buffer.from('hi'),
+  ]);
+  assert.deepEqual(wire.decodeResponse(bytes, 0, bytes.length), {
+    statusMessage: 'Not Found', rawHeaders: ['Content-Length', '2', 'X-A', 'b c'], body: Buffer.from('hi'),
+  });
+});
+
+test('CONNECT payloads encode as crates/engine/src/connector.rs decodes them (its decodes_connect_payloads test)', () => {
+  const payload = wire.encodeConnect({ address: '::1', port: 443, localAddress: '127.0.0.2', tlsIndex: 3, servername: 'example.org', head: Buffer.from('x') });
+  const expected = Buffer.concat([
+    Buffer.from([3]), Buffer.from('::1'), Buffer.from([443 & 255, 443 >> 8]), Buffer.from([9]), Buffer.from('127.0.0.2'),
+    Buffer.from([3, 0, 0, 0]), Buffer.from([11, 0]), Buffer.from('example.org'), Buffer.from('x'),
+  ]);
+  assert.deepEqual(payload, expected);
+});

@@ -9,12 +9,23 @@ const RECORD_HEADER = 16;
 const Event = Object.freeze({
   OPEN: 1, MESSAGE: 2, FRAGMENT: 3, CLOSE: 4, UPGRADE: 5, HTTP: 6,
   PING: 7, PONG: 8, DRAIN: 9, ABORTED: 10, SHUTDOWN: 11, FAIL: 12, BUFFERED: 13, DROPPED: 14,
-  MESSAGE_AT: 16, RAW: 17, PEER_CLOSE: 18, HAND_OFF: 19,
+  MESSAGE_AT: 16, RAW: 17, PEER_CLOSE: 18, HAND_OFF: 19, RESPONSE: 20,
 });
 
 const Command = Object.freeze({
   SEND: 1, SEND_PREPARED: 2, CLOSE: 3, TERMINATE: 4, ACCEPT: 5, REFUSE: 6,
-  HTTP_RESPONSE: 7, PING: 8, PONG: 9, PAUSE: 10, RESUME: 11, HAND_OFF: 12,
+  HTTP_RESPONSE: 7, PING: 8, PONG: 9, PAUSE: 10, RESUME: 11, HAND_OFF: 12, CONNECT: 13,
+});
+
+/** Client connections' ids have this bit: JS picks them; the engine's never have it. */
+const CLIENT_ID_BIT = 2 ** 31;
+
+/** Why a client connection ended before it opened (its CLOSE event's error id; extra = detail). */
+const ClientFailure = Object.freeze({ CONNECT: 16, TIMEOUT: 17, TLS: 18, BAD_RESPONSE: 19, HANG_UP: 20 });
+
+/** A ClientFailure.TLS detail. */
+const TlsFailure = Object.freeze({
+  OTHER: 0, UNKNOWN_ISSUER: 1, WRONG_NAME: 2, EXPIRED: 3, NOT_YET_VALID: 4, BAD_CERTIFICATE: 5, ALERT_RECEIVED: 6,
 });
 
 /** Protocol error ids (crates/proto/src/protocol/error.rs `wire_id`) to ws's error codes. */
@@ -112,6 +123,43 @@ function decodeRequest(buf, start, end) {
   pos += hlen;
   const body = Buffer.from(buf.subarray(pos, end)); // an owned copy: the batch is detached later
   return { method, url, headers, rawHeaders, body, ...peer };
+}
+
+/**
+ * Decodes a RESPONSE record payload (crates/engine/src/wire.rs encode_response):
+ * `u16` length + reason, `u32` length + "name\0value\0...", then the body.
+ */
+function decodeResponse(buf, start, end) {
+  const rlen = buf.readUInt16LE(start);
+  const statusMessage = buf.latin1Slice(start + 2, start + 2 + rlen);
+  let pos = start + 2 + rlen;
+  const hlen = buf.readUInt32LE(pos);
+  pos += 4;
+  const rawHeaders = hlen > 0 ? buf.latin1Slice(pos, pos + hlen - 1).split('\0') : [];
+  pos += hlen;
+  const body = Buffer.from(buf.subarray(pos, end)); // an owned copy: the batch is detached later
+  return { statusMessage, rawHeaders, body };
+}
+
+/**
+ * A CONNECT command's payload (crates/engine/src/connector.rs decode_connect):
+ * `address` and `localAddress` are IP addresses (resolved in JS), `tlsIndex`
+ * the engine's TLS client configuration, `head` the request head.
+ */
+function encodeConnect({ address, port, localAddress = '', tlsIndex = 0, servername = '', head }) {
+  const name = Buffer.from(servername, 'latin1');
+  const out = Buffer.allocUnsafe(1 + address.length + 2 + 1 + localAddress.length + 4 + 2 + name.length + head.length);
+  let pos = 0;
+  out[pos++] = address.length;
+  pos += out.latin1Write(address, pos);
+  pos = out.writeUInt16LE(port, pos);
+  out[pos++] = localAddress.length;
+  pos += out.latin1Write(localAddress, pos);
+  pos = out.writeUInt32LE(tlsIndex, pos);
+  pos = out.writeUInt16LE(name.length, pos);
+  pos += name.copy(out, pos);
+  head.copy(out, pos);
+  return out;
 }
 
 /**
@@ -231,4 +279,7 @@ class CommandWriter {
   }
 }
 
-module.exports = { lent, RECORD_HEADER, Event, Command, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED, STASH_MIN, ERROR_CODES, errorCodeOf, decodeRequest, decodePeer, CommandWriter };
+module.exports = {
+  lent, RECORD_HEADER, Event, Command, CLIENT_ID_BIT, ClientFailure, TlsFailure, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS,
+  FLAG_DROP_QUEUED, STASH_MIN, ERROR_CODES, errorCodeOf, decodeRequest, decodeResponse, encodeConnect, decodePeer, CommandWriter,
+};

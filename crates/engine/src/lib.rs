@@ -12,6 +12,7 @@ pub mod bridge;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod connector;
 pub mod engine;
 pub mod events;
 pub mod fault;

@@ -3,7 +3,7 @@
 //! worker). Below both `engine` and `worker`.
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::bridge::EventQueue;
 use crate::commands::WorkerMsg;
@@ -43,12 +43,33 @@ pub struct Shared {
     hooks: AtomicU8,
     inboxes: Vec<Inbox>,
     pub live_workers: AtomicUsize,
+    /// TLS client configurations made by JS (`Engine::add_client_tls`); a
+    /// CONNECT names one by its index.
+    client_tls: Mutex<Vec<Arc<rustls::ClientConfig>>>,
 }
 
 impl Shared {
     pub(crate) fn new(config: Config, events: EventQueue, inboxes: Vec<Inbox>) -> Shared {
         let live_workers = AtomicUsize::new(inboxes.len());
-        Shared { config, events, hooks: AtomicU8::new(0), inboxes, live_workers }
+        Shared {
+            config,
+            events,
+            hooks: AtomicU8::new(0),
+            inboxes,
+            live_workers,
+            client_tls: Mutex::default(),
+        }
+    }
+
+    /// Keeps a TLS client configuration; returns the index CONNECT commands name it by.
+    pub fn add_client_tls(&self, config: Arc<rustls::ClientConfig>) -> u32 {
+        let mut all = self.client_tls.lock().unwrap();
+        all.push(config);
+        (all.len() - 1) as u32
+    }
+
+    pub fn client_tls(&self, index: u32) -> Option<Arc<rustls::ClientConfig>> {
+        self.client_tls.lock().unwrap().get(index as usize).cloned()
     }
 
     pub fn hooks(&self) -> Hooks {

@@ -1,6 +1,7 @@
-//! TLS for the `ssl` option (rustls with ring): the server configuration from
-//! PEM, and the transport a connection reads and writes through. Plaintext in,
-//! records out; the connection above does not know which it has.
+//! TLS (rustls with ring): the server configuration from PEM (the `ssl`
+//! option), the client configuration (`wss://`), and the transport a connection
+//! reads and writes through. Plaintext in, records out; the connection above
+//! does not know which it has, nor which end of the session it is.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
@@ -8,10 +9,15 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use mio::net::TcpStream;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig, ServerConnection};
+use rustls::{
+    CertificateError, ClientConfig, ClientConnection, Connection, DigitallySignedStruct, RootCertStore,
+    ServerConfig, ServerConnection, SignatureScheme,
+};
 
 /// Plaintext rustls may hold before the socket has taken it: past this, a write
 /// reports WouldBlock, so backpressure keeps its meaning under TLS.
@@ -64,7 +70,7 @@ pub enum Transport {
 
 pub struct TlsTransport {
     tcp: TcpStream,
-    session: ServerConnection,
+    session: Connection,
 }
 
 /// `sendmsg` rather than `writev`: the socket call skips the file layer writev
@@ -89,9 +95,25 @@ impl Transport {
             None => Transport::Plain(tcp),
             Some(cfg) => {
                 let session = ServerConnection::new(cfg.clone()).map_err(io::Error::other)?;
-                Transport::Tls(Box::new(TlsTransport { tcp, session }))
+                Transport::Tls(Box::new(TlsTransport { tcp, session: Connection::Server(session) }))
             }
         })
+    }
+
+    /// The client end of a TLS session to `server_name` (its ClientHello is queued at once).
+    pub fn client(tcp: TcpStream, cfg: &Arc<ClientConfig>, server_name: &str) -> io::Result<Transport> {
+        let name = ServerName::try_from(server_name.to_string())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let session = ClientConnection::new(cfg.clone(), name).map_err(io::Error::other)?;
+        Ok(Transport::Tls(Box::new(TlsTransport { tcp, session: Connection::Client(session) })))
+    }
+
+    /// Whether a TLS session is still in its handshake (plaintext cannot be written yet).
+    pub fn is_handshaking(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(t) => t.session.is_handshaking(),
+        }
     }
 
     pub fn tcp(&self) -> &TcpStream {
@@ -233,5 +255,103 @@ impl TlsTransport {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         Ok(taken)
+    }
+}
+
+/// Builds a client configuration. `roots_pem`: the certificates to trust (JS
+/// passes the `ca` option, or Node's own `tls.rootCertificates`, so the default
+/// is what Node trusts). `verify: false` (rejectUnauthorized: false) accepts
+/// any certificate. `cert_pem` + `key_pem`: a client certificate.
+pub fn client_config(
+    roots_pem: &[u8],
+    cert_pem: Option<&[u8]>,
+    key_pem: Option<&[u8]>,
+    verify: bool,
+) -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = if verify {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(roots_pem) {
+            // Node skips certificates it cannot use; so does a RootCertStore built leniently.
+            let _ = roots.add(cert.map_err(|e| format!("ca: {e}"))?);
+        }
+        builder.with_root_certificates(roots)
+    } else {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+    };
+    let mut config = match (cert_pem, key_pem) {
+        (Some(cert), Some(key)) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("cert: {e}"))?;
+            let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("key: {e}"))?;
+            builder.with_client_auth_cert(certs, key).map_err(|e| format!("cert: {e}"))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// `rejectUnauthorized: false`: signatures are still checked (the session must
+/// be with the key in the certificate), the certificate itself is not.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Why a TLS session failed, as a number JS turns into Node's error code
+/// (`wire::tls_failure`): the certificate's fault, or anything else (0).
+pub fn failure_detail(err: &io::Error) -> u32 {
+    use crate::wire::tls_failure::*;
+    let Some(rustls_err) = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) else {
+        return OTHER;
+    };
+    match rustls_err {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer => UNKNOWN_ISSUER,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => WRONG_NAME,
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => EXPIRED,
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => NOT_YET_VALID,
+            _ => BAD_CERTIFICATE,
+        },
+        rustls::Error::AlertReceived(_) => ALERT_RECEIVED,
+        _ => OTHER,
     }
 }

@@ -51,6 +51,10 @@ pub mod event {
     /// A connection the engine does not serve (`hand_off_http`): extra = its
     /// descriptor, now JS's to own; payload = the bytes read from it so far.
     pub const HAND_OFF: u8 = 19;
+    /// A client connection's response head (code = status; payload =
+    /// `encode_response`: reason, headers, then for a refusal its body). After
+    /// a 101 the connection waits for ACCEPT (or TERMINATE); otherwise CLOSE follows.
+    pub const RESPONSE: u8 = 20;
 }
 
 /// JS -> engine command kinds.
@@ -75,6 +79,40 @@ pub mod command {
     /// For a request waiting in JS: hand the connection to JS (a HAND_OFF
     /// event follows) instead of answering it (needs `hand_off_http`).
     pub const HAND_OFF: u8 = 12;
+    /// Opens a client connection with the id JS chose (`CLIENT_ID_BIT` set;
+    /// the worker bits pick the worker). flags bit 0: TLS. extra = handshake
+    /// timeout in ms (0 = none). payload = `decode_connect`'s layout.
+    pub const CONNECT: u8 = 13;
+}
+
+/// Client connections' ids have this bit set: JS picks them (so a socket has
+/// its id before the engine hears of it); the engine's own ids never have it.
+pub const CLIENT_ID_BIT: u32 = 1 << 31;
+
+/// Why a client connection ended before it opened: the error id of its CLOSE
+/// event (after the protocol errors and `INTERNAL_ERROR_ID`); extra = detail.
+pub mod client_failure {
+    /// connect() failed: detail = errno.
+    pub const CONNECT: u8 = 16;
+    /// No complete response within the handshake timeout.
+    pub const TIMEOUT: u8 = 17;
+    /// The TLS session failed: detail = a `tls_failure` number.
+    pub const TLS: u8 = 18;
+    /// Not an HTTP/1.x response head (detail 0), or one over the size limits (1).
+    pub const BAD_RESPONSE: u8 = 19;
+    /// The server closed before its response was complete.
+    pub const HANG_UP: u8 = 20;
+}
+
+/// A `client_failure::TLS` detail.
+pub mod tls_failure {
+    pub const OTHER: u32 = 0;
+    pub const UNKNOWN_ISSUER: u32 = 1;
+    pub const WRONG_NAME: u32 = 2;
+    pub const EXPIRED: u32 = 3;
+    pub const NOT_YET_VALID: u32 = 4;
+    pub const BAD_CERTIFICATE: u32 = 5;
+    pub const ALERT_RECEIVED: u32 = 6;
 }
 
 /// The error id a CLOSE event carries when the engine panicked while serving
@@ -199,9 +237,47 @@ pub fn encode_request(
     out
 }
 
+/// Encodes a client connection's response for the RESPONSE event: `u16` len +
+/// reason, `u32` len + `"name\0value\0..."`, then the body (a refusal's).
+pub fn encode_response(res: &lws_proto::client_handshake::Response, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + body.len());
+    let reason = &res.reason.as_bytes()[..res.reason.len().min(u16::MAX as usize)];
+    out.extend_from_slice(&(reason.len() as u16).to_le_bytes());
+    out.extend_from_slice(reason);
+    let len_at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    for (name, value) in &res.headers {
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        out.extend_from_slice(value);
+        out.push(0);
+    }
+    let headers_len = (out.len() - len_at - 4) as u32;
+    out[len_at..len_at + 4].copy_from_slice(&headers_len.to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same bytes are decoded by lib/core/wire.js in __test__/wire-format.test.js.
+    #[test]
+    fn response_layout() {
+        let res = lws_proto::client_handshake::Response {
+            status: 404,
+            reason: "Not Found".into(),
+            headers: vec![("Content-Length".into(), b"2".to_vec()), ("X-A".into(), b"b c".to_vec())],
+            head_len: 0,
+        };
+        let mut expected = vec![9, 0];
+        expected.extend_from_slice(b"Not Found");
+        expected.extend_from_slice(&[25, 0, 0, 0]);
+        expected.extend_from_slice(b"Content-Length\x002\x00X-A\x00b c\x00");
+        expected.extend_from_slice(b"hi");
+        assert_eq!(encode_response(&res, b"hi"), expected);
+    }
 
     #[test]
     fn records_round_trip_and_truncation() {

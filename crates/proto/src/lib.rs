@@ -2,8 +2,10 @@
 //! `cargo test` and fuzzed (fuzz/ depends on this crate alone).
 //!
 //! `protocol`: frames, masking, the frame reader, UTF-8, close codes, errors;
-//! `handshake`: the HTTP/1.1 upgrade; `deflate`: permessage-deflate.
+//! `handshake`: the HTTP/1.1 upgrade (server side); `client_handshake`: the
+//! server's response, read by a client; `deflate`: permessage-deflate.
 
+pub mod client_handshake;
 pub mod deflate;
 pub mod handshake;
 pub mod protocol;
