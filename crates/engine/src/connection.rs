@@ -1,53 +1,32 @@
-//! One client socket, from its first byte to its close: the HTTP phase (request,
-//! waiting for JS, a final answer) and the WebSocket phase (frames, close
-//! handshake). A `Conn` is plain data in the worker's slab: an idle WebSocket
-//! costs this struct and nothing else (reads go into the worker's shared buffer,
-//! the frame reader keeps only what straddles two reads).
+//! The connection: one client socket, from its first byte to its close, and
+//! its whole state machine, behind private fields. The worker (the loop) only
+//! tells it what the socket is ready for and what JS or a timer decided, and
+//! asks it what to do next.
+//!
+//! Here: `Conn`, its phases and flags, socket I/O and the close report. In the
+//! children: `http` (the HTTP phase: request, waiting for JS, answers, the
+//! 101) and `session` (the WebSocket phase: frames in and out, the close
+//! handshake, permessage-deflate).
+//!
+//! A `Conn` is plain data in the worker's slab: an idle WebSocket costs this
+//! struct and nothing else (reads go into the worker's shared buffer, the frame
+//! reader keeps only what straddles two reads).
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::os::fd::AsRawFd;
 use std::time::Instant;
-
-use crate::tls::Transport;
 
 use crate::events::{Event, EventSink};
 use crate::outbox::Outbox;
-use lws_proto::deflate::{Agreed, ConnInflater};
-use lws_proto::protocol::close::encode_close_payload;
-use lws_proto::protocol::{encode_header, FrameReader, Opcode, ReaderEvent, ReaderLimits};
+use crate::tls::Transport;
+use lws_proto::protocol::{FrameReader, Opcode};
 
-/// A payload to send: borrowed (copied into the outbox) or shared by reference.
-#[derive(Clone, Copy)]
-pub enum Payload<'a> {
-    Bytes(&'a [u8]),
-    Shared(&'a Arc<Vec<u8>>, usize, usize),
-}
+mod http;
+mod session;
 
-/// The HTTP request being read.
-pub struct RequestState {
-    pub buf: Vec<u8>,
-    pub peer: Option<SocketAddr>,
-}
-
-/// A request shown to JS, waiting for ACCEPT / REFUSE / HTTP_RESPONSE.
-pub struct AwaitState {
-    /// Sec-WebSocket-Key for an upgrade; None for a plain HTTP request.
-    pub key: Option<String>,
-    /// Bytes that followed the request head (early frames).
-    pub leftover: Vec<u8>,
-    pub peer: Option<SocketAddr>,
-    /// permessage-deflate as negotiated, with the response header value.
-    pub deflate: Option<(Agreed, String)>,
-}
-
-/// A connection's permessage-deflate state. With no context takeover the
-/// worker's shared compressor/inflater serve, and these stay None.
-pub struct SocketDeflate {
-    pub agreed: Agreed,
-    pub compress: Option<Box<flate2::Compress>>,
-    pub inflate: Option<Box<flate2::Decompress>>,
-}
+pub use http::{AwaitState, RequestState};
+pub use session::{Payload, SharedCodecs, SocketDeflate};
 
 pub enum Phase {
     Request(Box<RequestState>),
@@ -66,7 +45,27 @@ pub enum Phase {
     Closing,
 }
 
-pub mod flag {
+/// The worker's lists a connection can be in (each at most once).
+#[derive(Clone, Copy)]
+pub enum Listed {
+    /// Sockets with input left after their turn.
+    Ready,
+    /// Sockets with queued output from the current command batch.
+    Dirty,
+    /// Sockets that stopped reading until JS takes its backlog.
+    Blocked,
+}
+
+/// What the idle sweep found (`Conn::check_idle`).
+pub enum Idle {
+    Active,
+    /// Silent for half the idle timeout: a ping was queued.
+    Pinged,
+    /// Silent for all of it.
+    Expired,
+}
+
+mod flag {
     pub const CAN_READ: u16 = 1;
     pub const CAN_WRITE: u16 = 1 << 1;
     pub const PAUSED: u16 = 1 << 2;
@@ -98,18 +97,18 @@ pub mod flag {
 }
 
 pub struct Conn {
-    pub id: u32,
+    id: u32,
     /// The socket, plain or TLS.
-    pub io: Transport,
-    pub phase: Phase,
-    pub reader: FrameReader,
-    pub out: Outbox,
-    pub deflate: Option<Box<SocketDeflate>>,
+    io: Transport,
+    phase: Phase,
+    reader: FrameReader,
+    out: Outbox,
+    deflate: Option<Box<SocketDeflate>>,
     /// When this connection's current phase times out (also a key of the worker's timers).
-    pub deadline: Option<Instant>,
-    pub flags: u16,
-    /// Worker tick (seconds) of the last bytes read, for the idle timeout.
-    pub last_input: u32,
+    deadline: Option<Instant>,
+    flags: u16,
+    /// Worker tick (tenths of a second) of the last bytes read, for the idle timeout.
+    last_input: u32,
     report_code: u16,
     report_error: u8,
     /// With `report_error`: the number the protocol error is about (`ProtocolError::detail`).
@@ -118,11 +117,12 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(id: u32, io: Transport, head: Vec<u8>, peer: Option<SocketAddr>) -> Self {
-        Conn {
+    /// A socket just taken into the loop. `adopted`: handed over by Node.
+    pub fn new(id: u32, io: Transport, head: Vec<u8>, peer: Option<SocketAddr>, adopted: bool) -> Self {
+        let mut conn = Conn {
             id,
             io,
-            phase: Phase::Request(Box::new(RequestState { buf: head, peer })),
+            phase: Phase::Request(Box::new(RequestState::new(head, peer))),
             reader: FrameReader::new(),
             out: Outbox::default(),
             deflate: None,
@@ -133,21 +133,52 @@ impl Conn {
             report_error: 0,
             report_detail: 0,
             report_reason: Vec::new(),
-        }
+        };
+        conn.set(flag::ADOPTED, adopted);
+        conn
     }
 
     #[inline]
-    pub fn has(&self, f: u16) -> bool {
+    fn has(&self, f: u16) -> bool {
         self.flags & f != 0
     }
 
     #[inline]
-    pub fn set(&mut self, f: u16, on: bool) {
+    fn set(&mut self, f: u16, on: bool) {
         if on {
             self.flags |= f;
         } else {
             self.flags &= !f;
         }
+    }
+
+    // ---- what the worker reads ------------------------------------------------
+
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The phase, for the worker to dispatch on; only the connection changes it.
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// The socket's descriptor (as JS sees it in OPEN, UPGRADE and HTTP events).
+    pub fn fd(&self) -> u32 {
+        self.io.tcp().as_raw_fd() as u32
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.io.is_tls()
+    }
+
+    pub fn is_adopted(&self) -> bool {
+        self.has(flag::ADOPTED)
+    }
+
+    /// Finished: the worker removes it.
+    pub fn is_done(&self) -> bool {
+        self.has(flag::DONE)
     }
 
     pub fn is_websocket(&self) -> bool {
@@ -161,104 +192,117 @@ impl Conn {
     }
 
     /// Nothing more is read: the peer's close frame or protocol error is the last input.
-    pub fn input_ended(&self) -> bool {
+    fn input_ended(&self) -> bool {
         matches!(self.phase, Phase::Failing | Phase::PeerClosed)
     }
 
-    // ---- output -------------------------------------------------------------
+    /// The socket is readable and the connection wants its bytes: not after the
+    /// last input, and not while JS has paused an open WebSocket.
+    pub fn wants_input(&self) -> bool {
+        self.has(flag::CAN_READ)
+            && !self.input_ended()
+            && !(self.has(flag::PAUSED) && matches!(self.phase, Phase::Open))
+    }
 
-    /// Queues a data frame. Returns false when the connection no longer sends.
-    pub fn queue_data(&mut self, binary: bool, more: bool, payload: Payload<'_>) -> bool {
-        if !self.can_send() {
-            return false;
+    pub fn queued_bytes(&self) -> usize {
+        self.out.queued_bytes()
+    }
+
+    // ---- what the worker tells it ----------------------------------------------
+
+    /// What epoll reported for the socket (a false leaves the flag as it was).
+    pub fn note_readiness(&mut self, readable: bool, read_closed: bool, writable: bool) {
+        if readable {
+            self.set(flag::CAN_READ, true);
         }
-        let opcode = if self.has(flag::SENDING_FRAGMENTS) {
-            Opcode::Continuation
-        } else if binary {
-            Opcode::Binary
+        if read_closed {
+            self.set(flag::READ_CLOSED, true);
+        }
+        if writable {
+            self.set(flag::CAN_WRITE, true);
+        }
+    }
+
+    /// Marks membership of one of the worker's lists: true when it was not in it
+    /// yet (the worker then pushes it).
+    pub fn join(&mut self, list: Listed) -> bool {
+        let f = list_flag(list);
+        let joined = !self.has(f);
+        self.set(f, true);
+        joined
+    }
+
+    pub fn leave(&mut self, list: Listed) {
+        self.set(list_flag(list), false);
+    }
+
+    /// JS paused or resumed reading.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.set(flag::PAUSED, paused);
+    }
+
+    /// Sets when the current phase times out; returns the old deadline, for the
+    /// worker to take out of its timers.
+    pub fn replace_deadline(&mut self, at: Option<Instant>) -> Option<Instant> {
+        std::mem::replace(&mut self.deadline, at)
+    }
+
+    /// Bytes were read at worker tick `tick`: the idle clock starts again.
+    pub fn note_input(&mut self, tick: u32) {
+        self.last_input = tick;
+        self.set(flag::PINGED, false);
+    }
+
+    /// The idle sweep: a WebSocket silent for half of `limit` ticks gets a ping
+    /// (once), one silent for all of it has expired.
+    pub fn check_idle(&mut self, tick: u32, limit: u32) -> Idle {
+        if !matches!(self.phase, Phase::Open) {
+            return Idle::Active;
+        }
+        let silent = tick.saturating_sub(self.last_input);
+        if silent >= limit {
+            Idle::Expired
+        } else if silent * 2 >= limit && !self.has(flag::PINGED) {
+            self.set(flag::PINGED, true);
+            self.queue_control(Opcode::Ping, b"");
+            Idle::Pinged
         } else {
-            Opcode::Text
-        };
-        self.set(flag::SENDING_FRAGMENTS, more);
-        let mut header = [0u8; 10];
-        let len = match payload {
-            Payload::Bytes(b) => b.len(),
-            Payload::Shared(_, start, end) => end - start,
-        };
-        let n = encode_header(&mut header, !more, false, opcode, len as u64);
-        match payload {
-            Payload::Bytes(b) => self.out.push_bytes(&[&header[..n], b]),
-            Payload::Shared(data, start, end) => self.out.push_shared(&header[..n], data, start, end),
+            Idle::Active
         }
-        true
     }
 
-    /// Queues a whole message already deflated (RSV1 set).
-    pub fn queue_compressed(&mut self, binary: bool, compressed: &[u8]) -> bool {
-        if !self.can_send() || self.has(flag::SENDING_FRAGMENTS) {
-            return false;
+    /// Read EOF: after our close frame it ends the close handshake, otherwise the
+    /// peer went away without one.
+    pub fn on_eof(&mut self) {
+        if matches!(self.phase, Phase::Closing) {
+            self.set(flag::DONE, true);
+        } else {
+            self.lost();
         }
-        let opcode = if binary { Opcode::Binary } else { Opcode::Text };
-        let mut header = [0u8; 10];
-        let n = encode_header(&mut header, true, true, opcode, compressed.len() as u64);
-        self.out.push_bytes(&[&header[..n], compressed]);
-        true
     }
 
-    pub fn queue_control(&mut self, opcode: Opcode, payload: &[u8]) -> bool {
-        if !self.can_send() {
-            return false;
-        }
-        self.push_control(opcode, &payload[..payload.len().min(125)]);
-        true
+    /// Our close frame was not answered in time: done, and the report keeps our code.
+    pub fn close_unanswered(&mut self) {
+        self.set(flag::DONE, true);
     }
 
-    fn push_control(&mut self, opcode: Opcode, payload: &[u8]) {
-        let mut header = [0u8; 10];
-        let n = encode_header(&mut header, true, false, opcode, payload.len() as u64);
-        self.out.push_bytes(&[&header[..n], payload]);
+    /// The client does not keep up (send queue over `maxBackpressure`): closed at once.
+    pub fn drop_slow_consumer(&mut self) {
+        self.set_final_report(1008, b"send queue over maxBackpressure", 0);
+        self.set(flag::DONE, true);
     }
 
-    fn send_close(&mut self, code: u16, reason: &[u8]) {
-        if self.has(flag::SENT_CLOSE) {
-            return;
-        }
-        self.set(flag::SENT_CLOSE, true);
-        let mut payload = Vec::with_capacity(2 + reason.len());
-        encode_close_payload(code, reason, &mut payload);
-        self.push_control(Opcode::Close, &payload);
-    }
-
-    /// Starts the close handshake (JS `close`, server shutdown, or JS confirming
-    /// a protocol error after answering what came before it). Returns true when
-    /// the phase changed (the caller arms the close timer).
-    pub fn close(&mut self, code: u16, reason: &[u8]) -> bool {
-        if !self.can_send() {
-            return false;
-        }
-        self.send_close(code, reason);
-        if !self.has(flag::REPORT_FINAL) {
-            self.report_code = code;
-            self.report_reason = reason.to_vec();
-        }
-        self.phase = Phase::Closing;
-        true
-    }
-
-    /// Replies to the peer's close frame with its own code and reason (as ws
-    /// does), when JS did not reply in time or the server is shutting down.
-    pub fn answer_peer_close(&mut self) -> bool {
-        if !matches!(self.phase, Phase::PeerClosed) {
-            return false;
-        }
-        let reason = self.report_reason.clone();
-        self.close(self.report_code, &reason)
+    /// Takes the socket out of epoll (only needed for adopted ones: see `flag::ADOPTED`).
+    pub fn deregister(&mut self, registry: &mio::Registry) {
+        let _ = registry.deregister(self.io.tcp_mut());
     }
 
     /// The socket itself, for a connection handed over whole (no events follow).
     pub fn into_transport(self) -> Transport {
         self.io
     }
+
+    // ---- the end ------------------------------------------------------------------
 
     /// Ends the connection at once, without a close handshake.
     pub fn terminate(&mut self) {
@@ -283,7 +327,13 @@ impl Conn {
         self.set(flag::DONE, true);
     }
 
-    pub fn set_final_report(&mut self, code: u16, reason: &[u8], error: u8) {
+    /// When `abort_internal_error` itself panicked: the socket just goes, reported as 1011.
+    pub fn abandon_after_panic(&mut self) {
+        self.set_final_report(1011, b"internal error", crate::wire::INTERNAL_ERROR_ID);
+        self.set(flag::DONE, true);
+    }
+
+    fn set_final_report(&mut self, code: u16, reason: &[u8], error: u8) {
         if self.has(flag::REPORT_FINAL) {
             return;
         }
@@ -299,6 +349,8 @@ impl Conn {
         let (code, error, detail) = (self.report_code, self.report_error, self.report_detail);
         sink.emit(self.id, Event::Close { code, reason: &reason, error, detail });
     }
+
+    // ---- socket I/O -----------------------------------------------------------------
 
     /// Writes queued output while the socket takes it; on WouldBlock it waits
     /// for writability. A DRAIN is staged when output JS was told about is gone.
@@ -341,7 +393,7 @@ impl Conn {
         sink.emit(self.id, Event::Buffered { queued: self.out.queued_bytes() });
     }
 
-    pub fn shutdown_write(&mut self) {
+    fn shutdown_write(&mut self) {
         if !self.has(flag::SHUT_WRITE) {
             self.set(flag::SHUT_WRITE, true);
             self.io.shutdown_write();
@@ -377,113 +429,13 @@ impl Conn {
             other => other,
         }
     }
+}
 
-    // ---- input --------------------------------------------------------------
-
-    /// Feeds frames to the reader and emits what it finds. True when this input
-    /// ended the Open phase (the peer's close frame or a protocol error): the
-    /// caller arms the close timer.
-    pub fn on_input(
-        &mut self,
-        data: &mut [u8],
-        limits: &ReaderLimits,
-        sink: &mut EventSink<'_>,
-        shared_inflater: &mut flate2::Decompress,
-    ) -> bool {
-        let id = self.id;
-        let deliver = !self.has(flag::DISCARD);
-        let open = matches!(self.phase, Phase::Open);
-        let ping_events = sink.ping_events;
-        let auto_pong = sink.auto_pong;
-        let mut pongs: Vec<u8> = Vec::new();
-        let mut peer_close: Option<(u16, Vec<u8>)> = None;
-        let mut inflater = self.deflate.as_mut().map(|d| ConnInflater {
-            own: &mut d.inflate,
-            shared: shared_inflater,
-            reset_each_message: d.agreed.client_no_context_takeover,
-        });
-        let limits = &ReaderLimits { allow_rsv1: inflater.is_some(), ..*limits };
-        let result = self.reader.feed_with(data, limits, inflater.as_mut(), &mut |ev| match ev {
-            ReaderEvent::Message { binary, data } if deliver => {
-                crate::fault::panic_if_triggered(data);
-                sink.emit(id, Event::Message { binary, data });
-            }
-            ReaderEvent::Fragment { binary, data, remaining } if deliver => {
-                sink.emit(id, Event::Fragment { binary, data, remaining });
-            }
-            ReaderEvent::Ping(payload) => {
-                if open && auto_pong {
-                    // The pong is framed here; it joins the outbox below.
-                    let mut header = [0u8; 10];
-                    let n = encode_header(&mut header, true, false, Opcode::Pong, payload.len() as u64);
-                    pongs.extend_from_slice(&header[..n]);
-                    pongs.extend_from_slice(payload);
-                }
-                if deliver && ping_events {
-                    sink.emit(id, Event::Ping(payload));
-                }
-            }
-            ReaderEvent::Pong(payload) if deliver && ping_events => {
-                sink.emit(id, Event::Pong(payload));
-            }
-            ReaderEvent::Close { code, reason } => peer_close = Some((code, reason.to_vec())),
-            _ => {}
-        });
-        if !pongs.is_empty() {
-            self.out.push_bytes(&[&pongs]);
-        }
-        if let Some((code, reason)) = peer_close {
-            if deliver {
-                self.set_final_report(code, &reason, 0);
-            }
-            if matches!(self.phase, Phase::Open) {
-                // JS answers the messages staged before this one, then replies with
-                // CLOSE (echoing code and reason): answers and reply leave in order.
-                self.phase = Phase::PeerClosed;
-            }
-            // In Closing our close frame is out already, and the exchange is complete:
-            // JS is told all the same (its CLOSE is then a no-op), so it knows the
-            // peer answered (ws reports 1006 when it did not).
-            if deliver {
-                sink.emit(id, Event::PeerClose { code, reason: &reason });
-            }
-        }
-        if let Err(err) = result {
-            let reason = err.to_string();
-            if !self.has(flag::REPORT_FINAL) {
-                self.report_detail = err.detail();
-            }
-            self.set_final_report(err.close_code(), reason.as_bytes(), err.wire_id());
-            self.set(flag::DISCARD, true);
-            if matches!(self.phase, Phase::Open) {
-                // JS answers the messages staged before this one, then sends CLOSE
-                // with this code: replies and close frame leave in the right order.
-                self.phase = Phase::Failing;
-                sink.emit(id, Event::Fail { error: err });
-            } else {
-                self.send_close(err.close_code(), reason.as_bytes());
-            }
-        }
-        open && !matches!(self.phase, Phase::Open)
-    }
-
-    /// In Closing with nothing left to send: true (and DONE) once both close
-    /// frames are exchanged and this end closes TCP first (the server does, RFC
-    /// 6455 7.1.1). After a protocol error nothing more is read, and FIN says so;
-    /// otherwise the peer's close frame is awaited (until the close timeout) with
-    /// TCP open both ways, as ws does: a FIN now would make some peers leave without one.
-    pub fn close_exchange_done(&mut self) -> bool {
-        if !matches!(self.phase, Phase::Closing) || !self.out.is_empty() {
-            return false;
-        }
-        if self.reader.is_closed() && self.reader.role().closes_tcp_first() {
-            self.set(flag::DONE, true);
-            return true;
-        }
-        if self.has(flag::DISCARD) {
-            self.shutdown_write();
-        }
-        false
+fn list_flag(list: Listed) -> u16 {
+    match list {
+        Listed::Ready => flag::QUEUED,
+        Listed::Dirty => flag::DIRTY,
+        Listed::Blocked => flag::BLOCKED,
     }
 }
 

@@ -1,49 +1,46 @@
-//! A worker thread: one epoll loop (mio) that owns its sockets.
+//! A worker thread: one epoll loop (mio) that owns its sockets. This file is
+//! the loop only: poll, dispatch ready sockets and inbox messages, fire
+//! timers, flush (writes, then events to JS); what each step does lives in a
+//! child module or in the connection.
 //!
 //! Connections live in a slab, one `Conn` each: there is no task, future or
 //! timer object per socket. Every turn of the loop services the ready sockets,
 //! fires due timers, writes what the applied command batches queued (one write
 //! per socket), and hands all staged events to JS in one push.
 //!
-//! Children: `http_phase` (request, answers, the 101 and hand-offs) and `apply`
-//! (command batches). This file is the loop, accepting, timers, the raw read
-//! buffer and servicing a WebSocket; still ~780 lines: accepting and the raw
-//! buffer could move out next (see the engine-layout issue).
+//! Children (all `Worker` methods): `listener` (accepting and adopting
+//! sockets), `timers` (deadlines, the idle sweep, shutdown), `http_phase`
+//! (request, answers, the 101 and hand-offs), `websocket` (reading into the
+//! shared buffers, backpressure toward JS), `apply` (command batches),
+//! `batches` (staged events and the raw read buffer lent to JS).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::net::TcpListener;
+use mio::{Events, Poll, Token};
 use slab::Slab;
 
 use crate::commands::{CommandBatch, WorkerMsg};
 use crate::config::Config;
-use crate::connection::{flag, Conn, Phase};
+use crate::connection::{Conn, Listed, Phase, SharedCodecs};
 use crate::events::{Event, EventSink};
 use crate::shared::Shared;
-use crate::tls::Transport;
-use crate::wire::{self, event};
-use lws_proto::deflate;
-use lws_proto::protocol::{Opcode, ReaderLimits};
+use lws_proto::protocol::ReaderLimits;
 
 mod apply;
+mod batches;
 mod http_phase;
+mod listener;
+mod timers;
+mod websocket;
 
 const READ_BUFFER_SIZE: usize = 256 * 1024;
-/// The raw buffer plain-TCP WebSocket reads land in (see `Worker::raw`).
-const RAW_CAPACITY: usize = 1024 * 1024;
-/// Room a read should have; with less, the raw buffer goes to JS and a new one starts.
-const RAW_MIN_ROOM: usize = 256 * 1024;
-/// Raw buffers lent to JS that the worker keeps a handle on, to reuse them
-/// once JS has let go: a new one would cost a page fault per 4 KiB touched.
-const RAW_POOL: usize = 4;
 /// Reads per socket per turn before the others get theirs.
 const MAX_READS_PER_TURN: usize = 4;
 /// Resolution of the idle clock.
@@ -68,9 +65,7 @@ pub struct Worker {
     listener: Option<TcpListener>,
     /// For handshakes and TLS (rustls decrypts into it).
     read_buf: Box<[u8]>,
-    /// Where plain-TCP WebSocket reads land, after a RAW record header. A long
-    /// message read whole is lent to JS from here with no copy (`MESSAGE_AT`):
-    /// then the staged records are appended and the whole buffer is the batch.
+    /// Where plain-TCP WebSocket reads land, after a RAW record header (see `batches`).
     raw: Vec<u8>,
     /// Records staged since the last flush point into `raw`.
     raw_used: bool,
@@ -87,15 +82,12 @@ pub struct Worker {
     next_seq: u32,
     round_robin: usize,
     shutdown_deadline: Option<Instant>,
-    /// Seconds are counted from here for `Conn::last_input`.
+    /// Ticks of the idle clock are counted from here (`timers::idle_tick`).
     started: Instant,
     /// Next scan for idle connections (when `idle_timeout` is set).
     next_idle_sweep: Option<Instant>,
-    /// permessage-deflate without context takeover: one inflater for all
-    /// sockets, and one compressor per window size, reset for every message.
-    shared_inflater: flate2::Decompress,
-    shared_compressors: [Option<Box<flate2::Compress>>; 16],
-    deflate_buf: Vec<u8>,
+    /// permessage-deflate state shared by all of this worker's sockets.
+    codecs: SharedCodecs,
 }
 
 impl Worker {
@@ -108,7 +100,7 @@ impl Worker {
             ids: HashMap::new(),
             listener: None,
             read_buf: vec![0u8; READ_BUFFER_SIZE].into_boxed_slice(),
-            raw: empty_raw(Vec::with_capacity(RAW_CAPACITY)),
+            raw: batches::empty_raw(Vec::with_capacity(batches::RAW_CAPACITY)),
             raw_used: false,
             raw_lent: Vec::new(),
             staging: Vec::new(),
@@ -121,56 +113,7 @@ impl Worker {
             shutdown_deadline: None,
             started: Instant::now(),
             next_idle_sweep: None,
-            shared_inflater: deflate::new_inflater(),
-            shared_compressors: Default::default(),
-            deflate_buf: Vec::new(),
-        }
-    }
-
-    /// A connection's idle clock: tenths of a second since the worker started
-    /// (fine enough for timeouts of a second, and 13 years before it wraps).
-    fn tick(&self) -> u32 {
-        (self.started.elapsed().as_millis() / IDLE_TICK_MS) as u32
-    }
-
-    fn idle_sweep_interval(&self) -> Option<Duration> {
-        self.config().idle_timeout.map(|t| (t / 8).max(Duration::from_millis(IDLE_TICK_MS as u64)))
-    }
-
-    /// Pings connections silent for half the idle timeout; closes (1001) those
-    /// silent for all of it. One scan every quarter of the timeout, no timer per socket.
-    fn sweep_idle(&mut self) {
-        let Some(timeout) = self.config().idle_timeout else { return };
-        let now = Instant::now();
-        match self.next_idle_sweep {
-            Some(at) if at > now => return,
-            _ => {}
-        }
-        self.next_idle_sweep = self.idle_sweep_interval().map(|i| now + i);
-        let tick = self.tick();
-        let limit = ((timeout.as_millis() / IDLE_TICK_MS) as u32).max(1);
-        let mut expired = Vec::new();
-        for (key, conn) in self.conns.iter_mut() {
-            if !matches!(conn.phase, Phase::Open) {
-                continue;
-            }
-            let silent = tick.saturating_sub(conn.last_input);
-            if silent >= limit {
-                expired.push(key);
-            } else if silent * 2 >= limit && !conn.has(flag::PINGED) {
-                conn.set(flag::PINGED, true);
-                conn.queue_control(Opcode::Ping, b"");
-                if !conn.has(flag::DIRTY) {
-                    conn.set(flag::DIRTY, true);
-                    self.dirty.push(key);
-                }
-            }
-        }
-        for key in expired {
-            if self.conns[key].close(1001, b"idle timeout") {
-                self.arm_close_timer(key);
-            }
-            self.service_websocket(key);
+            codecs: SharedCodecs::new(),
         }
     }
 
@@ -240,15 +183,12 @@ impl Worker {
                 LISTENER => self.accept_all(),
                 Token(key) => {
                     if let Some(conn) = self.conns.get_mut(key) {
-                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                            conn.set(flag::CAN_READ, true);
-                        }
-                        if ev.is_read_closed() || ev.is_error() {
-                            conn.set(flag::READ_CLOSED, true);
-                        }
-                        if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
-                            conn.set(flag::CAN_WRITE, true);
-                        }
+                        let (closed, error) = (ev.is_read_closed(), ev.is_error());
+                        conn.note_readiness(
+                            ev.is_readable() || closed || error,
+                            closed || error,
+                            ev.is_writable() || ev.is_write_closed() || error,
+                        );
                         self.service(key);
                     }
                 }
@@ -256,7 +196,7 @@ impl Worker {
         }
         for key in std::mem::take(&mut self.ready) {
             if let Some(conn) = self.conns.get_mut(key) {
-                conn.set(flag::QUEUED, false);
+                conn.leave(Listed::Ready);
                 self.service(key);
             }
         }
@@ -264,20 +204,7 @@ impl Worker {
         self.sweep_idle();
         self.flush_dirty();
         self.flush_events();
-        if let Some(deadline) = self.shutdown_deadline {
-            if self.conns.is_empty() {
-                return false;
-            }
-            if Instant::now() >= deadline {
-                let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-                for key in keys {
-                    self.conns[key].terminate();
-                    self.finish(key);
-                }
-                return false;
-            }
-        }
-        true
+        !self.shutdown_finished()
     }
 
     /// After the last turn: the last worker to stop tells JS the engine is down.
@@ -320,70 +247,13 @@ impl Worker {
         true
     }
 
-    /// Hands staged events to JS; true if there were any.
-    fn flush_events(&mut self) -> bool {
-        if self.staging.is_empty() {
-            return false;
-        }
-        if !std::mem::take(&mut self.raw_used) {
-            self.shared.events.push(&mut self.staging);
-            return true;
-        }
-        // One buffer for JS: the RAW record (the bytes read), then the records.
-        let read = (self.raw.len() - wire::RECORD_HEADER) as u32;
-        let mut header = Vec::with_capacity(wire::RECORD_HEADER);
-        wire::put_header(&mut header, event::RAW, 0, 0, 0, read, 0);
-        self.raw[..wire::RECORD_HEADER].copy_from_slice(&header);
-        self.raw.extend_from_slice(&self.staging);
-        self.staging.clear();
-        let next = self.spare_raw();
-        let batch = Arc::new(std::mem::replace(&mut self.raw, next));
-        if self.raw_lent.len() < RAW_POOL {
-            self.raw_lent.push(Arc::clone(&batch));
-        }
-        self.shared.events.push_shared(batch);
-        true
-    }
-
-    /// An empty raw buffer (a lent one JS has finished with, or a new one),
-    /// with room for its RAW record header.
-    fn spare_raw(&mut self) -> Vec<u8> {
-        let buf = (0..self.raw_lent.len())
-            .find_map(|i| Arc::get_mut(&mut self.raw_lent[i]).map(|b| (i, std::mem::take(b))))
-            .map(|(i, b)| {
-                self.raw_lent.swap_remove(i);
-                b
-            })
-            .unwrap_or_else(|| Vec::with_capacity(RAW_CAPACITY));
-        empty_raw(buf)
-    }
-
-    /// Readies `raw` for a read: while no record points into it, it is reused
-    /// from the start; after that reads append, and when room runs short the
-    /// staged events go to JS with it (flushing early keeps their order).
-    fn make_raw_room(&mut self) {
-        if !self.raw_used {
-            self.raw.truncate(wire::RECORD_HEADER);
-        } else if self.raw.capacity() - self.raw.len() < RAW_MIN_ROOM {
-            self.flush_events();
-        }
-        if self.raw.capacity() - self.raw.len() < RAW_MIN_ROOM {
-            self.raw = self.spare_raw();
-        }
-    }
-
     fn drain_inbox(&mut self) {
         for msg in self.shared.take_inbox(self.index as usize) {
             match msg {
                 WorkerMsg::Commands(batch) => self.apply(&batch),
                 WorkerMsg::Listen(listener) => self.listen(listener),
                 WorkerMsg::Unlisten => self.unlisten(),
-                WorkerMsg::Adopt(stream, head, adopted) => {
-                    if stream.set_nonblocking(true).is_ok() {
-                        let peer = stream.peer_addr().ok();
-                        self.register(TcpStream::from_std(stream), head, peer, adopted);
-                    }
-                }
+                WorkerMsg::Adopt(stream, head, adopted) => self.adopt(stream, head, adopted),
                 WorkerMsg::Shutdown => self.begin_shutdown(),
             }
         }
@@ -405,7 +275,7 @@ impl Worker {
         }
         for key in std::mem::take(&mut self.blocked) {
             if let Some(conn) = self.conns.get_mut(key) {
-                conn.set(flag::BLOCKED, false);
+                conn.leave(Listed::Blocked);
                 self.queue_ready(key);
             }
         }
@@ -417,154 +287,20 @@ impl Worker {
 
     fn queue_ready(&mut self, key: usize) {
         if let Some(conn) = self.conns.get_mut(key) {
-            if !conn.has(flag::QUEUED) {
-                conn.set(flag::QUEUED, true);
+            if conn.join(Listed::Ready) {
                 self.ready.push(key);
             }
         }
     }
 
-    // ---- accepting ------------------------------------------------------------
-
-    fn listen(&mut self, listener: std::net::TcpListener) {
-        let mut listener = TcpListener::from_std(listener);
-        if self.poll.registry().register(&mut listener, LISTENER, Interest::READABLE).is_ok() {
-            self.listener = Some(listener);
+    /// Puts a socket with newly queued output on the list `flush_dirty` writes.
+    fn mark_dirty(&mut self, key: usize) {
+        if self.conns[key].join(Listed::Dirty) {
+            self.dirty.push(key);
         }
     }
 
-    fn unlisten(&mut self) {
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
-        }
-    }
-
-    fn accept_all(&mut self) {
-        loop {
-            let Some(listener) = self.listener.as_ref() else {
-                return;
-            };
-            match listener.accept() {
-                Ok((stream, peer)) => {
-                    let n = self.config().threads;
-                    let target = self.round_robin % n;
-                    self.round_robin = self.round_robin.wrapping_add(1);
-                    if target == self.index as usize {
-                        self.register(stream, Vec::new(), Some(peer), false);
-                    } else {
-                        // SAFETY of ownership: the fd moves into the std stream.
-                        let std_stream = unsafe {
-                            use std::os::fd::{FromRawFd, IntoRawFd};
-                            std::net::TcpStream::from_raw_fd(stream.into_raw_fd())
-                        };
-                        self.shared.send_to(target, WorkerMsg::Adopt(std_stream, Vec::new(), false));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
-                // Out of descriptors or memory: leave the rest in the backlog for the next turn.
-                Err(_) => return,
-            }
-        }
-    }
-
-    fn alloc_id(&mut self) -> u32 {
-        loop {
-            self.next_seq = self.next_seq.wrapping_add(1) & (u32::MAX >> WORKER_BITS);
-            let id = (self.next_seq << WORKER_BITS) | self.index;
-            if self.next_seq != 0 && !self.ids.contains_key(&id) {
-                return id;
-            }
-        }
-    }
-
-    /// Takes a socket into the loop. `adopted` ones come from Node's servers,
-    /// which did any TLS themselves.
-    fn register(&mut self, mut stream: TcpStream, head: Vec<u8>, peer: Option<SocketAddr>, adopted: bool) {
-        if self.shutdown_deadline.is_some() {
-            return;
-        }
-        configure_socket(&stream, self.config());
-        let key = self.conns.vacant_key();
-        if self
-            .poll
-            .registry()
-            .register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)
-            .is_err()
-        {
-            return;
-        }
-        let id = self.alloc_id();
-        let tls = if adopted { None } else { self.shared.config.tls.as_ref() };
-        let Ok(io) = Transport::new(stream, tls) else {
-            return;
-        };
-        let mut conn = Conn::new(id, io, head, peer);
-        conn.set(flag::ADOPTED, adopted);
-        self.conns.insert(conn);
-        self.ids.insert(id, key);
-        let timeout = self.config().handshake_timeout;
-        self.set_deadline(key, Some(timeout));
-        self.service(key);
-    }
-
-    // ---- timers ---------------------------------------------------------------
-
-    fn set_deadline(&mut self, key: usize, after: Option<Duration>) {
-        let conn = &mut self.conns[key];
-        if let Some(old) = conn.deadline.take() {
-            self.timers.remove(&(old, key));
-        }
-        if let Some(after) = after {
-            let at = Instant::now() + after;
-            conn.deadline = Some(at);
-            self.timers.insert((at, key));
-        }
-    }
-
-    /// The close handshake began: the peer has `close_timeout` to finish it.
-    fn arm_close_timer(&mut self, key: usize) {
-        let timeout = self.config().close_timeout;
-        self.set_deadline(key, Some(timeout));
-    }
-
-    fn fire_timers(&mut self) {
-        let now = Instant::now();
-        while let Some(&(at, key)) = self.timers.first() {
-            if at > now {
-                break;
-            }
-            self.timers.pop_first();
-            let Some(conn) = self.conns.get_mut(key) else {
-                continue;
-            };
-            conn.deadline = None;
-            match conn.phase {
-                // A slow client (slowloris) or an unfinished answer: dropped.
-                Phase::Request(_) | Phase::Answering => self.drop_socket(key),
-                // Our close was not answered in time: the report keeps our code.
-                Phase::Closing => {
-                    conn.set(flag::DONE, true);
-                    self.finish(key);
-                }
-                // JS did not reply to the peer's close in time: the engine replies
-                // (the peer gets one more close timeout to take it).
-                Phase::PeerClosed => {
-                    if conn.answer_peer_close() {
-                        self.arm_close_timer(key);
-                    }
-                    self.service_websocket(key);
-                }
-                _ => {
-                    conn.terminate();
-                    self.finish(key);
-                }
-            }
-        }
-    }
-
-    // ---- servicing one socket ---------------------------------------------------
+    // ---- dispatch ---------------------------------------------------------------
 
     /// Advances one socket as far as its readiness allows. A panic here is
     /// contained: that socket is closed with 1011 and the server goes on.
@@ -587,8 +323,7 @@ impl Worker {
             let mut sink = Self::sink(&mut self.staging, &self.shared);
             // The goodbye itself may hit the same fault: then the socket just goes.
             if catch_unwind(AssertUnwindSafe(|| conn.abort_internal_error(&mut sink))).is_err() {
-                conn.set_final_report(1011, b"internal error", crate::wire::INTERNAL_ERROR_ID);
-                conn.set(flag::DONE, true);
+                conn.abandon_after_panic();
             }
             self.finish(key);
         } else {
@@ -597,94 +332,11 @@ impl Worker {
     }
 
     fn service_inner(&mut self, key: usize) {
-        match self.conns[key].phase {
+        match self.conns[key].phase() {
             Phase::Request(_) => self.service_request(key),
             Phase::AwaitJs(_) => self.service_waiting(key),
             Phase::Answering => self.service_answer(key),
             Phase::Open | Phase::Failing | Phase::PeerClosed | Phase::Closing => self.service_websocket(key),
-        }
-    }
-
-    fn service_websocket(&mut self, key: usize) {
-        let limits = self.limits();
-        let mut reads = 0;
-        loop {
-            let conn = &mut self.conns[key];
-            let mut sink = Self::sink(&mut self.staging, &self.shared);
-            conn.write_out(&mut sink);
-            if conn.has(flag::DONE) {
-                return self.finish(key);
-            }
-            if conn.close_exchange_done() {
-                return self.finish(key);
-            }
-            if !conn.has(flag::CAN_READ)
-                || conn.input_ended()
-                || (conn.has(flag::PAUSED) && matches!(conn.phase, Phase::Open))
-            {
-                return;
-            }
-            if reads == MAX_READS_PER_TURN {
-                return self.queue_ready(key);
-            }
-            if self.shared.events.pending_bytes() > self.shared.config.max_js_backlog {
-                return self.block_on_js(key);
-            }
-            let in_place = !conn.io.is_tls();
-            if in_place {
-                self.make_raw_room();
-            }
-            let conn = &mut self.conns[key];
-            let raw_start = self.raw.len();
-            let read =
-                if in_place { conn.read_spare(&mut self.raw) } else { conn.read_into(&mut self.read_buf) };
-            match read {
-                Ok(0) => {
-                    if !matches!(conn.phase, Phase::Closing) {
-                        conn.lost();
-                    } else {
-                        conn.set(flag::DONE, true);
-                    }
-                    return self.finish(key);
-                }
-                Ok(n) => {
-                    reads += 1;
-                    conn.last_input = (self.started.elapsed().as_millis() / IDLE_TICK_MS) as u32;
-                    conn.set(flag::PINGED, false);
-                    let mut sink = Self::sink(&mut self.staging, &self.shared);
-                    let input = if in_place {
-                        sink.raw = Some((self.raw.as_ptr() as usize, self.raw.len()));
-                        &mut self.raw[raw_start..]
-                    } else {
-                        &mut self.read_buf[..n]
-                    };
-                    let closing = conn.on_input(input, &limits, &mut sink, &mut self.shared_inflater);
-                    self.raw_used |= sink.raw_used;
-                    if closing {
-                        self.arm_close_timer(key);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    conn.lost();
-                    return self.finish(key);
-                }
-            }
-        }
-    }
-
-    /// Stops reading a socket until JS takes its backlog. The flag is set before
-    /// the second look, so a take in between is never missed.
-    fn block_on_js(&mut self, key: usize) {
-        self.shared.events.set_throttled();
-        if !self.js_is_behind() {
-            return self.queue_ready(key);
-        }
-        let conn = &mut self.conns[key];
-        if !conn.has(flag::BLOCKED) {
-            conn.set(flag::BLOCKED, true);
-            self.blocked.push(key);
         }
     }
 
@@ -704,17 +356,19 @@ impl Worker {
     /// returned value closes it.
     fn remove(&mut self, key: usize) -> Conn {
         let mut conn = self.conns.remove(key);
-        if let Some(at) = conn.deadline.take() {
+        if let Some(at) = conn.replace_deadline(None) {
             self.timers.remove(&(at, key));
         }
-        self.ids.remove(&conn.id);
-        if conn.has(flag::ADOPTED) {
-            let _ = self.poll.registry().deregister(conn.io.tcp_mut());
+        self.ids.remove(&conn.id());
+        if conn.is_adopted() {
+            conn.deregister(self.poll.registry());
         }
         // Otherwise closing the only descriptor (when `conn` drops) removes it from
         // epoll: one epoll_ctl less per connection.
         conn
     }
+
+    // ---- flush --------------------------------------------------------------------
 
     /// Corking: everything a command batch queued for a socket leaves in one write.
     fn flush_dirty(&mut self) {
@@ -722,7 +376,7 @@ impl Worker {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            conn.set(flag::DIRTY, false);
+            conn.leave(Listed::Dirty);
             if conn.is_websocket() {
                 self.service(key);
                 if let Some(conn) = self.conns.get_mut(key) {
@@ -731,51 +385,5 @@ impl Worker {
                 }
             }
         }
-    }
-
-    // ---- shutdown ---------------------------------------------------------------
-
-    fn begin_shutdown(&mut self) {
-        if self.shutdown_deadline.is_some() {
-            return;
-        }
-        self.shutdown_deadline = Some(Instant::now() + self.config().close_timeout + Duration::from_secs(1));
-        self.unlisten();
-        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
-        for key in keys {
-            let conn = &mut self.conns[key];
-            match conn.phase {
-                Phase::PeerClosed => {
-                    if conn.answer_peer_close() {
-                        self.arm_close_timer(key);
-                    }
-                    self.service_websocket(key);
-                }
-                Phase::Open | Phase::Failing => {
-                    if conn.close(1001, b"server shutting down") {
-                        self.arm_close_timer(key);
-                    }
-                    self.service_websocket(key);
-                }
-                Phase::Closing | Phase::Answering => {}
-                Phase::AwaitJs(_) => self.abort_request(key),
-                Phase::Request(_) => self.drop_socket(key),
-            }
-        }
-    }
-}
-
-/// `buf` emptied down to the RAW record header that starts every raw buffer.
-fn empty_raw(mut buf: Vec<u8>) -> Vec<u8> {
-    buf.clear();
-    buf.resize(wire::RECORD_HEADER, 0);
-    buf
-}
-
-fn configure_socket(stream: &TcpStream, cfg: &Config) {
-    let _ = stream.set_nodelay(true);
-    if let Some((time, interval, retries)) = cfg.keepalive {
-        let ka = socket2::TcpKeepalive::new().with_time(time).with_interval(interval).with_retries(retries);
-        let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&ka);
     }
 }

@@ -6,11 +6,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{Worker, EARLY_FLUSH, MAX_WORKERS};
 use crate::commands::CommandBatch;
-use crate::connection::{flag, Payload};
+use crate::connection::Payload;
 use crate::events::Event;
 use crate::outbox::SHARE_THRESHOLD;
 use crate::wire::{self, command, FLAG_BINARY, FLAG_DROP_QUEUED, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED};
-use lws_proto::deflate;
 use lws_proto::protocol::Opcode;
 
 impl Worker {
@@ -36,50 +35,25 @@ impl Worker {
         let max_backpressure = self.shared.config.max_backpressure;
         if max_backpressure > 0
             && matches!(rec.kind, command::SEND | command::SEND_PREPARED)
-            && conn.out.queued_bytes() > max_backpressure
+            && conn.queued_bytes() > max_backpressure
         {
             // The client does not keep up: drop this message, or the client.
             if self.shared.config.backpressure_drop {
                 Self::sink(&mut self.staging, &self.shared).emit(rec.id, Event::Dropped);
             } else {
-                conn.set_final_report(1008, b"send queue over maxBackpressure", 0);
-                conn.set(flag::DONE, true);
+                conn.drop_slow_consumer();
                 self.finish(key);
             }
             return;
         }
         let queued = match rec.kind {
-            command::SEND if rec.flags & (FLAG_MORE | FLAG_NO_COMPRESS) == 0 && conn.deflate.is_some() => {
+            command::SEND if rec.flags & (FLAG_MORE | FLAG_NO_COMPRESS) == 0 && conn.has_deflate() => {
                 let stashed = batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
                 let data: &[u8] = match stashed {
                     Some(d) => d.bytes(),
                     None => rec.payload,
                 };
-                let keeps_context =
-                    !conn.deflate.as_ref().is_some_and(|d| d.agreed.server_no_context_takeover);
-                let threshold = match self.shared.config.deflate.as_ref() {
-                    // ws's rule: the threshold spares only connections that keep no context.
-                    Some(c) if c.negotiated_by_js && keeps_context => 0,
-                    Some(c) => c.threshold,
-                    None => usize::MAX,
-                };
-                if data.len() < threshold || conn.has(flag::SENDING_FRAGMENTS) {
-                    conn.queue_data(binary, false, Payload::Bytes(data))
-                } else {
-                    let level = self.shared.config.deflate.as_ref().map_or(6, |c| c.level);
-                    let d = conn.deflate.as_mut().unwrap();
-                    let compressor: &mut flate2::Compress = if d.agreed.server_no_context_takeover {
-                        let slot = &mut self.shared_compressors[d.agreed.server_window_bits as usize];
-                        let c =
-                            slot.get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)));
-                        c.reset();
-                        c
-                    } else {
-                        d.compress.get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)))
-                    };
-                    deflate::compress_message(compressor, data, &mut self.deflate_buf);
-                    conn.queue_compressed(binary, &self.deflate_buf)
-                }
+                conn.queue_message(binary, data, self.shared.config.deflate.as_ref(), &mut self.codecs)
             }
             command::SEND => {
                 crate::fault::panic_if_triggered(rec.payload);
@@ -120,7 +94,7 @@ impl Worker {
                 false
             }
             command::PAUSE | command::RESUME => {
-                conn.set(flag::PAUSED, rec.kind == command::PAUSE);
+                conn.set_paused(rec.kind == command::PAUSE);
                 if rec.kind == command::RESUME {
                     self.queue_ready(key);
                 }
@@ -134,16 +108,13 @@ impl Worker {
         };
         if queued {
             let conn = &mut self.conns[key];
-            if conn.out.queued_bytes() > EARLY_FLUSH {
+            if conn.queued_bytes() > EARLY_FLUSH {
                 // A big batch for one socket: write as we go, so that queued bytes
                 // (and maxBackpressure) mean what the kernel would not take.
                 let mut sink = Self::sink(&mut self.staging, &self.shared);
                 conn.write_out(&mut sink);
             }
-            if !conn.has(flag::DIRTY) {
-                conn.set(flag::DIRTY, true);
-                self.dirty.push(key);
-            }
+            self.mark_dirty(key);
         }
     }
 }

@@ -1,15 +1,16 @@
 //! The HTTP phase of a connection, as the worker drives it: reading the
 //! request, showing it to JS (or deciding alone), the final answers (101 and
 //! the WebSocket's start, refusals, JS's own responses) and hand-offs to JS.
-//! A child of `worker`: these are `Worker` methods, kept apart from the loop.
+//! A child of `worker`: these are `Worker` methods, kept apart from the loop;
+//! the connection's side of the phase (its state, the answer's I/O, the 101
+//! itself) is in `connection/http.rs`.
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use super::{Worker, ANSWER_TIMEOUT};
-use crate::connection::{flag, AwaitState, Phase, SocketDeflate};
+use crate::connection::AwaitState;
 use crate::events::Event;
 use crate::wire::{self, command};
 use lws_proto::deflate::{self, Agreed};
@@ -22,23 +23,23 @@ impl Worker {
             let conn = &mut self.conns[key];
             let mut sink = Self::sink(&mut self.staging, &self.shared);
             conn.write_out(&mut sink);
-            if conn.has(flag::DONE) {
+            if conn.is_done() {
                 return self.drop_socket(key);
             }
         }
         loop {
             let verdict = {
-                let Phase::Request(state) = &self.conns[key].phase else {
+                let Some(buf) = self.conns[key].request_bytes() else {
                     return;
                 };
-                if state.buf.is_empty() {
+                if buf.is_empty() {
                     None
                 } else {
-                    Some(handshake::parse_request(&state.buf, &self.shared.config.handshake).map(|r| {
+                    Some(handshake::parse_request(buf, &self.shared.config.handshake).map(|r| {
                         r.map(|request| {
                             let complete = match request.kind {
                                 RequestKind::Plain { content_length } => {
-                                    state.buf.len() >= request.head_len.saturating_add(content_length)
+                                    buf.len() >= request.head_len.saturating_add(content_length)
                                 }
                                 RequestKind::Upgrade { .. } => true,
                             };
@@ -69,16 +70,12 @@ impl Worker {
                 _ => {}
             }
             let conn = &mut self.conns[key];
-            if !conn.has(flag::CAN_READ) {
+            if !conn.can_read() {
                 return;
             }
             match conn.read_into(&mut self.read_buf) {
                 Ok(0) => return self.drop_socket(key),
-                Ok(n) => {
-                    if let Phase::Request(state) = &mut conn.phase {
-                        state.buf.extend_from_slice(&self.read_buf[..n]);
-                    }
-                }
+                Ok(n) => conn.append_request(&self.read_buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return self.drop_socket(key),
@@ -89,12 +86,10 @@ impl Worker {
     fn on_request(&mut self, key: usize, request: handshake::Request) {
         let hooks = self.shared.hooks();
         let conn = &mut self.conns[key];
-        let Phase::Request(state) = std::mem::replace(&mut conn.phase, Phase::Answering) else {
+        let Some((buf, peer)) = conn.take_request() else {
             return;
         };
-        let crate::connection::RequestState { buf, peer } = *state;
-        let id = conn.id;
-        let fd = conn.io.tcp().as_raw_fd() as u32;
+        let (id, fd) = (conn.id(), conn.fd());
         let served_here = match &request.kind {
             RequestKind::Plain { .. } => false,
             RequestKind::Upgrade { .. } => {
@@ -113,7 +108,7 @@ impl Worker {
                 let body = &buf[request.head_len..request.head_len + content_length];
                 let encoded = wire::encode_request(peer, &request, body);
                 let state = AwaitState { key: None, leftover: Vec::new(), peer, deflate: None };
-                self.conns[key].phase = Phase::AwaitJs(Box::new(state));
+                self.conns[key].await_js(state);
                 self.set_deadline(key, None);
                 Self::sink(&mut self.staging, &self.shared).emit(id, Event::Http { fd, request: &encoded });
             }
@@ -131,7 +126,7 @@ impl Worker {
                 if hooks.upgrade {
                     let encoded = wire::encode_request(peer, &request, &[]);
                     let state = AwaitState { key: Some(ws_key.clone()), leftover, peer, deflate: negotiated };
-                    self.conns[key].phase = Phase::AwaitJs(Box::new(state));
+                    self.conns[key].await_js(state);
                     self.set_deadline(key, None);
                     Self::sink(&mut self.staging, &self.shared)
                         .emit(id, Event::Upgrade { fd, request: &encoded });
@@ -166,28 +161,16 @@ impl Worker {
             _ => (negotiated, false),
         };
         let conn = &mut self.conns[key];
-        conn.last_input = tick;
-        let mut headers = Vec::with_capacity(extra_headers.len() + 80);
-        headers.extend_from_slice(extra_headers);
-        let mut extensions = String::new();
-        if let Some((agreed, response)) = negotiated {
-            if !header_written {
-                headers.extend_from_slice(format!("Sec-WebSocket-Extensions: {response}\r\n").as_bytes());
-            }
-            conn.deflate = Some(Box::new(SocketDeflate { agreed, compress: None, inflate: None }));
-            extensions = response;
-        }
-        conn.out.push_bytes(&[&handshake::switching_protocols(ws_key, &headers)]);
-        conn.phase = Phase::Open;
+        let extensions = conn.open_websocket(tick, ws_key, extra_headers, negotiated, header_written);
         // OPEN carries the peer's address, then the negotiated extensions.
         let mut addr = Vec::with_capacity(19 + extensions.len());
         wire::put_peer(&mut addr, peer);
         addr.extend_from_slice(extensions.as_bytes());
-        let fd = conn.io.tcp().as_raw_fd() as u32;
-        Self::sink(&mut self.staging, &self.shared).emit(conn.id, Event::Open { fd, peer: &addr });
+        Self::sink(&mut self.staging, &self.shared)
+            .emit(conn.id(), Event::Open { fd: conn.fd(), peer: &addr });
         if !leftover.is_empty() {
             let mut sink = Self::sink(&mut self.staging, &self.shared);
-            if conn.on_input(&mut leftover, &limits, &mut sink, &mut self.shared_inflater) {
+            if conn.on_input(&mut leftover, &limits, &mut sink, &mut self.codecs) {
                 self.arm_close_timer(key);
             }
         }
@@ -197,7 +180,7 @@ impl Worker {
     /// A request shown to JS whose client went away (or the server stops): JS
     /// hears ABORTED, and the socket goes.
     pub(super) fn abort_request(&mut self, key: usize) {
-        let id = self.conns[key].id;
+        let id = self.conns[key].id();
         Self::sink(&mut self.staging, &self.shared).emit(id, Event::Aborted);
         self.drop_socket(key);
     }
@@ -216,21 +199,8 @@ impl Worker {
 
     /// While JS decides, watch for the client going away (EOF with nothing unread).
     pub(super) fn service_waiting(&mut self, key: usize) {
-        let conn = &mut self.conns[key];
-        if !conn.has(flag::CAN_READ) {
-            return;
-        }
-        conn.set(flag::CAN_READ, false);
-        if conn.io.is_tls() {
-            return; // no peeking under TLS: a gone client is found when the answer is written
-        }
-        let mut byte = [0u8; 1];
-        match conn.io.tcp().peek(&mut byte) {
-            Ok(0) => self.abort_request(key),
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted => {
-                self.abort_request(key)
-            }
-            _ => {}
+        if self.conns[key].client_left() {
+            self.abort_request(key);
         }
     }
 
@@ -240,17 +210,13 @@ impl Worker {
     /// be handed off (not configured, TLS, or it came from Node in the first place).
     fn hand_off(&mut self, key: usize, head: Option<Vec<u8>>) -> bool {
         let conn = &self.conns[key];
-        if !self.shared.config.hand_off_http || conn.io.is_tls() || conn.has(flag::ADOPTED) {
+        if !self.shared.config.hand_off_http || conn.is_tls() || conn.is_adopted() {
             return false;
         }
         let mut conn = self.remove(key);
-        let _ = self.poll.registry().deregister(conn.io.tcp_mut());
-        let head = match (head, &mut conn.phase) {
-            (Some(head), _) => head,
-            (None, Phase::Request(state)) => std::mem::take(&mut state.buf),
-            (None, _) => Vec::new(),
-        };
-        let id = conn.id;
+        conn.deregister(self.poll.registry());
+        let head = head.unwrap_or_else(|| conn.take_request_head());
+        let id = conn.id();
         let Some(stream) = conn.into_transport().into_plain() else {
             return true; // unreachable: checked above
         };
@@ -262,49 +228,23 @@ impl Worker {
 
     /// Starts writing a final HTTP answer; the socket closes after it.
     fn answer(&mut self, key: usize, response: Vec<u8>) {
-        let conn = &mut self.conns[key];
-        conn.phase = Phase::Answering;
-        conn.out.push_bytes(&[&response]);
+        self.conns[key].begin_answer(&response);
         self.set_deadline(key, Some(ANSWER_TIMEOUT));
         self.service_answer(key);
     }
 
     pub(super) fn service_answer(&mut self, key: usize) {
-        loop {
-            let conn = &mut self.conns[key];
-            let mut sink = Self::sink(&mut self.staging, &self.shared);
-            conn.write_out(&mut sink);
-            if conn.has(flag::DONE) {
-                return self.drop_socket(key);
-            }
-            if !conn.out.is_empty() {
-                return;
-            }
-            // Answer written: half-close, then drain what the peer still sends so
-            // that closing does not reset the connection before it read the answer.
-            conn.shutdown_write();
-            if !conn.has(flag::CAN_READ) {
-                return;
-            }
-            match conn.read_into(&mut self.read_buf) {
-                Ok(0) => return self.drop_socket(key),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.drop_socket(key),
-            }
+        let mut sink = Self::sink(&mut self.staging, &self.shared);
+        if self.conns[key].serve_answer(&mut sink, &mut self.read_buf) {
+            self.drop_socket(key);
         }
     }
 
     pub(super) fn answer_request(&mut self, key: usize, kind: u8, code: u16, payload: &[u8]) {
-        let conn = &mut self.conns[key];
-        if !matches!(conn.phase, Phase::AwaitJs(_)) {
-            return;
-        }
-        let Phase::AwaitJs(state) = std::mem::replace(&mut conn.phase, Phase::Answering) else {
+        let Some(state) = self.conns[key].take_awaited() else {
             return;
         };
-        let AwaitState { key: ws_key, leftover, peer, deflate: negotiated } = *state;
+        let AwaitState { key: ws_key, leftover, peer, deflate: negotiated } = state;
         match (kind, ws_key) {
             (command::ACCEPT, Some(ws_key)) => self.open(key, &ws_key, payload, leftover, peer, negotiated),
             (command::REFUSE, Some(_)) => {

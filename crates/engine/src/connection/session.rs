@@ -1,0 +1,296 @@
+//! The WebSocket phase of a connection (the session): frames out (data,
+//! control, permessage-deflate), frames in (the frame reader's events become
+//! typed events), and the close handshake. `Conn` methods, split from
+//! `connection.rs` by concern.
+
+use std::sync::Arc;
+
+use super::{flag, Conn, Phase};
+use crate::events::{Event, EventSink};
+use lws_proto::deflate::{self, Agreed, ConnInflater, DeflateConfig};
+use lws_proto::protocol::close::encode_close_payload;
+use lws_proto::protocol::{encode_header, Opcode, ReaderEvent, ReaderLimits};
+
+/// A payload to send: borrowed (copied into the outbox) or shared by reference.
+#[derive(Clone, Copy)]
+pub enum Payload<'a> {
+    Bytes(&'a [u8]),
+    Shared(&'a Arc<Vec<u8>>, usize, usize),
+}
+
+/// A connection's permessage-deflate state. With no context takeover the
+/// worker's `SharedCodecs` serve, and these stay None.
+pub struct SocketDeflate {
+    pub(super) agreed: Agreed,
+    compress: Option<Box<flate2::Compress>>,
+    inflate: Option<Box<flate2::Decompress>>,
+}
+
+impl SocketDeflate {
+    pub(super) fn new(agreed: Agreed) -> Self {
+        SocketDeflate { agreed, compress: None, inflate: None }
+    }
+}
+
+/// permessage-deflate without context takeover, one set per worker: one
+/// inflater for all sockets and one compressor per window size, reset for
+/// every message; and the buffer messages are compressed into.
+pub struct SharedCodecs {
+    inflater: flate2::Decompress,
+    compressors: [Option<Box<flate2::Compress>>; 16],
+    buf: Vec<u8>,
+}
+
+impl SharedCodecs {
+    pub fn new() -> Self {
+        SharedCodecs { inflater: deflate::new_inflater(), compressors: Default::default(), buf: Vec::new() }
+    }
+}
+
+impl Default for SharedCodecs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Conn {
+    // ---- output -------------------------------------------------------------
+
+    /// Queues a data frame. Returns false when the connection no longer sends.
+    pub fn queue_data(&mut self, binary: bool, more: bool, payload: Payload<'_>) -> bool {
+        if !self.can_send() {
+            return false;
+        }
+        let opcode = if self.has(flag::SENDING_FRAGMENTS) {
+            Opcode::Continuation
+        } else if binary {
+            Opcode::Binary
+        } else {
+            Opcode::Text
+        };
+        self.set(flag::SENDING_FRAGMENTS, more);
+        let mut header = [0u8; 10];
+        let len = match payload {
+            Payload::Bytes(b) => b.len(),
+            Payload::Shared(_, start, end) => end - start,
+        };
+        let n = encode_header(&mut header, !more, false, opcode, len as u64);
+        match payload {
+            Payload::Bytes(b) => self.out.push_bytes(&[&header[..n], b]),
+            Payload::Shared(data, start, end) => self.out.push_shared(&header[..n], data, start, end),
+        }
+        true
+    }
+
+    /// permessage-deflate was negotiated: whole messages go through `queue_message`.
+    pub fn has_deflate(&self) -> bool {
+        self.deflate.is_some()
+    }
+
+    /// Queues a whole message, deflated (RSV1 set) when permessage-deflate was
+    /// negotiated and the message is not under the threshold (`cfg`).
+    pub fn queue_message(
+        &mut self,
+        binary: bool,
+        data: &[u8],
+        cfg: Option<&DeflateConfig>,
+        codecs: &mut SharedCodecs,
+    ) -> bool {
+        let keeps_context = !self.deflate.as_ref().is_some_and(|d| d.agreed.server_no_context_takeover);
+        let threshold = match cfg {
+            // ws's rule: the threshold spares only connections that keep no context.
+            Some(c) if c.negotiated_by_js && keeps_context => 0,
+            Some(c) => c.threshold,
+            None => usize::MAX,
+        };
+        if data.len() < threshold || self.has(flag::SENDING_FRAGMENTS) {
+            return self.queue_data(binary, false, Payload::Bytes(data));
+        }
+        let Some(d) = self.deflate.as_mut() else {
+            return self.queue_data(binary, false, Payload::Bytes(data));
+        };
+        let level = cfg.map_or(6, |c| c.level);
+        let compressor: &mut flate2::Compress = if d.agreed.server_no_context_takeover {
+            let slot = &mut codecs.compressors[d.agreed.server_window_bits as usize];
+            let c = slot.get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)));
+            c.reset();
+            c
+        } else {
+            d.compress.get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)))
+        };
+        deflate::compress_message(compressor, data, &mut codecs.buf);
+        self.queue_compressed(binary, &codecs.buf)
+    }
+
+    /// Queues a whole message already deflated (RSV1 set).
+    fn queue_compressed(&mut self, binary: bool, compressed: &[u8]) -> bool {
+        if !self.can_send() || self.has(flag::SENDING_FRAGMENTS) {
+            return false;
+        }
+        let opcode = if binary { Opcode::Binary } else { Opcode::Text };
+        let mut header = [0u8; 10];
+        let n = encode_header(&mut header, true, true, opcode, compressed.len() as u64);
+        self.out.push_bytes(&[&header[..n], compressed]);
+        true
+    }
+
+    pub fn queue_control(&mut self, opcode: Opcode, payload: &[u8]) -> bool {
+        if !self.can_send() {
+            return false;
+        }
+        self.push_control(opcode, &payload[..payload.len().min(125)]);
+        true
+    }
+
+    fn push_control(&mut self, opcode: Opcode, payload: &[u8]) {
+        let mut header = [0u8; 10];
+        let n = encode_header(&mut header, true, false, opcode, payload.len() as u64);
+        self.out.push_bytes(&[&header[..n], payload]);
+    }
+
+    // ---- the close handshake ------------------------------------------------
+
+    pub(super) fn send_close(&mut self, code: u16, reason: &[u8]) {
+        if self.has(flag::SENT_CLOSE) {
+            return;
+        }
+        self.set(flag::SENT_CLOSE, true);
+        let mut payload = Vec::with_capacity(2 + reason.len());
+        encode_close_payload(code, reason, &mut payload);
+        self.push_control(Opcode::Close, &payload);
+    }
+
+    /// Starts the close handshake (JS `close`, server shutdown, or JS confirming
+    /// a protocol error after answering what came before it). Returns true when
+    /// the phase changed (the caller arms the close timer).
+    pub fn close(&mut self, code: u16, reason: &[u8]) -> bool {
+        if !self.can_send() {
+            return false;
+        }
+        self.send_close(code, reason);
+        if !self.has(flag::REPORT_FINAL) {
+            self.report_code = code;
+            self.report_reason = reason.to_vec();
+        }
+        self.phase = Phase::Closing;
+        true
+    }
+
+    /// Replies to the peer's close frame with its own code and reason (as ws
+    /// does), when JS did not reply in time or the server is shutting down.
+    pub fn answer_peer_close(&mut self) -> bool {
+        if !matches!(self.phase, Phase::PeerClosed) {
+            return false;
+        }
+        let reason = self.report_reason.clone();
+        self.close(self.report_code, &reason)
+    }
+
+    /// In Closing with nothing left to send: true (and DONE) once both close
+    /// frames are exchanged and this end closes TCP first (the server does, RFC
+    /// 6455 7.1.1). After a protocol error nothing more is read, and FIN says so;
+    /// otherwise the peer's close frame is awaited (until the close timeout) with
+    /// TCP open both ways, as ws does: a FIN now would make some peers leave without one.
+    pub fn close_exchange_done(&mut self) -> bool {
+        if !matches!(self.phase, Phase::Closing) || !self.out.is_empty() {
+            return false;
+        }
+        if self.reader.is_closed() && self.reader.role().closes_tcp_first() {
+            self.set(flag::DONE, true);
+            return true;
+        }
+        if self.has(flag::DISCARD) {
+            self.shutdown_write();
+        }
+        false
+    }
+
+    // ---- input --------------------------------------------------------------
+
+    /// Feeds frames to the reader and emits what it finds. True when this input
+    /// ended the Open phase (the peer's close frame or a protocol error): the
+    /// caller arms the close timer.
+    pub fn on_input(
+        &mut self,
+        data: &mut [u8],
+        limits: &ReaderLimits,
+        sink: &mut EventSink<'_>,
+        codecs: &mut SharedCodecs,
+    ) -> bool {
+        let id = self.id;
+        let deliver = !self.has(flag::DISCARD);
+        let open = matches!(self.phase, Phase::Open);
+        let ping_events = sink.ping_events;
+        let auto_pong = sink.auto_pong;
+        let mut pongs: Vec<u8> = Vec::new();
+        let mut peer_close: Option<(u16, Vec<u8>)> = None;
+        let mut inflater = self.deflate.as_mut().map(|d| ConnInflater {
+            own: &mut d.inflate,
+            shared: &mut codecs.inflater,
+            reset_each_message: d.agreed.client_no_context_takeover,
+        });
+        let limits = &ReaderLimits { allow_rsv1: inflater.is_some(), ..*limits };
+        let result = self.reader.feed_with(data, limits, inflater.as_mut(), &mut |ev| match ev {
+            ReaderEvent::Message { binary, data } if deliver => {
+                crate::fault::panic_if_triggered(data);
+                sink.emit(id, Event::Message { binary, data });
+            }
+            ReaderEvent::Fragment { binary, data, remaining } if deliver => {
+                sink.emit(id, Event::Fragment { binary, data, remaining });
+            }
+            ReaderEvent::Ping(payload) => {
+                if open && auto_pong {
+                    // The pong is framed here; it joins the outbox below.
+                    let mut header = [0u8; 10];
+                    let n = encode_header(&mut header, true, false, Opcode::Pong, payload.len() as u64);
+                    pongs.extend_from_slice(&header[..n]);
+                    pongs.extend_from_slice(payload);
+                }
+                if deliver && ping_events {
+                    sink.emit(id, Event::Ping(payload));
+                }
+            }
+            ReaderEvent::Pong(payload) if deliver && ping_events => {
+                sink.emit(id, Event::Pong(payload));
+            }
+            ReaderEvent::Close { code, reason } => peer_close = Some((code, reason.to_vec())),
+            _ => {}
+        });
+        if !pongs.is_empty() {
+            self.out.push_bytes(&[&pongs]);
+        }
+        if let Some((code, reason)) = peer_close {
+            if deliver {
+                self.set_final_report(code, &reason, 0);
+            }
+            if matches!(self.phase, Phase::Open) {
+                // JS answers the messages staged before this one, then replies with
+                // CLOSE (echoing code and reason): answers and reply leave in order.
+                self.phase = Phase::PeerClosed;
+            }
+            // In Closing our close frame is out already, and the exchange is complete:
+            // JS is told all the same (its CLOSE is then a no-op), so it knows the
+            // peer answered (ws reports 1006 when it did not).
+            if deliver {
+                sink.emit(id, Event::PeerClose { code, reason: &reason });
+            }
+        }
+        if let Err(err) = result {
+            let reason = err.to_string();
+            if !self.has(flag::REPORT_FINAL) {
+                self.report_detail = err.detail();
+            }
+            self.set_final_report(err.close_code(), reason.as_bytes(), err.wire_id());
+            self.set(flag::DISCARD, true);
+            if matches!(self.phase, Phase::Open) {
+                // JS answers the messages staged before this one, then sends CLOSE
+                // with this code: replies and close frame leave in the right order.
+                self.phase = Phase::Failing;
+                sink.emit(id, Event::Fail { error: err });
+            } else {
+                self.send_close(err.close_code(), reason.as_bytes());
+            }
+        }
+        open && !matches!(self.phase, Phase::Open)
+    }
+}

@@ -1,0 +1,86 @@
+//! Servicing a WebSocket: writing what is queued, reading into the worker's
+//! shared buffers (the raw buffer for plain TCP, `read_buf` under TLS),
+//! feeding the connection's session, and holding off reads while JS is behind.
+//! `Worker` methods, kept apart from the loop.
+
+use std::io;
+
+use super::timers::idle_tick;
+use super::{Worker, MAX_READS_PER_TURN};
+use crate::connection::Listed;
+
+impl Worker {
+    pub(super) fn service_websocket(&mut self, key: usize) {
+        let limits = self.limits();
+        let mut reads = 0;
+        loop {
+            let conn = &mut self.conns[key];
+            let mut sink = Self::sink(&mut self.staging, &self.shared);
+            conn.write_out(&mut sink);
+            if conn.is_done() {
+                return self.finish(key);
+            }
+            if conn.close_exchange_done() {
+                return self.finish(key);
+            }
+            if !conn.wants_input() {
+                return;
+            }
+            if reads == MAX_READS_PER_TURN {
+                return self.queue_ready(key);
+            }
+            if self.shared.events.pending_bytes() > self.shared.config.max_js_backlog {
+                return self.block_on_js(key);
+            }
+            let in_place = !conn.is_tls();
+            if in_place {
+                self.make_raw_room();
+            }
+            let conn = &mut self.conns[key];
+            let raw_start = self.raw.len();
+            let read =
+                if in_place { conn.read_spare(&mut self.raw) } else { conn.read_into(&mut self.read_buf) };
+            match read {
+                Ok(0) => {
+                    conn.on_eof();
+                    return self.finish(key);
+                }
+                Ok(n) => {
+                    reads += 1;
+                    conn.note_input(idle_tick(self.started));
+                    let mut sink = Self::sink(&mut self.staging, &self.shared);
+                    let input = if in_place {
+                        sink.raw = Some((self.raw.as_ptr() as usize, self.raw.len()));
+                        &mut self.raw[raw_start..]
+                    } else {
+                        &mut self.read_buf[..n]
+                    };
+                    let closing = conn.on_input(input, &limits, &mut sink, &mut self.codecs);
+                    self.raw_used |= sink.raw_used;
+                    if closing {
+                        self.arm_close_timer(key);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    conn.lost();
+                    return self.finish(key);
+                }
+            }
+        }
+    }
+
+    /// Stops reading a socket until JS takes its backlog. The flag is set before
+    /// the second look, so a take in between is never missed.
+    fn block_on_js(&mut self, key: usize) {
+        self.shared.events.set_throttled();
+        if !self.js_is_behind() {
+            return self.queue_ready(key);
+        }
+        let conn = &mut self.conns[key];
+        if conn.join(Listed::Blocked) {
+            self.blocked.push(key);
+        }
+    }
+}
