@@ -1,6 +1,7 @@
 'use strict';
 // lws: WebSocket server for Node.js with a Rust engine.
 const { Server, Socket, HttpRequest, UpgradeRequest } = require('./lib/server');
+const { Client } = require('./lib/client');
 const { WebSocket, WebSocketServer, createWebSocketStream } = require('./lib/ws');
 
 module.exports = {
@@ -8,6 +9,8 @@ module.exports = {
   Socket,
   HttpRequest,
   UpgradeRequest,
+  // outgoing connections, node-lws style: `new lws.Client(options).connect(url)`
+  Client,
   // ws-compatible server side: `const { WebSocketServer } = require('lws')`
   WebSocketServer,
   wsServer: WebSocketServer,

@@ -69,6 +69,7 @@ test('client connections: id bit, failure ids and TLS failure details are the sa
   assert.deepEqual({ ...wire.TlsFailure }, rustConstants(rust, 'tls_failure'));
   const ids = Object.values(wire.ClientFailure);
   assert.equal(Math.min(...ids), top.INTERNAL_ERROR_ID + 1, 'client failures follow the internal error id');
+  assert.deepEqual(Object.keys(wire.CLIENT_ERROR_CODES).map(Number), ids, 'every client failure has an error code');
 });
 
 test('RESPONSE payloads decode as crates/engine/src/wire.rs encodes them (its response_layout test)', () => {

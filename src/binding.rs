@@ -414,6 +414,22 @@ impl NativeServer {
         (self.stashed.len() - 1) as u32
     }
 
+    /// Makes a TLS client configuration for CONNECT commands, which name it by
+    /// the index returned: the certificates to trust (PEM), an optional client
+    /// certificate and key, and whether the server's certificate is checked.
+    #[napi]
+    pub fn add_client_tls(
+        &self,
+        roots: BufferSlice<'_>,
+        cert: Option<BufferSlice<'_>>,
+        key: Option<BufferSlice<'_>>,
+        verify: bool,
+    ) -> Result<u32> {
+        let config = lws_engine::tls::client_config(&roots, cert.as_deref(), key.as_deref(), verify)
+            .map_err(Error::from_reason)?;
+        Ok(self.engine.shared().add_client_tls(config))
+    }
+
     /// Takes over a connected TCP socket by descriptor (duplicated: the caller
     /// closes its own), with bytes already read from it.
     #[napi]

@@ -7,10 +7,11 @@
 //   upgrade(id, fd, request)            http(id, request)           aborted(id)
 //   buffered(id, bytes)                 drain(id)                   fail(id, code)
 //   peerClose(id, code, reason)         handOff(id, fd, bytes)      shutdown()
+//   response(id, response)              pendingSocket(id) (a client socket not open yet)
 // Buffers given out (messages, fragments, ping payloads, `reason` of peerClose,
 // handOff's bytes) are lent: valid only until the call returns.
 
-const { RECORD_HEADER, Event, FLAG_BINARY, errorCodeOf, decodeRequest, decodePeer } = require('./wire');
+const { RECORD_HEADER, Event, FLAG_BINARY, errorCodeOf, decodeRequest, decodeResponse, decodePeer } = require('./wire');
 
 /**
  * Dispatches every record of `arrayBuffer`. A throwing listener must not cost the
@@ -81,7 +82,7 @@ function dispatchRecord(sockets, emitter, records, buf, kind, flags, code, id, e
       return records.open(id, extra, peer, pos < end ? buf.latin1Slice(pos, end) : '');
     }
     case Event.CLOSE: {
-      const socket = sockets.get(id);
+      const socket = sockets.get(id) ?? records.pendingSocket(id);
       if (socket === undefined) return;
       const errorCode = flags ? errorCodeOf(flags, extra) : undefined;
       // errorDetail: the number a protocol error is about (opcode, length, close code), 0 if none.
@@ -114,6 +115,8 @@ function dispatchRecord(sockets, emitter, records, buf, kind, flags, code, id, e
       return records.fail(id, code);
     case Event.PEER_CLOSE:
       return records.peerClose(id, code, buf.subarray(start, end));
+    case Event.RESPONSE:
+      return records.response(id, { statusCode: code, ...decodeResponse(buf, start, end) });
     case Event.HAND_OFF:
       return records.handOff(id, extra, buf.subarray(start, end));
     case Event.RAW: // bytes as read, which MESSAGE_AT records point into

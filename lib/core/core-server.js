@@ -11,10 +11,13 @@ const util = require('util');
 const { STATUS_CODES } = require('http');
 const { Engine, prepare } = require('./engine');
 const { decodeBatch } = require('./batch-decoder');
-const { lent, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED } = require('./wire');
+const { lent, Command, CLIENT_ID_BIT, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED, encodeConnect } = require('./wire');
 const { normalizeOptions } = require('./options');
 const { Socket, idOf, kId, kServer, kBacklog, kEpoch, kUnflushed, kPaused, kCloseReply } = require('./socket');
 const { UpgradeRequest, HttpRequest, headerLines } = require('./requests');
+
+/** What acceptResponse() was given for the 'open' listeners. */
+const kOpenInfo = Symbol('lws.openInfo');
 const { descriptorOf, requestHead, adoptSocket, socketOnDescriptor } = require('./fd-adoption');
 
 function toBytes(data) {
@@ -52,6 +55,8 @@ class CoreServer extends EventEmitter {
     this._sockets = new Map(); // id -> Socket (open connections)
     this._pending = new Map(); // id -> Socket or HttpRequest shown to JS, not yet open/answered
     this._handOffHeads = new Map(); // id -> request head rebuilt for a connection being handed off
+    this._nextClientSeq = 0; // client connections' ids are picked here (CLIENT_ID_BIT set)
+    this._clientTls = new Map(); // TLS client settings key -> the engine's configuration index
     this._listening = false;
     this._closing = false;
     this._closed = false;
@@ -109,6 +114,9 @@ class CoreServer extends EventEmitter {
     this._updateRef();
     return true;
   }
+
+  /** A layer's hook, called just before a socket's 'close' is emitted (with its arguments). */
+  _beforeClose() {}
 
   /** Counts flushes of the command buffer: what was sent in the current epoch is still in JS. */
   commandEpoch() {
@@ -170,6 +178,104 @@ class CoreServer extends EventEmitter {
     this._engine.schedule();
     this._updateRef();
     return true;
+  }
+
+  // ---- client connections ---------------------------------------------------------
+
+  /**
+   * A socket for an outgoing connection, before it is dialed: its id is taken
+   * (so it can be handed out at once, while a name is being resolved); dial()
+   * starts the connection, or releaseSocket() gives the id back.
+   */
+  reserveSocket() {
+    if (this._closing) throw new Error('The server is closed');
+    const id = this._clientId();
+    const socket = new Socket(id);
+    socket[kServer] = this;
+    this._pending.set(id, socket);
+    this._updateRef();
+    return socket;
+  }
+
+  /**
+   * Starts a reserved socket's connection: the engine connects to `address`
+   * (an IP address) and `port`, runs TLS when `tls` is given ({ servername,
+   * ca, cert, key, rejectUnauthorized }), writes `head` (the request head) and
+   * reads the answer: 'response' (socket, response) follows. After a 101 the
+   * layer calls acceptResponse(socket[, extensions]) (then 'open' (socket)) or
+   * terminate(socket). A connection that fails before it opens ends with
+   * 'close' (1006, errorCode 'LWS_ERR_CONNECT' with the errno as errorDetail,
+   * ..., see wire.js CLIENT_ERROR_CODES). `timeout`: ms until a complete response (0: none).
+   */
+  dial(socket, { address, port, localAddress, tls, head, timeout = 0 }) {
+    const id = idOf(socket);
+    if (socket[kServer] !== this || this._pending.get(id) !== socket) return false;
+    const payload = encodeConnect({
+      address, port, localAddress, head,
+      tlsIndex: tls ? this._tlsIndex(tls) : 0,
+      servername: tls ? tls.servername : '',
+    });
+    // Large payloads travel beside the batch, with their index where the timeout goes.
+    if (payload.length >= 60 * 1024) throw new RangeError('The request head must be smaller than 60 KiB');
+    this._commands.bytes(Command.CONNECT, tls ? FLAG_BINARY : 0, 0, id, payload, timeout);
+    this._engine.schedule();
+    return true;
+  }
+
+  /** Gives back a reserved socket that was never dialed: it is closed (no event). */
+  releaseSocket(socket) {
+    const id = idOf(socket);
+    if (this._pending.get(id) !== socket) return false;
+    this._pending.delete(id);
+    socket.closed = true;
+    socket[kServer] = null;
+    this._updateRef();
+    return true;
+  }
+
+  /**
+   * Completes a client handshake after a 101 `response`: `extensions` is the
+   * agreed Sec-WebSocket-Extensions value; `info` goes to the 'open' listeners.
+   */
+  acceptResponse(socket, extensions = '', info = undefined) {
+    const id = idOf(socket);
+    if (socket[kServer] !== this || this._pending.get(id) !== socket) return false;
+    socket[kOpenInfo] = info;
+    const line = extensions ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : '';
+    this._commands.bytes(Command.ACCEPT, 0, 0, id, line ? Buffer.from(line, 'latin1') : null);
+    this._engine.schedule();
+    return true;
+  }
+
+  /** A free client id: CLIENT_ID_BIT, a sequence number, and the worker (the low bits), round robin. */
+  _clientId() {
+    const workers = this.options.engine.threads || 1;
+    for (;;) {
+      this._nextClientSeq = (this._nextClientSeq + 1) % 0x10000000;
+      const seq = this._nextClientSeq;
+      const id = CLIENT_ID_BIT + seq * 8 + (seq % workers);
+      if (!this._pending.has(id) && !this._sockets.has(id)) return id;
+    }
+  }
+
+  /** The engine's index of the TLS client configuration for these settings (made once). */
+  _tlsIndex({ ca, cert, key, rejectUnauthorized = true }) {
+    const pem = (v) => (v === undefined || v === null ? null : Buffer.from([].concat(v).map(String).join('\n')));
+    const roots = pem(ca) || Buffer.from(require('tls').rootCertificates.join('\n'));
+    const settings = [roots, pem(cert), pem(key), rejectUnauthorized !== false];
+    const key_ = settings.map((v) => (Buffer.isBuffer(v) ? v.toString('latin1') : String(v))).join('\0');
+    let index = this._clientTls.get(key_);
+    if (index === undefined) {
+      try {
+        index = this._engine.native.addClientTls(...settings);
+      } catch (err) {
+        const e = new TypeError(err.message);
+        e.code = 'ERR_LWS_TLS_CONFIG';
+        throw e;
+      }
+      this._clientTls.set(key_, index);
+    }
+    return index;
   }
 
   // ---- per-socket commands ------------------------------------------------------
@@ -354,6 +460,20 @@ class EngineRecords {
     this.server = server;
   }
 
+  /** A client connection's answer (`response`: statusCode, statusMessage, rawHeaders, body). */
+  response(id, response) {
+    const server = this.server;
+    const socket = server._pending.get(id);
+    // After anything but a 101 the engine closes the connection itself: 'close' follows.
+    if (socket !== undefined) server.emit('response', socket, response);
+  }
+
+  /** A client socket still connecting (CLOSE events for it come here). */
+  pendingSocket(id) {
+    const pending = this.server._pending.get(id);
+    return pending instanceof Socket ? pending : undefined;
+  }
+
   open(id, fd, peer, extensions) {
     const server = this.server;
     const socket = server._pending.get(id) || new Socket(id);
@@ -364,16 +484,22 @@ class EngineRecords {
     server._sockets.set(id, socket);
     socket[kServer] = server;
     server._updateRef();
-    server.emit('connection', socket);
+    // Outgoing connections (ids with CLIENT_ID_BIT) open, accepted ones connect.
+    if (id < CLIENT_ID_BIT) return void server.emit('connection', socket);
+    const info = socket[kOpenInfo];
+    socket[kOpenInfo] = undefined;
+    server.emit('open', socket, info);
   }
 
   close(socket, code, reason, errorCode, errorDetail) {
     const server = this.server;
     server._sockets.delete(socket[kId]);
+    if (server._pending.get(socket[kId]) === socket) server._pending.delete(socket[kId]);
     socket.closed = true;
     socket[kServer] = null;
     if (errorCode === 'LWS_ERR_INTERNAL') server._reportInternalError(socket);
     try {
+      server._beforeClose(socket, code, reason, errorCode, errorDetail);
       server.emit('close', socket, code, reason, errorCode, errorDetail);
     } finally {
       socket.userData = undefined; // valid until the close callback ends

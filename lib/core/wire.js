@@ -23,6 +23,15 @@ const CLIENT_ID_BIT = 2 ** 31;
 /** Why a client connection ended before it opened (its CLOSE event's error id; extra = detail). */
 const ClientFailure = Object.freeze({ CONNECT: 16, TIMEOUT: 17, TLS: 18, BAD_RESPONSE: 19, HANG_UP: 20 });
 
+/** How a client connection failed before it opened, by ClientFailure id (the CLOSE event's errorCode). */
+const CLIENT_ERROR_CODES = {
+  16: 'LWS_ERR_CONNECT', // errorDetail: the errno
+  17: 'LWS_ERR_HANDSHAKE_TIMEOUT',
+  18: 'LWS_ERR_TLS', // errorDetail: a TlsFailure
+  19: 'LWS_ERR_BAD_RESPONSE', // errorDetail: 0 malformed, 1 over the size limits
+  20: 'LWS_ERR_HANG_UP', // the server closed before its response was complete
+};
+
 /** A ClientFailure.TLS detail. */
 const TlsFailure = Object.freeze({
   OTHER: 0, UNKNOWN_ISSUER: 1, WRONG_NAME: 2, EXPIRED: 3, NOT_YET_VALID: 4, BAD_CERTIFICATE: 5, ALERT_RECEIVED: 6,
@@ -54,7 +63,7 @@ const ERROR_CODES = [
  */
 function errorCodeOf(id, detail) {
   if (id === 1 && (detail & 3) !== 0) return 'WS_ERR_UNEXPECTED_RSV_2_3';
-  return ERROR_CODES[id];
+  return ERROR_CODES[id] ?? CLIENT_ERROR_CODES[id];
 }
 
 const FLAG_BINARY = 1;
@@ -281,5 +290,5 @@ class CommandWriter {
 
 module.exports = {
   lent, RECORD_HEADER, Event, Command, CLIENT_ID_BIT, ClientFailure, TlsFailure, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS,
-  FLAG_DROP_QUEUED, STASH_MIN, ERROR_CODES, errorCodeOf, decodeRequest, decodeResponse, encodeConnect, decodePeer, CommandWriter,
+  FLAG_DROP_QUEUED, STASH_MIN, ERROR_CODES, CLIENT_ERROR_CODES, errorCodeOf, decodeRequest, decodeResponse, encodeConnect, decodePeer, CommandWriter,
 };

@@ -4,9 +4,10 @@
 //! asks it what to do next.
 //!
 //! Here: `Conn`, its phases and flags, socket I/O and the close report. In the
-//! children: `http` (the HTTP phase: request, waiting for JS, answers, the
-//! 101) and `session` (the WebSocket phase: frames in and out, the close
-//! handshake, permessage-deflate).
+//! children: `http` (the server's HTTP phase: request, waiting for JS,
+//! answers, the 101), `client` (the client's: connecting, the request, the
+//! server's response) and `session` (the WebSocket phase, either role: frames
+//! in and out, the close handshake, permessage-deflate).
 //!
 //! A `Conn` is plain data in the worker's slab: an idle WebSocket costs this
 //! struct and nothing else (reads go into the worker's shared buffer, the frame
@@ -20,15 +21,21 @@ use std::time::Instant;
 use crate::events::{Event, EventSink};
 use crate::outbox::Outbox;
 use crate::tls::Transport;
-use lws_proto::protocol::{FrameReader, Opcode};
+use lws_proto::protocol::{FrameReader, Opcode, Role};
 
+mod client;
 mod http;
 mod session;
 
+pub use client::{ClientState, ResponseProgress};
 pub use http::{AwaitState, RequestState};
 pub use session::{Payload, SharedCodecs, SocketDeflate};
 
 pub enum Phase {
+    /// A client's connect() is under way (the request waits in the outbox).
+    Connecting(Box<ClientState>),
+    /// A client's request is written (or queued): reading the server's response.
+    AwaitResponse(Box<ClientState>),
     Request(Box<RequestState>),
     AwaitJs(Box<AwaitState>),
     /// Writing a final HTTP answer, then reading until the peer closes.
@@ -138,6 +145,22 @@ impl Conn {
         conn
     }
 
+    /// A client connection (`connector`): it connects, writes `request` once
+    /// connected (after TLS), and reads the server's response.
+    pub fn connecting(id: u32, io: Transport, request: Vec<u8>) -> Self {
+        let mut conn = Conn::new(id, io, Vec::new(), None, false);
+        conn.phase = Phase::Connecting(Box::new(ClientState::new(request)));
+        conn.reader = FrameReader::with_role(Role::Client);
+        // Nothing to read or write before the connect completes (writable).
+        conn.flags = 0;
+        conn
+    }
+
+    /// Which end of the connection this is (it drives masking and who closes TCP first).
+    pub fn is_client(&self) -> bool {
+        self.reader.role() == Role::Client
+    }
+
     #[inline]
     fn has(&self, f: u16) -> bool {
         self.flags & f != 0
@@ -166,6 +189,11 @@ impl Conn {
     /// The socket's descriptor (as JS sees it in OPEN, UPGRADE and HTTP events).
     pub fn fd(&self) -> u32 {
         self.io.tcp().as_raw_fd() as u32
+    }
+
+    /// The peer's address (for a client's OPEN: the server it reached).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.io.tcp().peer_addr().ok()
     }
 
     pub fn is_tls(&self) -> bool {
@@ -366,7 +394,9 @@ impl Conn {
                 Err(_) => return self.lost(),
             }
         }
-        if self.out.is_empty() {
+        if self.out.is_empty() || self.io.is_handshaking() {
+            // Plaintext waits for the TLS handshake (a client's request does);
+            // the socket is still writable, so CAN_WRITE stays.
             return;
         }
         let transport = &mut self.io;

@@ -66,6 +66,11 @@ pub enum Event<'a> {
     },
     /// A message was dropped: the socket's queue was over maxBackpressure.
     Dropped,
+    /// A client connection's response (`response` encoded by `wire::encode_response`).
+    Response {
+        status: u16,
+        response: &'a [u8],
+    },
     /// The end of a WebSocket's life in JS. `error`: a protocol error's wire id (0 = none).
     Close {
         code: u16,
@@ -117,6 +122,7 @@ impl EventSink<'_> {
             Event::Drain => (event::DRAIN, 0, 0, 0, &[]),
             Event::Buffered { queued } => (event::BUFFERED, 0, 0, queued.min(u32::MAX as usize) as u32, &[]),
             Event::Dropped => (event::DROPPED, 0, 0, 0, &[]),
+            Event::Response { status, response } => (event::RESPONSE, 0, status, 0, response),
             Event::Close { code, reason, error, detail } => (event::CLOSE, error, code, detail, reason),
             Event::Shutdown => (event::SHUTDOWN, 0, 0, 0, &[]),
         };

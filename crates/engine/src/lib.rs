@@ -22,6 +22,7 @@ pub mod config;
 pub mod connection;
 pub mod connector;
 pub mod engine;
+pub mod entropy;
 pub mod events;
 pub mod fault;
 pub mod js_loop;

@@ -66,6 +66,17 @@ impl Outbox {
         self.chunks.push_back(Chunk::Owned(v));
     }
 
+    /// Queues a client's frame: `head` (with the mask key in it), then `payload`
+    /// masked with `key` as it is copied in (the caller's bytes stay as they are).
+    pub fn push_masked(&mut self, head: &[u8], payload: &[u8], key: [u8; 4]) {
+        self.push_bytes(&[head, payload]);
+        // push_bytes appends to the last owned chunk, so the payload ends it.
+        if let Some(Chunk::Owned(v)) = self.chunks.back_mut() {
+            let start = v.len() - payload.len();
+            lws_proto::protocol::mask::apply_mask(&mut v[start..], key, 0);
+        }
+    }
+
     /// Queues a frame whose payload is `data[start..end]`, shared rather than copied.
     pub fn push_shared(&mut self, header: &[u8], data: &Arc<Vec<u8>>, start: usize, end: usize) {
         if end - start < SHARE_THRESHOLD {

@@ -10,7 +10,8 @@
 //!
 //! Children (all `Worker` methods): `listener` (accepting and adopting
 //! sockets), `timers` (deadlines, the idle sweep, shutdown), `http_phase`
-//! (request, answers, the 101 and hand-offs), `websocket` (reading into the
+//! (request, answers, the 101 and hand-offs), `client_phase` (a client's
+//! connect, response and open), `websocket` (reading into the
 //! shared buffers, backpressure toward JS), `apply` (command batches),
 //! `batches` (staged events and the raw read buffer lent to JS).
 
@@ -35,6 +36,7 @@ use lws_proto::protocol::ReaderLimits;
 
 mod apply;
 mod batches;
+mod client_phase;
 mod http_phase;
 mod listener;
 mod timers;
@@ -333,6 +335,7 @@ impl Worker {
 
     fn service_inner(&mut self, key: usize) {
         match self.conns[key].phase() {
+            Phase::Connecting(_) | Phase::AwaitResponse(_) => self.service_client(key),
             Phase::Request(_) => self.service_request(key),
             Phase::AwaitJs(_) => self.service_waiting(key),
             Phase::Answering => self.service_answer(key),

@@ -146,6 +146,29 @@ pub fn negotiate(header_values: &[&[u8]], cfg: &DeflateConfig) -> Option<(Agreed
 /// `Sec-WebSocket-Extensions` line if it names permessage-deflate. The line is
 /// already among the headers; the String returned is its value (for OPEN).
 pub fn agreed_in_headers(headers: &[u8]) -> Option<(Agreed, String)> {
+    let (agreed, _client_bits, value) = agreement_in_headers(headers)?;
+    Some((agreed, value))
+}
+
+/// For a client: what the server's 101 agreed on (its `Sec-WebSocket-Extensions`
+/// line, checked by JS), seen from the client's end. The session reads
+/// `Agreed` as the server does (`server_*` is the end that compresses what
+/// this connection sends), so the roles are swapped: the client compresses
+/// with `client_no_context_takeover` and `client_max_window_bits`, and inflates
+/// what the server compressed.
+pub fn client_agreed_in_headers(headers: &[u8]) -> Option<(Agreed, String)> {
+    let (agreed, client_bits, value) = agreement_in_headers(headers)?;
+    let mirrored = Agreed {
+        server_no_context_takeover: agreed.client_no_context_takeover,
+        client_no_context_takeover: agreed.server_no_context_takeover,
+        server_window_bits: client_bits,
+    };
+    Some((mirrored, value))
+}
+
+/// The agreement in a `Sec-WebSocket-Extensions` header line among `headers`,
+/// with the client's window bits (15 when not limited) and the line's value.
+fn agreement_in_headers(headers: &[u8]) -> Option<(Agreed, u8, String)> {
     let value = headers.split(|&b| b == b'\n').find_map(|line| {
         let colon = line.iter().position(|&b| b == b':')?;
         let name = line[..colon].trim_ascii();
@@ -161,20 +184,23 @@ pub fn agreed_in_headers(headers: &[u8]) -> Option<(Agreed, String)> {
         client_no_context_takeover: false,
         server_window_bits: 15,
     };
+    let mut client_bits = 15;
     for param in params {
         let (name, bits) = match param.split_once('=') {
             Some((n, v)) => (n.trim(), v.trim().parse::<u8>().ok()),
             None => (param, None),
         };
+        // ws agrees to 8, but raw deflate's smallest window is 9, which zlib (so ws) then uses.
+        let window = bits.map_or(15, |b| b.clamp(9, 15));
         match name {
             "server_no_context_takeover" => agreed.server_no_context_takeover = true,
             "client_no_context_takeover" => agreed.client_no_context_takeover = true,
-            // ws agrees to 8, but raw deflate's smallest window is 9, which zlib (so ws) then uses.
-            "server_max_window_bits" => agreed.server_window_bits = bits.map_or(15, |b| b.clamp(9, 15)),
-            _ => {} // client_max_window_bits: our inflater takes any window
+            "server_max_window_bits" => agreed.server_window_bits = window,
+            "client_max_window_bits" => client_bits = window,
+            _ => {}
         }
     }
-    Some((agreed, value.to_string()))
+    Some((agreed, client_bits, value.to_string()))
 }
 
 /// Compresses one message (raw deflate, sync flush, the 4-byte tail removed).
@@ -270,6 +296,24 @@ impl Inflate for ConnInflater<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_agreement_is_mirrored() {
+        let line = b"Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_max_window_bits=10\r\n";
+        let (a, value) = client_agreed_in_headers(line).unwrap();
+        assert_eq!(value, "permessage-deflate; server_no_context_takeover; client_max_window_bits=10");
+        // The client compresses with its own window and keeps its context; it inflates
+        // the server's messages afresh each time (the server keeps no context).
+        assert_eq!(
+            a,
+            Agreed {
+                server_no_context_takeover: false,
+                client_no_context_takeover: true,
+                server_window_bits: 10
+            }
+        );
+        assert_eq!(client_agreed_in_headers(b"X: y\r\n"), None);
+    }
 
     fn neg(offer: &str, cfg: &DeflateConfig) -> Option<(Agreed, String)> {
         negotiate(&[offer.as_bytes()], cfg)

@@ -9,7 +9,7 @@ use super::{flag, Conn, Phase};
 use crate::events::{Event, EventSink};
 use lws_proto::deflate::{self, Agreed, ConnInflater, DeflateConfig};
 use lws_proto::protocol::close::encode_close_payload;
-use lws_proto::protocol::{encode_header, Opcode, ReaderEvent, ReaderLimits};
+use lws_proto::protocol::{encode_head, Opcode, ReaderEvent, ReaderLimits, MAX_HEADER_LEN};
 
 /// A payload to send: borrowed (copied into the outbox) or shared by reference.
 #[derive(Clone, Copy)]
@@ -69,17 +69,28 @@ impl Conn {
             Opcode::Text
         };
         self.set(flag::SENDING_FRAGMENTS, more);
-        let mut header = [0u8; 10];
-        let len = match payload {
-            Payload::Bytes(b) => b.len(),
-            Payload::Shared(_, start, end) => end - start,
-        };
-        let n = encode_header(&mut header, !more, false, opcode, len as u64);
-        match payload {
-            Payload::Bytes(b) => self.out.push_bytes(&[&header[..n], b]),
-            Payload::Shared(data, start, end) => self.out.push_shared(&header[..n], data, start, end),
-        }
+        self.push_frame(!more, false, opcode, payload);
         true
+    }
+
+    /// Queues one frame as this end's role writes it: a server's unmasked, its
+    /// payload shared when it is; a client's masked with a fresh key (a copy).
+    fn push_frame(&mut self, fin: bool, rsv1: bool, opcode: Opcode, payload: Payload<'_>) {
+        let bytes = match payload {
+            Payload::Bytes(b) => b,
+            Payload::Shared(data, start, end) => &data[start..end],
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        if self.reader.role().masks_output() {
+            let key = crate::entropy::mask_key();
+            let n = encode_head(&mut head, fin, rsv1, opcode, bytes.len() as u64, Some(key));
+            return self.out.push_masked(&head[..n], bytes, key);
+        }
+        let n = encode_head(&mut head, fin, rsv1, opcode, bytes.len() as u64, None);
+        match payload {
+            Payload::Bytes(b) => self.out.push_bytes(&[&head[..n], b]),
+            Payload::Shared(data, start, end) => self.out.push_shared(&head[..n], data, start, end),
+        }
     }
 
     /// permessage-deflate was negotiated: whole messages go through `queue_message`.
@@ -128,9 +139,7 @@ impl Conn {
             return false;
         }
         let opcode = if binary { Opcode::Binary } else { Opcode::Text };
-        let mut header = [0u8; 10];
-        let n = encode_header(&mut header, true, true, opcode, compressed.len() as u64);
-        self.out.push_bytes(&[&header[..n], compressed]);
+        self.push_frame(true, true, opcode, Payload::Bytes(compressed));
         true
     }
 
@@ -143,9 +152,7 @@ impl Conn {
     }
 
     fn push_control(&mut self, opcode: Opcode, payload: &[u8]) {
-        let mut header = [0u8; 10];
-        let n = encode_header(&mut header, true, false, opcode, payload.len() as u64);
-        self.out.push_bytes(&[&header[..n], payload]);
+        self.push_frame(true, false, opcode, Payload::Bytes(payload));
     }
 
     // ---- the close handshake ------------------------------------------------
@@ -222,7 +229,8 @@ impl Conn {
         let open = matches!(self.phase, Phase::Open);
         let ping_events = sink.ping_events;
         let auto_pong = sink.auto_pong;
-        let mut pongs: Vec<u8> = Vec::new();
+        // Payloads of the pings to answer: framed below, once the reader lets go of `self`.
+        let mut pongs: Vec<Vec<u8>> = Vec::new();
         let mut peer_close: Option<(u16, Vec<u8>)> = None;
         let mut inflater = self.deflate.as_mut().map(|d| ConnInflater {
             own: &mut d.inflate,
@@ -240,11 +248,7 @@ impl Conn {
             }
             ReaderEvent::Ping(payload) => {
                 if open && auto_pong {
-                    // The pong is framed here; it joins the outbox below.
-                    let mut header = [0u8; 10];
-                    let n = encode_header(&mut header, true, false, Opcode::Pong, payload.len() as u64);
-                    pongs.extend_from_slice(&header[..n]);
-                    pongs.extend_from_slice(payload);
+                    pongs.push(payload.to_vec());
                 }
                 if deliver && ping_events {
                     sink.emit(id, Event::Ping(payload));
@@ -256,8 +260,8 @@ impl Conn {
             ReaderEvent::Close { code, reason } => peer_close = Some((code, reason.to_vec())),
             _ => {}
         });
-        if !pongs.is_empty() {
-            self.out.push_bytes(&[&pongs]);
+        for payload in pongs {
+            self.push_control(Opcode::Pong, &payload);
         }
         if let Some((code, reason)) = peer_close {
             if deliver {

@@ -19,6 +19,10 @@ impl Worker {
             if multi && rec.id & (MAX_WORKERS as u32 - 1) != self.index {
                 continue;
             }
+            if rec.kind == command::CONNECT {
+                self.connect(batch, &rec);
+                continue;
+            }
             let Some(&key) = self.ids.get(&rec.id) else {
                 continue; // already gone: commands for it are no-ops
             };
@@ -90,6 +94,8 @@ impl Worker {
                     }
                     conn.terminate();
                     self.finish(key);
+                } else if conn.is_client() {
+                    self.abandon_client(key, 0);
                 }
                 false
             }

@@ -199,7 +199,14 @@ impl Worker {
 
     /// While JS decides, watch for the client going away (EOF with nothing unread).
     pub(super) fn service_waiting(&mut self, key: usize) {
-        if self.conns[key].client_left() {
+        let conn = &mut self.conns[key];
+        if conn.is_client() {
+            // Our own connection waiting for JS's verdict on a 101: a server that
+            // leaves meanwhile ends it (the frames after the 101 stay unread till then).
+            if conn.client_left() {
+                self.abandon_client(key, crate::wire::client_failure::HANG_UP);
+            }
+        } else if conn.client_left() {
             self.abort_request(key);
         }
     }
@@ -244,6 +251,13 @@ impl Worker {
         let Some(state) = self.conns[key].take_awaited() else {
             return;
         };
+        if self.conns[key].is_client() {
+            // A client's 101: JS accepted it (ACCEPT), or anything else gives it up.
+            return match kind {
+                command::ACCEPT => self.open_client(key, state, payload),
+                _ => self.abandon_client(key, 0),
+            };
+        }
         let AwaitState { key: ws_key, leftover, peer, deflate: negotiated } = state;
         match (kind, ws_key) {
             (command::ACCEPT, Some(ws_key)) => self.open(key, &ws_key, payload, leftover, peer, negotiated),

@@ -105,7 +105,7 @@ impl Worker {
     }
 }
 
-fn configure_socket(stream: &TcpStream, cfg: &Config) {
+pub(super) fn configure_socket(stream: &TcpStream, cfg: &Config) {
     let _ = stream.set_nodelay(true);
     if let Some((time, interval, retries)) = cfg.keepalive {
         let ka = socket2::TcpKeepalive::new().with_time(time).with_interval(interval).with_retries(retries);

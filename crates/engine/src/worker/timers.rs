@@ -84,6 +84,10 @@ impl Worker {
             match conn.phase() {
                 // A slow client (slowloris) or an unfinished answer: dropped.
                 Phase::Request(_) | Phase::Answering => self.drop_socket(key),
+                // A server that did not answer our request in time.
+                Phase::Connecting(_) | Phase::AwaitResponse(_) => {
+                    self.abandon_client(key, crate::wire::client_failure::TIMEOUT)
+                }
                 // Our close was not answered in time: the report keeps our code.
                 Phase::Closing => {
                     conn.close_unanswered();
@@ -132,6 +136,12 @@ impl Worker {
                     self.service_websocket(key);
                 }
                 Phase::Closing | Phase::Answering => {}
+                Phase::Connecting(_) | Phase::AwaitResponse(_) => {
+                    self.abandon_client(key, crate::wire::client_failure::HANG_UP)
+                }
+                Phase::AwaitJs(_) if conn.is_client() => {
+                    self.abandon_client(key, crate::wire::client_failure::HANG_UP)
+                }
                 Phase::AwaitJs(_) => self.abort_request(key),
                 Phase::Request(_) => self.drop_socket(key),
             }

@@ -1,0 +1,296 @@
+'use strict';
+// The client side of the opening handshake (RFC 6455 4.1), shared by lws.Client
+// and the ws layer's WebSocket: the target (URL, name resolution), the request
+// head (written as Node's http.request writes ws's, so a server sees the same
+// bytes from lws as from ws) and ws's checks of the server's 101. The engine
+// connects, runs TLS, writes the head and parses the response; what the answer
+// must contain is checked here so the errors are ws's own.
+
+const crypto = require('crypto');
+const dns = require('dns');
+const querystring = require('querystring');
+const net = require('net');
+const util = require('util');
+const { IncomingMessage } = require('http');
+const { TlsFailure } = require('./wire');
+const { parse: parseExtensions, PERMESSAGE_DEFLATE } = require('../ws/extensions');
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** A fresh Sec-WebSocket-Key. */
+function newKey() {
+  return crypto.randomBytes(16).toString('base64');
+}
+
+/** The Sec-WebSocket-Accept a server must answer `key` with. */
+function acceptFor(key) {
+  return crypto.createHash('sha1').update(key + GUID).digest('base64');
+}
+
+/**
+ * A ws:, wss:, http:, https: or ws+unix: URL, checked as ws checks it. Returns
+ * { url, secure, ipc, host, port, path, socketPath, auth } or throws ws's SyntaxError.
+ */
+function parseTarget(address) {
+  let url;
+  if (address instanceof URL) {
+    url = address;
+  } else {
+    try {
+      url = new URL(address);
+    } catch {
+      throw new SyntaxError(`Invalid URL: ${address}`);
+    }
+  }
+  if (url.protocol === 'http:' || url.protocol === 'https:') {
+    url = new URL(url);
+    url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
+  }
+  const secure = url.protocol === 'wss:';
+  const ipc = url.protocol === 'ws+unix:';
+  if (url.protocol !== 'ws:' && !secure && !ipc) {
+    throw new SyntaxError('The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"');
+  }
+  if (ipc && !url.pathname) throw new SyntaxError("The URL's pathname is empty");
+  if (url.hash) throw new SyntaxError('The URL contains a fragment identifier');
+  const target = {
+    url,
+    secure,
+    ipc,
+    host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: Number(url.port) || (secure ? 443 : 80),
+    defaultPort: secure ? 443 : 80,
+    path: url.pathname + url.search,
+    socketPath: undefined,
+    auth: undefined,
+  };
+  if (url.username || url.password) {
+    target.auth = `${querystring.unescape(url.username)}:${querystring.unescape(url.password)}`;
+  }
+  if (ipc) {
+    const i = target.path.indexOf(':');
+    target.socketPath = i === -1 ? target.path : target.path.slice(0, i);
+    target.path = i === -1 ? '' : target.path.slice(i + 1);
+  }
+  return target;
+}
+
+/**
+ * Resolves `host` to one address, as net.connect would: IP literals as they
+ * are, names through `lookup` (dns.lookup by default) with `family`.
+ * callback(err, address, family).
+ */
+function resolve(host, { lookup = dns.lookup, family } = {}, callback) {
+  const literal = net.isIP(host);
+  if (literal) return process.nextTick(callback, null, host, literal);
+  lookup(host, { family: family || 0, all: false }, (err, address, fam) => {
+    if (err) return callback(err);
+    // A custom lookup may answer with an array (all: true style): take the first.
+    if (Array.isArray(address)) [{ address, family: fam }] = address;
+    callback(null, address, fam);
+  });
+}
+
+/** The Host header Node's http.request writes for `host` and `port`. */
+function hostHeader(host, port, defaultPort) {
+  let value = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  if (port && Number(port) !== defaultPort) value += `:${port}`;
+  return value;
+}
+
+/**
+ * The request head as Node's http.request writes it for ws: the request line,
+ * `headers` ([name, value] pairs) in order, then Host and Authorization when
+ * the caller did not set them. Values are written as Node writes them
+ * (String(value); arrays as repeated lines, a Cookie array as one); CR/LF in a header is refused.
+ */
+function requestHead(path, headers, { host, auth }) {
+  let head = `GET ${path || '/'} HTTP/1.1\r\n`;
+  const has = new Set();
+  for (const [name, value] of headers) {
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    has.add(lower);
+    // Node joins a Cookie array into one line, and writes other arrays as repeated lines.
+    const values = !Array.isArray(value) ? [value] : lower === 'cookie' ? [value.join('; ')] : value;
+    for (const v of values) {
+      const text = String(v);
+      if (/[\r\n]/.test(name + text)) {
+        const err = new TypeError(`Invalid character in header content ["${name}"]`);
+        err.code = 'ERR_INVALID_CHAR';
+        throw err;
+      }
+      head += `${name}: ${text}\r\n`;
+    }
+  }
+  if (host !== undefined && !has.has('host')) head += `Host: ${host}\r\n`;
+  if (auth !== undefined && !has.has('authorization')) {
+    head += `Authorization: Basic ${Buffer.from(auth).toString('base64')}\r\n`;
+  }
+  return Buffer.from(head + '\r\n', 'latin1');
+}
+
+/** The deflate offer ws sends for a `perMessageDeflate` option (`true` or an object). */
+function deflateOffer(perMessageDeflate) {
+  const opts = typeof perMessageDeflate === 'object' && perMessageDeflate !== null ? perMessageDeflate : {};
+  let offer = PERMESSAGE_DEFLATE;
+  if (opts.serverNoContextTakeover) offer += '; server_no_context_takeover';
+  if (opts.clientNoContextTakeover) offer += '; client_no_context_takeover';
+  if (opts.serverMaxWindowBits) offer += `; server_max_window_bits=${opts.serverMaxWindowBits}`;
+  if (opts.clientMaxWindowBits) offer += `; client_max_window_bits=${opts.clientMaxWindowBits}`;
+  else if (opts.clientMaxWindowBits == null) offer += '; client_max_window_bits';
+  return offer;
+}
+
+/** One parameter's value from a parsed offer/answer, checked as ws checks it. */
+function deflateParams(answer) {
+  const params = new Map();
+  for (const [name, values] of answer) {
+    if (values.length > 1) throw new Error(`Parameter "${name}" must have only a single value`);
+    const value = values[0];
+    if (name === 'server_no_context_takeover' || name === 'client_no_context_takeover') {
+      if (value !== true) throw new TypeError(`Invalid value for parameter "${name}": ${value}`);
+    } else if (name === 'server_max_window_bits' || name === 'client_max_window_bits') {
+      const bits = Number(value);
+      if (value === true || !Number.isInteger(bits) || bits < 8 || bits > 15) {
+        throw new TypeError(`Invalid value for parameter "${name}": ${value}`);
+      }
+    } else {
+      throw new Error(`Unknown parameter "${name}"`);
+    }
+    params.set(name, value === true ? true : Number(value));
+  }
+  return params;
+}
+
+/**
+ * ws's checks of a 101 (`headers` as Node's IncomingMessage has them) for the
+ * request made with `key`, `protocols` (a Set) and `perMessageDeflate` (the
+ * option; false when no extension was offered). Returns { protocol,
+ * extensions } (the agreed Sec-WebSocket-Extensions value for the engine) or
+ * { error } with ws's message.
+ */
+function checkSwitchingProtocols(headers, key, protocols, perMessageDeflate) {
+  const upgrade = headers.upgrade;
+  if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return { error: 'Invalid Upgrade header' };
+  if (headers['sec-websocket-accept'] !== acceptFor(key)) return { error: 'Invalid Sec-WebSocket-Accept header' };
+  const protocol = headers['sec-websocket-protocol'];
+  if (protocol !== undefined) {
+    if (!protocols.size) return { error: 'Server sent a subprotocol but none was requested' };
+    if (!protocols.has(protocol)) return { error: 'Server sent an invalid subprotocol' };
+  } else if (protocols.size) {
+    return { error: 'Server sent no subprotocol' };
+  }
+  const value = headers['sec-websocket-extensions'];
+  if (value === undefined) return { protocol: protocol || '', extensions: '' };
+  if (!perMessageDeflate) return { error: 'Server sent a Sec-WebSocket-Extensions header but no extension was requested' };
+  let parsed;
+  try {
+    parsed = parseExtensions(value);
+  } catch {
+    return { error: 'Invalid Sec-WebSocket-Extensions header' };
+  }
+  if (parsed.size !== 1 || !parsed.has(PERMESSAGE_DEFLATE)) {
+    return { error: 'Server indicated an extension that was not requested' };
+  }
+  const opts = typeof perMessageDeflate === 'object' ? perMessageDeflate : {};
+  try {
+    const params = deflateParams(parsed.get(PERMESSAGE_DEFLATE)[0]);
+    if (opts.clientNoContextTakeover === false && params.has('client_no_context_takeover')) {
+      throw new Error('Unexpected parameter "client_no_context_takeover"');
+    }
+    if (!params.has('client_max_window_bits')) {
+      if (typeof opts.clientMaxWindowBits === 'number') params.set('client_max_window_bits', opts.clientMaxWindowBits);
+    } else if (
+      opts.clientMaxWindowBits === false ||
+      (typeof opts.clientMaxWindowBits === 'number' && params.get('client_max_window_bits') > opts.clientMaxWindowBits)
+    ) {
+      throw new Error('Unexpected or invalid parameter "client_max_window_bits"');
+    }
+    let agreed = PERMESSAGE_DEFLATE;
+    for (const [name, v] of params) agreed += v === true ? `; ${name}` : `; ${name}=${v}`;
+    return { protocol: protocol || '', extensions: agreed };
+  } catch {
+    return { error: 'Invalid Sec-WebSocket-Extensions header' };
+  }
+}
+
+/** A chunked body's data (the engine read it whole: crates/proto client_handshake.rs chunked_len). */
+function dechunk(bytes) {
+  const parts = [];
+  let at = 0;
+  for (;;) {
+    const eol = bytes.indexOf('\r\n', at, 'latin1');
+    if (eol < 0) break;
+    const size = parseInt(bytes.latin1Slice(at, eol), 16);
+    if (!(size > 0)) break;
+    parts.push(bytes.subarray(eol + 2, eol + 2 + size));
+    at = eol + 2 + size + 2;
+  }
+  return Buffer.concat(parts);
+}
+
+/** A real http.IncomingMessage for a response the engine read (`response` from the core's 'response' event). */
+function incomingResponse(response, socket = null) {
+  const res = new IncomingMessage(socket);
+  res.statusCode = response.statusCode;
+  res.statusMessage = response.statusMessage;
+  res.httpVersion = '1.1';
+  res.httpVersionMajor = 1;
+  res.httpVersionMinor = 1;
+  const raw = response.rawHeaders;
+  res._addHeaderLines(raw, raw.length);
+  if (response.statusCode === 101) res.upgrade = true;
+  const chunked = /(^|,)\s*chunked\s*$/i.test(res.headers['transfer-encoding'] || '');
+  const body = chunked ? dechunk(response.body) : response.body;
+  if (body && body.length) res.push(body);
+  res.push(null);
+  res.complete = true;
+  return res;
+}
+
+/** Node's error for a certificate check rustls refused (TlsFailure detail): [code, message]. */
+const TLS_ERRORS = {
+  [TlsFailure.UNKNOWN_ISSUER]: ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'],
+  [TlsFailure.WRONG_NAME]: ['ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"],
+  [TlsFailure.EXPIRED]: ['CERT_HAS_EXPIRED', 'certificate has expired'],
+  [TlsFailure.NOT_YET_VALID]: ['CERT_NOT_YET_VALID', 'certificate is not yet valid'],
+  [TlsFailure.BAD_CERTIFICATE]: ['ERR_TLS_CERT_INVALID', 'invalid certificate'],
+  [TlsFailure.ALERT_RECEIVED]: ['ERR_SSL_TLSV1_ALERT', 'the server refused the TLS handshake (alert received)'],
+  [TlsFailure.OTHER]: ['ERR_SSL_HANDSHAKE_FAILURE', 'TLS handshake failed'],
+};
+
+/**
+ * The Error Node's http client would give for a connection that failed before
+ * it opened (the core's 'close' errorCode and errorDetail, see wire.js
+ * CLIENT_ERROR_CODES); undefined for other closes. `address`/`port`: what was dialed.
+ */
+function connectionError(errorCode, detail, address, port) {
+  switch (errorCode) {
+    case 'LWS_ERR_CONNECT': {
+      const code = util.getSystemErrorName(-detail);
+      const err = new Error(`connect ${code} ${address}:${port}`);
+      Object.assign(err, { errno: -detail, code, syscall: 'connect', address, port });
+      return err;
+    }
+    case 'LWS_ERR_HANDSHAKE_TIMEOUT':
+      return new Error('Opening handshake has timed out');
+    case 'LWS_ERR_TLS': {
+      const [code, message] = TLS_ERRORS[detail] ?? TLS_ERRORS[TlsFailure.OTHER];
+      return Object.assign(new Error(message), { code });
+    }
+    case 'LWS_ERR_BAD_RESPONSE':
+      return Object.assign(new Error(detail === 1 ? 'Parse Error: Header overflow' : 'Parse Error: Expected HTTP/'), {
+        code: detail === 1 ? 'HPE_HEADER_OVERFLOW' : 'HPE_INVALID_CONSTANT',
+      });
+    case 'LWS_ERR_HANG_UP':
+      return Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    default:
+      return undefined;
+  }
+}
+
+module.exports = {
+  connectionError,
+  newKey, acceptFor, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
+};
