@@ -462,6 +462,16 @@ impl NativeServer {
         true
     }
 
+    /// The engine's counters (lws_engine::stats): `[accepted, handshake
+    /// timeouts, refusals by REFUSAL_STATUSES..., other refusals]`, and the
+    /// statuses, for `server.stats()`.
+    #[napi]
+    pub fn stats(&self) -> (Vec<f64>, Vec<u32>) {
+        let counts = self.engine.shared().stats.snapshot().into_iter().map(|n| n as f64).collect();
+        let statuses = lws_engine::stats::REFUSAL_STATUSES.iter().map(|&s| s as u32).collect();
+        (counts, statuses)
+    }
+
     /// Stops accepting and closes all connections; a SHUTDOWN event follows.
     #[napi]
     pub fn close(&mut self) {

@@ -8,6 +8,7 @@
 //   buffered(id, bytes)                 drain(id)                   fail(id, code)
 //   peerClose(id, code, reason)         handOff(id, fd, bytes)      shutdown()
 //   response(id, response)              pendingSocket(id) (a client socket not open yet)
+//   countMessages(messages, bytes)      countDropped()              (for stats())
 // Buffers given out (messages, fragments, ping payloads, `reason` of peerClose,
 // handOff's bytes) are lent: valid only until the call returns.
 
@@ -23,6 +24,8 @@ function decodeBatch(arrayBuffer, sockets, emitter, records) {
   const buf = Buffer.from(arrayBuffer);
   let pos = 0;
   let failure = null;
+  let messages = 0;
+  let bytes = 0;
   while (pos + RECORD_HEADER <= buf.length) {
     try {
       while (pos + RECORD_HEADER <= buf.length) {
@@ -51,6 +54,8 @@ function decodeBatch(arrayBuffer, sockets, emitter, records) {
         // (`_events` is EventEmitter's own listener table).
         const socket = sockets.get(id);
         if (socket === undefined) continue;
+        messages++;
+        bytes += len;
         const listener = emitter._events.message;
         if (typeof listener === 'function') listener.call(emitter, socket, data, (flags & FLAG_BINARY) !== 0, 0);
         else emitter.emit('message', socket, data, (flags & FLAG_BINARY) !== 0, 0);
@@ -59,6 +64,7 @@ function decodeBatch(arrayBuffer, sockets, emitter, records) {
       if (failure === null) failure = err;
     }
   }
+  records.countMessages(messages, bytes);
   return failure;
 }
 
@@ -66,7 +72,9 @@ function dispatchRecord(sockets, emitter, records, buf, kind, flags, code, id, e
   switch (kind) {
     case Event.FRAGMENT: {
       const socket = sockets.get(id);
-      if (socket !== undefined) emitter.emit('fragment', socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, extra);
+      if (socket === undefined) return;
+      records.countMessages(extra === 0 ? 1 : 0, end - start); // a message counts once, on its last part
+      emitter.emit('fragment', socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, extra);
       return;
     }
     case Event.OPEN: {
@@ -108,6 +116,7 @@ function dispatchRecord(sockets, emitter, records, buf, kind, flags, code, id, e
       return records.drain(id);
     case Event.DROPPED: {
       const socket = sockets.get(id);
+      records.countDropped();
       if (socket !== undefined) emitter.emit('dropped', socket);
       return;
     }

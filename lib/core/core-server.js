@@ -55,6 +55,8 @@ class CoreServer extends EventEmitter {
     this._sockets = new Map(); // id -> Socket (open connections)
     this._pending = new Map(); // id -> Socket or HttpRequest shown to JS, not yet open/answered
     this._handOffHeads = new Map(); // id -> request head rebuilt for a connection being handed off
+    this._counters = new Counters();
+    this._engineStats = null; // the engine's last counters, kept once it has stopped
     this._nextClientSeq = 0; // client connections' ids are picked here (CLIENT_ID_BIT set)
     this._clientTls = new Map(); // TLS client settings key -> the engine's configuration index
     this._listening = false;
@@ -178,6 +180,46 @@ class CoreServer extends EventEmitter {
     this._engine.schedule();
     this._updateRef();
     return true;
+  }
+
+  // ---- observability ------------------------------------------------------------
+
+  /**
+   * Counters for monitoring, cheap enough to read every second: open
+   * connections, connections accepted, opened, closed (by close code) and
+   * refused (by HTTP status), handshake timeouts, messages and bytes in and out,
+   * messages dropped over maxBackpressure, protocol errors (by ws's error code),
+   * bytes waiting on slow clients, engine threads. Totals since the server started.
+   */
+  stats() {
+    const c = this._counters;
+    let buffered = 0;
+    for (const socket of this._sockets.values()) buffered += socket[kBacklog];
+    const engine = this._closed ? this._engineStats : this._engine.native.stats();
+    const [counts, statuses] = engine || [[0, 0], []];
+    const refused = { ...c.refusedByJs };
+    statuses.forEach((status, i) => {
+      if (counts[2 + i] > 0) refused[status] = (refused[status] || 0) + counts[2 + i];
+    });
+    const other = counts[2 + statuses.length] || 0;
+    if (other > 0) refused.other = (refused.other || 0) + other;
+    return {
+      connections: this._sockets.size,
+      accepted: counts[0],
+      opened: c.opened,
+      closed: c.closed,
+      refused,
+      handshakeTimeouts: counts[1],
+      messagesIn: c.messagesIn,
+      bytesIn: c.bytesIn,
+      messagesOut: c.messagesOut,
+      bytesOut: c.bytesOut,
+      dropped: c.dropped,
+      bufferedBytes: buffered,
+      closeCodes: { ...c.closeCodes },
+      protocolErrors: { ...c.protocolErrors },
+      threads: this.options.engine.threads,
+    };
   }
 
   // ---- client connections ---------------------------------------------------------
@@ -324,6 +366,8 @@ class CoreServer extends EventEmitter {
       len = this._commands.bytes(Command.SEND, flags, 0, id, bytes);
     }
     this._countUnflushed(socket, len);
+    this._counters.messagesOut++;
+    this._counters.bytesOut += len;
     this._engine.schedule();
     return socket[kBacklog] === 0;
   }
@@ -407,6 +451,8 @@ class CoreServer extends EventEmitter {
     if (socket[kServer] !== this) return false;
     this._commands.preparedRecord(Command.SEND_PREPARED, binary ? FLAG_BINARY : 0, id, prepared.handle);
     this._countUnflushed(socket, prepared.length);
+    this._counters.messagesOut++;
+    this._counters.bytesOut += prepared.length;
     this._engine.schedule();
     return socket[kBacklog] === 0; // as send()
   }
@@ -476,10 +522,42 @@ class CoreServer extends EventEmitter {
   }
 }
 
+/** What JS counts for stats(): everything it sees anyway (the engine counts the rest). */
+class Counters {
+  constructor() {
+    this.opened = 0;
+    this.closed = 0;
+    this.messagesIn = 0;
+    this.bytesIn = 0;
+    this.messagesOut = 0;
+    this.bytesOut = 0;
+    this.dropped = 0;
+    this.closeCodes = Object.create(null);
+    this.protocolErrors = Object.create(null);
+    this.refusedByJs = Object.create(null); // complete responses JS wrote (refuseWith)
+  }
+
+  countClose(code, errorCode) {
+    this.closed++;
+    this.closeCodes[code] = (this.closeCodes[code] || 0) + 1;
+    if (errorCode !== undefined) this.protocolErrors[errorCode] = (this.protocolErrors[errorCode] || 0) + 1;
+  }
+}
+
 /** The records of an event batch that change the server's state (batch-decoder.js calls these). */
 class EngineRecords {
   constructor(server) {
     this.server = server;
+  }
+
+  countMessages(messages, bytes) {
+    const counters = this.server._counters;
+    counters.messagesIn += messages;
+    counters.bytesIn += bytes;
+  }
+
+  countDropped() {
+    this.server._counters.dropped++;
   }
 
   /** A client connection's answer (`response`: statusCode, statusMessage, rawHeaders, body). */
@@ -505,6 +583,7 @@ class EngineRecords {
     socket.extensions = extensions;
     server._sockets.set(id, socket);
     socket[kServer] = server;
+    server._counters.opened++;
     server._updateRef();
     // Outgoing connections (ids with CLIENT_ID_BIT) open, accepted ones connect.
     if (id < CLIENT_ID_BIT) return void server.emit('connection', socket);
@@ -520,6 +599,7 @@ class EngineRecords {
     socket.closed = true;
     socket[kServer] = null;
     if (errorCode === 'LWS_ERR_INTERNAL') server._reportInternalError(socket);
+    server._counters.countClose(code, errorCode);
     try {
       server._beforeClose(socket, code, reason, errorCode, errorDetail);
       server.emit('close', socket, code, reason, errorCode, errorDetail);
@@ -577,6 +657,7 @@ class EngineRecords {
   shutdown() {
     const server = this.server;
     server._closed = true;
+    server._engineStats = server._engine.native.stats();
     server._engine.dispose();
     const callbacks = server._closeCallbacks.splice(0);
     for (const cb of callbacks) process.nextTick(cb);
@@ -667,6 +748,8 @@ class RequestAnswers {
   /** A complete HTTP response, sent as is; the connection closes after it. */
   raw(id, bytes) {
     const server = this.server;
+    const status = Number(bytes.latin1Slice(9, 12)); // "HTTP/1.1 NNN"
+    if (status >= 400) server._counters.refusedByJs[status] = (server._counters.refusedByJs[status] || 0) + 1;
     server._pending.delete(id);
     server._commands.bytes(Command.HTTP_RESPONSE, 0, 0, id, bytes);
     server._updateRef();

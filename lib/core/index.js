@@ -14,6 +14,7 @@
 //   options.js         option validation, translated into the engine's settings
 //   fd-adoption.js     Node socket -> engine by descriptor, and engine -> net.Socket
 //   loopback-relay.js  streams with no descriptor (TLS) reach the engine over loopback TCP
+//   client-handshake.js the client side of the handshake: URL, request head, ws's checks of the 101
 //
 // What a layer gets
 //
@@ -25,14 +26,18 @@
 //   (socket, payload); 'drain' (socket); 'dropped' (socket); 'closing' (socket,
 //   code, reason) - the peer's close frame, whose reply waits for this callback;
 //   'close' (socket, code, reason, errorCode, errorDetail) - once per socket;
-//   'http' (request); 'listening'; 'error'.
+//   'http' (request); 'listening'; 'error'; for outgoing connections 'response'
+//   (socket, response) and 'open' (socket, info), see reserveSocket(), dial(),
+//   acceptResponse(), adoptClient() in core-server.js (lws.Client, lib/client.js).
 //   Commands: send(socket, data, binary, fin, compress), sendPrepared,
 //   prepareBuffer, ping, pong, pause, resume, close(socket, code, reason),
 //   terminate(socket, dropQueued), getBufferedAmount(socket), respond(request,
-//   ...); the server: listen, address, stopListening, close([callback]),
+//   ...); outgoing: reserveSocket(), dial(socket, target), releaseSocket(socket),
+//   acceptResponse(socket, extensions, info), adoptClient(socket, nodeSocket, ...); the server: listen, address, stopListening, close([callback]),
 //   handleUpgrade(nodeSocket, request, head) (false when the socket has no
 //   descriptor: see loopback-relay). `options` is the normalized options
 //   (`options.engine.perMessageDeflate.threshold`, ...).
+//   stats(): counters for monitoring (README), JS's and the engine's.
 //   commandEpoch(): counts flushes of the command buffer. What was sent while it
 //   stays the same is still in JS (not handed to the engine); it changes when
 //   the batch's or the tick's commands leave.

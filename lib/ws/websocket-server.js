@@ -195,6 +195,11 @@ class WebSocketServer extends EventEmitter {
     core.on('close', (socket, code, reason, errorCode, errorDetail) => this._onSocketClose(socket, code, reason, errorCode, errorDetail));
   }
 
+  /** lws extension (ws has none): the engine's counters, as lws.Server#stats() (README). */
+  stats() {
+    return this._core.stats();
+  }
+
   /** The bound address (port mode), the http server's (server mode). */
   address() {
     if (this.options.noServer) throw new Error('The server is operating in "noServer" mode');

@@ -28,6 +28,7 @@ pub mod fault;
 pub mod js_loop;
 pub mod outbox;
 pub mod shared;
+pub mod stats;
 pub mod tls;
 pub mod wire;
 pub mod worker;

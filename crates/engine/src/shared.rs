@@ -46,6 +46,8 @@ pub struct Shared {
     /// TLS client configurations made by JS (`Engine::add_client_tls`); a
     /// CONNECT names one by its index.
     client_tls: Mutex<Vec<Arc<rustls::ClientConfig>>>,
+    /// Counters for `server.stats()`, shared by the threads.
+    pub stats: crate::stats::Stats,
 }
 
 impl Shared {
@@ -58,6 +60,7 @@ impl Shared {
             inboxes,
             live_workers,
             client_tls: Mutex::default(),
+            stats: Default::default(),
         }
     }
 

@@ -53,7 +53,7 @@ impl Worker {
                     if self.hand_off(key, None) {
                         return;
                     }
-                    return self.answer(key, handshake::error_response(r.status, r.reason));
+                    return self.refuse(key, r.status, r.reason);
                 }
                 Some(Ok(Some((request, true)))) => return self.on_request(key, request),
                 Some(Ok(Some((request, false)))) => {
@@ -62,8 +62,8 @@ impl Worker {
                         if self.hand_off(key, None) {
                             return;
                         }
-                        if let Some(refusal) = self.plain_refusal(content_length) {
-                            return self.answer(key, refusal);
+                        if let Some((status, reason)) = self.plain_refusal(content_length) {
+                            return self.refuse(key, status, reason);
                         }
                     }
                 }
@@ -102,8 +102,8 @@ impl Worker {
         }
         match request.kind {
             RequestKind::Plain { content_length } => {
-                if let Some(refusal) = self.plain_refusal(content_length) {
-                    return self.answer(key, refusal);
+                if let Some((status, reason)) = self.plain_refusal(content_length) {
+                    return self.refuse(key, status, reason);
                 }
                 let body = &buf[request.head_len..request.head_len + content_length];
                 let encoded = wire::encode_request(peer, &request, body);
@@ -115,7 +115,7 @@ impl Worker {
             RequestKind::Upgrade { key: ref ws_key } => {
                 if let Some(path) = &self.shared.config.path {
                     if request.path() != path {
-                        return self.answer(key, handshake::error_response(404, "Not Found"));
+                        return self.refuse(key, 404, "Not Found");
                     }
                 }
                 let leftover = buf[request.head_len..].to_vec();
@@ -187,11 +187,11 @@ impl Worker {
 
     /// The answer a plain HTTP request gets from the engine itself: 426 when JS
     /// does not answer plain requests, 413 when its body is over `max_http_body`.
-    fn plain_refusal(&self, content_length: usize) -> Option<Vec<u8>> {
+    fn plain_refusal(&self, content_length: usize) -> Option<(u16, &'static str)> {
         if !self.shared.hooks().http {
-            Some(handshake::error_response(426, "Upgrade Required"))
+            Some((426, "Upgrade Required"))
         } else if content_length > self.shared.config.max_http_body {
-            Some(handshake::error_response(413, "Payload Too Large"))
+            Some((413, "Payload Too Large"))
         } else {
             None
         }
@@ -233,6 +233,12 @@ impl Worker {
         true
     }
 
+    /// Refuses with an error status (counted for stats) and closes.
+    fn refuse(&mut self, key: usize, status: u16, reason: &str) {
+        self.shared.stats.count_refusal(status);
+        self.answer(key, handshake::error_response(status, reason));
+    }
+
     /// Starts writing a final HTTP answer; the socket closes after it.
     fn answer(&mut self, key: usize, response: Vec<u8>) {
         self.conns[key].begin_answer(&response);
@@ -262,19 +268,20 @@ impl Worker {
         match (kind, ws_key) {
             (command::ACCEPT, Some(ws_key)) => self.open(key, &ws_key, payload, leftover, peer, negotiated),
             (command::REFUSE, Some(_)) => {
+                self.shared.stats.count_refusal(code);
                 let response = handshake::error_response_with(code, status_reason(code), payload);
                 self.answer(key, response);
             }
             (command::HAND_OFF, _) => {
                 // The request head was shown to JS, which rebuilds it; what followed goes along.
                 if !self.hand_off(key, Some(leftover)) {
-                    self.answer(key, handshake::error_response(500, "Internal Server Error"));
+                    self.refuse(key, 500, "Internal Server Error");
                 }
             }
             // A complete answer written by JS: for plain requests, and for refusals
             // that must match another library's bytes (the ws layer's).
             (command::HTTP_RESPONSE, _) => self.answer(key, payload.to_vec()),
-            _ => self.answer(key, handshake::error_response(500, "Internal Server Error")),
+            _ => self.refuse(key, 500, "Internal Server Error"),
         }
     }
 }

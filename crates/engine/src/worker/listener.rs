@@ -99,6 +99,7 @@ impl Worker {
         };
         self.conns.insert(Conn::new(id, io, head, peer, adopted));
         self.ids.insert(id, key);
+        self.shared.stats.count_accepted();
         let timeout = self.config().handshake_timeout;
         self.set_deadline(key, Some(timeout));
         self.service(key);

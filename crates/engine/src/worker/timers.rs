@@ -82,8 +82,13 @@ impl Worker {
             };
             conn.replace_deadline(None);
             match conn.phase() {
-                // A slow client (slowloris) or an unfinished answer: dropped.
-                Phase::Request(_) | Phase::Answering => self.drop_socket(key),
+                // A slow client (slowloris): dropped.
+                Phase::Request(_) => {
+                    self.shared.stats.count_handshake_timeout();
+                    self.drop_socket(key)
+                }
+                // An unfinished answer: dropped.
+                Phase::Answering => self.drop_socket(key),
                 // A server that did not answer our request in time.
                 Phase::Connecting(_) | Phase::AwaitResponse(_) => {
                     self.abandon_client(key, crate::wire::client_failure::TIMEOUT)
