@@ -12,16 +12,67 @@ const { STATUS_CODES } = require('http');
 const { Engine, prepare } = require('./engine');
 const { decodeBatch } = require('./batch-decoder');
 const { lent, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED } = require('./wire');
-const { normalizeOptions } = require('./options');
+const { normalizeOptions, portNumber } = require('./options');
 const { Socket, idOf, kId, kServer, kBacklog, kEpoch, kUnflushed, kPaused, kCloseReply } = require('./socket');
 const { UpgradeRequest, HttpRequest, headerLines } = require('./requests');
 const { descriptorOf, requestHead, adoptSocket, socketOnDescriptor } = require('./fd-adoption');
 
+/**
+ * The bytes of `data` as a Uint8Array (null if it is not binary). A detached buffer
+ * is a TypeError: a message lent to a callback and kept past it (after an `await`)
+ * would otherwise go out empty. Costs a length test; the detach test runs only for
+ * empty data.
+ */
 function toBytes(data) {
-  if (Buffer.isBuffer(data) || data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data);
-  return null;
+  let bytes;
+  if (Buffer.isBuffer(data) || data instanceof Uint8Array) bytes = data;
+  else if (ArrayBuffer.isView(data)) {
+    if (isDetached(data.buffer)) throw detachedError();
+    bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  } else if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) {
+    if (data.byteLength === 0 && isDetached(data)) throw detachedError();
+    bytes = new Uint8Array(data);
+  } else return null;
+  if (bytes.length === 0 && isDetached(bytes.buffer)) throw detachedError();
+  return bytes;
+}
+
+const hasDetachedGetter = typeof Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get === 'function';
+
+/** Whether an ArrayBuffer is detached (`detached` from Node 22; before it, a detached one cannot be viewed). */
+function isDetached(arrayBuffer) {
+  if (arrayBuffer.byteLength !== 0 || !(arrayBuffer instanceof ArrayBuffer)) return false;
+  if (hasDetachedGetter) return arrayBuffer.detached;
+  try {
+    new Uint8Array(arrayBuffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function detachedError() {
+  const err = new TypeError(
+    'The buffer is detached: a message (or fragment, ping payload) is lent to its callback only and is emptied when the callback returns, ' +
+    'e.g. across an await. Copy it inside the callback to keep it: Buffer.from(message)',
+  );
+  err.code = 'ERR_LWS_DETACHED_BUFFER';
+  return err;
+}
+
+/**
+ * Whether a command for `socket` may go to `server`'s engine: false when the socket
+ * is closed (or not open yet); a TypeError when it belongs to another server.
+ */
+function isOwnOpenSocket(server, socket) {
+  const owner = socket[kServer];
+  if (owner === server) return true;
+  if (owner !== null) {
+    const err = new TypeError('This socket belongs to another lws server: call its own server\'s methods (e.g. the server whose \'connection\' event gave it)');
+    err.code = 'ERR_LWS_FOREIGN_SOCKET';
+    throw err;
+  }
+  return false;
 }
 
 /** Codes an endpoint may send (RFC 6455 7.4 and the IANA registry; ws's rule): not 1004-1006 or 1015. */
@@ -75,6 +126,7 @@ class CoreServer extends EventEmitter {
     if (callback) this.once('listening', callback);
     if (this._closing) throw new Error('The server is closed');
     if (this._listening) throw new Error('The server is already listening');
+    port = portNumber(port);
     const native = this._engine.native;
     let bindHost = host ?? '::';
     let result = native.listen(bindHost, port, this.options.backlog);
@@ -185,7 +237,7 @@ class CoreServer extends EventEmitter {
    */
   send(socket, data, binary = false, fin = true, compress = true) {
     const id = idOf(socket);
-    if (socket[kServer] !== this) return false;
+    if (!isOwnOpenSocket(this, socket)) return false;
     const flags = (binary ? FLAG_BINARY : 0) | (fin ? 0 : FLAG_MORE) | (compress ? 0 : FLAG_NO_COMPRESS);
     let len;
     if (typeof data === 'string') {
@@ -222,7 +274,7 @@ class CoreServer extends EventEmitter {
 
   _control(kind, socket, data) {
     const id = idOf(socket);
-    if (socket[kServer] !== this) return false;
+    if (!isOwnOpenSocket(this, socket)) return false;
     const bytes = data === undefined ? null : typeof data === 'string' ? Buffer.from(data) : toBytes(data);
     if (bytes === null && data !== undefined) throw new TypeError('ping/pong data must be a Buffer, TypedArray, ArrayBuffer or string');
     if (bytes && bytes.length > 125) throw new RangeError('The data size must not be greater than 125 bytes');
@@ -276,7 +328,7 @@ class CoreServer extends EventEmitter {
   sendPrepared(socket, prepared, binary = false) {
     const id = idOf(socket);
     if (!prepared || prepared.handle === undefined) throw new TypeError('sendPrepared() takes a value from prepareBuffer()');
-    if (socket[kServer] !== this) return false;
+    if (!isOwnOpenSocket(this, socket)) return false;
     this._commands.preparedRecord(Command.SEND_PREPARED, binary ? FLAG_BINARY : 0, id, prepared.handle);
     this._countUnflushed(socket, prepared.length);
     this._engine.schedule();
@@ -295,7 +347,7 @@ class CoreServer extends EventEmitter {
     if (code !== undefined && !validCloseCode(code)) {
       throw new RangeError(`Invalid close code ${code}: use 1000-1003, 1007-1014 or 3000-4999`);
     }
-    if (socketOrCallback[kServer] !== this) return false;
+    if (!isOwnOpenSocket(this, socketOrCallback)) return false;
     const reasonText = reason === undefined ? '' : String(reason);
     if (Buffer.byteLength(reasonText) > 123) throw new RangeError('The close reason must be at most 123 bytes');
     this._commands.string(Command.CLOSE, 0, code === undefined ? (reasonText ? 1000 : 1005) : code, id, reasonText);
@@ -310,7 +362,7 @@ class CoreServer extends EventEmitter {
    */
   terminate(socket, dropQueued = false) {
     const id = idOf(socket);
-    if (socket[kServer] !== this) return false;
+    if (!isOwnOpenSocket(this, socket)) return false;
     this._commands.bytes(Command.TERMINATE, dropQueued ? FLAG_DROP_QUEUED : 0, 0, id, null);
     this._engine.schedule();
     return true;
