@@ -23,6 +23,14 @@ const { descriptorOf, requestHead, adoptSocket, socketOnDescriptor } = require('
  * would otherwise go out empty. Costs a length test; the detach test runs only for
  * empty data.
  */
+/**
+ * NODE_DEBUG=lws: connections' lifecycle (open, close and its code, refused upgrades,
+ * errors) on stderr, as Node's own modules log. Read once: with it off (the default),
+ * each call site costs a test of a constant, and nothing per message.
+ */
+const debuglog = util.debuglog('lws');
+const debug = debuglog.enabled ? debuglog : null;
+
 function toBytes(data) {
   let bytes;
   if (Buffer.isBuffer(data) || data instanceof Uint8Array) bytes = data;
@@ -136,11 +144,13 @@ class CoreServer extends EventEmitter {
     }
     if (result < 0) {
       const err = listenError(result, bindHost, port);
+      if (debug !== null) debug('listen failed: %s', err.message);
       process.nextTick(() => this.emit('error', err));
       return this;
     }
     this._listening = true;
     this._address = { address: bindHost, family: bindHost.includes(':') ? 'IPv6' : 'IPv4', port: result };
+    if (debug !== null) debug('listening on %s port %d (threads: %d)', bindHost, result, this.options.engine.threads);
     this._updateRef();
     process.nextTick(() => this.emit('listening'));
     return this;
@@ -201,6 +211,7 @@ class CoreServer extends EventEmitter {
     const err = new Error('lws engine: internal error while serving a socket; it was closed with 1011');
     err.code = 'LWS_ERR_INTERNAL';
     err.socket = socket;
+    if (debug !== null) debug('error on connection %d: %s', socket[kId], err.message);
     if (this.listenerCount('error') > 0) this.emit('error', err, socket);
     else process.emitWarning(err);
   }
@@ -390,6 +401,7 @@ class CoreServer extends EventEmitter {
       else this._closeCallbacks.push(callback);
     }
     if (this._closing) return this;
+    if (debug !== null) debug('closing the server (%d connections get 1001)', this._sockets.size);
     this._closing = true;
     this._listening = false;
     // Stay referenced until the engine reports it has stopped, so the callback runs.
@@ -416,6 +428,7 @@ class EngineRecords {
     server._sockets.set(id, socket);
     socket[kServer] = server;
     server._updateRef();
+    if (debug !== null) debug('open connection %d (fd %d) from %s port %s%s', id, fd, socket.remoteAddress, socket.remotePort, extensions ? `, extensions: ${extensions}` : '');
     server.emit('connection', socket);
   }
 
@@ -424,6 +437,7 @@ class EngineRecords {
     server._sockets.delete(socket[kId]);
     socket.closed = true;
     socket[kServer] = null;
+    if (debug !== null) debug('close connection %d: code %d%s%s', socket[kId], code, reason ? ` reason ${JSON.stringify(reason)}` : '', errorCode ? `, error ${errorCode} (${errorDetail})` : '');
     if (errorCode === 'LWS_ERR_INTERNAL') server._reportInternalError(socket);
     try {
       server.emit('close', socket, code, reason, errorCode, errorDetail);
@@ -472,6 +486,7 @@ class EngineRecords {
     const pending = server._pending.get(id);
     server._pending.delete(id);
     server._updateRef();
+    if (debug !== null) debug('aborted request %d: the client went away before its answer', id);
     if (pending !== undefined) {
       pending.aborted = true;
       server.emit('aborted', pending);
@@ -481,6 +496,7 @@ class EngineRecords {
   shutdown() {
     const server = this.server;
     server._closed = true;
+    if (debug !== null) debug('server stopped');
     server._engine.dispose();
     const callbacks = server._closeCallbacks.splice(0);
     for (const cb of callbacks) process.nextTick(cb);
@@ -537,9 +553,11 @@ class EngineRecords {
     try {
       socket = socketOnDescriptor(fd, head);
     } catch (err) {
+      if (debug !== null) debug('hand-off of connection %d failed: %s', id, err.message);
       server.emit('error', err);
       return;
     }
+    if (debug !== null) debug('handed connection %d to the httpServer option\'s server', id);
     server.options.httpServer.emit('connection', socket);
   }
 }
@@ -561,6 +579,7 @@ class RequestAnswers {
     if (status === 101) {
       server._commands.bytes(Command.ACCEPT, 0, 0, id, lines ? Buffer.from(lines, 'latin1') : null);
     } else {
+      if (debug !== null) debug('refused upgrade %d with %d', id, status);
       server._pending.delete(id);
       server._commands.bytes(Command.REFUSE, 0, status, id, lines ? Buffer.from(lines, 'latin1') : null);
       server._updateRef();
@@ -571,6 +590,7 @@ class RequestAnswers {
   /** A complete HTTP response, sent as is; the connection closes after it. */
   raw(id, bytes) {
     const server = this.server;
+    if (debug !== null) debug('refused upgrade %d with a response written by JS: %s', id, JSON.stringify(bytes.toString('latin1', 0, 64).split('\r')[0]));
     server._pending.delete(id);
     server._commands.bytes(Command.HTTP_RESPONSE, 0, 0, id, bytes);
     server._updateRef();
