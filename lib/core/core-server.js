@@ -18,12 +18,6 @@ const { UpgradeRequest, HttpRequest, headerLines } = require('./requests');
 const { descriptorOf, requestHead, adoptSocket, socketOnDescriptor } = require('./fd-adoption');
 
 /**
- * The bytes of `data` as a Uint8Array (null if it is not binary). A detached buffer
- * is a TypeError: a message lent to a callback and kept past it (after an `await`)
- * would otherwise go out empty. Costs a length test; the detach test runs only for
- * empty data.
- */
-/**
  * NODE_DEBUG=lws: connections' lifecycle (open, close and its code, refused upgrades,
  * errors) on stderr, as Node's own modules log. Read once: with it off (the default),
  * each call site costs a test of a constant, and nothing per message.
@@ -31,6 +25,12 @@ const { descriptorOf, requestHead, adoptSocket, socketOnDescriptor } = require('
 const debuglog = util.debuglog('lws');
 const debug = debuglog.enabled ? debuglog : null;
 
+/**
+ * The bytes of `data` as a Uint8Array (null if it is not binary). A detached buffer
+ * is a TypeError: a message lent to a callback and kept past it (after an `await`)
+ * would otherwise go out empty. Costs a length test; the detach test runs only for
+ * empty data.
+ */
 function toBytes(data) {
   let bytes;
   if (Buffer.isBuffer(data) || data instanceof Uint8Array) bytes = data;
