@@ -1,4 +1,4 @@
-// README.md's snippet 2, as TypeScript: the same lines but the import (checked by __test__/types.test.js).
+// A README.md snippet as TypeScript: the same lines but the import (checked by __test__/types.test.js).
 import { WebSocketServer } from 'lws';
 const wss = new WebSocketServer({ port: 8080 });
 wss.on('connection', (ws, request) => {

@@ -1,4 +1,4 @@
-// README.md's snippet 1, as TypeScript: the same lines but the import (checked by __test__/types.test.js).
+// A README.md snippet as TypeScript: the same lines but the import (checked by __test__/types.test.js).
 import * as lws from 'lws';
 const server = new lws.Server({ port: 3000 });
 
