@@ -28,8 +28,8 @@ export interface SslOptions {
 }
 
 export interface ServerOptions {
-  /** Port to listen on (0 picks a free one). Without it, use `listen()` or `handleUpgrade()`. */
-  port?: number;
+  /** Port to listen on (0 picks a free one; a numeric string such as `process.env.PORT` too, as net accepts). Without it, use `listen()` or `handleUpgrade()`. */
+  port?: number | string;
   /** Address to bind; default `::` (all interfaces, IPv4 and IPv6). */
   host?: string;
   /** Only upgrades to this path are accepted; others get 404. */
@@ -141,8 +141,8 @@ export declare class Server extends EventEmitter {
   readonly options: unknown;
   /** The bound port, once listening. */
   readonly port: number | undefined;
-  listen(port: number, host?: string, callback?: () => void): this;
-  listen(port: number, callback?: () => void): this;
+  listen(port: number | string, host?: string, callback?: () => void): this;
+  listen(port: number | string, callback?: () => void): this;
   address(): { address: string; family: string; port: number } | null;
   /** Stops accepting and frees the port; open connections stay. False if not listening. */
   stopListening(): boolean;
@@ -151,6 +151,8 @@ export declare class Server extends EventEmitter {
    * Queues a message (a fragment when `fin` is false). True when queued and the socket keeps
    * up; false when the socket is closed (nothing sent) or backed up (queued all the same;
    * 'drain' follows). A received message sent from its 'message' callback is not copied.
+   * Throws a TypeError for a socket of another server, and for a lent message kept past
+   * its callback (detached: copy it with `Buffer.from(message)` inside the callback).
    */
   send(socket: Socket, message: SendData, binary?: boolean, fin?: boolean, compress?: boolean): boolean;
   /** Bytes sent and not yet written to the network. */
@@ -162,7 +164,8 @@ export declare class Server extends EventEmitter {
   prepareBuffer(message: SendData): PreparedBuffer;
   sendPrepared(socket: Socket, prepared: PreparedBuffer, binary?: boolean): boolean;
   setUserData(socket: Socket, data: unknown): void;
-  getUserData(socket: Socket): unknown;
+  /** What setUserData stored (typed `any` unless given: `getUserData<Session>(socket)`). */
+  getUserData<T = any>(socket: Socket): T;
   getFd(socket: Socket): number;
   /** Starts the close handshake with `code` (1000-1003, 1007-1014 or 3000-4999, as ws); false if already closed. */
   close(socket: Socket, code?: number, reason?: string): boolean;
@@ -178,7 +181,7 @@ export declare class Server extends EventEmitter {
   /** Return true (403) or an HTTP status (400-599) to refuse the connection. */
   on(event: 'upgrade', listener: (socket: Socket, headers: Record<string, string>, request: UpgradeRequest) => boolean | number | void): this;
   on(event: 'connection', listener: (socket: Socket) => void): this;
-  /** `message` is valid only during the callback (it is emptied afterwards): copy it to keep it. */
+  /** `message` is lent: valid only during the callback (detached afterwards, e.g. after an `await`): copy it (`Buffer.from(message)`) to keep it. */
   on(event: 'message', listener: (socket: Socket, message: Buffer, binary: boolean, remainingBytes: number) => void): this;
   on(event: 'fragment', listener: (socket: Socket, fragment: Buffer, binary: boolean, remainingBytes: number) => void): this;
   /** The peer's close frame arrived; what is sent from here still leaves before the reply, which echoes code and reason. */
@@ -197,6 +200,8 @@ export declare class Server extends EventEmitter {
 }
 
 // ---- ws-compatible server side: `const { WebSocketServer } = require('lws')` ----
+// Typed as @types/ws types ws 8's server side, so that code written against ws
+// compiles unchanged (checked by __test__/types.test.js: one program against both).
 
 /** The request of a connection: an http.IncomingMessage in every mode (port mode: built by lws, `socket` has addresses only). */
 export interface WebSocketRequest {
@@ -210,59 +215,86 @@ export interface WebSocketRequest {
   };
 }
 
+/** What ws.send() takes (as @types/ws: anything Buffer.from() takes, Blobs, and arrays as ws converts them). */
+export type WebSocketData =
+  | string | Buffer | DataView | number | ArrayBufferView | Uint8Array | ArrayBuffer | SharedArrayBuffer | Blob
+  | readonly any[] | readonly number[]
+  | { valueOf(): ArrayBuffer } | { valueOf(): SharedArrayBuffer } | { valueOf(): Uint8Array }
+  | { valueOf(): readonly number[] } | { valueOf(): string }
+  | { [Symbol.toPrimitive](hint: string): string }
+  | null | undefined;
+/** `'blob'` is ws 8.18's, and lws's; @types/ws does not list it yet. */
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
+
+export type VerifyClientCallbackSync<Request extends IncomingMessage = IncomingMessage> = (info: {
+  origin: string;
+  secure: boolean;
+  req: Request;
+}) => boolean;
+export type VerifyClientCallbackAsync<Request extends IncomingMessage = IncomingMessage> = (
+  info: { origin: string; secure: boolean; req: Request },
+  callback: (verified: boolean, code?: number, message?: string, headers?: OutgoingHttpHeaders) => void,
+) => void;
+/** @deprecated the argument of VerifyClientCallbackSync / Async. */
 export interface VerifyClientInfo {
-  origin: string | undefined;
+  origin: string;
   secure: boolean;
   req: IncomingMessage;
 }
 
-export type VerifyClientCallbackSync = (info: VerifyClientInfo) => boolean;
-export type VerifyClientCallbackAsync = (
-  info: VerifyClientInfo,
-  callback: (verified: boolean, code?: number, message?: string, headers?: OutgoingHttpHeaders) => void,
-) => void;
+export interface WebSocketPerMessageDeflateOptions {
+  serverNoContextTakeover?: boolean;
+  clientNoContextTakeover?: boolean;
+  serverMaxWindowBits?: number | boolean;
+  clientMaxWindowBits?: number | boolean;
+  /** Messages smaller than this go uncompressed on connections without server context takeover; default 1024. */
+  threshold?: number;
+  /** Only `level` applies; the other zlib options are accepted and ignored. */
+  zlibDeflateOptions?: { level?: number; [option: string]: unknown };
+  /** Accepted and ignored. */
+  zlibInflateOptions?: object;
+  /** Accepted and ignored. */
+  concurrencyLimit?: number;
+}
 
-export interface WebSocketServerOptions {
-  /** Port for the engine to listen on (one of port, server, noServer). */
-  port?: number;
+export interface WebSocketServerOptions<
+  T extends typeof WebSocket = typeof WebSocket,
+  U extends typeof IncomingMessage = typeof IncomingMessage,
+> {
+  /** Port for the engine to listen on (one of port, server, noServer); a numeric string is accepted, as by net. */
+  port?: number | string;
   host?: string;
   backlog?: number;
   /** An http/https server whose 'upgrade' events are taken over (works with express). */
-  server?: HttpServer | HttpsServer;
+  server?: HttpServer<U> | HttpsServer<U>;
   /** Call handleUpgrade() yourself. */
   noServer?: boolean;
   /** Only this path is accepted (query ignored); others get 400. */
   path?: string;
-  verifyClient?: VerifyClientCallbackSync | VerifyClientCallbackAsync;
-  handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false;
+  verifyClient?: VerifyClientCallbackAsync<InstanceType<U>> | VerifyClientCallbackSync<InstanceType<U>>;
+  handleProtocols?: (protocols: Set<string>, request: InstanceType<U>) => string | false;
   /** Track clients in `clients`; default true. */
   clientTracking?: boolean;
   /** Largest message in bytes (0: no limit); default 100 MiB. Larger ones close with 1009. */
   maxPayload?: number;
   /**
-   * permessage-deflate, negotiated as ws does (ws's defaults: context takeover both ways).
-   * Of the zlib options only `zlibDeflateOptions.level` applies.
+   * permessage-deflate, negotiated by ws's rules (context takeover both ways by
+   * default), compressed by the engine. Of the zlib options only `zlibDeflateOptions.level` applies.
    */
-  perMessageDeflate?: boolean | {
-    serverNoContextTakeover?: boolean;
-    clientNoContextTakeover?: boolean;
-    serverMaxWindowBits?: number | boolean;
-    clientMaxWindowBits?: number | boolean;
-    /** Messages smaller than this go uncompressed on connections without server context takeover; default 1024. */
-    threshold?: number;
-    zlibDeflateOptions?: { level?: number; [option: string]: unknown };
-    zlibInflateOptions?: object;
-    concurrencyLimit?: number;
-  };
+  perMessageDeflate?: boolean | WebSocketPerMessageDeflateOptions;
   /** Accepted; the engine always validates UTF-8. */
   skipUTF8Validation?: boolean;
   /** Milliseconds close() waits for the peer's close frame before dropping the connection (1006); default 30000. */
   closeTimeout?: number;
   /** The class for connections: WebSocket or a subclass. */
-  WebSocket?: typeof WebSocket;
+  WebSocket?: T;
   /** Pings are answered automatically (default true); false leaves it to `ws.pong()` in a 'ping' listener. */
   autoPong?: boolean;
+  /** Accepted; events are always emitted as ws's default (true) does. */
   allowSynchronousEvents?: boolean;
+  /** Accepted and ignored (ws's limits on a message's chunks and fragments; the engine counts frames itself). */
+  maxBufferedChunks?: number;
+  maxFragments?: number;
   /** lws engine options, passed through. */
   threads?: number;
   maxBacklog?: number;
@@ -275,33 +307,12 @@ export interface WebSocketServerOptions {
   maxHeaders?: number;
 }
 
-export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | readonly number[] | number | null | undefined;
-export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
-
-export declare class WebSocketEvent {
-  readonly type: string;
-  readonly target: WebSocket;
-}
-export declare class WebSocketMessageEvent extends WebSocketEvent {
-  readonly data: string | Buffer | ArrayBuffer | Buffer[] | Blob;
-}
-export declare class WebSocketCloseEvent extends WebSocketEvent {
-  readonly code: number;
-  readonly reason: string;
-  readonly wasClean: boolean;
-}
-export declare class WebSocketErrorEvent extends WebSocketEvent {
-  readonly error: Error;
-  readonly message: string;
-}
-
 /** The server side of ws's WebSocket. lws has no client: `new WebSocket(url)` throws. */
 export declare class WebSocket extends EventEmitter {
   static readonly CONNECTING: 0;
   static readonly OPEN: 1;
   static readonly CLOSING: 2;
   static readonly CLOSED: 3;
-  static readonly WebSocket: typeof WebSocket;
   static readonly WebSocketServer: typeof WebSocketServer;
   static readonly Server: typeof WebSocketServer;
   static readonly createWebSocketStream: typeof createWebSocketStream;
@@ -310,73 +321,175 @@ export declare class WebSocket extends EventEmitter {
   readonly CLOSING: 2;
   readonly CLOSED: 3;
 
-  constructor(address: null, protocols?: undefined, options?: WebSocketServerOptions);
+  constructor(address: null);
   binaryType: BinaryType;
   readonly bufferedAmount: number;
-  /** Always '' (no extension is negotiated yet). */
+  /** The negotiated Sec-WebSocket-Extensions (e.g. 'permessage-deflate'), '' when none. */
   readonly extensions: string;
   readonly isPaused: boolean;
   readonly protocol: string;
   readonly readyState: 0 | 1 | 2 | 3;
-  /** Undefined on the server side, as in ws. */
-  readonly url: string | undefined;
+  /** Undefined on the server side, as in ws (typed string, as @types/ws types it). */
+  readonly url: string;
 
-  onopen: ((event: WebSocketEvent) => void) | null;
-  onerror: ((event: WebSocketErrorEvent) => void) | null;
-  onclose: ((event: WebSocketCloseEvent) => void) | null;
-  onmessage: ((event: WebSocketMessageEvent) => void) | null;
+  onopen: ((event: WebSocket.Event) => void) | null;
+  onerror: ((event: WebSocket.ErrorEvent) => void) | null;
+  onclose: ((event: WebSocket.CloseEvent) => void) | null;
+  onmessage: ((event: WebSocket.MessageEvent) => void) | null;
 
   send(data: WebSocketData, cb?: (err?: Error) => void): void;
   send(data: WebSocketData, options: { binary?: boolean; compress?: boolean; fin?: boolean; mask?: boolean }, cb?: (err?: Error) => void): void;
-  ping(data?: WebSocketData, mask?: boolean, cb?: (err?: Error) => void): void;
-  ping(cb: (err?: Error) => void): void;
-  pong(data?: WebSocketData, mask?: boolean, cb?: (err?: Error) => void): void;
-  pong(cb: (err?: Error) => void): void;
+  ping(data?: any, mask?: boolean, cb?: (err: Error) => void): void;
+  pong(data?: any, mask?: boolean, cb?: (err: Error) => void): void;
   /** code: 1000-1003, 1007-1014 or 3000-4999; reason at most 123 bytes. */
   close(code?: number, reason?: string | Buffer): void;
   terminate(): void;
   pause(): void;
   resume(): void;
 
-  addEventListener(type: 'message', listener: ((event: WebSocketMessageEvent) => void) | { handleEvent(event: WebSocketMessageEvent): void }, options?: { once?: boolean }): void;
-  addEventListener(type: 'close', listener: ((event: WebSocketCloseEvent) => void) | { handleEvent(event: WebSocketCloseEvent): void }, options?: { once?: boolean }): void;
-  addEventListener(type: 'error', listener: ((event: WebSocketErrorEvent) => void) | { handleEvent(event: WebSocketErrorEvent): void }, options?: { once?: boolean }): void;
-  addEventListener(type: 'open', listener: ((event: WebSocketEvent) => void) | { handleEvent(event: WebSocketEvent): void }, options?: { once?: boolean }): void;
-  removeEventListener(type: 'message' | 'close' | 'error' | 'open', listener: unknown): void;
+  addEventListener<K extends keyof WebSocket.WebSocketEventMap>(
+    type: K,
+    listener: ((event: WebSocket.WebSocketEventMap[K]) => void) | { handleEvent(event: WebSocket.WebSocketEventMap[K]): void },
+    options?: WebSocket.EventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof WebSocket.WebSocketEventMap>(
+    type: K,
+    listener: ((event: WebSocket.WebSocketEventMap[K]) => void) | { handleEvent(event: WebSocket.WebSocketEventMap[K]): void },
+  ): void;
 
-  /** A copy, owned by the listener. Text messages are Buffers too (isBinary false). */
-  on(event: 'message', listener: (this: WebSocket, data: Buffer | ArrayBuffer | Buffer[] | Blob, isBinary: boolean) => void): this;
+  /**
+   * An owned copy. Text messages are Buffers too (isBinary false); binary ones follow
+   * `binaryType` (a Blob with 'blob', which @types/ws does not type: RawData is its type).
+   */
+  on(event: 'message', listener: (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) => void): this;
   on(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
   /** Protocol errors as ws reports them: `code` is e.g. 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'. */
-  on(event: 'error', listener: (this: WebSocket, error: Error & { code?: string }) => void): this;
+  on(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
   on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
   on(event: 'open', listener: (this: WebSocket) => void): this;
   on(event: string | symbol, listener: (this: WebSocket, ...args: any[]) => void): this;
-  once(event: 'message', listener: (this: WebSocket, data: Buffer | ArrayBuffer | Buffer[] | Blob, isBinary: boolean) => void): this;
+  once(event: 'message', listener: (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) => void): this;
   once(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
+  once(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  once(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
+  once(event: 'open', listener: (this: WebSocket) => void): this;
   once(event: string | symbol, listener: (this: WebSocket, ...args: any[]) => void): this;
+  off(event: 'message', listener: (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) => void): this;
+  off(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
+  off(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
+  off(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
+  off(event: 'open', listener: (this: WebSocket) => void): this;
+  off(event: string | symbol, listener: (this: WebSocket, ...args: any[]) => void): this;
+  addListener(event: 'message', listener: (data: WebSocket.RawData, isBinary: boolean) => void): this;
+  addListener(event: 'close', listener: (code: number, reason: Buffer) => void): this;
+  addListener(event: 'error', listener: (error: Error) => void): this;
+  addListener(event: 'ping' | 'pong', listener: (data: Buffer) => void): this;
+  addListener(event: 'open', listener: () => void): this;
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener(event: 'message', listener: (data: WebSocket.RawData, isBinary: boolean) => void): this;
+  removeListener(event: 'close', listener: (code: number, reason: Buffer) => void): this;
+  removeListener(event: 'error', listener: (error: Error) => void): this;
+  removeListener(event: 'ping' | 'pong', listener: (data: Buffer) => void): this;
+  removeListener(event: 'open', listener: () => void): this;
+  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
-/** ws's WebSocketServer, over the lws engine. */
-export declare class WebSocketServer<T extends WebSocket = WebSocket> extends EventEmitter {
-  constructor(options: WebSocketServerOptions, callback?: () => void);
-  readonly options: WebSocketServerOptions;
+/** The types @types/ws keeps under its WebSocket namespace, at the same names (`WebSocket.RawData`, ...). */
+export declare namespace WebSocket {
+  /** A received message: a Buffer ('nodebuffer'), an ArrayBuffer ('arraybuffer') or Buffer[] ('fragments'). */
+  type RawData = Buffer | ArrayBuffer | Buffer[];
+  type Data = string | Buffer | ArrayBuffer | Buffer[];
+  type ServerOptions<T extends typeof WebSocket = typeof WebSocket, U extends typeof IncomingMessage = typeof IncomingMessage> = WebSocketServerOptions<T, U>;
+  type PerMessageDeflateOptions = WebSocketPerMessageDeflateOptions;
+  type Server<T extends typeof WebSocket = typeof WebSocket, U extends typeof IncomingMessage = typeof IncomingMessage> = WebSocketServer<T, U>;
+  interface Event {
+    type: string;
+    target: WebSocket;
+  }
+  interface ErrorEvent {
+    error: any;
+    message: string;
+    type: string;
+    target: WebSocket;
+  }
+  interface CloseEvent {
+    wasClean: boolean;
+    code: number;
+    reason: string;
+    type: string;
+    target: WebSocket;
+  }
+  interface MessageEvent {
+    data: Data;
+    type: string;
+    target: WebSocket;
+  }
+  interface WebSocketEventMap {
+    open: Event;
+    error: ErrorEvent;
+    close: CloseEvent;
+    message: MessageEvent;
+  }
+  interface EventListenerOptions {
+    once?: boolean;
+  }
+  interface AddressInfo {
+    address: string;
+    family: string;
+    port: number;
+  }
+}
+
+// The same types by name, as `import type { RawData } from 'ws'` finds them.
+export type RawData = WebSocket.RawData;
+export type Data = WebSocket.Data;
+export type Event = WebSocket.Event;
+export type MessageEvent = WebSocket.MessageEvent;
+export type CloseEvent = WebSocket.CloseEvent;
+export type ErrorEvent = WebSocket.ErrorEvent;
+export type WebSocketEventMap = WebSocket.WebSocketEventMap;
+export type AddressInfo = WebSocket.AddressInfo;
+// Earlier names of the event types.
+export type WebSocketEvent = WebSocket.Event;
+export type WebSocketMessageEvent = WebSocket.MessageEvent;
+export type WebSocketCloseEvent = WebSocket.CloseEvent;
+export type WebSocketErrorEvent = WebSocket.ErrorEvent;
+
+/** ws's WebSocketServer, over the lws engine. Type parameters as @types/ws's Server. */
+export declare class WebSocketServer<
+  T extends typeof WebSocket = typeof WebSocket,
+  U extends typeof IncomingMessage = typeof IncomingMessage,
+> extends EventEmitter {
+  constructor(options?: WebSocketServerOptions<T, U>, callback?: () => void);
+  options: WebSocketServerOptions<T, U>;
   /** The open connections (undefined with clientTracking: false). */
-  readonly clients: Set<T>;
+  clients: Set<InstanceType<T>>;
   /** The bound address; null once closed; throws in noServer mode. */
-  address(): { address: string; family: string; port: number } | string | null;
+  address(): WebSocket.AddressInfo | string | null;
   /** Stops accepting; open connections are not closed (ws 8). */
   close(cb?: (err?: Error) => void): void;
   /** Takes over an upgrade from an http/https server (or any Duplex); `callback` runs once the connection is open. */
-  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, callback: (client: T, request: IncomingMessage) => void): void;
-  shouldHandle(request: IncomingMessage): boolean;
+  handleUpgrade(request: InstanceType<U>, socket: Duplex, upgradeHead: Buffer, callback: (client: InstanceType<T>, request: InstanceType<U>) => void): void;
+  shouldHandle(request: InstanceType<U>): boolean | Promise<boolean>;
 
-  on(event: 'connection', listener: (this: WebSocketServer<T>, socket: T, request: IncomingMessage) => void): this;
-  on(event: 'error', listener: (this: WebSocketServer<T>, error: Error) => void): this;
-  on(event: 'headers', listener: (this: WebSocketServer<T>, headers: string[], request: IncomingMessage) => void): this;
-  on(event: 'close' | 'listening', listener: (this: WebSocketServer<T>) => void): this;
-  on(event: 'wsClientError', listener: (this: WebSocketServer<T>, error: Error, socket: Duplex, request: IncomingMessage) => void): this;
-  on(event: string | symbol, listener: (this: WebSocketServer<T>, ...args: any[]) => void): this;
+  on(event: 'connection', listener: (this: WebSocketServer<T, U>, socket: InstanceType<T>, request: InstanceType<U>) => void): this;
+  on(event: 'error', listener: (this: WebSocketServer<T, U>, error: Error) => void): this;
+  on(event: 'headers', listener: (this: WebSocketServer<T, U>, headers: string[], request: InstanceType<U>) => void): this;
+  on(event: 'close' | 'listening', listener: (this: WebSocketServer<T, U>) => void): this;
+  on(event: 'wsClientError', listener: (this: WebSocketServer<T, U>, error: Error, socket: Duplex, request: InstanceType<U>) => void): this;
+  on(event: string | symbol, listener: (this: WebSocketServer<T, U>, ...args: any[]) => void): this;
+  once(event: 'connection', listener: (this: WebSocketServer<T, U>, socket: InstanceType<T>, request: InstanceType<U>) => void): this;
+  once(event: 'error', listener: (this: WebSocketServer<T, U>, error: Error) => void): this;
+  once(event: 'headers', listener: (this: WebSocketServer<T, U>, headers: string[], request: InstanceType<U>) => void): this;
+  once(event: 'close' | 'listening', listener: (this: WebSocketServer<T, U>) => void): this;
+  once(event: 'wsClientError', listener: (this: WebSocketServer<T, U>, error: Error, socket: Duplex, request: InstanceType<U>) => void): this;
+  once(event: string | symbol, listener: (this: WebSocketServer<T, U>, ...args: any[]) => void): this;
+  off(event: 'connection', listener: (this: WebSocketServer<T, U>, socket: InstanceType<T>, request: InstanceType<U>) => void): this;
+  off(event: 'error', listener: (this: WebSocketServer<T, U>, error: Error) => void): this;
+  off(event: 'headers', listener: (this: WebSocketServer<T, U>, headers: string[], request: InstanceType<U>) => void): this;
+  off(event: 'close' | 'listening', listener: (this: WebSocketServer<T, U>) => void): this;
+  off(event: 'wsClientError', listener: (this: WebSocketServer<T, U>, error: Error, socket: Duplex, request: InstanceType<U>) => void): this;
+  off(event: string | symbol, listener: (this: WebSocketServer<T, U>, ...args: any[]) => void): this;
 }
 
 /** Same as WebSocketServer (the name used by lws's documentation for the ws drop-in). */

@@ -12,7 +12,7 @@ const { STATUS_CODES } = require('http');
 const { Engine, prepare } = require('./engine');
 const { decodeBatch } = require('./batch-decoder');
 const { lent, Command, CLIENT_ID_BIT, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED, encodeConnect } = require('./wire');
-const { normalizeOptions } = require('./options');
+const { normalizeOptions, portNumber } = require('./options');
 const { Socket, idOf, kId, kServer, kBacklog, kEpoch, kUnflushed, kPaused, kCloseReply } = require('./socket');
 const { UpgradeRequest, HttpRequest, headerLines } = require('./requests');
 
@@ -20,11 +20,70 @@ const { UpgradeRequest, HttpRequest, headerLines } = require('./requests');
 const kOpenInfo = Symbol('lws.openInfo');
 const { descriptorOf, requestHead, adoptSocket, socketOnDescriptor } = require('./fd-adoption');
 
+/**
+ * NODE_DEBUG=lws: connections' lifecycle (open, close and its code, refused upgrades,
+ * errors) on stderr, as Node's own modules log. Read once: with it off (the default),
+ * each call site costs a test of a constant, and nothing per message.
+ */
+const debuglog = util.debuglog('lws');
+const debug = debuglog.enabled ? debuglog : null;
+
+/**
+ * The bytes of `data` as a Uint8Array (null if it is not binary). A detached buffer
+ * is a TypeError: a message lent to a callback and kept past it (after an `await`)
+ * would otherwise go out empty. Costs a length test; the detach test runs only for
+ * empty data.
+ */
 function toBytes(data) {
-  if (Buffer.isBuffer(data) || data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data);
-  return null;
+  let bytes;
+  if (Buffer.isBuffer(data) || data instanceof Uint8Array) bytes = data;
+  else if (ArrayBuffer.isView(data)) {
+    if (isDetached(data.buffer)) throw detachedError();
+    bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  } else if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) {
+    if (data.byteLength === 0 && isDetached(data)) throw detachedError();
+    bytes = new Uint8Array(data);
+  } else return null;
+  if (bytes.length === 0 && isDetached(bytes.buffer)) throw detachedError();
+  return bytes;
+}
+
+const hasDetachedGetter = typeof Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get === 'function';
+
+/** Whether an ArrayBuffer is detached (`detached` from Node 22; before it, a detached one cannot be viewed). */
+function isDetached(arrayBuffer) {
+  if (arrayBuffer.byteLength !== 0 || !(arrayBuffer instanceof ArrayBuffer)) return false;
+  if (hasDetachedGetter) return arrayBuffer.detached;
+  try {
+    new Uint8Array(arrayBuffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function detachedError() {
+  const err = new TypeError(
+    'The buffer is detached: a message (or fragment, ping payload) is lent to its callback only and is emptied when the callback returns, ' +
+    'e.g. across an await. Copy it inside the callback to keep it: Buffer.from(message)',
+  );
+  err.code = 'ERR_LWS_DETACHED_BUFFER';
+  return err;
+}
+
+/**
+ * Whether a command for `socket` may go to `server`'s engine: false when the socket
+ * is closed (or not open yet); a TypeError when it belongs to another server.
+ */
+function isOwnOpenSocket(server, socket) {
+  const owner = socket[kServer];
+  if (owner === server) return true;
+  if (owner !== null) {
+    const err = new TypeError('This socket belongs to another lws server: call its own server\'s methods (e.g. the server whose \'connection\' event gave it)');
+    err.code = 'ERR_LWS_FOREIGN_SOCKET';
+    throw err;
+  }
+  return false;
 }
 
 /** Codes an endpoint may send (RFC 6455 7.4 and the IANA registry; ws's rule): not 1004-1006 or 1015. */
@@ -82,6 +141,7 @@ class CoreServer extends EventEmitter {
     if (callback) this.once('listening', callback);
     if (this._closing) throw new Error('The server is closed');
     if (this._listening) throw new Error('The server is already listening');
+    port = portNumber(port);
     const native = this._engine.native;
     let bindHost = host ?? '::';
     let result = native.listen(bindHost, port, this.options.backlog);
@@ -91,11 +151,13 @@ class CoreServer extends EventEmitter {
     }
     if (result < 0) {
       const err = listenError(result, bindHost, port);
+      if (debug !== null) debug('listen failed: %s', err.message);
       process.nextTick(() => this.emit('error', err));
       return this;
     }
     this._listening = true;
     this._address = { address: bindHost, family: bindHost.includes(':') ? 'IPv6' : 'IPv4', port: result };
+    if (debug !== null) debug('listening on %s port %d (threads: %d)', bindHost, result, this.options.engine.threads);
     this._updateRef();
     process.nextTick(() => this.emit('listening'));
     return this;
@@ -159,6 +221,7 @@ class CoreServer extends EventEmitter {
     const err = new Error('lws engine: internal error while serving a socket; it was closed with 1011');
     err.code = 'LWS_ERR_INTERNAL';
     err.socket = socket;
+    if (debug !== null) debug('error on connection %d: %s', socket[kId], err.message);
     if (this.listenerCount('error') > 0) this.emit('error', err, socket);
     else process.emitWarning(err);
   }
@@ -355,7 +418,7 @@ class CoreServer extends EventEmitter {
    */
   send(socket, data, binary = false, fin = true, compress = true) {
     const id = idOf(socket);
-    if (socket[kServer] !== this) return false;
+    if (!isOwnOpenSocket(this, socket)) return false;
     const flags = (binary ? FLAG_BINARY : 0) | (fin ? 0 : FLAG_MORE) | (compress ? 0 : FLAG_NO_COMPRESS);
     let len;
     if (typeof data === 'string') {
@@ -394,7 +457,7 @@ class CoreServer extends EventEmitter {
 
   _control(kind, socket, data) {
     const id = idOf(socket);
-    if (socket[kServer] !== this) return false;
+    if (!isOwnOpenSocket(this, socket)) return false;
     const bytes = data === undefined ? null : typeof data === 'string' ? Buffer.from(data) : toBytes(data);
     if (bytes === null && data !== undefined) throw new TypeError('ping/pong data must be a Buffer, TypedArray, ArrayBuffer or string');
     if (bytes && bytes.length > 125) throw new RangeError('The data size must not be greater than 125 bytes');
@@ -448,7 +511,7 @@ class CoreServer extends EventEmitter {
   sendPrepared(socket, prepared, binary = false) {
     const id = idOf(socket);
     if (!prepared || prepared.handle === undefined) throw new TypeError('sendPrepared() takes a value from prepareBuffer()');
-    if (socket[kServer] !== this) return false;
+    if (!isOwnOpenSocket(this, socket)) return false;
     this._commands.preparedRecord(Command.SEND_PREPARED, binary ? FLAG_BINARY : 0, id, prepared.handle);
     this._countUnflushed(socket, prepared.length);
     this._counters.messagesOut++;
@@ -469,7 +532,7 @@ class CoreServer extends EventEmitter {
     if (code !== undefined && !validCloseCode(code)) {
       throw new RangeError(`Invalid close code ${code}: use 1000-1003, 1007-1014 or 3000-4999`);
     }
-    if (socketOrCallback[kServer] !== this) return false;
+    if (!isOwnOpenSocket(this, socketOrCallback)) return false;
     const reasonText = reason === undefined ? '' : String(reason);
     if (Buffer.byteLength(reasonText) > 123) throw new RangeError('The close reason must be at most 123 bytes');
     this._commands.string(Command.CLOSE, 0, code === undefined ? (reasonText ? 1000 : 1005) : code, id, reasonText);
@@ -484,7 +547,7 @@ class CoreServer extends EventEmitter {
    */
   terminate(socket, dropQueued = false) {
     const id = idOf(socket);
-    if (socket[kServer] !== this) return false;
+    if (!isOwnOpenSocket(this, socket)) return false;
     this._commands.bytes(Command.TERMINATE, dropQueued ? FLAG_DROP_QUEUED : 0, 0, id, null);
     this._engine.schedule();
     return true;
@@ -512,6 +575,7 @@ class CoreServer extends EventEmitter {
       else this._closeCallbacks.push(callback);
     }
     if (this._closing) return this;
+    if (debug !== null) debug('closing the server (%d connections get 1001)', this._sockets.size);
     this._closing = true;
     this._listening = false;
     // Stay referenced until the engine reports it has stopped, so the callback runs.
@@ -585,6 +649,7 @@ class EngineRecords {
     socket[kServer] = server;
     server._counters.opened++;
     server._updateRef();
+    if (debug !== null) debug('open connection %d (fd %d) from %s port %s%s', id, fd, socket.remoteAddress, socket.remotePort, extensions ? `, extensions: ${extensions}` : '');
     // Outgoing connections (ids with CLIENT_ID_BIT) open, accepted ones connect.
     if (id < CLIENT_ID_BIT) return void server.emit('connection', socket);
     const info = socket[kOpenInfo];
@@ -598,6 +663,7 @@ class EngineRecords {
     if (server._pending.get(socket[kId]) === socket) server._pending.delete(socket[kId]);
     socket.closed = true;
     socket[kServer] = null;
+    if (debug !== null) debug('close connection %d: code %d%s%s', socket[kId], code, reason ? ` reason ${JSON.stringify(reason)}` : '', errorCode ? `, error ${errorCode} (${errorDetail})` : '');
     if (errorCode === 'LWS_ERR_INTERNAL') server._reportInternalError(socket);
     server._counters.countClose(code, errorCode);
     try {
@@ -648,6 +714,7 @@ class EngineRecords {
     const pending = server._pending.get(id);
     server._pending.delete(id);
     server._updateRef();
+    if (debug !== null) debug('aborted request %d: the client went away before its answer', id);
     if (pending !== undefined) {
       pending.aborted = true;
       server.emit('aborted', pending);
@@ -658,6 +725,7 @@ class EngineRecords {
     const server = this.server;
     server._closed = true;
     server._engineStats = server._engine.native.stats();
+    if (debug !== null) debug('server stopped');
     server._engine.dispose();
     const callbacks = server._closeCallbacks.splice(0);
     for (const cb of callbacks) process.nextTick(cb);
@@ -714,9 +782,11 @@ class EngineRecords {
     try {
       socket = socketOnDescriptor(fd, head);
     } catch (err) {
+      if (debug !== null) debug('hand-off of connection %d failed: %s', id, err.message);
       server.emit('error', err);
       return;
     }
+    if (debug !== null) debug('handed connection %d to the httpServer option\'s server', id);
     server.options.httpServer.emit('connection', socket);
   }
 }
@@ -738,6 +808,7 @@ class RequestAnswers {
     if (status === 101) {
       server._commands.bytes(Command.ACCEPT, 0, 0, id, lines ? Buffer.from(lines, 'latin1') : null);
     } else {
+      if (debug !== null) debug('refused upgrade %d with %d', id, status);
       server._pending.delete(id);
       server._commands.bytes(Command.REFUSE, 0, status, id, lines ? Buffer.from(lines, 'latin1') : null);
       server._updateRef();
@@ -750,6 +821,7 @@ class RequestAnswers {
     const server = this.server;
     const status = Number(bytes.latin1Slice(9, 12)); // "HTTP/1.1 NNN"
     if (status >= 400) server._counters.refusedByJs[status] = (server._counters.refusedByJs[status] || 0) + 1;
+    if (debug !== null) debug('refused upgrade %d with a response written by JS: %s', id, JSON.stringify(bytes.toString('latin1', 0, 64).split('\r')[0]));
     server._pending.delete(id);
     server._commands.bytes(Command.HTTP_RESPONSE, 0, 0, id, bytes);
     server._updateRef();

@@ -29,17 +29,28 @@ const SSL_KEYS = {
   key: 'pem', cert: 'pem', ca: 'pem', passphrase: 'string', ciphers: 'string', rejectUnauthorized: 'boolean',
 };
 
-function fail(name, expected, value) {
+function fail(name, expected, value, code = 'ERR_INVALID_ARG_VALUE') {
   const err = new TypeError(`Invalid option ${name}: expected ${expected}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
-  err.code = 'ERR_INVALID_ARG_VALUE';
+  err.code = code;
   throw err;
 }
 
 const isInt = (v, min, max) => Number.isInteger(v) && v >= min && v <= max;
 
+/**
+ * A port as net, http and ws take it: an integer from 0 to 65535, or a string of
+ * one (`process.env.PORT`; Node's rule: any non-blank string that is such a number).
+ * Returns the number; a TypeError names the option otherwise.
+ */
+function portNumber(v, name = 'port') {
+  if (isInt(v, 0, 65535)) return v;
+  if (typeof v === 'string' && v.trim() !== '' && isInt(Number(v), 0, 65535)) return Number(v);
+  return fail(name, 'an integer from 0 to 65535, or a string of one', v, 'ERR_SOCKET_BAD_PORT'); // Node's code for it
+}
+
 function check(name, kind, v) {
   switch (kind) {
-    case 'port': return isInt(v, 0, 65535) || fail(name, 'an integer from 0 to 65535', v);
+    case 'port': return portNumber(v, name) >= 0;
     case 'string': return typeof v === 'string' || fail(name, 'a string', v);
     case 'boolean': return typeof v === 'boolean' || fail(name, 'a boolean', v);
     case 'path': return (typeof v === 'string' && v.startsWith('/')) || fail(name, 'a string starting with "/"', v);
@@ -129,7 +140,7 @@ function normalizeOptions(options) {
     };
   }
   return {
-    port: o.port,
+    port: o.port === undefined ? undefined : portNumber(o.port),
     host: o.host,
     backlog: o.backlog ?? 511,
     perMessageDeflate: o.perMessageDeflate ?? false,
@@ -159,4 +170,4 @@ function normalizeOptions(options) {
   };
 }
 
-module.exports = { normalizeOptions, kNegotiatedByJs };
+module.exports = { normalizeOptions, portNumber, kNegotiatedByJs };

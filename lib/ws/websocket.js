@@ -229,7 +229,7 @@ class WebSocket extends EventEmitter {
     return compressing + queued + this._bufferedAfterClose;
   }
 
-  /** permessage-deflate is not negotiated yet: always ''. */
+  /** The negotiated extensions' names, as ws gives them ('permessage-deflate'); '' when none. */
   get extensions() {
     return Object.keys(this._extensions).join();
   }
