@@ -177,6 +177,8 @@ export declare class Server extends EventEmitter {
   respond(request: HttpRequest, status?: number, headers?: Record<string, string | number | string[]>, body?: string | Buffer | Uint8Array): boolean;
   /** Takes over an upgrade from Node's http server; false for sockets without a descriptor (TLS). */
   handleUpgrade(socket: Duplex, request: IncomingMessage, head?: Buffer): boolean;
+  /** Counters for monitoring (README: stats()). */
+  stats(): Stats;
 
   /** Return true (403) or an HTTP status (400-599) to refuse the connection. */
   on(event: 'upgrade', listener: (socket: Socket, headers: Record<string, string>, request: UpgradeRequest) => boolean | number | void): this;
@@ -196,6 +198,111 @@ export declare class Server extends EventEmitter {
   /** Listen errors, and `LWS_ERR_INTERNAL` (with `socket`) when the engine closed a socket after a panic. */
   on(event: 'error', listener: (error: NodeJS.ErrnoException & { socket?: Socket }, socket?: Socket) => void): this;
   on(event: 'listening', listener: () => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/** What `stats()` returns: totals since the server (or client) started. */
+export interface Stats {
+  connections: number;
+  accepted: number;
+  opened: number;
+  closed: number;
+  refused: Record<string, number>;
+  handshakeTimeouts: number;
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  dropped: number;
+  bufferedBytes: number;
+  closeCodes: Record<string, number>;
+  protocolErrors: Record<string, number>;
+  threads: number;
+}
+
+// ---- outgoing connections, node-lws style: `new lws.Client(options).connect(url)` ----
+
+/** lws.Server's options that apply to a connection, and the deflate offer. */
+export interface ClientOptions {
+  threads?: number;
+  maxMessageSize?: number;
+  bufferSize?: number;
+  handshakeTimeout?: number;
+  closeTimeout?: number;
+  idleTimeout?: number;
+  maxBackpressure?: number;
+  closeOnBackpressureLimit?: boolean;
+  maxBacklog?: number;
+  autoPong?: boolean;
+  keepAliveTime?: number;
+  keepAliveInterval?: number;
+  keepAliveRetry?: number;
+  /** Offered to every server (ws's client settings); off by default. */
+  perMessageDeflate?: boolean | {
+    serverNoContextTakeover?: boolean;
+    clientNoContextTakeover?: boolean;
+    serverMaxWindowBits?: number | boolean;
+    clientMaxWindowBits?: number | boolean;
+    threshold?: number;
+    level?: number;
+  };
+}
+
+export interface ConnectOptions {
+  headers?: Record<string, string | number | string[]>;
+  protocols?: string | string[];
+  origin?: string;
+  handshakeTimeout?: number;
+  localAddress?: string;
+  family?: number;
+  lookup?: (hostname: string, options: { family?: number; all?: boolean }, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void) => void;
+  ca?: string | Buffer | Array<string | Buffer>;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  rejectUnauthorized?: boolean;
+  servername?: string;
+}
+
+/** What 'open' tells about the server's 101. */
+export interface OpenInfo {
+  protocol: string;
+  extensions: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export declare class Client extends EventEmitter {
+  constructor(options?: ClientOptions);
+  /** Opens a connection to a ws:// or wss:// URL; the socket is returned at once. */
+  connect(url: string | URL, options?: ConnectOptions): Socket;
+  send(socket: Socket, message: SendData, binary?: boolean, fin?: boolean, compress?: boolean): boolean;
+  getBufferedAmount(socket: Socket): number;
+  ping(socket: Socket, data?: SendData): boolean;
+  pong(socket: Socket, data?: SendData): boolean;
+  pause(socket: Socket): boolean;
+  resume(socket: Socket): boolean;
+  prepareBuffer(message: SendData): PreparedBuffer;
+  sendPrepared(socket: Socket, prepared: PreparedBuffer, binary?: boolean): boolean;
+  setUserData(socket: Socket, data: unknown): void;
+  getUserData<T = any>(socket: Socket): T;
+  close(socket: Socket, code?: number, reason?: string): boolean;
+  /** Closes every connection (1001) and stops the engine. */
+  close(callback?: () => void): this;
+  terminate(socket: Socket): boolean;
+  stats(): Stats;
+  /** A socket to hand a connection Node upgraded to (adoptClient). */
+  reserveSocket(): Socket;
+  adoptClient(socket: Socket, nodeSocket: Duplex, options?: { head?: Buffer; extensions?: string; info?: unknown }): boolean;
+
+  on(event: 'open', listener: (socket: Socket, info: OpenInfo) => void): this;
+  /** `message` is lent: valid only during the callback: copy it (`Buffer.from(message)`) to keep it. */
+  on(event: 'message', listener: (socket: Socket, message: Buffer, binary: boolean, remainingBytes: number) => void): this;
+  on(event: 'fragment', listener: (socket: Socket, fragment: Buffer, binary: boolean, remainingBytes: number) => void): this;
+  on(event: 'closing', listener: (socket: Socket, code: number, reason: string) => void): this;
+  on(event: 'close', listener: (socket: Socket, code: number, reason: string, errorCode?: string, errorDetail?: number) => void): this;
+  on(event: 'drain' | 'dropped', listener: (socket: Socket) => void): this;
+  on(event: 'ping' | 'pong', listener: (socket: Socket, payload: Buffer) => void): this;
+  /** A connection that failed before it opened (the error Node's http client would give); 'close' follows. */
+  on(event: 'error', listener: (error: NodeJS.ErrnoException & { socket?: Socket; response?: IncomingMessage }, socket: Socket) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 

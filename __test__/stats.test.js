@@ -101,7 +101,8 @@ test('stats() counts a scripted load exactly', async (t) => {
 
 test('examples/metrics.js serves the counters in the Prometheus text format', async (t) => {
   const { start } = require('../examples/metrics');
-  const server = await start(0);
+  const server = start(0);
+  await within(5000, 'listening', (done) => server.once('listening', done));
   t.after(() => new Promise((resolve) => server.close(resolve)));
   const ws = await within(5000, 'open', (done, fail) => {
     const c = new WebSocket(`ws://127.0.0.1:${server.port}/`);
