@@ -179,6 +179,14 @@ export declare class Server extends EventEmitter {
   handleUpgrade(socket: Duplex, request: IncomingMessage, head?: Buffer): boolean;
   /** Counters for monitoring (README: stats()). */
   stats(): Stats;
+  /** Pub/sub in the engine: true if the subscription is new. */
+  subscribe(socket: Socket, topic: string | Uint8Array): boolean;
+  unsubscribe(socket: Socket, topic: string | Uint8Array): boolean;
+  isSubscribed(socket: Socket, topic: string | Uint8Array): boolean;
+  getTopics(socket: Socket): string[];
+  numSubscribers(topic: string | Uint8Array): number;
+  /** Sends to every subscriber of `topic` (but `skip`); false when nobody is subscribed. */
+  publish(topic: string | Uint8Array, message: SendData, binary?: boolean, options?: { skip?: Socket }): boolean;
 
   /** Return true (403) or an HTTP status (400-599) to refuse the connection. */
   on(event: 'upgrade', listener: (socket: Socket, headers: Record<string, string>, request: UpgradeRequest) => boolean | number | void): this;

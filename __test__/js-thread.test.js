@@ -10,3 +10,4 @@ require('./tls.test.js');
 require('./backpressure.test.js');
 require('./fault.test.js');
 require('./client-core.test.js');
+require('./pubsub.test.js');

@@ -13,7 +13,7 @@ const { Engine, prepare } = require('./engine');
 const { decodeBatch } = require('./batch-decoder');
 const { lent, Command, CLIENT_ID_BIT, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED, encodeConnect } = require('./wire');
 const { normalizeOptions, portNumber } = require('./options');
-const { Socket, idOf, kId, kServer, kBacklog, kEpoch, kUnflushed, kPaused, kCloseReply } = require('./socket');
+const { Socket, idOf, kId, kServer, kBacklog, kEpoch, kUnflushed, kPaused, kCloseReply, kTopics } = require('./socket');
 const { UpgradeRequest, HttpRequest, headerLines } = require('./requests');
 
 /** What acceptResponse() was given for the 'open' listeners. */
@@ -72,6 +72,24 @@ function detachedError() {
 }
 
 /**
+ * A topic as the engine knows it: its bytes, held as a latin1 string (one
+ * char a byte) so that a string topic and its UTF-8 bytes are the same topic.
+ */
+function topicKey(topic) {
+  if (typeof topic === 'string') {
+    // ASCII (the usual case) is its own latin1 form: no conversion.
+    return /^[\x00-\x7f]*$/.test(topic) ? topic : Buffer.from(topic, 'utf8').toString('latin1');
+  }
+  const bytes = toBytes(topic);
+  if (bytes === null) throw new TypeError('A topic is a string, a Buffer, a TypedArray or an ArrayBuffer');
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+function topicName(key) {
+  return /^[\x00-\x7f]*$/.test(key) ? key : Buffer.from(key, 'latin1').toString('utf8');
+}
+
+/**
  * Whether a command for `socket` may go to `server`'s engine: false when the socket
  * is closed (or not open yet); a TypeError when it belongs to another server.
  */
@@ -115,6 +133,7 @@ class CoreServer extends EventEmitter {
     this._pending = new Map(); // id -> Socket or HttpRequest shown to JS, not yet open/answered
     this._handOffHeads = new Map(); // id -> request head rebuilt for a connection being handed off
     this._counters = new Counters();
+    this._topics = new Map(); // topic key -> Set of subscribed Sockets (the engine's workers hold the same)
     this._engineStats = null; // the engine's last counters, kept once it has stopped
     this._nextClientSeq = 0; // client connections' ids are picked here (CLIENT_ID_BIT set)
     this._clientTls = new Map(); // TLS client settings key -> the engine's configuration index
@@ -243,6 +262,93 @@ class CoreServer extends EventEmitter {
     this._engine.schedule();
     this._updateRef();
     return true;
+  }
+
+  // ---- pub/sub -------------------------------------------------------------------
+
+  /**
+   * Subscribes a socket to a topic (a string or bytes). The engine fans a
+   * publish out to every subscriber itself, on every engine thread; JS keeps
+   * a mirror for the queries below. A socket's subscriptions end with it.
+   * Returns false if it was subscribed already (or is closed).
+   */
+  subscribe(socket, topic) {
+    const id = idOf(socket);
+    const key = topicKey(topic);
+    if (!isOwnOpenSocket(this, socket)) return false;
+    const topics = socket[kTopics] || (socket[kTopics] = new Set());
+    if (topics.has(key)) return false;
+    topics.add(key);
+    let subscribers = this._topics.get(key);
+    if (subscribers === undefined) this._topics.set(key, (subscribers = new Set()));
+    subscribers.add(socket);
+    this._commands.bytes(Command.SUBSCRIBE, 0, 0, id, Buffer.from(key, 'latin1'));
+    this._engine.schedule();
+    return true;
+  }
+
+  /** Ends a subscription; false if there was none. */
+  unsubscribe(socket, topic) {
+    const id = idOf(socket);
+    const key = topicKey(topic);
+    if (!isOwnOpenSocket(this, socket)) return false;
+    const topics = socket[kTopics];
+    if (topics === null || !topics.delete(key)) return false;
+    this._forgetSubscriber(key, socket);
+    this._commands.bytes(Command.UNSUBSCRIBE, 0, 0, id, Buffer.from(key, 'latin1'));
+    this._engine.schedule();
+    return true;
+  }
+
+  isSubscribed(socket, topic) {
+    idOf(socket);
+    const topics = socket[kTopics];
+    return topics !== null && topics.has(topicKey(topic));
+  }
+
+  /** The socket's topics (as strings, UTF-8). */
+  getTopics(socket) {
+    idOf(socket);
+    const topics = socket[kTopics];
+    return topics === null ? [] : [...topics].map(topicName);
+  }
+
+  numSubscribers(topic) {
+    const subscribers = this._topics.get(topicKey(topic));
+    return subscribers === undefined ? 0 : subscribers.size;
+  }
+
+  /**
+   * Sends `data` to every subscriber of `topic`: one command, whatever their
+   * number; each engine thread frames it for its own subscribers, in order with
+   * their own sends. `options.skip`: a socket not to send it to (the sender).
+   * Returns false when the topic has no subscribers (nothing sent).
+   */
+  publish(topic, data, binary = false, options = undefined) {
+    const key = topicKey(topic);
+    const subscribers = this._topics.get(key);
+    if (subscribers === undefined) return false;
+    const skip = options && options.skip ? idOf(options.skip) : 0;
+    const message = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
+    if (message === null) throw new TypeError('publish() takes a Buffer, TypedArray, ArrayBuffer, DataView or string');
+    const topicBytes = Buffer.from(key, 'latin1');
+    if (topicBytes.length > 0xffff) throw new RangeError('A topic must be at most 65535 bytes');
+    const head = Buffer.allocUnsafe(6);
+    head.writeUInt32LE(skip, 0);
+    head.writeUInt16LE(topicBytes.length, 4);
+    this._commands.bytes(Command.PUBLISH, binary ? FLAG_BINARY : 0, 0, 0, Buffer.concat([head, topicBytes, message]));
+    const deliveries = subscribers.size - (skip !== 0 && options.skip[kTopics] !== null && options.skip[kTopics].has(key) ? 1 : 0);
+    this._counters.messagesOut += deliveries;
+    this._counters.bytesOut += deliveries * message.length;
+    this._engine.schedule();
+    return true;
+  }
+
+  _forgetSubscriber(key, socket) {
+    const subscribers = this._topics.get(key);
+    if (subscribers === undefined) return;
+    subscribers.delete(socket);
+    if (subscribers.size === 0) this._topics.delete(key);
   }
 
   // ---- observability ------------------------------------------------------------
@@ -666,6 +772,11 @@ class EngineRecords {
     if (debug !== null) debug('close connection %d: code %d%s%s', socket[kId], code, reason ? ` reason ${JSON.stringify(reason)}` : '', errorCode ? `, error ${errorCode} (${errorDetail})` : '');
     if (errorCode === 'LWS_ERR_INTERNAL') server._reportInternalError(socket);
     server._counters.countClose(code, errorCode);
+    const topics = socket[kTopics];
+    if (topics !== null) {
+      socket[kTopics] = null;
+      for (const key of topics) server._forgetSubscriber(key, socket);
+    }
     try {
       server._beforeClose(socket, code, reason, errorCode, errorDetail);
       server.emit('close', socket, code, reason, errorCode, errorDetail);

@@ -19,6 +19,8 @@ const kUnflushed = Symbol('lws.unflushed');
 /** pause()d by JS: the reply to the peer's close waits for resume(). */
 const kPaused = Symbol('lws.paused');
 /** That reply once due: [code, reason]. */
+/** The topics this socket is subscribed to (a Set of topic keys), or null. */
+const kTopics = Symbol('lws.topics');
 const kCloseReply = Symbol('lws.closeReply');
 
 class Socket {
@@ -45,6 +47,7 @@ class Socket {
     this[kUnflushed] = 0;
     this[kPaused] = false;
     this[kCloseReply] = undefined;
+    this[kTopics] = null;
   }
 
   /** Bytes the engine last reported queued for this socket (0 once drained): backpressure. */
@@ -97,4 +100,4 @@ function peerOf(socket) {
   return decoded;
 }
 
-module.exports = { Socket, idOf, kId, kServer, kBacklog, kEpoch, kUnflushed, kPaused, kCloseReply };
+module.exports = { Socket, idOf, kId, kServer, kBacklog, kEpoch, kUnflushed, kPaused, kCloseReply, kTopics };

@@ -15,6 +15,7 @@ const Event = Object.freeze({
 const Command = Object.freeze({
   SEND: 1, SEND_PREPARED: 2, CLOSE: 3, TERMINATE: 4, ACCEPT: 5, REFUSE: 6,
   HTTP_RESPONSE: 7, PING: 8, PONG: 9, PAUSE: 10, RESUME: 11, HAND_OFF: 12, CONNECT: 13,
+  SUBSCRIBE: 14, UNSUBSCRIBE: 15, PUBLISH: 16,
 });
 
 /** Client connections' ids have this bit: JS picks them; the engine's never have it. */

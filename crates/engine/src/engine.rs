@@ -118,7 +118,11 @@ impl Engine {
         }
         let mut owners = 0u32;
         for rec in crate::wire::records(&batch.bytes) {
-            owners |= 1 << (rec.id & (MAX_WORKERS as u32 - 1));
+            owners |= match rec.kind {
+                // A publish reaches subscribers on every worker.
+                crate::wire::command::PUBLISH => u32::MAX,
+                _ => 1 << (rec.id & (MAX_WORKERS as u32 - 1)),
+            };
         }
         let batch = Arc::new(batch);
         for worker in (0..workers).filter(|w| owners & (1 << w) != 0) {

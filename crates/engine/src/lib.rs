@@ -30,5 +30,6 @@ pub mod outbox;
 pub mod shared;
 pub mod stats;
 pub mod tls;
+pub mod topics;
 pub mod wire;
 pub mod worker;

@@ -83,6 +83,13 @@ pub mod command {
     /// the worker bits pick the worker). flags bit 0: TLS. extra = handshake
     /// timeout in ms (0 = none). payload = `decode_connect`'s layout.
     pub const CONNECT: u8 = 13;
+    /// Subscribes socket `id` to a topic (payload = the topic).
+    pub const SUBSCRIBE: u8 = 14;
+    pub const UNSUBSCRIBE: u8 = 15;
+    /// Sends a message to a topic's subscribers on every worker (id 0: it goes
+    /// to all of them). flags bit 0 binary; payload = `u32` id of a socket to
+    /// skip (0 = none), `u16` length + topic, then the message.
+    pub const PUBLISH: u8 = 16;
 }
 
 /// Client connections' ids have this bit set: JS picks them (so a socket has

@@ -11,7 +11,8 @@
 //! Children (all `Worker` methods): `listener` (accepting and adopting
 //! sockets), `timers` (deadlines, the idle sweep, shutdown), `http_phase`
 //! (request, answers, the 101 and hand-offs), `client_phase` (a client's
-//! connect, response and open), `websocket` (reading into the
+//! connect, response and open), `pubsub` (subscriptions and fan-out),
+//! `websocket` (reading into the
 //! shared buffers, backpressure toward JS), `apply` (command batches),
 //! `batches` (staged events and the raw read buffer lent to JS).
 
@@ -32,6 +33,7 @@ use crate::config::Config;
 use crate::connection::{Conn, Listed, Phase, SharedCodecs};
 use crate::events::{Event, EventSink};
 use crate::shared::Shared;
+use crate::topics::Topics;
 use lws_proto::protocol::ReaderLimits;
 
 mod apply;
@@ -39,6 +41,7 @@ mod batches;
 mod client_phase;
 mod http_phase;
 mod listener;
+mod pubsub;
 mod timers;
 mod websocket;
 
@@ -90,6 +93,8 @@ pub struct Worker {
     next_idle_sweep: Option<Instant>,
     /// permessage-deflate state shared by all of this worker's sockets.
     codecs: SharedCodecs,
+    /// Pub/sub subscriptions of this worker's sockets.
+    topics: Topics,
 }
 
 impl Worker {
@@ -116,6 +121,7 @@ impl Worker {
             started: Instant::now(),
             next_idle_sweep: None,
             codecs: SharedCodecs::new(),
+            topics: Topics::default(),
         }
     }
 
@@ -366,6 +372,7 @@ impl Worker {
             self.timers.remove(&(at, key));
         }
         self.ids.remove(&conn.id());
+        self.topics.remove_socket(key);
         if conn.is_adopted() {
             conn.deregister(self.poll.registry());
         }

@@ -16,6 +16,10 @@ impl Worker {
     pub(super) fn apply(&mut self, batch: &CommandBatch) {
         let multi = self.shared.config.threads > 1;
         for rec in wire::records(&batch.bytes) {
+            if rec.kind == command::PUBLISH {
+                self.publish(batch, &rec);
+                continue;
+            }
             if multi && rec.id & (MAX_WORKERS as u32 - 1) != self.index {
                 continue;
             }
@@ -104,6 +108,14 @@ impl Worker {
                 if rec.kind == command::RESUME {
                     self.queue_ready(key);
                 }
+                false
+            }
+            command::SUBSCRIBE => {
+                self.topics.subscribe(key, rec.payload);
+                false
+            }
+            command::UNSUBSCRIBE => {
+                self.topics.unsubscribe(key, rec.payload);
                 false
             }
             command::ACCEPT | command::REFUSE | command::HTTP_RESPONSE | command::HAND_OFF => {
