@@ -32,6 +32,8 @@ export interface ServerOptions {
   port?: number | string;
   /** Address to bind; default `::` (all interfaces, IPv4 and IPv6). */
   host?: string;
+  /** SO_REUSEPORT: several processes (e.g. cluster workers) listen on one port; the kernel spreads connections. */
+  reusePort?: boolean;
   /** Only upgrades to this path are accepted; others get 404. */
   path?: string;
   /** listen(2) backlog; default 511. */

@@ -337,12 +337,12 @@ impl NativeServer {
 
     /// Binds and starts accepting. Returns the port, or a negative errno.
     #[napi]
-    pub fn listen(&self, host: String, port: u32, backlog: i32) -> i32 {
+    pub fn listen(&self, host: String, port: u32, backlog: i32, reuse_port: bool) -> i32 {
         let ip: IpAddr = match host.parse() {
             Ok(ip) => ip,
             Err(_) => return -libc::EINVAL,
         };
-        match self.engine.listen(SocketAddr::new(ip, port as u16), backlog) {
+        match self.engine.listen(SocketAddr::new(ip, port as u16), backlog, reuse_port) {
             Ok(addr) => addr.port() as i32,
             Err(e) => io_error_code(&e),
         }

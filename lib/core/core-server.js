@@ -163,10 +163,11 @@ class CoreServer extends EventEmitter {
     port = portNumber(port);
     const native = this._engine.native;
     let bindHost = host ?? '::';
-    let result = native.listen(bindHost, port, this.options.backlog);
+    const reusePort = this.options.reusePort;
+    let result = native.listen(bindHost, port, this.options.backlog, reusePort);
     if (result === -97 /* EAFNOSUPPORT */ && host === undefined) {
       bindHost = '0.0.0.0';
-      result = native.listen(bindHost, port, this.options.backlog);
+      result = native.listen(bindHost, port, this.options.backlog, reusePort);
     }
     if (result < 0) {
       const err = listenError(result, bindHost, port);

@@ -10,7 +10,7 @@ const OPTIONS = {
   threads: 'threads', handshakeTimeout: 'ms', closeTimeout: 'ms',
   maxHeaderBytes: 'size', maxHeaders: 'count', maxHttpBody: 'size', maxBacklog: 'size',
   idleTimeout: 'seconds', maxBackpressure: 'size', closeOnBackpressureLimit: 'boolean',
-  autoPong: 'boolean', httpServer: 'httpServer',
+  autoPong: 'boolean', httpServer: 'httpServer', reusePort: 'boolean',
 };
 
 const DEFLATE_KEYS = {
@@ -143,6 +143,7 @@ function normalizeOptions(options) {
     port: o.port === undefined ? undefined : portNumber(o.port),
     host: o.host,
     backlog: o.backlog ?? 511,
+    reusePort: o.reusePort === true,
     perMessageDeflate: o.perMessageDeflate ?? false,
     httpServer: o.httpServer,
     engine: {

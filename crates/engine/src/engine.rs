@@ -71,11 +71,16 @@ impl Engine {
     }
 
     /// Binds synchronously (so errors such as EADDRINUSE reach the caller at once)
-    /// and hands the listener to worker 0.
-    pub fn listen(&self, addr: SocketAddr, backlog: i32) -> std::io::Result<SocketAddr> {
+    /// and hands the listener to worker 0. `reuse_port`: SO_REUSEPORT, so that
+    /// several processes (or servers) listen on one port and the kernel spreads
+    /// connections over them.
+    pub fn listen(&self, addr: SocketAddr, backlog: i32, reuse_port: bool) -> std::io::Result<SocketAddr> {
         use socket2::{Domain, Socket, Type};
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
         socket.set_reuse_address(true)?;
+        if reuse_port {
+            socket.set_reuse_port(true)?;
+        }
         if addr.is_ipv6() {
             let _ = socket.set_only_v6(false);
         }
