@@ -245,3 +245,50 @@ test('headless Chromium: messages then close(4000, "bye") from the page, and mes
     });
   }
 });
+
+test('npm start: the chat demo in two Chromium pages, a room on pub/sub, and the live line', { timeout: 90000 }, async (t) => {
+  if (!haveChromium(t)) return;
+  const net = require('node:net');
+  const WebSocket = require('ws');
+  const port = await new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+  const demo = spawn(process.execPath, [path.join(__dirname, '..', 'examples', 'demo.js')], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => {
+    demo.kill('SIGTERM');
+    return new Promise((resolve) => demo.once('exit', resolve));
+  });
+  await within(10000, 'the demo listening', (done) => demo.stdout.on('data', (d) => { if (String(d).includes('lws chat')) done(); }));
+
+  // The test's own member of #general: it waits for both pages, then says hello.
+  const observer = new WebSocket(`ws://127.0.0.1:${port}/`);
+  const said = [];
+  let live = null;
+  let greeted = false;
+  observer.on('message', (data) => {
+    const m = JSON.parse(data);
+    if (m.type === 'rooms') observer.send(JSON.stringify({ type: 'join', room: 'general', name: 'observer' }));
+    if (m.type === 'message') said.push(`${m.from}: ${m.text}`);
+    if (m.type === 'stats') {
+      live = m;
+      if (m.connections === 3 && !greeted) {
+        greeted = true;
+        observer.send(JSON.stringify({ type: 'say', text: 'hello everyone' }));
+      }
+    }
+  });
+  t.after(() => observer.close());
+  const base = `http://127.0.0.1:${port}/?room=general&ack=1`;
+  const everyoneSawEveryone = () => ['alice: alice saw observer', 'bob: bob saw observer', 'alice: alice saw bob', 'bob: bob saw alice']
+    .every((line) => said.includes(line));
+  await Promise.all([
+    browse(t, `${base}&name=alice`, everyoneSawEveryone, 'alice and bob seeing each other'),
+    browse(t, `${base}&name=bob`, everyoneSawEveryone, 'alice and bob seeing each other'),
+  ]);
+  assert.equal(said[0], 'observer: hello everyone');
+  assert.ok(live.connections >= 3, `the live line counts the pages: ${JSON.stringify(live)}`);
+  assert.equal(typeof live.messagesPerSecond, 'number');
+});
