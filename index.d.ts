@@ -34,6 +34,8 @@ export interface ServerOptions {
   host?: string;
   /** SO_REUSEPORT: several processes (e.g. cluster workers) listen on one port; the kernel spreads connections. */
   reusePort?: boolean;
+  /** Pub/sub across processes: `{ redis: 'redis://[user:password@]host[:port]', prefix: 'lws:' }`. */
+  pubsub?: { redis: string; prefix?: string };
   /** Only upgrades to this path are accepted; others get 404. */
   path?: string;
   /** listen(2) backlog; default 511. */
@@ -208,6 +210,8 @@ export declare class Server extends EventEmitter {
   /** Listen errors, and `LWS_ERR_INTERNAL` (with `socket`) when the engine closed a socket after a panic. */
   on(event: 'error', listener: (error: NodeJS.ErrnoException & { socket?: Socket }, socket?: Socket) => void): this;
   on(event: 'listening', listener: () => void): this;
+  /** With `pubsub.redis`: the link to Redis is up, or down (with the reason). */
+  on(event: 'redis', listener: (state: 'up' | 'down', error?: Error & { code?: string }) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 

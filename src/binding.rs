@@ -472,6 +472,35 @@ impl NativeServer {
         (counts, statuses)
     }
 
+    /// Links the engine to a Redis server (`pubsub.redis`) for pub/sub across
+    /// processes: `address` an IP (resolved by JS), `origin` this process's
+    /// 16-byte tag. REDIS events tell when the link is up or down.
+    #[napi]
+    pub fn attach_redis(
+        &self,
+        address: String,
+        port: u32,
+        username: Option<String>,
+        password: Option<String>,
+        prefix: String,
+        origin: BufferSlice<'_>,
+    ) -> Result<()> {
+        let ip: IpAddr =
+            address.parse().map_err(|_| Error::from_reason(format!("not an IP address: {address}")))?;
+        let origin: [u8; lws_engine::redis::ORIGIN_LEN] =
+            origin[..].try_into().map_err(|_| Error::from_reason("origin: 16 bytes expected"))?;
+        let cfg = lws_engine::redis::RedisConfig {
+            addr: SocketAddr::new(ip, port as u16),
+            username: username.map(String::into_bytes),
+            password: password.map(String::into_bytes),
+            prefix: prefix.into_bytes(),
+            origin,
+            max_message: self.engine.shared().config.max_message_size as usize,
+        };
+        self.engine.attach_redis(cfg);
+        Ok(())
+    }
+
     /// Stops accepting and closes all connections; a SHUTDOWN event follows.
     #[napi]
     pub fn close(&mut self) {

@@ -9,6 +9,7 @@
 //   peerClose(id, code, reason)         handOff(id, fd, bytes)      shutdown()
 //   response(id, response)              pendingSocket(id) (a client socket not open yet)
 //   countMessages(messages, bytes)      countDropped()              (for stats())
+//   redis(up, errno, reason)            the Redis link's state (pubsub.redis)
 // Buffers given out (messages, fragments, ping payloads, `reason` of peerClose,
 // handOff's bytes) are lent: valid only until the call returns.
 
@@ -124,6 +125,8 @@ function dispatchRecord(sockets, emitter, records, buf, kind, flags, code, id, e
       return records.fail(id, code);
     case Event.PEER_CLOSE:
       return records.peerClose(id, code, buf.subarray(start, end));
+    case Event.REDIS:
+      return records.redis(code === 1, extra, buf.toString('utf8', start, end));
     case Event.RESPONSE:
       return records.response(id, { statusCode: code, ...decodeResponse(buf, start, end) });
     case Event.HAND_OFF:

@@ -134,6 +134,7 @@ class CoreServer extends EventEmitter {
     this._handOffHeads = new Map(); // id -> request head rebuilt for a connection being handed off
     this._counters = new Counters();
     this._topics = new Map(); // topic key -> Set of subscribed Sockets (the engine's workers hold the same)
+    this._redisState = null; // 'up' or 'down' once the Redis link has said (pubsub.redis)
     this._engineStats = null; // the engine's last counters, kept once it has stopped
     this._nextClientSeq = 0; // client connections' ids are picked here (CLIENT_ID_BIT set)
     this._clientTls = new Map(); // TLS client settings key -> the engine's configuration index
@@ -150,6 +151,22 @@ class CoreServer extends EventEmitter {
     this.on('removeListener', (name) => this._updateHooks(name));
     if (callback) this.once('listening', callback);
     if (this.options.port !== undefined) this.listen(this.options.port, this.options.host);
+    if (this.options.pubsub) this._attachRedis(this.options.pubsub);
+  }
+
+  /** pubsub.redis: resolves the host, hands the link to the engine, and tells it the topics so far. */
+  _attachRedis({ host, port, username, password, prefix }) {
+    require('dns').lookup(host, (err, address) => {
+      if (this._closing) return;
+      if (err) {
+        this._redisState = 'down';
+        this.emit('redis', 'down', Object.assign(new Error(`Redis: cannot resolve ${host}: ${err.code}`), { code: err.code }));
+        return;
+      }
+      this._engine.native.attachRedis(address, port, username ?? null, password ?? null, prefix, require('crypto').randomBytes(16));
+      for (const key of this._topics.keys()) this._commands.bytes(Command.REDIS_SUBSCRIBE, 0, 0, 0, Buffer.from(key, 'latin1'));
+      this._engine.schedule();
+    });
   }
 
   // ---- listening and lifetime ------------------------------------------------
@@ -281,7 +298,11 @@ class CoreServer extends EventEmitter {
     if (topics.has(key)) return false;
     topics.add(key);
     let subscribers = this._topics.get(key);
-    if (subscribers === undefined) this._topics.set(key, (subscribers = new Set()));
+    if (subscribers === undefined) {
+      this._topics.set(key, (subscribers = new Set()));
+      // The first local subscriber: this process now wants the topic's messages from other processes.
+      if (this.options.pubsub) this._commands.bytes(Command.REDIS_SUBSCRIBE, 0, 0, 0, Buffer.from(key, 'latin1'));
+    }
     subscribers.add(socket);
     this._commands.bytes(Command.SUBSCRIBE, 0, 0, id, Buffer.from(key, 'latin1'));
     this._engine.schedule();
@@ -328,7 +349,8 @@ class CoreServer extends EventEmitter {
   publish(topic, data, binary = false, options = undefined) {
     const key = topicKey(topic);
     const subscribers = this._topics.get(key);
-    if (subscribers === undefined) return false;
+    // With Redis, other processes may have subscribers: the engine forwards it there.
+    if (subscribers === undefined && !this.options.pubsub) return false;
     const skip = options && options.skip ? idOf(options.skip) : 0;
     const message = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
     if (message === null) throw new TypeError('publish() takes a Buffer, TypedArray, ArrayBuffer, DataView or string');
@@ -338,7 +360,7 @@ class CoreServer extends EventEmitter {
     head.writeUInt32LE(skip, 0);
     head.writeUInt16LE(topicBytes.length, 4);
     this._commands.bytes(Command.PUBLISH, binary ? FLAG_BINARY : 0, 0, 0, Buffer.concat([head, topicBytes, message]));
-    const deliveries = subscribers.size - (skip !== 0 && options.skip[kTopics] !== null && options.skip[kTopics].has(key) ? 1 : 0);
+    const deliveries = subscribers === undefined ? 0 : subscribers.size - (skip !== 0 && options.skip[kTopics] !== null && options.skip[kTopics].has(key) ? 1 : 0);
     this._counters.messagesOut += deliveries;
     this._counters.bytesOut += deliveries * message.length;
     this._engine.schedule();
@@ -349,7 +371,10 @@ class CoreServer extends EventEmitter {
     const subscribers = this._topics.get(key);
     if (subscribers === undefined) return;
     subscribers.delete(socket);
-    if (subscribers.size === 0) this._topics.delete(key);
+    if (subscribers.size === 0) {
+      this._topics.delete(key);
+      if (this.options.pubsub) this._commands.bytes(Command.REDIS_UNSUBSCRIBE, 0, 0, 0, Buffer.from(key, 'latin1'));
+    }
   }
 
   // ---- observability ------------------------------------------------------------
@@ -725,6 +750,22 @@ class EngineRecords {
     const counters = this.server._counters;
     counters.messagesIn += messages;
     counters.bytesIn += bytes;
+  }
+
+  /** The Redis link went up or down ('redis' (state, error)). */
+  redis(up, errno, reason) {
+    const server = this.server;
+    const state = up ? 'up' : 'down';
+    if (server._redisState === state) return;
+    server._redisState = state;
+    let err;
+    if (!up) {
+      const { host, port } = server.options.pubsub;
+      if (reason.length) err = new Error(`Redis: ${reason}`);
+      else if (errno) err = Object.assign(new Error(`Redis: connect ${util.getSystemErrorName(-errno)} ${host}:${port}`), { code: util.getSystemErrorName(-errno) });
+      else err = new Error(`Redis: the connection to ${host}:${port} closed`);
+    }
+    server.emit('redis', state, err);
   }
 
   countDropped() {

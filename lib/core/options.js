@@ -10,7 +10,7 @@ const OPTIONS = {
   threads: 'threads', handshakeTimeout: 'ms', closeTimeout: 'ms',
   maxHeaderBytes: 'size', maxHeaders: 'count', maxHttpBody: 'size', maxBacklog: 'size',
   idleTimeout: 'seconds', maxBackpressure: 'size', closeOnBackpressureLimit: 'boolean',
-  autoPong: 'boolean', httpServer: 'httpServer', reusePort: 'boolean',
+  autoPong: 'boolean', httpServer: 'httpServer', reusePort: 'boolean', pubsub: 'pubsub',
 };
 
 const DEFLATE_KEYS = {
@@ -24,6 +24,28 @@ const DEFLATE_KEYS = {
  * Sec-WebSocket-Extensions header the 'upgrade' listener accepts with.
  */
 const kNegotiatedByJs = Symbol('lws.negotiatedByJs');
+
+/** `pubsub: { redis: 'redis://[user:password@]host[:port]', prefix }`: topics shared through Redis. */
+const PUBSUB_KEYS = { redis: 'string', prefix: 'string' };
+
+/** The Redis server of a `pubsub.redis` URL, or a TypeError that says what is wrong with it. */
+function redisTarget(text) {
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TypeError(`pubsub.redis: not a URL: ${JSON.stringify(text)} (expected redis://[user:password@]host[:port])`);
+  }
+  if (url.protocol === 'rediss:') throw new TypeError('pubsub.redis: TLS to Redis (rediss:) is not supported yet; use redis:// on a private network');
+  if (url.protocol !== 'redis:') throw new TypeError(`pubsub.redis: the URL must start with redis:// (got ${url.protocol})`);
+  if (!url.hostname) throw new TypeError('pubsub.redis: the URL has no host');
+  return {
+    host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: Number(url.port) || 6379,
+    username: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+  };
+}
 
 const SSL_KEYS = {
   key: 'pem', cert: 'pem', ca: 'pem', passphrase: 'string', ciphers: 'string', rejectUnauthorized: 'boolean',
@@ -67,6 +89,7 @@ function check(name, kind, v) {
     case 'httpServer': return (v !== null && typeof v === 'object' && typeof v.emit === 'function') || fail(name, 'an http.Server', v);
     case 'deflate': return checkShape(name, v, DEFLATE_KEYS, true);
     case 'ssl': return checkShape(name, v, SSL_KEYS, false);
+    case 'pubsub': return checkShape(name, v, PUBSUB_KEYS, false);
     default: throw new Error(`unknown option kind ${kind}`);
   }
 }
@@ -146,6 +169,7 @@ function normalizeOptions(options) {
     reusePort: o.reusePort === true,
     perMessageDeflate: o.perMessageDeflate ?? false,
     httpServer: o.httpServer,
+    pubsub: o.pubsub && o.pubsub.redis !== undefined ? { ...redisTarget(o.pubsub.redis), prefix: o.pubsub.prefix ?? 'lws:' } : null,
     engine: {
       path: o.path,
       maxMessageSize: o.maxMessageSize ?? 16 * 1024 * 1024,

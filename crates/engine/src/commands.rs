@@ -50,5 +50,13 @@ pub enum WorkerMsg {
         leftover: Vec<u8>,
         extensions: Vec<u8>,
     },
+    /// Worker 0: keep a link to Redis for pub/sub across processes.
+    Redis(crate::redis::RedisConfig),
+    /// A message from Redis, received by worker 0, for this worker's subscribers.
+    Publish {
+        topic: Vec<u8>,
+        binary: bool,
+        data: Arc<Vec<u8>>,
+    },
     Shutdown,
 }

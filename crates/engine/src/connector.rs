@@ -64,13 +64,18 @@ pub fn decode_connect(flags: u8, timeout_ms: u32, payload: &[u8]) -> Option<Conn
 /// Starts a non-blocking connect: the socket becomes writable when it is
 /// done, and `connect_result` then says how it went.
 pub fn start_connect(spec: &ConnectSpec) -> io::Result<TcpStream> {
-    let socket = Socket::new(Domain::for_address(spec.addr), Type::STREAM, Some(Protocol::TCP))?;
+    connect_to(spec.addr, spec.local)
+}
+
+/// A non-blocking connect to `addr` (from `local` if given).
+pub fn connect_to(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
     socket.set_nodelay(true)?;
-    if let Some(local) = spec.local {
+    if let Some(local) = local {
         socket.bind(&SocketAddr::new(local, 0).into())?;
     }
-    match socket.connect(&spec.addr.into()) {
+    match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) => return Err(e),

@@ -105,6 +105,11 @@ impl Engine {
         self.shared.send_to(worker, WorkerMsg::AdoptClient { id, stream, leftover, extensions });
     }
 
+    /// Links this engine to Redis for pub/sub across processes (worker 0 keeps the link).
+    pub fn attach_redis(&self, cfg: crate::redis::RedisConfig) {
+        self.shared.send_to(0, WorkerMsg::Redis(cfg));
+    }
+
     /// Closes the listening socket; existing connections are not touched.
     pub fn unlisten(&self) {
         self.shared.send_to(0, WorkerMsg::Unlisten);

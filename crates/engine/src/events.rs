@@ -71,6 +71,12 @@ pub enum Event<'a> {
         status: u16,
         response: &'a [u8],
     },
+    /// The Redis link went up or down (id 0).
+    Redis {
+        up: bool,
+        errno: i32,
+        reason: &'a [u8],
+    },
     /// The end of a WebSocket's life in JS. `error`: a protocol error's wire id (0 = none).
     Close {
         code: u16,
@@ -123,6 +129,7 @@ impl EventSink<'_> {
             Event::Buffered { queued } => (event::BUFFERED, 0, 0, queued.min(u32::MAX as usize) as u32, &[]),
             Event::Dropped => (event::DROPPED, 0, 0, 0, &[]),
             Event::Response { status, response } => (event::RESPONSE, 0, status, 0, response),
+            Event::Redis { up, errno, reason } => (event::REDIS, 0, up as u16, errno as u32, reason),
             Event::Close { code, reason, error, detail } => (event::CLOSE, error, code, detail, reason),
             Event::Shutdown => (event::SHUTDOWN, 0, 0, 0, &[]),
         };

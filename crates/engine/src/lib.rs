@@ -27,6 +27,7 @@ pub mod events;
 pub mod fault;
 pub mod js_loop;
 pub mod outbox;
+pub mod redis;
 pub mod shared;
 pub mod stats;
 pub mod tls;

@@ -55,6 +55,9 @@ pub mod event {
     /// `encode_response`: reason, headers, then for a refusal its body). After
     /// a 101 the connection waits for ACCEPT (or TERMINATE); otherwise CLOSE follows.
     pub const RESPONSE: u8 = 20;
+    /// The Redis link (id 0) is up (code 1) or down (code 0: extra = errno,
+    /// 0 when Redis closed it or answered an error; payload = Redis's error text).
+    pub const REDIS: u8 = 21;
 }
 
 /// JS -> engine command kinds.
@@ -90,6 +93,11 @@ pub mod command {
     /// to all of them). flags bit 0 binary; payload = `u32` id of a socket to
     /// skip (0 = none), `u16` length + topic, then the message.
     pub const PUBLISH: u8 = 16;
+    /// To worker 0 (id 0): this process has subscribers to a topic now (payload
+    /// = the topic): the Redis link subscribes to its channel.
+    pub const REDIS_SUBSCRIBE: u8 = 17;
+    /// To worker 0 (id 0): the last local subscriber to a topic is gone.
+    pub const REDIS_UNSUBSCRIBE: u8 = 18;
 }
 
 /// Client connections' ids have this bit set: JS picks them (so a socket has

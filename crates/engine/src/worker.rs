@@ -32,6 +32,7 @@ use crate::commands::{CommandBatch, WorkerMsg};
 use crate::config::Config;
 use crate::connection::{Conn, Listed, Phase, SharedCodecs};
 use crate::events::{Event, EventSink};
+use crate::redis::RedisLink;
 use crate::shared::Shared;
 use crate::topics::Topics;
 use lws_proto::protocol::ReaderLimits;
@@ -59,6 +60,9 @@ pub const WORKER_BITS: u32 = 3;
 pub const MAX_WORKERS: usize = 1 << WORKER_BITS;
 pub const WAKER: Token = Token(usize::MAX - 1);
 const LISTENER: Token = Token(usize::MAX - 2);
+/// The Redis link's connections (worker 0, `pubsub`).
+const REDIS_SUB: Token = Token(usize::MAX - 3);
+const REDIS_PUB: Token = Token(usize::MAX - 4);
 
 pub struct Worker {
     index: u32,
@@ -95,6 +99,8 @@ pub struct Worker {
     codecs: SharedCodecs,
     /// Pub/sub subscriptions of this worker's sockets.
     topics: Topics,
+    /// Worker 0, with `pubsub.redis`: the link to the other processes.
+    redis: Option<RedisLink>,
 }
 
 impl Worker {
@@ -122,6 +128,7 @@ impl Worker {
             next_idle_sweep: None,
             codecs: SharedCodecs::new(),
             topics: Topics::default(),
+            redis: None,
         }
     }
 
@@ -174,10 +181,8 @@ impl Worker {
             return Some(Duration::ZERO);
         }
         let next_timer = self.timers.first().map(|(at, _)| *at);
-        let next = match (next_timer, self.next_idle_sweep) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let redis_retry = self.redis.as_ref().and_then(RedisLink::next_retry);
+        let next = [next_timer, self.next_idle_sweep, redis_retry].into_iter().flatten().min();
         next.map(|at| at.saturating_duration_since(Instant::now()))
     }
 
@@ -189,6 +194,7 @@ impl Worker {
             match ev.token() {
                 WAKER => self.drain_inbox(),
                 LISTENER => self.accept_all(),
+                REDIS_SUB | REDIS_PUB => self.service_redis(Some(ev.token())),
                 Token(key) => {
                     if let Some(conn) = self.conns.get_mut(key) {
                         let (closed, error) = (ev.is_read_closed(), ev.is_error());
@@ -210,6 +216,8 @@ impl Worker {
         }
         self.fire_timers();
         self.sweep_idle();
+        // Reconnects when due, and writes what this turn's commands queued for Redis.
+        self.service_redis(None);
         self.flush_dirty();
         self.flush_events();
         !self.shutdown_finished()
@@ -265,6 +273,8 @@ impl Worker {
                 WorkerMsg::AdoptClient { id, stream, leftover, extensions } => {
                     self.adopt_client(id, stream, leftover, &extensions)
                 }
+                WorkerMsg::Redis(cfg) => self.attach_redis(cfg),
+                WorkerMsg::Publish { topic, binary, data } => self.publish_from_redis(&topic, binary, &data),
                 WorkerMsg::Shutdown => self.begin_shutdown(),
             }
         }

@@ -23,6 +23,10 @@ impl Worker {
             if multi && rec.id & (MAX_WORKERS as u32 - 1) != self.index {
                 continue;
             }
+            if rec.kind == command::REDIS_SUBSCRIBE || rec.kind == command::REDIS_UNSUBSCRIBE {
+                self.redis_interest(rec.kind == command::REDIS_SUBSCRIBE, rec.payload);
+                continue;
+            }
             if rec.kind == command::CONNECT {
                 self.connect(batch, &rec);
                 continue;

@@ -1,15 +1,19 @@
 //! Publishing to a topic's subscribers on this worker: the message is taken
 //! once from the command batch (shared by reference when large) and queued for
 //! every subscriber, in command order with that socket's own sends, with the
-//! same backpressure rules as a send. A child of `worker`: `Worker` methods.
+//! same backpressure rules as a send. Worker 0 also keeps the Redis link
+//! (`crate::redis`): it forwards publishes to the other processes and fans
+//! theirs out here and, through the other workers' inboxes, there.
+//! A child of `worker`: `Worker` methods.
 
 use std::sync::Arc;
 
-use super::Worker;
-use crate::commands::CommandBatch;
+use super::{Worker, REDIS_PUB, REDIS_SUB};
+use crate::commands::{CommandBatch, WorkerMsg};
 use crate::connection::{Listed, Payload};
 use crate::events::Event;
 use crate::outbox::SHARE_THRESHOLD;
+use crate::redis::{LinkEvent, RedisConfig, RedisLink};
 use crate::wire::{self, FLAG_BINARY, FLAG_STASHED};
 
 impl Worker {
@@ -27,12 +31,27 @@ impl Worker {
         let Some((skip, topic, message_at)) = parse_publish(payload) else {
             return;
         };
+        let binary = rec.flags & FLAG_BINARY != 0;
+        if let Some(link) = self.redis.as_mut() {
+            link.publish(topic, binary, &payload[message_at..]);
+        }
+        self.fan_out(topic, binary, skip, bytes, base + message_at, base + payload.len());
+    }
+
+    /// Queues `bytes[start..end]` for this worker's subscribers of `topic` (but `skip`).
+    fn fan_out(
+        &mut self,
+        topic: &[u8],
+        binary: bool,
+        skip: u32,
+        bytes: &Arc<Vec<u8>>,
+        start: usize,
+        end: usize,
+    ) {
         let Some(subscribers) = self.topics.subscribers(topic) else {
             return;
         };
-        let binary = rec.flags & FLAG_BINARY != 0;
-        let message = &payload[message_at..];
-        let (start, end) = (base + message_at, base + payload.len());
+        let message = &bytes[start..end];
         let max_backpressure = self.shared.config.max_backpressure;
         let mut over_limit = Vec::new();
         for &key in subscribers {
@@ -61,6 +80,60 @@ impl Worker {
             } else {
                 self.conns[key].drop_slow_consumer();
                 self.finish(key);
+            }
+        }
+    }
+}
+
+impl Worker {
+    /// A message another worker's Redis link received (WorkerMsg::Publish).
+    pub(super) fn publish_from_redis(&mut self, topic: &[u8], binary: bool, data: &Arc<Vec<u8>>) {
+        self.fan_out(topic, binary, 0, data, 0, data.len());
+    }
+
+    /// Worker 0: REDIS_SUBSCRIBE / REDIS_UNSUBSCRIBE (payload = the topic): this
+    /// process got its first local subscriber to a topic, or lost its last.
+    pub(super) fn redis_interest(&mut self, subscribe: bool, topic: &[u8]) {
+        if let Some(link) = self.redis.as_mut() {
+            if subscribe {
+                link.subscribe(topic);
+            } else {
+                link.unsubscribe(topic);
+            }
+        }
+    }
+
+    /// Worker 0: starts the Redis link.
+    pub(super) fn attach_redis(&mut self, cfg: RedisConfig) {
+        self.redis = Some(RedisLink::new(cfg, (REDIS_SUB, REDIS_PUB)));
+        self.service_redis(None);
+    }
+
+    /// The link's sockets were ready (`token`), or a turn ended (None): reconnect
+    /// if due, read, write, and act on what it reports.
+    pub(super) fn service_redis(&mut self, token: Option<mio::Token>) {
+        let Some(link) = self.redis.as_mut() else { return };
+        let registry = self.poll.registry();
+        let mut events = Vec::new();
+        link.retry(registry, std::time::Instant::now(), &mut events);
+        if let Some(token) = token {
+            link.on_ready(registry, token, &mut events);
+        }
+        link.flush(registry, &mut events);
+        for event in events {
+            match event {
+                LinkEvent::Up => Self::sink(&mut self.staging, &self.shared)
+                    .emit(0, Event::Redis { up: true, errno: 0, reason: b"" }),
+                LinkEvent::Down { reason, errno } => Self::sink(&mut self.staging, &self.shared)
+                    .emit(0, Event::Redis { up: false, errno, reason: &reason }),
+                LinkEvent::Message { topic, binary, data } => {
+                    let data = Arc::new(data);
+                    for worker in 1..self.shared.worker_count() {
+                        let msg = WorkerMsg::Publish { topic: topic.clone(), binary, data: data.clone() };
+                        self.shared.send_to(worker, msg);
+                    }
+                    self.publish_from_redis(&topic, binary, &data);
+                }
             }
         }
     }

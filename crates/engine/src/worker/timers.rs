@@ -124,6 +124,9 @@ impl Worker {
         }
         self.shutdown_deadline = Some(Instant::now() + self.config().close_timeout + Duration::from_secs(1));
         self.unlisten();
+        if let Some(mut link) = self.redis.take() {
+            link.close(self.poll.registry());
+        }
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             let conn = &mut self.conns[key];

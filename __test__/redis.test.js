@@ -1,0 +1,187 @@
+'use strict';
+// Pub/sub across processes through a real redis-server (Debian's package; .ci/run
+// installs it, and these tests are skipped with a note where it is missing unless
+// LWS_REQUIRE_REDIS=1): each lws.Server is a separate engine with its own link,
+// as separate processes would be. Exactly once per subscriber, no echo of a
+// server's own publishes, order kept, channels subscribed only while there are
+// local subscribers, and Redis killed and restarted mid-test.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const { spawn, spawnSync } = require('node:child_process');
+const WebSocket = require('ws');
+const { Server } = require('..');
+const { within, waitUntil } = require('./helpers/wait');
+
+const haveRedis = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).status === 0;
+
+function needRedis(t) {
+  if (haveRedis) return true;
+  if (process.env.LWS_REQUIRE_REDIS === '1') assert.fail('LWS_REQUIRE_REDIS=1 but no redis-server on PATH (apt-get install redis-server)');
+  t.skip('redis-server is not installed (apt-get install redis-server); CI installs it');
+  return false;
+}
+
+const freePort = () => new Promise((resolve) => {
+  const s = net.createServer().listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  });
+});
+
+/** One RESP command on a fresh connection; resolves with the raw reply. */
+function redisCommand(port, ...args) {
+  return within(5000, `redis ${args[0]}`, (done, fail) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
+    });
+    socket.once('data', (d) => { done(String(d)); socket.destroy(); });
+    socket.on('error', fail);
+  });
+}
+
+/** A redis-server on `port` (no persistence), stopped after the test. */
+async function startRedis(t, port, extra = []) {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  t.after(() => { child.kill('SIGKILL'); return exited; });
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      const reply = await redisCommand(port, 'PING');
+      if (reply.startsWith('+PONG') || reply.startsWith('-NOAUTH')) break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { child, exited, stop: () => { child.kill('SIGKILL'); return exited; } };
+}
+
+/** A server whose clients "join"/"leave"/say anything (published to "room", not back to the sender). */
+async function node(t, redisPort, options = {}) {
+  const server = new Server({ port: 0, host: '127.0.0.1', pubsub: { redis: `redis://127.0.0.1:${redisPort}` }, ...options });
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  server.redisStates = [];
+  server.on('redis', (state, err) => server.redisStates.push(err ? `${state}: ${err.message}` : state));
+  server.on('message', (socket, message) => {
+    const text = String(message);
+    if (text === 'join') server.send(socket, `joined ${server.subscribe(socket, 'room')}`);
+    else if (text === 'leave') server.send(socket, `left ${server.unsubscribe(socket, 'room')}`);
+    else server.publish('room', message, false, { skip: socket });
+  });
+  await within(5000, 'listening', (done) => server.once('listening', done));
+  return server;
+}
+
+async function member(server, join = true) {
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+  ws.inbox = [];
+  ws.on('message', (d) => ws.inbox.push(String(d)));
+  await within(5000, 'open', (done, fail) => { ws.on('open', done); ws.on('error', fail); });
+  if (join) {
+    ws.send('join');
+    await waitUntil(() => ws.inbox.includes('joined true'), 5000, 'joined');
+  }
+  return ws;
+}
+
+/** Polls an async predicate until it holds (waitUntil takes synchronous ones). */
+async function eventually(predicate, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const numsub = async (port, channel) => Number(/:(\d+)\r\n$/.exec(await redisCommand(port, 'PUBSUB', 'NUMSUB', channel))[1]);
+
+test('two servers through Redis: each subscriber gets a publish exactly once, in order, the sender none', { timeout: 60000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const port = await freePort();
+  await startRedis(t, port);
+  // b has two engine threads: the link is on the first, b1 and b2 on one each.
+  const [a, b] = [await node(t, port), await node(t, port, { threads: 2 })];
+  await waitUntil(() => a.redisStates.includes('up') && b.redisStates.includes('up'), 5000, 'both links up');
+  const a1 = await member(a);
+  const a2 = await member(a);
+  const b1 = await member(b);
+  const b2 = await member(b);
+  const lonely = await member(b, false);
+  await eventually(async () => (await numsub(port, 'lws:room')) === 2, 5000, 'both servers subscribed to lws:room');
+
+  for (let i = 0; i < 100; i++) a1.send(`m${i}`);
+  const expected = Array.from({ length: 100 }, (_, i) => `m${i}`);
+  await waitUntil(() => b1.inbox.filter((m) => m.startsWith('m')).length >= 100 && a2.inbox.filter((m) => m.startsWith('m')).length >= 100, 10000, '100 messages on both');
+  await new Promise((r) => setTimeout(r, 200)); // a duplicate would have come by now
+  assert.deepEqual(b1.inbox.filter((m) => m.startsWith('m')), expected, 'remote subscriber: once each, in order');
+  await waitUntil(() => b2.inbox.filter((m) => m.startsWith('m')).length >= 100, 5000, '100 messages on the second thread');
+  assert.deepEqual(b2.inbox.filter((m) => m.startsWith('m')), expected, 'remote subscriber on the other engine thread');
+  assert.deepEqual(a2.inbox.filter((m) => m.startsWith('m')), expected, 'local subscriber: once each (no echo from Redis)');
+  assert.deepEqual(a1.inbox.filter((m) => m.startsWith('m')), [], 'the sender is skipped');
+  assert.deepEqual(lonely.inbox, []);
+
+  // The last local subscriber leaving unsubscribes the server's channel (not before).
+  b1.send('leave');
+  await waitUntil(() => b1.inbox.includes('left true'), 5000, 'left');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await numsub(port, 'lws:room'), 2, 'b still has b2');
+  b2.send('leave');
+  await waitUntil(() => b2.inbox.includes('left true'), 5000, 'left');
+  await eventually(async () => (await numsub(port, 'lws:room')) === 1, 5000, 'one server subscribed');
+  for (const ws of [a1, a2, b1, b2, lonely]) ws.close();
+});
+
+test('Redis killed and restarted: local delivery goes on, the link says so, remote delivery resumes within 2 s', { timeout: 60000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const port = await freePort();
+  let redis = await startRedis(t, port);
+  const [a, b] = [await node(t, port), await node(t, port)];
+  await waitUntil(() => a.redisStates.includes('up') && b.redisStates.includes('up'), 5000, 'both links up');
+  const a1 = await member(a);
+  const a2 = await member(a);
+  const b1 = await member(b);
+  await eventually(async () => (await numsub(port, 'lws:room')) === 2, 5000, 'subscribed');
+
+  await redis.stop();
+  await waitUntil(() => a.redisStates.at(-1)?.startsWith('down') && b.redisStates.at(-1)?.startsWith('down'), 5000, 'links down');
+  a1.send('during the outage');
+  await waitUntil(() => a2.inbox.includes('during the outage'), 5000, 'local delivery during the outage');
+
+  redis = await startRedis(t, port);
+  const back = Date.now();
+  await waitUntil(() => a.redisStates.at(-1) === 'up' && b.redisStates.at(-1) === 'up', 5000, 'links up again');
+  await eventually(async () => (await numsub(port, 'lws:room')) === 2, 5000, 'subscribed again');
+  assert.ok(Date.now() - back < 2000, `resubscribed ${Date.now() - back} ms after Redis returned`);
+  a1.send('after the outage');
+  await waitUntil(() => b1.inbox.includes('after the outage'), 5000, 'remote delivery resumed');
+  assert.ok(!b1.inbox.includes('during the outage'), 'at most once: the outage lost it for the other server');
+  for (const ws of [a1, a2, b1]) ws.close();
+});
+
+test('a bad Redis URL throws; a refused password and an unreachable Redis are told on "redis"', { timeout: 30000 }, async (t) => {
+  if (!needRedis(t)) return;
+  assert.throws(() => new Server({ pubsub: { redis: 'localhost:6379' } }), { name: 'TypeError', message: /must start with redis:\/\// });
+  assert.throws(() => new Server({ pubsub: { redis: 'rediss://x' } }), { name: 'TypeError', message: /rediss/ });
+  assert.throws(() => new Server({ pubsub: { redis: 'redis://x', bogus: 1 } }), { name: 'TypeError' });
+
+  const port = await freePort();
+  await startRedis(t, port, ['--requirepass', 'secret']);
+  const refused = new Server({ pubsub: { redis: `redis://:wrong@127.0.0.1:${port}` } });
+  t.after(() => new Promise((resolve) => refused.close(resolve)));
+  const [state, err] = await within(5000, 'redis down', (done) => refused.once('redis', (...args) => done(args)));
+  assert.equal(state, 'down');
+  assert.match(err.message, /^Redis: WRONGPASS/);
+
+  const good = new Server({ pubsub: { redis: `redis://:secret@127.0.0.1:${port}` } });
+  t.after(() => new Promise((resolve) => good.close(resolve)));
+  assert.equal((await within(5000, 'redis up', (done) => good.once('redis', done))), 'up');
+
+  const nowhere = new Server({ pubsub: { redis: `redis://127.0.0.1:${await freePort()}` } });
+  t.after(() => new Promise((resolve) => nowhere.close(resolve)));
+  const [down, why] = await within(5000, 'redis down', (done) => nowhere.once('redis', (...args) => done(args)));
+  assert.equal(down, 'down');
+  assert.equal(why.code, 'ECONNREFUSED');
+});
