@@ -285,11 +285,12 @@ clientDifferential('ping/pong: server pings (autoPong), client pings, payloads',
   client.ping(12345);
   await numberPong;
   run.attempt('client', 'ping 126 bytes', () => client.ping(Buffer.alloc(126)));
+  const cbPong = run.next(client, 'pong', 'pong after the callback');
   const cbDone = new Promise((resolve) => client.ping('cb', undefined, (err) => {
     run.log('client', { ev: 'ping callback', error: describeError(err) });
     resolve();
   }));
-  await run.settle(cbDone, 'ping callback');
+  await run.settle(Promise.all([cbDone, cbPong]), 'ping callback and pong');
   await finish(run, client, serverWs);
 });
 
@@ -302,7 +303,7 @@ clientDifferential('autoPong: false: the client does not answer; a manual pong d
   serverWs.ping('one');
   await pinged;
   // A round trip after the ping: any automatic pong would have arrived before this echo.
-  serverWs.on('message', (data) => serverWs.send(data));
+  serverWs.on('message', (data, isBinary) => serverWs.send(data, { binary: isBinary }));
   const back = run.next(client, 'message', 'echo');
   client.send('sync');
   await back;
@@ -759,9 +760,9 @@ clientDifferential('pause/resume on a client: messages wait while paused', async
   client.ping('sync');
   await pinged;
   run.mark('client', 'resume');
-  const got = messages(client, 2);
+  const got = Promise.all([messages(client, 2), run.next(client, 'pong', 'pong after resume')]);
   client.resume();
-  await run.settle(got, 'messages after resume');
+  await run.settle(got, 'messages and pong after resume');
   await finish(run, client, serverWs);
 });
 
