@@ -766,4 +766,68 @@ clientDifferential('pause/resume on a client: messages wait while paused', async
   await finish(run, client, serverWs);
 });
 
+clientDifferential('options: skipUTF8Validation delivers invalid UTF-8; generateMask fills the mask keys', async (run) => {
+  const raw = await run.rawServer(async (peer) => {
+    peer.switchProtocols();
+    peer.write(serverFrame(1, Buffer.from([0x61, 0xff, 0x62])));
+    await peer.until(() => decodeRaw(peer.buffer).some((f) => f.opcode === 8), 3000);
+    // The mask keys as written (generateMask chose them), then the unmasked frames.
+    const keys = [];
+    for (let pos = 0; pos + 2 <= peer.buffer.length;) {
+      const len = peer.buffer[pos + 1] & 0x7f;
+      keys.push(peer.buffer.subarray(pos + 2, pos + 6).toString('hex'));
+      pos += 2 + 4 + len;
+    }
+    run.log('raw', { ev: 'mask keys', keys, frames: decodeFrames(peer.buffer) });
+    peer.buffer = Buffer.alloc(0);
+    peer.write(serverFrame(8, closePayload(1000)));
+    await peer.until(() => peer.ended, 3000);
+    peer.end();
+  });
+  let n = 0;
+  const client = run.client(raw.url('/'), undefined, {
+    perMessageDeflate: false,
+    skipUTF8Validation: true,
+    generateMask: (mask) => {
+      n++;
+      mask.fill(n);
+    },
+  });
+  const invalidText = run.next(client, 'message', 'invalid text');
+  if (!(await run.opened(client))) return;
+  await invalidText;
+  client.send('one');
+  client.send('two');
+  client.close(1000);
+  await run.closed(client);
+});
+
+clientDifferential('options: closeTimeout ends an unanswered close; maxPayload applies to inflated messages', async (run) => {
+  const raw = await run.rawServer(async (peer) => {
+    peer.switchProtocols();
+    await peer.until(() => peer.ended, 3000);
+    run.log('raw', { ev: 'client ended', frames: decodeFrames(peer.buffer), ended: peer.ended });
+    peer.end();
+  }, { logHead: false });
+  const a = run.client(raw.url('/'), undefined, { perMessageDeflate: false, closeTimeout: 200 }, { actor: 'closeTimeout' });
+  if (await run.opened(a)) a.close(4000, 'answer me');
+  await run.closed(a);
+  const server = await serverWithConnections(run, { perMessageDeflate: { threshold: 0 } }, {
+    onConnection: (ws) => ws.send(Buffer.alloc(1000, 7)),
+  });
+  const b = run.client(server.url('/'), undefined, { maxPayload: 999 }, { actor: 'inflated maxPayload' });
+  await run.closed([b, await server.connection()]);
+});
+
+clientDifferential('options: localAddress and family (the server sees the address)', async (run) => {
+  const server = await serverWithConnections(run, {}, {
+    onConnection: (ws, req) => {
+      run.log('addresses', { remoteAddress: req.socket.remoteAddress, family: req.socket.remoteFamily });
+      ws.close(1000);
+    },
+  });
+  const client = run.client(server.url('/').replace('127.0.0.1', 'localhost'), undefined, { localAddress: '127.0.0.1', family: 4 });
+  await run.closed([client, await server.connection()]);
+});
+
 module.exports = { serverFrame, closePayload };

@@ -19,6 +19,7 @@
 // pair of transcripts to `file` (JSON lines).
 
 const assert = require('node:assert/strict');
+const { isUtf8 } = require('node:buffer');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
@@ -350,7 +351,11 @@ class Run {
     const closed = settleable();
     ws[kClosed] = closed.promise;
     const state = () => ws.readyState;
-    ws.on('message', (data, isBinary) => this.log(actor, { ev: 'message', data: describeData(data, isBinary), isBinary, readyState: state() }));
+    ws.on('message', (data, isBinary) => {
+      // Text that is not UTF-8 (skipUTF8Validation) is recorded as bytes, not as replacement characters.
+      const raw = !isBinary && Buffer.isBuffer(data) && !isUtf8(data);
+      this.log(actor, { ev: 'message', data: describeData(data, isBinary || raw), isBinary, readyState: state() });
+    });
     ws.on('ping', (data) => this.log(actor, { ev: 'ping', data: describeData(data, false), readyState: state() }));
     ws.on('pong', (data) => this.log(actor, { ev: 'pong', data: describeData(data, false), readyState: state() }));
     ws.on('error', (err) => this.log(actor, { ev: 'error', error: describeError(err), readyState: state() }));
