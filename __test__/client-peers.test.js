@@ -15,6 +15,7 @@ const http = require('node:http');
 const https = require('node:https');
 const net = require('node:net');
 const os = require('node:os');
+const { Duplex } = require('node:stream');
 const path = require('node:path');
 const tls = require('node:tls');
 const { execFileSync, spawn } = require('node:child_process');
@@ -417,6 +418,90 @@ test(`${CANDIDATE} against lws.Server serving wss:// (rustls)`, async (t) => {
   server.on('message', (socket, data, binary) => server.send(socket, data, binary));
   await within(5000, 'listening', (resolve) => server.once('listening', resolve));
   await conversation(`wss://${HOST}:${server.port}/`, { ca: read('ca.pem') });
+});
+
+/**
+ * A Duplex that yields `first`, then what `socket` reads (a server's own handle-level
+ * reads would miss bytes put back with unshift(); TLS over a plain stream is supported).
+ */
+function replay(socket, first) {
+  const duplex = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk, encoding, callback) {
+      socket.write(chunk, callback);
+    },
+    final(callback) {
+      socket.end();
+      callback();
+    },
+    destroy(err, callback) {
+      socket.destroy();
+      callback(err);
+    },
+  });
+  duplex.push(first);
+  socket.on('data', (chunk) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.on('end', () => duplex.push(null));
+  socket.on('close', () => duplex.destroy());
+  socket.on('error', () => {});
+  return duplex;
+}
+
+test(`${CANDIDATE}: redirects between wss: and ws: on one host:port (credentials dropped on a downgrade), as in ws`, async (t) => {
+  // One port that speaks TLS and plain HTTP: the first byte of a TLS connection is 0x16.
+  const wss = new WS.WebSocketServer({ noServer: true });
+  let seen = [];
+  let port;
+  const onUpgrade = (req, socket, head) => {
+    seen.push({ secure: Boolean(req.socket.encrypted), url: req.url, authorization: req.headers.authorization, cookie: req.headers.cookie });
+    const location = { '/downgrade': `ws://${HOST}:${port}/landed`, '/upgrade': `wss://${HOST}:${port}/landed` }[req.url];
+    if (location) {
+      socket.end(`HTTP/1.1 302 Found\r\nLocation: ${location}\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => ws.close(1000, 'landed'));
+  };
+  const plain = http.createServer();
+  const secure = https.createServer({ key: read('server.key'), cert: read('server.pem') });
+  plain.on('upgrade', onUpgrade);
+  secure.on('upgrade', onUpgrade);
+  const sockets = new Set();
+  const front = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.once('data', (chunk) => (chunk[0] === 0x16 ? secure : plain).emit('connection', replay(socket, chunk)));
+  });
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => front.close(resolve));
+  });
+  await new Promise((resolve) => front.listen(0, HOST, resolve));
+  port = front.address().port;
+  const headers = { Authorization: 'Bearer secret', Cookie: 'sid=1' };
+  const results = {};
+  for (const [label, Impl] of [['ws', WS.WebSocket], [CANDIDATE, WebSocket]]) {
+    seen = [];
+    const down = await outcome(Impl, `wss://${HOST}:${port}/downgrade`, { followRedirects: true, ca: read('ca.pem'), headers });
+    const downSeen = seen;
+    seen = [];
+    const up = await outcome(Impl, `ws://${HOST}:${port}/upgrade`, { followRedirects: true, ca: read('ca.pem'), headers });
+    results[label] = { down, downSeen, up, upSeen: seen };
+  }
+  assert.deepEqual(results[CANDIDATE], results.ws);
+  const ref = results.ws;
+  assert.deepEqual(ref.down.at(-1), { ev: 'close', code: 1000, reason: 'landed' });
+  assert.deepEqual(ref.downSeen, [
+    { secure: true, url: '/downgrade', authorization: 'Bearer secret', cookie: 'sid=1' },
+    { secure: false, url: '/landed', authorization: undefined, cookie: undefined },
+  ]);
+  assert.deepEqual(ref.upSeen, [
+    { secure: false, url: '/upgrade', authorization: 'Bearer secret', cookie: 'sid=1' },
+    { secure: true, url: '/landed', authorization: 'Bearer secret', cookie: 'sid=1' },
+  ]);
 });
 
 // ---- a CONNECT proxy, through an agent -------------------------------------------------------------
