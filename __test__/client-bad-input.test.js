@@ -90,6 +90,7 @@ function outcome(Impl, url, options = {}, ms = 10000) {
 
 /** Runs ws's client, then the candidate, against servers made by `makeServer`; returns both outcomes. */
 async function compare(t, makeServer, path = '/', options = {}) {
+  const baseline = fdCount();
   const server = await makeServer(t);
   // One connection each: the server's report of it comes when the client has ended.
   const reference = await outcome(WS.WebSocket, server.url(path), options);
@@ -99,6 +100,8 @@ async function compare(t, makeServer, path = '/', options = {}) {
   await waitUntil(() => server.reports.length >= 1, 6000, `raw report (${CANDIDATE})`).catch(() => {});
   const gotReports = server.reports.splice(0);
   assert.deepEqual({ client: got, server: gotReports }, { client: reference, server: referenceReports });
+  // Nothing left open but the server's listening socket.
+  await waitUntil(() => fdCount() <= baseline + 1, 5000, `file descriptors back to baseline (${baseline} + the listener, now ${fdCount()})`);
   return { reference, reports: referenceReports };
 }
 
@@ -296,6 +299,7 @@ test(`${CANDIDATE}: 2,000 connections to a port where nothing listens: each erro
 });
 
 test(`${CANDIDATE}: DNS failure (ws://nonexistent.invalid) and a failing custom lookup`, async () => {
+  const baseline = fdCount();
   const reference = await outcome(WS.WebSocket, 'ws://nonexistent.invalid/');
   const got = await outcome(WebSocket, 'ws://nonexistent.invalid/');
   assert.deepEqual(got, reference);
@@ -314,6 +318,7 @@ test(`${CANDIDATE}: DNS failure (ws://nonexistent.invalid) and a failing custom 
   const got2 = await outcome(WebSocket, 'ws://example.test/', { lookup: failing });
   assert.deepEqual(got2, ref2);
   assert.equal(ref2[0].error.message, 'no such host: example.test');
+  await waitUntil(() => fdCount() <= baseline, 5000, 'file descriptors back to baseline');
 });
 
 test(`${CANDIDATE}: a lookup that maps a name to a loopback server`, async (t) => {
