@@ -1,0 +1,509 @@
+'use strict';
+// The client side of ws's WebSocket: `new WebSocket(url, protocols, options)`.
+//
+// ws's initAsClient, step for step, over lib/core's client API: the request is
+// built here as Node's http.request writes ws's (client-handshake.js), the name
+// is resolved here (dns.lookup or `lookup`), and the engine connects, runs TLS,
+// writes the head and reads the answer. ws's checks of the 101 run here, then
+// the engine takes the connection over in the client role (masking, deflate)
+// and the WebSocket is the same object as on the server side (websocket.js).
+//
+// One client core (an engine thread) serves every WebSocket whose options give
+// the engine the same settings (clientCore below); it keeps the process alive
+// only while it has connections, as Node's sockets do.
+
+const net = require('net');
+const http = require('http');
+const { EventEmitter } = require('events');
+const { CoreServer, kNegotiatedByJs } = require('../core');
+const {
+  connectionError, newKey, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
+} = require('../core/client-handshake');
+const { deflateThreshold } = require('./engine-options');
+const {
+  CONNECTING, CLOSING, CLOSED, CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, ENGINE_CLOSE_MARGIN, ENGINE_MAX_MESSAGE,
+  kAttach, kAttachPending, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose,
+} = require('./constants');
+
+const PROTOCOL_VERSIONS = [8, 13];
+const SUBPROTOCOL = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/;
+
+/**
+ * Options only Node's own client can honour: with any of them the handshake
+ * runs on Node's http/https (see README, differences).
+ */
+const NODE_ONLY = ['agent', 'createConnection', 'finishRequest', 'checkServerIdentity', 'pfx', 'passphrase', 'generateMask'];
+
+// ---- the shared client cores -------------------------------------------------------------
+
+/** Engine settings -> CoreServer, made on first use. */
+const cores = new Map();
+
+/** What the engine must know of a client's options (the rest stays in JS). */
+function coreOptions(opts) {
+  const payload = Number(opts.maxPayload);
+  const out = {
+    threads: 1,
+    // ws: 0 (or anything not positive) means no limit.
+    maxMessageSize: payload >= 1 ? Math.min(Math.floor(payload), ENGINE_MAX_MESSAGE) : ENGINE_MAX_MESSAGE,
+  };
+  // ws's close timer runs in the WebSocket; the engine's is only a backstop behind it.
+  const closeTimeout = Number(opts.closeTimeout);
+  if (Number.isInteger(closeTimeout) && closeTimeout > 0) out.closeTimeout = Math.min(closeTimeout + ENGINE_CLOSE_MARGIN, 2 ** 31 - 1);
+  if (!opts.autoPong) out.autoPong = false;
+  if (opts.perMessageDeflate) {
+    // The offer and the server's answer are ws's (client-handshake.js); the engine follows
+    // the agreed parameters. Of ws's zlib options only zlibDeflateOptions.level applies.
+    const d = typeof opts.perMessageDeflate === 'object' ? opts.perMessageDeflate : {};
+    out.perMessageDeflate = { threshold: deflateThreshold(d) };
+    const level = d.zlibDeflateOptions && d.zlibDeflateOptions.level;
+    if (Number.isInteger(level) && level >= 0 && level <= 9) out.perMessageDeflate.level = level;
+  }
+  return out;
+}
+
+/** The client core for these options (one per distinct engine settings). */
+function clientCore(opts) {
+  const settings = coreOptions(opts);
+  const key = JSON.stringify(settings);
+  let core = cores.get(key);
+  if (core === undefined) {
+    if (settings.perMessageDeflate) settings.perMessageDeflate[kNegotiatedByJs] = true;
+    core = new CoreServer(settings);
+    wireCore(core);
+    cores.set(key, core);
+  }
+  return core;
+}
+
+/** A core socket's `wrapper` is its WebSocket from the moment it is reserved. */
+function wireCore(core) {
+  core.on('response', (socket, response) => {
+    const ws = socket.wrapper;
+    if (ws !== undefined) onResponse(ws, socket, response);
+  });
+  core.on('open', (socket) => {
+    const ws = socket.wrapper;
+    if (ws !== undefined) ws[kAttach](core, socket, ws._protocol);
+  });
+  core.on('message', (socket, data, binary) => {
+    const ws = socket.wrapper;
+    if (ws !== undefined) ws[kOnMessage](data, binary);
+  });
+  core.on('ping', (socket, data) => {
+    const ws = socket.wrapper;
+    if (ws !== undefined) ws[kOnPing](data);
+  });
+  core.on('pong', (socket, data) => {
+    const ws = socket.wrapper;
+    if (ws !== undefined) ws[kOnPong](data);
+  });
+  core.on('drain', (socket) => {
+    const ws = socket.wrapper;
+    if (ws !== undefined) ws[kOnDrain]();
+  });
+  core.on('closing', (socket, code, reason) => {
+    const ws = socket.wrapper;
+    if (ws !== undefined) ws[kOnPeerClosing](code, reason);
+  });
+  core.on('close', (socket, code, reason, errorCode, errorDetail) => {
+    const ws = socket.wrapper;
+    if (ws === undefined) return;
+    socket.wrapper = undefined;
+    const handshake = ws._handshake;
+    if (handshake !== null && handshake.socket === socket) {
+      // Failed before the 101 was accepted: the Error Node's http client gives.
+      ws._handshake = null;
+      ws._req = null;
+      const err = connectionError(errorCode, errorDetail, handshake.address, handshake.port)
+        || Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      emitErrorAndClose(ws, err);
+      return;
+    }
+    // As on the server side (websocket-server.js _onSocketClose): ws learns of the end
+    // from the TCP socket's own 'close', after what the last messages deferred.
+    setImmediate(() => ws[kOnClose](code, reason, errorCode, errorDetail));
+  });
+  // A socket's own engine fault is reported by its 'close' (LWS_ERR_INTERNAL).
+  core.on('error', () => {});
+}
+
+// ---- the request object of 'redirect' and 'unexpected-response' ---------------------------
+
+/**
+ * What ws users get as `request` (an http.ClientRequest in ws): the method,
+ * path, host and headers of the request, and abort()/destroy() to give up.
+ */
+class ClientRequest extends EventEmitter {
+  constructor(ws, method, path, host, protocol, headers) {
+    super();
+    this.method = method;
+    this.path = path;
+    this.host = host;
+    this.protocol = protocol;
+    this.aborted = false;
+    this.destroyed = false;
+    this.socket = null;
+    this.res = null;
+    this._ws = ws;
+    this._headers = headers; // [name, value] pairs as written
+  }
+
+  getHeader(name) {
+    const lower = String(name).toLowerCase();
+    const found = this._headers.find(([n]) => n.toLowerCase() === lower);
+    return found === undefined ? undefined : found[1];
+  }
+
+  getHeaders() {
+    const out = Object.create(null);
+    for (const [name, value] of this._headers) out[name.toLowerCase()] = value;
+    return out;
+  }
+
+  getHeaderNames() {
+    return this._headers.map(([name]) => name.toLowerCase());
+  }
+
+  hasHeader(name) {
+    return this.getHeader(name) !== undefined;
+  }
+
+  /** Gives up the request (the connection is dropped); as Node's, no error follows. */
+  abort() {
+    if (this.aborted) return;
+    this.aborted = true;
+    this._drop();
+    process.nextTick(() => this.emit('abort'));
+  }
+
+  /** As Node's: with an error, the WebSocket reports it ('error', then 'close' 1006). */
+  destroy(err) {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this._drop();
+    if (err) {
+      const ws = this._ws;
+      process.nextTick(() => {
+        if (ws._req !== this || this.aborted) return;
+        ws._req = null;
+        emitErrorAndClose(ws, err);
+      });
+    }
+    return this;
+  }
+
+  _drop() {
+    const ws = this._ws;
+    const handshake = ws._handshake;
+    if (handshake !== null && handshake.req === this) dropHandshake(ws, handshake);
+  }
+}
+
+// ---- the handshake ---------------------------------------------------------------------
+
+/** ws's constructor arguments: (address[, protocols][, options]) -> [protocols, options]. */
+function clientArguments(protocols, options) {
+  if (protocols === undefined) {
+    if (!options || options.protocols === undefined) protocols = [];
+    else protocols = Array.isArray(options.protocols) ? options.protocols : [options.protocols];
+  } else if (!Array.isArray(protocols)) {
+    if (typeof protocols === 'object' && protocols !== null) {
+      options = protocols;
+      if (options.protocols === undefined) protocols = [];
+      else protocols = Array.isArray(options.protocols) ? options.protocols : [options.protocols];
+    } else {
+      protocols = [protocols];
+    }
+  }
+  return [protocols, options];
+}
+
+/**
+ * The header lines of `headers` (an object) as Node's ClientRequest keeps them:
+ * checked as setHeader checks them (same errors), one entry per name
+ * (case-insensitive), at the place it was first set, with the last value.
+ */
+function headerPairs(headers) {
+  const byName = new Map();
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    http.validateHeaderName(name);
+    http.validateHeaderValue(name, value);
+    byName.set(name.toLowerCase(), [name, value]);
+  }
+  return [...byName.values()];
+}
+
+/**
+ * ws's initAsClient: starts (or, after a redirect, restarts) `websocket`'s
+ * handshake. Throws what ws throws for bad arguments; returns the resolved options.
+ */
+function initAsClient(websocket, address, protocols, options) {
+  const opts = {
+    allowSynchronousEvents: true,
+    autoPong: true,
+    closeTimeout: CLOSE_TIMEOUT,
+    protocolVersion: PROTOCOL_VERSIONS[1],
+    maxPayload: DEFAULT_MAX_PAYLOAD,
+    skipUTF8Validation: false,
+    perMessageDeflate: true,
+    followRedirects: false,
+    maxRedirects: 10,
+    ...options,
+    socketPath: undefined,
+    hostname: undefined,
+    protocol: undefined,
+    protocols: undefined,
+    timeout: undefined,
+    method: 'GET',
+    host: undefined,
+    path: undefined,
+    port: undefined,
+  };
+
+  if (!PROTOCOL_VERSIONS.includes(opts.protocolVersion)) {
+    throw new RangeError(`Unsupported protocol version: ${opts.protocolVersion} (supported versions: ${PROTOCOL_VERSIONS.join(', ')})`);
+  }
+
+  let parsedUrl;
+  if (address instanceof URL) {
+    parsedUrl = address;
+  } else {
+    try {
+      parsedUrl = new URL(address);
+    } catch {
+      throw new SyntaxError(`Invalid URL: ${address}`);
+    }
+  }
+  if (parsedUrl.protocol === 'http:' || parsedUrl.protocol === 'https:') {
+    parsedUrl = new URL(parsedUrl);
+    parsedUrl.protocol = parsedUrl.protocol === 'http:' ? 'ws:' : 'wss:';
+  }
+  websocket._url = parsedUrl.href;
+
+  let target;
+  try {
+    target = parseTarget(parsedUrl);
+  } catch (err) {
+    if (websocket._redirects === 0) throw err;
+    emitErrorAndClose(websocket, err);
+    return opts;
+  }
+
+  const { secure: isSecure, ipc: isIpcUrl } = target;
+  const defaultPort = isSecure ? 443 : 80;
+  const key = newKey();
+  const protocolSet = new Set();
+
+  opts.defaultPort = opts.defaultPort || defaultPort;
+  opts.port = target.port;
+  opts.host = target.host;
+  opts.headers = {
+    ...opts.headers,
+    'Sec-WebSocket-Version': opts.protocolVersion,
+    'Sec-WebSocket-Key': key,
+    Connection: 'Upgrade',
+    Upgrade: 'websocket',
+  };
+  opts.path = target.path;
+  opts.timeout = opts.handshakeTimeout;
+
+  if (opts.perMessageDeflate) opts.headers['Sec-WebSocket-Extensions'] = deflateOffer(opts.perMessageDeflate);
+  if (protocols.length) {
+    for (const protocol of protocols) {
+      if (typeof protocol !== 'string' || !SUBPROTOCOL.test(protocol) || protocolSet.has(protocol)) {
+        throw new SyntaxError('An invalid or duplicated subprotocol was specified');
+      }
+      protocolSet.add(protocol);
+    }
+    opts.headers['Sec-WebSocket-Protocol'] = protocols.join(',');
+  }
+  if (opts.origin) {
+    if (opts.protocolVersion < 13) opts.headers['Sec-WebSocket-Origin'] = opts.origin;
+    else opts.headers.Origin = opts.origin;
+  }
+  if (target.auth !== undefined) opts.auth = target.auth;
+  if (isIpcUrl) {
+    opts.socketPath = target.socketPath;
+    opts.path = target.path;
+  }
+
+  if (opts.followRedirects) {
+    if (websocket._redirects === 0) {
+      websocket._originalIpc = isIpcUrl;
+      websocket._originalSecure = isSecure;
+      websocket._originalHostOrSocketPath = isIpcUrl ? opts.socketPath : parsedUrl.host;
+      const headers = options && options.headers;
+      // A copy whose header names are lowercase: redirects change it, never the user's object.
+      options = { ...options, headers: {} };
+      if (headers) {
+        for (const [name, value] of Object.entries(headers)) options.headers[name.toLowerCase()] = value;
+      }
+    } else if (websocket.listenerCount('redirect') === 0) {
+      const isSameHost = isIpcUrl
+        ? websocket._originalIpc
+          ? opts.socketPath === websocket._originalHostOrSocketPath
+          : false
+        : websocket._originalIpc
+          ? false
+          : parsedUrl.host === websocket._originalHostOrSocketPath;
+      if (!isSameHost || (websocket._originalSecure && !isSecure)) {
+        // curl 7.77.0's rule (ws follows it): credentials do not follow a redirect elsewhere.
+        delete opts.headers.authorization;
+        delete opts.headers.cookie;
+        if (!isSameHost) delete opts.headers.host;
+        opts.auth = undefined;
+      }
+    }
+    // curl's rule too: the first Authorization header wins.
+    if (opts.auth && !options.headers.authorization) {
+      options.headers.authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+    }
+  }
+
+  const pairs = headerPairs(opts.headers);
+  const hostValue = hostHeader(opts.host, opts.port, opts.defaultPort);
+  const head = requestHead(opts.path, pairs, { host: hostValue, auth: opts.auth });
+  const req = new ClientRequest(websocket, 'GET', opts.path || '/', opts.host, isSecure ? 'https:' : 'http:', pairs);
+  websocket._req = req;
+
+  if (isIpcUrl || NODE_ONLY.some((name) => opts[name] !== undefined && opts[name] !== null)) {
+    const err = new Error(`lws.WebSocket: ${isIpcUrl ? 'ws+unix: URLs' : `the ${NODE_ONLY.filter((n) => opts[n] != null).join(', ')} option`} need the Node handshake path, which is not available yet`);
+    err.code = 'LWS_ERR_UNSUPPORTED_OPTION';
+    throw err;
+  }
+
+  const core = clientCore(opts);
+  const socket = core.reserveSocket();
+  socket.wrapper = websocket;
+  const handshake = {
+    core, socket, req, key, protocolSet, opts, options, protocols,
+    url: address, // what a relative Location resolves against
+    perMessageDeflate: opts.perMessageDeflate || false,
+    dialed: false,
+    address: undefined, // the IP address dialed, once resolved
+    port: target.port,
+  };
+  websocket._handshake = handshake;
+
+  if (opts.followRedirects && websocket._redirects) websocket.emit('redirect', websocket.url, req);
+
+  const tls = isSecure
+    ? {
+      servername: opts.servername || target.host, // rustls checks an IP address too
+      ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized,
+    }
+    : null;
+
+  resolve(target.host, { lookup: opts.lookup, family: opts.family }, (err, ip) => {
+    if (websocket._handshake !== handshake) return; // given up meanwhile
+    if (err) {
+      dropHandshake(websocket, handshake);
+      websocket._req = null;
+      emitErrorAndClose(websocket, err);
+      return;
+    }
+    handshake.dialed = true;
+    handshake.address = ip;
+    try {
+      core.dial(socket, {
+        address: ip, port: target.port, localAddress: opts.localAddress, tls, head,
+        timeout: opts.timeout > 0 ? opts.timeout : 0,
+      });
+    } catch (failure) {
+      dropHandshake(websocket, handshake);
+      websocket._req = null;
+      emitErrorAndClose(websocket, failure);
+    }
+  });
+  return opts;
+}
+
+/** Forgets the connection of a handshake given up: released, or dropped by the engine. */
+function dropHandshake(websocket, handshake) {
+  if (websocket._handshake === handshake) websocket._handshake = null;
+  const { core, socket } = handshake;
+  socket.wrapper = undefined;
+  if (handshake.dialed) core.terminate(socket);
+  else core.releaseSocket(socket);
+}
+
+/** The server's answer (the core's 'response'): ws's req 'response' and 'upgrade' handlers. */
+function onResponse(websocket, socket, response) {
+  const handshake = websocket._handshake;
+  if (handshake === null || handshake.socket !== socket) return;
+  const { opts, req } = handshake;
+  const res = incomingResponse(response);
+  const statusCode = response.statusCode;
+
+  if (statusCode !== 101) {
+    // The engine closes this connection itself.
+    websocket._handshake = null;
+    socket.wrapper = undefined;
+    req.res = res;
+    const location = res.headers.location;
+    if (location && opts.followRedirects && statusCode >= 300 && statusCode < 400) {
+      if (++websocket._redirects > opts.maxRedirects) {
+        abortHandshake(websocket, 'Maximum redirects exceeded');
+        return;
+      }
+      req.aborted = true;
+      let addr;
+      try {
+        addr = new URL(location, handshake.url);
+      } catch {
+        emitErrorAndClose(websocket, new SyntaxError(`Invalid URL: ${location}`));
+        return;
+      }
+      initAsClient(websocket, addr, handshake.protocols, handshake.options);
+    } else if (!websocket.emit('unexpected-response', req, res)) {
+      abortHandshake(websocket, `Unexpected server response: ${statusCode}`);
+    }
+    return;
+  }
+
+  websocket.emit('upgrade', res);
+  // A listener may have closed the WebSocket (the handshake is dropped then).
+  if (websocket._readyState !== CONNECTING || websocket._handshake !== handshake) return;
+  websocket._req = null;
+
+  const verdict = checkSwitchingProtocols(res.headers, handshake.key, handshake.protocolSet, handshake.perMessageDeflate);
+  if (verdict.error) {
+    // ws destroys the socket with the error: 'error', then 'close' (1006).
+    websocket._readyState = CLOSING;
+    dropHandshake(websocket, handshake);
+    const err = new Error(verdict.error);
+    process.nextTick(emitErrorAndClose, websocket, err);
+    return;
+  }
+  websocket._handshake = null;
+  handshake.core.acceptResponse(socket, verdict.extensions);
+  // Open now, as ws is once it has checked the 101; what the WebSocket is asked to do
+  // waits for the engine's 'open' (websocket.js kAttach).
+  const peer = { remoteAddress: handshake.address, remotePort: handshake.port, remoteFamily: net.isIPv6(handshake.address) ? 'IPv6' : 'IPv4' };
+  websocket[kAttachPending](handshake.core, verdict.protocol, verdict.extensions, peer);
+}
+
+/** ws's abortHandshake for a request: CLOSING now, 'error' and 'close' (1006) on the next tick. */
+function abortHandshake(websocket, message) {
+  websocket._readyState = CLOSING;
+  const err = new Error(message);
+  Error.captureStackTrace(err, abortHandshake);
+  const req = websocket._req;
+  if (req !== null && req !== undefined) req.aborted = true;
+  const handshake = websocket._handshake;
+  if (handshake !== null) dropHandshake(websocket, handshake);
+  process.nextTick(emitErrorAndClose, websocket, err);
+}
+
+/** ws's emitErrorAndClose for a WebSocket that never opened. */
+function emitErrorAndClose(websocket, err) {
+  websocket._readyState = CLOSING;
+  websocket._errorEmitted = true;
+  websocket.emit('error', err);
+  websocket._readyState = CLOSED;
+  websocket.emit('close', 1006, EMPTY_BUFFER);
+}
+
+module.exports = { initAsClient, clientArguments, abortHandshake, coreOptions };
