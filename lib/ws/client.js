@@ -19,6 +19,7 @@ const { CoreServer, kNegotiatedByJs } = require('../core');
 const {
   connectionError, newKey, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
 } = require('../core/client-handshake');
+const { CLIENT_ERROR_CODES } = require('../core/wire');
 const { deflateThreshold } = require('./engine-options');
 const {
   CONNECTING, CLOSING, CLOSED, CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, ENGINE_CLOSE_MARGIN, ENGINE_MAX_MESSAGE,
@@ -76,6 +77,14 @@ function clientCore(opts) {
   return core;
 }
 
+/** The core's connection failures (wire.js): on an open socket, the connection just ended. */
+const CONNECTION_FAILURES = new Set(Object.values(CLIENT_ERROR_CODES));
+
+function closeLater(ws, turns, code, reason, errorCode, errorDetail) {
+  if (turns > 0) setImmediate(closeLater, ws, turns - 1, code, reason, errorCode, errorDetail);
+  else ws[kOnClose](code, reason, errorCode, errorDetail);
+}
+
 /** A core socket's `wrapper` is its WebSocket from the moment it is reserved. */
 function wireCore(core) {
   core.on('response', (socket, response) => {
@@ -102,27 +111,48 @@ function wireCore(core) {
     const ws = socket.wrapper;
     if (ws !== undefined) ws[kOnDrain]();
   });
+  // Sockets whose close handshake is complete, ended from here: socket -> [code, reason].
+  const ended = new Map();
   core.on('closing', (socket, code, reason) => {
     const ws = socket.wrapper;
-    if (ws !== undefined) ws[kOnPeerClosing](code, reason);
+    if (ws === undefined) return;
+    ws[kOnPeerClosing](code, reason);
+    if (ws._paused) return; // the reply waits for resume(); the server ends the connection then
+    // ws ends its side of TCP as soon as both close frames are exchanged; the engine's
+    // client waits for the server to end first. The engine queues its reply after this
+    // callback: the connection is dropped right behind it (the reply leaves first).
+    ended.set(socket, [code, reason]);
+    process.nextTick(() => core.terminate(socket));
   });
   core.on('close', (socket, code, reason, errorCode, errorDetail) => {
+    const peerClose = ended.get(socket);
+    if (peerClose !== undefined) {
+      ended.delete(socket);
+      // Dropped by us after the handshake: the close is the peer's, as ws reports it.
+      if (!errorCode) [code, reason] = peerClose;
+    }
     const ws = socket.wrapper;
     if (ws === undefined) return;
     socket.wrapper = undefined;
     const handshake = ws._handshake;
     if (handshake !== null && handshake.socket === socket) {
       // Failed before the 101 was accepted: the Error Node's http client gives.
-      ws._handshake = null;
+      endHandshake(ws, handshake);
       ws._req = null;
       const err = connectionError(errorCode, errorDetail, handshake.address, handshake.port)
         || Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
       emitErrorAndClose(ws, err);
       return;
     }
-    // As on the server side (websocket-server.js _onSocketClose): ws learns of the end
-    // from the TCP socket's own 'close', after what the last messages deferred.
-    setImmediate(() => ws[kOnClose](code, reason, errorCode, errorDetail));
+    // A connection failure code on an open socket (the server hung up) is no protocol error.
+    if (CONNECTION_FAILURES.has(errorCode)) errorCode = errorDetail = undefined;
+    // As on the server side (websocket-server.js _onSocketClose), ws learns of the end
+    // from the TCP socket's own 'close', after what the last messages deferred. For a
+    // client that is also after its peer saw the connection end: Node's socket closes
+    // once its shutdown completed, a turn of the loop after the FIN left. The engine
+    // has closed the connection when it reports it: 'close' waits two more turns, so a
+    // server in this process sees the end first, as it does with ws.
+    setImmediate(closeLater, ws, 2, code, reason, errorCode, errorDetail);
   });
   // A socket's own engine fault is reported by its 'close' (LWS_ERR_INTERNAL).
   core.on('error', () => {});
@@ -382,10 +412,18 @@ function initAsClient(websocket, address, protocols, options) {
     url: address, // what a relative Location resolves against
     perMessageDeflate: opts.perMessageDeflate || false,
     dialed: false,
+    timer: null,
     address: undefined, // the IP address dialed, once resolved
     port: target.port,
   };
   websocket._handshake = handshake;
+  if (opts.timeout > 0) {
+    // ws's request timeout. The engine's own (at dial) is a backstop behind it: this one
+    // ends the WebSocket before the server can see the connection go, as ws's does.
+    handshake.timer = setTimeout(() => {
+      if (websocket._handshake === handshake) abortHandshake(websocket, 'Opening handshake has timed out');
+    }, opts.timeout);
+  }
 
   if (opts.followRedirects && websocket._redirects) websocket.emit('redirect', websocket.url, req);
 
@@ -409,7 +447,7 @@ function initAsClient(websocket, address, protocols, options) {
     try {
       core.dial(socket, {
         address: ip, port: target.port, localAddress: opts.localAddress, tls, head,
-        timeout: opts.timeout > 0 ? opts.timeout : 0,
+        timeout: opts.timeout > 0 ? Math.min(opts.timeout + ENGINE_CLOSE_MARGIN, 2 ** 31 - 1) : 0,
       });
     } catch (failure) {
       dropHandshake(websocket, handshake);
@@ -420,9 +458,18 @@ function initAsClient(websocket, address, protocols, options) {
   return opts;
 }
 
+/** The handshake is over (answered, failed or given up). */
+function endHandshake(websocket, handshake) {
+  if (websocket._handshake === handshake) websocket._handshake = null;
+  if (handshake.timer !== null) {
+    clearTimeout(handshake.timer);
+    handshake.timer = null;
+  }
+}
+
 /** Forgets the connection of a handshake given up: released, or dropped by the engine. */
 function dropHandshake(websocket, handshake) {
-  if (websocket._handshake === handshake) websocket._handshake = null;
+  endHandshake(websocket, handshake);
   const { core, socket } = handshake;
   socket.wrapper = undefined;
   if (handshake.dialed) core.terminate(socket);
@@ -439,7 +486,7 @@ function onResponse(websocket, socket, response) {
 
   if (statusCode !== 101) {
     // The engine closes this connection itself.
-    websocket._handshake = null;
+    endHandshake(websocket, handshake);
     socket.wrapper = undefined;
     req.res = res;
     const location = res.headers.location;
@@ -477,7 +524,7 @@ function onResponse(websocket, socket, response) {
     process.nextTick(emitErrorAndClose, websocket, err);
     return;
   }
-  websocket._handshake = null;
+  endHandshake(websocket, handshake);
   handshake.core.acceptResponse(socket, verdict.extensions);
   // Open now, as ws is once it has checked the 101; what the WebSocket is asked to do
   // waits for the engine's 'open' (websocket.js kAttach).
