@@ -63,6 +63,8 @@ const ERROR_CODES = [
  */
 function errorCodeOf(id, detail) {
   if (id === 1 && (detail & 3) !== 0) return 'WS_ERR_UNEXPECTED_RSV_2_3';
+  // Id 3 covers both mask rules: detail 1 is the MASK bit a server's frame had (client role).
+  if (id === 3 && detail === 1) return 'WS_ERR_UNEXPECTED_MASK';
   return ERROR_CODES[id] ?? CLIENT_ERROR_CODES[id];
 }
 

@@ -63,18 +63,51 @@ function coreOptions(opts) {
   return out;
 }
 
-/** The client core for these options (one per distinct engine settings). */
-function clientCore(opts) {
+/** How long a client core with no connection left is kept for the next one (ms). */
+const IDLE_CORE_MS = 1000;
+
+/** The core's connections (reserved and not yet closed or released), and its idle timer. */
+const kLive = Symbol('lws.ws.liveConnections');
+const kIdleTimer = Symbol('lws.ws.idleTimer');
+const kKey = Symbol('lws.ws.coreKey');
+
+/**
+ * A reserved socket on the client core for these options (one core per distinct
+ * engine settings). A core whose connections are all gone is closed after
+ * IDLE_CORE_MS: its thread and descriptors do not outlive the process's clients.
+ */
+function reserveClientSocket(opts) {
   const settings = coreOptions(opts);
   const key = JSON.stringify(settings);
   let core = cores.get(key);
   if (core === undefined) {
     if (settings.perMessageDeflate) settings.perMessageDeflate[kNegotiatedByJs] = true;
     core = new CoreServer(settings);
+    core[kLive] = 0;
+    core[kIdleTimer] = null;
+    core[kKey] = key;
     wireCore(core);
     cores.set(key, core);
   }
-  return core;
+  if (core[kIdleTimer] !== null) {
+    clearTimeout(core[kIdleTimer]);
+    core[kIdleTimer] = null;
+  }
+  const socket = core.reserveSocket();
+  core[kLive]++;
+  return { core, socket };
+}
+
+/** One of the core's connections is gone (closed, or released before it was dialed). */
+function connectionGone(core) {
+  if (--core[kLive] > 0 || core[kIdleTimer] !== null) return;
+  core[kIdleTimer] = setTimeout(() => {
+    core[kIdleTimer] = null;
+    if (core[kLive] > 0) return;
+    cores.delete(core[kKey]);
+    core.close();
+  }, IDLE_CORE_MS);
+  core[kIdleTimer].unref();
 }
 
 /** The core's connection failures (wire.js): on an open socket, the connection just ended. */
@@ -125,6 +158,7 @@ function wireCore(core) {
     process.nextTick(() => core.terminate(socket));
   });
   core.on('close', (socket, code, reason, errorCode, errorDetail) => {
+    connectionGone(core);
     const peerClose = ended.get(socket);
     if (peerClose !== undefined) {
       ended.delete(socket);
@@ -404,8 +438,7 @@ function initAsClient(websocket, address, protocols, options) {
     throw err;
   }
 
-  const core = clientCore(opts);
-  const socket = core.reserveSocket();
+  const { core, socket } = reserveClientSocket(opts);
   socket.wrapper = websocket;
   const handshake = {
     core, socket, req, key, protocolSet, opts, options, protocols,
@@ -473,7 +506,7 @@ function dropHandshake(websocket, handshake) {
   const { core, socket } = handshake;
   socket.wrapper = undefined;
   if (handshake.dialed) core.terminate(socket);
-  else core.releaseSocket(socket);
+  else if (core.releaseSocket(socket)) connectionGone(core); // no 'close' follows
 }
 
 /** The server's answer (the core's 'response'): ws's req 'response' and 'upgrade' handlers. */
