@@ -9,3 +9,4 @@ require('./ws-compat.test.js');
 require('./tls.test.js');
 require('./backpressure.test.js');
 require('./fault.test.js');
+require('./client-core.test.js');

@@ -71,3 +71,29 @@ test('threads: 0 serves from the JS thread: no engine thread, echo and timers wo
   assert.equal(closed, 1001);
   await within(10000, 'server close', (done) => server.close(done));
 });
+
+test('a Client with two engine threads spreads its connections over both and echoes on each', { timeout: 30000 }, async () => {
+  const { Client } = require('..');
+  const server = new Server({ port: 0, host: '127.0.0.1' });
+  server.on('message', (socket, message, binary) => server.send(socket, message, binary));
+  await within(5000, 'listening', (done) => server.once('listening', done));
+  const client = new Client({ threads: 2 });
+  const workers = new Set();
+  let echoed = 0;
+  client.on('open', (socket) => client.send(socket, `hello ${client.getUserData(socket)}`));
+  await within(15000, 'echoes', (done, fail) => {
+    client.on('error', fail);
+    client.on('message', (socket, message) => {
+      assert.equal(String(message), `hello ${client.getUserData(socket)}`);
+      if (++echoed === 40) done();
+    });
+    for (let i = 0; i < 40; i++) {
+      const socket = client.connect(`ws://127.0.0.1:${server.port}/`);
+      client.setUserData(socket, i);
+      workers.add(require('../lib/core').idOf(socket) & 7);
+    }
+  });
+  assert.deepEqual([...workers].sort(), [0, 1]);
+  await new Promise((resolve) => client.close(resolve));
+  await new Promise((resolve) => server.close(resolve));
+});

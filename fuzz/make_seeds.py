@@ -22,16 +22,17 @@ def frame(fin, opcode, payload, mask=b"\x00\x00\x00\x00", rsv=0):
     return out + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-def reader_input(wire, fragment=None, max_units=64, splits=(), rsv1=False, max_frames=0):
+def reader_input(wire, fragment=None, max_units=64, splits=(), rsv1=False, max_frames=0, client=False):
     """fragment: None or 0..63; max_message_size = max_units * 4 (255 = 1 MiB);
-    max_frames: 1..15 sets max_fragments (0 = default); at most 15 splits."""
+    max_frames: 1..15 sets max_fragments (0 = default); at most 15 splits;
+    client: the reader takes the client role (server frames, unmasked)."""
     mode = (0 if fragment is None else 1) | (0x80 if rsv1 else 0)
-    cfg = bytes([mode, fragment or 0, max_units, max_frames << 4 | len(splits)])
+    cfg = bytes([mode, (fragment or 0) | (0x80 if client else 0), max_units, max_frames << 4 | len(splits)])
     return cfg + bytes(splits) + wire
 
 
 M = b"\x37\xfa\x21\x3d"
-seeds = {"frame_reader": {}, "handshake": {}, "utf8": {}}
+seeds = {"frame_reader": {}, "handshake": {}, "response": {}, "utf8": {}}
 fr = seeds["frame_reader"]
 fr["text_hello"] = reader_input(frame(True, 1, b"Hello"))
 fr["text_hello_masked"] = reader_input(frame(True, 1, b"Hello", M))
@@ -61,6 +62,10 @@ fr["max_fragments"] = reader_input(
     frame(False, 2, b"a", M) + frame(False, 0, b"b", M) + frame(False, 0, b"", M) + frame(True, 0, b"c", M), max_frames=3
 )
 fr["unmasked"] = reader_input(b"\x81\x02hi")
+# The client role: server frames come unmasked; a masked one is refused.
+fr["client_text_and_close"] = reader_input(b"\x81\x05Hello\x89\x00\x88\x02\x03\xe8", client=True)
+fr["client_fragmented"] = reader_input(b"\x01\x02ab\x80\x01c", client=True, fragment=2, splits=(3,))
+fr["client_masked_refused"] = reader_input(frame(True, 1, b"Hello", M), client=True)
 
 hs = seeds["handshake"]
 upgrade = (
@@ -78,6 +83,19 @@ hs["chunked"] = bytes([16, 0]) + b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked
 hs["http10"] = bytes([16, 0]) + b"GET / HTTP/1.0\r\n\r\n"
 hs["bad_version"] = bytes([16, 0]) + upgrade.replace(b"Version: 13", b"Version: 8")
 hs["partial"] = bytes([16, 0]) + upgrade[:60]
+
+rs = seeds["response"]
+switching = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
+)
+rs["switching"] = bytes([16, 0]) + switching
+rs["switching_with_frame"] = bytes([16, 0]) + switching + b"\x81\x02hi"
+rs["not_found"] = bytes([16, 0]) + b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found"
+rs["chunked"] = bytes([16, 0]) + b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n0\r\nT: 1\r\n\r\n"
+rs["http10_until_close"] = bytes([16, 0]) + b"HTTP/1.0 302 Found\r\nLocation: /elsewhere\r\n\r\nbody"
+rs["small_limit"] = bytes([2, 12]) + switching
+rs["garbage"] = bytes([16, 0]) + b"SSH-2.0-OpenSSH_9.2\r\n"
 
 u = seeds["utf8"]
 u["ascii"] = b"\x00hello, world"

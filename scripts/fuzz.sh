@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_PER_TARGET="${1:-30}"
-TARGETS=(frame_reader handshake utf8 deflate)
+TARGETS=(frame_reader handshake response utf8 deflate)
 CARGO_FUZZ_VERSION="${CARGO_FUZZ_VERSION:-0.13.2}"
 LOCK="${LWS_CARGO_LOCK:-/tmp/lws-cargo.lock}"
 export CARGO_TARGET_DIR="${LWS_FUZZ_TARGET_DIR:-$PWD/fuzz/target}"

@@ -443,6 +443,25 @@ impl NativeServer {
         true
     }
 
+    /// Takes over a client connection Node upgraded (its descriptor is
+    /// duplicated: the caller destroys its own socket), as client `id`, with the
+    /// bytes read past the 101 and the agreed Sec-WebSocket-Extensions value.
+    #[napi]
+    pub fn adopt_client(&self, id: u32, fd: i32, head: Option<BufferSlice<'_>>, extensions: String) -> bool {
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            return false;
+        }
+        let stream = unsafe { std::net::TcpStream::from_raw_fd(dup) };
+        let line = if extensions.is_empty() {
+            Vec::new()
+        } else {
+            format!("Sec-WebSocket-Extensions: {extensions}\r\n").into_bytes()
+        };
+        self.engine.adopt_client(id, stream, head.map(|h| h.to_vec()).unwrap_or_default(), line);
+        true
+    }
+
     /// Stops accepting and closes all connections; a SHUTDOWN event follows.
     #[napi]
     pub fn close(&mut self) {

@@ -5,11 +5,12 @@
 //!       copies and enforces the size limit); bits 0-6: 0 => fragment_size None,
 //!       else Some([1] % 64) (0 is allowed for plain messages: the reader uses 1;
 //!       with allow_rsv1 it is raised to 1, see fuzz/README.md)
+//!   [1] bit 7: the client role (frames must come unmasked), else the server's
 //!   [2] max_message_size = [2] * 4 (255 => 1 MiB)
 //!   [3] low 4 bits: k = number of split lengths; high 4 bits: max_fragments
 //!       (0 => the default), then k bytes: lengths of the first
 //!       k pieces (0 = feed an empty slice); the rest of the data is one last piece.
-//!   [..] the wire bytes (client frames, masked).
+//!   [..] the wire bytes (client frames, masked; server frames, unmasked, in the client role).
 //!
 //! Invariants checked, besides "no panic":
 //! - a text Message, and the concatenation of a text message's Fragments, is valid UTF-8;
@@ -27,7 +28,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use lws_proto::protocol::reader::Inflate;
-use lws_proto::protocol::{FrameReader, ProtocolError, ReaderEvent, ReaderLimits};
+use lws_proto::protocol::{FrameReader, ProtocolError, ReaderEvent, ReaderLimits, Role};
 
 /// Stands in for permessage-deflate: the "compressed" bytes are the message.
 struct IdentityInflate;
@@ -150,9 +151,9 @@ impl Checker {
 }
 
 /// Feeds `pieces` of `data` (lengths; the rest goes last) and returns the events and result.
-fn run(data: &[u8], pieces: &[usize], limits: ReaderLimits) -> (Vec<Ev>, Result<(), ProtocolError>) {
+fn run(data: &[u8], pieces: &[usize], limits: ReaderLimits, role: Role) -> (Vec<Ev>, Result<(), ProtocolError>) {
     let mut buf = data.to_vec();
-    let mut reader = FrameReader::new();
+    let mut reader = FrameReader::with_role(role);
     let mut checker = Checker::new(limits);
     let mut rest: &mut [u8] = &mut buf;
     let mut result = Ok(());
@@ -215,8 +216,9 @@ fuzz_target!(|input: &[u8]| {
     let data = &input[4 + k..];
     let lens: Vec<usize> = lens.iter().map(|&b| b as usize).collect();
 
-    let (split_events, split_result) = run(data, &lens, limits);
-    let (whole_events, whole_result) = run(data, &[], limits);
+    let role = if input[1] & 0x80 != 0 { Role::Client } else { Role::Server };
+    let (split_events, split_result) = run(data, &lens, limits, role);
+    let (whole_events, whole_result) = run(data, &[], limits, role);
     match (&whole_result, &split_result) {
         (Ok(()), Ok(())) => assert_eq!(whole_events, split_events, "whole vs split events differ"),
         (Err(a), Err(b)) => assert_eq!(a, b, "whole vs split errors differ"),

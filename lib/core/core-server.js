@@ -222,6 +222,28 @@ class CoreServer extends EventEmitter {
     return true;
   }
 
+  /**
+   * Takes over a client connection Node upgraded (for what the engine cannot
+   * dial itself: an agent, a proxy, a unix socket, Node's TLS): `fd` is the
+   * plain descriptor of Node's socket (a TLS or other stream goes through
+   * loopbackPair() first), `head` what Node read past the 101, `extensions`
+   * the agreed Sec-WebSocket-Extensions value. Node's socket is destroyed here
+   * (only its copy of the descriptor closes); 'open' (socket, info) follows for
+   * the reserved `socket`, or 'close' (1006, 'LWS_ERR_CONNECT') if the engine
+   * could not take it.
+   */
+  adoptClient(socket, nodeSocket, { head, extensions = '', info } = {}) {
+    const id = idOf(socket);
+    if (socket[kServer] !== this || this._pending.get(id) !== socket) return false;
+    const fd = descriptorOf(nodeSocket);
+    if (fd < 0) return false;
+    socket[kOpenInfo] = info;
+    if (nodeSocket._handle.readStop) nodeSocket._handle.readStop();
+    const adopted = this._engine.native.adoptClient(id, fd, head && head.length ? head : null, extensions);
+    nodeSocket.destroy();
+    return adopted;
+  }
+
   /** Gives back a reserved socket that was never dialed: it is closed (no event). */
   releaseSocket(socket) {
     const id = idOf(socket);

@@ -59,12 +59,12 @@ const ERROR_CODES = [
 
 /**
  * ws's code for a protocol error the engine reported as `id` with `detail`
- * (ProtocolError::detail): reserved bits are RSV1 (4) or RSV2/RSV3 (2, 1) for ws.
+ * (ProtocolError::detail): reserved bits are RSV1 (4) or RSV2/RSV3 (2, 1) for ws; id 3 is
+ * an unmasked frame read by a server (detail 0) or a masked one read by a client (1).
  */
 function errorCodeOf(id, detail) {
   if (id === 1 && (detail & 3) !== 0) return 'WS_ERR_UNEXPECTED_RSV_2_3';
-  // Id 3 covers both mask rules: detail 1 is the MASK bit a server's frame had (client role).
-  if (id === 3 && detail === 1) return 'WS_ERR_UNEXPECTED_MASK';
+  if (id === 3 && detail === 1) return 'WS_ERR_UNEXPECTED_MASK'; // a masked frame read by a client
   return ERROR_CODES[id] ?? CLIENT_ERROR_CODES[id];
 }
 

@@ -41,5 +41,14 @@ pub enum WorkerMsg {
     /// A socket accepted elsewhere, with bytes already read from it: by another
     /// worker (false), or by Node's http server (true: any TLS was Node's).
     Adopt(std::net::TcpStream, Vec<u8>, bool),
+    /// A client connection whose handshake Node did (an agent, a proxy, a unix
+    /// socket): it opens at once as a client WebSocket with the id JS chose,
+    /// the bytes read past the 101 and the agreed extensions (a header line).
+    AdoptClient {
+        id: u32,
+        stream: std::net::TcpStream,
+        leftover: Vec<u8>,
+        extensions: Vec<u8>,
+    },
     Shutdown,
 }

@@ -156,6 +156,15 @@ impl Conn {
         conn
     }
 
+    /// A client connection Node upgraded and handed over (its descriptor a
+    /// dup): `open_client_session` starts it.
+    pub fn adopted_client(id: u32, io: Transport) -> Self {
+        let mut conn = Conn::new(id, io, Vec::new(), None, true);
+        conn.phase = Phase::Answering; // until open_client_session
+        conn.reader = FrameReader::with_role(Role::Client);
+        conn
+    }
+
     /// Which end of the connection this is (it drives masking and who closes TCP first).
     pub fn is_client(&self) -> bool {
         self.reader.role() == Role::Client

@@ -93,6 +93,13 @@ impl Engine {
         self.shared.send_to(0, WorkerMsg::Adopt(stream, head, true));
     }
 
+    /// Takes over a client connection Node upgraded (`WorkerMsg::AdoptClient`);
+    /// the worker is the one `id`'s low bits name.
+    pub fn adopt_client(&self, id: u32, stream: std::net::TcpStream, leftover: Vec<u8>, extensions: Vec<u8>) {
+        let worker = (id as usize & (MAX_WORKERS - 1)) % self.shared.worker_count();
+        self.shared.send_to(worker, WorkerMsg::AdoptClient { id, stream, leftover, extensions });
+    }
+
     /// Closes the listening socket; existing connections are not touched.
     pub fn unlisten(&self) {
         self.shared.send_to(0, WorkerMsg::Unlisten);

@@ -256,6 +256,9 @@ impl Worker {
                 WorkerMsg::Listen(listener) => self.listen(listener),
                 WorkerMsg::Unlisten => self.unlisten(),
                 WorkerMsg::Adopt(stream, head, adopted) => self.adopt(stream, head, adopted),
+                WorkerMsg::AdoptClient { id, stream, leftover, extensions } => {
+                    self.adopt_client(id, stream, leftover, &extensions)
+                }
                 WorkerMsg::Shutdown => self.begin_shutdown(),
             }
         }

@@ -106,6 +106,45 @@ impl Worker {
         }
     }
 
+    /// A client connection Node upgraded, handed over by descriptor: it opens
+    /// at once (the OPEN event, then what came after the 101). One that cannot
+    /// be taken in ends with CLOSE (`client_failure::CONNECT`).
+    pub(super) fn adopt_client(
+        &mut self,
+        id: u32,
+        stream: std::net::TcpStream,
+        leftover: Vec<u8>,
+        extensions: &[u8],
+    ) {
+        let refuse = |worker: &mut Worker, errno: i32| {
+            let close = Event::Close {
+                code: 1006,
+                reason: b"",
+                error: client_failure::CONNECT,
+                detail: errno as u32,
+            };
+            Self::sink(&mut worker.staging, &worker.shared).emit(id, close);
+        };
+        if self.shutdown_deadline.is_some() || self.ids.contains_key(&id) {
+            return refuse(self, libc::ECONNABORTED);
+        }
+        if let Err(e) = stream.set_nonblocking(true) {
+            return refuse(self, e.raw_os_error().unwrap_or(libc::EIO));
+        }
+        let mut stream = mio::net::TcpStream::from_std(stream);
+        configure_socket(&stream, self.config());
+        let key = self.conns.vacant_key();
+        if let Err(e) =
+            self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)
+        {
+            return refuse(self, e.raw_os_error().unwrap_or(libc::EIO));
+        }
+        self.conns.insert(Conn::adopted_client(id, Transport::Plain(stream)));
+        self.ids.insert(id, key);
+        let state = AwaitState { key: None, leftover, peer: None, deflate: None };
+        self.open_client(key, state, extensions);
+    }
+
     /// JS accepted the server's 101 (ACCEPT, `headers`: the agreed
     /// Sec-WebSocket-Extensions line, if any): the WebSocket opens.
     pub(super) fn open_client(&mut self, key: usize, state: AwaitState, headers: &[u8]) {

@@ -60,8 +60,7 @@ impl ProtocolError {
         match self {
             ProtocolError::ReservedBitsSet(_) => 1,
             ProtocolError::ReservedOpcode(_) => 2,
-            // Shares UnmaskedFrame's id (detail 1) so the ids JS knows stay as they are;
-            // only a client role reports it, and the engine runs none yet.
+            // Shares UnmaskedFrame's id; its detail (1) tells them apart (JS: WS_ERR_UNEXPECTED_MASK).
             ProtocolError::UnmaskedFrame | ProtocolError::MaskedFrame => 3,
             ProtocolError::ControlFrameTooLong(_) => 4,
             ProtocolError::FragmentedControlFrame => 5,
