@@ -14,8 +14,10 @@
 
 const net = require('net');
 const http = require('http');
+const https = require('https');
+const tls = require('tls');
 const { EventEmitter } = require('events');
-const { CoreServer, kNegotiatedByJs } = require('../core');
+const { CoreServer, kNegotiatedByJs, descriptorOf, loopbackPair, pump } = require('../core');
 const {
   connectionError, newKey, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
 } = require('../core/client-handshake');
@@ -27,13 +29,22 @@ const {
 } = require('./constants');
 
 const PROTOCOL_VERSIONS = [8, 13];
+/** A request given up on purpose (ws's kAborted): its late 'error' is ignored. */
+const kAborted = Symbol('lws.ws.aborted');
 const SUBPROTOCOL = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/;
 
 /**
- * Options only Node's own client can honour: with any of them the handshake
- * runs on Node's http/https (see README, differences).
+ * Options only Node's own client can honour: with any of them the handshake is
+ * Node's (http.request as ws makes it) and the engine adopts the upgraded
+ * connection (README, "lws.WebSocket as a client").
  */
-const NODE_ONLY = ['agent', 'createConnection', 'finishRequest', 'checkServerIdentity', 'pfx', 'passphrase', 'generateMask'];
+const NODE_ONLY = ['agent', 'createConnection', 'finishRequest'];
+/** tls.connect options beyond what the engine's rustls client takes (ca, cert, key, rejectUnauthorized, servername). */
+const NODE_TLS_ONLY = [
+  'checkServerIdentity', 'pfx', 'passphrase', 'secureContext', 'ciphers', 'minVersion', 'maxVersion',
+  'secureProtocol', 'secureOptions', 'crl', 'ecdhCurve', 'sigalgs', 'dhparam', 'honorCipherOrder', 'session',
+  'ALPNProtocols', 'pskCallback', 'requestOCSP', 'privateKeyEngine', 'privateKeyIdentifier', 'clientCertEngine',
+];
 
 // ---- the shared client cores -------------------------------------------------------------
 
@@ -237,6 +248,7 @@ class ClientRequest extends EventEmitter {
   abort() {
     if (this.aborted) return;
     this.aborted = true;
+    this[kAborted] = true;
     this._drop();
     process.nextTick(() => this.emit('abort'));
   }
@@ -249,7 +261,7 @@ class ClientRequest extends EventEmitter {
     if (err) {
       const ws = this._ws;
       process.nextTick(() => {
-        if (ws._req !== this || this.aborted) return;
+        if (ws._req !== this || this[kAborted]) return;
         ws._req = null;
         emitErrorAndClose(ws, err);
       });
@@ -426,24 +438,40 @@ function initAsClient(websocket, address, protocols, options) {
     }
   }
 
+  // What both paths need once the server answers.
+  const context = {
+    key, protocolSet, opts, options, protocols,
+    url: address, // what a relative Location resolves against
+    perMessageDeflate: opts.perMessageDeflate || false,
+  };
+  if (isIpcUrl || usesNodeOnly(opts, isSecure)) requestWithNode(websocket, context, isSecure);
+  else requestWithEngine(websocket, context, target);
+  return opts;
+}
+
+/** Options the engine's client cannot honour: with one of them Node makes the request. */
+function usesNodeOnly(opts, isSecure) {
+  for (const name of NODE_ONLY) if (opts[name] !== undefined && opts[name] !== null) return true;
+  if (isSecure) for (const name of NODE_TLS_ONLY) if (opts[name] !== undefined && opts[name] !== null) return true;
+  return false;
+}
+
+/** The engine connects (TLS by rustls), writes the head ws's request would have and reads the answer. */
+function requestWithEngine(websocket, context, target) {
+  const { opts } = context;
+  const isSecure = target.secure;
   const pairs = headerPairs(opts.headers);
-  const hostValue = hostHeader(opts.host, opts.port, opts.defaultPort);
-  const head = requestHead(opts.path, pairs, { host: hostValue, auth: opts.auth });
+  const head = requestHead(opts.path, pairs, { host: hostHeader(opts.host, opts.port, opts.defaultPort), auth: opts.auth });
   const req = new ClientRequest(websocket, 'GET', opts.path || '/', opts.host, isSecure ? 'https:' : 'http:', pairs);
   websocket._req = req;
-
-  if (isIpcUrl || NODE_ONLY.some((name) => opts[name] !== undefined && opts[name] !== null)) {
-    const err = new Error(`lws.WebSocket: ${isIpcUrl ? 'ws+unix: URLs' : `the ${NODE_ONLY.filter((n) => opts[n] != null).join(', ')} option`} need the Node handshake path, which is not available yet`);
-    err.code = 'LWS_ERR_UNSUPPORTED_OPTION';
-    throw err;
-  }
 
   const { core, socket } = reserveClientSocket(opts);
   socket.wrapper = websocket;
   const handshake = {
-    core, socket, req, key, protocolSet, opts, options, protocols,
-    url: address, // what a relative Location resolves against
-    perMessageDeflate: opts.perMessageDeflate || false,
+    ...context,
+    core,
+    socket,
+    req,
     dialed: false,
     timer: null,
     address: undefined, // the IP address dialed, once resolved
@@ -460,7 +488,7 @@ function initAsClient(websocket, address, protocols, options) {
 
   if (opts.followRedirects && websocket._redirects) websocket.emit('redirect', websocket.url, req);
 
-  const tls = isSecure
+  const tlsSettings = isSecure
     ? {
       servername: opts.servername || target.host, // rustls checks an IP address too
       ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized,
@@ -479,7 +507,7 @@ function initAsClient(websocket, address, protocols, options) {
     handshake.address = ip;
     try {
       core.dial(socket, {
-        address: ip, port: target.port, localAddress: opts.localAddress, tls, head,
+        address: ip, port: target.port, localAddress: opts.localAddress, tls: tlsSettings, head,
         timeout: opts.timeout > 0 ? Math.min(opts.timeout + ENGINE_CLOSE_MARGIN, 2 ** 31 - 1) : 0,
       });
     } catch (failure) {
@@ -488,7 +516,6 @@ function initAsClient(websocket, address, protocols, options) {
       emitErrorAndClose(websocket, failure);
     }
   });
-  return opts;
 }
 
 /** The handshake is over (answered, failed or given up). */
@@ -509,52 +536,22 @@ function dropHandshake(websocket, handshake) {
   else if (core.releaseSocket(socket)) connectionGone(core); // no 'close' follows
 }
 
-/** The server's answer (the core's 'response'): ws's req 'response' and 'upgrade' handlers. */
+/** The server's answer to an engine request (the core's 'response'). */
 function onResponse(websocket, socket, response) {
   const handshake = websocket._handshake;
   if (handshake === null || handshake.socket !== socket) return;
-  const { opts, req } = handshake;
   const res = incomingResponse(response);
-  const statusCode = response.statusCode;
-
-  if (statusCode !== 101) {
+  if (response.statusCode !== 101) {
     // The engine closes this connection itself.
     endHandshake(websocket, handshake);
     socket.wrapper = undefined;
-    req.res = res;
-    const location = res.headers.location;
-    if (location && opts.followRedirects && statusCode >= 300 && statusCode < 400) {
-      if (++websocket._redirects > opts.maxRedirects) {
-        abortHandshake(websocket, 'Maximum redirects exceeded');
-        return;
-      }
-      req.aborted = true;
-      let addr;
-      try {
-        addr = new URL(location, handshake.url);
-      } catch {
-        emitErrorAndClose(websocket, new SyntaxError(`Invalid URL: ${location}`));
-        return;
-      }
-      initAsClient(websocket, addr, handshake.protocols, handshake.options);
-    } else if (!websocket.emit('unexpected-response', req, res)) {
-      abortHandshake(websocket, `Unexpected server response: ${statusCode}`);
-    }
+    handshake.req.res = res;
+    onAnswer(websocket, handshake, handshake.req, res);
     return;
   }
-
-  websocket.emit('upgrade', res);
-  // A listener may have closed the WebSocket (the handshake is dropped then).
-  if (websocket._readyState !== CONNECTING || websocket._handshake !== handshake) return;
-  websocket._req = null;
-
-  const verdict = checkSwitchingProtocols(res.headers, handshake.key, handshake.protocolSet, handshake.perMessageDeflate);
-  if (verdict.error) {
-    // ws destroys the socket with the error: 'error', then 'close' (1006).
-    websocket._readyState = CLOSING;
-    dropHandshake(websocket, handshake);
-    const err = new Error(verdict.error);
-    process.nextTick(emitErrorAndClose, websocket, err);
+  const verdict = onSwitching(websocket, handshake, res);
+  if (verdict === null) {
+    if (websocket._handshake === handshake) dropHandshake(websocket, handshake);
     return;
   }
   endHandshake(websocket, handshake);
@@ -565,16 +562,160 @@ function onResponse(websocket, socket, response) {
   websocket[kAttachPending](handshake.core, verdict.protocol, verdict.extensions, peer);
 }
 
-/** ws's abortHandshake for a request: CLOSING now, 'error' and 'close' (1006) on the next tick. */
+/** ws's req 'response' handler: a redirect to follow, 'unexpected-response', or an error. */
+function onAnswer(websocket, context, req, res) {
+  const { opts } = context;
+  const location = res.headers.location;
+  const statusCode = res.statusCode;
+  if (location && opts.followRedirects && statusCode >= 300 && statusCode < 400) {
+    if (++websocket._redirects > opts.maxRedirects) {
+      abortHandshake(websocket, 'Maximum redirects exceeded');
+      return;
+    }
+    abortRequest(req);
+    let addr;
+    try {
+      addr = new URL(location, context.url);
+    } catch {
+      emitErrorAndClose(websocket, new SyntaxError(`Invalid URL: ${location}`));
+      return;
+    }
+    initAsClient(websocket, addr, context.protocols, context.options);
+  } else if (!websocket.emit('unexpected-response', req, res)) {
+    abortHandshake(websocket, `Unexpected server response: ${statusCode}`);
+  }
+}
+
+/**
+ * ws's req 'upgrade' handler up to its checks: 'upgrade', then the 101 checked.
+ * Returns the verdict ({ protocol, extensions }), or null when the WebSocket was
+ * closed from 'upgrade' or the answer fails a check (CLOSING then; 'error' and
+ * 'close' follow on the next tick, as when ws destroys the socket).
+ */
+function onSwitching(websocket, context, res) {
+  websocket.emit('upgrade', res);
+  // A listener may have closed the WebSocket.
+  if (websocket._readyState !== CONNECTING) return null;
+  websocket._req = null;
+  const verdict = checkSwitchingProtocols(res.headers, context.key, context.protocolSet, context.perMessageDeflate);
+  if (verdict.error) {
+    websocket._readyState = CLOSING;
+    const err = new Error(verdict.error);
+    process.nextTick(emitErrorAndClose, websocket, err);
+    return null;
+  }
+  return verdict;
+}
+
+// ---- the Node path: agent, createConnection, finishRequest, ws+unix:, Node's TLS ----------
+
+/** ws's connection factories. */
+function netConnect(options) {
+  options.path = options.socketPath;
+  return net.connect(options);
+}
+
+function tlsConnect(options) {
+  options.path = undefined;
+  if (!options.servername && options.servername !== '') {
+    options.servername = net.isIP(options.host) ? '' : options.host;
+  }
+  return tls.connect(options);
+}
+
+/**
+ * ws's own request, made by Node's http/https exactly as ws makes it; after the
+ * 101 the engine adopts the connection (its descriptor, or through the loopback
+ * relay for TLS and other streams) and runs the WebSocket from there.
+ */
+function requestWithNode(websocket, context, isSecure) {
+  const { opts } = context;
+  const request = isSecure ? https.request : http.request;
+  opts.createConnection = opts.createConnection || (isSecure ? tlsConnect : netConnect);
+  let req = websocket._req = request(opts);
+
+  if (opts.followRedirects && websocket._redirects) websocket.emit('redirect', websocket.url, req);
+
+  if (opts.timeout) {
+    req.on('timeout', () => abortHandshake(websocket, 'Opening handshake has timed out'));
+  }
+  req.on('error', (err) => {
+    if (req === null || req[kAborted]) return;
+    req = websocket._req = null;
+    emitErrorAndClose(websocket, err);
+  });
+  req.on('response', (res) => onAnswer(websocket, context, req, res));
+  req.on('upgrade', (res, socket, head) => {
+    const verdict = onSwitching(websocket, context, res);
+    req = null;
+    if (verdict === null) {
+      socket.destroy();
+      return;
+    }
+    adoptUpgraded(websocket, opts, socket, head, verdict);
+  });
+
+  if (opts.finishRequest) opts.finishRequest(req, websocket);
+  else req.end();
+}
+
+/** Node's upgraded socket goes to the engine; the WebSocket is open from now on, as ws's. */
+function adoptUpgraded(websocket, opts, nodeSocket, head, verdict) {
+  const { core, socket } = reserveClientSocket(opts);
+  socket.wrapper = websocket;
+  const peer = { remoteAddress: nodeSocket.remoteAddress, remotePort: nodeSocket.remotePort, remoteFamily: nodeSocket.remoteFamily };
+  const adopt = (stream) => core.adoptClient(socket, stream, { head, extensions: verdict.extensions });
+  const fail = () => {
+    // The engine never had it: the WebSocket ends as ws's does when its socket fails.
+    socket.wrapper = undefined;
+    if (core.releaseSocket(socket)) connectionGone(core);
+    nodeSocket.destroy();
+    setImmediate(() => websocket[kOnClose](1006, '', undefined, undefined));
+  };
+  if (descriptorOf(nodeSocket) >= 0) {
+    if (!adopt(nodeSocket)) fail();
+  } else {
+    loopbackPair((err, outer, inner) => {
+      if (err || nodeSocket.destroyed || socket.wrapper !== websocket) {
+        if (outer) outer.destroy();
+        if (inner) inner.destroy();
+        if (socket.wrapper === websocket) fail();
+        return;
+      }
+      if (!adopt(inner)) {
+        outer.destroy();
+        inner.destroy();
+        fail();
+        return;
+      }
+      pump(nodeSocket, outer);
+    });
+  }
+  websocket[kAttachPending](core, verdict.protocol, verdict.extensions, peer);
+}
+
+/**
+ * ws's abortHandshake for a request: CLOSING now, the request given up, 'error'
+ * and 'close' (1006) on the next tick.
+ */
 function abortHandshake(websocket, message) {
   websocket._readyState = CLOSING;
   const err = new Error(message);
   Error.captureStackTrace(err, abortHandshake);
   const req = websocket._req;
-  if (req !== null && req !== undefined) req.aborted = true;
+  if (req !== null && req !== undefined) abortRequest(req);
   const handshake = websocket._handshake;
   if (handshake !== null) dropHandshake(websocket, handshake);
   process.nextTick(emitErrorAndClose, websocket, err);
+}
+
+/** Gives up a request (Node's, or the engine's stand-in): no 'error' comes from it after this. */
+function abortRequest(req) {
+  req[kAborted] = true;
+  if (req instanceof ClientRequest) return;
+  req.abort();
+  // Node >= 14.3 does not destroy the socket of a completed request on abort() (ws #1869).
+  if (req.socket && !req.socket.destroyed) req.socket.destroy();
 }
 
 /** ws's emitErrorAndClose for a WebSocket that never opened. */
