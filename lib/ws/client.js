@@ -21,7 +21,7 @@ const { CoreServer, kNegotiatedByJs, descriptorOf, loopbackPair, pump } = requir
 const {
   connectionError, newKey, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
 } = require('../core/client-handshake');
-const { CLIENT_ERROR_CODES } = require('../core/wire');
+const { CLIENT_ERROR_CODES, TlsFailure } = require('../core/wire');
 const { deflateThreshold } = require('./engine-options');
 const {
   CONNECTING, CLOSING, CLOSED, CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, ENGINE_CLOSE_MARGIN, ENGINE_MAX_MESSAGE,
@@ -129,6 +129,41 @@ function closeLater(ws, turns, code, reason, errorCode, errorDetail) {
   else ws[kOnClose](code, reason, errorCode, errorDetail);
 }
 
+/** rustls refused the server's certificate (wire.js TlsFailure): Node words these from the certificate. */
+const CERTIFICATE_FAILURES = new Set([
+  TlsFailure.UNKNOWN_ISSUER, TlsFailure.WRONG_NAME, TlsFailure.EXPIRED, TlsFailure.NOT_YET_VALID, TlsFailure.BAD_CERTIFICATE,
+]);
+
+/**
+ * Node's TLS handshake with the server whose certificate the engine refused,
+ * with the same settings and address: `callback(err)` with Node's error (ws users
+ * match on its code and message, 'DEPTH_ZERO_SELF_SIGNED_CERT', the altnames
+ * checked, ..., which name what the certificate holds: the engine does not hand
+ * the certificate over), or `callback(null, tlsSocket)` when Node's checks pass.
+ */
+function nodeTls(handshake, callback) {
+  const { opts, address, port, host } = handshake;
+  let servername = opts.servername;
+  if (!servername && servername !== '') servername = net.isIP(host) ? '' : host;
+  let done = false;
+  const finish = (err) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    socket.removeAllListeners('error');
+    if (err) socket.destroy();
+    callback(err, err ? undefined : socket);
+  };
+  const socket = tls.connect({
+    host: address, port, servername, ca: opts.ca, cert: opts.cert, key: opts.key, localAddress: opts.localAddress,
+    checkServerIdentity: (name, cert) => tls.checkServerIdentity(servername || host, cert),
+  });
+  socket.once('secureConnect', () => finish(null));
+  socket.once('error', (err) => finish(err));
+  const timer = setTimeout(() => finish(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })), 10000);
+  timer.unref();
+}
+
 /** A core socket's `wrapper` is its WebSocket from the moment it is reserved. */
 function wireCore(core) {
   core.on('response', (socket, response) => {
@@ -186,6 +221,19 @@ function wireCore(core) {
       ws._req = null;
       const err = connectionError(errorCode, errorDetail, handshake.address, handshake.port)
         || Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      if (errorCode === 'LWS_ERR_TLS' && CERTIFICATE_FAILURES.has(errorDetail) && handshake.opts.rejectUnauthorized !== false) {
+        nodeTls(handshake, (nodeErr, tlsSocket) => {
+          if (ws._readyState !== CONNECTING || ws._req !== null) {
+            if (tlsSocket) tlsSocket.destroy();
+            return;
+          }
+          if (nodeErr) return emitErrorAndClose(ws, nodeErr);
+          // Node's TLS takes the certificate rustls refused (a self-signed CA certificate as
+          // the server's own, say): the request goes over Node's connection, as on the Node path.
+          requestWithNode(ws, { ...handshake, opts: { ...handshake.opts, createConnection: () => tlsSocket } }, true, false);
+        });
+        return;
+      }
       emitErrorAndClose(ws, err);
       return;
     }
@@ -475,6 +523,7 @@ function requestWithEngine(websocket, context, target) {
     dialed: false,
     timer: null,
     address: undefined, // the IP address dialed, once resolved
+    host: target.host,
     port: target.port,
   };
   websocket._handshake = handshake;
@@ -628,13 +677,13 @@ function tlsConnect(options) {
  * 101 the engine adopts the connection (its descriptor, or through the loopback
  * relay for TLS and other streams) and runs the WebSocket from there.
  */
-function requestWithNode(websocket, context, isSecure) {
+function requestWithNode(websocket, context, isSecure, announce = true) {
   const { opts } = context;
   const request = isSecure ? https.request : http.request;
   opts.createConnection = opts.createConnection || (isSecure ? tlsConnect : netConnect);
   let req = websocket._req = request(opts);
 
-  if (opts.followRedirects && websocket._redirects) websocket.emit('redirect', websocket.url, req);
+  if (announce && opts.followRedirects && websocket._redirects) websocket.emit('redirect', websocket.url, req);
 
   if (opts.timeout) {
     req.on('timeout', () => abortHandshake(websocket, 'Opening handshake has timed out'));
