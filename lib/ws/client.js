@@ -17,12 +17,14 @@ const http = require('http');
 const https = require('https');
 const tls = require('tls');
 const { EventEmitter } = require('events');
-const { CoreServer, kNegotiatedByJs, descriptorOf, loopbackPair, pump } = require('../core');
+const {
+  CoreServer, kNegotiatedByJs, descriptorOf, loopbackPair, pump, CLIENT_ERROR_CODES, TlsFailure, clientHandshake,
+} = require('../core');
+const { deflateThreshold } = require('./engine-options');
+
 const {
   connectionError, newKey, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
-} = require('../core/client-handshake');
-const { CLIENT_ERROR_CODES, TlsFailure } = require('../core/wire');
-const { deflateThreshold } = require('./engine-options');
+} = clientHandshake;
 const {
   CONNECTING, CLOSING, CLOSED, CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, ENGINE_CLOSE_MARGIN, ENGINE_MAX_MESSAGE,
   kAttach, kAttachPending, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose,
