@@ -9,7 +9,7 @@
 // and the WebSocket is the same object as on the server side (websocket.js).
 //
 // One client core (an engine thread) serves every WebSocket whose options give
-// the engine the same settings (clientCore below); it keeps the process alive
+// the engine the same settings (reserveClientSocket below); it keeps the process alive
 // only while it has connections, as Node's sockets do.
 
 const net = require('net');
@@ -712,6 +712,11 @@ function requestWithNode(websocket, context, isSecure, announce = true) {
 
 /** Node's upgraded socket goes to the engine; the WebSocket is open from now on, as ws's. */
 function adoptUpgraded(websocket, opts, nodeSocket, head, verdict) {
+  // Bytes Node read past the 101 and nobody consumed go to the engine too.
+  if (nodeSocket.readableLength > 0 && descriptorOf(nodeSocket) >= 0) {
+    const more = nodeSocket.read();
+    if (more) head = head && head.length ? Buffer.concat([head, more]) : more;
+  }
   const { core, socket } = reserveClientSocket(opts);
   socket.wrapper = websocket;
   const peer = { remoteAddress: nodeSocket.remoteAddress, remotePort: nodeSocket.remotePort, remoteFamily: nodeSocket.remoteFamily };
