@@ -33,7 +33,7 @@ const opened = (ws) => within(5000, 'open', (resolve, reject) => {
 });
 const closed = (ws) => within(5000, 'close', (resolve) => ws.once('close', (code) => resolve(code)));
 
-test('clients with the same engine settings share one engine thread; another maxPayload gets its own; idle ones stop', async (t) => {
+test('clients with the same engine settings share one engine thread; another maxPayload gets its own; the threads are reused', async (t) => {
   const url = await echoServer(t);
   const before = threads();
   const a = new WebSocket(url);
@@ -45,8 +45,12 @@ test('clients with the same engine settings share one engine thread; another max
   assert.equal(threads(), before + 2, 'maxPayload is an engine setting');
   for (const ws of [a, b, c]) ws.close();
   await Promise.all([a, b, c].map(closed));
-  // A second after its last connection a core stops (its thread ends).
-  await waitUntil(() => threads() === before, 5000, `engine threads gone (${before}, now ${threads()})`);
+  // The cores stay for the next clients (lib/ws/client.js IDLE_CORE_MS): no thread more.
+  const again = [new WebSocket(url), new WebSocket(url, { maxPayload: 1000 })];
+  await Promise.all(again.map(opened));
+  assert.equal(threads(), before + 2);
+  for (const ws of again) ws.close();
+  await Promise.all(again.map(closed));
 });
 
 test("'unexpected-response': the request stand-in (method, path, headers), destroy(err) ends the WebSocket with err", async (t) => {

@@ -76,8 +76,15 @@ function coreOptions(opts) {
   return out;
 }
 
-/** How long a client core with no connection left is kept for the next one (ms). */
-const IDLE_CORE_MS = 1000;
+/**
+ * How long a client core with no connection left is kept for the next one (ms).
+ * Infinity for now: kept for the life of the process (its thread waits in
+ * epoll_wait, and it never keeps the process alive). A stopped engine frees its
+ * event descriptor only when the GC collects the native object, so closing idle
+ * cores would pile descriptors up in a process that connects now and then. Once
+ * NativeServer#dispose frees them, 1000 is the value to use.
+ */
+const IDLE_CORE_MS = Infinity;
 
 /** The core's connections (reserved and not yet closed or released), and its idle timer. */
 const kLive = Symbol('lws.ws.liveConnections');
@@ -87,7 +94,7 @@ const kKey = Symbol('lws.ws.coreKey');
 /**
  * A reserved socket on the client core for these options (one core per distinct
  * engine settings). A core whose connections are all gone is closed after
- * IDLE_CORE_MS: its thread and descriptors do not outlive the process's clients.
+ * IDLE_CORE_MS.
  */
 function reserveClientSocket(opts) {
   const settings = coreOptions(opts);
@@ -113,7 +120,7 @@ function reserveClientSocket(opts) {
 
 /** One of the core's connections is gone (closed, or released before it was dialed). */
 function connectionGone(core) {
-  if (--core[kLive] > 0 || core[kIdleTimer] !== null) return;
+  if (--core[kLive] > 0 || core[kIdleTimer] !== null || IDLE_CORE_MS === Infinity) return;
   core[kIdleTimer] = setTimeout(() => {
     core[kIdleTimer] = null;
     if (core[kLive] > 0) return;
