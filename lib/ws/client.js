@@ -34,6 +34,8 @@ const PROTOCOL_VERSIONS = [8, 13];
 /** A request given up on purpose (ws's kAborted): its late 'error' is ignored. */
 const kAborted = Symbol('lws.ws.aborted');
 const SUBPROTOCOL = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/;
+/** Largest request head the engine's CONNECT carries (with room for the address and server name). */
+const ENGINE_HEAD_MAX = 59 * 1024;
 
 /**
  * Options only Node's own client can honour: with any of them the handshake is
@@ -519,6 +521,8 @@ function requestWithEngine(websocket, context, target) {
   const isSecure = target.secure;
   const pairs = headerPairs(opts.headers);
   const head = requestHead(opts.path, pairs, { host: hostHeader(opts.host, opts.port, opts.defaultPort), auth: opts.auth });
+  // The engine takes request heads under 60 KiB (core-server.js dial); Node writes any.
+  if (head.length > ENGINE_HEAD_MAX) return requestWithNode(websocket, context, isSecure);
   const req = new ClientRequest(websocket, 'GET', opts.path || '/', opts.host, isSecure ? 'https:' : 'http:', pairs);
   websocket._req = req;
 
