@@ -197,12 +197,15 @@ function wireCore(core) {
     const ws = socket.wrapper;
     if (ws !== undefined) ws[kOnPong](data);
   });
+  // Sockets whose close handshake is complete, ended from here: socket -> [code, reason].
+  const ended = new Map();
+  // Of those, the ones still writing what was sent before: ended on their 'drain'.
+  const endOnDrain = new Set();
   core.on('drain', (socket) => {
+    if (endOnDrain.delete(socket)) core.terminate(socket);
     const ws = socket.wrapper;
     if (ws !== undefined) ws[kOnDrain]();
   });
-  // Sockets whose close handshake is complete, ended from here: socket -> [code, reason].
-  const ended = new Map();
   core.on('closing', (socket, code, reason) => {
     const ws = socket.wrapper;
     if (ws === undefined) return;
@@ -210,15 +213,20 @@ function wireCore(core) {
     if (ws._paused) return; // the reply waits for resume(); the server ends the connection then
     // ws ends its side of TCP as soon as both close frames are exchanged; the engine's
     // client waits for the server to end first. The engine queues its reply after this
-    // callback: the connection is dropped right behind it (the reply leaves first).
+    // callback: the connection is dropped right behind it (the reply leaves first), or
+    // once the socket has written what it still holds (as ws's end() after its writes).
     ended.set(socket, [code, reason]);
-    process.nextTick(() => core.terminate(socket));
+    process.nextTick(() => {
+      if (socket.backlog > 0) endOnDrain.add(socket);
+      else core.terminate(socket);
+    });
   });
   core.on('close', (socket, code, reason, errorCode, errorDetail) => {
     connectionGone(core);
     const peerClose = ended.get(socket);
     if (peerClose !== undefined) {
       ended.delete(socket);
+      endOnDrain.delete(socket);
       // Dropped by us after the handshake: the close is the peer's, as ws reports it.
       if (!errorCode) [code, reason] = peerClose;
     }
