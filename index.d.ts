@@ -428,7 +428,50 @@ export interface WebSocketServerOptions<
   maxHeaders?: number;
 }
 
-/** The server side of ws's WebSocket. lws has no client: `new WebSocket(url)` throws. */
+/** ws's client options (`new WebSocket(address, protocols, options)`), as @types/ws has them. */
+export interface WebSocketClientOptions extends Omit<import('https').RequestOptions, 'timeout' | 'protocol' | 'host' | 'hostname' | 'path' | 'port' | 'method' | 'socketPath'> {
+  /** Subprotocols (the `protocols` argument takes precedence). */
+  protocols?: string | string[];
+  /** Milliseconds to complete the opening handshake. */
+  handshakeTimeout?: number;
+  /** Origin (Sec-WebSocket-Origin with protocolVersion 8). */
+  origin?: string;
+  /** Sec-WebSocket-Version: 8 or 13; default 13. */
+  protocolVersion?: number;
+  /** Offered by default (`true`); ws's client settings; of zlibDeflateOptions only `level` applies. */
+  perMessageDeflate?: boolean | {
+    serverNoContextTakeover?: boolean;
+    clientNoContextTakeover?: boolean;
+    serverMaxWindowBits?: number | boolean;
+    clientMaxWindowBits?: number | boolean;
+    zlibDeflateOptions?: { level?: number; [key: string]: unknown };
+    zlibInflateOptions?: { [key: string]: unknown };
+    threshold?: number;
+    concurrencyLimit?: number;
+  };
+  /** Largest message accepted, in bytes; default 100 MiB (0: no limit). */
+  maxPayload?: number;
+  followRedirects?: boolean;
+  /** Default 10. */
+  maxRedirects?: number;
+  /** Accepted; the engine validates UTF-8 all the same (README, differences). */
+  skipUTF8Validation?: boolean;
+  /** Default true. */
+  autoPong?: boolean;
+  /** Milliseconds a close() waits for the peer's answer; default 30000. */
+  closeTimeout?: number;
+  /** Accepted; events are emitted as the engine's batches bring them. */
+  allowSynchronousEvents?: boolean;
+  /** Accepted; the engine masks with kernel-random keys (README, differences). */
+  generateMask?(mask: Buffer): void;
+  /** Runs on Node's path: the request is Node's, then the engine adopts the connection. */
+  finishRequest?(request: import('http').ClientRequest, websocket: WebSocket): void;
+  // agent, createConnection, lookup, family, localAddress, headers, auth and the TLS options come from
+  // RequestOptions. TLS (wss:): ca, cert, key, rejectUnauthorized and servername run in the engine
+  // (rustls); with any other TLS option (checkServerIdentity, pfx, ...) the handshake uses Node's TLS.
+}
+
+/** ws's WebSocket: a client (`new WebSocket(url)`), or a server-side socket from WebSocketServer. */
 export declare class WebSocket extends EventEmitter {
   static readonly CONNECTING: 0;
   static readonly OPEN: 1;
@@ -442,7 +485,10 @@ export declare class WebSocket extends EventEmitter {
   readonly CLOSING: 2;
   readonly CLOSED: 3;
 
-  constructor(address: null);
+  /** Connects to a ws:, wss:, http:, https: or ws+unix: URL. */
+  constructor(address: string | URL, options?: WebSocketClientOptions);
+  constructor(address: string | URL, protocols?: string | string[], options?: WebSocketClientOptions);
+  constructor(address: null, protocols?: undefined, options?: WebSocketServerOptions);
   binaryType: BinaryType;
   readonly bufferedAmount: number;
   /** The negotiated Sec-WebSocket-Extensions (e.g. 'permessage-deflate'), '' when none. */
@@ -450,7 +496,7 @@ export declare class WebSocket extends EventEmitter {
   readonly isPaused: boolean;
   readonly protocol: string;
   readonly readyState: 0 | 1 | 2 | 3;
-  /** Undefined on the server side, as in ws (typed string, as @types/ws types it). */
+  /** The URL a client connects to (after redirects, the last one); undefined on the server side, as in ws (typed string, as @types/ws types it). */
   readonly url: string;
 
   onopen: ((event: WebSocket.Event) => void) | null;
@@ -488,6 +534,12 @@ export declare class WebSocket extends EventEmitter {
   on(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
   on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
   on(event: 'open', listener: (this: WebSocket) => void): this;
+  /** Client: the server's 101, before ws's checks of it. */
+  on(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
+  /** Client: an answer other than 101 (nothing else happens until the request is aborted or the socket closed). */
+  on(event: 'unexpected-response', listener: (this: WebSocket, request: { method: string; path: string; host: string; abort(): void; destroy(err?: Error): void }, response: IncomingMessage) => void): this;
+  /** Client (followRedirects): before the redirected request is made. */
+  on(event: 'redirect', listener: (this: WebSocket, url: string, request: { method: string; path: string; host: string; abort(): void; destroy(err?: Error): void }) => void): this;
   on(event: string | symbol, listener: (this: WebSocket, ...args: any[]) => void): this;
   once(event: 'message', listener: (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) => void): this;
   once(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
@@ -522,6 +574,7 @@ export declare namespace WebSocket {
   type Data = string | Buffer | ArrayBuffer | Buffer[];
   type ServerOptions<T extends typeof WebSocket = typeof WebSocket, U extends typeof IncomingMessage = typeof IncomingMessage> = WebSocketServerOptions<T, U>;
   type PerMessageDeflateOptions = WebSocketPerMessageDeflateOptions;
+  type ClientOptions = WebSocketClientOptions;
   type Server<T extends typeof WebSocket = typeof WebSocket, U extends typeof IncomingMessage = typeof IncomingMessage> = WebSocketServer<T, U>;
   interface Event {
     type: string;

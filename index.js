@@ -1,5 +1,5 @@
 'use strict';
-// lws: WebSocket server for Node.js with a Rust engine.
+// lws: WebSockets for Node.js (servers and clients) with a Rust engine.
 const { Server, Socket, HttpRequest, UpgradeRequest } = require('./lib/server');
 const { Client } = require('./lib/client');
 const { WebSocket, WebSocketServer, createWebSocketStream } = require('./lib/ws');
@@ -11,7 +11,7 @@ module.exports = {
   UpgradeRequest,
   // outgoing connections, node-lws style: `new lws.Client(options).connect(url)`
   Client,
-  // ws-compatible server side: `const { WebSocketServer } = require('lws')`
+  // ws-compatible: `const { WebSocketServer, WebSocket } = require('lws')` (WebSocket is ws's client too)
   WebSocketServer,
   wsServer: WebSocketServer,
   WebSocket,

@@ -1,5 +1,6 @@
 import lws from './index.js';
 
-export const { Server, Socket, HttpRequest, UpgradeRequest } = lws;
+export const { Server, Socket, HttpRequest, UpgradeRequest, Client } = lws;
 export const { WebSocketServer, wsServer, WebSocket, createWebSocketStream } = lws;
-export default lws;
+// As ws's: `import WebSocket, { WebSocketServer } from 'lws'`.
+export default lws.WebSocket;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
-import lwsDefault, { Server, Socket, HttpRequest } from '../index.mjs';
+import lwsDefault, { Server, Socket, HttpRequest, WebSocket as LwsWebSocket, WebSocketServer, Client } from '../index.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -12,7 +12,12 @@ test('ESM exports match the CommonJS ones and work', async () => {
   assert.equal(Server, cjs.Server);
   assert.equal(Socket, cjs.Socket);
   assert.equal(HttpRequest, cjs.HttpRequest);
-  assert.equal(lwsDefault.Server, cjs.Server);
+  assert.equal(Client, cjs.Client);
+  // The default export is WebSocket, as ws's is (`import WebSocket from 'lws'`).
+  assert.equal(lwsDefault, cjs.WebSocket);
+  assert.equal(LwsWebSocket, cjs.WebSocket);
+  assert.equal(lwsDefault.WebSocketServer, WebSocketServer);
+  assert.equal(lwsDefault.OPEN, 1);
 
   const server = new Server({ port: 0, host: '127.0.0.1' });
   server.on('message', (socket, message, binary) => server.send(socket, message, binary));

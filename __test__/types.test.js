@@ -27,7 +27,7 @@ function tsc(project) {
 
 test('every README snippet has a TypeScript twin with the same lines', () => {
   // Matched by content, not by position: a block added to the README needs a twin, not a renumbering.
-  const twins = fs.readdirSync(TYPES).filter((name) => /^readme-.*\.ts$/.test(name))
+  const twins = fs.readdirSync(TYPES).filter((name) => /^readme-.*\.m?ts$/.test(name))
     .map((name) => ({ name, lines: comparableLines(fs.readFileSync(path.join(TYPES, name), 'utf8')) }));
   const matched = new Set();
   for (const snippet of readmeSnippets()) {

@@ -195,13 +195,22 @@ test('exports: WebSocketServer (also wsServer), WebSocket with ws constants, cre
   assert.equal(WebSocket.Server, WebSocketServer);
   assert.equal(typeof lws.Server, 'function', 'the core Server is still exported');
   assert.notEqual(lws.Server, WebSocketServer);
-  assert.throws(() => new WebSocket('ws://localhost:1'), /server side/);
+  // A URL makes a client (client-*.test.js test it), CONNECTING at once, as ws's.
+  const client = new WebSocket('ws://127.0.0.1:1/');
+  assert.equal(client.readyState, WebSocket.CONNECTING);
+  assert.equal(client.url, 'ws://127.0.0.1:1/');
+  await new Promise((resolve) => {
+    client.on('error', () => {});
+    client.on('close', resolve);
+    client.terminate();
+  });
 
   const esm = await import(path.join(ROOT, 'index.mjs'));
   assert.equal(esm.WebSocketServer, WebSocketServer);
   assert.equal(esm.wsServer, WebSocketServer);
   assert.equal(esm.WebSocket, WebSocket);
   assert.equal(esm.createWebSocketStream, createWebSocketStream);
+  assert.equal(esm.default, WebSocket, 'the default export is WebSocket, as ws\'s');
   assert.equal(esm.default.OPEN, 1);
 });
 
@@ -664,7 +673,7 @@ test('send/ping/pong after close: the callback gets ws\'s error, bufferedAmount 
   for (const err of errors) assert.equal(err.message, 'WebSocket is not open: readyState 3 (CLOSED)');
   assert.equal(ws.bufferedAmount, 5 + 2 + 11);
 
-  const fresh = new WebSocket(null);
+  const fresh = new WebSocket(null, undefined, {}); // ws's server-side form (without options it throws, as ws's)
   assert.equal(fresh.readyState, WebSocket.CONNECTING);
   assert.throws(() => fresh.send('x'), { message: 'WebSocket is not open: readyState 0 (CONNECTING)' });
   assert.throws(() => fresh.ping(), { message: 'WebSocket is not open: readyState 0 (CONNECTING)' });

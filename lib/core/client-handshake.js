@@ -260,6 +260,28 @@ const TLS_ERRORS = {
   [TlsFailure.OTHER]: ['ERR_SSL_HANDSHAKE_FAILURE', 'TLS handshake failed'],
 };
 
+let notHttp;
+
+/**
+ * What Node's own HTTP parser says of an answer that is not HTTP at all (its
+ * wording changes with llhttp's version): asked once, from the running Node.
+ */
+function notHttpReason() {
+  if (notHttp === undefined) {
+    notHttp = 'Expected HTTP/';
+    try {
+      const { HTTPParser } = require('_http_common');
+      const parser = new HTTPParser();
+      parser.initialize(HTTPParser.RESPONSE, {});
+      const result = parser.execute(Buffer.from('garbage\r\n\r\n'));
+      if (result instanceof Error && result.code === 'HPE_INVALID_CONSTANT') notHttp = result.reason;
+    } catch {
+      // an older or newer Node without this module: the plain wording
+    }
+  }
+  return notHttp;
+}
+
 /**
  * The Error Node's http client would give for a connection that failed before
  * it opened (the core's 'close' errorCode and errorDetail, see wire.js
@@ -280,7 +302,7 @@ function connectionError(errorCode, detail, address, port) {
       return Object.assign(new Error(message), { code });
     }
     case 'LWS_ERR_BAD_RESPONSE':
-      return Object.assign(new Error(detail === 1 ? 'Parse Error: Header overflow' : 'Parse Error: Expected HTTP/'), {
+      return Object.assign(new Error(detail === 1 ? 'Parse Error: Header overflow' : `Parse Error: ${notHttpReason()}`), {
         code: detail === 1 ? 'HPE_HEADER_OVERFLOW' : 'HPE_INVALID_CONSTANT',
       });
     case 'LWS_ERR_HANG_UP':

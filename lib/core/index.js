@@ -53,6 +53,15 @@
 // - kNegotiatedByJs: set on a perMessageDeflate option object, the engine
 //   follows the Sec-WebSocket-Extensions the 'upgrade' listener accepts with.
 // - descriptorOf(nodeSocket), loopbackPair(cb), pump(stream, outer).
+// - Outgoing connections (a CoreServer that never listens is a client engine):
+//   reserveSocket(), dial(socket, { address, port, localAddress, tls, head,
+//   timeout }), releaseSocket(socket), acceptResponse(socket, extensions, info),
+//   adoptClient(socket, nodeSocket, { head, extensions, info }); events
+//   'response' (socket, { statusCode, statusMessage, rawHeaders, body }) and
+//   'open' (socket, info); failures before open end with 'close' 1006 and an
+//   errorCode of CLIENT_ERROR_CODES (details: core-server.js). `clientHandshake`
+//   (client-handshake.js) builds the request and checks the answer as ws does;
+//   TlsFailure names a LWS_ERR_TLS detail.
 //
 // Rules
 //
@@ -73,5 +82,10 @@ const { UpgradeRequest, HttpRequest } = require('./requests');
 const { kNegotiatedByJs } = require('./options');
 const { descriptorOf } = require('./fd-adoption');
 const { loopbackPair, pump } = require('./loopback-relay');
+const { CLIENT_ERROR_CODES, TlsFailure } = require('./wire');
+const clientHandshake = require('./client-handshake');
 
-module.exports = { CoreServer, Socket, idOf, UpgradeRequest, HttpRequest, kNegotiatedByJs, descriptorOf, loopbackPair, pump };
+module.exports = {
+  CoreServer, Socket, idOf, UpgradeRequest, HttpRequest, kNegotiatedByJs, descriptorOf, loopbackPair, pump,
+  CLIENT_ERROR_CODES, TlsFailure, clientHandshake,
+};

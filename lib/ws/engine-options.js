@@ -53,4 +53,4 @@ function deflateThreshold(d) {
   return Math.min(Math.max(Math.ceil(threshold), 0), 2 ** 31 - 1);
 }
 
-module.exports = { engineOptions };
+module.exports = { engineOptions, deflateThreshold };

@@ -7,6 +7,7 @@ const { EventEmitter } = require('events');
 const { defineEventTarget } = require('./event-target');
 const { protocolError, isValidStatusCode } = require('./errors');
 const { KERNEL_TAKES, CompressionQueue, PendingCore } = require('./send-accounting');
+const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
   kAttachPending, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated,
@@ -166,15 +167,13 @@ function deliverHeld(ws) {
 
 class WebSocket extends EventEmitter {
   /**
-   * Server-side sockets are made by WebSocketServer (`new WebSocket(null)`, as in ws).
-   * lws has no client: use the `ws` package to connect to servers.
+   * `new WebSocket(address[, protocols][, options])` connects to a server, as ws's
+   * client (lib/ws/client.js). Server-side sockets are made by WebSocketServer
+   * (`new WebSocket(null, undefined, options)`, as in ws).
    */
   constructor(address, protocols, options) {
     super();
     this._events = new ListenerTable();
-    if (address !== null) {
-      throw new Error('lws implements the server side of ws only: use the "ws" package for WebSocket clients');
-    }
     this._binaryType = BINARY_TYPES[0];
     this._readyState = CONNECTING;
     this._protocol = '';
@@ -196,7 +195,17 @@ class WebSocket extends EventEmitter {
     // ws's close timer: a close() the peer does not answer in time ends with terminate() (1006).
     // null, the Timeout, or TERMINATED. The timeout is an own property only when not ws's default.
     this._closeTimer = null;
-    if (options && options.closeTimeout !== undefined && options.closeTimeout !== CLOSE_TIMEOUT) {
+    if (address !== null) {
+      // A client: its handshake (client.js) until the engine has the connection.
+      this._req = null;
+      this._handshake = null;
+      this._redirects = 0;
+      [protocols, options] = clientArguments(protocols, options);
+      options = initAsClient(this, address, protocols, options);
+    }
+    // Read as ws reads them: a server-side WebSocket made without options throws here, as ws's does.
+    if (options.autoPong === undefined && options.closeTimeout === undefined) return;
+    if (options.closeTimeout !== undefined && options.closeTimeout !== CLOSE_TIMEOUT) {
       this._closeTimeout = options.closeTimeout;
     }
   }
@@ -215,8 +224,8 @@ class WebSocket extends EventEmitter {
    * (then with it); sends behind a compressed message count until compressed.
    */
   get bufferedAmount() {
-    if (this._readyState !== OPEN && this._readyState !== CLOSING) return this._bufferedAfterClose;
     const socket = this._socket;
+    if (socket === null || (this._readyState !== OPEN && this._readyState !== CLOSING)) return this._bufferedAfterClose;
     const backlog = socket.closed ? 0 : socket.backlog;
     let inJs = this._core.getBufferedAmount(socket) - backlog;
     const queue = this._compressing;
@@ -415,7 +424,8 @@ class WebSocket extends EventEmitter {
     const state = this._readyState;
     if (state === CLOSED || state === CLOSING) return;
     if (state === CONNECTING) {
-      this._readyState = CLOSED;
+      if (this._url === undefined) this._readyState = CLOSED;
+      else abortHandshake(this, 'WebSocket was closed before the connection was established');
       return;
     }
     let reason;
@@ -439,9 +449,11 @@ class WebSocket extends EventEmitter {
     const state = this._readyState;
     if (state === CLOSED) return;
     if (state === CONNECTING) {
-      this._readyState = CLOSED;
+      if (this._url === undefined) this._readyState = CLOSED;
+      else abortHandshake(this, 'WebSocket was closed before the connection was established');
       return;
     }
+    if (this._core === null) return; // a client whose handshake failed: nothing to drop
     this._readyState = CLOSING;
     if (this._closeTimer !== null && this._closeTimer !== TERMINATED) clearTimeout(this._closeTimer);
     this._closeTimer = TERMINATED;
@@ -453,13 +465,13 @@ class WebSocket extends EventEmitter {
 
   /** Stops reading: the engine stops reading the TCP socket and no 'message' is emitted until resume(). */
   pause() {
-    if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
+    if (this._readyState === CONNECTING || this._readyState === CLOSED || this._core === null) return;
     this._paused = true;
     this._core.pause(this._socket);
   }
 
   resume() {
-    if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
+    if (this._readyState === CONNECTING || this._readyState === CLOSED || this._core === null) return;
     this._paused = false;
     this._core.resume(this._socket);
     if (this._held !== null && !this._deliverScheduled) {

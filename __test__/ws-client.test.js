@@ -1,0 +1,117 @@
+'use strict';
+// lws.WebSocket as a client: what is lws's own (the shared client cores, the request
+// object of 'unexpected-response', ws's handshake order around 'upgrade'). What ws's
+// client does is checked against ws itself in client-*.test.js.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const http = require('node:http');
+const WS = require('ws');
+const { WebSocket } = require('..');
+const { within, waitUntil, closeHttp } = require('./helpers/wait');
+
+const HOST = '127.0.0.1';
+
+/** Threads of this process (an engine thread per client core). */
+const threads = () => fs.readdirSync('/proc/self/task').length;
+
+async function echoServer(t) {
+  const wss = new WS.WebSocketServer({ port: 0, host: HOST });
+  t.after(() => new Promise((resolve) => {
+    for (const ws of wss.clients) ws.terminate();
+    wss.close(resolve);
+  }));
+  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+  await within(5000, 'listening', (resolve) => wss.once('listening', resolve));
+  return `ws://${HOST}:${wss.address().port}/`;
+}
+
+const opened = (ws) => within(5000, 'open', (resolve, reject) => {
+  ws.once('open', resolve);
+  ws.once('error', reject);
+});
+const closed = (ws) => within(5000, 'close', (resolve) => ws.once('close', (code) => resolve(code)));
+
+test('clients with the same engine settings share one engine thread; another maxPayload gets its own; the threads are reused', async (t) => {
+  const url = await echoServer(t);
+  const before = threads();
+  const a = new WebSocket(url);
+  const b = new WebSocket(url, { perMessageDeflate: true, handshakeTimeout: 1000, headers: { 'X-Other': 'js only' } });
+  await Promise.all([opened(a), opened(b)]);
+  assert.equal(threads(), before + 1, 'one engine thread for both');
+  const c = new WebSocket(url, { maxPayload: 1000 });
+  await opened(c);
+  assert.equal(threads(), before + 2, 'maxPayload is an engine setting');
+  for (const ws of [a, b, c]) ws.close();
+  await Promise.all([a, b, c].map(closed));
+  // The cores stay for the next clients (lib/ws/client.js IDLE_CORE_MS): no thread more.
+  const again = [new WebSocket(url), new WebSocket(url, { maxPayload: 1000 })];
+  await Promise.all(again.map(opened));
+  assert.equal(threads(), before + 2);
+  for (const ws of again) ws.close();
+  await Promise.all(again.map(closed));
+});
+
+test("'unexpected-response': the request stand-in (method, path, headers), destroy(err) ends the WebSocket with err", async (t) => {
+  const server = http.createServer((req, res) => {
+    res.writeHead(418, { 'Content-Type': 'text/plain' });
+    res.end('teapot');
+  });
+  t.after(() => closeHttp(server));
+  await new Promise((resolve) => server.listen(0, HOST, resolve));
+  const ws = new WebSocket(`ws://${HOST}:${server.address().port}/brew?x=1`, { headers: { 'X-Pot': 'yes' } });
+  const events = [];
+  ws.on('unexpected-response', (req, res) => {
+    events.push(['unexpected-response', req.method, req.path, req.getHeader('x-pot'), res.statusCode, ws.readyState]);
+    let body = '';
+    res.on('data', (d) => { body += d; });
+    res.on('end', () => {
+      events.push(['body', body]);
+      req.destroy(new Error('no tea'));
+    });
+  });
+  ws.on('error', (err) => events.push(['error', err.message, ws.readyState]));
+  assert.equal(await closed(ws), 1006);
+  assert.deepEqual(events, [
+    ['unexpected-response', 'GET', '/brew?x=1', 'yes', 418, WebSocket.CONNECTING],
+    ['body', 'teapot'],
+    ['error', 'no tea', WebSocket.CLOSING],
+  ]);
+});
+
+test("close() from 'upgrade': the 101 is not taken, ws's error and 1006; the server sees the connection end", async (t) => {
+  const wss = new WS.WebSocketServer({ port: 0, host: HOST });
+  t.after(() => new Promise((resolve) => wss.close(resolve)));
+  await within(5000, 'listening', (resolve) => wss.once('listening', resolve));
+  const serverClosed = within(5000, 'server close', (resolve) => wss.on('connection', (s) => s.on('close', resolve)));
+  const ws = new WebSocket(`ws://${HOST}:${wss.address().port}/`);
+  const events = [];
+  ws.on('upgrade', (res) => {
+    events.push(['upgrade', res.statusCode]);
+    ws.close();
+  });
+  ws.on('open', () => events.push(['open']));
+  ws.on('error', (err) => events.push(['error', err.message]));
+  assert.equal(await closed(ws), 1006);
+  assert.deepEqual(events, [['upgrade', 101], ['error', 'WebSocket was closed before the connection was established']]);
+  await serverClosed;
+});
+
+test('a client of a closed handshake sends nothing and throws nothing: terminate() and close() again, send() after', async (t) => {
+  const url = await echoServer(t);
+  const ws = new WebSocket(url);
+  ws.on('error', () => {});
+  ws.terminate();
+  ws.terminate();
+  ws.close();
+  assert.equal(ws.readyState, WebSocket.CLOSING);
+  assert.equal(await closed(ws), 1006);
+  const errors = [];
+  ws.send('late', (err) => errors.push(err.message));
+  ws.pause();
+  ws.resume();
+  await waitUntil(() => errors.length === 1, 2000, 'send callback');
+  assert.deepEqual(errors, ['WebSocket is not open: readyState 3 (CLOSED)']);
+  assert.equal(ws.bufferedAmount, 4);
+});

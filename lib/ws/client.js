@@ -1,0 +1,805 @@
+'use strict';
+// The client side of ws's WebSocket: `new WebSocket(url, protocols, options)`.
+//
+// ws's initAsClient, step for step, over lib/core's client API: the request is
+// built here as Node's http.request writes ws's (client-handshake.js), the name
+// is resolved here (dns.lookup or `lookup`), and the engine connects, runs TLS,
+// writes the head and reads the answer. ws's checks of the 101 run here, then
+// the engine takes the connection over in the client role (masking, deflate)
+// and the WebSocket is the same object as on the server side (websocket.js).
+//
+// One client core (an engine thread) serves every WebSocket whose options give
+// the engine the same settings (reserveClientSocket below); it keeps the process alive
+// only while it has connections, as Node's sockets do.
+
+const net = require('net');
+const http = require('http');
+const https = require('https');
+const tls = require('tls');
+const { EventEmitter } = require('events');
+const {
+  CoreServer, kNegotiatedByJs, descriptorOf, loopbackPair, pump, CLIENT_ERROR_CODES, TlsFailure, clientHandshake,
+} = require('../core');
+const { deflateThreshold } = require('./engine-options');
+
+const {
+  connectionError, newKey, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
+} = clientHandshake;
+const {
+  CONNECTING, CLOSING, CLOSED, CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, ENGINE_CLOSE_MARGIN, ENGINE_MAX_MESSAGE,
+  kAttach, kAttachPending, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose,
+} = require('./constants');
+
+const PROTOCOL_VERSIONS = [8, 13];
+/** A request given up on purpose (ws's kAborted): its late 'error' is ignored. */
+const kAborted = Symbol('lws.ws.aborted');
+const SUBPROTOCOL = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/;
+/** Largest request head the engine's CONNECT carries (with room for the address and server name). */
+const ENGINE_HEAD_MAX = 59 * 1024;
+
+/**
+ * Options only Node's own client can honour: with any of them the handshake is
+ * Node's (http.request as ws makes it) and the engine adopts the upgraded
+ * connection (README, "lws.WebSocket as a client").
+ */
+const NODE_ONLY = ['agent', 'createConnection', 'finishRequest'];
+/** tls.connect options beyond what the engine's rustls client takes (ca, cert, key, rejectUnauthorized, servername). */
+const NODE_TLS_ONLY = [
+  'checkServerIdentity', 'pfx', 'passphrase', 'secureContext', 'ciphers', 'minVersion', 'maxVersion',
+  'secureProtocol', 'secureOptions', 'crl', 'ecdhCurve', 'sigalgs', 'dhparam', 'honorCipherOrder', 'session',
+  'ALPNProtocols', 'pskCallback', 'requestOCSP', 'privateKeyEngine', 'privateKeyIdentifier', 'clientCertEngine',
+];
+
+// ---- the shared client cores -------------------------------------------------------------
+
+/** Engine settings -> CoreServer, made on first use. */
+const cores = new Map();
+
+/** What the engine must know of a client's options (the rest stays in JS). */
+function coreOptions(opts) {
+  const payload = Number(opts.maxPayload);
+  const out = {
+    threads: 1,
+    // ws: 0 (or anything not positive) means no limit.
+    maxMessageSize: payload >= 1 ? Math.min(Math.floor(payload), ENGINE_MAX_MESSAGE) : ENGINE_MAX_MESSAGE,
+  };
+  // ws's close timer runs in the WebSocket; the engine's is only a backstop behind it.
+  const closeTimeout = Number(opts.closeTimeout);
+  if (Number.isInteger(closeTimeout) && closeTimeout > 0) out.closeTimeout = Math.min(closeTimeout + ENGINE_CLOSE_MARGIN, 2 ** 31 - 1);
+  if (!opts.autoPong) out.autoPong = false;
+  if (opts.perMessageDeflate) {
+    // The offer and the server's answer are ws's (client-handshake.js); the engine follows
+    // the agreed parameters. Of ws's zlib options only zlibDeflateOptions.level applies.
+    const d = typeof opts.perMessageDeflate === 'object' ? opts.perMessageDeflate : {};
+    out.perMessageDeflate = { threshold: deflateThreshold(d) };
+    const level = d.zlibDeflateOptions && d.zlibDeflateOptions.level;
+    if (Number.isInteger(level) && level >= 0 && level <= 9) out.perMessageDeflate.level = level;
+  }
+  return out;
+}
+
+/**
+ * How long a client core with no connection left is kept for the next one (ms).
+ * Infinity for now: kept for the life of the process (its thread waits in
+ * epoll_wait, and it never keeps the process alive). A stopped engine frees its
+ * event descriptor only when the GC collects the native object, so closing idle
+ * cores would pile descriptors up in a process that connects now and then. Once
+ * NativeServer#dispose frees them, 1000 is the value to use.
+ */
+const IDLE_CORE_MS = Infinity;
+
+/** The core's connections (reserved and not yet closed or released), and its idle timer. */
+const kLive = Symbol('lws.ws.liveConnections');
+const kIdleTimer = Symbol('lws.ws.idleTimer');
+const kKey = Symbol('lws.ws.coreKey');
+
+/**
+ * A reserved socket on the client core for these options (one core per distinct
+ * engine settings). A core whose connections are all gone is closed after
+ * IDLE_CORE_MS.
+ */
+function reserveClientSocket(opts) {
+  const settings = coreOptions(opts);
+  const key = JSON.stringify(settings);
+  let core = cores.get(key);
+  if (core === undefined) {
+    if (settings.perMessageDeflate) settings.perMessageDeflate[kNegotiatedByJs] = true;
+    core = new CoreServer(settings);
+    core[kLive] = 0;
+    core[kIdleTimer] = null;
+    core[kKey] = key;
+    wireCore(core);
+    cores.set(key, core);
+  }
+  if (core[kIdleTimer] !== null) {
+    clearTimeout(core[kIdleTimer]);
+    core[kIdleTimer] = null;
+  }
+  const socket = core.reserveSocket();
+  core[kLive]++;
+  return { core, socket };
+}
+
+/** One of the core's connections is gone (closed, or released before it was dialed). */
+function connectionGone(core) {
+  if (--core[kLive] > 0 || core[kIdleTimer] !== null || IDLE_CORE_MS === Infinity) return;
+  core[kIdleTimer] = setTimeout(() => {
+    core[kIdleTimer] = null;
+    if (core[kLive] > 0) return;
+    cores.delete(core[kKey]);
+    core.close();
+  }, IDLE_CORE_MS);
+  core[kIdleTimer].unref();
+}
+
+/** The core's connection failures (wire.js): on an open socket, the connection just ended. */
+const CONNECTION_FAILURES = new Set(Object.values(CLIENT_ERROR_CODES));
+
+function closeLater(ws, turns, code, reason, errorCode, errorDetail) {
+  if (turns > 0) setImmediate(closeLater, ws, turns - 1, code, reason, errorCode, errorDetail);
+  else ws[kOnClose](code, reason, errorCode, errorDetail);
+}
+
+/** rustls refused the server's certificate (wire.js TlsFailure): Node words these from the certificate. */
+const CERTIFICATE_FAILURES = new Set([
+  TlsFailure.UNKNOWN_ISSUER, TlsFailure.WRONG_NAME, TlsFailure.EXPIRED, TlsFailure.NOT_YET_VALID, TlsFailure.BAD_CERTIFICATE,
+]);
+
+/**
+ * Node's TLS handshake with the server whose certificate the engine refused,
+ * with the same settings and address: `callback(err)` with Node's error (ws users
+ * match on its code and message, 'DEPTH_ZERO_SELF_SIGNED_CERT', the altnames
+ * checked, ..., which name what the certificate holds: the engine does not hand
+ * the certificate over), or `callback(null, tlsSocket)` when Node's checks pass.
+ */
+function nodeTls(handshake, callback) {
+  const { opts, address, port, host } = handshake;
+  let servername = opts.servername;
+  if (!servername && servername !== '') servername = net.isIP(host) ? '' : host;
+  let done = false;
+  const finish = (err) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    socket.removeAllListeners('error');
+    if (err) socket.destroy();
+    callback(err, err ? undefined : socket);
+  };
+  const socket = tls.connect({
+    host: address, port, servername, ca: opts.ca, cert: opts.cert, key: opts.key, localAddress: opts.localAddress,
+    checkServerIdentity: (name, cert) => tls.checkServerIdentity(servername || host, cert),
+  });
+  socket.once('secureConnect', () => finish(null));
+  socket.once('error', (err) => finish(err));
+  const timer = setTimeout(() => finish(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })), 10000);
+  timer.unref();
+}
+
+/** A core socket's `wrapper` is its WebSocket from the moment it is reserved. */
+function wireCore(core) {
+  core.on('response', (socket, response) => {
+    const ws = socket.wrapper;
+    if (ws !== undefined) onResponse(ws, socket, response);
+  });
+  core.on('open', (socket) => {
+    const ws = socket.wrapper;
+    if (ws !== undefined) ws[kAttach](core, socket, ws._protocol);
+  });
+  core.on('message', (socket, data, binary) => {
+    const ws = socket.wrapper;
+    if (ws !== undefined) ws[kOnMessage](data, binary);
+  });
+  core.on('ping', (socket, data) => {
+    const ws = socket.wrapper;
+    if (ws !== undefined) ws[kOnPing](data);
+  });
+  core.on('pong', (socket, data) => {
+    const ws = socket.wrapper;
+    if (ws !== undefined) ws[kOnPong](data);
+  });
+  // Sockets whose close handshake is complete, ended from here: socket -> [code, reason].
+  const ended = new Map();
+  // Of those, the ones still writing what was sent before: ended on their 'drain'.
+  const endOnDrain = new Set();
+  core.on('drain', (socket) => {
+    if (endOnDrain.delete(socket)) core.terminate(socket);
+    const ws = socket.wrapper;
+    if (ws !== undefined) ws[kOnDrain]();
+  });
+  core.on('closing', (socket, code, reason) => {
+    const ws = socket.wrapper;
+    if (ws === undefined) return;
+    ws[kOnPeerClosing](code, reason);
+    if (ws._paused) return; // the reply waits for resume(); the server ends the connection then
+    // ws ends its side of TCP as soon as both close frames are exchanged; the engine's
+    // client waits for the server to end first. The engine queues its reply after this
+    // callback: the connection is dropped right behind it (the reply leaves first), or
+    // once the socket has written what it still holds (as ws's end() after its writes).
+    ended.set(socket, [code, reason]);
+    process.nextTick(() => {
+      if (socket.backlog > 0) endOnDrain.add(socket);
+      else core.terminate(socket);
+    });
+  });
+  core.on('close', (socket, code, reason, errorCode, errorDetail) => {
+    connectionGone(core);
+    const peerClose = ended.get(socket);
+    if (peerClose !== undefined) {
+      ended.delete(socket);
+      endOnDrain.delete(socket);
+      // Dropped by us after the handshake: the close is the peer's, as ws reports it.
+      if (!errorCode) [code, reason] = peerClose;
+    }
+    const ws = socket.wrapper;
+    if (ws === undefined) return;
+    socket.wrapper = undefined;
+    const handshake = ws._handshake;
+    if (handshake !== null && handshake.socket === socket) {
+      // Failed before the 101 was accepted: the Error Node's http client gives.
+      endHandshake(ws, handshake);
+      ws._req = null;
+      const err = connectionError(errorCode, errorDetail, handshake.address, handshake.port)
+        || Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      if (errorCode === 'LWS_ERR_TLS' && CERTIFICATE_FAILURES.has(errorDetail) && handshake.opts.rejectUnauthorized !== false) {
+        nodeTls(handshake, (nodeErr, tlsSocket) => {
+          if (ws._readyState !== CONNECTING || ws._req !== null) {
+            if (tlsSocket) tlsSocket.destroy();
+            return;
+          }
+          if (nodeErr) return emitErrorAndClose(ws, nodeErr);
+          // Node's TLS takes the certificate rustls refused (a self-signed CA certificate as
+          // the server's own, say): the request goes over Node's connection, as on the Node path.
+          requestWithNode(ws, { ...handshake, opts: { ...handshake.opts, createConnection: () => tlsSocket } }, true, false);
+        });
+        return;
+      }
+      emitErrorAndClose(ws, err);
+      return;
+    }
+    // A connection failure code on an open socket (the server hung up) is no protocol error.
+    if (CONNECTION_FAILURES.has(errorCode)) errorCode = errorDetail = undefined;
+    // As on the server side (websocket-server.js _onSocketClose), ws learns of the end
+    // from the TCP socket's own 'close', after what the last messages deferred. For a
+    // client that is also after its peer saw the connection end: Node's socket closes
+    // once its shutdown completed, a turn of the loop after the FIN left. The engine
+    // has closed the connection when it reports it: 'close' waits two more turns, so a
+    // server in this process sees the end first, as it does with ws.
+    setImmediate(closeLater, ws, 2, code, reason, errorCode, errorDetail);
+  });
+  // A socket's own engine fault is reported by its 'close' (LWS_ERR_INTERNAL).
+  core.on('error', () => {});
+}
+
+// ---- the request object of 'redirect' and 'unexpected-response' ---------------------------
+
+/**
+ * What ws users get as `request` (an http.ClientRequest in ws): the method,
+ * path, host and headers of the request, and abort()/destroy() to give up.
+ */
+class ClientRequest extends EventEmitter {
+  constructor(ws, method, path, host, protocol, headers) {
+    super();
+    this.method = method;
+    this.path = path;
+    this.host = host;
+    this.protocol = protocol;
+    this.aborted = false;
+    this.destroyed = false;
+    this.socket = null;
+    this.res = null;
+    this._ws = ws;
+    this._headers = headers; // [name, value] pairs as written
+  }
+
+  getHeader(name) {
+    const lower = String(name).toLowerCase();
+    const found = this._headers.find(([n]) => n.toLowerCase() === lower);
+    return found === undefined ? undefined : found[1];
+  }
+
+  getHeaders() {
+    const out = Object.create(null);
+    for (const [name, value] of this._headers) out[name.toLowerCase()] = value;
+    return out;
+  }
+
+  getHeaderNames() {
+    return this._headers.map(([name]) => name.toLowerCase());
+  }
+
+  hasHeader(name) {
+    return this.getHeader(name) !== undefined;
+  }
+
+  /** Gives up the request (the connection is dropped); as Node's, no error follows. */
+  abort() {
+    if (this.aborted) return;
+    this.aborted = true;
+    this[kAborted] = true;
+    this._drop();
+    process.nextTick(() => this.emit('abort'));
+  }
+
+  /** As Node's: with an error, the WebSocket reports it ('error', then 'close' 1006). */
+  destroy(err) {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this._drop();
+    if (err) {
+      const ws = this._ws;
+      process.nextTick(() => {
+        if (ws._req !== this || this[kAborted]) return;
+        ws._req = null;
+        emitErrorAndClose(ws, err);
+      });
+    }
+    return this;
+  }
+
+  _drop() {
+    const ws = this._ws;
+    const handshake = ws._handshake;
+    if (handshake !== null && handshake.req === this) dropHandshake(ws, handshake);
+  }
+}
+
+// ---- the handshake ---------------------------------------------------------------------
+
+/** ws's constructor arguments: (address[, protocols][, options]) -> [protocols, options]. */
+function clientArguments(protocols, options) {
+  if (protocols === undefined) {
+    if (!options || options.protocols === undefined) protocols = [];
+    else protocols = Array.isArray(options.protocols) ? options.protocols : [options.protocols];
+  } else if (!Array.isArray(protocols)) {
+    if (typeof protocols === 'object' && protocols !== null) {
+      options = protocols;
+      if (options.protocols === undefined) protocols = [];
+      else protocols = Array.isArray(options.protocols) ? options.protocols : [options.protocols];
+    } else {
+      protocols = [protocols];
+    }
+  }
+  return [protocols, options];
+}
+
+/**
+ * The header lines of `headers` (an object) as Node's ClientRequest keeps them:
+ * checked as setHeader checks them (same errors), one entry per name
+ * (case-insensitive), at the place it was first set, with the last value.
+ */
+function headerPairs(headers) {
+  const byName = new Map();
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    http.validateHeaderName(name);
+    http.validateHeaderValue(name, value);
+    byName.set(name.toLowerCase(), [name, value]);
+  }
+  return [...byName.values()];
+}
+
+/**
+ * ws's initAsClient: starts (or, after a redirect, restarts) `websocket`'s
+ * handshake. Throws what ws throws for bad arguments; returns the resolved options.
+ */
+function initAsClient(websocket, address, protocols, options) {
+  const opts = {
+    allowSynchronousEvents: true,
+    autoPong: true,
+    closeTimeout: CLOSE_TIMEOUT,
+    protocolVersion: PROTOCOL_VERSIONS[1],
+    maxPayload: DEFAULT_MAX_PAYLOAD,
+    skipUTF8Validation: false,
+    perMessageDeflate: true,
+    followRedirects: false,
+    maxRedirects: 10,
+    ...options,
+    socketPath: undefined,
+    hostname: undefined,
+    protocol: undefined,
+    protocols: undefined,
+    timeout: undefined,
+    method: 'GET',
+    host: undefined,
+    path: undefined,
+    port: undefined,
+  };
+
+  if (!PROTOCOL_VERSIONS.includes(opts.protocolVersion)) {
+    throw new RangeError(`Unsupported protocol version: ${opts.protocolVersion} (supported versions: ${PROTOCOL_VERSIONS.join(', ')})`);
+  }
+
+  let parsedUrl;
+  if (address instanceof URL) {
+    parsedUrl = address;
+  } else {
+    try {
+      parsedUrl = new URL(address);
+    } catch {
+      throw new SyntaxError(`Invalid URL: ${address}`);
+    }
+  }
+  if (parsedUrl.protocol === 'http:' || parsedUrl.protocol === 'https:') {
+    parsedUrl = new URL(parsedUrl);
+    parsedUrl.protocol = parsedUrl.protocol === 'http:' ? 'ws:' : 'wss:';
+  }
+  websocket._url = parsedUrl.href;
+
+  let target;
+  try {
+    target = parseTarget(parsedUrl);
+  } catch (err) {
+    if (websocket._redirects === 0) throw err;
+    emitErrorAndClose(websocket, err);
+    return opts;
+  }
+
+  const { secure: isSecure, ipc: isIpcUrl } = target;
+  const defaultPort = isSecure ? 443 : 80;
+  const key = newKey();
+  const protocolSet = new Set();
+
+  opts.defaultPort = opts.defaultPort || defaultPort;
+  opts.port = target.port;
+  opts.host = target.host;
+  opts.headers = {
+    ...opts.headers,
+    'Sec-WebSocket-Version': opts.protocolVersion,
+    'Sec-WebSocket-Key': key,
+    Connection: 'Upgrade',
+    Upgrade: 'websocket',
+  };
+  opts.path = target.path;
+  opts.timeout = opts.handshakeTimeout;
+
+  if (opts.perMessageDeflate) opts.headers['Sec-WebSocket-Extensions'] = deflateOffer(opts.perMessageDeflate);
+  if (protocols.length) {
+    for (const protocol of protocols) {
+      if (typeof protocol !== 'string' || !SUBPROTOCOL.test(protocol) || protocolSet.has(protocol)) {
+        throw new SyntaxError('An invalid or duplicated subprotocol was specified');
+      }
+      protocolSet.add(protocol);
+    }
+    opts.headers['Sec-WebSocket-Protocol'] = protocols.join(',');
+  }
+  if (opts.origin) {
+    if (opts.protocolVersion < 13) opts.headers['Sec-WebSocket-Origin'] = opts.origin;
+    else opts.headers.Origin = opts.origin;
+  }
+  if (target.auth !== undefined) opts.auth = target.auth;
+  if (isIpcUrl) {
+    opts.socketPath = target.socketPath;
+    opts.path = target.path;
+  }
+
+  if (opts.followRedirects) {
+    if (websocket._redirects === 0) {
+      websocket._originalIpc = isIpcUrl;
+      websocket._originalSecure = isSecure;
+      websocket._originalHostOrSocketPath = isIpcUrl ? opts.socketPath : parsedUrl.host;
+      const headers = options && options.headers;
+      // A copy whose header names are lowercase: redirects change it, never the user's object.
+      options = { ...options, headers: {} };
+      if (headers) {
+        for (const [name, value] of Object.entries(headers)) options.headers[name.toLowerCase()] = value;
+      }
+    } else if (websocket.listenerCount('redirect') === 0) {
+      const isSameHost = isIpcUrl
+        ? websocket._originalIpc
+          ? opts.socketPath === websocket._originalHostOrSocketPath
+          : false
+        : websocket._originalIpc
+          ? false
+          : parsedUrl.host === websocket._originalHostOrSocketPath;
+      if (!isSameHost || (websocket._originalSecure && !isSecure)) {
+        // curl 7.77.0's rule (ws follows it): credentials do not follow a redirect elsewhere.
+        delete opts.headers.authorization;
+        delete opts.headers.cookie;
+        if (!isSameHost) delete opts.headers.host;
+        opts.auth = undefined;
+      }
+    }
+    // curl's rule too: the first Authorization header wins.
+    if (opts.auth && !options.headers.authorization) {
+      options.headers.authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+    }
+  }
+
+  // What both paths need once the server answers.
+  const context = {
+    key, protocolSet, opts, options, protocols,
+    url: address, // what a relative Location resolves against
+    perMessageDeflate: opts.perMessageDeflate || false,
+  };
+  if (isIpcUrl || usesNodeOnly(opts, isSecure)) requestWithNode(websocket, context, isSecure);
+  else requestWithEngine(websocket, context, target);
+  return opts;
+}
+
+/** Options the engine's client cannot honour: with one of them Node makes the request. */
+function usesNodeOnly(opts, isSecure) {
+  for (const name of NODE_ONLY) if (opts[name] !== undefined && opts[name] !== null) return true;
+  if (isSecure) for (const name of NODE_TLS_ONLY) if (opts[name] !== undefined && opts[name] !== null) return true;
+  return false;
+}
+
+/** The engine connects (TLS by rustls), writes the head ws's request would have and reads the answer. */
+function requestWithEngine(websocket, context, target) {
+  const { opts } = context;
+  const isSecure = target.secure;
+  const pairs = headerPairs(opts.headers);
+  const head = requestHead(opts.path, pairs, { host: hostHeader(opts.host, opts.port, opts.defaultPort), auth: opts.auth });
+  // The engine takes request heads under 60 KiB (core-server.js dial); Node writes any.
+  if (head.length > ENGINE_HEAD_MAX) return requestWithNode(websocket, context, isSecure);
+  const req = new ClientRequest(websocket, 'GET', opts.path || '/', opts.host, isSecure ? 'https:' : 'http:', pairs);
+  websocket._req = req;
+
+  const { core, socket } = reserveClientSocket(opts);
+  socket.wrapper = websocket;
+  const handshake = {
+    ...context,
+    core,
+    socket,
+    req,
+    dialed: false,
+    timer: null,
+    address: undefined, // the IP address dialed, once resolved
+    host: target.host,
+    port: target.port,
+  };
+  websocket._handshake = handshake;
+  if (opts.timeout > 0) {
+    // ws's request timeout. The engine's own (at dial) is a backstop behind it: this one
+    // ends the WebSocket before the server can see the connection go, as ws's does.
+    handshake.timer = setTimeout(() => {
+      if (websocket._handshake === handshake) abortHandshake(websocket, 'Opening handshake has timed out');
+    }, opts.timeout);
+  }
+
+  if (opts.followRedirects && websocket._redirects) websocket.emit('redirect', websocket.url, req);
+
+  const tlsSettings = isSecure
+    ? {
+      servername: opts.servername || target.host, // rustls checks an IP address too
+      ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized,
+    }
+    : null;
+
+  resolve(target.host, { lookup: opts.lookup, family: opts.family }, (err, ip) => {
+    if (websocket._handshake !== handshake) return; // given up meanwhile
+    if (err) {
+      dropHandshake(websocket, handshake);
+      websocket._req = null;
+      emitErrorAndClose(websocket, err);
+      return;
+    }
+    handshake.dialed = true;
+    handshake.address = ip;
+    try {
+      core.dial(socket, {
+        address: ip, port: target.port, localAddress: opts.localAddress, tls: tlsSettings, head,
+        timeout: opts.timeout > 0 ? Math.min(opts.timeout + ENGINE_CLOSE_MARGIN, 2 ** 31 - 1) : 0,
+      });
+    } catch (failure) {
+      dropHandshake(websocket, handshake);
+      websocket._req = null;
+      emitErrorAndClose(websocket, failure);
+    }
+  });
+}
+
+/** The handshake is over (answered, failed or given up). */
+function endHandshake(websocket, handshake) {
+  if (websocket._handshake === handshake) websocket._handshake = null;
+  if (handshake.timer !== null) {
+    clearTimeout(handshake.timer);
+    handshake.timer = null;
+  }
+}
+
+/** Forgets the connection of a handshake given up: released, or dropped by the engine. */
+function dropHandshake(websocket, handshake) {
+  endHandshake(websocket, handshake);
+  const { core, socket } = handshake;
+  socket.wrapper = undefined;
+  if (handshake.dialed) core.terminate(socket);
+  else if (core.releaseSocket(socket)) connectionGone(core); // no 'close' follows
+}
+
+/** The server's answer to an engine request (the core's 'response'). */
+function onResponse(websocket, socket, response) {
+  const handshake = websocket._handshake;
+  if (handshake === null || handshake.socket !== socket) return;
+  const res = incomingResponse(response);
+  if (response.statusCode !== 101) {
+    // The engine closes this connection itself.
+    endHandshake(websocket, handshake);
+    socket.wrapper = undefined;
+    handshake.req.res = res;
+    onAnswer(websocket, handshake, handshake.req, res);
+    return;
+  }
+  const verdict = onSwitching(websocket, handshake, res);
+  if (verdict === null) {
+    if (websocket._handshake === handshake) dropHandshake(websocket, handshake);
+    return;
+  }
+  endHandshake(websocket, handshake);
+  handshake.core.acceptResponse(socket, verdict.extensions);
+  // Open now, as ws is once it has checked the 101; what the WebSocket is asked to do
+  // waits for the engine's 'open' (websocket.js kAttach).
+  const peer = { remoteAddress: handshake.address, remotePort: handshake.port, remoteFamily: net.isIPv6(handshake.address) ? 'IPv6' : 'IPv4' };
+  websocket[kAttachPending](handshake.core, verdict.protocol, verdict.extensions, peer);
+}
+
+/** ws's req 'response' handler: a redirect to follow, 'unexpected-response', or an error. */
+function onAnswer(websocket, context, req, res) {
+  const { opts } = context;
+  const location = res.headers.location;
+  const statusCode = res.statusCode;
+  if (location && opts.followRedirects && statusCode >= 300 && statusCode < 400) {
+    if (++websocket._redirects > opts.maxRedirects) {
+      abortHandshake(websocket, 'Maximum redirects exceeded');
+      return;
+    }
+    abortRequest(req);
+    let addr;
+    try {
+      addr = new URL(location, context.url);
+    } catch {
+      emitErrorAndClose(websocket, new SyntaxError(`Invalid URL: ${location}`));
+      return;
+    }
+    initAsClient(websocket, addr, context.protocols, context.options);
+  } else if (!websocket.emit('unexpected-response', req, res)) {
+    abortHandshake(websocket, `Unexpected server response: ${statusCode}`);
+  }
+}
+
+/**
+ * ws's req 'upgrade' handler up to its checks: 'upgrade', then the 101 checked.
+ * Returns the verdict ({ protocol, extensions }), or null when the WebSocket was
+ * closed from 'upgrade' or the answer fails a check (CLOSING then; 'error' and
+ * 'close' follow on the next tick, as when ws destroys the socket).
+ */
+function onSwitching(websocket, context, res) {
+  websocket.emit('upgrade', res);
+  // A listener may have closed the WebSocket.
+  if (websocket._readyState !== CONNECTING) return null;
+  websocket._req = null;
+  const verdict = checkSwitchingProtocols(res.headers, context.key, context.protocolSet, context.perMessageDeflate);
+  if (verdict.error) {
+    websocket._readyState = CLOSING;
+    const err = new Error(verdict.error);
+    process.nextTick(emitErrorAndClose, websocket, err);
+    return null;
+  }
+  return verdict;
+}
+
+// ---- the Node path: agent, createConnection, finishRequest, ws+unix:, Node's TLS ----------
+
+/** ws's connection factories. */
+function netConnect(options) {
+  options.path = options.socketPath;
+  return net.connect(options);
+}
+
+function tlsConnect(options) {
+  options.path = undefined;
+  if (!options.servername && options.servername !== '') {
+    options.servername = net.isIP(options.host) ? '' : options.host;
+  }
+  return tls.connect(options);
+}
+
+/**
+ * ws's own request, made by Node's http/https exactly as ws makes it; after the
+ * 101 the engine adopts the connection (its descriptor, or through the loopback
+ * relay for TLS and other streams) and runs the WebSocket from there.
+ */
+function requestWithNode(websocket, context, isSecure, announce = true) {
+  const { opts } = context;
+  const request = isSecure ? https.request : http.request;
+  opts.createConnection = opts.createConnection || (isSecure ? tlsConnect : netConnect);
+  let req = websocket._req = request(opts);
+
+  if (announce && opts.followRedirects && websocket._redirects) websocket.emit('redirect', websocket.url, req);
+
+  if (opts.timeout) {
+    req.on('timeout', () => abortHandshake(websocket, 'Opening handshake has timed out'));
+  }
+  req.on('error', (err) => {
+    if (req === null || req[kAborted]) return;
+    req = websocket._req = null;
+    emitErrorAndClose(websocket, err);
+  });
+  req.on('response', (res) => onAnswer(websocket, context, req, res));
+  req.on('upgrade', (res, socket, head) => {
+    const verdict = onSwitching(websocket, context, res);
+    req = null;
+    if (verdict === null) {
+      socket.destroy();
+      return;
+    }
+    adoptUpgraded(websocket, opts, socket, head, verdict);
+  });
+
+  if (opts.finishRequest) opts.finishRequest(req, websocket);
+  else req.end();
+}
+
+/** Node's upgraded socket goes to the engine; the WebSocket is open from now on, as ws's. */
+function adoptUpgraded(websocket, opts, nodeSocket, head, verdict) {
+  // Bytes Node read past the 101 and nobody consumed go to the engine too.
+  if (nodeSocket.readableLength > 0 && descriptorOf(nodeSocket) >= 0) {
+    const more = nodeSocket.read();
+    if (more) head = head && head.length ? Buffer.concat([head, more]) : more;
+  }
+  const { core, socket } = reserveClientSocket(opts);
+  socket.wrapper = websocket;
+  const peer = { remoteAddress: nodeSocket.remoteAddress, remotePort: nodeSocket.remotePort, remoteFamily: nodeSocket.remoteFamily };
+  const adopt = (stream) => core.adoptClient(socket, stream, { head, extensions: verdict.extensions });
+  const fail = () => {
+    // The engine never had it: the WebSocket ends as ws's does when its socket fails.
+    socket.wrapper = undefined;
+    if (core.releaseSocket(socket)) connectionGone(core);
+    nodeSocket.destroy();
+    setImmediate(() => websocket[kOnClose](1006, '', undefined, undefined));
+  };
+  if (descriptorOf(nodeSocket) >= 0) {
+    if (!adopt(nodeSocket)) fail();
+  } else {
+    loopbackPair((err, outer, inner) => {
+      if (err || nodeSocket.destroyed || socket.wrapper !== websocket) {
+        if (outer) outer.destroy();
+        if (inner) inner.destroy();
+        if (socket.wrapper === websocket) fail();
+        return;
+      }
+      if (!adopt(inner)) {
+        outer.destroy();
+        inner.destroy();
+        fail();
+        return;
+      }
+      pump(nodeSocket, outer);
+    });
+  }
+  websocket[kAttachPending](core, verdict.protocol, verdict.extensions, peer);
+}
+
+/**
+ * ws's abortHandshake for a request: CLOSING now, the request given up, 'error'
+ * and 'close' (1006) on the next tick.
+ */
+function abortHandshake(websocket, message) {
+  websocket._readyState = CLOSING;
+  const err = new Error(message);
+  Error.captureStackTrace(err, abortHandshake);
+  const req = websocket._req;
+  if (req !== null && req !== undefined) abortRequest(req);
+  const handshake = websocket._handshake;
+  if (handshake !== null) dropHandshake(websocket, handshake);
+  process.nextTick(emitErrorAndClose, websocket, err);
+}
+
+/** Gives up a request (Node's, or the engine's stand-in): no 'error' comes from it after this. */
+function abortRequest(req) {
+  req[kAborted] = true;
+  if (req instanceof ClientRequest) return;
+  req.abort();
+  // Node >= 14.3 does not destroy the socket of a completed request on abort() (ws #1869).
+  if (req.socket && !req.socket.destroyed) req.socket.destroy();
+}
+
+/** ws's emitErrorAndClose for a WebSocket that never opened. */
+function emitErrorAndClose(websocket, err) {
+  websocket._readyState = CLOSING;
+  websocket._errorEmitted = true;
+  websocket.emit('error', err);
+  websocket._readyState = CLOSED;
+  websocket.emit('close', 1006, EMPTY_BUFFER);
+}
+
+module.exports = { initAsClient, clientArguments, abortHandshake, coreOptions };
