@@ -610,11 +610,12 @@ describe('lws against bad input (raw TCP clients)', () => {
     raw.destroy();
   });
 
-  it('closes 1002 on a 64-bit length with the top bit set (2^63)', { timeout: TEST_TIMEOUT }, async () => {
+  it('closes 1009 on a 64-bit length over 2^53 - 1, the top bit set (2^63) or not (2^53), as ws', { timeout: TEST_TIMEOUT }, async () => {
     const header = frame({ opcode: OP.BINARY, len: 2n ** 63n });
     assert.equal(header.length, 14);
     assert.equal(header[2], 0x80);
-    await expectCloseCode(header, 1002);
+    await expectCloseCode(header, 1009);
+    await expectCloseCode(frame({ opcode: OP.BINARY, len: 2n ** 53n }), 1009);
   });
 
   it('handles frames pipelined with the handshake request', { timeout: TEST_TIMEOUT }, async () => {

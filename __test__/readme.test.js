@@ -25,6 +25,13 @@ test('the README has JavaScript blocks', () => {
 
 for (const snippet of snippets) {
   test(`README.md:${snippet.line}: the block parses`, () => {
+    if (/^import .* from /m.test(snippet.code)) {
+      // An ES module (the README's `import WebSocket from 'lws'` style): node --check it.
+      const { spawnSync } = require('node:child_process');
+      const r = spawnSync(process.execPath, ['--input-type=module', '--check'], { input: snippet.code, encoding: 'utf8' });
+      assert.equal(r.status, 0, `README.md:${snippet.line} does not parse as a module:\n${r.stderr}`);
+      return;
+    }
     // As a CommonJS program (the README's require('lws') style).
     assert.doesNotThrow(() => new vm.Script(`(function (require, module, exports) {\n${snippet.code}\n})`, { filename: `README.md:${snippet.line}` }));
   });

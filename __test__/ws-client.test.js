@@ -115,3 +115,60 @@ test('a client of a closed handshake sends nothing and throws nothing: terminate
   assert.deepEqual(errors, ['WebSocket is not open: readyState 3 (CLOSED)']);
   assert.equal(ws.bufferedAmount, 4);
 });
+
+test('generateMask is accepted and not called: the engine masks every frame with its own random keys (README, differences)', async (t) => {
+  const net = require('node:net');
+  const crypto = require('node:crypto');
+  // A raw server that records the masking keys of the client's frames.
+  const keys = [];
+  const server = net.createServer((socket) => {
+    let buf = Buffer.alloc(0);
+    let upgraded = false;
+    socket.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (!upgraded) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const key = /sec-websocket-key: *(\S+)/i.exec(buf.toString('latin1', 0, end))[1];
+        const accept = crypto.createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        buf = buf.subarray(end + 4);
+        upgraded = true;
+      }
+      while (buf.length >= 6 && buf.length >= 6 + (buf[1] & 0x7f)) {
+        keys.push(buf.subarray(2, 6).toString('hex'));
+        buf = buf.subarray(6 + (buf[1] & 0x7f));
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise((resolve) => server.listen(0, HOST, resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  let calls = 0;
+  const ws = new WebSocket(`ws://${HOST}:${server.address().port}/`, { perMessageDeflate: false, generateMask: (mask) => { calls++; mask.fill(0); } });
+  await opened(ws);
+  for (let i = 0; i < 5; i++) ws.send('x');
+  await waitUntil(() => keys.length === 5, 5000, 'five frames');
+  assert.equal(calls, 0);
+  assert.ok(keys.every((k) => k !== '00000000'), `engine keys, not the callback's: ${keys}`);
+  assert.equal(new Set(keys).size, 5, 'a fresh key per frame');
+  ws.terminate();
+});
+
+test("binaryType 'fragments' with a message sent in three frames: one Buffer with the whole message (README, differences)", async (t) => {
+  const wss = new WS.WebSocketServer({ port: 0, host: HOST });
+  t.after(() => new Promise((resolve) => wss.close(resolve)));
+  wss.on('connection', (peer) => {
+    peer.send(Buffer.from([1]), { fin: false, binary: true });
+    peer.send(Buffer.from([2, 3]), { fin: false, binary: true });
+    peer.send(Buffer.from([4]), { fin: true, binary: true });
+  });
+  await within(5000, 'listening', (done) => wss.once('listening', done));
+  const ws = new WebSocket(`ws://${HOST}:${wss.address().port}/`);
+  ws.binaryType = 'fragments';
+  const [data, isBinary] = await within(5000, 'message', (done) => ws.once('message', (...args) => done(args)));
+  assert.equal(isBinary, true);
+  assert.ok(Array.isArray(data));
+  assert.deepEqual(data.map((b) => [...b]), [[1, 2, 3, 4]]); // ws: [[1], [2, 3], [4]]
+  ws.terminate();
+});

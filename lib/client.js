@@ -123,7 +123,9 @@ class Client extends CoreServer {
     const handshake = socket[kHandshake];
     if (handshake === undefined) return;
     const res = incomingResponse(response);
-    if (response.statusCode !== 101) {
+    if (!res.upgrade) {
+      // A 101 Node would not call an upgrade (no Upgrade or Connection: upgrade) waits: dropped.
+      if (response.statusCode === 101) this.terminate(socket);
       socket[kHandshake] = undefined;
       const err = new Error(`Unexpected server response: ${response.statusCode}`);
       err.response = res;
@@ -146,7 +148,7 @@ class Client extends CoreServer {
     const handshake = socket[kHandshake];
     if (handshake === undefined) return;
     socket[kHandshake] = undefined;
-    const err = connectionError(errorCode, errorDetail, handshake.address, handshake.port);
+    const err = connectionError(errorCode, errorDetail, handshake.address, handshake.port, reason);
     if (err !== undefined) this._fail(socket, err);
   }
 

@@ -59,6 +59,7 @@ pub struct EngineOptions {
     pub backpressure_drop: Option<bool>,
     pub per_message_deflate: Option<DeflateOptions>,
     pub auto_pong: Option<bool>,
+    pub skip_utf8_validation: Option<bool>,
     pub hand_off_http: Option<bool>,
     /// PEM data for TLS (the JS side reads files).
     pub ssl_cert: Option<Buffer>,
@@ -139,6 +140,9 @@ fn config_from(o: EngineOptions) -> Result<Config> {
         }
         cfg.negotiated_by_js = d.negotiated_by_js == Some(true);
         c.deflate = Some(cfg);
+    }
+    if let Some(v) = o.skip_utf8_validation {
+        c.skip_utf8_validation = v;
     }
     if let Some(v) = o.auto_pong {
         c.auto_pong = v;

@@ -13,7 +13,7 @@
 // Buffers given out (messages, fragments, ping payloads, `reason` of peerClose,
 // handOff's bytes) are lent: valid only until the call returns.
 
-const { RECORD_HEADER, Event, FLAG_BINARY, errorCodeOf, decodeRequest, decodeResponse, decodePeer } = require('./wire');
+const { RECORD_HEADER, Event, ClientFailure, FLAG_BINARY, errorCodeOf, decodeRequest, decodeResponse, decodePeer } = require('./wire');
 
 /**
  * Dispatches every record of `arrayBuffer`. A throwing listener must not cost the
@@ -95,7 +95,9 @@ function dispatchRecord(sockets, emitter, records, buf, kind, flags, code, id, e
       if (socket === undefined) return;
       const errorCode = flags ? errorCodeOf(flags, extra) : undefined;
       // errorDetail: the number a protocol error is about (opcode, length, close code), 0 if none.
-      return records.close(socket, code, buf.toString('utf8', start, end), errorCode, errorCode ? extra : undefined);
+      // A client's failure before it opened may carry bytes (a malformed response): latin1 keeps them.
+      const reason = flags >= ClientFailure.CONNECT ? buf.latin1Slice(start, end) : buf.toString('utf8', start, end);
+      return records.close(socket, code, reason, errorCode, errorCode ? extra : undefined);
     }
     case Event.UPGRADE:
       return records.upgrade(id, extra, decodeRequest(buf, start, end));

@@ -240,7 +240,11 @@ function incomingResponse(response, socket = null) {
   res.httpVersionMinor = 1;
   const raw = response.rawHeaders;
   res._addHeaderLines(raw, raw.length);
-  if (response.statusCode === 101) res.upgrade = true;
+  // Node's parser calls a response an upgrade only when it is a 101 with an
+  // Upgrade header and "upgrade" among the Connection tokens; any other 101 is
+  // a response like the others (ws: "Unexpected server response: 101").
+  res.upgrade = response.statusCode === 101 && res.headers.upgrade !== undefined
+    && /(^|,)\s*upgrade\s*(,|$)/i.test(res.headers.connection || '');
   const chunked = /(^|,)\s*chunked\s*$/i.test(res.headers['transfer-encoding'] || '');
   const body = chunked ? dechunk(response.body) : response.body;
   if (body && body.length) res.push(body);
@@ -260,34 +264,39 @@ const TLS_ERRORS = {
   [TlsFailure.OTHER]: ['ERR_SSL_HANDSHAKE_FAILURE', 'TLS handshake failed'],
 };
 
-let notHttp;
-
 /**
- * What Node's own HTTP parser says of an answer that is not HTTP at all (its
- * wording changes with llhttp's version): asked once, from the running Node.
+ * What Node's own HTTP parser makes of a response the engine could not read
+ * (`bytes`, as the engine read them): its parse error, as Node's http client
+ * reports it ("Parse Error: ..." with llhttp's code), or for a head Node does
+ * read (an HTTP/0.9 status line, say) the status ws then reports as unexpected.
  */
-function notHttpReason() {
-  if (notHttp === undefined) {
-    notHttp = 'Expected HTTP/';
-    try {
-      const { HTTPParser } = require('_http_common');
-      const parser = new HTTPParser();
-      parser.initialize(HTTPParser.RESPONSE, {});
-      const result = parser.execute(Buffer.from('garbage\r\n\r\n'));
-      if (result instanceof Error && result.code === 'HPE_INVALID_CONSTANT') notHttp = result.reason;
-    } catch {
-      // an older or newer Node without this module: the plain wording
+function nodeVerdict(bytes) {
+  try {
+    const { HTTPParser } = require('_http_common');
+    const parser = new HTTPParser();
+    let status = 0;
+    parser[HTTPParser.kOnHeadersComplete | 0] = (major, minor, headers, method, url, statusCode) => {
+      status = statusCode;
+    };
+    parser.initialize(HTTPParser.RESPONSE, {});
+    const result = parser.execute(bytes);
+    if (result instanceof Error) {
+      return Object.assign(new Error(`Parse Error: ${result.reason}`), { code: result.code, bytesParsed: result.bytesParsed, rawPacket: bytes });
     }
+    if (status) return new Error(`Unexpected server response: ${status}`);
+  } catch {
+    // a Node without this module: the plain wording below
   }
-  return notHttp;
+  return Object.assign(new Error('Parse Error: Expected HTTP/'), { code: 'HPE_INVALID_CONSTANT' });
 }
 
 /**
  * The Error Node's http client would give for a connection that failed before
  * it opened (the core's 'close' errorCode and errorDetail, see wire.js
- * CLIENT_ERROR_CODES); undefined for other closes. `address`/`port`: what was dialed.
+ * CLIENT_ERROR_CODES); undefined for other closes. `address`/`port`: what was dialed;
+ * `reason`: the close's reason (for a malformed response, its bytes in latin1).
  */
-function connectionError(errorCode, detail, address, port) {
+function connectionError(errorCode, detail, address, port, reason = '') {
   switch (errorCode) {
     case 'LWS_ERR_CONNECT': {
       const code = util.getSystemErrorName(-detail);
@@ -302,11 +311,13 @@ function connectionError(errorCode, detail, address, port) {
       return Object.assign(new Error(message), { code });
     }
     case 'LWS_ERR_BAD_RESPONSE':
-      return Object.assign(new Error(detail === 1 ? 'Parse Error: Header overflow' : `Parse Error: ${notHttpReason()}`), {
-        code: detail === 1 ? 'HPE_HEADER_OVERFLOW' : 'HPE_INVALID_CONSTANT',
-      });
-    case 'LWS_ERR_HANG_UP':
-      return Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      if (detail === 1) return Object.assign(new Error('Parse Error: Header overflow'), { code: 'HPE_HEADER_OVERFLOW' });
+      return nodeVerdict(Buffer.from(reason, 'latin1'));
+    case 'LWS_ERR_HANG_UP': {
+      if (!detail) return Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      const code = util.getSystemErrorName(-detail);
+      return Object.assign(new Error(`read ${code}`), { errno: -detail, code, syscall: 'read' });
+    }
     default:
       return undefined;
   }

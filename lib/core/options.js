@@ -10,7 +10,7 @@ const OPTIONS = {
   threads: 'threads', handshakeTimeout: 'ms', closeTimeout: 'ms',
   maxHeaderBytes: 'size', maxHeaders: 'count', maxHttpBody: 'size', maxBacklog: 'size',
   idleTimeout: 'seconds', maxBackpressure: 'size', closeOnBackpressureLimit: 'boolean',
-  autoPong: 'boolean', httpServer: 'httpServer', reusePort: 'boolean', pubsub: 'pubsub',
+  autoPong: 'boolean', httpServer: 'httpServer', reusePort: 'boolean', pubsub: 'pubsub', skipUTF8Validation: 'boolean',
 };
 
 const DEFLATE_KEYS = {
@@ -189,6 +189,7 @@ function normalizeOptions(options) {
       backpressureDrop: o.closeOnBackpressureLimit === false,
       perMessageDeflate: deflate,
       autoPong: o.autoPong,
+      skipUtf8Validation: o.skipUTF8Validation,
       handOffHttp: o.httpServer !== undefined,
       ...tls,
     },

@@ -67,6 +67,7 @@ function coreOptions(opts) {
   const closeTimeout = Number(opts.closeTimeout);
   if (Number.isInteger(closeTimeout) && closeTimeout > 0) out.closeTimeout = Math.min(closeTimeout + ENGINE_CLOSE_MARGIN, 2 ** 31 - 1);
   if (!opts.autoPong) out.autoPong = false;
+  if (opts.skipUTF8Validation) out.skipUTF8Validation = true;
   if (opts.perMessageDeflate) {
     // The offer and the server's answer are ws's (client-handshake.js); the engine follows
     // the agreed parameters. Of ws's zlib options only zlibDeflateOptions.level applies.
@@ -79,14 +80,11 @@ function coreOptions(opts) {
 }
 
 /**
- * How long a client core with no connection left is kept for the next one (ms).
- * Infinity for now: kept for the life of the process (its thread waits in
- * epoll_wait, and it never keeps the process alive). A stopped engine frees its
- * event descriptor only when the GC collects the native object, so closing idle
- * cores would pile descriptors up in a process that connects now and then. Once
- * NativeServer#dispose frees them, 1000 is the value to use.
+ * How long a client core with no connection left is kept for the next one (ms):
+ * then it is closed (a stopped engine frees its descriptors at once). Before that
+ * its thread waits in epoll_wait, and it never keeps the process alive.
  */
-const IDLE_CORE_MS = Infinity;
+const IDLE_CORE_MS = 1000;
 
 /** The core's connections (reserved and not yet closed or released), and its idle timer. */
 const kLive = Symbol('lws.ws.liveConnections');
@@ -238,7 +236,7 @@ function wireCore(core) {
       // Failed before the 101 was accepted: the Error Node's http client gives.
       endHandshake(ws, handshake);
       ws._req = null;
-      const err = connectionError(errorCode, errorDetail, handshake.address, handshake.port)
+      const err = connectionError(errorCode, errorDetail, handshake.address, handshake.port, reason)
         || Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
       if (errorCode === 'LWS_ERR_TLS' && CERTIFICATE_FAILURES.has(errorDetail) && handshake.opts.rejectUnauthorized !== false) {
         nodeTls(handshake, (nodeErr, tlsSocket) => {
@@ -611,8 +609,10 @@ function onResponse(websocket, socket, response) {
   const handshake = websocket._handshake;
   if (handshake === null || handshake.socket !== socket) return;
   const res = incomingResponse(response);
-  if (response.statusCode !== 101) {
-    // The engine closes this connection itself.
+  if (!res.upgrade) {
+    // The engine closes a connection refused with another status itself; a 101 Node
+    // would not call an upgrade waits for an answer: it is dropped.
+    if (response.statusCode === 101) handshake.core.terminate(socket);
     endHandshake(websocket, handshake);
     socket.wrapper = undefined;
     handshake.req.res = res;

@@ -28,6 +28,7 @@ function engineOptions(options) {
   if (Number.isInteger(options.backlog) && options.backlog > 0) out.backlog = options.backlog;
   // ws answers pings unless `autoPong` is given and falsy; then the user answers with ws.pong().
   if ('autoPong' in options && !options.autoPong) out.autoPong = false;
+  if (options.skipUTF8Validation) out.skipUTF8Validation = true;
   for (const name of ENGINE_PASSTHROUGH) {
     if (options[name] !== undefined) out[name] = options[name];
   }

@@ -67,6 +67,8 @@ function deliverable(buf, isBinary, binaryType, owned) {
       return ab;
     }
     case 'fragments':
+      // ws keeps a frame's data only when it has some: an empty message is no fragment at all.
+      if (buf.length === 0) return [];
       return [owned ? buf : Buffer.from(buf)];
     case 'blob':
       return new Blob([buf]);

@@ -37,6 +37,8 @@ pub struct Config {
     pub deflate: Option<DeflateConfig>,
     /// Pings are answered by the engine; false leaves it to JS (ws's `autoPong: false`).
     pub auto_pong: bool,
+    /// Text messages are not checked for UTF-8 (ws's `skipUTF8Validation`).
+    pub skip_utf8_validation: bool,
     /// Connections whose request the engine does not upgrade itself (plain HTTP,
     /// malformed or refused upgrades) are handed to JS with their descriptor and
     /// the bytes read (the `httpServer` option) instead of being answered here.
@@ -64,6 +66,7 @@ impl Default for Config {
             backpressure_drop: false,
             deflate: None,
             auto_pong: true,
+            skip_utf8_validation: false,
             hand_off_http: false,
             tls: None,
         }

@@ -29,7 +29,7 @@ impl Engine {
         for _ in 0..n {
             let poll = mio::Poll::new()?;
             let waker = mio::Waker::new(poll.registry(), WAKER)?;
-            inboxes.push(Inbox { queue: Mutex::new(Vec::new()), waker });
+            inboxes.push(Inbox { queue: Mutex::new(Vec::new()), waker: Mutex::new(Some(waker)) });
             polls.push(poll);
         }
         let shared = Arc::new(Shared::new(config, EventQueue::new(wake), inboxes));
@@ -153,5 +153,6 @@ impl Engine {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        self.shared.close_wakers();
     }
 }

@@ -34,7 +34,8 @@ impl Hooks {
 /// Messages for one worker, and the eventfd that wakes its loop.
 pub(crate) struct Inbox {
     pub(crate) queue: Mutex<Vec<WorkerMsg>>,
-    pub(crate) waker: mio::Waker,
+    /// Taken (closed) once the engine has stopped: no descriptor outlives it.
+    pub(crate) waker: Mutex<Option<mio::Waker>>,
 }
 
 pub struct Shared {
@@ -98,7 +99,9 @@ impl Shared {
             q.len() == 1
         };
         if was_empty {
-            let _ = inbox.waker.wake();
+            if let Some(waker) = inbox.waker.lock().unwrap().as_ref() {
+                let _ = waker.wake();
+            }
         }
     }
 
@@ -112,7 +115,17 @@ impl Shared {
     /// Wakes every worker (JS took its backlog: blocked sockets may read again).
     pub fn wake_all(&self) {
         for inbox in &self.inboxes {
-            let _ = inbox.waker.wake();
+            if let Some(waker) = inbox.waker.lock().unwrap().as_ref() {
+                let _ = waker.wake();
+            }
+        }
+    }
+
+    /// After the workers stopped: closes their wakers (eventfds) now rather
+    /// than when the JS object holding the engine is collected.
+    pub(crate) fn close_wakers(&self) {
+        for inbox in &self.inboxes {
+            inbox.waker.lock().unwrap().take();
         }
     }
 

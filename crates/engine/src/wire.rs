@@ -113,9 +113,11 @@ pub mod client_failure {
     pub const TIMEOUT: u8 = 17;
     /// The TLS session failed: detail = a `tls_failure` number.
     pub const TLS: u8 = 18;
-    /// Not an HTTP/1.x response head (detail 0), or one over the size limits (1).
+    /// Not an HTTP/1.x response head (detail 0), or one over the size limits (1);
+    /// the reason carries the bytes read (JS asks Node's parser what it makes of them).
     pub const BAD_RESPONSE: u8 = 19;
-    /// The server closed before its response was complete.
+    /// The server closed before its response was complete (detail 0), or the
+    /// read failed (detail = errno, e.g. ECONNRESET).
     pub const HANG_UP: u8 = 20;
 }
 

@@ -142,6 +142,7 @@ impl Worker {
             max_message_size: cfg.max_message_size,
             fragment_size: self.shared.hooks().fragment.then_some(cfg.buffer_size),
             allow_rsv1: false,
+            skip_utf8: cfg.skip_utf8_validation,
             ..ReaderLimits::default()
         }
     }

@@ -12,6 +12,9 @@ use lws_proto::client_handshake::{self, BodyLength, Response, ResponseError};
 use lws_proto::deflate;
 use lws_proto::handshake::HandshakeLimits;
 
+/// Bytes of a malformed response passed to JS (enough for any status line and head).
+const MAX_REPORTED_RESPONSE: usize = 64 * 1024;
+
 /// A client connection before its WebSocket opens.
 pub struct ClientState {
     /// The request head, until it is queued (once connected).
@@ -35,7 +38,9 @@ pub enum ResponseProgress {
     Switching { response: Response, leftover: Vec<u8> },
     /// Any other complete response, with its body (as sent: chunks and all).
     Refused { response: Response, body: Vec<u8> },
-    /// The handshake failed: a `client_failure` id and its detail.
+    /// The handshake failed: a `client_failure` id and its detail (for
+    /// BAD_RESPONSE, `fail_client` takes the bytes read as the reason, for JS
+    /// to run Node's own parser on).
     Failed { error: u8, detail: u32 },
 }
 
@@ -97,6 +102,7 @@ impl Conn {
                 return progress;
             }
             if eof {
+                // The server closed before its response was complete ("socket hang up").
                 return ResponseProgress::Failed { error: client_failure::HANG_UP, detail: 0 };
             }
         }
@@ -150,7 +156,14 @@ impl Conn {
         if !self.has(flag::REPORT_FINAL) {
             self.report_detail = detail;
         }
-        self.set_final_report(1006, b"", error);
+        // A response Node would judge differently: its bytes go to JS, which asks Node's parser.
+        let reason = match (&self.phase, error) {
+            (Phase::AwaitResponse(state), client_failure::BAD_RESPONSE) => {
+                state.response[..state.response.len().min(MAX_REPORTED_RESPONSE)].to_vec()
+            }
+            _ => Vec::new(),
+        };
+        self.set_final_report(1006, &reason, error);
         self.set(flag::DONE, true);
     }
 
@@ -178,6 +191,10 @@ fn failure_of(err: &io::Error) -> ResponseProgress {
     if err.kind() == io::ErrorKind::InvalidData {
         ResponseProgress::Failed { error: client_failure::TLS, detail: crate::tls::failure_detail(err) }
     } else {
-        ResponseProgress::Failed { error: client_failure::HANG_UP, detail: 0 }
+        // A reset or another read error: its errno (Node: "read ECONNRESET").
+        ResponseProgress::Failed {
+            error: client_failure::HANG_UP,
+            detail: err.raw_os_error().unwrap_or(0) as u32,
+        }
     }
 }

@@ -34,7 +34,9 @@ impl ProtocolError {
     pub fn close_code(self) -> u16 {
         match self {
             ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => 1007,
-            ProtocolError::MessageTooBig | ProtocolError::TooManyFragments => 1009,
+            ProtocolError::MessageTooBig | ProtocolError::TooManyFragments | ProtocolError::InvalidLength => {
+                1009
+            }
             _ => 1002,
         }
     }
@@ -95,7 +97,7 @@ impl fmt::Display for ProtocolError {
                 write!(f, "new data frame inside a fragmented message")
             }
             ProtocolError::InvalidLength => {
-                write!(f, "payload length has its most significant bit set")
+                write!(f, "payload length > 2^53 - 1")
             }
             ProtocolError::InvalidUtf8 => write!(f, "invalid UTF-8 in text message"),
             ProtocolError::MessageTooBig => write!(f, "message exceeds maxMessageSize"),

@@ -97,7 +97,9 @@ impl FrameHeader {
                     return Ok(None);
                 }
                 let len = u64::from_be_bytes(buf[2..10].try_into().unwrap());
-                if len >> 63 != 0 {
+                // ws's limit (a JS number holds lengths up to 2^53 - 1 exactly), which
+                // also refuses RFC 6455's forbidden most significant bit.
+                if len > MAX_PAYLOAD_LENGTH {
                     return Err(ProtocolError::InvalidLength);
                 }
                 (len, 10)
@@ -117,6 +119,9 @@ impl FrameHeader {
         Ok(Some(FrameHeader { fin, rsv1, opcode, mask, payload_len, header_len: pos }))
     }
 }
+
+/// The longest payload a frame may announce: 2^53 - 1, as in ws.
+pub const MAX_PAYLOAD_LENGTH: u64 = (1 << 53) - 1;
 
 /// Writes an unmasked (server) frame header into `out`, returning its length.
 #[inline]
@@ -215,8 +220,12 @@ mod tests {
         assert_eq!(FrameHeader::parse(&[0x89, 0xFE], false), Err(ProtocolError::ControlFrameTooLong(126)));
         let mut huge = [0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(FrameHeader::parse(&huge, false), Err(ProtocolError::InvalidLength));
-        huge[2] = 0x7F;
-        assert_eq!(FrameHeader::parse(&huge, false), Ok(None)); // waits for the mask
+        huge[2] = 0x7F; // 2^63 - 1: over 2^53 - 1 all the same (ws's limit)
+        assert_eq!(FrameHeader::parse(&huge, false), Err(ProtocolError::InvalidLength));
+        let largest = MAX_PAYLOAD_LENGTH.to_be_bytes();
+        let mut at_limit = [0x82, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0];
+        at_limit[2..].copy_from_slice(&largest);
+        assert_eq!(FrameHeader::parse(&at_limit, false), Ok(None)); // waits for the mask
     }
 
     #[test]
@@ -232,7 +241,7 @@ mod tests {
     }
 
     /// Every length class (7-bit, 16-bit, 64-bit, at their edges), masked or not.
-    const LENGTHS: [u64; 9] = [0, 1, 125, 126, 127, 65535, 65536, 1 << 32, (1 << 63) - 1];
+    const LENGTHS: [u64; 9] = [0, 1, 125, 126, 127, 65535, 65536, 1 << 32, MAX_PAYLOAD_LENGTH];
 
     #[test]
     fn masked_head_at_every_length_class() {

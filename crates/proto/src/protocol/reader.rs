@@ -27,6 +27,8 @@ pub struct ReaderLimits {
     pub allow_rsv1: bool,
     /// Most frames one message may be split into (empty fragments cost CPU, not memory).
     pub max_fragments: u32,
+    /// Text messages are delivered without checking their UTF-8 (ws's `skipUTF8Validation`).
+    pub skip_utf8: bool,
 }
 
 impl Default for ReaderLimits {
@@ -36,6 +38,7 @@ impl Default for ReaderLimits {
             fragment_size: None,
             allow_rsv1: false,
             max_fragments: 1 << 20,
+            skip_utf8: false,
         }
     }
 }
@@ -334,7 +337,7 @@ impl FrameReader {
         let mut out = Vec::new();
         inflater.inflate(&m.buf, &mut out, limits.max_message_size)?;
         drop(m.buf);
-        if !m.binary && !super::utf8::is_valid(&out) {
+        if !m.binary && !limits.skip_utf8 && !super::utf8::is_valid(&out) {
             return Err(ProtocolError::InvalidUtf8);
         }
         match limits.fragment_size.map(|n| n.max(1)).filter(|&n| out.len() > n) {
@@ -362,7 +365,7 @@ impl FrameReader {
         on_event: &mut dyn FnMut(ReaderEvent<'_>),
     ) -> Result<(), ProtocolError> {
         let m = self.message.as_mut().expect("data frame belongs to a message");
-        if !m.binary && !(m.utf8.feed(chunk) && (!message_done || m.utf8.finish())) {
+        if !m.binary && !limits.skip_utf8 && !(m.utf8.feed(chunk) && (!message_done || m.utf8.finish())) {
             return Err(ProtocolError::InvalidUtf8);
         }
         let binary = m.binary;
