@@ -24,8 +24,10 @@ use lws_engine::engine::Engine;
 use lws_engine::shared::{Hooks, Shared};
 
 /// Batches handed to JS per wake before letting Node's event loop turn
-/// (detached buffers are only freed once it does).
+/// (timers, other I/O, and detached buffers are only freed once it does)...
 const MAX_BATCHES_PER_WAKE: usize = 16;
+/// ... or fewer, once JS has spent this long on them.
+const MAX_TIME_PER_WAKE: std::time::Duration = std::time::Duration::from_millis(5);
 
 #[napi(object)]
 pub struct DeflateOptions {
@@ -240,7 +242,11 @@ unsafe extern "C" fn call_js(
         return;
     }
     let shared = &*(context as *const Shared);
+    let started = std::time::Instant::now();
     for _ in 0..MAX_BATCHES_PER_WAKE {
+        if started.elapsed() > MAX_TIME_PER_WAKE {
+            break;
+        }
         let Some(batch) = shared.events.take() else {
             return;
         };
@@ -264,7 +270,18 @@ unsafe extern "C" fn call_js(
             return;
         }
     }
-    shared.events.reschedule();
+    // Events are left: JS is told (a call with null) and comes back for them from
+    // setImmediate, after the event loop has turned. Waking through the threadsafe
+    // function again would not let it turn: Node drains a threadsafe function's
+    // queue up to 1,000 calls in one go, so a flood would starve timers and I/O.
+    let mut null = null_mut();
+    sys::napi_get_null(env, &mut null);
+    let mut undefined = null_mut();
+    sys::napi_get_undefined(env, &mut undefined);
+    let mut result = null_mut();
+    if sys::napi_call_function(env, undefined, js_cb, 1, &null, &mut result) != sys::Status::napi_ok {
+        shared.events.reschedule();
+    }
 }
 
 fn io_error_code(e: &std::io::Error) -> i32 {
@@ -503,6 +520,13 @@ impl NativeServer {
         };
         self.engine.attach_redis(cfg);
         Ok(())
+    }
+
+    /// Asks for the events still queued (JS calls it from setImmediate after
+    /// the callback was told, with null, that more were left).
+    #[napi]
+    pub fn reschedule(&self) {
+        self.engine.shared().events.reschedule();
     }
 
     /// Stops accepting and closes all connections; a SHUTDOWN event follows.

@@ -29,10 +29,15 @@ class Engine {
   /**
    * @param engineOptions the `engine` part of normalizeOptions()'s result
    * @param onBatch(arrayBuffer) receives each event batch (lent: detached afterwards)
+   *   The engine passes null instead when it stopped with events left so that the
+   *   event loop can turn: they are asked for again from setImmediate.
    */
   constructor(engineOptions, onBatch) {
     try {
-      this.native = new binding.NativeServer(engineOptions, onBatch);
+      this.native = new binding.NativeServer(engineOptions, (batch) => {
+        if (batch === null) setImmediate(() => this.native.reschedule());
+        else onBatch(batch);
+      });
     } catch (err) {
       // The engine refused its settings (for now only TLS material can be refused there).
       const e = new TypeError(err.message);
