@@ -8,7 +8,8 @@
 //   node benches/clients/NAME.js recv --url ws://127.0.0.1:P/ --conns 100 --size 16 [--binary] --secs 8
 //     (against benches/servers/uws-push.js, which pushes numbered messages on every connection)
 //     opens the connections, lets them receive for 0.5 s, prints `start`, receives for --secs,
-//     prints `stop`, then {"messages","secs","msgs_per_sec","mb_per_sec","conns","min_conn_msgs","errors",...}
+//     prints `stop` (the window timed on a thread of its own: see CLOCK), then
+//     {"messages","secs","msgs_per_sec","mb_per_sec","conns","min_conn_msgs","stop_lag_s","errors",...}
 //   node benches/clients/NAME.js connect --url URL --total 5000 --concurrency 100
 //     (against an echo server) opens and closes (close handshake, code 1000) --total connections,
 //     --concurrency at a time; prints `start`, `stop`, then {"connections","secs","per_sec","errors",...}
@@ -77,14 +78,40 @@ function seqOf(data, size, binary) {
   return (data[0] & 63) | ((data[1] & 63) << 6) | ((data[2] & 63) << 12) | ((data[3] & 63) << 18);
 }
 
+/**
+ * The window's clock, on a thread of its own: a client that keeps its event loop busy for long
+ * stretches would otherwise end the window late (its timers wait). The JS thread stores its
+ * message count in `shared[0]` as it goes; this thread reads it at the window's start and stop,
+ * prints `start` and `stop` itself (straight to fd 1) and posts {m0, m1, secs} back.
+ */
+const CLOCK = `
+const { parentPort, workerData } = require('worker_threads');
+const fs = require('fs');
+const count = new Int32Array(workerData.shared);
+parentPort.once('message', ({ warmMs, secs }) => {
+  setTimeout(() => {
+    const m0 = Atomics.load(count, 0);
+    const t0 = process.hrtime.bigint();
+    fs.writeSync(1, 'start\\n');
+    setTimeout(() => {
+      const m1 = Atomics.load(count, 0);
+      const t1 = process.hrtime.bigint();
+      fs.writeSync(1, 'stop\\n');
+      parentPort.postMessage({ m0, m1, t1, secs: Number(t1 - t0) / 1e9 });
+    }, secs * 1000);
+  }, warmMs);
+});`;
+
 async function recv(impl, o, errors) {
+  const { Worker } = require('worker_threads');
   const size = o.size;
   const binary = o.binary;
   const mask = binary ? 0xffffffff : 0xffffff;
+  const shared = new Int32Array(new SharedArrayBuffer(4));
   let total = 0;
   let stopped = false;
   class Conn {
-    constructor() { this.open = false; this.closed = false; this.next = 0; this.count = 0; this.mark = 0; }
+    constructor() { this.open = false; this.closed = false; this.next = 0; this.count = 0; }
     onOpen() { this.open = true; }
     onMessage(data, isBinary) {
       if (data.length !== size || isBinary !== binary) {
@@ -98,7 +125,7 @@ async function recv(impl, o, errors) {
       }
       this.next++;
       this.count++;
-      total++;
+      shared[0] = ++total;
     }
     onClose(code) {
       this.closed = true;
@@ -106,6 +133,7 @@ async function recv(impl, o, errors) {
     }
     onError(err) { if (!stopped) errors.add(err); }
   }
+  const clock = new Worker(CLOCK, { eval: true, workerData: { shared: shared.buffer } });
   const conns = [];
   for (let i = 0; i < o.conns; i++) {
     const c = new Conn();
@@ -115,31 +143,32 @@ async function recv(impl, o, errors) {
   if (!await until(() => conns.every((c) => c.open || c.closed), 20000) || conns.some((c) => !c.open)) {
     errors.add(`${conns.filter((c) => c.open).length} of ${o.conns} connections opened within 20 s`);
   }
-  await sleep(500);
-  console.log('start');
-  const t0 = process.hrtime.bigint();
-  const m0 = total;
-  for (const c of conns) c.mark = c.count;
-  await sleep(o.secs * 1000);
-  const m1 = total;
-  const t1 = process.hrtime.bigint();
-  console.log('stop');
+  // 0.5 s of receiving before the window, then the window (timed by the clock thread).
+  const window = await new Promise((resolve, reject) => {
+    clock.once('message', resolve);
+    clock.once('error', reject);
+    clock.postMessage({ warmMs: 500, secs: o.secs });
+  });
+  const lag = Number(process.hrtime.bigint() - window.t1) / 1e9;
   stopped = true;
-  const perConn = conns.map((c) => c.count - c.mark);
+  clock.terminate();
+  const perConn = conns.map((c) => c.count);
   const minConn = Math.min(...perConn);
-  if (minConn === 0) errors.add(`${perConn.filter((n) => n === 0).length} connections received nothing during the window`);
+  if (minConn === 0) errors.add(`${perConn.filter((n) => n === 0).length} connections received nothing`);
   for (const c of conns) if (!c.closed) impl.terminate(c.handle);
   await until(() => conns.every((c) => c.closed), 5000);
-  const secs = Number(t1 - t0) / 1e9;
-  const messages = m1 - m0;
+  const messages = window.m1 - window.m0;
   return {
     messages,
-    secs,
-    msgs_per_sec: messages / secs,
-    mb_per_sec: (messages * size) / secs / 1e6,
+    secs: window.secs,
+    msgs_per_sec: messages / window.secs,
+    mb_per_sec: (messages * size) / window.secs / 1e6,
     conns: conns.filter((c) => c.open).length,
+    // Over the whole run (the warm-up and the window, and until the clock's answer was read).
     min_conn_msgs: minConn,
     max_conn_msgs: Math.max(...perConn),
+    // How late the JS thread read the clock's stop (its event loop busy meanwhile), in s.
+    stop_lag_s: lag,
   };
 }
 
