@@ -444,6 +444,7 @@ async function measureClient(cl, wl) {
       client_main_us: n > 0 ? (d.loadgenMain * 1e6) / n : null,
       server_us: n > 0 ? (d.server * 1e6) / n : null,
       server_cpu_pct: d.wall > 0 ? round((100 * d.server) / d.wall, 0) : null,
+      stop_lag_s: out.stop_lag_s ?? null,
     });
     return r;
   } catch (e) {
@@ -508,6 +509,8 @@ const METRICS = {
     ['client_us', 'client CPU µs/msg (all threads)', 'lower', 3],
     // Near 100%: the push server, not the client, set the pace (compare CPU per message then).
     ['server_cpu_pct', 'push server CPU % of a core (check: < 100)', 'lower', 0, 'no ratio'],
+    // The window is timed on a thread of its own; this is how long the JS thread's timers waited.
+    ['stop_lag_s', 'JS thread late to the window\'s end, s (timers starved)', 'lower', 2, 'no ratio'],
   ],
   'client-memory': [
     ['kb_per_conn', 'client RSS KB/conn (after a 1,000-connection warm-up)', 'lower', 2],
