@@ -432,10 +432,11 @@ async function measureClient(cl, wl) {
   const server = await startServer(wl.server, wl.serverArgs);
   try {
     const args = [path.join(__dirname, 'clients', cl.script), wl.kind === 'client-memory' ? 'idle' : wl.kind,
-      '--url', `ws://${HOST}:${server.port}/`, ...wl.args, '--limit', String(wl.secs + 60)];
+      '--url', `ws://${HOST}:${server.port}/`, ...wl.args, '--limit', String(wl.secs + 90)];
     let a = null;
     let b = null;
-    const out = await runChild(cl.name, process.execPath, args, wl.secs + 90, (line, child) => {
+    // The script's own limit ends it first (with a report); this kill is the backstop.
+    const out = await runChild(cl.name, process.execPath, args, wl.secs + 120, (line, child) => {
       if (line === 'start') a = cpuSample(server.pid, child.pid);
       else if (line === 'stop') b = cpuSample(server.pid, child.pid);
     }, { env: childEnv(cl.env) });
