@@ -7,7 +7,8 @@
 //
 //   node benches/clients/NAME.js recv --url ws://127.0.0.1:P/ --conns 100 --size 16 [--binary] --secs 8
 //     (against benches/servers/uws-push.js, which pushes numbered messages on every connection)
-//     opens the connections, lets them receive for 0.5 s, prints `start`, receives for --secs,
+//     opens the connections, starts them all (one message each), lets them receive for 0.5 s,
+//     prints `start`, receives for --secs,
 //     prints `stop` (the window timed on a thread of its own: see CLOCK), then
 //     {"messages","secs","msgs_per_sec","mb_per_sec","conns","min_conn_msgs","stop_lag_s","errors",...}
 //   node benches/clients/NAME.js connect --url URL --total 5000 --concurrency 100
@@ -21,7 +22,8 @@
 // Every message and connection is checked (recv: each message's type, size and sequence number;
 // connect and idle: every connection opens, echoes and closes as it should); what is wrong is
 // counted in "errors" (the first one described in "first_error"). Every phase is bounded in time,
-// and --limit SECS (default 120) ends the process in any case, printing {"fatal": ...}.
+// and --limit SECS (default 120) ends the process in any case, printing {"fatal": ...} (from a
+// thread of its own: see CLOCK).
 
 const fs = require('fs');
 
@@ -79,15 +81,21 @@ function seqOf(data, size, binary) {
 }
 
 /**
- * The window's clock, on a thread of its own: a client that keeps its event loop busy for long
- * stretches would otherwise end the window late (its timers wait). The JS thread stores its
- * message count in `shared[0]` as it goes; this thread reads it at the window's start and stop,
- * prints `start` and `stop` itself (straight to fd 1) and posts {m0, m1, secs} back.
+ * A thread of its own in the client process, for what must not wait for a busy JS thread (a
+ * client flooded with messages may leave its timers waiting for seconds):
+ * - the hard limit: at --limit seconds it prints {"fatal"} straight to fd 1 and kills the process;
+ * - recv's window: the JS thread stores its message count in `count[0]` as it goes; this thread
+ *   reads it at the window's start and stop, prints `start` and `stop` itself and posts
+ *   {m0, m1, t1, secs} back.
  */
 const CLOCK = `
 const { parentPort, workerData } = require('worker_threads');
 const fs = require('fs');
 const count = new Int32Array(workerData.shared);
+setTimeout(() => {
+  fs.writeSync(1, JSON.stringify({ fatal: workerData.fatal }) + '\\n');
+  process.kill(process.pid, 'SIGKILL');
+}, workerData.limitMs);
 parentPort.once('message', ({ warmMs, secs }) => {
   setTimeout(() => {
     const m0 = Atomics.load(count, 0);
@@ -102,12 +110,13 @@ parentPort.once('message', ({ warmMs, secs }) => {
   }, warmMs);
 });`;
 
+let clock = null;
+const shared = new Int32Array(new SharedArrayBuffer(4));
+
 async function recv(impl, o, errors) {
-  const { Worker } = require('worker_threads');
   const size = o.size;
   const binary = o.binary;
   const mask = binary ? 0xffffffff : 0xffffff;
-  const shared = new Int32Array(new SharedArrayBuffer(4));
   let total = 0;
   let stopped = false;
   class Conn {
@@ -133,7 +142,6 @@ async function recv(impl, o, errors) {
     }
     onError(err) { if (!stopped) errors.add(err); }
   }
-  const clock = new Worker(CLOCK, { eval: true, workerData: { shared: shared.buffer } });
   const conns = [];
   for (let i = 0; i < o.conns; i++) {
     const c = new Conn();
@@ -143,6 +151,8 @@ async function recv(impl, o, errors) {
   if (!await until(() => conns.every((c) => c.open || c.closed), 20000) || conns.some((c) => !c.open)) {
     errors.add(`${conns.filter((c) => c.open).length} of ${o.conns} connections opened within 20 s`);
   }
+  // The server pushes on a connection once it has heard from it: all start together, now.
+  for (const c of conns) if (c.open && !c.closed) impl.send(c.handle, 'go');
   // 0.5 s of receiving before the window, then the window (timed by the clock thread).
   const window = await new Promise((resolve, reject) => {
     clock.once('message', resolve);
@@ -151,7 +161,6 @@ async function recv(impl, o, errors) {
   });
   const lag = Number(process.hrtime.bigint() - window.t1) / 1e9;
   stopped = true;
-  clock.terminate();
   const perConn = conns.map((c) => c.count);
   const minConn = Math.min(...perConn);
   if (minConn === 0) errors.add(`${perConn.filter((n) => n === 0).length} connections received nothing`);
@@ -287,11 +296,15 @@ function main(impl) {
     process.exit(2);
   }
   const exit = (obj, code) => process.stdout.write(`${JSON.stringify(obj)}\n`, () => process.exit(code));
-  const limit = setTimeout(() => exit({ fatal: `${impl.name} ${o.workload}: hard limit of ${o.limit} s reached` }, 3), o.limit * 1000);
+  const { Worker } = require('worker_threads');
+  clock = new Worker(CLOCK, {
+    eval: true,
+    workerData: { shared: shared.buffer, limitMs: o.limit * 1000, fatal: `${impl.name} ${o.workload}: hard limit of ${o.limit} s reached` },
+  });
+  clock.on('error', (e) => exit({ fatal: `clock thread: ${e && e.stack ? e.stack : e}` }, 3));
   const errors = new Errors();
   const run = { recv, connect, idle }[o.workload];
   run(impl, o, errors).then((r) => {
-    clearTimeout(limit);
     exit({ client: impl.name, workload: o.workload, ...r, errors: errors.count, ...(errors.first ? { first_error: errors.first } : {}) }, 0);
   }, (e) => exit({ fatal: String(e && e.stack ? e.stack : e) }, 3));
 }

@@ -2,7 +2,8 @@
 // Push server on uWebSockets.js (@trufflesuite/uws-js-unofficial) for the client receive
 // workloads. Usage: node benches/servers/uws-push.js PORT --size BYTES [--binary] [--bound BYTES]
 //
-// Every connection, from its open, is sent messages of BYTES bytes as fast as backpressure
+// Every connection, from the first message the client sends on it (any: the client opens all its
+// connections first, then starts them), is sent messages of BYTES bytes as fast as backpressure
 // allows: the sockets that can take more are served round robin, 64 KiB (at least 2 messages)
 // each per turn of the event loop, corked (many frames leave in one write), while uWS buffers
 // less than --bound bytes for the socket (default 256 KiB, at least 4 messages); a socket over it
@@ -14,7 +15,7 @@
 // - text (the default): bytes 0-3 hold 6 bits each (0x40 + bits, ASCII), low bits first, modulo
 //   2^24; the rest is 'x'. Valid UTF-8, as a text message must be.
 // - --binary: bytes 0-3 are the number as uint32 little-endian; the rest is 0xa5, the last byte 0x5a.
-// Anything the client sends is ignored. Prints `ready PORT` once listening on 127.0.0.1.
+// What the client sends after its first message is ignored. Prints `ready PORT` once listening on 127.0.0.1.
 const uWS = require('@trufflesuite/uws-js-unofficial');
 
 if (!/\[native code\]/.test(String(uWS.App))) throw new Error('uWS.App is not native code');
@@ -86,10 +87,15 @@ app.ws('/*', {
   open: (ws) => {
     ws.seq = 0;
     ws.open = true;
-    wake(ws);
+    ws.started = false;
   },
-  drain: wake,
-  message: () => {},
+  drain: (ws) => { if (ws.started) wake(ws); },
+  message: (ws) => {
+    if (!ws.started) {
+      ws.started = true;
+      wake(ws);
+    }
+  },
   close: (ws) => { ws.open = false; active.delete(ws); },
 }).listen('127.0.0.1', port, (token) => {
   if (!token) { console.error(`uws-push: cannot listen on ${port}`); process.exit(1); }
