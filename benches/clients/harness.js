@@ -127,9 +127,10 @@ async function recv(impl, o, errors) {
         errors.add(`message of ${data.length} B, ${isBinary ? 'binary' : 'text'}; expected ${size} B ${binary ? 'binary' : 'text'}`);
       } else {
         const seq = seqOf(data, size, binary);
-        if (seq !== (this.next & mask)) {
-          errors.add(seq < 0 ? `message ${this.next & mask} ends with ${data[size - 1]}, not 0x5a (the marker)${stopped ? ', after the window' : ''}`
-            : `message number ${seq} where ${this.next & mask} was due${stopped ? ', after the window' : ''}`);
+        const due = (this.next & mask) >>> 0;
+        if (seq !== due) {
+          errors.add(seq < 0 ? `message ${due} ends with ${data[size - 1]}, not 0x5a (the marker)${stopped ? ', after the window' : ''}`
+            : `message number ${seq} where ${due} was due${stopped ? ', after the window' : ''}`);
         }
       }
       this.next++;
