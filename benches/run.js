@@ -79,23 +79,27 @@ const SERVERS = [
 
 // Client implementations (benches/clients/NAME.js WORKLOAD --url URL ...; see harness.js there).
 const CLIENTS = [
-  { name: 'lws.Client', script: 'lws-client.js', env: {} },
   // Probed first (see clientAvailable): left out of the default run, with a note, where the lws
-  // being measured has no client WebSocket yet.
+  // being measured (e.g. a --baseline checkout) has no such client.
+  { name: 'lws.Client', script: 'lws-client.js', env: {}, probe: 'client' },
   { name: 'lws.WebSocket', script: 'lws-websocket.js', env: {}, probe: 'websocket' },
   { name: 'ws', script: 'ws.js', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
   { name: 'ws+bufferutil', script: 'ws-bufferutil.js', env: { WS_NO_BUFFER_UTIL: undefined, WS_NO_UTF_8_VALIDATE: undefined } },
 ];
 
 /**
- * Whether a client row can run here: for lws.WebSocket, whether `new WebSocket(url)` constructs a
- * client in the lws it loads (a child process, as the row's script would load it). Returns null
- * if it can, else the reason.
+ * Whether a client row can run here: whether `new lws.Client()`, or `new WebSocket(url)` for
+ * lws.WebSocket, constructs a client in the lws it loads (a child process, loading lws as the
+ * row's script would). Returns null if it can, else the reason.
  */
 function clientAvailable(cl) {
   if (!cl.probe) return null;
-  const code = `const path = require('path');
-const { WebSocket } = require(process.env.LWS_WEBSOCKET_ROOT || process.env.LWS_ROOT || ${JSON.stringify(ROOT)});
+  const code = cl.probe === 'client'
+    ? `const lws = require(process.env.LWS_ROOT || ${JSON.stringify(ROOT)});
+if (typeof lws.Client !== 'function') throw new Error('no lws.Client');
+new lws.Client().close(() => process.exit(0));
+setTimeout(() => process.exit(0), 2000);`
+    : `const { WebSocket } = require(process.env.LWS_WEBSOCKET_ROOT || process.env.LWS_ROOT || ${JSON.stringify(ROOT)});
 const ws = new WebSocket('ws://127.0.0.1:9/');
 ws.on('error', () => {});
 process.exit(0);`;
