@@ -644,7 +644,8 @@ function markdown(meta, wls, servers, clients, summary) {
   lines.push(`- command: \`${meta.command}\``);
   lines.push(`- date: ${meta.date}`);
   lines.push(`- machine: nproc ${meta.nproc}, ${meta.cpu}, Node ${meta.node}, ${meta.platform}`);
-  lines.push(`- rounds: ${meta.rounds} (${serverWls.length ? 'servers' : 'clients'} interleaved, order rotated each round)${meta.quick ? ', **quick run (short durations)**' : ''}`);
+  const rows = [serverWls.length ? 'servers' : null, clientWls.length ? 'clients' : null].filter(Boolean).join(' and ');
+  lines.push(`- rounds: ${meta.rounds} (${rows} interleaved, order rotated each round)${meta.quick ? ', **quick run (short durations)**' : ''}`);
   lines.push('- cells: median (min–max) over rounds; ratios are lws ÷ reference, from medians (throughput: higher is better; µs, ms and KB: lower is better)');
   if (serverWls.length) {
     lines.push('- load generator: benches/loadgen (single-threaded Rust, real handshakes, pre-built masked frames, every echo and broadcast checked); server CPU from /proc/PID/stat between the measured window\'s start and stop');
