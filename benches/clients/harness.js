@@ -86,7 +86,8 @@ function seqOf(data, size, binary) {
  * - the hard limit: at --limit seconds it prints {"fatal"} straight to fd 1 and kills the process;
  * - recv's window: the JS thread stores its message count in `count[0]` as it goes; this thread
  *   reads it at the window's start and stop, prints `start` and `stop` itself and posts
- *   {m0, m1, t1, secs} back.
+ *   {m0, m1, t1, secs} back; if the JS thread has not read that 30 s later, it ends the run with
+ *   {"fatal"} (the JS thread's event loop did not turn: starved by the flood).
  */
 const CLOCK = `
 const { parentPort, workerData } = require('worker_threads');
@@ -106,6 +107,13 @@ parentPort.once('message', ({ warmMs, secs }) => {
       const t1 = process.hrtime.bigint();
       fs.writeSync(1, 'stop\\n');
       parentPort.postMessage({ m0, m1, t1, secs: Number(t1 - t0) / 1e9 });
+      // The JS thread answers once it has read this; if its event loop does not turn for that
+      // long, the run ends here (a client whose timers and I/O wait that long is broken).
+      const guard = setTimeout(() => {
+        fs.writeSync(1, JSON.stringify({ fatal: 'the JS thread did not turn its event loop for ' + workerData.stuckSecs + ' s after the window (starved by the flood)' }) + '\\n');
+        process.kill(process.pid, 'SIGKILL');
+      }, workerData.stuckSecs * 1000);
+      parentPort.once('message', () => clearTimeout(guard));
     }, secs * 1000);
   }, warmMs);
 });`;
@@ -160,6 +168,7 @@ async function recv(impl, o, errors) {
     clock.once('error', reject);
     clock.postMessage({ warmMs: 500, secs: o.secs });
   });
+  clock.postMessage('read');
   const lag = Number(process.hrtime.bigint() - window.t1) / 1e9;
   stopped = true;
   const perConn = conns.map((c) => c.count);
@@ -300,7 +309,7 @@ function main(impl) {
   const { Worker } = require('worker_threads');
   clock = new Worker(CLOCK, {
     eval: true,
-    workerData: { shared: shared.buffer, limitMs: o.limit * 1000, fatal: `${impl.name} ${o.workload}: hard limit of ${o.limit} s reached` },
+    workerData: { shared: shared.buffer, limitMs: o.limit * 1000, stuckSecs: 30, fatal: `${impl.name} ${o.workload}: hard limit of ${o.limit} s reached` },
   });
   clock.on('error', (e) => exit({ fatal: `clock thread: ${e && e.stack ? e.stack : e}` }, 3));
   const errors = new Errors();
