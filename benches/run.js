@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 'use strict';
-// npm run bench [-- --quick] [-- --rounds N] [-- --servers lws,ws,...] [-- --workloads echo16x16,...]
-//                [-- --out DIR] [-- --chart-only]
+// npm run bench [-- --quick] [-- --rounds N] [-- --servers lws,ws,...] [-- --clients lws.Client,ws,...]
+//                [-- --workloads echo16x16,client-recv16,...] [-- --out DIR] [-- --chart-only]
 //
-// Runs echo servers (lws, ws, ws + bufferutil, uWebSockets.js, and a pure-Rust tokio server as
-// the ceiling) against the single-threaded Rust load generator in benches/loadgen, interleaved in
-// rotated order for several rounds, and reports medians and min-max, ratios vs ws and vs
-// uWebSockets.js, and the servers' CPU time per message.
+// Servers: echo servers (lws, ws, ws + bufferutil, uWebSockets.js, and a pure-Rust tokio server
+// as the ceiling) against the single-threaded Rust load generator in benches/loadgen.
+// Clients: client implementations (lws.Client, lws.WebSocket, ws, ws + bufferutil; scripts in
+// benches/clients) against uWebSockets.js servers (benches/servers/uws-push.js pushing messages,
+// uws.js echoing).
+// Both interleaved in rotated order for several rounds; reports medians and min-max, ratios vs ws
+// (and vs uWebSockets.js for servers), and CPU time per message.
 // Loopback only; every child process and every wait is bounded in time.
 // Writes latest.json, latest.md and latest.svg (a chart of the ratios) to benches/results
 // (or --out DIR); --chart-only re-renders latest.svg from an existing latest.json.
@@ -29,7 +32,7 @@ const HOST = '127.0.0.1';
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { quick: false, rounds: null, servers: null, workloads: null, otherCpuLimit: 60, out: RESULTS, chartOnly: false, baseline: null };
+  const o = { quick: false, rounds: null, servers: null, clients: null, workloads: null, otherCpuLimit: 60, out: RESULTS, chartOnly: false, baseline: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -40,6 +43,7 @@ function parseArgs(argv) {
     if (a === '--quick') o.quick = true;
     else if (a === '--rounds') o.rounds = Number(val());
     else if (a === '--servers') o.servers = val().split(',');
+    else if (a === '--clients') o.clients = val().split(',');
     else if (a === '--workloads') o.workloads = val().split(',');
     else if (a === '--other-cpu-limit') o.otherCpuLimit = Number(val());
     else if (a === '--out') o.out = path.resolve(val());
@@ -47,9 +51,12 @@ function parseArgs(argv) {
     else if (a === '--baseline') o.baseline = path.resolve(val());
     else if (a === '--help' || a === '-h') {
       console.log('usage: node benches/run.js [--quick] [--rounds N] [--servers lws,"lws threads:0","lws WebSocketServer",ws,ws+bufferutil,uWS.js,rust-tokio]\n' +
-        '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory,broadcast] [--other-cpu-limit PCT]\n' +
+        '                         [--clients lws.Client,lws.WebSocket,ws,ws+bufferutil]\n' +
+        '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory,broadcast,client-recv16,client-recv64k,client-memory,client-connect]\n' +
+        '                         [--other-cpu-limit PCT]\n' +
+        '                         (--servers alone runs only the server workloads, --clients alone only the client ones)\n' +
         '                         [--out DIR (default benches/results)] [--chart-only (re-render DIR/latest.svg from DIR/latest.json)]\n' +
-        '                         [--baseline DIR (another lws checkout, built: its lws and lws WebSocketServer run as "… (baseline)" in the same rounds)]');
+        '                         [--baseline DIR (another lws checkout, built: its lws, lws WebSocketServer, lws.Client and lws.WebSocket run as "… (baseline)" in the same rounds)]');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -70,6 +77,42 @@ const SERVERS = [
   { name: 'rust-tokio', bin: CEILING, env: {}, noMainThread: true },
 ];
 
+// Client implementations (benches/clients/NAME.js WORKLOAD --url URL ...; see harness.js there).
+const CLIENTS = [
+  // Probed first (see clientAvailable): left out of the default run, with a note, where the lws
+  // being measured (e.g. a --baseline checkout) has no such client.
+  { name: 'lws.Client', script: 'lws-client.js', env: {}, probe: 'client' },
+  { name: 'lws.WebSocket', script: 'lws-websocket.js', env: {}, probe: 'websocket' },
+  { name: 'ws', script: 'ws.js', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
+  { name: 'ws+bufferutil', script: 'ws-bufferutil.js', env: { WS_NO_BUFFER_UTIL: undefined, WS_NO_UTF_8_VALIDATE: undefined } },
+];
+
+/**
+ * Whether a client row can run here: whether `new lws.Client()`, or `new WebSocket(url)` for
+ * lws.WebSocket, constructs a client in the lws it loads (a child process, loading lws as the
+ * row's script would). Returns null if it can, else the reason.
+ */
+function clientAvailable(cl) {
+  if (!cl.probe) return null;
+  const code = cl.probe === 'client'
+    ? `const lws = require(process.env.LWS_ROOT || ${JSON.stringify(ROOT)});
+if (typeof lws.Client !== 'function') throw new Error('no lws.Client');
+new lws.Client().close(() => process.exit(0));
+setTimeout(() => process.exit(0), 2000);`
+    : `const { WebSocket } = require(process.env.LWS_WEBSOCKET_ROOT || process.env.LWS_ROOT || ${JSON.stringify(ROOT)});
+const ws = new WebSocket('ws://127.0.0.1:9/');
+ws.on('error', () => {});
+process.exit(0);`;
+  const r = spawnSync(process.execPath, ['-e', code], { cwd: ROOT, env: childEnv(cl.env), encoding: 'utf8', timeout: 15000 });
+  if (r.status === 0) return null;
+  const msg = (r.stderr || '').split('\n').find((l) => /^\w*Error\b/.test(l)) || `exit ${r.status ?? r.signal}`;
+  return msg.trim().slice(0, 200);
+}
+
+// The servers the client workloads run against (not rows of their own).
+const PUSH_SERVER = { name: 'uWS.js push', script: 'uws-push.js', env: {} };
+const ECHO_SERVER = SERVERS.find((s) => s.name === 'uWS.js');
+
 /**
  * Before/after in one interleaved run: the lws rows again, loading lws from
  * another checkout (e.g. a git worktree of the previous commit, built with
@@ -80,8 +123,8 @@ function withBaseline(servers, dir) {
   const out = [];
   for (const s of servers) {
     out.push(s);
-    if (s.script === 'lws.js' || s.script === 'lws-wss.js') {
-      out.push({ ...s, name: `${s.name} (baseline)`, env: { ...s.env, LWS_ROOT: dir } });
+    if (['lws.js', 'lws-wss.js', 'lws-client.js', 'lws-websocket.js'].includes(s.script)) {
+      out.push({ ...s, name: `${s.name} (baseline)`, env: { ...s.env, LWS_ROOT: dir, LWS_WEBSOCKET_ROOT: dir } });
     }
   }
   return out;
@@ -110,6 +153,19 @@ function workloads(quick) {
       args: ['--conns', String(quick ? 2000 : 10000), '--count', '50', '--size', '64',
         '--concurrency', '200', '--secs', '60'],
       serverArgs: ['--broadcast'], secs: 60 },
+    // Client workloads: the client scripts against uWebSockets.js servers.
+    { id: 'client-recv16', kind: 'recv', table: 'clients', server: PUSH_SERVER,
+      title: `receive 16 B text pushed by uWS.js, 100 conns, ${secs} s`,
+      serverArgs: ['--size', '16'], args: ['--conns', '100', '--size', '16', '--secs', String(secs)], secs },
+    { id: 'client-recv64k', kind: 'recv', table: 'clients', server: PUSH_SERVER,
+      title: `receive 64 KiB binary pushed by uWS.js, 100 conns, ${secs} s`,
+      serverArgs: ['--size', '65536', '--binary'], args: ['--conns', '100', '--size', '65536', '--binary', '--secs', String(secs)], secs },
+    { id: 'client-memory', kind: 'client-memory', table: 'clients', server: ECHO_SERVER,
+      title: `client memory, ${quick ? '2,000' : '10,000'} idle connections`,
+      args: ['--conns', String(quick ? 2000 : 10000), '--warmup', String(MEMORY_WARMUP), '--concurrency', '100'], secs: 150 },
+    { id: 'client-connect', kind: 'connect', table: 'clients', server: ECHO_SERVER,
+      title: `client connects, ${quick ? '1,000' : '5,000'} at 100 concurrent (open + close)`,
+      args: ['--total', String(quick ? 1000 : 5000), '--concurrency', '100'], secs: 60 },
   ];
 }
 
@@ -142,6 +198,7 @@ function cpuSample(serverPid, loadgenPid) {
     server: statTicks(`/proc/${serverPid}/stat`),
     serverMain: statTicks(`/proc/${serverPid}/task/${serverPid}/stat`),
     loadgen: loadgenPid ? statTicks(`/proc/${loadgenPid}/stat`) : 0,
+    loadgenMain: loadgenPid ? statTicks(`/proc/${loadgenPid}/task/${loadgenPid}/stat`) : 0,
   };
 }
 
@@ -150,12 +207,13 @@ function cpuDelta(a, b) {
   const server = (b.server - a.server) / CLK_TCK;
   const serverMain = (b.serverMain - a.serverMain) / CLK_TCK;
   const loadgen = (b.loadgen - a.loadgen) / CLK_TCK;
+  const loadgenMain = (b.loadgenMain - a.loadgenMain) / CLK_TCK;
   const busy = (b.busy - a.busy) / CLK_TCK;
   const softirq = (b.softirq - a.softirq) / CLK_TCK;
   // CPU used by everything else on the machine, in % of one core.
   const other = Math.max(0, busy - server - loadgen);
   return {
-    wall, server, serverMain, loadgen,
+    wall, server, serverMain, loadgen, loadgenMain,
     otherCpuPct: wall > 0 ? (100 * other) / wall : 0,
     softirqPct: wall > 0 ? (100 * softirq) / wall : 0,
   };
@@ -216,11 +274,7 @@ async function freePort() {
  * `ready PORT`. */
 async function startServer(srv, extraArgs = []) {
   const port = await freePort();
-  const env = { ...process.env };
-  for (const [k, v] of Object.entries(srv.env)) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
+  const env = childEnv(srv.env);
   const [cmd, args] = srv.bin ? [srv.bin, [String(port), ...extraArgs]]
     : [process.execPath, [path.join(__dirname, 'servers', srv.script), String(port), ...extraArgs]];
   const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -252,12 +306,27 @@ async function stopServer(s) {
 }
 
 /**
- * Runs the load generator. `onLine(line, pid)` sees every stdout line; resolves with the last JSON
+ * Runs the load generator. `onLine(line, child)` sees every stdout line; resolves with the last JSON
  * object printed. Killed after `limitSecs`.
  */
 function runLoadgen(args, limitSecs, onLine, opts = {}) {
+  return runChild('loadgen', LOADGEN, args, limitSecs, onLine, opts);
+}
+
+/** Env for a child: ours with `overrides` applied (undefined removes a variable). */
+function childEnv(overrides) {
+  const env = { ...process.env };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+/** Runs a measuring child (the loadgen or a client script) the same way: see runLoadgen. */
+function runChild(label, cmd, args, limitSecs, onLine, opts = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(LOADGEN, args, { stdio: [opts.stdinPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: ROOT, env: opts.env || process.env, stdio: [opts.stdinPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     if (child.stdin) child.stdin.on('error', () => {});
     let stderr = '';
     let last = null;
@@ -273,7 +342,7 @@ function runLoadgen(args, limitSecs, onLine, opts = {}) {
     child.on('close', (code, sig) => {
       clearTimeout(timer);
       if (last && !last.fatal) resolve(last);
-      else reject(new Error(`loadgen ${args.join(' ')} failed (${code ?? sig}): ${last?.fatal || stderr.trim()}`));
+      else reject(new Error(`${label} ${args.join(' ')} failed (${code ?? sig}): ${last?.fatal || stderr.trim()}`));
     });
   });
 }
@@ -358,6 +427,59 @@ async function measure(srv, wl) {
   }
 }
 
+/**
+ * One client measurement: a fresh server (uws-push.js for recv, the uWS.js echo server for the
+ * others), the client script, CPU sampled at its `start` and `stop` lines (the client's all
+ * threads and main thread, the server's, the rest of the machine).
+ */
+async function measureClient(cl, wl) {
+  const server = await startServer(wl.server, wl.serverArgs);
+  try {
+    const args = [path.join(__dirname, 'clients', cl.script), wl.kind === 'client-memory' ? 'idle' : wl.kind,
+      '--url', `ws://${HOST}:${server.port}/`, ...wl.args, '--limit', String(wl.secs + 90)];
+    let a = null;
+    let b = null;
+    // The script's own limit ends it first (with a report); this kill is the backstop.
+    const out = await runChild(cl.name, process.execPath, args, wl.secs + 120, (line, child) => {
+      if (line === 'start') a = cpuSample(server.pid, child.pid);
+      else if (line === 'stop') b = cpuSample(server.pid, child.pid);
+    }, { env: childEnv(cl.env) });
+    if (out.client !== cl.name) throw new Error(`the script reported ${out.client}, not ${cl.name}`);
+    const r = { errors: out.errors, raw: out };
+    if (out.first_error) r.first_error = out.first_error;
+    if (wl.kind === 'client-memory') {
+      Object.assign(r, {
+        rss_before_kb: out.rss_before_kb,
+        rss_after_kb: out.rss_after_kb,
+        kb_per_conn: out.kb_per_conn,
+      });
+      return r;
+    }
+    if (!a || !b) throw new Error(`${cl.name} printed no start/stop lines`);
+    const d = cpuDelta(a, b);
+    const n = wl.kind === 'recv' ? out.messages : out.connections;
+    Object.assign(r, {
+      rate: wl.kind === 'recv' ? out.msgs_per_sec : out.per_sec,
+      other_cpu_pct: round(d.otherCpuPct, 1),
+      softirq_pct: round(d.softirqPct, 1),
+      client_cpu_s: round(d.loadgen, 2),
+      client_main_cpu_s: round(d.loadgenMain, 2),
+      server_cpu_s: round(d.server, 2),
+      client_us: n > 0 ? (d.loadgen * 1e6) / n : null,
+      client_main_us: n > 0 ? (d.loadgenMain * 1e6) / n : null,
+      server_us: n > 0 ? (d.server * 1e6) / n : null,
+      server_cpu_pct: d.wall > 0 ? round((100 * d.server) / d.wall, 0) : null,
+      stop_lag_s: out.stop_lag_s ?? null,
+    });
+    return r;
+  } catch (e) {
+    e.message += server.stderr() ? `\nserver stderr: ${server.stderr()}` : '';
+    throw e;
+  } finally {
+    await stopServer(server);
+  }
+}
+
 // ------------------------------------------------------------------ statistics and report
 
 function round(x, d) {
@@ -405,6 +527,24 @@ const METRICS = {
     // One read per delivery, as the server has one write: comparable, not ≪ (see README).
     ['client_us', 'loadgen CPU µs/delivery (receiving side)', 'lower', 2, 'no ratio'],
   ],
+  // Client workloads (the second table): client_* is the client process under test.
+  recv: [
+    ['rate', 'msgs/s received', 'higher', 0],
+    ['client_main_us', 'client CPU µs/msg (JS thread)', 'lower', 3],
+    ['client_us', 'client CPU µs/msg (all threads)', 'lower', 3],
+    // Near 100%: the push server, not the client, set the pace (compare CPU per message then).
+    ['server_cpu_pct', 'push server CPU % of a core (check: < 100)', 'lower', 0, 'no ratio'],
+    // The window is timed on a thread of its own; this is how long the JS thread's timers waited.
+    ['stop_lag_s', 'JS thread late to the window\'s end, s (timers starved)', 'lower', 2, 'no ratio'],
+  ],
+  'client-memory': [
+    ['kb_per_conn', 'client RSS KB/conn (after a 1,000-connection warm-up)', 'lower', 2],
+  ],
+  connect: [
+    ['rate', 'connections/s (open + close)', 'higher', 0],
+    ['client_main_us', 'client CPU µs/connection (JS thread)', 'lower', 1],
+    ['client_us', 'client CPU µs/connection (all threads)', 'lower', 1],
+  ],
 };
 
 function fmt(x, d) {
@@ -413,12 +553,16 @@ function fmt(x, d) {
   return x.toFixed(d);
 }
 
-function summarize(results, wls, servers) {
+/** Which table a workload belongs to, and the result field naming its row. */
+const isClientWl = (wl) => wl.table === 'clients';
+const rowKey = (wl) => (isClientWl(wl) ? 'client' : 'server');
+
+function summarize(results, wls, servers, clients) {
   const summary = {};
   for (const wl of wls) {
     summary[wl.id] = {};
-    for (const srv of servers) {
-      const runs = results.filter((r) => r.workload === wl.id && r.server === srv.name);
+    for (const srv of isClientWl(wl) ? clients : servers) {
+      const runs = results.filter((r) => r.workload === wl.id && r[rowKey(wl)] === srv.name);
       const ok = runs.filter((r) => !r.failed);
       const s = {
         runs: runs.length,
@@ -433,33 +577,18 @@ function summarize(results, wls, servers) {
   return summary;
 }
 
-function markdown(meta, wls, servers, summary) {
-  const names = servers.map((s) => s.name);
-  const refs = ['ws', 'uWS.js'].filter((r) => names.includes(r));
+/** One Markdown table: a row per workload and metric, a column per implementation, then ratios. */
+function table(wls, rows, summary, pairs, short, errorsWord) {
+  const names = rows.map((s) => s.name);
   const lines = [];
-  lines.push('# lws benchmark results', '');
-  lines.push(`- command: \`${meta.command}\``);
-  lines.push(`- date: ${meta.date}`);
-  lines.push(`- machine: nproc ${meta.nproc}, ${meta.cpu}, Node ${meta.node}, ${meta.platform}`);
-  lines.push(`- rounds: ${meta.rounds} (servers interleaved, order rotated each round)${meta.quick ? ', **quick run (short durations)**' : ''}`);
-  lines.push('- cells: median (min–max) over rounds; ratios are lws ÷ reference, from medians (throughput: higher is better; µs, ms and KB: lower is better)');
-  lines.push('- load generator: benches/loadgen (single-threaded Rust, real handshakes, pre-built masked frames, every echo and broadcast checked); server CPU from /proc/PID/stat between the measured window\'s start and stop');
-  if (names.includes('rust-tokio')) lines.push('- rust-tokio: benches/loadgen/src/bin/ceiling.rs, a minimal RFC 6455 echo server on tokio (current_thread runtime), the ceiling; its main-thread CPU is n/a (not a Node process)');
-  lines.push('', '![benchmark ratios](latest.svg)', '');
-  // Ratio columns: the core API against each reference, and the ws-compatible layer against ws.
-  const pairs = refs.map((r) => ['lws', r]).filter(([a]) => names.includes(a));
-  if (names.includes('lws threads:0') && names.includes('uWS.js')) pairs.push(['lws threads:0', 'uWS.js']);
-  if (names.includes('lws WebSocketServer') && names.includes('ws')) pairs.push(['lws WebSocketServer', 'ws']);
-  for (const name of names.filter((n) => n.endsWith(' (baseline)'))) pairs.push([name.slice(0, -' (baseline)'.length), name]);
-  const short = { 'lws WebSocketServer': 'lws wss' };
-  const header = ['workload', 'metric', ...names, ...pairs.map(([a, r]) => `${short[a] || a} vs ${r}`)];
+  const header = ['workload', 'metric', ...names, ...pairs.map(([a, r]) => `${short[a] || a} vs ${short[r] || r}`)];
   lines.push(`| ${header.join(' | ')} |`);
   lines.push(`|${header.map((h, i) => (i < 2 ? '---' : '---:')).join('|')}|`);
   const notes = [];
   for (const wl of wls) {
     let first = true;
     for (const [key, label, , d, noRatio] of METRICS[wl.kind]) {
-      const cells = servers.map(({ name: n, noMainThread }) => {
+      const cells = rows.map(({ name: n, noMainThread }) => {
         const s = summary[wl.id][n];
         const st = s[key];
         if (key === 'server_main_us' && noMainThread) return 'n/a';
@@ -478,7 +607,7 @@ function markdown(meta, wls, servers, summary) {
     }
     for (const n of names) {
       const s = summary[wl.id][n];
-      if (s.errors > 0 || s.failed > 0) notes.push(`- ${wl.id} / ${n}: ${s.errors} loadgen errors, ${s.failed} failed runs (see latest.json)`);
+      if (s.errors > 0 || s.failed > 0) notes.push(`- ${wl.id} / ${n}: ${s.errors} ${errorsWord} errors, ${s.failed} failed runs (see latest.json)`);
     }
   }
   lines.push('');
@@ -487,6 +616,60 @@ function markdown(meta, wls, servers, summary) {
     return `${wl.id} ${m.toFixed(0)}%`;
   });
   lines.push(`CPU used by other processes during the measured windows (max, % of one core): ${other.join(', ')}.`);
+  return { lines, notes };
+}
+
+/** The ratio columns: [subject, reference] pairs present among `names`. */
+function serverPairs(names) {
+  // The core API against each reference, and the ws-compatible layer against ws.
+  const pairs = ['ws', 'uWS.js'].filter((r) => names.includes(r) && names.includes('lws')).map((r) => ['lws', r]);
+  if (names.includes('lws threads:0') && names.includes('uWS.js')) pairs.push(['lws threads:0', 'uWS.js']);
+  if (names.includes('lws WebSocketServer') && names.includes('ws')) pairs.push(['lws WebSocketServer', 'ws']);
+  for (const name of names.filter((n) => n.endsWith(' (baseline)'))) pairs.push([name.slice(0, -' (baseline)'.length), name]);
+  return pairs;
+}
+
+function clientPairs(names) {
+  const pairs = ['lws.Client', 'lws.WebSocket'].filter((a) => names.includes(a) && names.includes('ws')).map((a) => [a, 'ws']);
+  for (const name of names.filter((n) => n.endsWith(' (baseline)'))) pairs.push([name.slice(0, -' (baseline)'.length), name]);
+  return pairs;
+}
+
+function markdown(meta, wls, servers, clients, summary) {
+  const serverWls = wls.filter((wl) => !isClientWl(wl));
+  const clientWls = wls.filter(isClientWl);
+  const names = servers.map((s) => s.name);
+  const lines = [];
+  lines.push('# lws benchmark results', '');
+  lines.push(`- command: \`${meta.command}\``);
+  lines.push(`- date: ${meta.date}`);
+  lines.push(`- machine: nproc ${meta.nproc}, ${meta.cpu}, Node ${meta.node}, ${meta.platform}`);
+  const rows = [serverWls.length ? 'servers' : null, clientWls.length ? 'clients' : null].filter(Boolean).join(' and ');
+  lines.push(`- rounds: ${meta.rounds} (${rows} interleaved, order rotated each round)${meta.quick ? ', **quick run (short durations)**' : ''}`);
+  lines.push('- cells: median (min–max) over rounds; ratios are lws ÷ reference, from medians (throughput: higher is better; µs, ms and KB: lower is better)');
+  if (serverWls.length) {
+    lines.push('- load generator: benches/loadgen (single-threaded Rust, real handshakes, pre-built masked frames, every echo and broadcast checked); server CPU from /proc/PID/stat between the measured window\'s start and stop');
+    if (names.includes('rust-tokio')) lines.push('- rust-tokio: benches/loadgen/src/bin/ceiling.rs, a minimal RFC 6455 echo server on tokio (current_thread runtime), the ceiling; its main-thread CPU is n/a (not a Node process)');
+  }
+  if (clientWls.length) {
+    lines.push('- clients: benches/clients/*.js, one Node process holding every connection, against uWebSockets.js (benches/servers/uws-push.js pushing numbered messages as fast as backpressure allows; uws.js echoing for memory and connects); every message\'s size, type and sequence number checked; client CPU from /proc/PID/stat (all threads) and /proc/PID/task/PID/stat (the JS thread) between the client\'s start and stop');
+  }
+  lines.push('', '![benchmark ratios](latest.svg)', '');
+  const notes = [];
+  if (serverWls.length) {
+    if (clientWls.length) lines.push('## Servers', '');
+    const t = table(serverWls, servers, summary, serverPairs(names), { 'lws WebSocketServer': 'lws wss' }, 'loadgen');
+    lines.push(...t.lines);
+    notes.push(...t.notes);
+  }
+  if (clientWls.length) {
+    if (serverWls.length) lines.push('');
+    lines.push('## Clients', '', 'One Node process holds the connections; ratios vs the `ws` client (plain, no native add-ons).', '');
+    for (const { name, why } of meta.skipped_clients || []) lines.push(`${name}: left out, not available in the lws measured (${why}).`, '');
+    const t = table(clientWls, clients, summary, clientPairs(clients.map((c) => c.name)), {}, 'client');
+    lines.push(...t.lines);
+    notes.push(...t.notes);
+  }
   if (notes.length) lines.push('', '⚠ Errors:', ...notes);
   lines.push('');
   return lines.join('\n');
@@ -497,13 +680,19 @@ function markdown(meta, wls, servers, summary) {
 const esc = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 // Which table rows the chart shows (latencies and the loadgen check stay in the table).
-const CHART_METRICS = new Set(['rate', 'server_us', 'server_main_us', 'kb_per_conn']);
+// Rows marked 'no ratio' (checks) never are.
+const CHART_METRICS = new Set(['rate', 'server_us', 'server_main_us', 'kb_per_conn', 'client_us', 'client_main_us']);
 const CHART_PAIRS = [
   ['lws', 'ws', 'lws ÷ ws', '#1f4e9c'],
   ['lws', 'uWS.js', 'lws ÷ uWS.js', '#7fa7e0'],
   ['lws threads:0', 'uWS.js', 'lws threads:0 ÷ uWS.js', '#2e8b57'],
   ['lws WebSocketServer', 'ws', 'lws WebSocketServer ÷ ws', '#b8500f'],
   ['lws WebSocketServer', 'uWS.js', 'lws WebSocketServer ÷ uWS.js', '#f0a868'],
+];
+// The client workloads' bars: lws's clients ÷ the ws client.
+const CLIENT_CHART_PAIRS = [
+  ['lws.Client', 'ws', 'lws.Client ÷ ws client', '#6a3d9a'],
+  ['lws.WebSocket', 'ws', 'lws.WebSocket ÷ ws client', '#c2185b'],
 ];
 
 /**
@@ -512,11 +701,14 @@ const CHART_PAIRS = [
  */
 function chartSvg(data) {
   const { meta, workloads: wls, summary } = data;
-  const pairs = CHART_PAIRS.filter(([a, b]) => data.servers.includes(a) && data.servers.includes(b));
+  const has = (list, a, b) => (list || []).includes(a) && (list || []).includes(b);
+  const serverPairsUsed = CHART_PAIRS.filter(([a, b]) => has(data.servers, a, b));
+  const clientPairsUsed = CLIENT_CHART_PAIRS.filter(([a, b]) => has(data.clients, a, b));
   const groups = [];
   for (const wl of wls) {
-    for (const [key, label, better] of METRICS[wl.kind] || []) {
-      if (!CHART_METRICS.has(key) || !summary[wl.id]) continue;
+    const pairs = isClientWl(wl) ? clientPairsUsed : serverPairsUsed;
+    for (const [key, label, better, , noRatio] of METRICS[wl.kind] || []) {
+      if (!CHART_METRICS.has(key) || noRatio || !summary[wl.id]) continue;
       const bars = pairs.map(([a, b, name, color]) => {
         const x = summary[wl.id][a]?.[key]?.median;
         const y = summary[wl.id][b]?.[key]?.median;
@@ -536,7 +728,8 @@ function chartSvg(data) {
   const x1 = W - 60;
   const X = (r) => x0 + ((Math.log(Math.min(hi, Math.max(lo, r))) - Math.log(lo)) / (Math.log(hi) - Math.log(lo))) * (x1 - x0);
   const barH = 11;
-  const top = 112;
+  const legends = [serverPairsUsed, clientPairsUsed].filter((l) => l.length && groups.some((g) => g.bars.length === l.length && g.bars[0].name === l[0][2]));
+  const top = 94 + 18 * Math.max(1, legends.length);
   const out = [];
   let y = top;
   let lastWl = null;
@@ -569,15 +762,21 @@ function chartSvg(data) {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`);
   out.push('<style>text{fill:#222;font-size:12px}.t{font-size:16px;font-weight:bold}.wl{font-weight:bold;font-size:13px}.m{font-size:12px}.d{font-size:10px;fill:#666}.v{font-size:10px}.ax{font-size:10px;fill:#555}</style>');
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  out.push(`<text x="12" y="24" class="t">lws ÷ ws and ÷ uWebSockets.js, per workload (medians; log scale)</text>`);
+  const title = [
+    serverPairsUsed.length && groups.some((g) => !isClientWl(g.wl)) ? 'lws ÷ ws and ÷ uWebSockets.js' : null,
+    clientPairsUsed.length && groups.some((g) => isClientWl(g.wl)) ? 'lws clients ÷ the ws client' : null,
+  ].filter(Boolean).join('; ') || 'lws';
+  out.push(`<text x="12" y="24" class="t">${esc(title)}, per workload (medians; log scale)</text>`);
   out.push(`<text x="12" y="44">${esc(`${meta.command} — ${meta.date.slice(0, 10)}, ${meta.rounds} round(s)${meta.quick ? ', quick' : ''}, nproc ${meta.nproc}, Node ${meta.node}. Full numbers: latest.md.`)}</text>`);
   out.push(`<text x="12" y="62">${esc('Throughput rows: right of 1.0 is better for lws. CPU and memory rows: left of 1.0 is better for lws.')}</text>`);
-  // Legend
-  let lx = 12;
-  for (const [, , name, color] of pairs) {
-    out.push(`<rect x="${lx}" y="74" width="12" height="12" fill="${color}"/><text x="${lx + 17}" y="84">${esc(name)}</text>`);
-    lx += 34 + name.length * 6.6;
-  }
+  // Legend: a line for the server pairs, one for the client pairs.
+  legends.forEach((list, i) => {
+    let lx = 12;
+    for (const [, , name, color] of list) {
+      out.push(`<rect x="${lx}" y="${74 + 18 * i}" width="12" height="12" fill="${color}"/><text x="${lx + 17}" y="${84 + 18 * i}">${esc(name)}</text>`);
+      lx += 34 + name.length * 6.6;
+    }
+  });
   // Axis: grid lines at 1-2-5 steps, the 1.0 line bold.
   for (const t of steps.filter((t) => t >= lo && t <= hi)) {
     const x = X(t).toFixed(1);
@@ -606,17 +805,35 @@ async function main() {
     console.log(`wrote ${writeChart(opts.out, data)}`);
     return;
   }
-  let servers = SERVERS;
-  if (opts.baseline) servers = withBaseline(servers, opts.baseline);
-  if (opts.servers) {
-    const known = servers;
-    servers = opts.servers.map((n) => known.find((s) => s.name === n) || (() => { throw new Error(`unknown server ${n}`); })());
-  }
+  const pick = (known, names, what) => names.map((n) => known.find((s) => s.name === n) || (() => { throw new Error(`unknown ${what} ${n}`); })());
+  let servers = opts.baseline ? withBaseline(SERVERS, opts.baseline) : SERVERS;
+  let clients = opts.baseline ? withBaseline(CLIENTS, opts.baseline) : CLIENTS;
+  if (opts.servers) servers = pick(servers, opts.servers, 'server');
+  if (opts.clients) clients = pick(clients, opts.clients, 'client');
   let wls = workloads(opts.quick);
   if (opts.workloads) {
     wls = opts.workloads.map((id) => wls.find((w) => w.id === id) || (() => { throw new Error(`unknown workload ${id}`); })());
+  } else if (opts.servers && !opts.clients) {
+    wls = wls.filter((wl) => !isClientWl(wl)); // --servers alone: the server table only
+  } else if (opts.clients && !opts.servers) {
+    wls = wls.filter(isClientWl); // --clients alone: the client table only
   }
-  buildLoadgen();
+  if (!wls.some(isClientWl)) clients = [];
+  if (wls.every(isClientWl)) servers = [];
+  // A client row the lws measured cannot run yet (lws.WebSocket before it lands) is left out of
+  // the default run with a note; named with --clients, it runs (and fails) all the same.
+  const skipped = [];
+  if (!opts.clients) {
+    clients = clients.filter((cl) => {
+      const why = clientAvailable(cl);
+      if (why) {
+        skipped.push({ name: cl.name, why });
+        console.error(`${cl.name}: left out (not available in this lws: ${why})`);
+      }
+      return !why;
+    });
+  }
+  if (servers.length) buildLoadgen();
   fs.mkdirSync(opts.out, { recursive: true });
 
   const meta = {
@@ -629,41 +846,52 @@ async function main() {
     rounds: opts.rounds,
     quick: opts.quick,
     clk_tck: CLK_TCK,
+    skipped_clients: skipped,
   };
   const results = [];
   const started = Date.now();
+  const rotate = (list, round) => list.map((_, i) => list[(i + round) % list.length]);
   for (let round = 0; round < opts.rounds; round++) {
-    const order = servers.map((_, i) => servers[(i + round) % servers.length]);
-    console.error(`round ${round + 1}/${opts.rounds}: ${order.map((s) => s.name).join(', ')}`);
+    const order = rotate(servers, round);
+    const clientOrder = rotate(clients, round);
+    console.error(`round ${round + 1}/${opts.rounds}: ${[...order, ...clientOrder].map((s) => s.name).join(', ')}`);
     for (const wl of wls) {
-      for (const srv of order) {
+      for (const srv of isClientWl(wl) ? clientOrder : order) {
         let r = null;
         for (let attempt = 0; attempt < 2; attempt++) {
           try {
-            r = await measure(srv, wl);
+            r = isClientWl(wl) ? await measureClient(srv, wl) : await measure(srv, wl);
           } catch (e) {
             r = { failed: true, error: String(e.message || e) };
           }
           // Memory does not depend on CPU share: rerun it only on failure.
-          const busy = !r.failed && wl.kind !== 'memory' && r.other_cpu_pct > opts.otherCpuLimit;
+          const busy = !r.failed && !wl.kind.endsWith('memory') && r.other_cpu_pct > opts.otherCpuLimit;
           if (!busy && !r.failed) break;
           if (attempt === 0) {
             console.error(`  ${wl.id} ${srv.name}: ${r.failed ? `failed: ${r.error.split('\n')[0]}` : `other CPU ${r.other_cpu_pct}%`}; rerunning once`);
             await sleep(1000);
           }
         }
-        results.push({ round: round + 1, workload: wl.id, server: srv.name, ...r });
+        results.push({ round: round + 1, workload: wl.id, [rowKey(wl)]: srv.name, ...r });
         const show = r.failed ? `FAILED ${r.error.split('\n')[0]}`
-          : wl.kind === 'memory' ? `${fmt(r.kb_per_conn, 2)} KB/conn`
+          : wl.kind.endsWith('memory') ? `${fmt(r.kb_per_conn, 2)} KB/conn`
+          : isClientWl(wl) ? `${fmt(r.rate, 0)}/s, client ${fmt(r.client_us, 3)} µs (JS thread ${fmt(r.client_main_us, 3)}), server ${fmt(r.server_cpu_pct, 0)}% of a core, other CPU ${r.other_cpu_pct}%`
           : `${fmt(r.rate, 0)}/s, server ${fmt(r.server_us, 2)} µs (main ${fmt(r.server_main_us, 2)}), other CPU ${r.other_cpu_pct}%`;
-        console.error(`  ${wl.id.padEnd(10)} ${srv.name.padEnd(14)} ${show}${r.errors ? `, ${r.errors} errors` : ''}`);
+        console.error(`  ${wl.id.padEnd(10)} ${srv.name.padEnd(14)} ${show}${r.errors ? `, ${r.errors} errors (${r.first_error})` : ''}`);
       }
     }
   }
   meta.duration_s = round((Date.now() - started) / 1000, 1);
-  const summary = summarize(results, wls, servers);
-  const md = markdown(meta, wls, servers, summary);
-  const data = { meta, workloads: wls, servers: servers.map((s) => s.name), summary, runs: results };
+  const summary = summarize(results, wls, servers, clients);
+  const md = markdown(meta, wls, servers, clients, summary);
+  const data = {
+    meta,
+    workloads: wls.map(({ server, ...wl }) => (server ? { ...wl, server: server.script } : wl)),
+    servers: servers.map((s) => s.name),
+    clients: clients.map((s) => s.name),
+    summary,
+    runs: results,
+  };
   fs.writeFileSync(path.join(opts.out, 'latest.json'), JSON.stringify(data, null, 2) + '\n');
   fs.writeFileSync(path.join(opts.out, 'latest.md'), md);
   writeChart(opts.out, data);
