@@ -55,7 +55,7 @@ newapp() {
   mkdir -p "$1"
   echo '{ "name": "app", "version": "1.0.0", "private": true }' >"$1/package.json"
   cp scripts/pack-check.js "$1/check.js"
-  cp examples/demo.js "$1/demo.js"
+  sed "s#require('\.\.')#require('lws')#" examples/demo.js >"$1/demo.js" # as a user would write it
 }
 
 newapp "$work/app"
