@@ -4,7 +4,8 @@
 # project on a PATH that has node and npm but no cargo, and runs scripts/pack-check.js
 # there (require, import, the demo, a client round trip). Then, without the platform
 # package: with no cargo require('lws') must throw the one clear error; with cargo the
-# install script builds the engine from source. Run by .ci/run (`npm run pack-test`).
+# install script builds the engine from source. First, the prebuild workflow's publish step
+# runs dry (napi artifacts, napi pre-publish). Run by .ci/run (`npm run pack-test`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir=${CARGO_TARGET_DIR:-$PWD/target}
@@ -32,6 +33,21 @@ if command -v strip >/dev/null; then strip --strip-unneeded "$work/stage/linux-x
 npm pack --silent --pack-destination "$work/tarballs" >/dev/null
 main=$(ls "$work"/tarballs/lws-[0-9]*.tgz)
 binary=$(ls "$work"/tarballs/lws-linux-x64-gnu-*.tgz)
+
+# The prebuild workflow's publish step, dry run: `napi artifacts` puts each platform's binary
+# (here the real one for linux-x64-gnu, placeholders for the others) into npm/<platform>/, and
+# `napi pre-publish` accepts the packages, their versions and lws's optionalDependencies.
+mkdir -p "$work/publish"
+cp -r package.json npm "$work/publish/"
+for p in $(node -p "require('./lib/native-path').PREBUILT.join(' ')"); do
+  mkdir -p "$work/publish/artifacts/bindings-$p"
+  if [ "$p" = "$platform" ]; then cp "native/lws.$p.node" "$work/publish/artifacts/bindings-$p/"; else echo placeholder >"$work/publish/artifacts/bindings-$p/lws.$p.node"; fi
+done
+(cd "$work/publish" && git init -q && git -c user.name=pack-test -c user.email=pack-test@localhost commit -q --allow-empty -m 'pack-test' \
+  && "$OLDPWD/node_modules/.bin/napi" artifacts --output-dir artifacts --npm-dir npm >napi.log 2>&1 \
+  && "$OLDPWD/node_modules/.bin/napi" pre-publish -t npm --dry-run >>napi.log 2>&1) \
+  || { cat "$work/publish/napi.log" >&2; echo "pack-test: napi artifacts / pre-publish --dry-run failed" >&2; exit 1; }
+echo "pack-test: napi artifacts + napi pre-publish --dry-run accept npm/ and package.json ($(ls "$work"/publish/npm/*/*.node | wc -l) platform packages)"
 
 # Small, and only what a user needs: no build output, tests, benchmarks or fixtures.
 size() { stat -c %s "$1"; }
