@@ -65,7 +65,6 @@ async function main() {
   const esm = await import('lws');
   assert.equal(esm.Server, lws.Server);
   assert.equal(esm.Client, lws.Client);
-  assert.equal(esm.default.Client, lws.Client);
   assert.equal(esm.WebSocketServer, lws.WebSocketServer);
   step("import('lws'): ok, same classes as require");
 

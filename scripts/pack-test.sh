@@ -77,6 +77,25 @@ newapp() {
 newapp "$work/app"
 (cd "$work/app" && retry timeout 300 env PATH="$work/bin" npm install --no-audit --no-fund --loglevel=error --script-shell=/bin/sh "$main" "$binary")
 (cd "$work/app" && timeout 120 env PATH="$work/bin" node check.js)
+# TypeScript users get the types through the package's exports (index.d.ts, index.d.mts).
+cat >"$work/app/esm-check.mts" <<'EOF_TS'
+import { Server, Client, WebSocketServer } from 'lws';
+const server: Server = new Server({ port: 0 });
+server.on('message', (socket, message, binary) => server.send(socket, message, binary));
+const client: Client = new Client();
+const wss: WebSocketServer = new WebSocketServer({ noServer: true });
+export { server, client, wss };
+EOF_TS
+cat >"$work/app/cjs-check.cts" <<'EOF_TS'
+import lws = require('lws');
+const server = new lws.Server({ port: 0 });
+server.on('close', (socket, code: number) => console.log(code));
+export = server;
+EOF_TS
+(cd "$work/app" && timeout 120 node "$OLDPWD/node_modules/typescript/bin/tsc" --strict --noEmit --module nodenext --moduleResolution nodenext \
+  --types node --typeRoots "$OLDPWD/node_modules/@types" esm-check.mts cjs-check.cts) \
+  || { echo "pack-test: the installed package's types do not compile" >&2; exit 1; }
+echo "pack-test: tsc --strict compiles an ES module and a CommonJS file against the installed package's types"
 
 # No prebuilt binary and no cargo: the install goes through, require('lws') explains.
 rm -rf "$work/app/node_modules/lws-linux-x64-gnu"
