@@ -4,7 +4,7 @@
 // connections over them. Run: node examples/cluster.js [PORT] [WORKERS]
 const cluster = require('node:cluster');
 const os = require('node:os');
-const lws = require('..');
+const lws = require('lws');
 
 const port = Number(process.argv[2] || 3000);
 const workers = Number(process.argv[3] || os.availableParallelism());

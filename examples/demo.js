@@ -6,7 +6,7 @@
 //   The page takes ?name=NAME&room=ROOM, and for scripted runs (the tests) &say=TEXT
 //   (sent once joined) and &ack=1 (answers the first message from each other member with "NAME saw OTHER").
 'use strict';
-const lws = require('..');
+const lws = require('lws');
 
 const port = Number(process.env.PORT || 3000);
 const server = new lws.Server({ port });

@@ -2,7 +2,7 @@
 // An echo server that serves its counters (server.stats()) on /metrics in the
 // Prometheus text format, from the same port. Run: node examples/metrics.js [PORT]
 // then scrape http://localhost:PORT/metrics.
-const lws = require('..');
+const lws = require('lws');
 
 /** An echo server on `port` (0: any free port) with the metrics endpoint; 'listening' tells when it is up. */
 function start(port = 0) {

@@ -1,24 +1,17 @@
 'use strict';
-// The engine adapter: loads the native engine (built by scripts/build.js) and
+// The engine adapter: loads the native engine (lib/native-path.js) and
 // owns one NativeServer with its command buffer. Everything that crosses the
 // N-API boundary goes through here: commands leave in one `submit` per batch or
 // tick (large payloads by `stash`/`stashLent`), events arrive as one ArrayBuffer
 // per batch at the `onBatch` callback.
 
-const { binaryPath: releasePath, faultInjectionPath } = require('../native-path');
+const { loadNative } = require('../native-path');
 const { CommandWriter } = require('./wire');
 
-// A test asking the engine to panic on a payload (LWS_TEST_PANIC_ON) needs the build
-// that has fault injection compiled in; release builds ignore the variable.
-const binaryPath = process.env.LWS_TEST_PANIC_ON ? faultInjectionPath : releasePath;
-
-let binding;
-try {
-  binding = require(binaryPath);
-} catch (err) {
-  err.message = `lws: cannot load the native engine at ${binaryPath} (run "npm install" or "npm run build"${binaryPath === faultInjectionPath ? ', and "node scripts/build.js --fault-injection" for LWS_TEST_PANIC_ON' : ''}): ${err.message}`;
-  throw err;
-}
+// A local build, else this platform's prebuilt package (lib/native-path.js). A test asking
+// the engine to panic on a payload (LWS_TEST_PANIC_ON) needs the build that has fault
+// injection compiled in; release builds ignore the variable.
+const { binding } = loadNative({ faultInjection: Boolean(process.env.LWS_TEST_PANIC_ON) });
 
 /** A payload framed once by the engine, for any number of SEND_PREPARED commands. */
 function prepare(bytes) {
