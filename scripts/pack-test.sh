@@ -30,7 +30,20 @@ cp "native/lws.$platform.node" "$work/stage/linux-x64-gnu/"
 # The workflow builds with `napi build --strip`.
 if command -v strip >/dev/null; then strip --strip-unneeded "$work/stage/linux-x64-gnu/lws.$platform.node"; fi
 (cd "$work/stage/linux-x64-gnu" && npm pack --silent --pack-destination "$work/tarballs" >/dev/null)
-npm pack --silent --pack-destination "$work/tarballs" >/dev/null
+# The main package as the publish step makes it: `napi pre-publish` adds the platform
+# packages as optionalDependencies. The repository's package.json does not list them, so
+# that a clone's `npm install` never fetches a package of that name from the registry.
+mkdir -p "$work/main-stage/scripts"
+for f in $(node -p "require('./package.json').files.join(' ')") README.md LICENSE; do
+  mkdir -p "$work/main-stage/$(dirname "$f")"
+  cp -r "${f%/}" "$work/main-stage/$(dirname "$f")/"
+done
+node -e "
+const p = require('./package.json');
+p.optionalDependencies = Object.fromEntries(require('./lib/native-path').PREBUILT.map((t) => ['lws-' + t, p.version]));
+require('fs').writeFileSync(process.argv[1], JSON.stringify(p, null, 2) + '\n');
+" "$work/main-stage/package.json"
+(cd "$work/main-stage" && npm pack --silent --pack-destination "$work/tarballs" >/dev/null)
 main=$(ls "$work"/tarballs/lws-[0-9]*.tgz)
 binary=$(ls "$work"/tarballs/lws-linux-x64-gnu-*.tgz)
 
