@@ -1,5 +1,7 @@
 'use strict';
 // The client side of ws's WebSocket: `new WebSocket(url, protocols, options)`.
+// (Over 600 lines on purpose: it follows ws's initAsClient step for step, in one
+// place, so that the two can be read side by side.)
 //
 // ws's initAsClient, step for step, over lib/core's client API: the request is
 // built here as Node's http.request writes ws's (client-handshake.js), the name
