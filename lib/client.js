@@ -6,7 +6,8 @@
 // ...). Names are resolved in JS (dns.lookup, or the `lookup` option) so the
 // engine never blocks; the server's 101 is checked here (client-handshake.js).
 
-const { CoreServer, idOf } = require('./core');
+const { CoreServer } = require('./core');
+const { Server } = require('./server');
 const { kNegotiatedByJs } = require('./core/options');
 const {
   connectionError, newKey, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
@@ -157,16 +158,10 @@ class Client extends CoreServer {
     if (this.listenerCount('error') > 0) this.emit('error', err, socket);
     else process.emitWarning(err);
   }
-
-  setUserData(socket, data) {
-    idOf(socket);
-    socket.userData = data;
-  }
-
-  getUserData(socket) {
-    idOf(socket);
-    return socket.userData;
-  }
 }
+
+// node-lws's per-socket accessors, as on lws.Server.
+Client.prototype.setUserData = Server.prototype.setUserData;
+Client.prototype.getUserData = Server.prototype.getUserData;
 
 module.exports = { Client };

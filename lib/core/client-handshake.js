@@ -13,7 +13,7 @@ const net = require('net');
 const util = require('util');
 const { IncomingMessage } = require('http');
 const { TlsFailure } = require('./wire');
-const { parse: parseExtensions, PERMESSAGE_DEFLATE } = require('../ws/extensions');
+const { parse: parseExtensions, checkOffer, PERMESSAGE_DEFLATE } = require('../ws/extensions');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -142,27 +142,6 @@ function deflateOffer(perMessageDeflate) {
   return offer;
 }
 
-/** One parameter's value from a parsed offer/answer, checked as ws checks it. */
-function deflateParams(answer) {
-  const params = new Map();
-  for (const [name, values] of answer) {
-    if (values.length > 1) throw new Error(`Parameter "${name}" must have only a single value`);
-    const value = values[0];
-    if (name === 'server_no_context_takeover' || name === 'client_no_context_takeover') {
-      if (value !== true) throw new TypeError(`Invalid value for parameter "${name}": ${value}`);
-    } else if (name === 'server_max_window_bits' || name === 'client_max_window_bits') {
-      const bits = Number(value);
-      if (value === true || !Number.isInteger(bits) || bits < 8 || bits > 15) {
-        throw new TypeError(`Invalid value for parameter "${name}": ${value}`);
-      }
-    } else {
-      throw new Error(`Unknown parameter "${name}"`);
-    }
-    params.set(name, value === true ? true : Number(value));
-  }
-  return params;
-}
-
 /**
  * ws's checks of a 101 (`headers` as Node's IncomingMessage has them) for the
  * request made with `key`, `protocols` (a Set) and `perMessageDeflate` (the
@@ -195,7 +174,9 @@ function checkSwitchingProtocols(headers, key, protocols, perMessageDeflate) {
   }
   const opts = typeof perMessageDeflate === 'object' ? perMessageDeflate : {};
   try {
-    const params = deflateParams(parsed.get(PERMESSAGE_DEFLATE)[0]);
+    const params = checkOffer(parsed.get(PERMESSAGE_DEFLATE)[0]); // the answer's parameters, checked as an offer's
+    // An answer, unlike an offer, must give client_max_window_bits a value (ws: TypeError).
+    if (params.get('client_max_window_bits') === true) throw new TypeError('Invalid value for parameter "client_max_window_bits": true');
     if (opts.clientNoContextTakeover === false && params.has('client_no_context_takeover')) {
       throw new Error('Unexpected parameter "client_no_context_takeover"');
     }

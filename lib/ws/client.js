@@ -23,13 +23,14 @@ const {
   CoreServer, kNegotiatedByJs, descriptorOf, loopbackPair, pump, CLIENT_ERROR_CODES, TlsFailure, clientHandshake,
 } = require('../core');
 const { deflateThreshold } = require('./engine-options');
+const { routeSocketEvents } = require('./socket-events');
 
 const {
   connectionError, newKey, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
 } = clientHandshake;
 const {
   CONNECTING, CLOSING, CLOSED, CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, ENGINE_CLOSE_MARGIN, ENGINE_MAX_MESSAGE,
-  kAttach, kAttachPending, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose,
+  kAttach, kAttachPending, kOnDrain, kOnPeerClosing, kOnClose,
 } = require('./constants');
 
 const PROTOCOL_VERSIONS = [8, 13];
@@ -185,18 +186,7 @@ function wireCore(core) {
     const ws = socket.wrapper;
     if (ws !== undefined) ws[kAttach](core, socket, ws._protocol);
   });
-  core.on('message', (socket, data, binary) => {
-    const ws = socket.wrapper;
-    if (ws !== undefined) ws[kOnMessage](data, binary);
-  });
-  core.on('ping', (socket, data) => {
-    const ws = socket.wrapper;
-    if (ws !== undefined) ws[kOnPing](data);
-  });
-  core.on('pong', (socket, data) => {
-    const ws = socket.wrapper;
-    if (ws !== undefined) ws[kOnPong](data);
-  });
+  routeSocketEvents(core);
   // Sockets whose close handshake is complete, ended from here: socket -> [code, reason].
   const ended = new Map();
   // Of those, the ones still writing what was sent before: ended on their 'drain'.

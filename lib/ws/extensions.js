@@ -186,4 +186,4 @@ function negotiate(header, perMessageDeflate) {
   return answer(accepted, opts);
 }
 
-module.exports = { parse, negotiate, PERMESSAGE_DEFLATE, EXTENSIONS_ERROR };
+module.exports = { parse, negotiate, checkOffer, PERMESSAGE_DEFLATE, EXTENSIONS_ERROR };

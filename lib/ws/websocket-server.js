@@ -20,6 +20,7 @@ const net = require('net');
 const { CoreServer, descriptorOf, loopbackPair, pump } = require('../core');
 const WebSocket = require('./websocket');
 const { engineOptions } = require('./engine-options');
+const { routeSocketEvents } = require('./socket-events');
 const { Handshake, HandshakeTracker } = require('./handshake-tracker');
 const { negotiate, PERMESSAGE_DEFLATE, EXTENSIONS_ERROR } = require('./extensions');
 const {
@@ -40,9 +41,6 @@ const {
   kUpgraded,
   kAttach,
   kAttachPending,
-  kOnMessage,
-  kOnPing,
-  kOnPong,
   kOnDrain,
   kOnPeerClosing,
   kOnClose,
@@ -171,18 +169,7 @@ class WebSocketServer extends EventEmitter {
     core.on('aborted', (pending) => this._onAborted(pending));
     core.on('connection', (socket) => this._onOpen(socket));
     // These come for open sockets only: `wrapper` is the WebSocket by then.
-    core.on('message', (socket, data, binary) => {
-      const ws = socket.wrapper;
-      if (ws !== undefined) ws[kOnMessage](data, binary);
-    });
-    core.on('ping', (socket, data) => {
-      const ws = socket.wrapper;
-      if (ws !== undefined) ws[kOnPing](data);
-    });
-    core.on('pong', (socket, data) => {
-      const ws = socket.wrapper;
-      if (ws !== undefined) ws[kOnPong](data);
-    });
+    routeSocketEvents(core);
     core.on('drain', (socket) => {
       const ws = socket.wrapper;
       if (ws !== undefined) ws[kOnDrain]();
