@@ -9,13 +9,9 @@ const lws = require('..');
 const base = (process.argv[2] || 'ws://127.0.0.1:9001').replace(/\/+$/, '');
 const agent = process.argv[3] || 'lws-client';
 const threads = process.argv.includes('--js-thread') ? 0 : 1;
-// permessage-deflate offered as ws offers it (with client_max_window_bits), so 12.*/13.* run;
-// context takeover both ways, as ws's defaults.
-const client = new lws.Client({
-  threads,
-  maxMessageSize: 64 * 1024 * 1024,
-  perMessageDeflate: { clientNoContextTakeover: false, serverNoContextTakeover: false, threshold: 0 },
-});
+// permessage-deflate offered as ws offers it by default (with client_max_window_bits, taking
+// whatever the server answers), so 12.*/13.* run.
+const client = new lws.Client({ threads, maxMessageSize: 64 * 1024 * 1024, perMessageDeflate: true });
 
 /** One connection; resolves with the text messages received (echo: sends each back instead). */
 function run(path, echo) {
