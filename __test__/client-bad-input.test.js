@@ -255,7 +255,7 @@ test(`${CANDIDATE}: a server that never answers: handshakeTimeout; a stalled hea
 
 // ---- refused connections, DNS ---------------------------------------------------------------------
 
-test(`${CANDIDATE}: 2,000 connections to a port where nothing listens: each errors (ECONNREFUSED) and closes 1006; fds back to baseline`, { timeout: 120000 }, async () => {
+test(`${CANDIDATE}: 10,000 connections to a port where nothing listens: each errors (ECONNREFUSED) and closes 1006; fds back to baseline`, { timeout: 120000 }, async () => {
   // A port that was free a moment ago.
   const probe = net.createServer();
   await new Promise((resolve) => probe.listen(0, HOST, resolve));
@@ -263,7 +263,7 @@ test(`${CANDIDATE}: 2,000 connections to a port where nothing listens: each erro
   await new Promise((resolve) => probe.close(resolve));
 
   const baseline = fdCount();
-  const TOTAL = 2000;
+  const TOTAL = 10000;
   const AT_ONCE = 200;
   const results = { errors: new Map(), closes: new Map(), opened: 0, errorBeforeClose: 0 };
   let started = 0;
