@@ -507,6 +507,11 @@ export declare class WebSocket extends EventEmitter {
   send(data: WebSocketData, cb?: (err?: Error) => void): void;
   send(data: WebSocketData, options: { binary?: boolean; compress?: boolean; fin?: boolean; mask?: boolean }, cb?: (err?: Error) => void): void;
   ping(data?: any, mask?: boolean, cb?: (err: Error) => void): void;
+  /** lws extension: pub/sub in the engine (WebSocketServer#publish reaches it); true if the subscription is new. */
+  subscribe(topic: string | Uint8Array): boolean;
+  unsubscribe(topic: string | Uint8Array): boolean;
+  isSubscribed(topic: string | Uint8Array): boolean;
+  getTopics(): string[];
   pong(data?: any, mask?: boolean, cb?: (err: Error) => void): void;
   /** code: 1000-1003, 1007-1014 or 3000-4999; reason at most 123 bytes. */
   close(code?: number, reason?: string | Buffer): void;
@@ -645,6 +650,12 @@ export declare class WebSocketServer<
   /** Takes over an upgrade from an http/https server (or any Duplex); `callback` runs once the connection is open. */
   handleUpgrade(request: InstanceType<U>, socket: Duplex, upgradeHead: Buffer, callback: (client: InstanceType<T>, request: InstanceType<U>) => void): void;
   shouldHandle(request: InstanceType<U>): boolean | Promise<boolean>;
+  /** lws extension: the engine's counters (README: stats()). */
+  stats(): Stats;
+  /** lws extension: sends to every WebSocket subscribed to `topic` (ws.subscribe) but `skip`; false when none is. */
+  publish(topic: string | Uint8Array, data: WebSocketData, options?: { binary?: boolean; skip?: WebSocket }): boolean;
+  /** lws extension: how many WebSockets are subscribed to `topic`. */
+  numSubscribers(topic: string | Uint8Array): number;
 
   on(event: 'connection', listener: (this: WebSocketServer<T, U>, socket: InstanceType<T>, request: InstanceType<U>) => void): this;
   on(event: 'error', listener: (this: WebSocketServer<T, U>, error: Error) => void): this;

@@ -130,3 +130,38 @@ test('topics: strings and bytes name the same topic; getTopics gives UTF-8 names
   await waitUntil(() => ws.inbox.includes('to café'), 5000, 'the publish');
   ws.close();
 });
+
+test('WebSocketServer: ws.subscribe / wss.publish (lws extensions), from the connection event on', async (t) => {
+  const { WebSocketServer } = require('..');
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...ENGINE_OPTIONS });
+  t.after(() => new Promise((resolve) => wss.close(resolve)));
+  const topicsSeen = [];
+  wss.on('connection', (ws) => {
+    // In port mode the socket may not be attached to the engine yet: the subscription waits for it.
+    assert.equal(ws.subscribe('room'), true);
+    assert.equal(ws.subscribe('room'), false);
+    topicsSeen.push(ws.getTopics());
+    ws.on('message', (data) => {
+      if (String(data) === 'leave') {
+        ws.send(`left ${ws.unsubscribe('room')} ${ws.isSubscribed('room')}`);
+      } else {
+        wss.publish('room', data, { binary: false, skip: ws });
+      }
+    });
+  });
+  await within(5000, 'listening', (done) => wss.once('listening', done));
+  const [a, b, c] = await Promise.all([1, 2, 3].map(() => member(wss.address().port)));
+  await waitUntil(() => wss.numSubscribers('room') === 3, 5000, 'three subscribers');
+  assert.deepEqual(topicsSeen, [['room'], ['room'], ['room']]);
+  a.send('hello room');
+  await waitUntil(() => b.inbox.includes('hello room') && c.inbox.includes('hello room'), 5000, 'deliveries');
+  c.send('leave');
+  await waitUntil(() => c.inbox.includes('left true false'), 5000, 'left');
+  b.send('after c left');
+  await waitUntil(() => a.inbox.includes('after c left'), 5000, 'delivery');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(!a.inbox.includes('hello room'), 'the sender is skipped');
+  assert.ok(!c.inbox.includes('after c left'));
+  assert.equal(wss.publish('nobody', 'x'), false);
+  for (const ws of [a, b, c]) ws.close();
+});

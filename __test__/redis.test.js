@@ -185,3 +185,35 @@ test('a bad Redis URL throws; a refused password and an unreachable Redis are to
   assert.equal(down, 'down');
   assert.equal(why.code, 'ECONNREFUSED');
 });
+
+test('WebSocketServer with pubsub.redis: ws.subscribe on one server, wss.publish on another', { timeout: 30000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const { WebSocketServer } = require('..');
+  const port = await freePort();
+  await startRedis(t, port);
+  const server = async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', pubsub: { redis: `redis://127.0.0.1:${port}` } });
+    t.after(() => new Promise((resolve) => wss.close(resolve)));
+    wss.on('connection', (ws) => {
+      ws.subscribe('room');
+      ws.on('message', (data) => wss.publish('room', data, { binary: false, skip: ws }));
+    });
+    await within(5000, 'redis up', (done) => wss.on('redis', (state) => { if (state === 'up') done(); }));
+    return wss;
+  };
+  const [a, b] = [await server(), await server()];
+  const clientOf = async (wss) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${wss.address().port}/`);
+    ws.inbox = [];
+    ws.on('message', (d) => ws.inbox.push(String(d)));
+    await within(5000, 'open', (done, fail) => { ws.on('open', done); ws.on('error', fail); });
+    return ws;
+  };
+  const [onA, onB] = [await clientOf(a), await clientOf(b)];
+  await eventually(async () => (await numsub(port, 'lws:room')) === 2, 5000, 'both subscribed');
+  onA.send('from a');
+  await waitUntil(() => onB.inbox.includes('from a'), 5000, 'the other server delivered it');
+  assert.deepEqual(onA.inbox, []);
+  onA.close();
+  onB.close();
+});

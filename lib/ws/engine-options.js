@@ -9,7 +9,7 @@ const { ENGINE_CLOSE_MARGIN, ENGINE_MAX_MESSAGE } = require('./constants');
 /** lws.Server options a ws user may pass through unchanged (ws has no such options). */
 const ENGINE_PASSTHROUGH = [
   'threads', 'maxBacklog', 'bufferSize', 'handshakeTimeout', 'keepAliveTime', 'keepAliveInterval',
-  'keepAliveRetry', 'maxHeaderBytes', 'maxHeaders', 'reusePort',
+  'keepAliveRetry', 'maxHeaderBytes', 'maxHeaders', 'reusePort', 'pubsub',
 ];
 
 function engineOptions(options) {

@@ -70,6 +70,29 @@ class PendingCore {
     this.core = core;
     this.calls = [];
     this.bytes = 0;
+    this.topics = new Set(); // subscriptions made before the socket opened (latin1 keys of the topics' bytes)
+  }
+
+  subscribe(socket, topic) {
+    const key = Buffer.from(topic).toString('latin1');
+    if (this.topics.has(key)) return false;
+    this.topics.add(key);
+    this.calls.push(['subscribe', topic]);
+    return true;
+  }
+
+  unsubscribe(socket, topic) {
+    if (!this.topics.delete(Buffer.from(topic).toString('latin1'))) return false;
+    this.calls.push(['unsubscribe', topic]);
+    return true;
+  }
+
+  isSubscribed(socket, topic) {
+    return this.topics.has(Buffer.from(topic).toString('latin1'));
+  }
+
+  getTopics() {
+    return [...this.topics].map((key) => Buffer.from(key, 'latin1').toString('utf8'));
   }
 
   /** The real core's command epochs. */

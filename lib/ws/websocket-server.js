@@ -170,6 +170,8 @@ class WebSocketServer extends EventEmitter {
     core.on('connection', (socket) => this._onOpen(socket));
     // These come for open sockets only: `wrapper` is the WebSocket by then.
     routeSocketEvents(core);
+    // pubsub.redis (an lws option): the link's state, as on lws.Server.
+    core.on('redis', (state, err) => this.emit('redis', state, err));
     core.on('drain', (socket) => {
       const ws = socket.wrapper;
       if (ws !== undefined) ws[kOnDrain]();
@@ -180,6 +182,22 @@ class WebSocketServer extends EventEmitter {
       if (ws !== undefined) ws[kOnPeerClosing](code, reason);
     });
     core.on('close', (socket, code, reason, errorCode, errorDetail) => this._onSocketClose(socket, code, reason, errorCode, errorDetail));
+  }
+
+  /**
+   * lws extension (ws has none): sends `data` to every WebSocket subscribed to
+   * `topic` (`ws.subscribe(topic)`), framed by the engine for all of them; `skip`:
+   * one not to send it to. False when nobody is subscribed (nothing sent).
+   */
+  publish(topic, data, { binary = typeof data !== 'string', skip } = {}) {
+    // A WebSocket not attached to the engine yet has nothing to skip there.
+    const skipped = skip && skip._core === this._core ? { skip: skip._socket } : undefined;
+    return this._core.publish(topic, data, binary, skipped);
+  }
+
+  /** lws extension: how many WebSockets are subscribed to `topic`. */
+  numSubscribers(topic) {
+    return this._core.numSubscribers(topic);
   }
 
   /** lws extension (ws has none): the engine's counters, as lws.Server#stats() (README). */

@@ -412,6 +412,31 @@ class WebSocket extends EventEmitter {
     if (cb) this._afterWrite(cb);
   }
 
+  // ---- lws extensions (ws has none): pub/sub in the engine ------------------------------
+
+  /**
+   * Subscribes this socket to a topic; `wss.publish(topic, data)` reaches it
+   * (README: lws.Server#subscribe). False if it already was, or is closed.
+   */
+  subscribe(topic) {
+    if (this._core === null || this._readyState > OPEN) return false;
+    return this._core.subscribe(this._socket, topic);
+  }
+
+  unsubscribe(topic) {
+    if (this._core === null || this._readyState > OPEN) return false;
+    return this._core.unsubscribe(this._socket, topic);
+  }
+
+  isSubscribed(topic) {
+    return this._core !== null && this._core.isSubscribed(this._socket, topic);
+  }
+
+  /** The topics this socket is subscribed to. */
+  getTopics() {
+    return this._core === null ? [] : this._core.getTopics(this._socket);
+  }
+
   /** ping([data[, mask]][, cb]); the answer arrives as a 'pong' event. */
   ping(data, mask, cb) {
     this._control('ping', data, mask, cb);
