@@ -217,3 +217,44 @@ test('WebSocketServer with pubsub.redis: ws.subscribe on one server, wss.publish
   onA.close();
   onB.close();
 });
+
+test('npm start -- --redis URL: two chat processes share their rooms through Redis', { timeout: 30000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const path = require('node:path');
+  const redisPort = await freePort();
+  await startRedis(t, redisPort);
+  const demo = async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'examples', 'demo.js'), '--redis', `redis://127.0.0.1:${redisPort}`], {
+      env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    t.after(() => { child.kill('SIGTERM'); return exited; });
+    let out = '';
+    await within(10000, 'the demo listening with Redis up', (done) => child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('lws chat: open') && out.includes('Redis up')) done();
+    }));
+    return port;
+  };
+  const [p1, p2] = [await demo(), await demo()];
+  const join = async (port, name) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    ws.said = [];
+    ws.on('message', (d) => {
+      const m = JSON.parse(d);
+      if (m.type === 'rooms') ws.send(JSON.stringify({ type: 'join', room: 'lws', name }));
+      if (m.type === 'message') ws.said.push(`${m.from}: ${m.text}`);
+      if (m.type === 'joined') ws.joined = true;
+    });
+    await waitUntil(() => ws.joined, 5000, `${name} joined`);
+    return ws;
+  };
+  const [ann, bob] = [await join(p1, 'ann'), await join(p2, 'bob')];
+  await eventually(async () => (await numsub(redisPort, 'lws:room:lws')) === 2, 5000, 'both demos subscribed to the room');
+  ann.send(JSON.stringify({ type: 'say', text: 'hello from the first process' }));
+  await waitUntil(() => bob.said.includes('ann: hello from the first process'), 5000, 'bob, on the other process, sees it');
+  assert.deepEqual(ann.said, ['ann: hello from the first process']); // once, not again through Redis
+  ann.close();
+  bob.close();
+});

@@ -2,12 +2,17 @@
 // change it). The page comes from the same port (the 'http' event); each room
 // is a topic the engine fans messages out to; a live line shows connections
 // and messages per second from server.stats().
+//   `npm start -- --redis redis://host:6379` (or REDIS_URL) runs it across processes: rooms
+//   shared through Redis by every demo attached to it (pubsub.redis).
 //   The page takes ?name=NAME&room=ROOM, and for scripted runs (the tests) &say=TEXT
 //   (sent once joined) and &ack=1 (answers the first message from each other member with "NAME saw OTHER").
 import * as lws from 'lws';
 
 const port = Number(process.env.PORT || 3000);
-const server = new lws.Server({ port });
+const flag = process.argv.indexOf('--redis');
+const redis = flag >= 0 ? process.argv[flag + 1] : process.env.REDIS_URL;
+const server = new lws.Server({ port, ...(redis ? { pubsub: { redis } } : {}) });
+server.on('redis', (state, err) => console.log(`lws chat: Redis ${state}${err ? ` (${err.message})` : ''}`));
 const ROOMS = ['general', 'random', 'lws'];
 
 const page = `<!doctype html>
