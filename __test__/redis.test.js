@@ -258,3 +258,60 @@ test('npm start -- --redis URL: two chat processes share their rooms through Red
   ann.close();
   bob.close();
 });
+
+test('3 processes on one port (reusePort) and Redis, 300 clients: every publish reaches every subscriber once; a process killed leaves the others working', { timeout: 60000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const path = require('node:path');
+  const redisPort = await freePort();
+  await startRedis(t, redisPort);
+  const port = await freePort();
+  const nodes = [];
+  for (let i = 0; i < 3; i++) {
+    const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'cluster-node.js'), String(port), `redis://127.0.0.1:${redisPort}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    t.after(() => { child.kill('SIGKILL'); return exited; });
+    await within(10000, 'a node ready', (done) => child.stdout.on('data', (d) => { if (String(d).includes('ready')) done(); }));
+    nodes.push({ child, exited });
+  }
+  // 300 clients, spread by the kernel over the three processes.
+  const clients = await Promise.all(Array.from({ length: 300 }, () => within(10000, 'a client', (done, fail) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    ws.inbox = [];
+    ws.on('message', (d) => {
+      const text = String(d);
+      if (text.startsWith('pid ')) {
+        ws.pid = Number(text.slice(4));
+        done(ws);
+      } else ws.inbox.push(text);
+    });
+    ws.on('error', fail);
+  })));
+  const byPid = new Map();
+  for (const ws of clients) byPid.set(ws.pid, [...(byPid.get(ws.pid) || []), ws]);
+  assert.equal(byPid.size, 3, `the clients reached ${byPid.size} process(es)`);
+  await eventually(async () => (await numsub(redisPort, 'lws:all')) === 3, 5000, 'three processes subscribed');
+
+  // One publish from each process: every client gets all three, once each.
+  let round = 0;
+  const publishFromEach = (pids) => {
+    round++;
+    for (const pid of pids) byPid.get(pid)[0].send(`publish ${round}`);
+    return pids.map((pid) => `${pid}:${round}`).sort();
+  };
+  let expected = publishFromEach([...byPid.keys()]);
+  await waitUntil(() => clients.every((ws) => expected.every((m) => ws.inbox.includes(m))), 10000, 'every client got every publish');
+  await new Promise((r) => setTimeout(r, 200));
+  for (const ws of clients) assert.deepEqual(ws.inbox.slice().sort(), expected, 'exactly once each');
+
+  // One process killed: its clients are cut off; the others go on between themselves.
+  const [victimPid, ...survivors] = [...byPid.keys()];
+  nodes.find((n) => n.child.pid === victimPid).child.kill('SIGKILL');
+  await waitUntil(() => byPid.get(victimPid).every((ws) => ws.readyState === WebSocket.CLOSED), 5000, "the killed process's clients closed");
+  for (const ws of clients) ws.inbox = [];
+  expected = publishFromEach(survivors);
+  const alive = survivors.flatMap((pid) => byPid.get(pid));
+  await waitUntil(() => alive.every((ws) => expected.every((m) => ws.inbox.includes(m))), 10000, 'the survivors got both publishes');
+  await new Promise((r) => setTimeout(r, 200));
+  for (const ws of alive) assert.deepEqual(ws.inbox.slice().sort(), expected);
+  for (const ws of alive) ws.close();
+});
