@@ -315,3 +315,45 @@ test('3 processes on one port (reusePort) and Redis, 300 clients: every publish 
   for (const ws of alive) assert.deepEqual(ws.inbox.slice().sort(), expected);
   for (const ws of alive) ws.close();
 });
+
+test('examples/cluster.js with REDIS_URL: a broadcast reaches the clients of every worker once', { timeout: 60000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const path = require('node:path');
+  const redisPort = await freePort();
+  await startRedis(t, redisPort);
+  const port = await freePort();
+  const primary = spawn(process.execPath, [path.join(__dirname, '..', 'examples', 'cluster.js'), String(port), '2'], {
+    env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}` }, stdio: ['ignore', 'pipe', 'inherit'], detached: true,
+  });
+  const exited = new Promise((resolve) => primary.once('exit', resolve));
+  t.after(() => {
+    try { process.kill(-primary.pid, 'SIGKILL'); } catch { primary.kill('SIGKILL'); }
+    return exited;
+  });
+  let out = '';
+  await within(20000, 'two workers listening', (done) => primary.stdout.on('data', (d) => {
+    out += d;
+    if ((out.match(/topics through Redis/g) || []).length === 2) done();
+  }));
+  await eventually(async () => (await numsub(redisPort, 'lws:all')) === 0, 5000, 'no subscriber yet'); // subscribed on the first client only
+  const clients = await Promise.all(Array.from({ length: 40 }, () => within(10000, 'a client', (done, fail) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    ws.inbox = [];
+    ws.on('message', (d) => {
+      const text = String(d);
+      if (text.startsWith('served by process ')) {
+        ws.pid = text.slice(18);
+        done(ws);
+      } else ws.inbox.push(text);
+    });
+    ws.on('error', fail);
+  })));
+  assert.equal(new Set(clients.map((ws) => ws.pid)).size, 2, 'both workers got connections');
+  await eventually(async () => (await numsub(redisPort, 'lws:all')) === 2, 5000, 'both workers subscribed');
+  clients[0].send('broadcast hello everyone');
+  const expected = `${clients[0].pid} relays: hello everyone`;
+  await waitUntil(() => clients.every((ws) => ws.inbox.includes(expected)), 10000, 'every client got the broadcast');
+  await new Promise((r) => setTimeout(r, 200));
+  for (const ws of clients) assert.deepEqual(ws.inbox, [expected]);
+  for (const ws of clients) ws.close();
+});
