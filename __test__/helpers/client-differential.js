@@ -28,7 +28,7 @@ const { test } = require('node:test');
 const WS = require('ws');
 
 const candidate = require('./client-candidate');
-const { describeData, describeError: describeErrorBase, decodeFrames } = require('./differential');
+const { describeData, describeError: describeErrorBase, decodeFrames, RawSocket } = require('./differential');
 const { withTimeout, closeHttp } = require('./wait');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -82,57 +82,22 @@ function parseHead(text) {
 }
 
 /** One accepted TCP connection of a raw server: the request head, then the bytes the client sent after it. */
-class RawPeer {
+class RawPeer extends RawSocket {
   constructor(socket) {
-    this.socket = socket;
-    this.buffer = Buffer.alloc(0);
+    super(socket);
     this.head = null; // { requestLine, headers }
-    this.ended = false;
-    this.closed = false;
-    this._wake = null;
-    socket.on('data', (chunk) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      if (this.head === null) {
-        const end = this.buffer.indexOf('\r\n\r\n');
-        if (end !== -1) {
-          this.head = parseHead(this.buffer.subarray(0, end).toString('latin1'));
-          this.buffer = this.buffer.subarray(end + 4);
-        }
+  }
+
+  _onData(chunk) {
+    this.buffer = Buffer.concat([this.buffer, chunk]);
+    if (this.head === null) {
+      const end = this.buffer.indexOf('\r\n\r\n');
+      if (end !== -1) {
+        this.head = parseHead(this.buffer.subarray(0, end).toString('latin1'));
+        this.buffer = this.buffer.subarray(end + 4);
       }
-      this._poke();
-    });
-    socket.on('end', () => {
-      this.ended = true;
-      this._poke();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this._poke();
-    });
-    socket.on('error', () => {});
-  }
-
-  _poke() {
-    if (this._wake) this._wake();
-  }
-
-  /** Waits until `predicate()` holds or the socket is gone; false on time-out. */
-  async until(predicate, ms = 3000) {
-    const deadline = Date.now() + ms;
-    while (!predicate()) {
-      if (this.closed) return predicate();
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this._wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this._wake = null;
     }
-    return true;
+    this._poke();
   }
 
   /** The Sec-WebSocket-Accept value that matches the client's key. */
@@ -145,34 +110,6 @@ class RawPeer {
     const lines = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade'];
     if (accept !== null) lines.push(`Sec-WebSocket-Accept: ${accept}`);
     this.write(`${lines.concat(extra).join('\r\n')}\r\n\r\n`);
-  }
-
-  write(data) {
-    if (!this.socket.destroyed) this.socket.write(data);
-  }
-
-  /** Waits for `n` frame bytes (or the end) and decodes them. */
-  async frames(n, ms = 3000) {
-    await this.until(() => this.buffer.length >= n || this.ended, ms);
-    const take = this.buffer.subarray(0, Math.min(n, this.buffer.length));
-    this.buffer = this.buffer.subarray(take.length);
-    return decodeFrames(take);
-  }
-
-  /** Every frame until the client ends the connection (bounded). */
-  async untilEnd(ms = 3000) {
-    await this.until(() => this.ended, ms);
-    const frames = decodeFrames(this.buffer);
-    this.buffer = Buffer.alloc(0);
-    return { frames, ended: this.ended };
-  }
-
-  end() {
-    this.socket.end();
-  }
-
-  destroy() {
-    this.socket.destroy();
   }
 }
 

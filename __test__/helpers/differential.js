@@ -196,31 +196,37 @@ function upgradeRequest({ method = 'GET', path: target = '/', version = '1.1', h
   return `${text}\r\n`;
 }
 
-/** A TCP client that reads into one buffer; every read is bounded. */
-class RawClient {
-  constructor(port) {
+/**
+ * A raw TCP socket read into one buffer, for scenarios that write or read bytes no
+ * WebSocket library would; every wait is bounded. RawClient (below) dials a server;
+ * client-differential.js's RawPeer is the server's end of a connection.
+ */
+class RawSocket {
+  constructor(socket) {
+    this.socket = socket;
     this.buffer = Buffer.alloc(0);
-    this.ended = false; // the server sent FIN
+    this.ended = false; // the other end sent FIN
     this.closed = false;
     this.error = null;
     this._wake = null;
-    this.socket = net.connect(port, '127.0.0.1');
-    this.socket.on('data', (chunk) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      this._poke();
-    });
-    this.socket.on('end', () => {
+    socket.on('data', (chunk) => this._onData(chunk));
+    socket.on('end', () => {
       this.ended = true;
       this._poke();
     });
-    this.socket.on('close', () => {
+    socket.on('close', () => {
       this.closed = true;
       this._poke();
     });
-    this.socket.on('error', (err) => {
+    socket.on('error', (err) => {
       this.error = err.code || err.message;
       this._poke();
     });
+  }
+
+  _onData(chunk) {
+    this.buffer = Buffer.concat([this.buffer, chunk]);
+    this._poke();
   }
 
   _poke() {
@@ -228,7 +234,7 @@ class RawClient {
   }
 
   /** Waits until `predicate()` holds or the socket is gone; false on time-out. */
-  async until(predicate, ms) {
+  async until(predicate, ms = 3000) {
     const deadline = Date.now() + ms;
     while (!predicate()) {
       if (this.closed) return predicate();
@@ -254,6 +260,33 @@ class RawClient {
     const out = this.buffer.subarray(0, n);
     this.buffer = this.buffer.subarray(n);
     return out;
+  }
+
+  /** Waits for `n` bytes (or the end) and decodes them. */
+  async frames(n, ms = 3000) {
+    await this.until(() => this.buffer.length >= n || this.ended, ms);
+    return decodeFrames(this.take(Math.min(n, this.buffer.length)));
+  }
+
+  /** Every frame until the other end ends the connection (bounded). */
+  async untilEnd(ms = 3000) {
+    await this.until(() => this.ended, ms);
+    return { frames: decodeFrames(this.take(this.buffer.length)), ended: this.ended };
+  }
+
+  end() {
+    this.socket.end();
+  }
+
+  destroy() {
+    this.socket.destroy();
+  }
+}
+
+/** A TCP client that reads into one buffer; every read is bounded. */
+class RawClient extends RawSocket {
+  constructor(port) {
+    super(net.connect(port, '127.0.0.1'));
   }
 
   /** The response head: { status, headers } (Date dropped), or null if none arrived in time. */
@@ -306,22 +339,11 @@ class RawClient {
     return result;
   }
 
-  /** Everything until the server ends the connection: { frames, ended }. */
+  /** Every frame until the server ends the connection, and the socket's error if any. */
   async untilEnd(ms = 3000) {
-    await this.until(() => this.ended, ms);
-    const out = { frames: decodeFrames(this.take(this.buffer.length)), ended: this.ended };
+    const out = await super.untilEnd(ms);
     if (this.error) out.error = this.error;
     return out;
-  }
-
-  /** Waits for `n` bytes (or the end) and decodes them. */
-  async frames(n, ms = 3000) {
-    await this.until(() => this.buffer.length >= n || this.ended, ms);
-    return decodeFrames(this.take(Math.min(n, this.buffer.length)));
-  }
-
-  destroy() {
-    this.socket.destroy();
   }
 }
 
@@ -683,6 +705,7 @@ function differential(name, { modes = MODES, core = [], timeout = 30000, scenari
 }
 
 module.exports = {
+  RawSocket,
   differential,
   transcriptOf,
   IMPLEMENTATIONS,
