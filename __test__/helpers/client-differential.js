@@ -28,7 +28,7 @@ const { test } = require('node:test');
 const WS = require('ws');
 
 const candidate = require('./client-candidate');
-const { describeData, describeError: describeErrorBase, decodeFrames, RawSocket } = require('./differential');
+const { describeData, describeError: describeErrorBase, decodeFrames, RawSocket, settleable } = require('./differential');
 const { withTimeout, closeHttp } = require('./wait');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -57,14 +57,6 @@ function describeHeaders(headers) {
     out[name] = headers[name];
   }
   return out;
-}
-
-function settleable() {
-  let resolve;
-  const promise = new Promise((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }
 
 /** Parses an HTTP request head (text up to the blank line). */

@@ -706,6 +706,7 @@ function differential(name, { modes = MODES, core = [], timeout = 30000, scenari
 
 module.exports = {
   RawSocket,
+  settleable,
   differential,
   transcriptOf,
   IMPLEMENTATIONS,
