@@ -376,8 +376,8 @@ impl NativeServer {
     }
 
     #[napi]
-    pub fn set_hooks(&self, upgrade: bool, http: bool, fragment: bool, ping: bool) {
-        self.engine.set_hooks(Hooks { upgrade, http, fragment, ping });
+    pub fn set_hooks(&self, upgrade: bool, http: bool, fragment: bool, ping: bool, closing: bool) {
+        self.engine.set_hooks(Hooks { upgrade, http, fragment, ping, closing });
     }
 
     /// Hands a batch of encoded commands to the workers. `prepared` lists the
@@ -520,6 +520,13 @@ impl NativeServer {
         };
         self.engine.attach_redis(cfg);
         Ok(())
+    }
+
+    /// JS wrote commands outside an event batch: they leave at the end of its
+    /// tick, and until then the workers leave peers' closes for JS to answer.
+    #[napi]
+    pub fn commands_pending(&self) {
+        self.engine.note_commands_pending();
     }
 
     /// Asks for the events still queued (JS calls it from setImmediate after

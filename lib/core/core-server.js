@@ -129,6 +129,13 @@ class CoreServer extends EventEmitter {
   /** A layer's hook, called just before a socket's 'close' is emitted (with its arguments). */
   _beforeClose() {}
 
+  /**
+   * A layer's hook for the peer's close frame (socket, code, reason), called
+   * before 'closing'. Unlike a 'closing' listener it must not send: the engine
+   * may have answered the close already (it does when nobody listens to 'closing').
+   */
+  _peerClosing() {}
+
   /** Counts flushes of the command buffer: what was sent in the current epoch is still in JS. */
   commandEpoch() {
     return this._commands.epoch;
@@ -139,12 +146,14 @@ class CoreServer extends EventEmitter {
   }
 
   _updateHooks(name) {
-    if (!['upgrade', 'http', 'fragment', 'ping', 'pong'].includes(name) || this._closed) return;
+    if (!['upgrade', 'http', 'fragment', 'ping', 'pong', 'closing'].includes(name) || this._closed) return;
     this._engine.native.setHooks(
       this.listenerCount('upgrade') > 0,
       this.listenerCount('http') > 0,
       this.listenerCount('fragment') > 0,
       this.listenerCount('ping') + this.listenerCount('pong') > 0,
+      // A 'closing' listener may send before the reply: the engine then always waits for JS.
+      this.listenerCount('closing') > 0,
     );
   }
 

@@ -207,8 +207,10 @@ class EngineRecords {
     const server = this.server;
     const socket = server._sockets.get(id);
     try {
-      if (socket !== undefined && server.listenerCount('closing') > 0) {
-        server.emit('closing', socket, code, reply.toString('utf8'));
+      if (socket !== undefined) {
+        const reason = reply.toString('utf8');
+        server._peerClosing(socket, code, reason);
+        if (server.listenerCount('closing') > 0) server.emit('closing', socket, code, reason);
       }
     } finally {
       // A paused socket is not read: its close handshake waits for resume() too.

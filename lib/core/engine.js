@@ -53,10 +53,15 @@ class Engine {
     };
   }
 
-  /** Commands written outside a batch leave at the end of the tick. */
+  /**
+   * Commands written outside a batch leave at the end of the tick. The engine is
+   * told they are coming: a peer's close that arrives meanwhile is left for JS to
+   * answer, as one of them may close that socket first (ws would have written it).
+   */
   schedule() {
     if (!this.dispatching && !this.flushScheduled) {
       this.flushScheduled = true;
+      this.native.commandsPending();
       process.nextTick(this.flushTick);
     }
   }

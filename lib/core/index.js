@@ -24,7 +24,9 @@
 //   request.defer() was called; 'aborted' (socketOrRequest); 'connection'
 //   (socket); 'message' (socket, data, binary); 'fragment'; 'ping' / 'pong'
 //   (socket, payload); 'drain' (socket); 'dropped' (socket); 'closing' (socket,
-//   code, reason) - the peer's close frame, whose reply waits for this callback;
+//   code, reason) - the peer's close frame, whose reply waits for this callback
+//   (without a listener the engine answers at once when JS has handled the
+//   socket's earlier events; layers use the _peerClosing hook, which does not wait);
 //   'close' (socket, code, reason, errorCode, errorDetail) - once per socket;
 //   'http' (request); 'listening'; 'error'; for outgoing connections 'response'
 //   (socket, response) and 'open' (socket, info), see reserveSocket(), dial(),

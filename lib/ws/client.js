@@ -196,7 +196,9 @@ function wireCore(core) {
     const ws = socket.wrapper;
     if (ws !== undefined) ws[kOnDrain]();
   });
-  core.on('closing', (socket, code, reason) => {
+  // A hook, not a 'closing' listener (which would make the engine wait for JS to answer
+  // every close): nothing here sends.
+  core._peerClosing = (socket, code, reason) => {
     const ws = socket.wrapper;
     if (ws === undefined) return;
     ws[kOnPeerClosing](code, reason);
@@ -210,7 +212,7 @@ function wireCore(core) {
       if (socket.backlog > 0) endOnDrain.add(socket);
       else core.terminate(socket);
     });
-  });
+  };
   core.on('close', (socket, code, reason, errorCode, errorDetail) => {
     connectionGone(core);
     const peerClose = ended.get(socket);

@@ -177,10 +177,12 @@ class WebSocketServer extends EventEmitter {
       if (ws !== undefined) ws[kOnDrain]();
     });
     // The peer's close frame (after the messages before it): ws moves to CLOSING there.
-    core.on('closing', (socket, code, reason) => {
+    // A hook, not a 'closing' listener: ws sends nothing there, so the engine may
+    // answer the close without waiting for JS (as ws answers at once).
+    core._peerClosing = (socket, code, reason) => {
       const ws = socket.wrapper;
       if (ws !== undefined) ws[kOnPeerClosing](code, reason);
-    });
+    };
     core.on('close', (socket, code, reason, errorCode, errorDetail) => this._onSocketClose(socket, code, reason, errorCode, errorDetail));
   }
 

@@ -121,6 +121,9 @@ pub struct Conn {
     /// With `report_error`: the number the protocol error is about (`ProtocolError::detail`).
     report_detail: u32,
     report_reason: Vec<u8>,
+    /// The worker's push (`PushMark::seq`, wrapping) that carried this socket's
+    /// latest event to JS (0: none yet), for answering a peer's close at once.
+    event_push: u32,
 }
 
 impl Conn {
@@ -140,6 +143,7 @@ impl Conn {
             report_error: 0,
             report_detail: 0,
             report_reason: Vec::new(),
+            event_push: 0,
         };
         conn.set(flag::ADOPTED, adopted);
         conn
@@ -276,6 +280,21 @@ impl Conn {
     /// JS paused or resumed reading.
     pub fn set_paused(&mut self, paused: bool) {
         self.set(flag::PAUSED, paused);
+    }
+
+    /// An event about this socket goes to JS in the worker's push `push`.
+    pub fn note_event_push(&mut self, push: u64) {
+        self.event_push = push as u32;
+    }
+
+    /// The engine may answer the peer's close itself: JS has finished handling
+    /// every event about this socket (the worker's push `finished` and those
+    /// before it), so what it sent in answer is applied, and it has not paused
+    /// the socket (the reply then waits for resume()).
+    pub fn may_answer_peer_close(&self, finished: u64) -> bool {
+        // Wrapping: a push 2^31 or more behind looks ahead, which only means waiting for JS.
+        let handled = (self.event_push.wrapping_sub(finished as u32) as i32) <= 0;
+        handled && matches!(self.phase, Phase::PeerClosed) && !self.has(flag::PAUSED)
     }
 
     /// Sets when the current phase times out; returns the old deadline, for the

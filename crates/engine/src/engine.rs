@@ -32,7 +32,7 @@ impl Engine {
             inboxes.push(Inbox { queue: Mutex::new(Vec::new()), waker: Mutex::new(Some(waker)) });
             polls.push(poll);
         }
-        let shared = Arc::new(Shared::new(config, EventQueue::new(wake), inboxes));
+        let shared = Arc::new(Shared::new(config, EventQueue::new(wake, n), inboxes));
         let weak = Arc::downgrade(&shared);
         shared.events.set_on_resume(Box::new(move || {
             if let Some(shared) = weak.upgrade() {
@@ -122,6 +122,16 @@ impl Engine {
     /// Sends a command batch to the workers that own its sockets (an id's low
     /// bits name its worker), and only to them.
     pub fn submit(&self, batch: CommandBatch) {
+        self.send_commands(batch);
+        self.shared.commands_pending.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// JS wrote commands outside an event batch; they come with its next `submit`.
+    pub fn note_commands_pending(&self) {
+        self.shared.commands_pending.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn send_commands(&self, batch: CommandBatch) {
         let workers = self.shared.worker_count();
         if workers == 1 {
             return self.shared.send_to(0, WorkerMsg::Commands(Arc::new(batch)));

@@ -2,7 +2,7 @@
 //! listens to, the event queue (workers -> JS) and each worker's inbox (JS ->
 //! worker). Below both `engine` and `worker`.
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::bridge::EventQueue;
@@ -20,14 +20,27 @@ pub struct Hooks {
     pub fragment: bool,
     /// Ping and pong frames are reported.
     pub ping: bool,
+    /// JS answers every peer's close itself (it listens to 'closing'); otherwise
+    /// the engine answers at once when JS has nothing of that socket left to handle.
+    pub closing: bool,
 }
 
 impl Hooks {
     fn to_bits(self) -> u8 {
-        self.upgrade as u8 | (self.http as u8) << 1 | (self.fragment as u8) << 2 | (self.ping as u8) << 3
+        self.upgrade as u8
+            | (self.http as u8) << 1
+            | (self.fragment as u8) << 2
+            | (self.ping as u8) << 3
+            | (self.closing as u8) << 4
     }
     fn from_bits(b: u8) -> Self {
-        Hooks { upgrade: b & 1 != 0, http: b & 2 != 0, fragment: b & 4 != 0, ping: b & 8 != 0 }
+        Hooks {
+            upgrade: b & 1 != 0,
+            http: b & 2 != 0,
+            fragment: b & 4 != 0,
+            ping: b & 8 != 0,
+            closing: b & 16 != 0,
+        }
     }
 }
 
@@ -49,6 +62,10 @@ pub struct Shared {
     client_tls: Mutex<Vec<Arc<rustls::ClientConfig>>>,
     /// Counters for `server.stats()`, shared by the threads.
     pub stats: crate::stats::Stats,
+    /// JS has written commands outside an event batch (from a timer, a promise…)
+    /// and will submit them at the end of its tick: until then a worker does not
+    /// answer a peer's close itself, since one of them may be for that socket.
+    pub commands_pending: AtomicBool,
 }
 
 impl Shared {
@@ -62,6 +79,7 @@ impl Shared {
             live_workers,
             client_tls: Mutex::default(),
             stats: Default::default(),
+            commands_pending: AtomicBool::new(false),
         }
     }
 

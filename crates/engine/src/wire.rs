@@ -183,17 +183,26 @@ pub struct Record<'a> {
 pub struct Records<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Event records: a `MESSAGE_AT` header has no bytes after it.
+    events: bool,
 }
 
+/// The records of a command batch.
 pub fn records(buf: &[u8]) -> Records<'_> {
-    Records { buf, pos: 0 }
+    Records { buf, pos: 0, events: false }
+}
+
+/// The records of staged events (`MESSAGE_AT` payloads are elsewhere: empty here).
+pub fn event_records(buf: &[u8]) -> Records<'_> {
+    Records { buf, pos: 0, events: true }
 }
 
 impl<'a> Iterator for Records<'a> {
     type Item = Record<'a>;
     fn next(&mut self) -> Option<Record<'a>> {
         let h = self.buf.get(self.pos..self.pos + RECORD_HEADER)?;
-        let len = u32::from_le_bytes(h[8..12].try_into().unwrap()) as usize;
+        let in_place = self.events && h[0] == event::MESSAGE_AT;
+        let len = if in_place { 0 } else { u32::from_le_bytes(h[8..12].try_into().unwrap()) as usize };
         let start = self.pos + RECORD_HEADER;
         let payload = self.buf.get(start..start.checked_add(len)?)?;
         self.pos = start + len;

@@ -81,6 +81,13 @@ pub struct Worker {
     /// Raw buffers handed to JS, reused when the worker's is the last handle.
     raw_lent: Vec<Arc<Vec<u8>>>,
     staging: Vec<u8>,
+    /// How far `staging` has been through `note_staged`.
+    staging_noted: usize,
+    /// This worker's pushes to the event queue so far (`PushMark::seq` of the last).
+    pushes: u64,
+    /// Sockets (key, id) whose peer's close frame came this turn, for the
+    /// engine to answer at the end of the turn if JS has nothing left to answer.
+    peer_closed: Vec<(usize, u32)>,
     timers: BTreeSet<(Instant, usize)>,
     /// Sockets with queued output from the current command batch.
     dirty: Vec<usize>,
@@ -117,6 +124,9 @@ impl Worker {
             raw_used: false,
             raw_lent: Vec::new(),
             staging: Vec::new(),
+            staging_noted: 0,
+            pushes: 0,
+            peer_closed: Vec::new(),
             timers: BTreeSet::new(),
             dirty: Vec::new(),
             ready: Vec::new(),
@@ -219,6 +229,7 @@ impl Worker {
         self.sweep_idle();
         // Reconnects when due, and writes what this turn's commands queued for Redis.
         self.service_redis(None);
+        self.answer_peer_closes();
         self.flush_dirty();
         self.flush_events();
         !self.shutdown_finished()

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::Worker;
+use crate::bridge::PushMark;
 use crate::wire::{self, event};
 
 /// The raw buffer plain-TCP WebSocket reads land in (see `Worker::raw`).
@@ -22,8 +23,12 @@ impl Worker {
         if self.staging.is_empty() {
             return false;
         }
+        self.note_staged();
+        self.staging_noted = 0;
+        self.pushes += 1;
+        let mark = PushMark { worker: self.index, seq: self.pushes };
         if !std::mem::take(&mut self.raw_used) {
-            self.shared.events.push(&mut self.staging);
+            self.shared.events.push(&mut self.staging, mark);
             return true;
         }
         // One buffer for JS: the RAW record (the bytes read), then the records.
@@ -38,8 +43,27 @@ impl Worker {
         if self.raw_lent.len() < RAW_POOL {
             self.raw_lent.push(Arc::clone(&batch));
         }
-        self.shared.events.push_shared(batch);
+        self.shared.events.push_shared(batch, mark);
         true
+    }
+
+    /// Records, on each socket with an event staged since the last call, that
+    /// the next push carries it (see `Conn::may_answer_peer_close`). A peer's
+    /// close frame itself does not count: without a 'closing' listener, JS does
+    /// nothing with it that the engine's reply could overtake.
+    pub(super) fn note_staged(&mut self) {
+        let next_push = self.pushes + 1;
+        let mut last_id = 0;
+        for rec in wire::event_records(&self.staging[self.staging_noted..]) {
+            if rec.id == 0 || rec.id == last_id || rec.kind == event::PEER_CLOSE || rec.kind == event::CLOSE {
+                continue;
+            }
+            last_id = rec.id;
+            if let Some(conn) = self.ids.get(&rec.id).and_then(|&key| self.conns.get_mut(key)) {
+                conn.note_event_push(next_push);
+            }
+        }
+        self.staging_noted = self.staging.len();
     }
 
     /// An empty raw buffer (a lent one JS has finished with, or a new one),

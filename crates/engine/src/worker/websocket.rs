@@ -7,7 +7,7 @@ use std::io;
 
 use super::timers::idle_tick;
 use super::{Worker, MAX_READS_PER_TURN};
-use crate::connection::Listed;
+use crate::connection::{Listed, Phase};
 
 impl Worker {
     pub(super) fn service_websocket(&mut self, key: usize) {
@@ -58,6 +58,9 @@ impl Worker {
                     let closing = conn.on_input(input, &limits, &mut sink, &mut self.codecs);
                     self.raw_used |= sink.raw_used;
                     if closing {
+                        if matches!(conn.phase(), Phase::PeerClosed) && !self.shared.hooks().closing {
+                            self.peer_closed.push((key, conn.id()));
+                        }
                         self.arm_close_timer(key);
                     }
                 }
@@ -81,6 +84,35 @@ impl Worker {
         let conn = &mut self.conns[key];
         if conn.join(Listed::Blocked) {
             self.blocked.push(key);
+        }
+    }
+
+    /// The end of a turn: answers the close frames that came this turn from
+    /// peers whose events JS has all handled (what it sent in answer is in the
+    /// inbox, applied first), as ws answers at once. The others wait for JS's
+    /// CLOSE (or the close timeout) as before.
+    pub(super) fn answer_peer_closes(&mut self) {
+        if self.peer_closed.is_empty() {
+            return;
+        }
+        self.note_staged();
+        // Read before draining the inbox: JS submits a batch's commands before it
+        // takes the next batch, so the commands for what it finished are there now.
+        let finished = self.shared.events.finished(self.index);
+        let js_writing = self.shared.commands_pending.load(std::sync::atomic::Ordering::SeqCst);
+        self.drain_inbox();
+        let peer_closed = std::mem::take(&mut self.peer_closed);
+        if js_writing {
+            return; // JS may be closing one of these sockets itself: its CLOSE decides
+        }
+        for (key, id) in peer_closed {
+            let Some(conn) = self.conns.get_mut(key).filter(|c| c.id() == id) else {
+                continue;
+            };
+            if conn.may_answer_peer_close(finished) && conn.answer_peer_close() {
+                self.arm_close_timer(key);
+                self.service_websocket(key);
+            }
         }
     }
 }
