@@ -13,7 +13,7 @@
 // Buffers given out (messages, fragments, ping payloads, `reason` of peerClose,
 // handOff's bytes) are lent: valid only until the call returns.
 
-const { RECORD_HEADER, Event, ClientFailure, FLAG_BINARY, errorCodeOf, decodeRequest, decodeResponse, decodePeer } = require('./wire');
+const { RECORD_HEADER, Event, ClientFailure, FLAG_BINARY, FLAG_ANSWERED, errorCodeOf, decodeRequest, decodeResponse, decodePeer } = require('./wire');
 
 /**
  * Dispatches every record of `arrayBuffer`. A throwing listener must not cost the
@@ -126,7 +126,7 @@ function dispatchRecord(sockets, emitter, records, buf, kind, flags, code, id, e
     case Event.FAIL:
       return records.fail(id, code);
     case Event.PEER_CLOSE:
-      return records.peerClose(id, code, buf.subarray(start, end));
+      return records.peerClose(id, code, buf.subarray(start, end), (flags & FLAG_ANSWERED) !== 0);
     case Event.REDIS:
       return records.redis(code === 1, extra, buf.toString('utf8', start, end));
     case Event.RESPONSE:

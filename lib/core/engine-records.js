@@ -203,7 +203,7 @@ class EngineRecords {
    * The peer's close frame, after the messages before it were handled: what
    * listeners send now still leaves before the reply, which echoes code and reason.
    */
-  peerClose(id, code, reply) {
+  peerClose(id, code, reply, answered) {
     const server = this.server;
     const socket = server._sockets.get(id);
     try {
@@ -213,7 +213,10 @@ class EngineRecords {
         if (server.listenerCount('closing') > 0) server.emit('closing', socket, code, reason);
       }
     } finally {
-      // A paused socket is not read: its close handshake waits for resume() too.
+      // The engine answered already (nobody listens to 'closing' and JS had handled
+      // everything before): nothing to send. A paused socket is not read: its close
+      // handshake waits for resume() too.
+      if (answered) return;
       if (socket !== undefined && socket[kPaused]) socket[kCloseReply] = [code, Buffer.from(reply)];
       else server._commands.bytes(Command.CLOSE, 0, code, id, reply);
     }

@@ -77,6 +77,8 @@ const FLAG_STASHED = 4;
 const FLAG_NO_COMPRESS = 8;
 /** TERMINATE: drop what is queued, instead of writing what the socket takes at once. */
 const FLAG_DROP_QUEUED = 16;
+// On a PEER_CLOSE event: the engine answered the close itself (JS sends no CLOSE).
+const FLAG_ANSWERED = 32;
 /** Payloads at least this large skip the command buffer: one native copy instead of two. */
 const STASH_MIN = 64 * 1024;
 /**
@@ -293,5 +295,5 @@ class CommandWriter {
 
 module.exports = {
   lent, RECORD_HEADER, Event, Command, CLIENT_ID_BIT, ClientFailure, TlsFailure, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS,
-  FLAG_DROP_QUEUED, STASH_MIN, ERROR_CODES, CLIENT_ERROR_CODES, errorCodeOf, decodeRequest, decodeResponse, encodeConnect, decodePeer, CommandWriter,
+  FLAG_DROP_QUEUED, FLAG_ANSWERED, STASH_MIN, ERROR_CODES, CLIENT_ERROR_CODES, errorCodeOf, decodeRequest, decodeResponse, encodeConnect, decodePeer, CommandWriter,
 };

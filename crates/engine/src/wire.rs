@@ -144,6 +144,8 @@ pub const FLAG_STASHED: u8 = 4;
 pub const FLAG_NO_COMPRESS: u8 = 8;
 /// TERMINATE: drop what is queued, instead of writing what the socket takes at once.
 pub const FLAG_DROP_QUEUED: u8 = 16;
+/// On a PEER_CLOSE event: the engine has answered the close already (JS sends no CLOSE).
+pub const FLAG_ANSWERED: u8 = 32;
 
 /// Appends one record to `out`.
 #[inline]

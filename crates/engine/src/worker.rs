@@ -85,9 +85,9 @@ pub struct Worker {
     staging_noted: usize,
     /// This worker's pushes to the event queue so far (`PushMark::seq` of the last).
     pushes: u64,
-    /// Sockets (key, id) whose peer's close frame came this turn, for the
-    /// engine to answer at the end of the turn if JS has nothing left to answer.
-    peer_closed: Vec<(usize, u32)>,
+    /// Sockets whose peer's close frame JS has not answered yet, for the engine
+    /// to answer at the end of a turn once JS has nothing left to answer.
+    peer_closed: Vec<websocket::PeerClosed>,
     timers: BTreeSet<(Instant, usize)>,
     /// Sockets with queued output from the current command batch.
     dirty: Vec<usize>,

@@ -8,6 +8,17 @@ use std::io;
 use super::timers::idle_tick;
 use super::{Worker, MAX_READS_PER_TURN};
 use crate::connection::{Listed, Phase};
+use crate::wire::{self, event};
+
+/// A socket whose peer's close frame came and that JS has not answered.
+pub(super) struct PeerClosed {
+    key: usize,
+    id: u32,
+    /// Where its PEER_CLOSE record is in `staging`, while `push` is the worker's
+    /// last push (it has not gone to JS yet): marked there when the engine answers.
+    record: Option<usize>,
+    push: u64,
+}
 
 impl Worker {
     pub(super) fn service_websocket(&mut self, key: usize) {
@@ -36,6 +47,7 @@ impl Worker {
             if in_place {
                 self.make_raw_room();
             }
+            let staged = self.staging.len();
             let conn = &mut self.conns[key];
             let raw_start = self.raw.len();
             let read =
@@ -59,7 +71,11 @@ impl Worker {
                     self.raw_used |= sink.raw_used;
                     if closing {
                         if matches!(conn.phase(), Phase::PeerClosed) && !self.shared.hooks().closing {
-                            self.peer_closed.push((key, conn.id()));
+                            let id = conn.id();
+                            let record = wire::event_records(&self.staging[staged..])
+                                .find(|r| r.kind == event::PEER_CLOSE && r.id == id)
+                                .map(|r| staged + r.payload_offset - wire::RECORD_HEADER);
+                            self.peer_closed.push(PeerClosed { key, id, record, push: self.pushes });
                         }
                         self.arm_close_timer(key);
                     }
@@ -87,10 +103,10 @@ impl Worker {
         }
     }
 
-    /// The end of a turn: answers the close frames that came this turn from
-    /// peers whose events JS has all handled (what it sent in answer is in the
-    /// inbox, applied first), as ws answers at once. The others wait for JS's
-    /// CLOSE (or the close timeout) as before.
+    /// The end of a turn: answers the close frames of peers whose events JS
+    /// has all handled (what it sent in answer is in the inbox, applied first),
+    /// as ws answers at once. The others wait for JS's CLOSE, or a later turn
+    /// by which JS has caught up, or the close timeout.
     pub(super) fn answer_peer_closes(&mut self) {
         if self.peer_closed.is_empty() {
             return;
@@ -99,20 +115,30 @@ impl Worker {
         // Read before draining the inbox: JS submits a batch's commands before it
         // takes the next batch, so the commands for what it finished are there now.
         let finished = self.shared.events.finished(self.index);
-        let js_writing = self.shared.commands_pending.load(std::sync::atomic::Ordering::SeqCst);
+        // JS may be closing one of these sockets itself: its CLOSE decides.
+        let js_writing = self.shared.commands_pending.load(std::sync::atomic::Ordering::SeqCst)
+            || self.shared.hooks().closing;
         self.drain_inbox();
-        let peer_closed = std::mem::take(&mut self.peer_closed);
-        if js_writing {
-            return; // JS may be closing one of these sockets itself: its CLOSE decides
-        }
-        for (key, id) in peer_closed {
-            let Some(conn) = self.conns.get_mut(key).filter(|c| c.id() == id) else {
+        let mut waiting = Vec::new();
+        for entry in std::mem::take(&mut self.peer_closed) {
+            let Some(conn) = self.conns.get_mut(entry.key).filter(|c| c.id() == entry.id) else {
                 continue;
             };
-            if conn.may_answer_peer_close(finished) && conn.answer_peer_close() {
-                self.arm_close_timer(key);
-                self.service_websocket(key);
+            if !matches!(conn.phase(), Phase::PeerClosed) {
+                continue; // answered by JS (or by the close timeout)
+            }
+            if js_writing || !conn.may_answer_peer_close(finished) {
+                waiting.push(entry);
+                continue;
+            }
+            if conn.answer_peer_close() {
+                if let Some(at) = entry.record.filter(|_| entry.push == self.pushes) {
+                    self.staging[at + 1] |= wire::FLAG_ANSWERED; // JS need not send CLOSE
+                }
+                self.arm_close_timer(entry.key);
+                self.service_websocket(entry.key);
             }
         }
+        self.peer_closed.append(&mut waiting);
     }
 }
