@@ -1,6 +1,7 @@
 //! Publishing to a topic's subscribers on this worker: the message is taken
-//! once from the command batch (shared by reference when large) and queued for
-//! every subscriber, in command order with that socket's own sends, with the
+//! once from the command batch (shared by reference when large), deflated at
+//! most once for the subscribers without context takeover (`PublishCoding`),
+//! and queued for every subscriber, in command order with that socket's own sends, with the
 //! same backpressure rules as a send. Worker 0 also keeps the Redis link
 //! (`crate::redis`): it forwards publishes to the other processes and fans
 //! theirs out here and, through the other workers' inboxes, there.
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use super::{Worker, REDIS_PUB, REDIS_SUB};
 use crate::commands::{CommandBatch, WorkerMsg};
-use crate::connection::{Listed, Payload};
+use crate::connection::{Listed, Payload, PublishCoding};
 use crate::events::Event;
 use crate::outbox::SHARE_THRESHOLD;
 use crate::redis::{LinkEvent, RedisConfig, RedisLink};
@@ -53,7 +54,10 @@ impl Worker {
         };
         let message = &bytes[start..end];
         let max_backpressure = self.shared.config.max_backpressure;
+        let deflate = self.shared.config.deflate.as_ref();
         let mut over_limit = Vec::new();
+        // The message deflated without context, by window size: once per publish on this worker.
+        let mut compressed: [Option<Arc<Vec<u8>>>; 16] = Default::default();
         for &key in subscribers {
             let conn = &mut self.conns[key];
             if conn.id() == skip {
@@ -63,12 +67,17 @@ impl Worker {
                 over_limit.push(key);
                 continue;
             }
-            let payload = if message.len() >= SHARE_THRESHOLD {
-                Payload::Shared(bytes, start, end)
-            } else {
-                Payload::Bytes(message)
+            let queued = match conn.publish_coding(message.len(), deflate) {
+                PublishCoding::Plain => conn.queue_data(binary, false, shared_or_copied(bytes, start, end)),
+                PublishCoding::Stateless(agreed) => {
+                    let level = deflate.map_or(6, |c| c.level);
+                    let data = compressed[agreed.server_window_bits as usize]
+                        .get_or_insert_with(|| self.codecs.compress_shared(&agreed, level, message));
+                    conn.queue_compressed(binary, shared_or_copied(data, 0, data.len()))
+                }
+                PublishCoding::OwnContext => conn.queue_message(binary, message, deflate, &mut self.codecs),
             };
-            if conn.queue_data(binary, false, payload) && conn.join(Listed::Dirty) {
+            if queued && conn.join(Listed::Dirty) {
                 self.dirty.push(key);
             }
         }
@@ -136,6 +145,15 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// `data[start..end]` by reference when large, else to be copied (small frames coalesce).
+fn shared_or_copied(data: &Arc<Vec<u8>>, start: usize, end: usize) -> Payload<'_> {
+    if end - start >= SHARE_THRESHOLD {
+        Payload::Shared(data, start, end)
+    } else {
+        Payload::Bytes(&data[start..end])
     }
 }
 
