@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::{Worker, REDIS_PUB, REDIS_SUB};
+use super::{Worker, REDIS_FIRST};
 use crate::commands::{CommandBatch, WorkerMsg};
 use crate::connection::{Listed, Payload, PublishCoding};
 use crate::events::Event;
@@ -114,7 +114,7 @@ impl Worker {
 
     /// Worker 0: starts the Redis link.
     pub(super) fn attach_redis(&mut self, cfg: RedisConfig) {
-        self.redis = Some(RedisLink::new(cfg, (REDIS_SUB, REDIS_PUB)));
+        self.redis = Some(RedisLink::new(cfg, REDIS_FIRST));
         self.service_redis(None);
     }
 
@@ -122,6 +122,7 @@ impl Worker {
     /// if due, read, write, and act on what it reports.
     pub(super) fn service_redis(&mut self, token: Option<mio::Token>) {
         let Some(link) = self.redis.as_mut() else { return };
+        let cluster = link.is_cluster();
         let registry = self.poll.registry();
         let mut events = Vec::new();
         link.retry(registry, std::time::Instant::now(), &mut events);
@@ -133,8 +134,11 @@ impl Worker {
             match event {
                 LinkEvent::Up => Self::sink(&mut self.staging, &self.shared)
                     .emit(0, Event::Redis { up: true, errno: 0, reason: b"" }),
-                LinkEvent::Down { reason, errno } => Self::sink(&mut self.staging, &self.shared)
-                    .emit(0, Event::Redis { up: false, errno, reason: &reason }),
+                LinkEvent::Down { reason, errno, node } => {
+                    let reason = down_reason(reason, errno, node, cluster);
+                    Self::sink(&mut self.staging, &self.shared)
+                        .emit(0, Event::Redis { up: false, errno, reason: &reason })
+                }
                 LinkEvent::Message { topic, binary, data } => {
                     let data = Arc::new(data);
                     for worker in 1..self.shared.worker_count() {
@@ -145,6 +149,18 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// The text of a REDIS down event. One server: Redis's error text, or nothing
+/// (JS names the server it was given). A cluster: the node is named too,
+/// alone beside an errno, or before the text.
+fn down_reason(reason: Vec<u8>, errno: i32, node: std::net::SocketAddr, cluster: bool) -> Vec<u8> {
+    match (cluster, reason.is_empty(), errno) {
+        (false, _, _) => reason,
+        (true, true, 0) => format!("the connection to {node} closed").into_bytes(),
+        (true, true, _) => node.to_string().into_bytes(),
+        (true, false, _) => [format!("{node}: ").as_bytes(), &reason].concat(),
     }
 }
 
