@@ -95,7 +95,7 @@ struct RedisConn {
     ready: bool,
     out: Vec<u8>,
     input: Vec<u8>,
-    /// The publishing connection's replies still to come.
+    /// The publishing connection's replies still to come (the subscribing one's stays empty).
     expect: VecDeque<Expect>,
 }
 
@@ -207,9 +207,11 @@ impl RedisLink {
                 return Err(e);
             }
         };
-        for conn in [&mut sub, &mut publisher] {
-            self.queue_hello(conn);
-        }
+        self.queue_hello(&mut sub.out);
+        self.queue_hello(&mut publisher.out);
+        // The publishing connection matches every reply to what it asked; the other reads messages.
+        let hello_replies = if self.cfg.password.is_some() { 2 } else { 1 };
+        publisher.expect.extend(std::iter::repeat_with(|| Expect::Hello).take(hello_replies));
         self.nodes.push(Node { addr, sub, publisher });
         Ok(index)
     }
@@ -231,17 +233,14 @@ impl RedisLink {
         })
     }
 
-    fn queue_hello(&self, conn: &mut RedisConn) {
+    /// AUTH (with a password), then PING: its PONG says the connection is usable.
+    fn queue_hello(&self, out: &mut Vec<u8>) {
         match (&self.cfg.username, &self.cfg.password) {
-            (Some(user), Some(pass)) => resp::encode_command(&[b"AUTH", user, pass], &mut conn.out),
-            (None, Some(pass)) => resp::encode_command(&[b"AUTH", pass], &mut conn.out),
+            (Some(user), Some(pass)) => resp::encode_command(&[b"AUTH", user, pass], out),
+            (None, Some(pass)) => resp::encode_command(&[b"AUTH", pass], out),
             _ => {}
         }
-        if self.cfg.password.is_some() {
-            conn.expect.push_back(Expect::Hello);
-        }
-        resp::encode_command(&[b"PING"], &mut conn.out);
-        conn.expect.push_back(Expect::Hello);
+        resp::encode_command(&[b"PING"], out);
     }
 
     fn ask_slot_map(&mut self, index: usize) {
