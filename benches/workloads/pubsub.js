@@ -6,8 +6,8 @@
 //   flight (loadgen rooms: a chat);
 // - pubsub-redis3: the same chat over 3 lws processes on one port (reusePort) sharing topics
 //   through one redis-server: deliveries/s and end-to-end latency, beside pubsub-rooms (lws only).
-// Servers: lws (server.publish), uWebSockets.js (app.publish) and ws (a loop over the topic's
-// clients), in pubsub-servers/. run.js calls `measure` with its process and CPU helpers.
+// Servers: lws (server.publish; WebSocketServer: wss.publish), uWebSockets.js (app.publish) and
+// ws (a loop over the topic's clients), in pubsub-servers/. run.js calls `measure` with its process and CPU helpers.
 
 const path = require('path');
 const readline = require('readline');
@@ -20,9 +20,10 @@ const script = (name) => path.relative(SERVERS_DIR, path.join(__dirname, 'pubsub
 function pubsubServer(srv) {
   const base = srv.name.replace(/ \(baseline\)$/, '');
   if (base === 'lws' || base === 'lws threads:0') return { ...srv, script: script('lws.js') };
+  if (base === 'lws WebSocketServer') return { ...srv, script: script('lws-wss.js') };
   if (base === 'uWS.js') return { ...srv, script: script('uws.js') };
   if (base === 'ws' || base === 'ws+bufferutil') return { ...srv, script: script('ws.js') };
-  return null; // lws WebSocketServer, rust-tokio: no topics to compare here
+  return null; // rust-tokio: no topics
 }
 
 const METRICS = {
@@ -67,7 +68,8 @@ function workloads(quick) {
 /** One measurement (run.js's `measure` hands pub/sub workloads here); `ctx`: run.js's helpers. */
 async function measure(srv, wl, ctx) {
   const server = pubsubServer(srv);
-  if (server === null || (wl.kind === 'pubsub-redis' && !srv.name.startsWith('lws'))) return { not_applicable: true, errors: 0 };
+  // Not applicable (shown as –): a server without topics; Redis, for other than lws.Server.
+  if (server === null || (wl.kind === 'pubsub-redis' && server.script !== script('lws.js'))) return { not_applicable: true, errors: 0, other_cpu_pct: 0 };
   if (wl.kind === 'pubsub-redis') return measureRedis(server, wl, ctx);
   const started = await ctx.startServer(server);
   try {
