@@ -34,8 +34,11 @@ export interface ServerOptions {
   host?: string;
   /** SO_REUSEPORT: several processes (e.g. cluster workers) listen on one port; the kernel spreads connections. */
   reusePort?: boolean;
-  /** Pub/sub across processes: `{ redis: 'redis://[user:password@]host[:port]', prefix: 'lws:' }`. */
-  pubsub?: { redis: string; prefix?: string };
+  /**
+   * Pub/sub across processes: `{ redis: 'redis://[user:password@]host[:port]', prefix: 'lws:' }`;
+   * a list of URLs is a Redis Cluster's nodes (sharded pub/sub, Redis 7+).
+   */
+  pubsub?: { redis: string | string[]; prefix?: string };
   /** Only upgrades to this path are accepted; others get 404. */
   path?: string;
   /** listen(2) backlog; default 511. */

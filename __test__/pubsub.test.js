@@ -165,3 +165,108 @@ test('WebSocketServer: ws.subscribe / wss.publish (lws extensions), from the con
   assert.equal(wss.publish('nobody', 'x'), false);
   for (const ws of [a, b, c]) ws.close();
 });
+
+// ---- permessage-deflate: a publish is deflated once per engine thread -------------------------
+
+/** The data frames a server sent, raw: { rsv1, opcode, payload } (its payload as sent, not inflated). */
+function serverFrames(buf) {
+  const frames = [];
+  let pos = 0;
+  while (buf.length - pos >= 2) {
+    let len = buf[pos + 1] & 0x7f;
+    let at = pos + 2;
+    if (len === 126) [len, at] = [buf.readUInt16BE(at), at + 2];
+    else if (len === 127) [len, at] = [Number(buf.readBigUInt64BE(at)), at + 8];
+    if (buf.length - at < len) break;
+    frames.push({ rsv1: (buf[pos] & 0x40) !== 0, opcode: buf[pos] & 0x0f, payload: buf.subarray(at, at + len) });
+    pos = at + len;
+  }
+  return { frames, used: pos };
+}
+
+/** A raw TCP subscriber that offers `extensions` (or nothing) and keeps every frame the server sends. */
+async function rawSubscriber(port, extensions) {
+  const { RawClient, upgradeRequest } = require('./helpers/differential');
+  const raw = new RawClient(port);
+  raw.write(upgradeRequest({ headers: extensions ? { 'Sec-WebSocket-Extensions': extensions } : {} }));
+  const head = await raw.head(5000);
+  assert.match(head.status, / 101 /);
+  raw.agreed = (head.headers.find(([n]) => n.toLowerCase() === 'sec-websocket-extensions') || [])[1];
+  raw.received = () => {
+    const { frames, used } = serverFrames(raw.buffer);
+    return used === raw.buffer.length ? frames : frames.slice(0, -1);
+  };
+  return raw;
+}
+
+const zlib = require('node:zlib');
+/** One message deflated without context (RFC 7692: the 00 00 ff ff tail put back). */
+const inflate = (payload) => zlib.inflateRawSync(Buffer.concat([payload, Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+
+test('permessage-deflate without context takeover: a publish is deflated once, the same bytes to every such subscriber', { timeout: 30000 }, async (t) => {
+  const server = new Server({ port: 0, host: '127.0.0.1', ...ENGINE_OPTIONS, perMessageDeflate: true });
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  server.on('connection', (socket) => server.subscribe(socket, 'news'));
+  await within(5000, 'listening', (done) => server.once('listening', done));
+  const deflate1 = await rawSubscriber(server.port, 'permessage-deflate');
+  const deflate2 = await rawSubscriber(server.port, 'permessage-deflate');
+  const smallWindow = await rawSubscriber(server.port, 'permessage-deflate; server_max_window_bits=10');
+  const plain = await rawSubscriber(server.port, null);
+  assert.equal(deflate1.agreed, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+  assert.match(smallWindow.agreed, /server_max_window_bits=10/);
+  const wsClient = await member(server.port); // ws's own inflater decodes what the engine deflated
+  wsClient.binaries = [];
+  wsClient.on('message', (data, isBinary) => { if (isBinary) wsClient.binaries.push(data); });
+  await waitUntil(() => server.numSubscribers('news') === 5, 5000, 'five subscribers');
+
+  const text = 'the same news, again and again. '.repeat(128); // 4 KiB: over the 1,024-byte threshold
+  const incompressible = require('node:crypto').randomBytes(100 * 1024); // deflated, still large: shared by reference
+  server.publish('news', text);
+  server.publish('news', 'short'); // under the threshold: sent as it is
+  server.publish('news', incompressible, true);
+  const subscribers = [deflate1, deflate2, smallWindow, plain];
+  await waitUntil(() => subscribers.every((s) => s.received().length === 3) && wsClient.inbox.length === 3, 10000, 'three publishes everywhere');
+
+  for (const s of [deflate1, deflate2, smallWindow]) {
+    const [big, short, binary] = s.received();
+    assert.deepEqual([big.rsv1, short.rsv1, binary.rsv1], [true, false, true], 'RSV1: deflated over the threshold only');
+    assert.ok(big.payload.length < 200, `deflated on the wire (${big.payload.length} bytes)`);
+    assert.equal(inflate(big.payload).toString(), text);
+    assert.equal(String(short.payload), 'short');
+    assert.ok(inflate(binary.payload).equals(incompressible));
+  }
+  assert.ok(deflate1.received()[0].payload.equals(deflate2.received()[0].payload), 'one deflate for both');
+  assert.ok(deflate1.received()[2].payload.equals(deflate2.received()[2].payload));
+  assert.deepEqual(plain.received().map((f) => f.rsv1), [false, false, false], 'no deflate negotiated: plain');
+  assert.equal(String(plain.received()[0].payload), text);
+  assert.deepEqual(wsClient.inbox.slice(0, 2), [text, 'short']);
+  assert.ok(wsClient.binaries[0].equals(incompressible));
+  for (const s of [...subscribers, wsClient]) (s.destroy || s.close).call(s);
+});
+
+test('permessage-deflate with context takeover: each subscriber deflates a publish with its own context', { timeout: 30000 }, async (t) => {
+  const server = new Server({ port: 0, host: '127.0.0.1', ...ENGINE_OPTIONS, perMessageDeflate: { serverNoContextTakeover: false } });
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  server.on('connection', (socket) => server.subscribe(socket, 'news'));
+  await within(5000, 'listening', (done) => server.once('listening', done));
+  const raw = await rawSubscriber(server.port, 'permessage-deflate');
+  assert.equal(raw.agreed, 'permessage-deflate; client_no_context_takeover');
+  const wsClients = [await member(server.port), await member(server.port)];
+  await waitUntil(() => server.numSubscribers('news') === 3, 5000, 'three subscribers');
+  const text = require('node:crypto').randomBytes(1024).toString('hex'); // compresses only so far, alone
+  for (let i = 0; i < 3; i++) server.publish('news', text);
+  await waitUntil(() => raw.received().length === 3 && wsClients.every((ws) => ws.inbox.length === 3), 10000, 'three publishes');
+  const [first, second] = raw.received();
+  assert.ok(first.rsv1 && second.rsv1);
+  // The second refers back to the first (the socket's context): only a few bytes.
+  assert.ok(second.payload.length < first.payload.length / 4, `${second.payload.length} vs ${first.payload.length}`);
+  const inflater = zlib.createInflateRaw();
+  const chunks = [];
+  inflater.on('data', (c) => chunks.push(c));
+  for (const f of raw.received()) inflater.write(Buffer.concat([f.payload, Buffer.from([0, 0, 0xff, 0xff])]));
+  await new Promise((resolve) => inflater.flush(resolve));
+  assert.equal(Buffer.concat(chunks).toString(), text.repeat(3));
+  for (const ws of wsClients) assert.deepEqual(ws.inbox, [text, text, text]);
+  raw.destroy();
+  for (const ws of wsClients) ws.close();
+});

@@ -8,56 +8,12 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('node:net');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const WebSocket = require('ws');
 const { Server } = require('..');
 const { within, waitUntil } = require('./helpers/wait');
 
-const haveRedis = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).status === 0;
-
-function needRedis(t) {
-  if (haveRedis) return true;
-  if (process.env.LWS_REQUIRE_REDIS === '1') assert.fail('LWS_REQUIRE_REDIS=1 but no redis-server on PATH (apt-get install redis-server)');
-  t.skip('redis-server is not installed (apt-get install redis-server); CI installs it');
-  return false;
-}
-
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  });
-});
-
-/** One RESP command on a fresh connection; resolves with the raw reply. */
-function redisCommand(port, ...args) {
-  return within(5000, `redis ${args[0]}`, (done, fail) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
-    });
-    socket.once('data', (d) => { done(String(d)); socket.destroy(); });
-    socket.on('error', fail);
-  });
-}
-
-/** A redis-server on `port` (no persistence), stopped after the test. */
-async function startRedis(t, port, extra = []) {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], { stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  t.after(() => { child.kill('SIGKILL'); return exited; });
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    try {
-      const reply = await redisCommand(port, 'PING');
-      if (reply.startsWith('+PONG') || reply.startsWith('-NOAUTH')) break;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return { child, exited, stop: () => { child.kill('SIGKILL'); return exited; } };
-}
+const { needRedis, freePort, redisCommand, startRedis, eventually } = require('./helpers/redis');
 
 /** A server whose clients "join"/"leave"/say anything (published to "room", not back to the sender). */
 async function node(t, redisPort, options = {}) {
@@ -85,15 +41,6 @@ async function member(server, join = true) {
     await waitUntil(() => ws.inbox.includes('joined true'), 5000, 'joined');
   }
   return ws;
-}
-
-/** Polls an async predicate until it holds (waitUntil takes synchronous ones). */
-async function eventually(predicate, ms, what) {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const numsub = async (port, channel) => Number(/:(\d+)\r\n$/.exec(await redisCommand(port, 'PUBSUB', 'NUMSUB', channel))[1]);

@@ -20,6 +20,7 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 const readline = require('readline');
+const pubsub = require('./workloads/pubsub');
 
 const ROOT = path.join(__dirname, '..');
 const LOADGEN_DIR = path.join(__dirname, 'loadgen');
@@ -166,7 +167,7 @@ function workloads(quick) {
     { id: 'client-connect', kind: 'connect', table: 'clients', server: ECHO_SERVER,
       title: `client connects, ${quick ? '1,000' : '5,000'} at 100 concurrent (open + close)`,
       args: ['--total', String(quick ? 1000 : 5000), '--concurrency', '100'], secs: 60 },
-  ];
+  ].concat(pubsub.workloads(quick));
 }
 
 // ------------------------------------------------------------------ /proc
@@ -350,6 +351,7 @@ function runChild(label, cmd, args, limitSecs, onLine, opts = {}) {
 // ------------------------------------------------------------------ one measurement
 
 async function measure(srv, wl) {
+  if (wl.measure) return wl.measure(srv, wl, { startServer, stopServer, runLoadgen, cpuSample, cpuDelta, freePort, round, HOST, CLK_TCK });
   const server = await startServer(srv, wl.serverArgs);
   try {
     const portArgs = ['--host', HOST, '--port', String(server.port)];
@@ -546,6 +548,8 @@ const METRICS = {
     ['client_us', 'client CPU µs/connection (all threads)', 'lower', 1],
   ],
 };
+
+Object.assign(METRICS, pubsub.METRICS);
 
 function fmt(x, d) {
   if (x === null || x === undefined) return '–';

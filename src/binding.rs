@@ -493,25 +493,37 @@ impl NativeServer {
         (counts, statuses)
     }
 
-    /// Links the engine to a Redis server (`pubsub.redis`) for pub/sub across
-    /// processes: `address` an IP (resolved by JS), `origin` this process's
-    /// 16-byte tag. REDIS events tell when the link is up or down.
+    /// Links the engine to Redis (`pubsub.redis`) for pub/sub across
+    /// processes: `addresses` IPs (resolved by JS) with their `ports`, one
+    /// server or, with `cluster`, a Redis Cluster's seed nodes; `origin` this
+    /// process's 16-byte tag. REDIS events tell when the link is up or down.
     #[napi]
+    #[allow(clippy::too_many_arguments)]
     pub fn attach_redis(
         &self,
-        address: String,
-        port: u32,
+        addresses: Vec<String>,
+        ports: Vec<u32>,
+        cluster: bool,
         username: Option<String>,
         password: Option<String>,
         prefix: String,
         origin: BufferSlice<'_>,
     ) -> Result<()> {
-        let ip: IpAddr =
-            address.parse().map_err(|_| Error::from_reason(format!("not an IP address: {address}")))?;
+        let mut nodes = Vec::with_capacity(addresses.len());
+        for (address, port) in addresses.iter().zip(&ports) {
+            let ip: IpAddr =
+                address.parse().map_err(|_| Error::from_reason(format!("not an IP address: {address}")))?;
+            nodes.push(SocketAddr::new(ip, *port as u16));
+        }
+        let target = match (cluster, nodes.as_slice()) {
+            (false, [one]) => lws_engine::redis::RedisTarget::Server(*one),
+            (true, [_, ..]) => lws_engine::redis::RedisTarget::Cluster(nodes),
+            _ => return Err(Error::from_reason("attachRedis: one address, or a cluster's seeds")),
+        };
         let origin: [u8; lws_engine::redis::ORIGIN_LEN] =
             origin[..].try_into().map_err(|_| Error::from_reason("origin: 16 bytes expected"))?;
         let cfg = lws_engine::redis::RedisConfig {
-            addr: SocketAddr::new(ip, port as u16),
+            target,
             username: username.map(String::into_bytes),
             password: password.map(String::into_bytes),
             prefix: prefix.into_bytes(),

@@ -64,16 +64,21 @@ class CoreServer extends EventEmitter {
     if (this.options.pubsub) this._attachRedis(this.options.pubsub);
   }
 
-  /** pubsub.redis: resolves the host, hands the link to the engine, and tells it the topics so far. */
-  _attachRedis({ host, port, username, password, prefix }) {
-    require('dns').lookup(host, (err, address) => {
+  /** pubsub.redis: resolves the hosts, hands the link to the engine, and tells it the topics so far. */
+  _attachRedis({ nodes, cluster, username, password, prefix }) {
+    const lookups = nodes.map(({ host }) => new Promise((resolve) => {
+      require('dns').lookup(host, (err, address) => resolve(err ? { host, err } : { address }));
+    }));
+    Promise.all(lookups).then((found) => {
       if (this._closing) return;
-      if (err) {
+      const failed = found.find((f) => f.err);
+      if (failed) {
         this._redisState = 'down';
-        this.emit('redis', 'down', Object.assign(new Error(`Redis: cannot resolve ${host}: ${err.code}`), { code: err.code }));
+        this.emit('redis', 'down', Object.assign(new Error(`Redis: cannot resolve ${failed.host}: ${failed.err.code}`), { code: failed.err.code }));
         return;
       }
-      this._engine.native.attachRedis(address, port, username ?? null, password ?? null, prefix, require('crypto').randomBytes(16));
+      this._engine.native.attachRedis(found.map((f) => f.address), nodes.map((n) => n.port), cluster,
+        username ?? null, password ?? null, prefix, require('crypto').randomBytes(16));
       for (const key of this._topics.keys()) this._commands.bytes(Command.REDIS_SUBSCRIBE, 0, 0, 0, Buffer.from(key, 'latin1'));
       this._engine.schedule();
     });

@@ -60,9 +60,11 @@ class EngineRecords {
     server._redisState = state;
     let err;
     if (!up) {
-      const { host, port } = server.options.pubsub;
-      if (reason.length) err = new Error(`Redis: ${reason}`);
-      else if (errno) err = Object.assign(new Error(`Redis: connect ${util.getSystemErrorName(-errno)} ${host}:${port}`), { code: util.getSystemErrorName(-errno) });
+      const { host, port, cluster } = server.options.pubsub;
+      // A cluster's link names the node (the reason beside an errno); one server is named as given.
+      const node = cluster ? reason : `${host}:${port}`;
+      if (errno) err = Object.assign(new Error(`Redis: connect ${util.getSystemErrorName(-errno)} ${node}`), { code: util.getSystemErrorName(-errno) });
+      else if (reason.length) err = new Error(`Redis: ${reason}`);
       else err = new Error(`Redis: the connection to ${host}:${port} closed`);
     }
     server.emit('redis', state, err);

@@ -25,8 +25,26 @@ const DEFLATE_KEYS = {
  */
 const kNegotiatedByJs = Symbol('lws.negotiatedByJs');
 
-/** `pubsub: { redis: 'redis://[user:password@]host[:port]', prefix }`: topics shared through Redis. */
-const PUBSUB_KEYS = { redis: 'string', prefix: 'string' };
+/**
+ * `pubsub: { redis, prefix }`: topics shared through Redis. `redis` is one server's URL
+ * ('redis://[user:password@]host[:port]'), or a list of a Redis Cluster's nodes (seeds:
+ * the others are found from them), as ioredis's `new Redis.Cluster([...])` and
+ * redis-rs's `ClusterClient::new(vec![...])` take them.
+ */
+const PUBSUB_KEYS = { redis: 'redis', prefix: 'string' };
+
+/** The most seed nodes a cluster list may hold (the engine serves 64 masters). */
+const MAX_REDIS_SEEDS = 64;
+
+/** `pubsub.redis` as the engine wants it: { host, port (the first node), nodes, cluster, username, password }. */
+function redisTargets(redis) {
+  const cluster = Array.isArray(redis);
+  const nodes = (cluster ? redis : [redis]).map(redisTarget);
+  const credentials = new Set(nodes.filter((n) => n.password !== undefined).map((n) => `${n.username ?? ''}\0${n.password}`));
+  if (credentials.size > 1) throw new TypeError('pubsub.redis: the cluster nodes\' URLs give different credentials (one user and password serve the whole cluster)');
+  const auth = nodes.find((n) => n.password !== undefined) || {};
+  return { host: nodes[0].host, port: nodes[0].port, nodes: nodes.map(({ host, port }) => ({ host, port })), cluster, username: auth.username, password: auth.password };
+}
 
 /** The Redis server of a `pubsub.redis` URL, or a TypeError that says what is wrong with it. */
 function redisTarget(text) {
@@ -90,6 +108,9 @@ function check(name, kind, v) {
     case 'deflate': return checkShape(name, v, DEFLATE_KEYS, true);
     case 'ssl': return checkShape(name, v, SSL_KEYS, false);
     case 'pubsub': return checkShape(name, v, PUBSUB_KEYS, false);
+    case 'redis': return typeof v === 'string'
+      || (Array.isArray(v) && v.length >= 1 && v.length <= MAX_REDIS_SEEDS && v.every((u) => typeof u === 'string'))
+      || fail(name, `a redis:// URL, or a list of 1 to ${MAX_REDIS_SEEDS} (a Redis Cluster's nodes)`, v);
     default: throw new Error(`unknown option kind ${kind}`);
   }
 }
@@ -169,7 +190,7 @@ function normalizeOptions(options) {
     reusePort: o.reusePort === true,
     perMessageDeflate: o.perMessageDeflate ?? false,
     httpServer: o.httpServer,
-    pubsub: o.pubsub && o.pubsub.redis !== undefined ? { ...redisTarget(o.pubsub.redis), prefix: o.pubsub.prefix ?? 'lws:' } : null,
+    pubsub: o.pubsub && o.pubsub.redis !== undefined ? { ...redisTargets(o.pubsub.redis), prefix: o.pubsub.prefix ?? 'lws:' } : null,
     engine: {
       path: o.path,
       maxMessageSize: o.maxMessageSize ?? 16 * 1024 * 1024,

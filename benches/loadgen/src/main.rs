@@ -15,6 +15,10 @@
 //!       -> opens N receivers and one control connection, then asks the server K times, one
 //!          after the other, to broadcast a B-byte text message to every open connection;
 //!          prints `start` and `stop`, then {deliveries, secs, per_sec, p50_ms, max_ms, errors, ...}
+//!   loadgen rooms --conns N --room-size R --size B --concurrency C --secs S [--port P]
+//!       -> pub/sub rooms with publishes from random members (see rooms.rs)
+
+mod rooms;
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -49,11 +53,12 @@ struct Args {
     total: usize,
     concurrency: usize,
     count: usize,
+    room_size: usize,
 }
 
 fn parse_args() -> Res<Args> {
     let mut it = std::env::args().skip(1);
-    let cmd = it.next().ok_or("usage: loadgen echo|handshakes|idle|broadcast [options]")?;
+    let cmd = it.next().ok_or("usage: loadgen echo|handshakes|idle|broadcast|rooms [options]")?;
     let mut a = Args {
         cmd,
         host: "127.0.0.1".into(),
@@ -66,6 +71,7 @@ fn parse_args() -> Res<Args> {
         total: 5000,
         concurrency: 100,
         count: 20,
+        room_size: 10,
     };
     while let Some(k) = it.next() {
         if k == "--binary" {
@@ -82,6 +88,7 @@ fn parse_args() -> Res<Args> {
             "--inflight" => a.inflight = v.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
             "--total" => a.total = v.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
             "--concurrency" => a.concurrency = v.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
+            "--room-size" => a.room_size = v.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
             "--count" => a.count = v.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
             "--secs" => a.secs = v.parse().map_err(|e: std::num::ParseFloatError| bad(e.to_string()))?,
             _ => return Err(format!("unknown option {k}")),
@@ -92,6 +99,9 @@ fn parse_args() -> Res<Args> {
     }
     if a.cmd == "broadcast" && (a.count == 0 || a.count > 100_000 || a.size < BROADCAST_HEAD || a.size > (1 << 20)) {
         return Err(format!("broadcast needs 1 <= count <= 100000 and {BROADCAST_HEAD} <= size <= 1048576"));
+    }
+    if a.cmd == "rooms" && (a.room_size == 0 || a.size < rooms::ROOMS_HEAD || a.size > (1 << 20)) {
+        return Err(format!("rooms needs room-size >= 1 and {} <= size <= 1048576", rooms::ROOMS_HEAD));
     }
     Ok(a)
 }
@@ -815,6 +825,7 @@ fn main() {
             Err(e) => Err(e),
         },
         "broadcast" => local.block_on(&rt, run_broadcast(&a)),
+        "rooms" => local.block_on(&rt, rooms::run(&a)),
         c => Err(format!("unknown command {c}")),
     };
     match out {

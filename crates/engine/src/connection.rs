@@ -29,7 +29,7 @@ mod session;
 
 pub use client::{ClientState, ResponseProgress};
 pub use http::{AwaitState, RequestState};
-pub use session::{Payload, SharedCodecs, SocketDeflate};
+pub use session::{Payload, PublishCoding, SharedCodecs, SocketDeflate};
 
 pub enum Phase {
     /// A client's connect() is under way (the request waits in the outbox).

@@ -1,24 +1,38 @@
 //! Pub/sub across processes and machines through Redis: the link one worker
-//! (worker 0) keeps to a Redis server. Two connections, as RESP2 wants: one in
-//! subscribe mode (`SUBSCRIBE prefix+topic` while this process has local
-//! subscribers to the topic), one for `PUBLISH`. A message is tagged with this
+//! (worker 0) keeps. Per Redis node, two connections, as RESP2 wants: one in
+//! subscribe mode (subscribed to `prefix+topic` while this process has local
+//! subscribers to the topic), one for publishing. A message is tagged with this
 //! process's origin id, so the copy Redis sends back is not delivered twice.
 //! Messages from other processes come out as `LinkEvent::Message`, for the
 //! worker to fan out like a local publish: no JavaScript per message.
 //!
+//! Two targets:
+//! - one server: `SUBSCRIBE` / `PUBLISH` on it;
+//! - a Redis Cluster (7+): sharded pub/sub. The slot map comes from
+//!   `CLUSTER SLOTS` asked of a seed node; each channel's `SSUBSCRIBE` and
+//!   `SPUBLISH` go to the master of its slot (`lws_proto::redis_cluster`). A
+//!   `MOVED` answer to a publish re-maps the slot and sends it again there;
+//!   a slot that moved away (`MOVED` to a subscribe, or Redis unsubscribing
+//!   the channel itself) makes the link ask for the map again and subscribe
+//!   where the slot now is.
+//!
 //! At most once: while the link is down, publishes to Redis are dropped and
-//! messages from other processes are missed; it reconnects (100 ms backoff,
-//! doubling to 1 s) and subscribes again to every topic it had.
+//! messages from other processes are missed. Any node's connection failing
+//! takes the whole link down (as a cluster without full coverage refuses
+//! service by default); it reconnects (100 ms backoff, doubling to 1 s; in a
+//! cluster, to the seeds and the last known masters in turn), and subscribes
+//! again to every topic it had.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use crate::connector;
+use lws_proto::redis_cluster::{self, SLOTS};
 use lws_proto::resp::{self, Reply};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -27,10 +41,20 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 pub const ORIGIN_LEN: usize = 16;
 /// The byte after the tag: bit 0, a binary message.
 const BINARY: u8 = 1;
+/// Masters a cluster link talks to at most (two connections, two tokens each).
+pub const MAX_NODES: usize = 64;
+
+/// Where the link goes.
+pub enum RedisTarget {
+    /// One Redis server (`pubsub.redis: 'redis://...'`).
+    Server(SocketAddr),
+    /// A Redis Cluster's seed nodes (`pubsub.redis: ['redis://...', ...]`).
+    Cluster(Vec<SocketAddr>),
+}
 
 /// What JS configured (`pubsub.redis`).
 pub struct RedisConfig {
-    pub addr: SocketAddr,
+    pub target: RedisTarget,
     /// `AUTH [username] password`.
     pub username: Option<Vec<u8>>,
     pub password: Option<Vec<u8>>,
@@ -44,15 +68,26 @@ pub struct RedisConfig {
 
 /// What the link tells the worker.
 pub enum LinkEvent {
-    /// Both connections are up (and authenticated).
+    /// Every connection is up (and authenticated); in a cluster, the slot map is known.
     Up,
-    /// The link went down: Redis's error text, or an errno (0 when Redis closed it).
-    Down { reason: Vec<u8>, errno: i32 },
+    /// The link went down: Redis's error text, or an errno (0 when Redis closed
+    /// it); `node`, the node concerned.
+    Down { reason: Vec<u8>, errno: i32, node: SocketAddr },
     /// A message another process published.
     Message { topic: Vec<u8>, binary: bool, data: Vec<u8> },
 }
 
-/// One of the two connections.
+/// A reply a publishing connection waits for, in order.
+enum Expect {
+    /// To AUTH or PING.
+    Hello,
+    /// To CLUSTER SLOTS.
+    SlotMap,
+    /// To PUBLISH / SPUBLISH; in a cluster, the command itself, to send again after a MOVED.
+    Publish(Option<Vec<u8>>),
+}
+
+/// One connection to a node.
 struct RedisConn {
     stream: TcpStream,
     connected: bool,
@@ -60,33 +95,71 @@ struct RedisConn {
     ready: bool,
     out: Vec<u8>,
     input: Vec<u8>,
+    /// The publishing connection's replies still to come (the subscribing one's stays empty).
+    expect: VecDeque<Expect>,
 }
+
+/// A Redis node (the server, or a cluster master) and the link's two connections to it.
+struct Node {
+    addr: SocketAddr,
+    sub: RedisConn,
+    publisher: RedisConn,
+}
+
+/// Why a connection is dropped: Redis's text, or an errno (0: closed by Redis).
+type Failure = (Vec<u8>, i32);
 
 pub struct RedisLink {
     cfg: RedisConfig,
-    tokens: (Token, Token),
-    sub: Option<RedisConn>,
-    publisher: Option<RedisConn>,
+    /// Node i's subscriber connection is `first_token - 2i`, its publisher the token below.
+    first_token: usize,
+    nodes: Vec<Node>,
+    /// A cluster's slot -> index in `nodes`, once `CLUSTER SLOTS` answered.
+    slots: Option<Box<[u8; SLOTS]>>,
+    /// A cluster: a `CLUSTER SLOTS` is on its way (one at a time).
+    map_asked: bool,
     /// Topics with local subscribers (subscribed again after a reconnect).
     topics: HashSet<Vec<u8>>,
+    /// Which node each topic's channel is subscribed on (all on node 0 for one server).
+    subscribed_on: HashMap<Vec<u8>, usize>,
+    /// A cluster: nodes to try first, in turn (the seeds, then the masters last known).
+    candidates: Vec<SocketAddr>,
+    next_candidate: usize,
     up: bool,
     retry_at: Option<Instant>,
     backoff: Duration,
 }
 
 impl RedisLink {
-    /// `tokens`: (subscriber, publisher) for the worker's poll.
-    pub fn new(cfg: RedisConfig, tokens: (Token, Token)) -> Self {
+    /// `first_token`: the highest of the `2 * MAX_NODES` poll tokens the link may use.
+    pub fn new(cfg: RedisConfig, first_token: usize) -> Self {
+        let candidates = match &cfg.target {
+            RedisTarget::Server(addr) => vec![*addr],
+            RedisTarget::Cluster(seeds) => seeds.clone(),
+        };
         RedisLink {
             cfg,
-            tokens,
-            sub: None,
-            publisher: None,
+            first_token,
+            nodes: Vec::new(),
+            slots: None,
+            map_asked: false,
             topics: HashSet::new(),
+            subscribed_on: HashMap::new(),
+            candidates,
+            next_candidate: 0,
             up: false,
             retry_at: Some(Instant::now()),
             backoff: FIRST_BACKOFF,
         }
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.cfg.target, RedisTarget::Cluster(_))
+    }
+
+    /// Whether a poll token is one of this link's.
+    pub fn owns(first_token: usize, token: Token) -> bool {
+        token.0 <= first_token && token.0 > first_token - 2 * MAX_NODES
     }
 
     /// When the link wants `retry` called (a reconnect is due).
@@ -94,43 +167,73 @@ impl RedisLink {
         self.retry_at
     }
 
-    /// Connects both connections if a (re)connect is due.
+    /// Connects if a (re)connect is due: to the server, or to the next cluster
+    /// candidate, asked for the slot map.
     pub fn retry(&mut self, registry: &Registry, now: Instant, events: &mut Vec<LinkEvent>) {
         match self.retry_at {
             Some(at) if at <= now => {}
             _ => return,
         }
         self.retry_at = None;
-        let opened = (|| -> io::Result<(RedisConn, RedisConn)> {
-            let mut sub = self.open(registry, self.tokens.0)?;
-            let mut publisher = self.open(registry, self.tokens.1)?;
-            // Queued now, written once connected: AUTH, then PING (its PONG says the link is usable).
-            for conn in [&mut sub, &mut publisher] {
-                self.queue_hello(&mut conn.out);
+        let addr = self.candidates[self.next_candidate % self.candidates.len()];
+        self.next_candidate += 1;
+        match self.add_node(registry, addr) {
+            Ok(index) => {
+                if self.is_cluster() {
+                    self.ask_slot_map(index);
+                } else {
+                    self.sync_subscriptions();
+                }
             }
-            if !self.topics.is_empty() {
-                let channels: Vec<Vec<u8>> = self.topics.iter().map(|t| self.channel(t)).collect();
-                let mut args: Vec<&[u8]> = vec![b"SUBSCRIBE"];
-                args.extend(channels.iter().map(Vec::as_slice));
-                resp::encode_command(&args, &mut sub.out);
-            }
-            Ok((sub, publisher))
-        })();
-        match opened {
-            Ok((sub, publisher)) => {
-                self.sub = Some(sub);
-                self.publisher = Some(publisher);
-            }
-            Err(e) => self.fail(registry, Vec::new(), e.raw_os_error().unwrap_or(libc::EIO), events),
+            Err(e) => self.fail(registry, (Vec::new(), e.raw_os_error().unwrap_or(libc::EIO)), addr, events),
         }
     }
 
-    fn open(&self, registry: &Registry, token: Token) -> io::Result<RedisConn> {
-        let mut stream = connector::connect_to(self.cfg.addr, None)?;
-        registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
-        Ok(RedisConn { stream, connected: false, ready: false, out: Vec::new(), input: Vec::new() })
+    /// Opens both connections to a node (AUTH and PING queued); its index in `nodes`.
+    fn add_node(&mut self, registry: &Registry, addr: SocketAddr) -> io::Result<usize> {
+        if let Some(index) = self.nodes.iter().position(|n| n.addr == addr) {
+            return Ok(index);
+        }
+        let index = self.nodes.len();
+        if index == MAX_NODES {
+            return Err(io::Error::other("more Redis Cluster masters than the link serves"));
+        }
+        let (sub_token, pub_token) = self.tokens(index);
+        let mut sub = self.open(registry, addr, sub_token)?;
+        let mut publisher = match self.open(registry, addr, pub_token) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = registry.deregister(&mut sub.stream);
+                return Err(e);
+            }
+        };
+        self.queue_hello(&mut sub.out);
+        self.queue_hello(&mut publisher.out);
+        // The publishing connection matches every reply to what it asked; the other reads messages.
+        let hello_replies = if self.cfg.password.is_some() { 2 } else { 1 };
+        publisher.expect.extend(std::iter::repeat_with(|| Expect::Hello).take(hello_replies));
+        self.nodes.push(Node { addr, sub, publisher });
+        Ok(index)
     }
 
+    fn tokens(&self, index: usize) -> (Token, Token) {
+        (Token(self.first_token - 2 * index), Token(self.first_token - 2 * index - 1))
+    }
+
+    fn open(&self, registry: &Registry, addr: SocketAddr, token: Token) -> io::Result<RedisConn> {
+        let mut stream = connector::connect_to(addr, None)?;
+        registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+        Ok(RedisConn {
+            stream,
+            connected: false,
+            ready: false,
+            out: Vec::new(),
+            input: Vec::new(),
+            expect: VecDeque::new(),
+        })
+    }
+
+    /// AUTH (with a password), then PING: its PONG says the connection is usable.
     fn queue_hello(&self, out: &mut Vec<u8>) {
         match (&self.cfg.username, &self.cfg.password) {
             (Some(user), Some(pass)) => resp::encode_command(&[b"AUTH", user, pass], out),
@@ -140,26 +243,81 @@ impl RedisLink {
         resp::encode_command(&[b"PING"], out);
     }
 
+    fn ask_slot_map(&mut self, index: usize) {
+        if self.map_asked {
+            return;
+        }
+        self.map_asked = true;
+        let publisher = &mut self.nodes[index].publisher;
+        resp::encode_command(&[b"CLUSTER", b"SLOTS"], &mut publisher.out);
+        publisher.expect.push_back(Expect::SlotMap);
+    }
+
     fn channel(&self, topic: &[u8]) -> Vec<u8> {
         [&self.cfg.prefix[..], topic].concat()
+    }
+
+    /// The node a channel belongs on: the server, or its slot's master (None
+    /// while a cluster's map is unknown).
+    fn node_for(&self, channel: &[u8]) -> Option<usize> {
+        if !self.is_cluster() {
+            return (!self.nodes.is_empty()).then_some(0);
+        }
+        let slots = self.slots.as_ref()?;
+        Some(slots[redis_cluster::key_slot(channel) as usize] as usize)
+    }
+
+    fn subscribe_command(&self) -> &'static [u8] {
+        if self.is_cluster() {
+            b"SSUBSCRIBE"
+        } else {
+            b"SUBSCRIBE"
+        }
+    }
+
+    /// Subscribes every wanted topic where it belongs now (and off where it was).
+    fn sync_subscriptions(&mut self) {
+        let topics: Vec<Vec<u8>> = self.topics.iter().cloned().collect();
+        for topic in topics {
+            self.place_subscription(&topic);
+        }
+    }
+
+    fn place_subscription(&mut self, topic: &[u8]) {
+        let channel = self.channel(topic);
+        let Some(target) = self.node_for(&channel) else { return };
+        let current = self.subscribed_on.get(topic).copied();
+        if current == Some(target) {
+            return;
+        }
+        if let Some(old) = current {
+            self.send_unsubscribe(old, &channel);
+        }
+        let command = self.subscribe_command();
+        resp::encode_command(&[command, &channel], &mut self.nodes[target].sub.out);
+        self.subscribed_on.insert(topic.to_vec(), target);
+    }
+
+    fn send_unsubscribe(&mut self, node: usize, channel: &[u8]) {
+        let command: &[u8] = if self.is_cluster() { b"SUNSUBSCRIBE" } else { b"UNSUBSCRIBE" };
+        if let Some(n) = self.nodes.get_mut(node) {
+            resp::encode_command(&[command, channel], &mut n.sub.out);
+        }
     }
 
     /// This process has local subscribers to `topic` now (0 -> 1).
     pub fn subscribe(&mut self, topic: &[u8]) {
         if self.topics.insert(topic.to_vec()) {
-            let channel = self.channel(topic);
-            if let Some(sub) = self.sub.as_mut() {
-                resp::encode_command(&[b"SUBSCRIBE", &channel], &mut sub.out);
-            }
+            self.place_subscription(topic);
         }
     }
 
     /// No more local subscribers to `topic` (1 -> 0).
     pub fn unsubscribe(&mut self, topic: &[u8]) {
         if self.topics.remove(topic) {
-            let channel = self.channel(topic);
-            if let Some(sub) = self.sub.as_mut() {
-                resp::encode_command(&[b"UNSUBSCRIBE", &channel], &mut sub.out);
+            if let Some(node) = self.subscribed_on.remove(topic) {
+                let channel = self.channel(topic);
+                self.send_unsubscribe(node, &channel);
             }
         }
     }
@@ -170,137 +328,317 @@ impl RedisLink {
             return;
         }
         let channel = self.channel(topic);
-        let Some(publisher) = self.publisher.as_mut() else { return };
+        let Some(node) = self.node_for(&channel) else { return };
         let mut payload = Vec::with_capacity(ORIGIN_LEN + 1 + data.len());
         payload.extend_from_slice(&self.cfg.origin);
         payload.push(if binary { BINARY } else { 0 });
         payload.extend_from_slice(data);
-        resp::encode_command(&[b"PUBLISH", &channel, &payload], &mut publisher.out);
+        let cluster = self.is_cluster();
+        let publisher = &mut self.nodes[node].publisher;
+        if cluster {
+            let mut command = Vec::with_capacity(payload.len() + channel.len() + 48);
+            resp::encode_command(&[b"SPUBLISH", &channel, &payload], &mut command);
+            publisher.out.extend_from_slice(&command);
+            publisher.expect.push_back(Expect::Publish(Some(command)));
+        } else {
+            resp::encode_command(&[b"PUBLISH", &channel, &payload], &mut publisher.out);
+            publisher.expect.push_back(Expect::Publish(None));
+        }
     }
 
     /// After commands were queued: writes what the sockets take.
     pub fn flush(&mut self, registry: &Registry, events: &mut Vec<LinkEvent>) {
-        for which in [0, 1] {
-            if let Err((reason, errno)) = self.write(which) {
-                return self.fail(registry, reason, errno, events);
-            }
+        let failed = self.nodes.iter_mut().find_map(|node| {
+            let result = write(&mut node.sub).and_then(|()| write(&mut node.publisher));
+            result.err().map(|failure| (failure, node.addr))
+        });
+        if let Some((failure, addr)) = failed {
+            self.fail(registry, failure, addr, events);
         }
     }
 
     /// One of the link's sockets is ready (`token`).
     pub fn on_ready(&mut self, registry: &Registry, token: Token, events: &mut Vec<LinkEvent>) {
-        let which = if token == self.tokens.0 { 0 } else { 1 };
-        if let Err((reason, errno)) = self.service(which, events) {
-            self.fail(registry, reason, errno, events);
+        let offset = self.first_token - token.0;
+        let (index, publisher) = (offset / 2, offset % 2 == 1);
+        let Some(node) = self.nodes.get(index) else { return };
+        let addr = node.addr;
+        let result =
+            if publisher { self.service_publisher(registry, index) } else { self.service_sub(index, events) };
+        match result {
+            Ok(()) => self.note_up(events),
+            Err(failure) => self.fail(registry, failure, addr, events),
         }
     }
 
-    fn conn(&mut self, which: usize) -> Option<&mut RedisConn> {
-        if which == 0 {
-            self.sub.as_mut()
-        } else {
-            self.publisher.as_mut()
-        }
-    }
-
-    fn write(&mut self, which: usize) -> Result<(), (Vec<u8>, i32)> {
-        let Some(conn) = self.conn(which) else { return Ok(()) };
-        if !conn.connected {
-            return Ok(());
-        }
-        while !conn.out.is_empty() {
-            match conn.stream.write(&conn.out) {
-                Ok(0) => return Err((Vec::new(), libc::EPIPE)),
-                Ok(n) => {
-                    conn.out.drain(..n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err((Vec::new(), e.raw_os_error().unwrap_or(libc::EIO))),
-            }
-        }
-        Ok(())
-    }
-
-    fn service(&mut self, which: usize, events: &mut Vec<LinkEvent>) -> Result<(), (Vec<u8>, i32)> {
-        let max_bulk = self.cfg.max_message + ORIGIN_LEN + 1 + 64 * 1024;
-        let origin = self.cfg.origin;
-        let prefix_len = self.cfg.prefix.len();
-        let Some(conn) = self.conn(which) else { return Ok(()) };
-        if !conn.connected {
-            match connector::connect_result(&conn.stream) {
-                Ok(()) => conn.connected = true,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
-                Err(e) => return Err((Vec::new(), e.raw_os_error().unwrap_or(libc::ECONNREFUSED))),
-            }
-        }
-        self.write(which)?;
-        let conn = self.conn(which).expect("checked above");
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match conn.stream.read(&mut buf) {
-                Ok(0) => return Err((Vec::new(), 0)),
-                Ok(n) => conn.input.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err((Vec::new(), e.raw_os_error().unwrap_or(libc::EIO))),
-            }
-        }
-        let mut used = 0;
-        loop {
-            let parsed = resp::parse_reply(&conn.input[used..], max_bulk)
-                .map_err(|_| (b"malformed reply from Redis".to_vec(), libc::EPROTO))?;
-            let Some((reply, n)) = parsed else { break };
-            used += n;
-            match &reply {
-                Reply::Error(text) => return Err((text.to_vec(), 0)),
-                Reply::Simple(b"PONG") => conn.ready = true,
-                _ => {
-                    if let Some((channel, payload)) = resp::as_message(&reply) {
-                        let from_here = payload.get(..ORIGIN_LEN) == Some(&origin[..]);
-                        if !from_here && payload.len() > ORIGIN_LEN && channel.len() >= prefix_len {
-                            events.push(LinkEvent::Message {
-                                topic: channel[prefix_len..].to_vec(),
-                                binary: payload[ORIGIN_LEN] & BINARY != 0,
-                                data: payload[ORIGIN_LEN + 1..].to_vec(),
-                            });
-                        }
-                    }
-                }
-            }
-        }
-        conn.input.drain(..used);
-        let both_ready =
-            self.sub.as_ref().is_some_and(|c| c.ready) && self.publisher.as_ref().is_some_and(|c| c.ready);
-        if both_ready && !self.up {
+    fn note_up(&mut self, events: &mut Vec<LinkEvent>) {
+        let ready = !self.nodes.is_empty()
+            && (!self.is_cluster() || self.slots.is_some())
+            && self.nodes.iter().all(|n| n.sub.ready && n.publisher.ready);
+        if ready && !self.up {
             self.up = true;
             self.backoff = FIRST_BACKOFF;
             events.push(LinkEvent::Up);
         }
+    }
+
+    fn service_sub(&mut self, index: usize, events: &mut Vec<LinkEvent>) -> Result<(), Failure> {
+        let max_bulk = self.cfg.max_message + ORIGIN_LEN + 1 + 64 * 1024;
+        let conn = &mut self.nodes[index].sub;
+        read(conn)?;
+        let mut input = std::mem::take(&mut conn.input);
+        let mut used = 0;
+        let mut remap = false;
+        let result = loop {
+            let parsed = match resp::parse_reply(&input[used..], max_bulk) {
+                Ok(p) => p,
+                Err(_) => break Err((b"malformed reply from Redis".to_vec(), 0)),
+            };
+            let Some((reply, n)) = parsed else { break Ok(()) };
+            used += n;
+            match &reply {
+                Reply::Simple(b"PONG") => self.nodes[index].sub.ready = true,
+                // The slot is served elsewhere now: subscribe there once the map is known again.
+                Reply::Error(text) if redis_cluster::parse_moved(text).is_some() => {
+                    let (slot, _, _) = redis_cluster::parse_moved(text).expect("checked");
+                    self.forget_slot(index, slot);
+                    remap = true;
+                }
+                Reply::Error(text) => break Err((text.to_vec(), 0)),
+                _ => {
+                    if let Some((channel, payload)) = resp::as_message(&reply) {
+                        self.on_message(channel, payload, events);
+                    } else if let Some(channel) = unsubscribed_by_redis(&reply) {
+                        // Redis unsubscribed a channel itself (its slot moved): subscribe where it went.
+                        let topic = channel.get(self.cfg.prefix.len()..).unwrap_or_default().to_vec();
+                        if self.topics.contains(&topic) && self.subscribed_on.get(&topic) == Some(&index) {
+                            self.subscribed_on.remove(&topic);
+                            remap = true;
+                        }
+                    }
+                }
+            }
+        };
+        input.drain(..used);
+        self.nodes[index].sub.input = input;
+        if remap && self.is_cluster() {
+            self.ask_slot_map(index);
+        }
+        result
+    }
+
+    /// Subscriptions on `index` to channels of `slot` are gone (MOVED).
+    fn forget_slot(&mut self, index: usize, slot: u16) {
+        let prefix = &self.cfg.prefix;
+        self.subscribed_on.retain(|topic, node| {
+            *node != index || redis_cluster::key_slot(&[&prefix[..], topic].concat()) != slot
+        });
+    }
+
+    fn on_message(&self, channel: &[u8], payload: &[u8], events: &mut Vec<LinkEvent>) {
+        let prefix_len = self.cfg.prefix.len();
+        let from_here = payload.get(..ORIGIN_LEN) == Some(&self.cfg.origin[..]);
+        if !from_here && payload.len() > ORIGIN_LEN && channel.len() >= prefix_len {
+            events.push(LinkEvent::Message {
+                topic: channel[prefix_len..].to_vec(),
+                binary: payload[ORIGIN_LEN] & BINARY != 0,
+                data: payload[ORIGIN_LEN + 1..].to_vec(),
+            });
+        }
+    }
+
+    fn service_publisher(&mut self, registry: &Registry, index: usize) -> Result<(), Failure> {
+        let conn = &mut self.nodes[index].publisher;
+        read(conn)?;
+        let mut input = std::mem::take(&mut conn.input);
+        let mut used = 0;
+        let result = loop {
+            // Publish replies are integers; a slot map is small (3 items per range).
+            let parsed = match resp::parse_reply(&input[used..], 64 * 1024) {
+                Ok(p) => p,
+                Err(_) => break Err((b"malformed reply from Redis".to_vec(), 0)),
+            };
+            let Some((reply, n)) = parsed else { break Ok(()) };
+            used += n;
+            let expected = self.nodes[index].publisher.expect.pop_front();
+            match (expected, &reply) {
+                (Some(Expect::Hello), Reply::Simple(b"PONG")) => self.nodes[index].publisher.ready = true,
+                (Some(Expect::Hello), Reply::Simple(_)) => {}
+                (Some(Expect::SlotMap), Reply::Array(_)) => {
+                    if let Err(failure) = self.apply_slot_map(registry, index, &reply) {
+                        break Err(failure);
+                    }
+                }
+                (Some(Expect::Publish(_)), Reply::Integer(_)) => {}
+                (Some(Expect::Publish(Some(command))), Reply::Error(text))
+                    if redis_cluster::parse_moved(text).is_some() =>
+                {
+                    let (slot, host, port) = redis_cluster::parse_moved(text).expect("checked");
+                    if let Err(failure) = self.redirect(registry, index, slot, host, port, command) {
+                        break Err(failure);
+                    }
+                }
+                (_, Reply::Error(text)) => break Err((text.to_vec(), 0)),
+                _ => break Err((b"unexpected reply from Redis".to_vec(), 0)),
+            }
+        };
+        if let Some(node) = self.nodes.get_mut(index) {
+            input.drain(..used);
+            node.publisher.input = input;
+        }
+        result
+    }
+
+    /// A publish answered `MOVED`: the slot is `host:port`'s now; send it again there.
+    fn redirect(
+        &mut self,
+        registry: &Registry,
+        from: usize,
+        slot: u16,
+        host: &[u8],
+        port: u16,
+        command: Vec<u8>,
+    ) -> Result<(), Failure> {
+        let addr = self.endpoint(from, host, port)?;
+        let target = self.add_node(registry, addr).map_err(|e| io_failure(&e))?;
+        if let Some(slots) = self.slots.as_mut() {
+            slots[slot as usize] = target as u8;
+        }
+        let publisher = &mut self.nodes[target].publisher;
+        publisher.out.extend_from_slice(&command);
+        publisher.expect.push_back(Expect::Publish(Some(command)));
+        // Other slots may have moved with it.
+        self.ask_slot_map(target);
         Ok(())
     }
 
-    /// Drops both connections, tells the worker (once per outage) and schedules a reconnect.
-    fn fail(&mut self, registry: &Registry, reason: Vec<u8>, errno: i32, events: &mut Vec<LinkEvent>) {
-        for conn in [self.sub.take(), self.publisher.take()].into_iter().flatten() {
-            let mut stream = conn.stream;
-            let _ = registry.deregister(&mut stream);
+    /// A node's address as the cluster gives it: an IP, or empty for the node asked.
+    fn endpoint(&self, asked: usize, host: &[u8], port: u16) -> Result<SocketAddr, Failure> {
+        if host.is_empty() || host == b"?" {
+            return Ok(SocketAddr::new(self.nodes[asked].addr.ip(), port));
         }
+        let ip: IpAddr = std::str::from_utf8(host).ok().and_then(|h| h.parse().ok()).ok_or_else(|| {
+            let mut text =
+                b"a cluster node is announced by a hostname (set cluster-preferred-endpoint-type ip): "
+                    .to_vec();
+            text.extend_from_slice(host);
+            (text, 0)
+        })?;
+        Ok(SocketAddr::new(ip, port))
+    }
+
+    /// `CLUSTER SLOTS` answered: connects to masters not known yet, and moves
+    /// subscriptions whose slot changed hands.
+    fn apply_slot_map(
+        &mut self,
+        registry: &Registry,
+        asked: usize,
+        reply: &Reply<'_>,
+    ) -> Result<(), Failure> {
+        self.map_asked = false;
+        let ranges = redis_cluster::parse_slots(reply)
+            .ok_or_else(|| (b"CLUSTER SLOTS: a reply not shaped as a slot map".to_vec(), 0))?;
+        let mut slots = Box::new([u8::MAX; SLOTS]);
+        for range in &ranges {
+            let addr = self.endpoint(asked, range.host, range.port)?;
+            let index = self.add_node(registry, addr).map_err(|e| io_failure(&e))?;
+            slots[range.first as usize..=range.last as usize].fill(index as u8);
+        }
+        if slots.contains(&u8::MAX) {
+            return Err((b"CLUSTERDOWN: CLUSTER SLOTS leaves slots unserved".to_vec(), 0));
+        }
+        // Reconnects try these masters after the seeds.
+        for node in &self.nodes {
+            if !self.candidates.contains(&node.addr) {
+                self.candidates.push(node.addr);
+            }
+        }
+        self.slots = Some(slots);
+        self.sync_subscriptions();
+        Ok(())
+    }
+
+    /// Drops every connection, tells the worker (once per outage) and schedules a reconnect.
+    fn fail(&mut self, registry: &Registry, failure: Failure, node: SocketAddr, events: &mut Vec<LinkEvent>) {
+        self.drop_connections(registry);
         if self.up || self.backoff == FIRST_BACKOFF {
-            events.push(LinkEvent::Down { reason, errno });
+            events.push(LinkEvent::Down { reason: failure.0, errno: failure.1, node });
         }
         self.up = false;
         self.retry_at = Some(Instant::now() + self.backoff);
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
 
+    fn drop_connections(&mut self, registry: &Registry) {
+        for node in self.nodes.drain(..) {
+            for mut conn in [node.sub, node.publisher] {
+                let _ = registry.deregister(&mut conn.stream);
+            }
+        }
+        self.slots = None;
+        self.map_asked = false;
+        self.subscribed_on.clear();
+    }
+
     /// Closes the link for good (the server stops).
     pub fn close(&mut self, registry: &Registry) {
-        for conn in [self.sub.take(), self.publisher.take()].into_iter().flatten() {
-            let mut stream = conn.stream;
-            let _ = registry.deregister(&mut stream);
-        }
+        self.drop_connections(registry);
         self.retry_at = None;
         self.up = false;
+    }
+}
+
+fn io_failure(e: &io::Error) -> Failure {
+    (Vec::new(), e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Connects (if the connect finished) and writes what the socket takes.
+fn write(conn: &mut RedisConn) -> Result<(), Failure> {
+    if !conn.connected {
+        match connector::connect_result(&conn.stream) {
+            Ok(()) => conn.connected = true,
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
+            Err(e) => return Err((Vec::new(), e.raw_os_error().unwrap_or(libc::ECONNREFUSED))),
+        }
+    }
+    while !conn.out.is_empty() {
+        match conn.stream.write(&conn.out) {
+            Ok(0) => return Err((Vec::new(), libc::EPIPE)),
+            Ok(n) => {
+                conn.out.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_failure(&e)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes what is queued, then reads all there is into `conn.input`.
+fn read(conn: &mut RedisConn) -> Result<(), Failure> {
+    write(conn)?;
+    if !conn.connected {
+        return Ok(());
+    }
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match conn.stream.read(&mut buf) {
+            Ok(0) => return Err((Vec::new(), 0)),
+            Ok(n) => conn.input.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_failure(&e)),
+        }
+    }
+}
+
+/// `sunsubscribe` with a channel: what Redis sends when it unsubscribes a shard
+/// channel (after our SUNSUBSCRIBE, or by itself when the slot moved).
+fn unsubscribed_by_redis<'a>(reply: &Reply<'a>) -> Option<&'a [u8]> {
+    let Reply::Array(Some(items)) = reply else { return None };
+    match items.as_slice() {
+        [Reply::Bulk(Some(b"sunsubscribe")), Reply::Bulk(Some(channel)), Reply::Integer(_)] => Some(channel),
+        _ => None,
     }
 }

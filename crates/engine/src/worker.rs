@@ -60,9 +60,9 @@ pub const WORKER_BITS: u32 = 3;
 pub const MAX_WORKERS: usize = 1 << WORKER_BITS;
 pub const WAKER: Token = Token(usize::MAX - 1);
 const LISTENER: Token = Token(usize::MAX - 2);
-/// The Redis link's connections (worker 0, `pubsub`).
-const REDIS_SUB: Token = Token(usize::MAX - 3);
-const REDIS_PUB: Token = Token(usize::MAX - 4);
+/// The Redis link's connections (worker 0, `pubsub`): this token and the
+/// `2 * redis::MAX_NODES - 1` below it.
+const REDIS_FIRST: usize = usize::MAX - 3;
 
 pub struct Worker {
     index: u32,
@@ -205,7 +205,7 @@ impl Worker {
             match ev.token() {
                 WAKER => self.drain_inbox(),
                 LISTENER => self.accept_all(),
-                REDIS_SUB | REDIS_PUB => self.service_redis(Some(ev.token())),
+                token if RedisLink::owns(REDIS_FIRST, token) => self.service_redis(Some(token)),
                 Token(key) => {
                     if let Some(conn) = self.conns.get_mut(key) {
                         let (closed, error) = (ev.is_read_closed(), ev.is_error());

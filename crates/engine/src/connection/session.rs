@@ -45,6 +45,33 @@ impl SharedCodecs {
     pub fn new() -> Self {
         SharedCodecs { inflater: deflate::new_inflater(), compressors: Default::default(), buf: Vec::new() }
     }
+
+    /// Deflates `data` with the worker's compressor for `agreed`'s window, reset
+    /// first: the output depends on nothing but the message, so any socket
+    /// without context takeover and the same window may be sent it.
+    fn compress_alone(&mut self, agreed: &Agreed, level: u32, data: &[u8]) -> &[u8] {
+        let slot = &mut self.compressors[agreed.server_window_bits as usize];
+        let c = slot.get_or_insert_with(|| Box::new(deflate::new_compressor(agreed, level)));
+        c.reset();
+        deflate::compress_message(c, data, &mut self.buf);
+        &self.buf
+    }
+
+    /// `compress_alone` into a buffer of its own, to be shared by reference.
+    pub fn compress_shared(&mut self, agreed: &Agreed, level: u32, data: &[u8]) -> Arc<Vec<u8>> {
+        Arc::new(self.compress_alone(agreed, level, data).to_vec())
+    }
+}
+
+/// How a published message goes to one subscriber (`Conn::publish_coding`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PublishCoding {
+    /// Uncompressed: no deflate, or under the threshold.
+    Plain,
+    /// Deflated without context (once per worker and window size, then shared).
+    Stateless(Agreed),
+    /// Deflated by this socket's own compressor (context takeover): as a send.
+    OwnContext,
 }
 
 impl Default for SharedCodecs {
@@ -121,25 +148,42 @@ impl Conn {
             return self.queue_data(binary, false, Payload::Bytes(data));
         };
         let level = cfg.map_or(6, |c| c.level);
-        let compressor: &mut flate2::Compress = if d.agreed.server_no_context_takeover {
-            let slot = &mut codecs.compressors[d.agreed.server_window_bits as usize];
-            let c = slot.get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)));
-            c.reset();
-            c
-        } else {
-            d.compress.get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)))
-        };
+        if d.agreed.server_no_context_takeover {
+            let agreed = d.agreed;
+            let compressed = codecs.compress_alone(&agreed, level, data);
+            return self.queue_compressed(binary, Payload::Bytes(compressed));
+        }
+        let compressor =
+            d.compress.get_or_insert_with(|| Box::new(deflate::new_compressor(&d.agreed, level)));
         deflate::compress_message(compressor, data, &mut codecs.buf);
-        self.queue_compressed(binary, &codecs.buf)
+        self.queue_compressed(binary, Payload::Bytes(&codecs.buf))
+    }
+
+    /// How a published message of `len` bytes goes to this socket. The rule:
+    /// without context takeover (lws's default) the message is deflated once
+    /// per worker and window size and the same bytes go to every such socket;
+    /// with context takeover each socket's compressor must see it (as for a
+    /// send: one compression per subscriber); under the threshold, or with no
+    /// deflate, it goes as it is.
+    pub fn publish_coding(&self, len: usize, cfg: Option<&DeflateConfig>) -> PublishCoding {
+        let (Some(d), Some(c)) = (self.deflate.as_ref(), cfg) else { return PublishCoding::Plain };
+        if d.agreed.server_no_context_takeover {
+            return if len < c.threshold { PublishCoding::Plain } else { PublishCoding::Stateless(d.agreed) };
+        }
+        // ws's rule: the threshold spares only connections that keep no context.
+        if len < c.threshold && !c.negotiated_by_js {
+            return PublishCoding::Plain;
+        }
+        PublishCoding::OwnContext
     }
 
     /// Queues a whole message already deflated (RSV1 set).
-    fn queue_compressed(&mut self, binary: bool, compressed: &[u8]) -> bool {
+    pub fn queue_compressed(&mut self, binary: bool, compressed: Payload<'_>) -> bool {
         if !self.can_send() || self.has(flag::SENDING_FRAGMENTS) {
             return false;
         }
         let opcode = if binary { Opcode::Binary } else { Opcode::Text };
-        self.push_frame(true, true, opcode, Payload::Bytes(compressed));
+        self.push_frame(true, true, opcode, compressed);
         true
     }
 

@@ -1,6 +1,7 @@
 //! Publishing to a topic's subscribers on this worker: the message is taken
-//! once from the command batch (shared by reference when large) and queued for
-//! every subscriber, in command order with that socket's own sends, with the
+//! once from the command batch (shared by reference when large), deflated at
+//! most once for the subscribers without context takeover (`PublishCoding`),
+//! and queued for every subscriber, in command order with that socket's own sends, with the
 //! same backpressure rules as a send. Worker 0 also keeps the Redis link
 //! (`crate::redis`): it forwards publishes to the other processes and fans
 //! theirs out here and, through the other workers' inboxes, there.
@@ -8,9 +9,9 @@
 
 use std::sync::Arc;
 
-use super::{Worker, REDIS_PUB, REDIS_SUB};
+use super::{Worker, REDIS_FIRST};
 use crate::commands::{CommandBatch, WorkerMsg};
-use crate::connection::{Listed, Payload};
+use crate::connection::{Listed, Payload, PublishCoding};
 use crate::events::Event;
 use crate::outbox::SHARE_THRESHOLD;
 use crate::redis::{LinkEvent, RedisConfig, RedisLink};
@@ -53,7 +54,10 @@ impl Worker {
         };
         let message = &bytes[start..end];
         let max_backpressure = self.shared.config.max_backpressure;
+        let deflate = self.shared.config.deflate.as_ref();
         let mut over_limit = Vec::new();
+        // The message deflated without context, by window size: once per publish on this worker.
+        let mut compressed: [Option<Arc<Vec<u8>>>; 16] = Default::default();
         for &key in subscribers {
             let conn = &mut self.conns[key];
             if conn.id() == skip {
@@ -63,12 +67,17 @@ impl Worker {
                 over_limit.push(key);
                 continue;
             }
-            let payload = if message.len() >= SHARE_THRESHOLD {
-                Payload::Shared(bytes, start, end)
-            } else {
-                Payload::Bytes(message)
+            let queued = match conn.publish_coding(message.len(), deflate) {
+                PublishCoding::Plain => conn.queue_data(binary, false, shared_or_copied(bytes, start, end)),
+                PublishCoding::Stateless(agreed) => {
+                    let level = deflate.map_or(6, |c| c.level);
+                    let data = compressed[agreed.server_window_bits as usize]
+                        .get_or_insert_with(|| self.codecs.compress_shared(&agreed, level, message));
+                    conn.queue_compressed(binary, shared_or_copied(data, 0, data.len()))
+                }
+                PublishCoding::OwnContext => conn.queue_message(binary, message, deflate, &mut self.codecs),
             };
-            if conn.queue_data(binary, false, payload) && conn.join(Listed::Dirty) {
+            if queued && conn.join(Listed::Dirty) {
                 self.dirty.push(key);
             }
         }
@@ -105,7 +114,7 @@ impl Worker {
 
     /// Worker 0: starts the Redis link.
     pub(super) fn attach_redis(&mut self, cfg: RedisConfig) {
-        self.redis = Some(RedisLink::new(cfg, (REDIS_SUB, REDIS_PUB)));
+        self.redis = Some(RedisLink::new(cfg, REDIS_FIRST));
         self.service_redis(None);
     }
 
@@ -113,6 +122,7 @@ impl Worker {
     /// if due, read, write, and act on what it reports.
     pub(super) fn service_redis(&mut self, token: Option<mio::Token>) {
         let Some(link) = self.redis.as_mut() else { return };
+        let cluster = link.is_cluster();
         let registry = self.poll.registry();
         let mut events = Vec::new();
         link.retry(registry, std::time::Instant::now(), &mut events);
@@ -124,8 +134,11 @@ impl Worker {
             match event {
                 LinkEvent::Up => Self::sink(&mut self.staging, &self.shared)
                     .emit(0, Event::Redis { up: true, errno: 0, reason: b"" }),
-                LinkEvent::Down { reason, errno } => Self::sink(&mut self.staging, &self.shared)
-                    .emit(0, Event::Redis { up: false, errno, reason: &reason }),
+                LinkEvent::Down { reason, errno, node } => {
+                    let reason = down_reason(reason, errno, node, cluster);
+                    Self::sink(&mut self.staging, &self.shared)
+                        .emit(0, Event::Redis { up: false, errno, reason: &reason })
+                }
                 LinkEvent::Message { topic, binary, data } => {
                     let data = Arc::new(data);
                     for worker in 1..self.shared.worker_count() {
@@ -136,6 +149,27 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// The text of a REDIS down event. One server: Redis's error text, or nothing
+/// (JS names the server it was given). A cluster: the node is named too,
+/// alone beside an errno, or before the text.
+fn down_reason(reason: Vec<u8>, errno: i32, node: std::net::SocketAddr, cluster: bool) -> Vec<u8> {
+    match (cluster, reason.is_empty(), errno) {
+        (false, _, _) => reason,
+        (true, true, 0) => format!("the connection to {node} closed").into_bytes(),
+        (true, true, _) => node.to_string().into_bytes(),
+        (true, false, _) => [format!("{node}: ").as_bytes(), &reason].concat(),
+    }
+}
+
+/// `data[start..end]` by reference when large, else to be copied (small frames coalesce).
+fn shared_or_copied(data: &Arc<Vec<u8>>, start: usize, end: usize) -> Payload<'_> {
+    if end - start >= SHARE_THRESHOLD {
+        Payload::Shared(data, start, end)
+    } else {
+        Payload::Bytes(&data[start..end])
     }
 }
 

@@ -1,0 +1,221 @@
+'use strict';
+// Pub/sub across processes through a real Redis Cluster (3 masters made by redis-cli
+// --cluster create on loopback; Redis 7's sharded pub/sub): lws processes given the
+// cluster's nodes (`pubsub.redis: [urls]`) route each topic's SSUBSCRIBE and SPUBLISH to
+// the master of its slot. Exactly once per subscriber across two processes; a slot moved
+// to another master (a publisher with a stale map gets MOVED, subscribers are moved by
+// Redis and subscribe again there); a master killed and started again.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const WebSocket = require('ws');
+const { within, waitUntil } = require('./helpers/wait');
+const { needRedis, startCluster, clusterOk, masterOf, cli, eventually } = require('./helpers/redis');
+
+/** An lws process on the cluster (fixtures/redis-cluster-node.js); its output lines are kept. */
+async function lwsProcess(t, seeds) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'redis-cluster-node.js'), JSON.stringify(seeds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  t.after(() => { child.kill('SIGKILL'); return exited; });
+  const proc = { child, lines: [], port: 0 };
+  let rest = '';
+  child.stdout.on('data', (d) => {
+    const parts = (rest + d).split('\n');
+    rest = parts.pop();
+    for (const line of parts) {
+      proc.lines.push(line);
+      if (line.startsWith('ready ')) proc.port = Number(line.slice(6));
+    }
+  });
+  proc.states = () => proc.lines.filter((l) => l.startsWith('redis ')).map((l) => l.slice(6));
+  await waitUntil(() => proc.port && proc.states().at(-1) === 'up', 15000, 'an lws process listening with its cluster link up');
+  return proc;
+}
+
+async function client(proc, topics = []) {
+  const ws = new WebSocket(`ws://127.0.0.1:${proc.port}/`);
+  ws.inbox = [];
+  ws.on('message', (d) => { const text = String(d); if (!text.startsWith('joined ')) ws.inbox.push(text); });
+  await within(5000, 'open', (done, fail) => { ws.on('open', done); ws.on('error', fail); });
+  for (const topic of topics) {
+    const joined = within(5000, `joined ${topic}`, (done) => ws.on('message', (d) => { if (String(d) === `joined ${topic} true`) done(); }));
+    ws.send(`join ${topic}`);
+    await joined;
+  }
+  return ws;
+}
+
+/** How many clients the master serving `channel` has subscribed to it (SSUBSCRIBE). */
+const shardSubscribers = (port, channel) => Number(cli(port, 'PUBSUB', 'SHARDNUMSUB', channel).split('\n')[1]);
+
+/** Topics whose channels (lws:TOPIC) land on every master. */
+function topicsOnEveryMaster(cluster) {
+  const byMaster = new Map();
+  for (let i = 0; i < 200 && byMaster.size < cluster.nodes.length; i++) {
+    const { port } = masterOf(cluster.nodes[0].port, `lws:room-${i}`);
+    if (!byMaster.has(port)) byMaster.set(port, `room-${i}`);
+  }
+  assert.equal(byMaster.size, cluster.nodes.length, 'topics spread over every master');
+  return [...byMaster.values()];
+}
+
+test('Redis Cluster: sharded pub/sub across two lws processes, each subscriber gets each publish exactly once', { timeout: 90000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const cluster = await startCluster(t);
+  const topics = topicsOnEveryMaster(cluster);
+  // Each process is given one seed only: it finds the other masters in the slot map.
+  const [a, b] = [await lwsProcess(t, [cluster.seeds[0]]), await lwsProcess(t, [cluster.seeds[2], cluster.seeds[1]])];
+  const [a1, a2, b1] = [await client(a, topics), await client(a, topics), await client(b, topics)];
+  const lonely = await client(b, []);
+  for (const topic of topics) {
+    const { port } = masterOf(cluster.nodes[0].port, `lws:${topic}`);
+    await eventually(async () => shardSubscribers(port, `lws:${topic}`) === 2, 5000, `both processes SSUBSCRIBEd to lws:${topic} on its master`);
+  }
+
+  const expected = [];
+  for (let i = 0; i < 30; i++) {
+    const topic = topics[i % topics.length];
+    (i % 2 ? b1 : a1).send(`pub ${topic} m${i}`);
+    expected.push(`m${i}`);
+  }
+  const fromA = expected.filter((_, i) => i % 2 === 0);
+  const fromB = expected.filter((_, i) => i % 2 === 1);
+  await waitUntil(() => a2.inbox.length >= 30 && b1.inbox.length >= 15 && a1.inbox.length >= 15, 10000, 'every delivery');
+  await new Promise((r) => setTimeout(r, 300)); // a duplicate would have come by now
+  assert.deepEqual([...a2.inbox].sort(), [...expected].sort(), 'a local and remote subscriber: each once');
+  // In order per publisher and topic (topics on different masters interleave); the sender is skipped.
+  const topicOf = (m) => topics[Number(m.slice(1)) % topics.length];
+  for (const topic of topics) {
+    const ofTopic = (list) => list.filter((m) => topicOf(m) === topic);
+    assert.deepEqual(ofTopic(b1.inbox), ofTopic(fromA), `from a on ${topic}`);
+    assert.deepEqual(ofTopic(a1.inbox), ofTopic(fromB), `from b on ${topic}`);
+  }
+  assert.deepEqual(b1.inbox.filter((m) => fromB.includes(m)), [], 'b1 sent these');
+  assert.deepEqual([...a1.inbox].sort(), [...fromB].sort());
+  assert.deepEqual(lonely.inbox, []);
+  // SPUBLISH, not PUBLISH: nothing reached the classic channels.
+  assert.equal(Number(cli(cluster.nodes[0].port, 'PUBSUB', 'NUMSUB', `lws:${topics[0]}`).split('\n')[1]), 0);
+  for (const ws of [a1, a2, b1, lonely]) ws.close();
+});
+
+test('Redis Cluster: a slot moved to another master: MOVED re-routes publishes, subscriptions follow the slot', { timeout: 90000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const cluster = await startCluster(t);
+  const topic = 'room-moving';
+  const from = masterOf(cluster.nodes[0].port, `lws:${topic}`);
+  const to = cluster.nodes.find((n) => n.port !== from.port);
+  const [sub, publisher] = [await lwsProcess(t, cluster.seeds), await lwsProcess(t, cluster.seeds)];
+  const listener = await client(sub, [topic]);
+  // The publishing process has no subscriber to the topic: nothing tells it the slot moved
+  // but the MOVED answer to its SPUBLISH.
+  const speaker = await client(publisher, []);
+  await eventually(async () => shardSubscribers(from.port, `lws:${topic}`) === 1, 5000, 'subscribed on the first master');
+  speaker.send(`pub ${topic} before`);
+  await waitUntil(() => listener.inbox.includes('before'), 5000, 'delivered before the move');
+
+  // Move the (empty) slot: every master is told the new owner, the new owner first (it takes a
+  // new config epoch, so the cluster agrees), as redis-cli --cluster reshard does.
+  const order = [to, ...cluster.nodes.filter((n) => n !== to)];
+  for (const node of order) cli(node.port, 'CLUSTER', 'SETSLOT', String(from.slot), 'NODE', to.id);
+  await eventually(async () => masterOf(to.port, `lws:${topic}`).port === to.port && masterOf(from.port, `lws:${topic}`).port === to.port, 10000, 'the slot on its new master');
+  await eventually(async () => shardSubscribers(to.port, `lws:${topic}`) === 1, 10000, 'the subscriber followed the slot to its new master');
+  assert.equal(shardSubscribers(from.port, `lws:${topic}`), 0);
+
+  for (let i = 0; i < 20; i++) speaker.send(`pub ${topic} after ${i}`);
+  const after = Array.from({ length: 20 }, (_, i) => `after ${i}`);
+  await waitUntil(() => listener.inbox.length >= 21, 10000, 'the publishes after the move');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(listener.inbox, ['before', ...after], 'each once, in order');
+  assert.deepEqual([sub, publisher].map((p) => p.states()), [['up'], ['up']], 'the links stayed up');
+  listener.close();
+  speaker.close();
+});
+
+test('Redis Cluster: a master killed: "redis" reports it down, local delivery goes on; started again, publishing resumes', { timeout: 120000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const cluster = await startCluster(t);
+  const topics = topicsOnEveryMaster(cluster);
+  const [a, b] = [await lwsProcess(t, cluster.seeds), await lwsProcess(t, cluster.seeds)];
+  const [a1, a2, b1] = [await client(a, topics), await client(a, topics), await client(b, topics)];
+  for (const topic of topics) {
+    const { port } = masterOf(cluster.nodes[0].port, `lws:${topic}`);
+    await eventually(async () => shardSubscribers(port, `lws:${topic}`) === 2, 5000, `lws:${topic} subscribed by both`);
+  }
+  const victim = cluster.nodes[1];
+  await victim.stop();
+  await waitUntil(() => a.states().length >= 2 && b.states().length >= 2, 10000, 'both links down');
+  for (const proc of [a, b]) {
+    assert.match(proc.states()[1], new RegExp(`^down Redis: (the connection to 127\\.0\\.0\\.1:${victim.port} closed|connect ECONNREFUSED 127\\.0\\.0\\.1:${victim.port})`));
+  }
+  a1.send(`pub ${topics[0]} during`);
+  await waitUntil(() => a2.inbox.includes('during'), 5000, 'local delivery during the outage');
+
+  await victim.start();
+  await clusterOk(cluster.nodes, 30000);
+  await waitUntil(() => a.states().at(-1) === 'up' && b.states().at(-1) === 'up', 20000, 'both links up again');
+  for (const topic of topics) {
+    const { port } = masterOf(cluster.nodes[0].port, `lws:${topic}`);
+    await eventually(async () => shardSubscribers(port, `lws:${topic}`) === 2, 10000, `lws:${topic} subscribed again by both`);
+  }
+  for (const topic of topics) a1.send(`pub ${topic} back ${topic}`);
+  const back = topics.map((topic) => `back ${topic}`);
+  await waitUntil(() => back.every((m) => b1.inbox.includes(m)), 10000, 'remote delivery resumed on every shard');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual([...b1.inbox].sort(), [...back].sort(), 'at most once: what was published during the outage is lost for the other process; the rest once');
+  assert.deepEqual(a2.inbox[0], 'during');
+  assert.deepEqual([...a2.inbox.slice(1)].sort(), [...back].sort());
+  for (const ws of [a1, a2, b1]) ws.close();
+});
+
+test('Redis Cluster with replicas: a master killed, its replica takes over, the link re-maps the slots to it', { timeout: 120000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const cluster = await startCluster(t, { masters: 3, replicas: 1 });
+  const masters = cluster.nodes.filter((n) => /master/.test(cli(n.port, 'ROLE').split('\n')[0]));
+  assert.equal(masters.length, 3);
+  const victim = masters[0];
+  const topic = topicsOnEveryMaster({ nodes: masters }).find((name) => masterOf(victim.port, `lws:${name}`).port === victim.port);
+  const [a, b] = [await lwsProcess(t, cluster.seeds), await lwsProcess(t, cluster.seeds)];
+  const [a1, b1] = [await client(a, [topic]), await client(b, [topic])];
+  await eventually(async () => shardSubscribers(victim.port, `lws:${topic}`) === 2, 5000, 'both subscribed on the victim');
+
+  await victim.stop();
+  await waitUntil(() => a.states().at(-1)?.startsWith('down') && b.states().at(-1)?.startsWith('down'), 10000, 'both links down');
+  // The replica is promoted (cluster-node-timeout 1 s), and the links find it in the new slot map.
+  await waitUntil(() => a.states().at(-1) === 'up' && b.states().at(-1) === 'up', 30000, 'both links up on the new master').catch((err) => { err.message += ` ${JSON.stringify([a.lines, b.lines, cluster.nodes.map((n) => [n.port, n.id])])}`; throw err; });
+  const promoted = masterOf(cluster.nodes.find((n) => n !== victim).port, `lws:${topic}`);
+  assert.notEqual(promoted.port, victim.port);
+  await eventually(async () => shardSubscribers(promoted.port, `lws:${topic}`) === 2, 10000, 'both subscribed on the promoted replica');
+  for (let i = 0; i < 10; i++) a1.send(`pub ${topic} after failover ${i}`);
+  const expected = Array.from({ length: 10 }, (_, i) => `after failover ${i}`);
+  await waitUntil(() => b1.inbox.length >= 10, 10000, 'delivered through the new master');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(b1.inbox, expected);
+  assert.deepEqual(a1.inbox, []);
+  a1.close();
+  b1.close();
+});
+
+test('pubsub.redis as a list: each URL is checked, one set of credentials, 1 to 64 nodes', () => {
+  const { Server } = require('..');
+  const make = (redis) => new Server({ pubsub: { redis } });
+  assert.throws(() => make([]), { name: 'TypeError', message: /a list of 1 to 64/ });
+  assert.throws(() => make(['redis://127.0.0.1:7000', 7001]), { name: 'TypeError', message: /a list of 1 to 64/ });
+  assert.throws(() => make(Array.from({ length: 65 }, (_, i) => `redis://127.0.0.1:${7000 + i}`)), { name: 'TypeError' });
+  assert.throws(() => make(['redis://127.0.0.1:7000', 'http://127.0.0.1:7001']), { name: 'TypeError', message: /must start with redis:\/\// });
+  assert.throws(() => make(['redis://127.0.0.1:7000', 'rediss://127.0.0.1:7001']), { name: 'TypeError', message: /rediss/ });
+  assert.throws(() => make(['redis://:one@127.0.0.1:7000', 'redis://:two@127.0.0.1:7001']), { name: 'TypeError', message: /different credentials/ });
+});
+
+test('a cluster none of whose seeds answers: "redis" down with the node and the errno', { timeout: 30000 }, async (t) => {
+  const { Server } = require('..');
+  const { freePort } = require('./helpers/redis');
+  const [p1, p2] = [await freePort(), await freePort()];
+  const server = new Server({ pubsub: { redis: [`redis://127.0.0.1:${p1}`, `redis://127.0.0.1:${p2}`] } });
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const [state, err] = await within(5000, 'redis down', (done) => server.once('redis', (...args) => done(args)));
+  assert.equal(state, 'down');
+  assert.equal(err.code, 'ECONNREFUSED');
+  assert.equal(err.message, `Redis: connect ECONNREFUSED 127.0.0.1:${p1}`);
+});
