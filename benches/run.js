@@ -2,6 +2,7 @@
 'use strict';
 // npm run bench [-- --quick] [-- --rounds N] [-- --servers lws,ws,...] [-- --clients lws.Client,ws,...]
 //                [-- --workloads echo16x16,client-recv16,...] [-- --out DIR] [-- --chart-only]
+//                [-- --scale [--loadgens N]] (only the scaling run, benches/workloads/scale.js)
 //
 // Servers: echo servers (lws, ws, ws + bufferutil, uWebSockets.js, and a pure-Rust tokio server
 // as the ceiling) against the single-threaded Rust load generator in benches/loadgen.
@@ -35,7 +36,7 @@ const HOST = '127.0.0.1';
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { scale: false, quick: false, rounds: null, servers: null, clients: null, workloads: null, otherCpuLimit: 60, out: RESULTS, chartOnly: false, baseline: null };
+  const o = { scale: false, loadgens: null, quick: false, rounds: null, servers: null, clients: null, workloads: null, otherCpuLimit: 60, out: RESULTS, chartOnly: false, baseline: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -53,12 +54,13 @@ function parseArgs(argv) {
     else if (a === '--chart-only') o.chartOnly = true;
     else if (a === '--baseline') o.baseline = path.resolve(val());
     else if (a === '--scale') o.scale = true;
+    else if (a === '--loadgens') o.loadgens = Number(val());
     else if (a === '--help' || a === '-h') {
       console.log('usage: node benches/run.js [--quick] [--rounds N] [--servers lws,"lws threads:0","lws WebSocketServer",ws,ws+bufferutil,uWS.js,rust-tokio]\n' +
         '                         [--clients lws.Client,lws.WebSocket,ws,ws+bufferutil]\n' +
         '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory,broadcast,deflate-echo,deflate-takeover-echo,deflate-memory,\n' +
         '                                      deflate-takeover-memory,wss-echo16x16,wss-echo64k,wss-handshakes,latency50k,client-recv16,client-recv64k,client-memory,client-connect]\n' +
-        '                         [--scale (only the scaling run: lws threads 1, 2, 4, 8 and reusePort processes; benches/workloads/scale.js)]\n' +
+        '                         [--scale [--loadgens N] (only the scaling run: lws threads 1, 2, 4, 8 and reusePort processes; benches/workloads/scale.js)]\n' +
         '                         [--other-cpu-limit PCT]\n' +
         '                         (--servers alone runs only the server workloads, --clients alone only the client ones)\n' +
         '                         [--out DIR (default benches/results)] [--chart-only (re-render DIR/latest.svg from DIR/latest.json)]\n' +
@@ -68,6 +70,7 @@ function parseArgs(argv) {
   }
   if (o.rounds === null) o.rounds = o.quick ? 2 : 3;
   if (!Number.isInteger(o.rounds) || o.rounds < 1 || o.rounds > 50) throw new Error('--rounds must be 1..50');
+  if (o.loadgens !== null && !(Number.isInteger(o.loadgens) && o.loadgens >= 1 && o.loadgens <= 64)) throw new Error('--loadgens must be 1..64');
   return o;
 }
 
@@ -852,7 +855,7 @@ async function main() {
   }
   if (opts.scale) {
     buildLoadgen();
-    await require('./workloads/scale').run(opts, { startServer, stopServer, runLoadgen, cpuSample, cpuDelta, statTicks, childEnv, freePort, ROOT, LOADGEN, HOST, CLK_TCK });
+    await require('./workloads/scale').run(opts, { runLoadgen, statTicks, childEnv, freePort, ROOT, HOST, CLK_TCK });
     return;
   }
   if (servers.length) buildLoadgen();

@@ -10,9 +10,10 @@
 // ws's default `true`, which keeps the context); uWebSockets.js SHARED_COMPRESSOR or
 // DEDICATED_COMPRESSOR (with the matching decompressor).
 
+// (the server settings behind each label: benches/README.md, Workloads)
 const MODES = [
-  { mode: 'no-takeover', id: 'deflate', label: 'no context takeover (lws default; uWS.js SHARED_COMPRESSOR)' },
-  { mode: 'takeover', id: 'deflate-takeover', label: 'context takeover (uWS.js DEDICATED_COMPRESSOR; ws default)' },
+  { mode: 'no-takeover', id: 'deflate', label: 'without context takeover' },
+  { mode: 'takeover', id: 'deflate-takeover', label: 'with context takeover' },
 ];
 
 /** Rows that cannot run these workloads, and why. */
@@ -27,7 +28,7 @@ function workloads(quick) {
   for (const { mode, id, label } of MODES) {
     out.push({
       id: `${id}-echo`, kind: 'deflate-echo', notApplicable,
-      title: `permessage-deflate, ${label}: echo 1 KiB JSON-like text, 100 conns x 16 in flight, ${secs} s`,
+      title: `permessage-deflate ${label}: echo 1 KiB JSON-like text, 100 conns x 16 in flight, ${secs} s`,
       args: ['--conns', '100', '--size', '1024', '--inflight', '16', '--secs', String(secs), '--json', '--deflate'],
       serverArgs: ['--deflate', mode], secs,
     });
@@ -35,7 +36,7 @@ function workloads(quick) {
   for (const { mode, id, label } of MODES) {
     out.push({
       id: `${id}-memory`, kind: 'memory', notApplicable,
-      title: `permessage-deflate, ${label}: memory, ${conns} idle connections (each echoed one 1 KiB message, compressed)`,
+      title: `permessage-deflate ${label}: memory, ${conns.toLocaleString('en-US')} idle connections`,
       args: ['--size', '1024', '--json', '--deflate'],
       // A warm-up without deflate: it pages code in, but leaves no freed zlib state behind for
       // the measured connections to reuse (an allocator that keeps it would hide their cost).

@@ -22,7 +22,7 @@ function workloads(quick) {
   const secs = quick ? 2 : 6;
   return [
     { id: 'latency50k', kind: 'latency',
-      title: `latency at a fixed ${RATE.toLocaleString('en-US')} msg/s: 16 B text over 100 conns, open loop, ${secs} s after 1 s warm-up`,
+      title: `latency at a fixed ${RATE.toLocaleString('en-US')} msg/s offered: 16 B text, 100 conns, ${secs} s after 1 s warm-up`,
       args: ['--conns', '100', '--size', '16', '--rate', String(RATE), '--secs', String(secs)], secs: secs + 1 },
   ];
 }
