@@ -39,8 +39,8 @@ function workloads(quick) {
     { id: 'wss-echo64k', kind: 'echo', ...common, title: `wss:// echo 64 KiB binary, 10 conns x 4 in flight, ${secs} s`,
       args: ['--conns', '10', '--size', '65536', '--inflight', '4', '--secs', String(secs), '--binary', ...tls], secs },
     { id: 'wss-handshakes', kind: 'handshakes', ...common,
-      title: `wss:// handshakes (full TLS, ECDSA P-256; close handshake each), ${quick ? 500 : '2,000'} at 100 concurrent`,
-      args: ['--total', String(quick ? 500 : 2000), '--concurrency', '100', ...tls], secs: 60 },
+      title: `wss:// handshakes (full TLS, ECDSA P-256; close handshake each), ${quick ? 500 : '4,000'} at 100 concurrent`,
+      args: ['--total', String(quick ? 500 : 4000), '--concurrency', '100', ...tls], secs: 60 },
   ];
 }
 

@@ -258,16 +258,16 @@ async fn echo_conn(
                     &mut inflater,
                     &mut scratch,
                 )?;
-                pos += hl + len;
-                wire_in += (hl + len) as u64;
                 let measured = match pace {
                     Pace::InFlight(_) => now < deadline,
                     Pace::Every(_) => t >= start && t < deadline,
                 };
                 if measured {
+                    wire_in += (hl + len) as u64;
                     count += 1;
                     hist.record(now.duration_since(t).as_micros() as u64);
                 }
+                pos += hl + len;
                 if matches!(pace, Pace::InFlight(_)) && now < deadline {
                     push(&mut wbuf, &mut pending, now);
                 }
