@@ -2,6 +2,7 @@
 'use strict';
 // npm run bench [-- --quick] [-- --rounds N] [-- --servers lws,ws,...] [-- --clients lws.Client,ws,...]
 //                [-- --workloads echo16x16,client-recv16,...] [-- --out DIR] [-- --chart-only]
+//                [-- --scale [--loadgens N]] (only the scaling run, benches/workloads/scale.js)
 //
 // Servers: echo servers (lws, ws, ws + bufferutil, uWebSockets.js, and a pure-Rust tokio server
 // as the ceiling) against the single-threaded Rust load generator in benches/loadgen.
@@ -28,12 +29,15 @@ const LOADGEN = path.join(LOADGEN_DIR, 'target', 'release', 'loadgen');
 // The pure-Rust ceiling server: a second binary of the loadgen crate (src/bin/ceiling.rs).
 const CEILING = path.join(LOADGEN_DIR, 'target', 'release', 'ceiling');
 const RESULTS = path.join(__dirname, 'results');
+// Workloads kept in modules of their own (benches/workloads/): each exports workloads(quick)
+// and, for a new kind, its METRICS rows.
+const WORKLOAD_MODULES = ['deflate', 'tls', 'latency'].map((m) => require(`./workloads/${m}`));
 const HOST = '127.0.0.1';
 
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { quick: false, rounds: null, servers: null, clients: null, workloads: null, otherCpuLimit: 60, out: RESULTS, chartOnly: false, baseline: null };
+  const o = { scale: false, loadgens: null, quick: false, rounds: null, servers: null, clients: null, workloads: null, otherCpuLimit: 60, out: RESULTS, chartOnly: false, baseline: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -50,10 +54,14 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = path.resolve(val());
     else if (a === '--chart-only') o.chartOnly = true;
     else if (a === '--baseline') o.baseline = path.resolve(val());
+    else if (a === '--scale') o.scale = true;
+    else if (a === '--loadgens') o.loadgens = Number(val());
     else if (a === '--help' || a === '-h') {
       console.log('usage: node benches/run.js [--quick] [--rounds N] [--servers lws,"lws threads:0","lws WebSocketServer",ws,ws+bufferutil,uWS.js,rust-tokio]\n' +
         '                         [--clients lws.Client,lws.WebSocket,ws,ws+bufferutil]\n' +
-        '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory,broadcast,client-recv16,client-recv64k,client-memory,client-connect]\n' +
+        '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory,broadcast,deflate-echo,deflate-takeover-echo,deflate-memory,\n' +
+        '                                      deflate-takeover-memory,wss-echo16x16,wss-echo64k,wss-handshakes,latency50k,client-recv16,client-recv64k,client-memory,client-connect]\n' +
+        '                         [--scale [--loadgens N] (only the scaling run: lws threads 1, 2, 4, 8 and reusePort processes; benches/workloads/scale.js)]\n' +
         '                         [--other-cpu-limit PCT]\n' +
         '                         (--servers alone runs only the server workloads, --clients alone only the client ones)\n' +
         '                         [--out DIR (default benches/results)] [--chart-only (re-render DIR/latest.svg from DIR/latest.json)]\n' +
@@ -63,6 +71,7 @@ function parseArgs(argv) {
   }
   if (o.rounds === null) o.rounds = o.quick ? 2 : 3;
   if (!Number.isInteger(o.rounds) || o.rounds < 1 || o.rounds > 50) throw new Error('--rounds must be 1..50');
+  if (o.loadgens !== null && !(Number.isInteger(o.loadgens) && o.loadgens >= 1 && o.loadgens <= 64)) throw new Error('--loadgens must be 1..64');
   return o;
 }
 
@@ -167,6 +176,7 @@ function workloads(quick) {
     { id: 'client-connect', kind: 'connect', table: 'clients', server: ECHO_SERVER,
       title: `client connects, ${quick ? '1,000' : '5,000'} at 100 concurrent (open + close)`,
       args: ['--total', String(quick ? 1000 : 5000), '--concurrency', '100'], secs: 60 },
+    ...WORKLOAD_MODULES.flatMap((m) => m.workloads(quick)),
   ].concat(pubsub.workloads(quick));
 }
 
@@ -232,7 +242,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Builds the loadgen crate (the load generator and the ceiling server) if either binary is
  * missing or older than a source. */
 function buildLoadgen() {
-  const inputs = ['Cargo.toml', 'Cargo.lock', 'src/main.rs', 'src/bin/ceiling.rs']
+  const src = (dir) => fs.readdirSync(path.join(LOADGEN_DIR, dir)).filter((f) => f.endsWith('.rs')).map((f) => `${dir}/${f}`);
+  const inputs = ['Cargo.toml', 'Cargo.lock', ...src('src'), ...src('src/bin')]
     .map((f) => path.join(LOADGEN_DIR, f)).filter((f) => fs.existsSync(f));
   const bins = [LOADGEN, CEILING];
   let stale = !bins.every((b) => fs.existsSync(b));
@@ -355,16 +366,18 @@ async function measure(srv, wl) {
   const server = await startServer(srv, wl.serverArgs);
   try {
     const portArgs = ['--host', HOST, '--port', String(server.port)];
-    if (wl.kind === 'echo' || wl.kind === 'handshakes' || wl.kind === 'broadcast') {
+    const echoLike = wl.kind === 'echo' || wl.kind === 'latency' || wl.kind === 'deflate-echo';
+    if (echoLike || wl.kind === 'handshakes' || wl.kind === 'broadcast') {
       let a = null;
       let b = null;
-      const out = await runLoadgen([wl.kind, ...wl.args, ...portArgs], wl.secs + 120, (line, child) => {
+      // latency: the echo at a fixed offered rate (--rate); deflate-echo: with --deflate
+      const out = await runLoadgen([echoLike ? 'echo' : wl.kind, ...wl.args, ...portArgs], wl.secs + 120, (line, child) => {
         if (line === 'start') a = cpuSample(server.pid, child.pid);
         else if (line === 'stop') b = cpuSample(server.pid, child.pid);
       });
       if (!a || !b) throw new Error('loadgen printed no start/stop lines');
       const d = cpuDelta(a, b);
-      const n = { echo: out.messages, handshakes: out.handshakes, broadcast: out.deliveries }[wl.kind];
+      const n = echoLike ? out.messages : { handshakes: out.handshakes, broadcast: out.deliveries }[wl.kind];
       const r = {
         errors: out.errors,
         other_cpu_pct: round(d.otherCpuPct, 1),
@@ -376,7 +389,9 @@ async function measure(srv, wl) {
         client_us: n > 0 ? (d.loadgen * 1e6) / n : null,
         raw: out,
       };
-      if (wl.kind === 'echo') Object.assign(r, { rate: out.msgs_per_sec, p50_us: out.p50_us, p99_us: out.p99_us });
+      if (echoLike) {
+        Object.assign(r, { rate: out.msgs_per_sec, p50_us: out.p50_us, p99_us: out.p99_us, p999_us: out.p999_us ?? null, wire_ratio: out.wire_in_ratio ?? null });
+      }
       else if (wl.kind === 'broadcast') Object.assign(r, { rate: out.per_sec, p50_ms: out.p50_ms, max_ms: out.max_ms });
       else r.rate = out.per_sec;
       if (out.first_error) r.first_error = out.first_error;
@@ -388,14 +403,15 @@ async function measure(srv, wl) {
       // Warm-up: 1,000 connections opened, echoed once and closed, so the code paths a
       // connection uses are paged in and compiled before the baseline (the same for every
       // server). 'cold' keeps the delta from a server that never had a connection.
-      await runLoadgen(['idle', '--conns', String(MEMORY_WARMUP), ...portArgs], wl.secs, (line, child) => {
+      // wl.args: how the measured connections are opened (e.g. --deflate); wl.warmupArgs, the warm-up's
+      await runLoadgen(['idle', '--conns', String(MEMORY_WARMUP), ...(wl.warmupArgs || wl.args || []), ...portArgs], wl.secs, (line, child) => {
         if (line.startsWith('{"ready"')) child.stdin.end();
       }, { stdinPipe: true });
       await sleep(1000);
       const before = rssKB(server.pid);
       let ready = null;
       let t0 = null;
-      const out = await runLoadgen(['idle', '--conns', String(wl.conns), ...portArgs], wl.secs, (line, child) => {
+      const out = await runLoadgen(['idle', '--conns', String(wl.conns), ...(wl.args || []), ...portArgs], wl.secs, (line, child) => {
         if (!line.startsWith('{"ready"')) return;
         ready = JSON.parse(line);
         t0 = cpuSample(server.pid, child.pid);
@@ -550,6 +566,7 @@ const METRICS = {
 };
 
 Object.assign(METRICS, pubsub.METRICS);
+for (const m of WORKLOAD_MODULES) Object.assign(METRICS, m.METRICS || {});
 
 function fmt(x, d) {
   if (x === null || x === undefined) return '–';
@@ -573,6 +590,7 @@ function summarize(results, wls, servers, clients) {
         failed: runs.length - ok.length,
         errors: ok.reduce((a, r) => a + (r.errors || 0), 0),
         other_cpu_pct_max: stats(ok.map((r) => r.other_cpu_pct))?.max ?? null,
+        na: runs.find((r) => r.na)?.na ?? null,
       };
       for (const [key] of METRICS[wl.kind]) s[key] = stats(ok.map((r) => r[key]));
       summary[wl.id][srv.name] = s;
@@ -595,6 +613,7 @@ function table(wls, rows, summary, pairs, short, errorsWord) {
       const cells = rows.map(({ name: n, noMainThread }) => {
         const s = summary[wl.id][n];
         const st = s[key];
+        if (s.na) return first ? `n/a: ${s.na}` : 'n/a';
         if (key === 'server_main_us' && noMainThread) return 'n/a';
         if (!st) return s.failed ? 'failed' : '–';
         const flag = s.errors > 0 || s.failed > 0 ? ' ⚠' : '';
@@ -837,7 +856,13 @@ async function main() {
       return !why;
     });
   }
+  if (opts.scale) {
+    buildLoadgen();
+    await require('./workloads/scale').run(opts, { runLoadgen, statTicks, childEnv, freePort, ROOT, HOST, CLK_TCK });
+    return;
+  }
   if (servers.length) buildLoadgen();
+  for (const wl of wls) if (wl.prepare) wl.prepare();
   fs.mkdirSync(opts.out, { recursive: true });
 
   const meta = {
@@ -861,6 +886,12 @@ async function main() {
     console.error(`round ${round + 1}/${opts.rounds}: ${[...order, ...clientOrder].map((s) => s.name).join(', ')}`);
     for (const wl of wls) {
       for (const srv of isClientWl(wl) ? clientOrder : order) {
+        const na = wl.notApplicable?.(srv);
+        if (na) {
+          results.push({ round: round + 1, workload: wl.id, [rowKey(wl)]: srv.name, na });
+          console.error(`  ${wl.id.padEnd(10)} ${srv.name.padEnd(14)} n/a: ${na}`);
+          continue;
+        }
         let r = null;
         for (let attempt = 0; attempt < 2; attempt++) {
           try {

@@ -1,22 +1,32 @@
 'use strict';
-// Echo server on uWebSockets.js (@trufflesuite/uws-js-unofficial). Usage: node benches/servers/uws.js PORT [--broadcast]
+// Echo server on uWebSockets.js (@trufflesuite/uws-js-unofficial). Usage: node benches/servers/uws.js PORT [--broadcast] [--deflate takeover|no-takeover] [--tls DIR]
+// --deflate no-takeover: SHARED_COMPRESSOR (one zlib stream, reset per message); takeover: DEDICATED_COMPRESSOR
+// (a 256 KB-window compressor per socket) and DEDICATED_DECOMPRESSOR. --tls: SSLApp.
 // --broadcast: every socket subscribes to the topic 'all' when it opens, and a text message
 // starting with "broadcast " is published to it (app.publish, uWS's own broadcast), so every
 // open socket gets it, the sender included.
 const uWS = require('@trufflesuite/uws-js-unofficial');
+const { serverVariant } = require('./variant');
 
 if (!/\[native code\]/.test(String(uWS.App))) throw new Error('uWS.App is not native code');
 const port = Number(process.argv[2] || 9001);
 const BROADCAST = Buffer.from('broadcast ');
 let listenSocket = null;
-const app = uWS.App();
+const { deflate, tls } = serverVariant();
+const app = tls ? uWS.SSLApp({ key_file_name: tls.keyFile, cert_file_name: tls.certFile }) : uWS.App();
+const compress = deflate !== null;
+const COMPRESSION = {
+  'no-takeover': uWS.SHARED_COMPRESSOR | uWS.SHARED_DECOMPRESSOR,
+  takeover: uWS.DEDICATED_COMPRESSOR | uWS.DEDICATED_DECOMPRESSOR,
+};
 const behavior = {
-  compression: uWS.DISABLED,
+  compression: deflate ? COMPRESSION[deflate] : uWS.DISABLED,
   maxPayloadLength: 16 * 1024 * 1024,
   idleTimeout: 0,
   maxBackpressure: 64 * 1024 * 1024,
+  // uWS compresses a message only when send is asked to (its third argument)
   message: (ws, message, isBinary) => {
-    ws.send(message, isBinary);
+    ws.send(message, isBinary, compress);
   },
 };
 if (process.argv.includes('--broadcast')) {

@@ -17,6 +17,11 @@
 //!          prints `start` and `stop`, then {deliveries, secs, per_sec, p50_ms, max_ms, errors, ...}
 //!   loadgen rooms --conns N --room-size R --size B --concurrency C --secs S [--port P]
 //!       -> pub/sub rooms with publishes from random members (see rooms.rs)
+//!
+//! echo, handshakes and idle also take (src/session.rs): `--tls-ca FILE` (wss://, trusting that
+//! CA), `--deflate` (negotiate permessage-deflate; compress and inflate every message), `--json`
+//! (varied JSON-like text messages of --size bytes), and echo `--rate R` (open loop: R messages/s
+//! offered over all connections whatever the answers; p50/p99/p99.9 in a bounded histogram).
 
 mod rooms;
 
@@ -28,9 +33,15 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout, timeout_at};
+
+mod deflate;
+mod histogram;
+mod messages;
+mod session;
+mod tls;
 
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,6 +65,10 @@ struct Args {
     concurrency: usize,
     count: usize,
     room_size: usize,
+    deflate: bool,
+    json: bool,
+    tls_ca: Option<String>,
+    rate: f64,
 }
 
 fn parse_args() -> Res<Args> {
@@ -72,10 +87,18 @@ fn parse_args() -> Res<Args> {
         concurrency: 100,
         count: 20,
         room_size: 10,
+        deflate: false,
+        json: false,
+        tls_ca: None,
+        rate: 0.0,
     };
     while let Some(k) = it.next() {
-        if k == "--binary" {
-            a.binary = true;
+        if k == "--binary" || k == "--deflate" || k == "--json" {
+            match k.as_str() {
+                "--binary" => a.binary = true,
+                "--deflate" => a.deflate = true,
+                _ => a.json = true,
+            }
             continue;
         }
         let v = it.next().ok_or_else(|| format!("missing value for {k}"))?;
@@ -91,11 +114,16 @@ fn parse_args() -> Res<Args> {
             "--room-size" => a.room_size = v.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
             "--count" => a.count = v.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
             "--secs" => a.secs = v.parse().map_err(|e: std::num::ParseFloatError| bad(e.to_string()))?,
+            "--rate" => a.rate = v.parse().map_err(|e: std::num::ParseFloatError| bad(e.to_string()))?,
+            "--tls-ca" => a.tls_ca = Some(v.clone()),
             _ => return Err(format!("unknown option {k}")),
         }
     }
     if a.conns == 0 || a.inflight == 0 || a.concurrency == 0 || !(a.secs > 0.0) || a.secs > 3600.0 {
         return Err("conns, inflight, concurrency and secs must be positive (secs <= 3600)".into());
+    }
+    if !(a.rate >= 0.0 && a.rate <= 10_000_000.0) || (a.rate > 0.0 && a.cmd != "echo") {
+        return Err("--rate is for echo only, 0 < rate <= 10000000".into());
     }
     if a.cmd == "broadcast" && (a.count == 0 || a.count > 100_000 || a.size < BROADCAST_HEAD || a.size > (1 << 20)) {
         return Err(format!("broadcast needs 1 <= count <= 100000 and {BROADCAST_HEAD} <= size <= 1048576"));
@@ -244,9 +272,10 @@ async fn connect_ws(addr: SocketAddr, host: &str, rng: &mut Rng) -> Res<(TcpStre
 }
 
 /// Sends a close frame and waits (bounded) for the server's close frame, then for EOF.
-async fn close_ws(s: &mut TcpStream, mut buf: Vec<u8>, rng: &mut Rng) -> Res<()> {
+async fn close_ws<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, mut buf: Vec<u8>, rng: &mut Rng) -> Res<()> {
     let fut = async {
         s.write_all(&close_frame(rng)).await.map_err(|e| format!("write close: {e}"))?;
+        s.flush().await.map_err(|e| format!("write close: {e}"))?; // TLS: out of rustls' buffer
         let mut tmp = vec![0u8; 65536];
         let mut got_close = false;
         loop {
@@ -262,7 +291,12 @@ async fn close_ws(s: &mut TcpStream, mut buf: Vec<u8>, rng: &mut Rng) -> Res<()>
                     _ => break,
                 }
             }
-            let n = s.read(&mut tmp).await.map_err(|e| format!("read close: {e}"))?;
+            let n = match s.read(&mut tmp).await {
+                Ok(n) => n,
+                // TLS: a server may end TCP without close_notify; after the close frame nothing is lost.
+                Err(e) if got_close && e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                Err(e) => return Err(format!("read close: {e}")),
+            };
             if n == 0 {
                 return if got_close { Ok(()) } else { Err("EOF before close frame".to_string()) };
             }
@@ -787,6 +821,20 @@ async fn run_broadcast(a: &Args) -> Res<String> {
 
 // ---------------------------------------------------------------- main
 
+/// Reports the idle connections, then holds them until stdin closes.
+fn hold_idle<T>(conns: Vec<T>, errors: u64, fe: Option<String>) {
+    let fe = fe.map(|e| format!(",\"first_error\":{:?}", e)).unwrap_or_default();
+    emit(&format!("{{\"ready\":{},\"errors\":{errors}{fe}}}", conns.len()));
+    let mut sink = [0u8; 256];
+    let mut stdin = std::io::stdin();
+    while let Ok(n) = stdin.read(&mut sink) {
+        if n == 0 {
+            break;
+        }
+    }
+    drop(conns);
+}
+
 fn main() {
     let a = match parse_args() {
         Ok(a) => a,
@@ -805,23 +853,16 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let local = tokio::task::LocalSet::new();
     let out = match a.cmd.as_str() {
+        "echo" if session::wanted(&a) => local.block_on(&rt, session::run_echo(&a)),
+        "handshakes" if session::wanted(&a) => local.block_on(&rt, session::run_handshakes(&a)),
+        "idle" if session::wanted(&a) => match local.block_on(&rt, session::run_idle(&a)) {
+            Ok((conns, errors, fe)) => return hold_idle(conns, errors, fe),
+            Err(e) => Err(e),
+        },
         "echo" => local.block_on(&rt, run_echo(&a)),
         "handshakes" => local.block_on(&rt, run_handshakes(&a)),
         "idle" => match local.block_on(&rt, run_idle(&a)) {
-            Ok((conns, errors, fe)) => {
-                let fe = fe.map(|e| format!(",\"first_error\":{:?}", e)).unwrap_or_default();
-                emit(&format!("{{\"ready\":{},\"errors\":{errors}{fe}}}", conns.len()));
-                // Hold the connections until stdin closes.
-                let mut sink = [0u8; 256];
-                let mut stdin = std::io::stdin();
-                while let Ok(n) = stdin.read(&mut sink) {
-                    if n == 0 {
-                        break;
-                    }
-                }
-                drop(conns);
-                return;
-            }
+            Ok((conns, errors, fe)) => return hold_idle(conns, errors, fe),
             Err(e) => Err(e),
         },
         "broadcast" => local.block_on(&rt, run_broadcast(&a)),

@@ -1,0 +1,119 @@
+'use strict';
+// The benchmark's newer rows: every echo server script with --deflate and --tls (as run.js starts
+// them) against the `ws` client, the certificates benches/workloads/tls.js makes, the argument
+// checks of benches/servers/variant.js, and the arithmetic of the --scale cost model.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const readline = require('node:readline');
+const { spawn } = require('node:child_process');
+const WebSocket = require('ws');
+const { serverVariant } = require('../benches/servers/variant');
+const tlsWorkloads = require('../benches/workloads/tls');
+const { fit, predict } = require('../benches/workloads/scale');
+const { within } = require('./helpers/wait');
+
+const SERVERS = path.join(__dirname, '..', 'benches', 'servers');
+
+const freePort = () => new Promise((resolve) => {
+  const s = net.createServer().listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  });
+});
+
+/** Starts a bench server script as run.js does; resolves with its port once it printed `ready`. */
+async function startScript(t, script, args, env = {}) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(SERVERS, script), String(port), ...args], {
+    env: { ...process.env, WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  await within(15000, `${script} ready (${stderr})`, (done) => {
+    readline.createInterface({ input: child.stdout }).on('line', (l) => { if (l.startsWith('ready')) done(); });
+  });
+  return port;
+}
+
+/** One client: negotiates, sends a JSON-like text and checks the echo; returns the server's
+ * Sec-WebSocket-Extensions answer ('' if none). */
+async function echoOnce(url, options) {
+  const ws = new WebSocket(url, options);
+  let extensions = null;
+  ws.once('upgrade', (res) => { extensions = res.headers['sec-websocket-extensions'] || ''; });
+  const text = JSON.stringify({ items: Array.from({ length: 40 }, (_, i) => ({ id: i, name: `user-${i % 7}` })) });
+  await within(5000, 'open', (done) => { ws.once('open', done); ws.once('error', (e) => done(e)); });
+  ws.send(text);
+  const [data, isBinary] = await within(5000, 'echo', (done) => ws.once('message', (...a) => done(a)));
+  assert.equal(isBinary, false);
+  assert.equal(data.toString(), text);
+  ws.close();
+  await within(5000, 'close', (done) => ws.once('close', () => done()));
+  return extensions;
+}
+
+const SCRIPTS = [['lws.js'], ['lws.js', { LWS_THREADS: '0' }], ['lws-wss.js'], ['ws.js'], ['uws.js']];
+
+for (const [script, env] of SCRIPTS) {
+  const name = `${script}${env ? ' threads:0' : ''}`;
+  for (const mode of ['no-takeover', 'takeover']) {
+    test(`${name} --deflate ${mode}: a ws client negotiates permessage-deflate${mode === 'no-takeover' ? ' with server_no_context_takeover' : ' and the server keeps its context'}`, async (t) => {
+      const port = await startScript(t, script, ['--deflate', mode], env);
+      const ext = await echoOnce(`ws://127.0.0.1:${port}/`, { perMessageDeflate: true });
+      assert.match(ext, /^permessage-deflate/);
+      assert.equal(/server_no_context_takeover/.test(ext), mode === 'no-takeover', ext);
+    });
+  }
+  test(`${name} --tls: wss:// with the benchmark's certificate`, async (t) => {
+    tlsWorkloads.workloads(true)[0].prepare();
+    const dir = tlsWorkloads.workloads(true)[0].serverArgs[1];
+    const port = await startScript(t, script, ['--tls', dir], env);
+    const ext = await echoOnce(`wss://127.0.0.1:${port}/`, { ca: fs.readFileSync(path.join(dir, 'ca.pem')), perMessageDeflate: false });
+    assert.equal(ext, '');
+    // A client that does not trust the test CA is refused: the server really serves that certificate.
+    const ws = new WebSocket(`wss://127.0.0.1:${port}/`);
+    const err = await within(5000, 'TLS error', (done) => ws.once('error', done));
+    assert.match(err.code, /SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/);
+  });
+}
+
+test('variant.js: bad arguments are refused with a clear error', () => {
+  assert.deepEqual(serverVariant(['9000']), { deflate: null, tls: null, reusePort: false });
+  assert.equal(serverVariant(['9000', '--deflate', 'takeover', '--reuse-port']).reusePort, true);
+  assert.throws(() => serverVariant(['9000', '--deflate', 'fast']), /--deflate takeover\|no-takeover, not fast/);
+  assert.throws(() => serverVariant(['9000', '--deflate']), /--deflate needs a value/);
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-variant-'));
+  try {
+    assert.throws(() => serverVariant(['9000', '--tls', empty]), /no server\.key and server\.pem there/);
+  } finally {
+    fs.rmSync(empty, { recursive: true, force: true });
+  }
+});
+
+test('scale.js cost model: the fit recovers c and h, and refuses points that cannot separate them', () => {
+  const c = 0.2;
+  const h = 20;
+  const at = (b) => ({ us: c + h / b, b });
+  const m = fit(at(800), at(20));
+  assert.ok(Math.abs(m.c - c) < 1e-9 && Math.abs(m.h - h) < 1e-6, JSON.stringify(m));
+  assert.equal(fit(at(20), at(800)), null); // the small-batch point must have the smaller batches
+  assert.equal(fit({ us: 1, b: 100 }, { us: 0.5, b: 10 }), null); // cheaper with smaller batches: h < 0
+  assert.equal(fit({ us: null, b: 100 }, at(10)), null);
+  // JS thread 0.25 µs/msg, engine 1 µs/msg, 16 cores: one process with 8 engine threads (8 M/s of
+  // engine capacity) is bound by its JS thread (4 M/s); 8 reusePort processes by their engines.
+  const p16 = predict({ js: { c: 0.25, h: 0 }, engineUs: 1, bJs: 1000 }, 16);
+  assert.equal(p16.threads, 8);
+  assert.equal(p16.jsBound, true);
+  assert.equal(Math.round(p16.single), 4e6);
+  assert.equal(p16.procs, 8);
+  assert.equal(Math.round(p16.reuse), 8e6);
+  const p2 = predict({ js: { c: 0.25, h: 0 }, engineUs: 1, bJs: 1000 }, 2);
+  assert.equal(p2.jsBound, false);
+  assert.equal(Math.round(p2.single), 1e6);
+});
