@@ -172,3 +172,38 @@ test("binaryType 'fragments' with a message sent in three frames: one Buffer wit
   assert.deepEqual(data.map((b) => [...b]), [[1, 2, 3, 4]]); // ws: [[1], [2, 3], [4]]
   ws.terminate();
 });
+
+test('messages kept by a client stay intact after later batches; a small one keeps at most a 64 KiB slab alive, a large one only itself', async (t) => {
+  const wss = new WS.WebSocketServer({ port: 0, host: HOST });
+  t.after(() => new Promise((resolve) => {
+    for (const ws of wss.clients) ws.terminate();
+    wss.close(resolve);
+  }));
+  await within(5000, 'listening', (resolve) => wss.once('listening', resolve));
+  // Sizes around the slab rules (batch-decoder.js MessageCopies): many small messages share
+  // slabs (each batch holds several), larger ones are copied alone; sent in one burst.
+  const sizes = [];
+  for (let i = 0; i < 3000; i++) sizes.push([0, 1, 16, 100, 4096, 4097, 20000, 70000][i % 8] + (i % 3));
+  const sent = sizes.map((n, i) => Buffer.alloc(n, i & 255));
+  wss.on('connection', (ws) => {
+    for (const payload of sent) ws.send(payload, { binary: true });
+  });
+  const client = new WebSocket(`ws://${HOST}:${wss.address().port}/`);
+  const kept = [];
+  client.on('message', (data, isBinary) => {
+    assert.equal(isBinary, true);
+    kept.push(data);
+  });
+  await opened(client);
+  await waitUntil(() => kept.length === sent.length, 15000, 'every message');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let i = 0; i < sent.length; i++) {
+    assert.ok(Buffer.isBuffer(kept[i]), `message ${i} is a Buffer`);
+    assert.ok(kept[i].equals(sent[i]), `message ${i} (${sent[i].length} B) intact`);
+    const alive = kept[i].buffer.byteLength;
+    if (sent[i].length > 4096) assert.equal(alive, sent[i].length, `message ${i} holds only itself`);
+    else assert.ok(alive <= 64 * 1024, `message ${i} holds ${alive} bytes alive`);
+  }
+  client.close();
+  await closed(client);
+});
