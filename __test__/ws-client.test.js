@@ -207,3 +207,41 @@ test('messages kept by a client stay intact after later batches; a small one kee
   client.close();
   await closed(client);
 });
+
+test('an idle client connection keeps only what it needs: sockets keep their constructor\'s shape (no property array), WebSockets to one URL share its string', { timeout: 60000 }, async (t) => {
+  // What the benchmark's client-memory row pays for beyond the engine is what each
+  // connection keeps (and, through it, how far V8's young generation grows).
+  const v8 = require('node:v8');
+  v8.setFlagsFromString('--allow-natives-syntax');
+  const haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)');
+  v8.setFlagsFromString('--no-allow-natives-syntax');
+  const { Socket } = require('../lib/core');
+  const { Client } = require('..');
+  const url = await echoServer(t);
+  const client = new Client();
+  t.after(() => new Promise((resolve) => client.close(resolve)));
+  const socket = client.connect(url);
+  await within(5000, 'open', (resolve, reject) => {
+    client.once('open', resolve);
+    client.once('error', reject);
+  });
+  assert.ok(haveSameMap(socket, new Socket(1)), "an lws.Client socket has no property its constructor did not declare");
+  const clients = [];
+  for (let i = 0; i < 50; i++) clients.push(new WebSocket(url));
+  await Promise.all(clients.map(opened));
+  assert.ok(haveSameMap(clients[0]._socket, new Socket(1)), "an lws.WebSocket's socket has no property its constructor did not declare");
+  // Strings equal to the URL in the heap: one shared by the 50 (and the few the test holds).
+  const chunks = [];
+  for await (const chunk of v8.getHeapSnapshot()) chunks.push(chunk);
+  const snapshot = JSON.parse(Buffer.concat(chunks).toString());
+  const { node_fields: fields, node_types: [types] } = snapshot.snapshot.meta;
+  const typeAt = fields.indexOf('type');
+  const nameAt = fields.indexOf('name');
+  let copies = 0;
+  for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
+    if (types[snapshot.nodes[i + typeAt]] === 'string' && snapshot.strings[snapshot.nodes[i + nameAt]] === url) copies++;
+  }
+  assert.ok(copies < 10, `${copies} strings hold the URL ${url}`);
+  for (const ws of clients) ws.close();
+  await Promise.all(clients.map(closed));
+});

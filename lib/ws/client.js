@@ -370,6 +370,9 @@ function headerPairs(headers) {
   return [...byName.values()];
 }
 
+/** The last client URL (initAsClient). */
+let lastHref = '';
+
 /**
  * ws's initAsClient: starts (or, after a redirect, restarts) `websocket`'s
  * handshake. Throws what ws throws for bad arguments; returns the resolved options.
@@ -415,7 +418,9 @@ function initAsClient(websocket, address, protocols, options) {
     parsedUrl = new URL(parsedUrl);
     parsedUrl.protocol = parsedUrl.protocol === 'http:' ? 'ws:' : 'wss:';
   }
-  websocket._url = parsedUrl.href;
+  // Clients of one server share the string (a connection kept costs no copy of its URL).
+  const href = parsedUrl.href;
+  websocket._url = href === lastHref ? lastHref : (lastHref = href);
 
   let target;
   try {
