@@ -18,17 +18,11 @@
 const { RECORD_HEADER, Event, ClientFailure, FLAG_BINARY, FLAG_ANSWERED, errorCodeOf, decodeRequest, decodeResponse, decodePeer } = require('./wire');
 
 /**
- * Node's own Buffer class (what Buffer.from returns), constructed directly: Buffer.from's
- * argument checks cost as much as the view itself, once per message. Node exposes it as
- * the species of Buffer; a class of the same shape stands in if a Node ever does not.
+ * Node's own Buffer class (what Buffer.from returns: FastBuffer, Buffer's species in every
+ * Node since 8), constructed directly: Buffer.from's argument checks cost as much as the
+ * view itself, once per message.
  */
-const BufferView = Buffer[Symbol.species] && Buffer[Symbol.species].prototype === Buffer.prototype
-  ? Buffer[Symbol.species]
-  : (() => {
-    class View extends Uint8Array {}
-    Object.setPrototypeOf(View.prototype, Buffer.prototype);
-    return View;
-  })();
+const BufferView = Buffer[Symbol.species];
 
 /** Messages up to this size are copied with their neighbours, in slabs of up to SLAB bytes. */
 const SLAB_MESSAGE_MAX = 4 * 1024;
