@@ -2,7 +2,8 @@
 // A flood of events must not starve Node's event loop: the engine hands JS a
 // bounded number of batches per wake, then JS asks again from setImmediate, so
 // timers and other I/O run in between (Node drains a threadsafe function's queue
-// up to 1,000 calls in one go: waking through it again would not let them).
+// up to 1,000 calls in one go: waking through it again would not let them); and
+// one batch stays small, however many sockets a worker's turn reads.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -44,5 +45,48 @@ test('timers keep running while a client receives a flood of small messages', { 
   assert.equal(received, 100000);
   // One batch (up to 256 KiB, ~14,000 of these messages, ~0.3 s of this work) runs to
   // its end; before the fix, timers waited for the whole flood (seconds).
+  assert.ok(worstGap < 1000, `a 10 ms timer waited ${worstGap} ms at worst during ${received} messages`);
+});
+
+test('many connections flooded at once: JS gets bounded batches, and timers keep running', { timeout: 30000 }, async (t) => {
+  const server = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'push-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => { server.kill('SIGKILL'); });
+  const port = await within(10000, 'the push server', (done) => server.stdout.on('data', (d) => {
+    const m = /ready (\d+)/.exec(String(d));
+    if (m) done(Number(m[1]));
+  }));
+  const client = new Client(ENGINE_OPTIONS);
+  t.after(() => new Promise((resolve) => client.close(resolve)));
+  // The batches themselves (the core's private entry point, observed, not replaced).
+  let largestBatch = 0;
+  const onEvents = client._onEvents;
+  client._onEvents = function (batch) {
+    largestBatch = Math.max(largestBatch, batch.byteLength);
+    return onEvents.call(this, batch);
+  };
+  let received = 0;
+  client.on('message', () => { received++; });
+  const sockets = [];
+  await within(10000, '50 connections open', (done, fail) => {
+    let open = 0;
+    client.on('open', () => { if (++open === 50) done(); });
+    client.on('error', fail);
+    for (let i = 0; i < 50; i++) sockets.push(client.connect(`ws://127.0.0.1:${port}/`));
+  });
+  let last = Date.now();
+  let worstGap = 0;
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    worstGap = Math.max(worstGap, now - last);
+    last = now;
+  }, 10);
+  t.after(() => clearInterval(ticker));
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  clearInterval(ticker);
+  for (const socket of sockets) client.terminate(socket);
+  assert.ok(received > 100000, `${received} messages received`);
+  // A worker's turn reads up to 4 x 256 KiB from every ready socket; before the events
+  // were handed over as they grew, one batch held all of it (hundreds of MiB, seconds of JS).
+  assert.ok(largestBatch <= 8 * 1024 * 1024, `the largest batch was ${largestBatch} bytes`);
   assert.ok(worstGap < 1000, `a 10 ms timer waited ${worstGap} ms at worst during ${received} messages`);
 });

@@ -172,3 +172,125 @@ test("binaryType 'fragments' with a message sent in three frames: one Buffer wit
   assert.deepEqual(data.map((b) => [...b]), [[1, 2, 3, 4]]); // ws: [[1], [2, 3], [4]]
   ws.terminate();
 });
+
+test('messages kept by a client stay intact after later batches; a small one keeps at most a 64 KiB slab alive, a large one only itself', async (t) => {
+  const wss = new WS.WebSocketServer({ port: 0, host: HOST });
+  t.after(() => new Promise((resolve) => {
+    for (const ws of wss.clients) ws.terminate();
+    wss.close(resolve);
+  }));
+  await within(5000, 'listening', (resolve) => wss.once('listening', resolve));
+  // Sizes around the slab rules (batch-decoder.js MessageCopies): many small messages share
+  // slabs (each batch holds several), larger ones are copied alone; sent in one burst.
+  const sizes = [];
+  for (let i = 0; i < 3000; i++) sizes.push([0, 1, 16, 100, 4096, 4097, 20000, 70000][i % 8] + (i % 3));
+  const sent = sizes.map((n, i) => Buffer.alloc(n, i & 255));
+  wss.on('connection', (ws) => {
+    for (const payload of sent) ws.send(payload, { binary: true });
+  });
+  const client = new WebSocket(`ws://${HOST}:${wss.address().port}/`);
+  const kept = [];
+  client.on('message', (data, isBinary) => {
+    assert.equal(isBinary, true);
+    kept.push(data);
+  });
+  await opened(client);
+  await waitUntil(() => kept.length === sent.length, 15000, 'every message');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let i = 0; i < sent.length; i++) {
+    assert.ok(Buffer.isBuffer(kept[i]), `message ${i} is a Buffer`);
+    assert.ok(kept[i].equals(sent[i]), `message ${i} (${sent[i].length} B) intact`);
+    const alive = kept[i].buffer.byteLength;
+    if (sent[i].length > 4096) assert.equal(alive, sent[i].length, `message ${i} holds only itself`);
+    else assert.ok(alive <= 64 * 1024, `message ${i} holds ${alive} bytes alive`);
+  }
+  client.close();
+  await closed(client);
+});
+
+/** This process's heap, as a parsed snapshot (v8.getHeapSnapshot). */
+async function heapSnapshot() {
+  const chunks = [];
+  for await (const chunk of require('node:v8').getHeapSnapshot()) chunks.push(chunk);
+  return JSON.parse(Buffer.concat(chunks).toString());
+}
+
+test('an idle client connection keeps only what it needs: sockets keep their constructor\'s shape (no property array), WebSockets to one URL share its string', { timeout: 60000 }, async (t) => {
+  // What the benchmark's client-memory row pays for beyond the engine is what each
+  // connection keeps (and, through it, how far V8's young generation grows).
+  const v8 = require('node:v8');
+  v8.setFlagsFromString('--allow-natives-syntax');
+  const haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)');
+  v8.setFlagsFromString('--no-allow-natives-syntax');
+  const { Socket } = require('../lib/core');
+  const { Client } = require('..');
+  const url = await echoServer(t);
+  const client = new Client();
+  t.after(() => new Promise((resolve) => client.close(resolve)));
+  const socket = client.connect(url);
+  await within(5000, 'open', (resolve, reject) => {
+    client.once('open', resolve);
+    client.once('error', reject);
+  });
+  assert.ok(haveSameMap(socket, new Socket(1)), "an lws.Client socket has no property its constructor did not declare");
+  const clients = [];
+  for (let i = 0; i < 50; i++) clients.push(new WebSocket(url));
+  await Promise.all(clients.map(opened));
+  assert.ok(haveSameMap(clients[0]._socket, new Socket(1)), "an lws.WebSocket's socket has no property its constructor did not declare");
+  // Strings equal to the URL in the heap: one shared by the 50 (and the few the test holds).
+  const snapshot = await heapSnapshot();
+  const { node_fields: fields, node_types: [types] } = snapshot.snapshot.meta;
+  const typeAt = fields.indexOf('type');
+  const nameAt = fields.indexOf('name');
+  let copies = 0;
+  for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
+    if (types[snapshot.nodes[i + typeAt]] === 'string' && snapshot.strings[snapshot.nodes[i + nameAt]] === url) copies++;
+  }
+  assert.ok(copies < 10, `${copies} strings hold the URL ${url}`);
+  for (const ws of clients) ws.close();
+  await Promise.all(clients.map(closed));
+});
+
+test('connecting leaves little in the old generation: 2,000 WebSockets opened grow it by under 1.6 KB each', { timeout: 60000 }, async (t) => {
+  // What a connection's handshake keeps for its round trip survives V8's young generation;
+  // what is promoted stays in the old one until a major GC (and makes the young one grow:
+  // the benchmark's client memory row). Measured: about 950 bytes a connection (its
+  // WebSocket, socket and listeners included); 3,200 when the handshake state was an
+  // object literal spread from the context and grown (its allocations were pretenured).
+  const { spawn } = require('node:child_process');
+  const path = require('node:path');
+  const v8 = require('node:v8');
+  const gc = require('node:vm').runInNewContext('gc', (v8.setFlagsFromString('--expose-gc'), {}));
+  const server = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'server-child.js'), '{}'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => server.kill('SIGKILL'));
+  const port = await within(10000, 'the server child', (resolve) => server.stdout.on('data', (d) => {
+    const m = /"port":(\d+)/.exec(String(d));
+    if (m) resolve(Number(m[1]));
+  }));
+  const url = `ws://${HOST}:${port}/`;
+  const kept = [];
+  const openEchoed = (count) => within(20000, 'echoes', (resolve) => {
+    let left = count;
+    for (let i = 0; i < count; i++) {
+      const ws = new WebSocket(url); // held as benches/clients/ws-api.js holds them
+      let echoed = false;
+      ws.on('open', () => ws.send('0123456789abcdef'));
+      ws.on('message', () => {
+        if (echoed) return;
+        echoed = true;
+        if (--left === 0) resolve();
+      });
+      ws.on('close', () => {});
+      ws.on('error', () => {});
+      kept.push(ws);
+    }
+  });
+  t.after(() => { for (const ws of kept) ws.terminate(); });
+  for (let i = 0; i < 3; i++) await openEchoed(100); // warm-up: code compiled, the core started
+  gc();
+  const oldSpace = () => v8.getHeapSpaceStatistics().find((space) => space.space_name === 'old_space').space_used_size;
+  const before = oldSpace();
+  for (let i = 0; i < 20; i++) await openEchoed(100);
+  const perConnection = (oldSpace() - before) / 2000;
+  assert.ok(perConnection < 1600, `the old generation grew by ${perConnection.toFixed(0)} bytes a connection`);
+});

@@ -60,7 +60,8 @@ function parseArgs(argv) {
       console.log('usage: node benches/run.js [--quick] [--rounds N] [--servers lws,"lws threads:0","lws WebSocketServer",ws,ws+bufferutil,uWS.js,rust-tokio]\n' +
         '                         [--clients lws.Client,lws.WebSocket,ws,ws+bufferutil]\n' +
         '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory,broadcast,deflate-echo,deflate-takeover-echo,deflate-memory,\n' +
-        '                                      deflate-takeover-memory,wss-echo16x16,wss-echo64k,wss-handshakes,latency50k,client-recv16,client-recv64k,client-memory,client-connect]\n' +
+        '                                      deflate-takeover-memory,wss-echo16x16,wss-echo64k,wss-handshakes,latency50k,client-recv16,client-recv64k,\n' +
+        '                                      client-recv16-rust,client-recv64k-rust,client-memory,client-connect]\n' +
         '                         [--scale [--loadgens N] (only the scaling run: lws threads 1, 2, 4, 8 and reusePort processes; benches/workloads/scale.js)]\n' +
         '                         [--other-cpu-limit PCT]\n' +
         '                         (--servers alone runs only the server workloads, --clients alone only the client ones)\n' +
@@ -121,6 +122,9 @@ process.exit(0);`;
 
 // The servers the client workloads run against (not rows of their own).
 const PUSH_SERVER = { name: 'uWS.js push', script: 'uws-push.js', env: {} };
+// The same messages from Rust (ceiling --push): frames built once, thousands per write, so the
+// client, not the pusher, is the limit (the uWS.js pusher's JS thread makes one send() a message).
+const RUST_PUSH_SERVER = { name: 'Rust push', bin: CEILING, env: {} };
 const ECHO_SERVER = SERVERS.find((s) => s.name === 'uWS.js');
 
 /**
@@ -170,6 +174,12 @@ function workloads(quick) {
     { id: 'client-recv64k', kind: 'recv', table: 'clients', server: PUSH_SERVER,
       title: `receive 64 KiB binary pushed by uWS.js, 100 conns, ${secs} s`,
       serverArgs: ['--size', '65536', '--binary'], args: ['--conns', '100', '--size', '65536', '--binary', '--secs', String(secs)], secs },
+    { id: 'client-recv16-rust', kind: 'recv', table: 'clients', server: RUST_PUSH_SERVER,
+      title: `receive 16 B text pushed by Rust (ceiling --push), 100 conns, ${secs} s`,
+      serverArgs: ['--push', '16'], args: ['--conns', '100', '--size', '16', '--secs', String(secs)], secs },
+    { id: 'client-recv64k-rust', kind: 'recv', table: 'clients', server: RUST_PUSH_SERVER,
+      title: `receive 64 KiB binary pushed by Rust (ceiling --push), 100 conns, ${secs} s`,
+      serverArgs: ['--push', '65536', '--binary'], args: ['--conns', '100', '--size', '65536', '--binary', '--secs', String(secs)], secs },
     { id: 'client-memory', kind: 'client-memory', table: 'clients', server: ECHO_SERVER,
       title: `client memory, ${quick ? '2,000' : '10,000'} idle connections`,
       args: ['--conns', String(quick ? 2000 : 10000), '--warmup', String(MEMORY_WARMUP), '--concurrency', '100'], secs: 150 },
@@ -487,6 +497,7 @@ async function measureClient(cl, wl) {
       client_main_us: n > 0 ? (d.loadgenMain * 1e6) / n : null,
       server_us: n > 0 ? (d.server * 1e6) / n : null,
       server_cpu_pct: d.wall > 0 ? round((100 * d.server) / d.wall, 0) : null,
+      client_main_cpu_pct: d.wall > 0 ? round((100 * d.loadgenMain) / d.wall, 0) : null,
       stop_lag_s: out.stop_lag_s ?? null,
     });
     return r;
@@ -552,6 +563,8 @@ const METRICS = {
     ['client_us', 'client CPU µs/msg (all threads)', 'lower', 3],
     // Near 100%: the push server, not the client, set the pace (compare CPU per message then).
     ['server_cpu_pct', 'push server CPU % of a core (check: < 100)', 'lower', 0, 'no ratio'],
+    // Near 100%: the client's JS thread set the pace (the row shows the client's ceiling).
+    ['client_main_cpu_pct', 'client JS thread CPU % of a core (near 100: the client is the limit)', 'lower', 0, 'no ratio'],
     // The window is timed on a thread of its own; this is how long the JS thread's timers waited.
     ['stop_lag_s', 'JS thread late to the window\'s end, s (timers starved)', 'lower', 2, 'no ratio'],
   ],
@@ -675,7 +688,7 @@ function markdown(meta, wls, servers, clients, summary) {
     if (names.includes('rust-tokio')) lines.push('- rust-tokio: benches/loadgen/src/bin/ceiling.rs, a minimal RFC 6455 echo server on tokio (current_thread runtime), the ceiling; its main-thread CPU is n/a (not a Node process)');
   }
   if (clientWls.length) {
-    lines.push('- clients: benches/clients/*.js, one Node process holding every connection, against uWebSockets.js (benches/servers/uws-push.js pushing numbered messages as fast as backpressure allows; uws.js echoing for memory and connects); every message\'s size, type and sequence number checked; client CPU from /proc/PID/stat (all threads) and /proc/PID/task/PID/stat (the JS thread) between the client\'s start and stop');
+    lines.push('- clients: benches/clients/*.js, one Node process holding every connection, against uWebSockets.js (benches/servers/uws-push.js pushing numbered messages as fast as backpressure allows; uws.js echoing for memory and connects) and, in the -rust rows, the Rust pusher (benches/loadgen ceiling --push: the same messages, prebuilt frames, so the client sets the pace); every message\'s size, type and sequence number checked; client CPU from /proc/PID/stat (all threads) and /proc/PID/task/PID/stat (the JS thread) between the client\'s start and stop');
   }
   lines.push('', '![benchmark ratios](latest.svg)', '');
   const notes = [];
@@ -861,7 +874,7 @@ async function main() {
     await require('./workloads/scale').run(opts, { runLoadgen, statTicks, childEnv, freePort, ROOT, HOST, CLK_TCK });
     return;
   }
-  if (servers.length) buildLoadgen();
+  if (servers.length || wls.some((wl) => wl.server && wl.server.bin)) buildLoadgen();
   for (const wl of wls) if (wl.prepare) wl.prepare();
   fs.mkdirSync(opts.out, { recursive: true });
 
@@ -910,7 +923,7 @@ async function main() {
         results.push({ round: round + 1, workload: wl.id, [rowKey(wl)]: srv.name, ...r });
         const show = r.failed ? `FAILED ${r.error.split('\n')[0]}`
           : wl.kind.endsWith('memory') ? `${fmt(r.kb_per_conn, 2)} KB/conn`
-          : isClientWl(wl) ? `${fmt(r.rate, 0)}/s, client ${fmt(r.client_us, 3)} µs (JS thread ${fmt(r.client_main_us, 3)}), server ${fmt(r.server_cpu_pct, 0)}% of a core, other CPU ${r.other_cpu_pct}%`
+          : isClientWl(wl) ? `${fmt(r.rate, 0)}/s, client ${fmt(r.client_us, 3)} µs (JS thread ${fmt(r.client_main_us, 3)}, ${fmt(r.client_main_cpu_pct, 0)}% of a core), server ${fmt(r.server_cpu_pct, 0)}% of a core, other CPU ${r.other_cpu_pct}%`
           : `${fmt(r.rate, 0)}/s, server ${fmt(r.server_us, 2)} µs (main ${fmt(r.server_main_us, 2)}), other CPU ${r.other_cpu_pct}%`;
         console.error(`  ${wl.id.padEnd(10)} ${srv.name.padEnd(14)} ${show}${r.errors ? `, ${r.errors} errors (${r.first_error})` : ''}`);
       }

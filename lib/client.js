@@ -16,9 +16,6 @@ const {
 /** lws.Server options that have no meaning for outgoing connections. */
 const SERVER_ONLY = ['port', 'host', 'path', 'backlog', 'ssl', 'httpServer', 'maxHeaders', 'maxHttpBody'];
 
-/** The handshake a socket is in (kept on the socket until it opens). */
-const kHandshake = Symbol('lws.clientHandshake');
-
 const CONNECT_OPTIONS = new Set([
   'headers', 'protocols', 'origin', 'ca', 'cert', 'key', 'rejectUnauthorized', 'servername',
   'localAddress', 'family', 'lookup', 'handshakeTimeout',
@@ -74,16 +71,17 @@ class Client extends CoreServer {
       : null;
     if (tls && tls.servername === '') tls.servername = target.host; // rustls takes an IP address as the name too
 
-    // The socket exists at once; the engine hears of it once the name is resolved.
+    // The socket exists at once; the engine hears of it once the name is resolved. Its
+    // handshake is kept in the layer hook (socket.js `wrapper`) until it opens.
     const socket = this.reserveSocket();
-    socket[kHandshake] = { key, protocols: new Set(protocols), dialed: false };
+    socket.wrapper = { key, protocols: new Set(protocols), dialed: false };
     resolve(target.host, options, (err, ip) => {
       if (socket.closed) return; // released meanwhile (close() or terminate() while resolving)
       if (err) {
         this._endBeforeDial(socket, err);
         return;
       }
-      Object.assign(socket[kHandshake], { dialed: true, address: ip, port: target.port });
+      Object.assign(socket.wrapper, { dialed: true, address: ip, port: target.port });
       this.dial(socket, {
         address: ip, port: target.port, localAddress: options.localAddress, tls, head,
         timeout: options.handshakeTimeout ?? this.options.engine.handshakeTimeoutMs ?? 10000,
@@ -104,13 +102,13 @@ class Client extends CoreServer {
   }
 
   _stillResolving(socket) {
-    return socket !== null && typeof socket === 'object' && socket[kHandshake] !== undefined && socket[kHandshake].dialed === false;
+    return socket !== null && typeof socket === 'object' && socket.wrapper !== undefined && socket.wrapper.dialed === false;
   }
 
   /** A socket that never reached the engine: 'error' (if any), then 'close' with 1006. */
   _endBeforeDial(socket, err) {
     if (!this.releaseSocket(socket)) return false;
-    socket[kHandshake] = undefined;
+    socket.wrapper = undefined;
     if (err) this._fail(socket, err);
     try {
       this.emit('close', socket, 1006, '', err ? 'LWS_ERR_CONNECT' : undefined, undefined);
@@ -121,13 +119,13 @@ class Client extends CoreServer {
   }
 
   _onResponse(socket, response) {
-    const handshake = socket[kHandshake];
+    const handshake = socket.wrapper;
     if (handshake === undefined) return;
     const res = incomingResponse(response);
     if (!res.upgrade) {
       // A 101 Node would not call an upgrade (no Upgrade or Connection: upgrade) waits: dropped.
       if (response.statusCode === 101) this.terminate(socket);
-      socket[kHandshake] = undefined;
+      socket.wrapper = undefined;
       const err = new Error(`Unexpected server response: ${response.statusCode}`);
       err.response = res;
       this._fail(socket, err);
@@ -135,20 +133,20 @@ class Client extends CoreServer {
     }
     const verdict = checkSwitchingProtocols(res.headers, handshake.key, handshake.protocols, this._deflateOption);
     if (verdict.error) {
-      socket[kHandshake] = undefined;
+      socket.wrapper = undefined;
       this._fail(socket, new Error(verdict.error));
       this.terminate(socket);
       return;
     }
-    socket[kHandshake] = undefined;
+    socket.wrapper = undefined;
     this.acceptResponse(socket, verdict.extensions, { headers: res.headers, protocol: verdict.protocol, extensions: verdict.extensions });
   }
 
   /** A connection that failed before it opened: the Error Node's http client would give, before 'close'. */
   _beforeClose(socket, code, reason, errorCode, errorDetail) {
-    const handshake = socket[kHandshake];
+    const handshake = socket.wrapper;
     if (handshake === undefined) return;
-    socket[kHandshake] = undefined;
+    socket.wrapper = undefined;
     const err = connectionError(errorCode, errorDetail, handshake.address, handshake.port, reason);
     if (err !== undefined) this._fail(socket, err);
   }

@@ -7,9 +7,8 @@
 // (lib/ws/client.js) are built on these.
 
 const { Command, CLIENT_ID_BIT, FLAG_BINARY, encodeConnect } = require('./wire');
-const { Socket, idOf, kServer } = require('./socket');
+const { Socket, idOf, kServer, kOpenInfo } = require('./socket');
 const { descriptorOf } = require('./fd-adoption');
-const { kOpenInfo } = require('./engine-records');
 
 class ClientConnections {
   /**

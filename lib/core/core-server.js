@@ -48,6 +48,11 @@ class CoreServer extends EventEmitter {
     this._engineStats = null; // the engine's last counters, kept once it has stopped
     this._nextClientSeq = 0; // client connections' ids are picked here (CLIENT_ID_BIT set)
     this._clientTls = new Map(); // TLS client settings key -> the engine's configuration index
+    /**
+     * The layer keeps the 'message' data it is given (the ws layer: ws users do): they
+     * are owned copies then, not lent views of the batch (batch-decoder.js).
+     */
+    this.ownedMessages = false;
     this._listening = false;
     this._closing = false;
     this._closed = false;
@@ -166,7 +171,7 @@ class CoreServer extends EventEmitter {
     const engine = this._engine;
     engine.dispatching = true;
     lent.buffer = arrayBuffer; // messages forwarded from it are not copied (wire.js)
-    const failure = decodeBatch(arrayBuffer, this._sockets, this, this._records);
+    const failure = decodeBatch(arrayBuffer, this._sockets, this, this._records, this.ownedMessages);
     engine.dispatching = false;
     this._commands.flush();
     lent.buffer = null;

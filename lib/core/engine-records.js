@@ -7,16 +7,13 @@
 
 const util = require('util');
 const { Command, CLIENT_ID_BIT } = require('./wire');
-const { Socket, kId, kServer, kBacklog, kPaused, kCloseReply } = require('./socket');
+const { Socket, kId, kServer, kBacklog, kPaused, kCloseReply, kOpenInfo } = require('./socket');
 const { UpgradeRequest, HttpRequest, headerLines } = require('./requests');
 const { requestHead, socketOnDescriptor } = require('./fd-adoption');
 
 // NODE_DEBUG=lws (util.debuglog): read once; off, each log call is one test of a constant.
 const debuglog = util.debuglog('lws');
 const debug = debuglog.enabled ? debuglog : null;
-
-/** What acceptResponse() was given for the 'open' listeners. */
-const kOpenInfo = Symbol('lws.openInfo');
 
 /** What JS counts for stats(): everything it sees anyway (the engine counts the rest). */
 class Counters {
@@ -297,4 +294,4 @@ class RequestAnswers {
   }
 }
 
-module.exports = { Counters, EngineRecords, RequestAnswers, kOpenInfo };
+module.exports = { Counters, EngineRecords, RequestAnswers };

@@ -40,6 +40,8 @@
 //   descriptor: see loopback-relay). `options` is the normalized options
 //   (`options.engine.perMessageDeflate.threshold`, ...).
 //   stats(): counters for monitoring (README), JS's and the engine's.
+//   `ownedMessages = true`: 'message' data are copies the listener may keep
+//   (copied in slabs per batch, cheaper than a copy each), not lent.
 //   commandEpoch(): counts flushes of the command buffer. What was sent while it
 //   stays the same is still in JS (not handed to the engine); it changes when
 //   the batch's or the tick's commands leave.
@@ -67,9 +69,9 @@
 //
 // Rules
 //
-// - Buffers given to listeners ('message', 'fragment', 'ping', 'pong',
-//   'closing' reasons) are lent from the event batch: valid only during the
-//   callback (afterwards detached, length 0). Copy what you keep. Sending a lent
+// - Buffers given to listeners ('message' unless `ownedMessages`, 'fragment',
+//   'ping', 'pong', 'closing' reasons) are lent from the event batch: valid only
+//   during the callback (afterwards detached, length 0). Copy what you keep. Sending a lent
 //   buffer from inside the callback forwards it without a copy.
 // - Commands written during a batch leave when the batch ends; outside one, at
 //   the end of the tick. Nothing is sent synchronously.

@@ -19,9 +19,11 @@ const kUnflushed = Symbol('lws.unflushed');
 /** pause()d by JS: the reply to the peer's close waits for resume(). */
 const kPaused = Symbol('lws.paused');
 /** That reply once due: [code, reason]. */
+const kCloseReply = Symbol('lws.closeReply');
 /** The topics this socket is subscribed to (a Set of topic keys), or null. */
 const kTopics = Symbol('lws.topics');
-const kCloseReply = Symbol('lws.closeReply');
+/** An outgoing connection's: what acceptResponse() was given for the 'open' listeners. */
+const kOpenInfo = Symbol('lws.openInfo');
 
 class Socket {
   constructor(id) {
@@ -36,7 +38,8 @@ class Socket {
     this.extensions = '';
     /**
      * The layer hook: the object a layer on top keeps for this socket (the ws
-     * layer: its handshake until the socket opens, then the WebSocket). The core
+     * layer: its handshake until the socket opens, then the WebSocket; lws.Client:
+     * its handshake until the socket opens). The core
      * never reads it. Declared here so setting it does not give every socket a
      * property array.
      */
@@ -48,6 +51,7 @@ class Socket {
     this[kPaused] = false;
     this[kCloseReply] = undefined;
     this[kTopics] = null;
+    this[kOpenInfo] = undefined;
   }
 
   /** Bytes the engine last reported queued for this socket (0 once drained): backpressure. */
@@ -100,4 +104,4 @@ function peerOf(socket) {
   return decoded;
 }
 
-module.exports = { Socket, idOf, kId, kServer, kBacklog, kEpoch, kUnflushed, kPaused, kCloseReply, kTopics };
+module.exports = { Socket, idOf, kId, kServer, kBacklog, kEpoch, kUnflushed, kPaused, kCloseReply, kTopics, kOpenInfo };

@@ -36,7 +36,7 @@ module.exports = {
   kAttachPending: Symbol('lws.ws.attachPending'),
   /** [kAttach](core, socket, protocol): the engine's socket is open. */
   kAttach: Symbol('lws.ws.attach'),
-  /** [kOnMessage](data, isBinary), [kOnPing](data), [kOnPong](data): lent buffers. */
+  /** [kOnMessage](data, isBinary): an owned buffer (the core's ownedMessages); [kOnPing](data), [kOnPong](data): lent ones. */
   kOnMessage: Symbol('lws.ws.onMessage'),
   kOnPing: Symbol('lws.ws.onPing'),
   kOnPong: Symbol('lws.ws.onPong'),

@@ -5,6 +5,7 @@
 const { kOnMessage, kOnPing, kOnPong } = require('./constants');
 
 function routeSocketEvents(core) {
+  core.ownedMessages = true; // ws users keep messages: no copy of each in kOnMessage
   core.on('message', (socket, data, binary) => {
     const ws = socket.wrapper;
     if (ws !== undefined) ws[kOnMessage](data, binary);

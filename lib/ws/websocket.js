@@ -57,9 +57,9 @@ function controlPayload(data) {
   return bytes;
 }
 
-/** An owned copy of a lent engine buffer, in the shape `binaryType` asks for. */
-function deliverable(buf, isBinary, binaryType, owned) {
-  if (!isBinary || binaryType === 'nodebuffer') return owned ? buf : Buffer.from(buf);
+/** A message (owned: the core's `ownedMessages`) in the shape `binaryType` asks for. */
+function deliverable(buf, isBinary, binaryType) {
+  if (!isBinary || binaryType === 'nodebuffer') return buf;
   switch (binaryType) {
     case 'arraybuffer': {
       const ab = new ArrayBuffer(buf.length);
@@ -69,11 +69,11 @@ function deliverable(buf, isBinary, binaryType, owned) {
     case 'fragments':
       // ws keeps a frame's data only when it has some: an empty message is no fragment at all.
       if (buf.length === 0) return [];
-      return [owned ? buf : Buffer.from(buf)];
+      return [buf];
     case 'blob':
       return new Blob([buf]);
     default:
-      return owned ? buf : Buffer.from(buf);
+      return buf;
   }
 }
 
@@ -126,7 +126,7 @@ const HELD_CLOSING = 3;
 function emitHeld(ws, [kind, buf, isBinary]) {
   switch (kind) {
     case HELD_MESSAGE:
-      ws.emit('message', deliverable(buf, isBinary, ws._binaryType, true), isBinary);
+      ws.emit('message', deliverable(buf, isBinary, ws._binaryType), isBinary);
       return;
     case HELD_PING:
       ws.emit('ping', buf);
@@ -520,9 +520,9 @@ class WebSocket extends EventEmitter {
   }
 
   [kOnMessage](buf, isBinary) {
-    if (this._mustHold()) return this._hold([HELD_MESSAGE, Buffer.from(buf), isBinary]);
+    if (this._mustHold()) return this._hold([HELD_MESSAGE, buf, isBinary]);
     if (this.listenerCount('message') === 0) return;
-    this.emit('message', deliverable(buf, isBinary, this._binaryType, false), isBinary);
+    this.emit('message', deliverable(buf, isBinary, this._binaryType), isBinary);
   }
 
   [kOnPing](buf) {

@@ -3,6 +3,7 @@
 //! (read, parse, unmask, check UTF-8, frame, write), so it marks the ceiling for lws.
 //!
 //!   ceiling PORT [--broadcast] [--threads N]
+//!   ceiling PORT --push BYTES [--binary]
 //!
 //! Listens on 127.0.0.1:PORT and prints `ready PORT`. Runtime: tokio current_thread (one
 //! thread, like the uWebSockets.js row); `--threads N` with N > 1 uses the multi-thread runtime.
@@ -18,6 +19,13 @@
 //! With --broadcast (benches/loadgen `broadcast` mode): a text message starting with
 //! "broadcast " is framed once and sent, by reference (tokio::sync::broadcast of an Arc), to
 //! every open connection, the sender included.
+//!
+//! With --push BYTES (the client receive workloads' second pusher, beside benches/servers/uws-push.js,
+//! with the same messages): every connection, from the first bytes its client sends, is sent
+//! numbered messages of BYTES bytes, text (or binary with --binary), as fast as the socket takes
+//! them. A chunk of about 64 KiB of frames is built once per connection and only its sequence
+//! numbers are rewritten, so one write moves thousands of small messages: the client's reading,
+//! not this thread, is then the limit. What the client sends is read and ignored.
 
 use std::cell::RefCell;
 use std::io::ErrorKind;
@@ -40,6 +48,8 @@ const SCRATCH_READ: usize = 512 * 1024;
 const MAX_OUT: usize = 4 << 20;
 /// Broadcasts a connection may fall behind by before it is dropped.
 const BROADCAST_BACKLOG: usize = 1024;
+/// --push: bytes of frames per write (at least one message).
+const PUSH_CHUNK: usize = 65536;
 
 type Frame = Arc<Vec<u8>>;
 
@@ -106,7 +116,9 @@ impl Conn {
             }
             let (hl, len) = match b[1] & 0x7f {
                 126 if b.len() >= 4 => (4, u16::from_be_bytes([b[2], b[3]]) as usize),
-                127 if b.len() >= 10 => (10, u64::from_be_bytes(b[2..10].try_into().unwrap()).min(u64::MAX >> 1) as usize),
+                127 if b.len() >= 10 => {
+                    (10, u64::from_be_bytes(b[2..10].try_into().unwrap()).min(u64::MAX >> 1) as usize)
+                }
                 126 | 127 => break Next::More(0),
                 n => (2, n as usize),
             };
@@ -230,7 +242,8 @@ async fn handshake(s: &mut TcpStream) -> Result<Vec<u8>, ()> {
         }
     }
     let Some(key) = key.filter(|_| get && upgrade && v13) else {
-        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").await;
+        let _ =
+            s.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").await;
         return Err(());
     };
     let mut h = sha1_smol::Sha1::new();
@@ -401,7 +414,86 @@ async fn serve(mut s: TcpStream, bcast: Option<broadcast::Sender<Frame>>) {
     }
 }
 
-async fn run(port: u16, with_broadcast: bool) {
+/// --push: what every connection is sent.
+#[derive(Clone, Copy)]
+struct Push {
+    size: usize,
+    binary: bool,
+}
+
+impl Push {
+    /// Frames of messages numbered from 0 (numbered again by `number`), about PUSH_CHUNK bytes.
+    fn chunk(&self) -> (Vec<u8>, usize) {
+        // uws-push.js's messages: text is 'x' after the number; binary is 0xa5 with 0x5a last.
+        let mut payload = vec![if self.binary { 0xa5 } else { b'x' }; self.size];
+        if self.binary {
+            payload[self.size - 1] = 0x5a;
+        }
+        let mut chunk = Vec::new();
+        push_frame(&mut chunk, if self.binary { 0x2 } else { 0x1 }, &payload);
+        let frame_len = chunk.len();
+        let frames = (PUSH_CHUNK / frame_len).max(1);
+        chunk.reserve(frame_len * (frames - 1));
+        for _ in 1..frames {
+            chunk.extend_from_within(..frame_len);
+        }
+        (chunk, frame_len)
+    }
+
+    /// Writes sequence numbers `seq`, `seq + 1`, ... into the chunk's messages; returns the next.
+    fn number(&self, chunk: &mut [u8], frame_len: usize, mut seq: u32) -> u32 {
+        let head = frame_len - self.size;
+        for frame in chunk.chunks_exact_mut(frame_len) {
+            let p = &mut frame[head..head + 4];
+            if self.binary {
+                p.copy_from_slice(&seq.to_le_bytes());
+            } else {
+                // 6 bits a byte, low bits first, as ASCII (0x40 + bits): valid UTF-8.
+                for (i, b) in p.iter_mut().enumerate() {
+                    *b = 0x40 | ((seq >> (6 * i)) & 63) as u8;
+                }
+            }
+            seq = seq.wrapping_add(1);
+        }
+        seq
+    }
+}
+
+/// --push: waits for the client's first bytes, then sends numbered messages until it goes away.
+async fn serve_push(mut s: TcpStream, push: Push) {
+    let _ = s.set_nodelay(true);
+    let Ok(rest) = handshake(&mut s).await else { return };
+    let mut input = [0u8; 4096];
+    if rest.is_empty() && !matches!(s.read(&mut input).await, Ok(n) if n > 0) {
+        return;
+    }
+    let (mut chunk, frame_len) = push.chunk();
+    let mut seq = 0u32;
+    loop {
+        seq = push.number(&mut chunk, frame_len, seq);
+        let mut written = 0;
+        while written < chunk.len() {
+            let Ok(ready) = s.ready(Interest::READABLE | Interest::WRITABLE).await else { return };
+            if ready.is_readable() {
+                match s.try_read(&mut input) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+            if ready.is_writable() {
+                match s.try_write(&chunk[written..]) {
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+}
+
+async fn run(port: u16, with_broadcast: bool, push: Option<Push>) {
     let listener = match TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -413,9 +505,10 @@ async fn run(port: u16, with_broadcast: bool) {
     let bcast = with_broadcast.then(|| broadcast::channel::<Frame>(BROADCAST_BACKLOG).0);
     loop {
         match listener.accept().await {
-            Ok((s, _)) => {
-                tokio::spawn(serve(s, bcast.clone()));
-            }
+            Ok((s, _)) => match push {
+                Some(push) => drop(tokio::spawn(serve_push(s, push))),
+                None => drop(tokio::spawn(serve(s, bcast.clone()))),
+            },
             Err(e) => {
                 // e.g. EMFILE: back off briefly rather than spin.
                 eprintln!("ceiling: accept: {e}");
@@ -430,24 +523,45 @@ fn main() {
     let mut port: Option<u16> = None;
     let mut with_broadcast = false;
     let mut threads = 1usize;
+    let mut push_size: Option<usize> = None;
+    let mut binary = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--broadcast" => with_broadcast = true,
-            "--threads" => threads = args.next().and_then(|v| v.parse().ok()).filter(|&n| (1..=64).contains(&n)).unwrap_or_else(|| usage()),
+            "--push" => {
+                push_size = Some(
+                    args.next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|&n| (4..=MAX_MESSAGE).contains(&n))
+                        .unwrap_or_else(|| usage()),
+                )
+            }
+            "--binary" => binary = true,
+            "--threads" => {
+                threads = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n| (1..=64).contains(&n))
+                    .unwrap_or_else(|| usage())
+            }
             p => port = Some(p.parse().unwrap_or_else(|_| usage())),
         }
     }
     let port = port.unwrap_or(9001);
+    if binary && push_size.is_none() {
+        usage();
+    }
+    let push = push_size.map(|size| Push { size, binary });
     let rt = if threads == 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
         tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
     }
     .expect("tokio runtime");
-    rt.block_on(run(port, with_broadcast));
+    rt.block_on(run(port, with_broadcast, push));
 }
 
 fn usage() -> ! {
-    eprintln!("usage: ceiling PORT [--broadcast] [--threads N]");
+    eprintln!("usage: ceiling PORT [--broadcast] [--threads N] | ceiling PORT --push BYTES(>=4) [--binary]");
     std::process::exit(2);
 }

@@ -20,6 +20,12 @@ pub(super) struct PeerClosed {
     push: u64,
 }
 
+/// Staged event bytes past which they go to JS before the turn ends. A turn over many busy
+/// sockets could otherwise stage hundreds of MiB (16 B messages cost 32 bytes of records
+/// each) as one batch: JS would spend seconds in one call, its event loop stopped, and
+/// `max_js_backlog` would not see them (it counts only what was handed over).
+const MAX_STAGED: usize = 1024 * 1024;
+
 impl Worker {
     pub(super) fn service_websocket(&mut self, key: usize) {
         let limits = self.limits();
@@ -40,10 +46,13 @@ impl Worker {
             if reads == MAX_READS_PER_TURN {
                 return self.queue_ready(key);
             }
+            let in_place = !conn.is_tls();
+            if self.staging.len() >= MAX_STAGED {
+                self.flush_events();
+            }
             if self.shared.events.pending_bytes() > self.shared.config.max_js_backlog {
                 return self.block_on_js(key);
             }
-            let in_place = !conn.is_tls();
             if in_place {
                 self.make_raw_room();
             }
