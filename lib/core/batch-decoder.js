@@ -104,6 +104,8 @@ function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = fal
         // (`_events` is EventEmitter's own listener table).
         messages++;
         bytes += len;
+        const streams = emitter._messageStreams;
+        if (streams !== null && streams.message(socket, data, (flags & FLAG_BINARY) !== 0)) continue;
         const listener = emitter._events.message;
         if (typeof listener === 'function') listener.call(emitter, socket, data, (flags & FLAG_BINARY) !== 0, 0);
         else emitter.emit('message', socket, data, (flags & FLAG_BINARY) !== 0, 0);
@@ -122,6 +124,8 @@ function dispatchRecord(sockets, emitter, records, buf, kind, flags, code, id, e
       const socket = sockets.get(id);
       if (socket === undefined) return;
       records.countMessages(extra === 0 ? 1 : 0, end - start); // a message counts once, on its last part
+      const streams = emitter._messageStreams;
+      if (streams !== null && streams.fragment(socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, extra)) return;
       emitter.emit('fragment', socket, buf.subarray(start, end), (flags & FLAG_BINARY) !== 0, extra);
       return;
     }

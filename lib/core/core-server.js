@@ -21,6 +21,7 @@ const { Counters, EngineRecords, RequestAnswers } = require('./engine-records');
 const { toBytes, isOwnOpenSocket, validCloseCode, listenError } = require('./arguments');
 const { PubSub } = require('./pubsub');
 const { ClientConnections } = require('./client-connections');
+const { StreamMethods } = require('./streams');
 
 /**
  * NODE_DEBUG=lws: connections' lifecycle (open, close and its code, refused upgrades,
@@ -53,6 +54,7 @@ class CoreServer extends EventEmitter {
      * are owned copies then, not lent views of the batch (batch-decoder.js).
      */
     this.ownedMessages = false;
+    this._messageStreams = null; // streams.js, once a stream is used ('messageStream', sendStream, ...)
     this._listening = false;
     this._closing = false;
     this._closed = false;
@@ -62,7 +64,10 @@ class CoreServer extends EventEmitter {
     this._commands = this._engine.commands;
     this._records = new EngineRecords(this);
     this._answers = new RequestAnswers(this);
-    this.on('newListener', (name) => process.nextTick(() => this._updateHooks(name)));
+    this.on('newListener', (name) => {
+      if (name === 'messageStream') this._useStreams();
+      process.nextTick(() => this._updateHooks(name));
+    });
     this.on('removeListener', (name) => this._updateHooks(name));
     if (callback) this.once('listening', callback);
     if (this.options.port !== undefined) this.listen(this.options.port, this.options.host);
@@ -136,6 +141,12 @@ class CoreServer extends EventEmitter {
     return true;
   }
 
+  /** For the stream methods (streams.js): an open socket of this server, or false. */
+  _isOpenForStreams(socket) {
+    idOf(socket);
+    return isOwnOpenSocket(this, socket);
+  }
+
   /** A layer's hook, called just before a socket's 'close' is emitted (with its arguments). */
   _beforeClose() {}
 
@@ -160,7 +171,7 @@ class CoreServer extends EventEmitter {
     this._engine.native.setHooks(
       this.listenerCount('upgrade') > 0,
       this.listenerCount('http') > 0,
-      this.listenerCount('fragment') > 0,
+      this.listenerCount('fragment') > 0 || this._messageStreams !== null, // streams take large messages in pieces
       this.listenerCount('ping') + this.listenerCount('pong') > 0,
       // A 'closing' listener may send before the reply: the engine then always waits for JS.
       this.listenerCount('closing') > 0,
@@ -263,6 +274,12 @@ class CoreServer extends EventEmitter {
    * uncompressed even when permessage-deflate was negotiated.
    */
   send(socket, data, binary = false, fin = true, compress = true) {
+    if (this._messageStreams !== null) this._messageStreams.checkNotStreaming(socket);
+    return this._sendData(socket, data, binary, fin, compress);
+  }
+
+  /** send() without the open-sendStream check (a sendStream's own fragments). */
+  _sendData(socket, data, binary, fin, compress) {
     const id = idOf(socket);
     if (!isOwnOpenSocket(this, socket)) return false;
     const flags = (binary ? FLAG_BINARY : 0) | (fin ? 0 : FLAG_MORE) | (compress ? 0 : FLAG_NO_COMPRESS);
@@ -357,6 +374,7 @@ class CoreServer extends EventEmitter {
   sendPrepared(socket, prepared, binary = false) {
     const id = idOf(socket);
     if (!prepared || prepared.handle === undefined) throw new TypeError('sendPrepared() takes a value from prepareBuffer()');
+    if (this._messageStreams !== null) this._messageStreams.checkNotStreaming(socket);
     if (!isOwnOpenSocket(this, socket)) return false;
     this._commands.preparedRecord(Command.SEND_PREPARED, binary ? FLAG_BINARY : 0, id, prepared.handle);
     this._countUnflushed(socket, prepared.length);
@@ -432,9 +450,9 @@ class CoreServer extends EventEmitter {
   }
 }
 
-// Pub/sub (pubsub.js) and outgoing connections (client-connections.js) are the
-// same class's methods, kept in files of their own.
-for (const mixin of [PubSub, ClientConnections]) {
+// Pub/sub (pubsub.js), outgoing connections (client-connections.js) and streams
+// (streams.js) are the same class's methods, kept in files of their own.
+for (const mixin of [PubSub, ClientConnections, StreamMethods]) {
   for (const name of Object.getOwnPropertyNames(mixin.prototype)) {
     if (name !== 'constructor') Object.defineProperty(CoreServer.prototype, name, Object.getOwnPropertyDescriptor(mixin.prototype, name));
   }

@@ -114,6 +114,7 @@ class EngineRecords {
     if (errorCode === 'LWS_ERR_INTERNAL') server._reportInternalError(socket);
     server._counters.countClose(code, errorCode);
     server._forgetSubscriptions(socket);
+    if (server._messageStreams !== null) server._messageStreams.closed(socket, code, reason, errorCode);
     try {
       server._beforeClose(socket, code, reason, errorCode, errorDetail);
       server.emit('close', socket, code, reason, errorCode, errorDetail);
@@ -188,6 +189,7 @@ class EngineRecords {
     const socket = this.server._sockets.get(id);
     if (socket !== undefined) {
       socket[kBacklog] = 0;
+      if (this.server._messageStreams !== null) this.server._messageStreams.drained(socket);
       this.server.emit('drain', socket);
     }
   }

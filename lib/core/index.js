@@ -15,6 +15,7 @@
 //   fd-adoption.js     Node socket -> engine by descriptor, and engine -> net.Socket
 //   loopback-relay.js  streams with no descriptor (TLS) reach the engine over loopback TCP
 //   client-handshake.js the client side of the handshake: URL, request head, ws's checks of the 101
+//   streams.js         messages as streams: 'messageStream', sendStream(), createWebSocketStream()
 //
 // What a layer gets
 //
@@ -42,6 +43,12 @@
 //   stats(): counters for monitoring (README), JS's and the engine's.
 //   `ownedMessages = true`: 'message' data are copies the listener may keep
 //   (copied in slabs per batch, cheaper than a copy each), not lent.
+//   Streams (streams.js): 'messageStream' (socket, readable, binary) takes every
+//   message once it has a listener; sendStream(socket, { binary }) and
+//   createWebSocketStream(socket); for a layer routing messages itself,
+//   messageReadable(socket, binary) + pushMessagePart(socket, readable, chunk)
+//   (a full Readable pauses the socket until read) and attachSendStream(socket,
+//   writer) for its MessageWritable subclass (other sends then throw until it ends).
 //   commandEpoch(): counts flushes of the command buffer. What was sent while it
 //   stays the same is still in JS (not handed to the engine); it changes when
 //   the batch's or the tick's commands leave.
@@ -88,8 +95,9 @@ const { descriptorOf } = require('./fd-adoption');
 const { loopbackPair, pump } = require('./loopback-relay');
 const { CLIENT_ERROR_CODES, TlsFailure } = require('./wire');
 const clientHandshake = require('./client-handshake');
+const { MessageReadable, MessageWritable } = require('./streams');
 
 module.exports = {
   CoreServer, Socket, idOf, UpgradeRequest, HttpRequest, kNegotiatedByJs, descriptorOf, loopbackPair, pump,
-  CLIENT_ERROR_CODES, TlsFailure, clientHandshake,
+  CLIENT_ERROR_CODES, TlsFailure, clientHandshake, MessageReadable, MessageWritable,
 };
