@@ -230,9 +230,10 @@ function whenSent(waiter, socket, accepted, callback) {
 /**
  * One outgoing message as fragments: each write (or, with `minFragment`, each
  * run of writes reaching that many bytes) is a frame, end() sends the last one
- * (fin). Destroyed before its end on an open socket, the connection is closed
- * with 1011: a message cut in the middle cannot be finished, and nothing else
- * can be sent before it is.
+ * (fin). Destroyed before its end on an open socket (destroy(), or an error such
+ * as a write after end(), which Node's Writable turns into a destroy), the
+ * connection is closed with 1011: a message cut in the middle cannot be
+ * finished, and nothing else can be sent before it is.
  */
 class MessageWritable extends Writable {
   constructor(server, socket, { binary = true, minFragment = 0, ...options } = {}) {
