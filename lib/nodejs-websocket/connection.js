@@ -178,8 +178,9 @@ class Connection extends EventEmitter {
   /** The connection is gone: 1006 (or the protocol error's code) if it was still open. */
   _closed(code, errorCode) {
     const wasActive = this.readyState === CONNECTING || this.readyState === OPEN;
-    this.readyState = CLOSED;
+    // As in the package, 'close' sees the state the connection was in.
     if (wasActive) this.emit('close', errorCode === undefined || code === 1006 ? 1006 : code, errorCode === undefined || code === 1006 ? '' : undefined);
+    this.readyState = CLOSED;
     // The package ends a binary message cut off by the close, as if it were whole.
     if (this._inStream !== null) {
       if (!this._inStream.destroyed) this._inStream.push(null);

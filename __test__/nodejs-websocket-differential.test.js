@@ -1,0 +1,177 @@
+'use strict';
+// Differential: the same scenarios against the real nodejs-websocket 1.7 and
+// lws/nodejs-websocket, each side's observable events recorded in order (codes,
+// reasons, readyStates, texts, binary lengths and hashes, errors' messages);
+// the transcripts must be equal. Servers are driven by the real package's client;
+// clients talk to the real package's server.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('crypto');
+const real = require('nodejs-websocket');
+const ours = require('../lib/nodejs-websocket');
+const { within, sleep } = require('./helpers/wait');
+
+const hash = (buf) => crypto.createHash('sha1').update(buf).digest('hex').slice(0, 12);
+
+/** Records a connection's events into `log` under `who`. */
+function record(conn, log, who) {
+  conn.on('text', (str) => log.push([who, 'text', str]));
+  conn.on('binary', (inStream) => {
+    const parts = [];
+    inStream.on('data', (d) => parts.push(d));
+    inStream.on('end', () => {
+      const all = Buffer.concat(parts);
+      log.push([who, 'binary', all.length, hash(all)]);
+    });
+  });
+  // The package emits 'close' again for each read over maxBufferLength; lws/nodejs-websocket once (README).
+  let closes = 0;
+  conn.on('close', (code, reason) => {
+    if (closes++ === 0) log.push([who, 'close', code, reason, conn.readyState === undefined ? 3 : conn.readyState]);
+  });
+  conn.on('error', (err) => log.push([who, 'error', err.message]));
+  conn.on('pong', (data) => log.push([who, 'pong', data]));
+}
+
+const bigBinary = crypto.randomBytes(1536 * 1024);
+
+/**
+ * Each scenario: `server(conn, log)` runs in the server's 'connection' handler,
+ * `client(conn, log)` once the client has connected; `options` for createServer.
+ */
+const scenarios = {
+  'scream: text both ways, client closes with a reason': {
+    server: (conn) => conn.on('text', (str) => conn.sendText(`${str.toUpperCase()}!!!`)),
+    client: (conn) => {
+      conn.sendText('hi');
+      conn.once('text', () => conn.close(1000, 'bye'));
+    },
+  },
+  'binary: beginBinary in writes, a 1.5 MiB echo': {
+    server: (conn) => conn.on('binary', (inStream) => {
+      const out = conn.beginBinary();
+      inStream.on('data', (d) => out.write(d));
+      inStream.on('end', () => out.end());
+    }),
+    client: (conn) => {
+      const out = conn.beginBinary();
+      out.write(bigBinary.subarray(0, 100));
+      out.write(bigBinary.subarray(100, 700 * 1024));
+      out.end(bigBinary.subarray(700 * 1024));
+      conn.once('binary', (s) => s.on('end', () => conn.close(1000)));
+    },
+  },
+  'server closes first with a code and reason': {
+    server: (conn) => conn.close(4000, 'done'),
+    client: () => {},
+  },
+  'close without a code': {
+    server: (conn) => conn.on('text', () => conn.close()),
+    client: (conn) => conn.sendText('x'),
+  },
+  'text during a binary stream is an error, then the stream ends': {
+    server: (conn) => {
+      const out = conn.beginBinary();
+      out.write(Buffer.from('abc'));
+      conn.sendText('nope');
+      conn.sendBinary(Buffer.from('nope'));
+      conn.beginBinary();
+      out.end(Buffer.from('def'));
+      out.on('finish', () => conn.sendText('after'));
+    },
+    client: (conn) => conn.once('text', () => conn.close(1000)),
+  },
+  'protocols: the server picks the client\'s first valid one': {
+    options: { validProtocols: ['chat', 'superchat'] },
+    clientOptions: { protocols: ['superchat', 'chat'] },
+    server: (conn, log) => {
+      log.push(['server', 'protocol', conn.protocol, conn.protocols]);
+      conn.close(1000);
+    },
+    client: (conn, log) => log.push(['client', 'protocol', conn.protocol]),
+  },
+  'a text over setMaxBufferLength closes with 1009': {
+    limit: 200 * 1024,
+    server: () => {},
+    client: (conn) => conn.sendText('y'.repeat(1024 * 1024)),
+  },
+  'ping and pong': {
+    server: (conn) => conn.on('text', () => conn.sendPing('hello')),
+    client: (conn) => {
+      conn.sendText('ping me');
+      conn.sendPing('from client');
+      setTimeout(() => conn.close(1000), 100);
+    },
+  },
+  'the client vanishes: 1006': {
+    server: () => {},
+    client: (conn) => setTimeout(() => conn.socket.destroy ? conn.socket.destroy() : conn._core.terminate(conn.socket), 50),
+  },
+  'sending on a closed connection is an error': {
+    server: (conn) => {
+      conn.close(1000);
+      conn.sendText('late');
+      conn.close(1001, 'again');
+    },
+    client: () => {},
+  },
+};
+
+/** Runs `scenario` with `serverLib`'s server and `clientLib`'s client; returns the transcript. */
+async function run(scenario, serverLib, clientLib) {
+  const log = [];
+  const limit = scenario.limit;
+  if (limit) {
+    real.setMaxBufferLength(limit);
+    ours.setMaxBufferLength(limit);
+  }
+  const server = serverLib.createServer(scenario.options || {}, (conn) => {
+    log.push(['server', 'connection', conn.path, conn.readyState, conn.headers['x-test'] ?? null]);
+    record(conn, log, 'server');
+    scenario.server(conn, log);
+  });
+  try {
+    await within(5000, 'listening', (resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = server.socket.address().port;
+    const client = clientLib.connect(`ws://127.0.0.1:${port}/path?q=1`, { extraHeaders: { 'X-Test': 'yes' }, ...scenario.clientOptions }, () => {
+      log.push(['client', 'connect', client.readyState]);
+      scenario.client(client, log);
+    });
+    record(client, log, 'client');
+    // Done once both sides reported 'close' (or after 1.5 s of quiet).
+    await within(8000, 'both closes', (resolve) => {
+      const check = setInterval(() => {
+        const closes = new Set(log.filter((e) => e[1] === 'close').map((e) => e[0]));
+        if (closes.size === 2) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 20);
+    });
+    await sleep(150); // late events would show
+    return log;
+  } finally {
+    if (limit) {
+      real.setMaxBufferLength(2 * 1024 * 1024);
+      ours.setMaxBufferLength(2 * 1024 * 1024);
+    }
+    for (const conn of server.connections) conn.socket.destroy ? conn.socket.destroy() : conn._core.terminate(conn.socket);
+    await within(5000, 'server close', (resolve) => server.close(resolve));
+  }
+}
+
+/** Events in order per side (the two sides' interleaving depends on scheduling). */
+const bySide = (log) => ({ server: log.filter((e) => e[0] === 'server'), client: log.filter((e) => e[0] === 'client') });
+
+for (const [name, scenario] of Object.entries(scenarios)) {
+  test(`server: ${name}`, async () => {
+    const expected = await run(scenario, real, real);
+    const actual = await run(scenario, ours, real);
+    assert.deepEqual(bySide(actual), bySide(expected));
+  });
+  test(`client: ${name}`, async () => {
+    const expected = await run(scenario, real, real);
+    const actual = await run(scenario, real, ours);
+    assert.deepEqual(bySide(actual), bySide(expected));
+  });
+}
