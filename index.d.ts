@@ -3,7 +3,7 @@
 import { EventEmitter } from 'events';
 import type { IncomingMessage, OutgoingHttpHeaders, Server as HttpServer } from 'http';
 import type { Server as HttpsServer } from 'https';
-import type { Duplex, DuplexOptions } from 'stream';
+import type { Duplex, DuplexOptions, Readable, Writable } from 'stream';
 
 export interface PerMessageDeflateOptions {
   serverNoContextTakeover?: boolean;
@@ -164,6 +164,10 @@ export declare class Server extends EventEmitter {
   send(socket: Socket, message: SendData, binary?: boolean, fin?: boolean, compress?: boolean): boolean;
   /** Bytes sent and not yet written to the network. */
   getBufferedAmount(socket: Socket): number;
+  /** A Writable sending one message as fragments; send() on the socket throws ERR_LWS_SEND_STREAM_ACTIVE until it ends. */
+  sendStream(socket: Socket, options?: { binary?: boolean; highWaterMark?: number }): Writable;
+  /** ws's createWebSocketStream for this server's socket: messages in, each chunk written one binary message out. */
+  createWebSocketStream(socket: Socket, options?: DuplexOptions): Duplex;
   ping(socket: Socket, data?: SendData): boolean;
   pong(socket: Socket, data?: SendData): boolean;
   pause(socket: Socket): boolean;
@@ -201,6 +205,8 @@ export declare class Server extends EventEmitter {
   /** `message` is lent: valid only during the callback (detached afterwards, e.g. after an `await`): copy it (`Buffer.from(message)`) to keep it. */
   on(event: 'message', listener: (socket: Socket, message: Buffer, binary: boolean, remainingBytes: number) => void): this;
   on(event: 'fragment', listener: (socket: Socket, fragment: Buffer, binary: boolean, remainingBytes: number) => void): this;
+  /** With a listener, every message arrives here as a Readable (instead of 'message'/'fragment'); a full one pauses the socket. */
+  on(event: 'messageStream', listener: (socket: Socket, readable: Readable & { binary: boolean }, binary: boolean) => void): this;
   /** The peer's close frame arrived; what is sent from here still leaves before the reply, which echoes code and reason. */
   on(event: 'closing', listener: (socket: Socket, code: number, reason: string) => void): this;
   /** `errorDetail` (with `errorCode`): the number a protocol error is about (opcode, control frame length, close code) or 0. */
@@ -293,6 +299,10 @@ export declare class Client extends EventEmitter {
   connect(url: string | URL, options?: ConnectOptions): Socket;
   send(socket: Socket, message: SendData, binary?: boolean, fin?: boolean, compress?: boolean): boolean;
   getBufferedAmount(socket: Socket): number;
+  /** A Writable sending one message as fragments; send() on the socket throws ERR_LWS_SEND_STREAM_ACTIVE until it ends. */
+  sendStream(socket: Socket, options?: { binary?: boolean; highWaterMark?: number }): Writable;
+  /** ws's createWebSocketStream for this server's socket: messages in, each chunk written one binary message out. */
+  createWebSocketStream(socket: Socket, options?: DuplexOptions): Duplex;
   ping(socket: Socket, data?: SendData): boolean;
   pong(socket: Socket, data?: SendData): boolean;
   pause(socket: Socket): boolean;
@@ -314,6 +324,8 @@ export declare class Client extends EventEmitter {
   /** `message` is lent: valid only during the callback: copy it (`Buffer.from(message)`) to keep it. */
   on(event: 'message', listener: (socket: Socket, message: Buffer, binary: boolean, remainingBytes: number) => void): this;
   on(event: 'fragment', listener: (socket: Socket, fragment: Buffer, binary: boolean, remainingBytes: number) => void): this;
+  /** With a listener, every message arrives here as a Readable (instead of 'message'/'fragment'); a full one pauses the socket. */
+  on(event: 'messageStream', listener: (socket: Socket, readable: Readable & { binary: boolean }, binary: boolean) => void): this;
   on(event: 'closing', listener: (socket: Socket, code: number, reason: string) => void): this;
   on(event: 'close', listener: (socket: Socket, code: number, reason: string, errorCode?: string, errorDetail?: number) => void): this;
   on(event: 'drain' | 'dropped', listener: (socket: Socket) => void): this;

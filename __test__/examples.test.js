@@ -188,3 +188,20 @@ test('client.js: a refused connection is reported, exit code 1', async (t) => {
   assert.equal(code, 1);
   assert.match(stderr, /cannot connect to ws:\/\/127\.0\.0\.1:\d+\/: .*ECONNREFUSED/);
 });
+
+test('streams.js: an upload hashed as it streams, and a download sent as one streamed message', async (t) => {
+  const { port } = await start(t, 'streams.js');
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+  await opened(ws);
+  const upload = Buffer.alloc(3 * 1024 * 1024, 7);
+  ws.send(upload);
+  const [answer] = await once(ws, 'message');
+  const sha = require('crypto').createHash('sha256').update(upload).digest('hex');
+  assert.equal(answer.toString(), `${upload.length} bytes, sha256 ${sha}`);
+  ws.send('download 1000000');
+  const [download, isBinary] = await once(ws, 'message');
+  assert.equal(isBinary, true);
+  assert.ok(download.equals(Buffer.alloc(1000000, 42)));
+  ws.close();
+  await closed(ws);
+});
