@@ -1,0 +1,116 @@
+'use strict';
+// lws/nodejs-websocket: the seed README's examples as written (only the require
+// changed) against real peers (the ws client, the real nodejs-websocket client),
+// and descriptors after many connections. The package's observable behaviour is
+// compared event by event in nodejs-websocket-differential.test.js.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('fs');
+const WebSocket = require('ws');
+const realWs = require('nodejs-websocket');
+const { within, once, opened, closed, waitUntil } = require('./helpers/wait');
+
+const fdCount = () => fs.readdirSync('/proc/self/fd').length;
+
+test('README: the scream server, driven by the ws client and by the real package\'s client', async () => {
+  const logs = [];
+  const console = { log: (line) => logs.push(line) };
+  var ws = require('lws/nodejs-websocket')
+  // Scream server example: "hi" -> "HI!!!"
+  var server = ws.createServer(function (conn) {
+  console.log("New connection")
+  conn.on("text", function (str) {
+  console.log("Received "+str)
+  conn.sendText(str.toUpperCase()+"!!!")
+  })
+  conn.on("close", function (code, reason) {
+  console.log("Connection closed")
+  })
+  }).listen(0)
+  await once(server, 'listening');
+  const port = server.socket.address().port;
+  const client = new WebSocket(`ws://127.0.0.1:${port}`);
+  await opened(client);
+  client.send('hi');
+  const [reply] = await once(client, 'message');
+  assert.equal(reply.toString(), 'HI!!!');
+  client.close();
+  await closed(client);
+  const theirs = realWs.connect(`ws://127.0.0.1:${port}`);
+  await once(theirs, 'connect');
+  theirs.sendText('hey');
+  assert.deepEqual(await once(theirs, 'text'), ['HEY!!!']);
+  theirs.close(1000);
+  await waitUntil(() => logs.filter((l) => l === 'Connection closed').length === 2, 5000, 'both closes');
+  assert.deepEqual(logs, ['New connection', 'Received hi', 'Connection closed', 'New connection', 'Received hey', 'Connection closed']);
+  await within(5000, 'server close', (resolve) => server.close(resolve));
+});
+
+test('README: broadcast over server.connections, and the binary collector', async () => {
+  const received = [];
+  const process_my_data = (data) => received.push(data);
+  const console = { log: () => {} };
+  var ws = require('lws/nodejs-websocket')
+  function broadcast(server, msg) {
+  server.connections.forEach(function (conn) {
+  conn.sendText(msg)
+  })
+  }
+  var server = ws.createServer(function (conn) {
+  console.log("New connection")
+  conn.on("binary", function (inStream) {
+  // Empty buffer for collecting binary data
+  var data = new Buffer(0)
+  // Read chunks of binary data and add to the buffer
+  inStream.on("readable", function () {
+  var newData = inStream.read()
+  if (newData)
+  data = Buffer.concat([data, newData], data.length+newData.length)
+  })
+  inStream.on("end", function () {
+  console.log("Received " + data.length + " bytes of binary data")
+  process_my_data(data)
+  })
+  })
+  conn.on("close", function (code, reason) {
+  console.log("Connection closed")
+  })
+  }).listen(0)
+  await once(server, 'listening');
+  const port = server.socket.address().port;
+  const clients = [new WebSocket(`ws://127.0.0.1:${port}`), new WebSocket(`ws://127.0.0.1:${port}`)];
+  await Promise.all(clients.map((c) => opened(c)));
+  await waitUntil(() => server.connections.length === 2, 5000, 'two connections');
+  const inboxes = clients.map((c) => once(c, 'message'));
+  broadcast(server, 'to all');
+  for (const [m] of await Promise.all(inboxes)) assert.equal(m.toString(), 'to all');
+  const big = require('crypto').randomBytes(3 * 1024 * 1024);
+  clients[0].send(big);
+  await waitUntil(() => received.length === 1, 5000, 'the binary message');
+  assert.ok(received[0].equals(big));
+  for (const c of clients) c.close();
+  await Promise.all(clients.map((c) => closed(c)));
+  await within(5000, 'server close', (resolve) => server.close(resolve));
+});
+
+test('our client against the real package\'s server; descriptors back to baseline after 50 connections', async () => {
+  const ours = require('lws/nodejs-websocket');
+  const baseline = fdCount();
+  const server = realWs.createServer((conn) => conn.on('text', (s) => conn.sendText(s))).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = server.socket.address().port;
+  for (let i = 0; i < 50; i++) {
+    const conn = ours.connect(`ws://127.0.0.1:${port}`);
+    await once(conn, 'connect');
+    conn.sendText(`n${i}`);
+    assert.deepEqual(await once(conn, 'text'), [`n${i}`]);
+    conn.close(1000);
+  }
+  const refused = ours.connect('ws://127.0.0.1:1');
+  const [err] = await once(refused, 'close').catch((e) => [e]);
+  assert.equal(err.code, 'ECONNREFUSED');
+  await waitUntil(() => server.connections.length === 0, 5000, 'the server to see every close');
+  await within(5000, 'server close', (resolve) => server.close(resolve));
+  // + 2: the process's client engine (its epoll and waker descriptors) stays, made once for every connect().
+  await waitUntil(() => fdCount() <= baseline + 2, 5000, `descriptors back to ${baseline} + 2 (now ${fdCount()})`);
+});
