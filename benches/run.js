@@ -31,7 +31,9 @@ const CEILING = path.join(LOADGEN_DIR, 'target', 'release', 'ceiling');
 const RESULTS = path.join(__dirname, 'results');
 // Workloads kept in modules of their own (benches/workloads/): each exports workloads(quick)
 // and, for a new kind, its METRICS rows.
-const WORKLOAD_MODULES = ['deflate', 'tls', 'latency'].map((m) => require(`./workloads/${m}`));
+const WORKLOAD_MODULES = ['deflate', 'tls', 'latency', 'compat-streams'].map((m) => require(`./workloads/${m}`));
+// Issue 15's server rows (the nodejs-websocket API, stream64m's readers): benches/workloads/compat-streams.js.
+const compat = require('./workloads/compat-streams');
 const HOST = '127.0.0.1';
 
 // ------------------------------------------------------------------ options
@@ -61,7 +63,7 @@ function parseArgs(argv) {
         '                         [--clients lws.Client,lws.WebSocket,ws,ws+bufferutil]\n' +
         '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory,broadcast,deflate-echo,deflate-takeover-echo,deflate-memory,\n' +
         '                                      deflate-takeover-memory,wss-echo16x16,wss-echo64k,wss-handshakes,latency50k,client-recv16,client-recv64k,\n' +
-        '                                      client-recv16-rust,client-recv64k-rust,client-memory,client-connect]\n' +
+        '                                      client-recv16-rust,client-recv64k-rust,client-memory,client-connect,stream64m]\n' +
         '                         [--scale [--loadgens N] (only the scaling run: lws threads 1, 2, 4, 8 and reusePort processes; benches/workloads/scale.js)]\n' +
         '                         [--other-cpu-limit PCT]\n' +
         '                         (--servers alone runs only the server workloads, --clients alone only the client ones)\n' +
@@ -86,6 +88,7 @@ const SERVERS = [
   { name: 'uWS.js', script: 'uws.js', env: {} },
   // Not a Node process: its "main thread" CPU means nothing next to the others' (shown n/a).
   { name: 'rust-tokio', bin: CEILING, env: {}, noMainThread: true },
+  ...compat.SERVERS,
 ];
 
 // Client implementations (benches/clients/NAME.js WORKLOAD --url URL ...; see harness.js there).
@@ -661,6 +664,7 @@ function serverPairs(names) {
   const pairs = ['ws', 'uWS.js'].filter((r) => names.includes(r) && names.includes('lws')).map((r) => ['lws', r]);
   if (names.includes('lws threads:0') && names.includes('uWS.js')) pairs.push(['lws threads:0', 'uWS.js']);
   if (names.includes('lws WebSocketServer') && names.includes('ws')) pairs.push(['lws WebSocketServer', 'ws']);
+  pairs.push(...compat.PAIRS.filter(([a, b]) => names.includes(a) && names.includes(b)));
   for (const name of names.filter((n) => n.endsWith(' (baseline)'))) pairs.push([name.slice(0, -' (baseline)'.length), name]);
   return pairs;
 }
@@ -905,6 +909,7 @@ async function main() {
           console.error(`  ${wl.id.padEnd(10)} ${srv.name.padEnd(14)} n/a: ${na}`);
           continue;
         }
+        if (!isClientWl(wl) && !compat.runs(srv, wl)) continue; // issue 15's rows run only their own workloads
         let r = null;
         for (let attempt = 0; attempt < 2; attempt++) {
           try {
