@@ -292,3 +292,55 @@ test('npm start: the chat demo in two Chromium pages, a room on pub/sub, and the
   assert.ok(live.connections >= 3, `the live line counts the pages: ${JSON.stringify(live)}`);
   assert.equal(typeof live.messagesPerSecond, 'number');
 });
+
+// lws/nodejs-websocket (issue 15) with the browser as the client: the seed README's scream
+// server and binary collector, answering; the page reports over a second connection.
+test('headless Chromium against lws/nodejs-websocket: text, 300 KB binary, close with a code and reason', { timeout: 60000 }, async (t) => {
+  if (!haveChromium(t)) return;
+  const nws = require('../lib/nodejs-websocket');
+  const closes = [];
+  let report = null;
+  const server = nws.createServer((conn) => {
+    conn.on('text', (str) => {
+      if (conn.path === '/report') report = JSON.parse(str);
+      else conn.sendText(`${str.toUpperCase()}!!!`);
+    });
+    conn.on('binary', (inStream) => {
+      const parts = [];
+      inStream.on('data', (d) => parts.push(d));
+      inStream.on('end', () => conn.sendBinary(Buffer.concat(parts)));
+    });
+    conn.on('close', (code, reason) => closes.push([conn.path, code, reason]));
+  }).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => new Promise((r) => {
+    for (const conn of server.connections) conn.close(1001);
+    server.close(r);
+  }));
+  const origin = `ws://127.0.0.1:${server.socket.address().port}`;
+  const page = `<script>
+const out = {};
+const ws = new WebSocket('${origin}/scream');
+ws.binaryType = 'arraybuffer';
+const sent = new Uint8Array(300000).map((_, i) => (i * 7) & 255);
+ws.onopen = () => ws.send('hi');
+ws.onmessage = (e) => {
+  if (typeof e.data === 'string') { out.text = e.data; ws.send(sent); return; }
+  const got = new Uint8Array(e.data);
+  out.binary = got.length === sent.length && got.every((b, i) => b === sent[i]);
+  ws.close(4000, 'bye');
+};
+ws.onclose = (e) => {
+  out.close = [e.code, e.reason, e.wasClean];
+  const r = new WebSocket('${origin}/report');
+  r.onopen = () => r.send(JSON.stringify(out));
+};
+</script>`;
+  // The nodejs-websocket server speaks only WebSocket: the page comes from a plain http server.
+  const pages = http.createServer((req, res) => res.end(page));
+  await within(5000, 'the page server', (done) => pages.listen(0, '127.0.0.1', done));
+  t.after(() => new Promise((r) => { pages.closeAllConnections(); pages.close(r); }));
+  await browse(t, `http://127.0.0.1:${pages.address().port}/`, () => report, "the page's report");
+  assert.deepEqual(report, { text: 'HI!!!', binary: true, close: [4000, 'bye', true] });
+  assert.deepEqual(closes.find((c) => c[0] === '/scream'), ['/scream', 4000, 'bye']);
+});
