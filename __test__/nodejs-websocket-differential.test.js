@@ -175,3 +175,29 @@ for (const [name, scenario] of Object.entries(scenarios)) {
     assert.deepEqual(bySide(actual), bySide(expected));
   });
 }
+
+test('client: the request head is the package\'s, byte for byte (but the random key)', async () => {
+  const net = require('net');
+  const heads = [];
+  const raw = net.createServer((socket) => {
+    let head = '';
+    socket.on('data', (d) => {
+      head += d.toString('latin1');
+      if (head.includes('\r\n\r\n')) {
+        heads.push(head.replace(/Sec-WebSocket-Key: \S+/, 'Sec-WebSocket-Key: *'));
+        socket.destroy();
+      }
+    });
+  });
+  await within(5000, 'listening', (resolve) => raw.listen(0, '127.0.0.1', resolve));
+  const url = `ws://localhost:${raw.address().port}/chat?room=1`;
+  const options = () => ({ extraHeaders: { 'X-Token': 'abc', Host: 'override.example' }, protocols: ['a', 'b'] });
+  for (const lib of [real, ours]) {
+    const conn = lib.connect(url, options());
+    conn.on('error', () => {});
+    await within(5000, 'the close', (resolve) => conn.on('close', resolve));
+  }
+  raw.close();
+  assert.equal(heads.length, 2);
+  assert.equal(heads[1], heads[0]);
+});

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const fs = require('fs');
 const WebSocket = require('ws');
 const realWs = require('nodejs-websocket');
-const { within, once, opened, closed, waitUntil } = require('./helpers/wait');
+const { within, once, opened, closed, waitUntil, sleep } = require('./helpers/wait');
 
 const fdCount = () => fs.readdirSync('/proc/self/fd').length;
 
@@ -113,4 +113,71 @@ test('our client against the real package\'s server; descriptors back to baselin
   await within(5000, 'server close', (resolve) => server.close(resolve));
   // + 2: the process's client engine (its epoll and waker descriptors) stays, made once for every connect().
   await waitUntil(() => fdCount() <= baseline + 2, 5000, `descriptors back to ${baseline} + 2 (now ${fdCount()})`);
+});
+
+test('secure: true serves wss:// (the real package\'s client), and our client dials wss:// with a ca', async () => {
+  const { execFileSync } = require('child_process');
+  const os = require('os');
+  const path = require('path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-nws-tls-'));
+  try {
+    const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=nws test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
+    fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
+    run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'server.ext', '-out', 'server.pem');
+    const read = (name) => fs.readFileSync(path.join(dir, name));
+    const ours = require('lws/nodejs-websocket');
+    const server = ours.createServer({ secure: true, key: read('server.key'), cert: read('server.pem') }, (conn) => {
+      conn.on('text', (str) => conn.sendText(`secure ${str}`));
+    }).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `wss://localhost:${server.socket.address().port}/`;
+    const theirs = realWs.connect(url, { ca: read('ca.pem') });
+    await once(theirs, 'connect');
+    theirs.sendText('a');
+    assert.deepEqual(await once(theirs, 'text'), ['secure a']);
+    theirs.close(1000);
+    const mine = ours.connect(url, { ca: read('ca.pem') });
+    await once(mine, 'connect');
+    mine.sendText('b');
+    assert.deepEqual(await once(mine, 'text'), ['secure b']);
+    mine.close(1000);
+    // Without the CA the certificate is refused: an 'error', then 'close' (1006).
+    const refused = ours.connect(url);
+    const events = [];
+    refused.on('error', (err) => events.push(['error', err.code]));
+    await within(5000, 'the refusal', (resolve) => refused.on('close', (code) => { events.push(['close', code]); resolve(); }));
+    assert.deepEqual(events, [['error', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'], ['close', 1006]]);
+    await waitUntil(() => server.connections.length === 0, 5000, 'both closes');
+    await within(5000, 'server close', (resolve) => server.close(resolve));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('server.close() keeps open connections until they end, then \'close\'; a client closed while connecting', async () => {
+  const ours = require('lws/nodejs-websocket');
+  const server = ours.createServer((conn) => conn.on('text', (s) => conn.sendText(s))).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = server.socket.address().port;
+  const client = new WebSocket(`ws://127.0.0.1:${port}`);
+  await opened(client);
+  let closed_ = false;
+  server.close(() => { closed_ = true; });
+  client.send('still served');
+  const [echo] = await once(client, 'message');
+  assert.equal(echo.toString(), 'still served');
+  assert.equal(closed_, false);
+  await assert.rejects(opened(new WebSocket(`ws://127.0.0.1:${port}`), 2000)); // no longer accepting
+  client.close();
+  await waitUntil(() => closed_, 5000, 'the server\'s close');
+
+  const early = ours.connect('ws://127.0.0.1:9/');
+  const events = [];
+  early.on('close', (code, reason) => events.push([code, reason, early.readyState]));
+  early.on('error', (err) => events.push(['error', err.message]));
+  early.close(); // still connecting: the package ends the socket and emits 'close' with what it was given
+  await sleep(200);
+  assert.deepEqual(events, [[undefined, undefined, 3]]);
 });

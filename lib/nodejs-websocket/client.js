@@ -70,7 +70,7 @@ function connect(address, options, callback) {
   });
   if (callback) conn.once('connect', callback);
   conn.key = crypto.randomBytes(16).toString('base64');
-  conn._dialed = { address: target.host, port: target.port };
+  conn._dialed = { address: target.host, port: target.port, started: false };
   const head = requestHead(conn);
   const tls = target.secure
     ? {
@@ -80,6 +80,7 @@ function connect(address, options, callback) {
     : null;
   clientHandshake.resolve(target.host, { family: options.family }, (err, ip) => {
     if (socket.closed) return;
+    if (conn.readyState === conn.CLOSED) return void core.releaseSocket(socket); // close() while resolving
     if (err) {
       core.releaseSocket(socket);
       conn.emit('error', err);
@@ -87,6 +88,7 @@ function connect(address, options, callback) {
       return;
     }
     conn._dialed.address = ip;
+    conn._dialed.started = true;
     core.dial(socket, { address: ip, port: target.port, localAddress: options.localAddress, tls, head });
   });
   return conn;

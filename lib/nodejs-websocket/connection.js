@@ -102,7 +102,8 @@ class Connection extends EventEmitter {
       if (wireCode === undefined || wireCode === 1005) this._core.close(this.socket);
       else this._core.close(this.socket, wireCode, reason === undefined ? '' : String(reason));
     } else if (this.readyState !== CLOSED) {
-      this._core.terminate(this.socket);
+      // A client still resolving its host was never dialed: client.js lets its socket go.
+      if (this._dialed === null || this._dialed.started) this._core.terminate(this.socket);
       this.readyState = CLOSED;
     }
     this.emit('close', code, reason);
