@@ -181,3 +181,49 @@ test('server.close() keeps open connections until they end, then \'close\'; a cl
   await sleep(200);
   assert.deepEqual(events, [[undefined, undefined, 3]]);
 });
+
+test('misuse: a write after a binary stream\'s end, a text over setMaxBufferLength (1009); no crash, descriptors back', async () => {
+  const ours = require('lws/nodejs-websocket');
+  const baseline = fdCount();
+  const serverEvents = [];
+  const server = ours.createServer((conn) => {
+    conn.on('error', (err) => serverEvents.push(['error', err.message]));
+    conn.on('close', (code, reason) => serverEvents.push(['close', code, reason]));
+    conn.on('text', (str) => {
+      if (str !== 'stream please') return;
+      const out = conn.beginBinary();
+      out.on('error', (err) => serverEvents.push(['stream error', err.code]));
+      out.write(Buffer.from('abc'));
+      out.end();
+      out.write(Buffer.from('late'));
+    });
+  }).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = server.socket.address().port;
+  const client = new WebSocket(`ws://127.0.0.1:${port}`);
+  await opened(client);
+  const messages = [];
+  client.on('message', (data, isBinary) => messages.push([data.toString(), isBinary]));
+  client.send('stream please');
+  await waitUntil(() => serverEvents.length >= 1 && messages.length >= 1, 5000, 'the stream\'s error and message');
+  assert.deepEqual(serverEvents, [['stream error', 'ERR_STREAM_WRITE_AFTER_END']]);
+  assert.deepEqual(messages, [['abc', true]]);
+  client.close(1000);
+  await closed(client);
+  await waitUntil(() => serverEvents.length >= 2, 5000, 'the close');
+  assert.deepEqual(serverEvents[1], ['close', 1000, '']);
+
+  serverEvents.length = 0;
+  ours.setMaxBufferLength(64 * 1024);
+  try {
+    const big = new WebSocket(`ws://127.0.0.1:${port}`);
+    await opened(big);
+    big.send('z'.repeat(200 * 1024));
+    assert.equal((await closed(big)).code, 1009);
+    assert.deepEqual(serverEvents, [['close', 1009, undefined]]);
+  } finally {
+    ours.setMaxBufferLength(2 * 1024 * 1024);
+  }
+  await within(5000, 'server close', (resolve) => server.close(resolve));
+  await waitUntil(() => fdCount() <= baseline, 5000, `descriptors back to ${baseline} (now ${fdCount()})`);
+});

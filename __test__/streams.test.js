@@ -131,7 +131,7 @@ test('a peer gone mid-message errors that stream; the messages before it and oth
   await closed(other);
 });
 
-test('sendStream: one message as fragments with the engine\'s drain; other sends throw until it ends', async (t) => {
+test('sendStream: one message as fragments; other sends throw until it ends; destroyed midway: 1011; a write after end only errors', async (t) => {
   const server = await listen(t);
   const connected = once(server, 'connection');
   const ws = new WebSocket(`ws://127.0.0.1:${server.port}`);
@@ -167,13 +167,14 @@ test('sendStream: one message as fragments with the engine\'s drain; other sends
   assert.equal(code, 1011);
   assert.throws(() => server.sendStream(socket), { code: 'ERR_LWS_SOCKET_CLOSED' });
 
-  // A write after end() is the stream's error (Node's Writable destroys it), so the
-  // message is cut: 1011 again, and the process goes on.
+  // A write after end() is only that write's error: the message as ended is sent
+  // whole and the connection goes on.
   const second = once(server, 'connection');
   const ws2 = new WebSocket(`ws://127.0.0.1:${server.port}`);
+  const messages2 = inbox(ws2);
   await opened(ws2);
   const [socket2] = await second;
-  const ended = server.sendStream(socket2);
+  const ended = server.sendStream(socket2, { binary: false });
   ended.write('a');
   ended.end('b');
   const late = await within(2000, 'the write-after-end error', (resolve) => {
@@ -181,7 +182,11 @@ test('sendStream: one message as fragments with the engine\'s drain; other sends
     ended.write('late');
   });
   assert.equal(late.code, 'ERR_STREAM_WRITE_AFTER_END');
-  assert.equal((await closed(ws2)).code, 1011);
+  assert.equal((await messages2.next()).data.toString(), 'ab');
+  server.send(socket2, 'still open');
+  assert.equal((await messages2.next()).data.toString(), 'still open');
+  ws2.close();
+  await closed(ws2);
 });
 
 test('a stream\'s writes wait for the engine\'s drain when the peer reads slowly', { timeout: 30000 }, async (t) => {

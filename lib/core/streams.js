@@ -230,10 +230,9 @@ function whenSent(waiter, socket, accepted, callback) {
 /**
  * One outgoing message as fragments: each write (or, with `minFragment`, each
  * run of writes reaching that many bytes) is a frame, end() sends the last one
- * (fin). Destroyed before its end on an open socket (destroy(), or an error such
- * as a write after end(), which Node's Writable turns into a destroy), the
- * connection is closed with 1011: a message cut in the middle cannot be
- * finished, and nothing else can be sent before it is.
+ * (fin). Destroyed before its end on an open socket, the connection is closed
+ * with 1011: a message cut in the middle cannot be finished, and nothing else
+ * can be sent before it is.
  */
 class MessageWritable extends Writable {
   constructor(server, socket, { binary = true, minFragment = 0, ...options } = {}) {
@@ -246,6 +245,23 @@ class MessageWritable extends Writable {
     this._gatheredBytes = 0;
     this._lwsWaiting = null;
     this._ended = false;
+  }
+
+  /**
+   * A write after end() is that write's error ('error' and its callback get
+   * ERR_STREAM_WRITE_AFTER_END) and nothing more: the message as ended is still
+   * sent whole. (Node's Writable would destroy the stream, which cuts the message
+   * and so the connection, or not, depending on whether its end was already sent.)
+   */
+  write(chunk, encoding, callback) {
+    if (!this.writableEnded || this.destroyed) return super.write(chunk, encoding, callback);
+    if (typeof encoding === 'function') callback = encoding;
+    const err = streamError('write after end', 'ERR_STREAM_WRITE_AFTER_END');
+    process.nextTick(() => {
+      if (typeof callback === 'function') callback(err);
+      this.emit('error', err);
+    });
+    return false;
   }
 
   _sendFragment(chunk, fin, callback) {

@@ -31,6 +31,23 @@ class OutStream extends MessageWritable {
     super._final(callback);
   }
 
+  /**
+   * Destroyed before its end: the message cannot be finished, so the connection is
+   * closed (1011) through close(), which emits 'close' as the package's close() does.
+   * (A write after end() only errors, and the message is sent whole: the package's
+   * OutStream would be destroyed then and its connection unable to send again.)
+   */
+  _destroy(err, callback) {
+    const streams = this._server._messageStreams;
+    if (!this._ended && streams.writers.get(this._socket) === this) {
+      streams.closeWriter(this._socket, this);
+      this._release();
+      if (this.connection.readyState === this.connection.OPEN) this.connection.close(1011, 'message stream destroyed');
+    }
+    this._lwsWaiting = null;
+    callback(err);
+  }
+
   /** The connection ended mid-message: like the package, pending writes complete and the rest is dropped. */
   _lwsSocketClosed() {
     this._ended = true;
