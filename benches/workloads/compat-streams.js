@@ -7,7 +7,22 @@
 // The stream64m client is in this process: one ws client sending one 64 MiB message in
 // 256 KiB fragments, each after the previous one was written (the same bytes for both servers).
 
+const fs = require('fs');
+const { execFileSync } = require('child_process');
 const WebSocket = require('ws');
+
+const CLK_TCK = (() => {
+  try { return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100; } catch { return 100; }
+})();
+
+/** CPU seconds: the machine's busy time, the server's, and this process's (the client). */
+function cpu(serverPid) {
+  const busy = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 4).map(Number).reduce((a, b) => a + b, 0);
+  const stat = fs.readFileSync(`/proc/${serverPid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const { user, system } = process.cpuUsage();
+  return { t: process.hrtime.bigint(), busy: busy / CLK_TCK, server: (Number(f[11]) + Number(f[12])) / CLK_TCK, client: (user + system) / 1e6 };
+}
 
 const ECHO_IDS = ['echo16x16', 'echo16x1', 'echo64k'];
 const STREAM_BYTES = 64 * 1024 * 1024;
@@ -63,6 +78,7 @@ async function measureStream(server, wl) {
   ws.on('message', (m) => { replies.push(m.toString()); if (waiting) waiting(); });
   let best = 0;
   let peak = 0;
+  const before = cpu(server.pid);
   try {
     for (let i = 0; i < wl.transfers; i++) {
       const started = process.hrtime.bigint();
@@ -84,7 +100,10 @@ async function measureStream(server, wl) {
   } finally {
     ws.terminate();
   }
-  return { errors: 0, other_cpu_pct: 0, mib_per_s: best, peak_rss_mib: peak };
+  const after = cpu(server.pid);
+  const seconds = Number(after.t - before.t) / 1e9;
+  const other = (after.busy - before.busy) - (after.server - before.server) - (after.client - before.client);
+  return { errors: 0, other_cpu_pct: Math.max(0, Math.round((1000 * other) / seconds) / 10), mib_per_s: best, peak_rss_mib: peak };
 }
 
 module.exports = { SERVERS, workloads, METRICS, PAIRS, runs };
