@@ -201,3 +201,69 @@ test('client: the request head is the package\'s, byte for byte (but the random 
   assert.equal(heads.length, 2);
   assert.equal(heads[1], heads[0]);
 });
+
+/** The server's frames as [fin, opcode, length], read by a raw client until a close frame. */
+async function serverFrames(lib, onConnection) {
+  const net = require('net');
+  const server = lib.createServer(onConnection);
+  await within(5000, 'listening', (resolve) => server.listen(0, '127.0.0.1', resolve));
+  const raw = net.connect(server.socket.address().port, '127.0.0.1');
+  raw.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  let buf = Buffer.alloc(0);
+  let upgraded = false;
+  const frames = [];
+  await within(5000, 'the close frame', (resolve) => {
+    raw.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (!upgraded) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        assert.equal(buf.subarray(0, 12).toString(), 'HTTP/1.1 101');
+        buf = buf.subarray(end + 4);
+        upgraded = true;
+      }
+      for (;;) {
+        if (buf.length < 2) return;
+        let len = buf[1] & 127;
+        let at = 2;
+        if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); at = 4; }
+        else if (len === 127) { if (buf.length < 10) return; len = Number(buf.readBigUInt64BE(2)); at = 10; }
+        if (buf.length < at + len) return;
+        frames.push([buf[0] >> 7, buf[0] & 15, len]);
+        const opcode = buf[0] & 15;
+        buf = buf.subarray(at + len);
+        if (opcode === 8) return resolve();
+      }
+    });
+  });
+  raw.destroy();
+  for (const conn of server.connections) conn.socket.destroy ? conn.socket.destroy() : conn._core.terminate(conn.socket);
+  await within(5000, 'server close', (resolve) => server.close(resolve));
+  return frames;
+}
+
+test('server: beginBinary frames as the package frames them (setBinaryFragmentation), text and ping frames too', async () => {
+  const scenario = (conn) => {
+    conn.sendText('hello');
+    const out = conn.beginBinary();
+    for (const n of [300, 300, 300, 2000, 10, 5]) out.write(Buffer.alloc(n, 1));
+    out.end(Buffer.alloc(7, 2));
+    out.on('finish', () => {
+      conn.sendBinary(Buffer.alloc(70000));
+      conn.sendPing('p');
+      conn.close(1000, 'done');
+    });
+  };
+  real.setBinaryFragmentation(1000);
+  ours.setBinaryFragmentation(1000);
+  try {
+    const expected = await serverFrames(real, scenario);
+    const actual = await serverFrames(ours, scenario);
+    assert.deepEqual(actual, expected);
+    // Writes gathered until 1000 bytes (2900 here), the rest (22) with fin; then the others.
+    assert.deepEqual(expected, [[1, 1, 5], [0, 2, 2900], [1, 0, 22], [1, 2, 70000], [1, 9, 1], [1, 8, 6]]);
+  } finally {
+    real.setBinaryFragmentation(512 * 1024);
+    ours.setBinaryFragmentation(512 * 1024);
+  }
+});
