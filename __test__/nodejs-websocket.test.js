@@ -163,6 +163,7 @@ test('server.close() keeps open connections until they end, then \'close\'; a cl
   const port = server.socket.address().port;
   const client = new WebSocket(`ws://127.0.0.1:${port}`);
   await opened(client);
+  await waitUntil(() => server.connections.length === 1, 5000, 'the server\'s connection'); // the 101 can arrive first
   let closed_ = false;
   server.close(() => { closed_ = true; });
   client.send('still served');
