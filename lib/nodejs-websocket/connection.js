@@ -101,9 +101,13 @@ class Connection extends EventEmitter {
       const wireCode = code === undefined ? undefined : code;
       if (wireCode === undefined || wireCode === 1005) this._core.close(this.socket);
       else this._core.close(this.socket, wireCode, reason === undefined ? '' : String(reason));
-    } else if (this.readyState !== CLOSED) {
+    } else if (this.readyState === CONNECTING) {
       // A client still resolving its host was never dialed: client.js lets its socket go.
       if (this._dialed === null || this._dialed.started) this._core.terminate(this.socket);
+      this.readyState = CLOSED;
+    } else if (this.readyState === CLOSING) {
+      // The package ends its socket gracefully here; the engine's close handshake, already
+      // under way, ends the connection the same way (a terminate could cut our close frame).
       this.readyState = CLOSED;
     }
     this.emit('close', code, reason);
