@@ -16,12 +16,16 @@ const hash = (buf) => crypto.createHash('sha1').update(buf).digest('hex').slice(
 /** Records a connection's events into `log` under `who`. */
 function record(conn, log, who) {
   conn.on('text', (str) => log.push([who, 'text', str]));
+  // A binary message is recorded where it starts; its bytes when it ends, apart: the
+  // package ends its InStream a tick later, so where 'end' falls among the events read
+  // in the same TCP read depends on how the frames were split.
   conn.on('binary', (inStream) => {
+    log.push([who, 'binary']);
     const parts = [];
     inStream.on('data', (d) => parts.push(d));
     inStream.on('end', () => {
       const all = Buffer.concat(parts);
-      log.push([who, 'binary', all.length, hash(all)]);
+      log.binaries.push([who, all.length, hash(all)]);
     });
   });
   // The package emits 'close' again for each read over maxBufferLength; lws/nodejs-websocket once (README).
@@ -120,6 +124,7 @@ const scenarios = {
 /** Runs `scenario` with `serverLib`'s server and `clientLib`'s client; returns the transcript. */
 async function run(scenario, serverLib, clientLib) {
   const log = [];
+  log.binaries = [];
   const limit = scenario.limit;
   if (limit) {
     real.setMaxBufferLength(limit);
@@ -161,7 +166,11 @@ async function run(scenario, serverLib, clientLib) {
 }
 
 /** Events in order per side (the two sides' interleaving depends on scheduling). */
-const bySide = (log) => ({ server: log.filter((e) => e[0] === 'server'), client: log.filter((e) => e[0] === 'client') });
+const bySide = (log) => ({
+  server: log.filter((e) => e[0] === 'server'),
+  client: log.filter((e) => e[0] === 'client'),
+  binaries: ['server', 'client'].map((who) => log.binaries.filter((e) => e[0] === who)),
+});
 
 for (const [name, scenario] of Object.entries(scenarios)) {
   test(`server: ${name}`, async () => {
