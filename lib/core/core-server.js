@@ -21,6 +21,7 @@ const { Counters, EngineRecords, RequestAnswers } = require('./engine-records');
 const { toBytes, isOwnOpenSocket, validCloseCode, listenError } = require('./arguments');
 const { PubSub } = require('./pubsub');
 const { ClientConnections } = require('./client-connections');
+const { Frames } = require('./frames');
 
 /**
  * NODE_DEBUG=lws: connections' lifecycle (open, close and its code, refused upgrades,
@@ -413,9 +414,9 @@ class CoreServer extends EventEmitter {
   }
 }
 
-// Pub/sub (pubsub.js) and outgoing connections (client-connections.js) are the
-// same class's methods, kept in files of their own.
-for (const mixin of [PubSub, ClientConnections]) {
+// Pub/sub (pubsub.js), outgoing connections (client-connections.js) and frames
+// sent in pieces (frames.js) are the same class's methods, kept in files of their own.
+for (const mixin of [PubSub, ClientConnections, Frames]) {
   for (const name of Object.getOwnPropertyNames(mixin.prototype)) {
     if (name !== 'constructor') Object.defineProperty(CoreServer.prototype, name, Object.getOwnPropertyDescriptor(mixin.prototype, name));
   }

@@ -25,6 +25,13 @@ const DEFLATE_KEYS = {
  */
 const kNegotiatedByJs = Symbol('lws.negotiatedByJs');
 
+/**
+ * Set to true in a CoreServer's options by lws/walve (a symbol: no user option):
+ * the engine reports frames ('frameHead', 'frameData'), not messages, and
+ * maxMessageSize bounds each frame.
+ */
+const kFrameEvents = Symbol('lws.frameEvents');
+
 /** `pubsub: { redis: 'redis://[user:password@]host[:port]', prefix }`: topics shared through Redis. */
 const PUBSUB_KEYS = { redis: 'string', prefix: 'string' };
 
@@ -191,9 +198,10 @@ function normalizeOptions(options) {
       autoPong: o.autoPong,
       skipUtf8Validation: o.skipUTF8Validation,
       handOffHttp: o.httpServer !== undefined,
+      frameEvents: o[kFrameEvents] === true,
       ...tls,
     },
   };
 }
 
-module.exports = { normalizeOptions, portNumber, kNegotiatedByJs };
+module.exports = { normalizeOptions, portNumber, kNegotiatedByJs, kFrameEvents };

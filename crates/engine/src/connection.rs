@@ -121,6 +121,8 @@ pub struct Conn {
     /// With `report_error`: the number the protocol error is about (`ProtocolError::detail`).
     report_detail: u32,
     report_reason: Vec<u8>,
+    /// A frame sent in pieces (`begin_frame`) whose payload is not all queued yet.
+    frame_out: Option<Box<session::FrameOut>>,
 }
 
 impl Conn {
@@ -140,6 +142,7 @@ impl Conn {
             report_error: 0,
             report_detail: 0,
             report_reason: Vec::new(),
+            frame_out: None,
         };
         conn.set(flag::ADOPTED, adopted);
         conn
