@@ -3,7 +3,9 @@
 // (all, or those for its `url`) are handed to the engine with their TCP
 // socket (a TLS socket through the loopback relay), which answers the
 // handshake and from then on reports frames, not messages; each connection
-// becomes a Socket on 'connect'.
+// becomes a Socket on its server's 'connect'. One engine serves every walve
+// server of the process (walve servers are never closed: one idle engine
+// thread is all they keep), started by the first listen().
 
 const { EventEmitter } = require('events');
 const { CoreServer, kFrameEvents, descriptorOf, loopbackPair, pump } = require('../core');
@@ -14,6 +16,11 @@ const { report } = require('./misuse');
 
 /** A Node socket one walve server took: another one on the same http server leaves it alone. */
 const kTaken = Symbol('walve.taken');
+/** The header naming the walve server a handed-over request belongs to (never sent back). */
+const TICKET_HEADER = 'x-lws-walve-ticket';
+
+let engine = null; // { core, servers: Map ticket -> Server }
+let nextTicket = 0;
 
 class Server extends EventEmitter {
   /** @param {{ url?: string }} [options] `url`: only upgrades to exactly this URL (several servers on one http server) */
@@ -24,11 +31,13 @@ class Server extends EventEmitter {
       throw new TypeError(`lws/walve: options.url must be a string, got ${typeof options.url}`);
     }
     this.url = options.url;
-    this._core = null; // the engine, started by the first upgrade
   }
 
   /** Takes upgrades from `http` (an http or https server). */
   listen(http) {
+    // Started now, not at the first upgrade: the engine learns of the 'upgrade'
+    // listener (which claims each connection for its server) on the next tick.
+    sharedEngine();
     http.on('upgrade', (request, socket, head) => this._onUpgrade(request, socket, head));
     return this;
   }
@@ -47,7 +56,11 @@ class Server extends EventEmitter {
       }
       return;
     }
-    const core = this._engine();
+    const { core, servers } = sharedEngine();
+    const ticket = String(nextTicket++);
+    servers.set(ticket, this);
+    const forget = () => servers.delete(ticket);
+    const handed = { method: request.method, url: request.url, rawHeaders: [...request.rawHeaders, TICKET_HEADER, ticket] };
     let bytes = head && head.length ? head : undefined;
     // Bytes Node read past the request and nobody consumed go to the engine too.
     if (socket.readableLength > 0) {
@@ -55,46 +68,58 @@ class Server extends EventEmitter {
       if (more) bytes = bytes ? Buffer.concat([bytes, more]) : more;
     }
     if (descriptorOf(socket) >= 0) {
-      core.handleUpgrade(socket, request, bytes); // the engine takes the descriptor; Node's socket is destroyed
+      // The engine takes the descriptor (Node's socket is destroyed) and asks for the ticket back.
+      if (!core.handleUpgrade(socket, handed, bytes)) forget();
       return;
     }
     loopbackPair((err, outer, inner) => {
-      if (err || socket.destroyed || !core.handleUpgrade(inner, request, bytes)) {
+      if (err || socket.destroyed || !core.handleUpgrade(inner, handed, bytes)) {
         if (outer) outer.destroy();
         if (inner) inner.destroy();
         socket.destroy();
+        forget();
         return;
       }
       pump(socket, outer);
     });
   }
+}
 
-  /** The engine behind this server, started once. */
-  _engine() {
-    if (this._core !== null) return this._core;
-    const core = new CoreServer({ maxMessageSize: MAX_LENGTH, [kFrameEvents]: true });
-    core.on('upgrade', (coreSocket, headers, request) => void request.accept(acceptHeaders()));
-    core.on('connection', (coreSocket) => {
-      const socket = new Socket(kCreate, core, coreSocket);
-      coreSocket.wrapper = socket;
-      this.emit('connect', socket);
-    });
-    core.on('frameHead', (coreSocket, head, length, mask) => coreSocket.wrapper[kOnFrameHead](head, length, mask));
-    core.on('frameData', (coreSocket, piece, end) => coreSocket.wrapper[kOnFrameData](piece, end));
-    core.on('drain', (coreSocket) => coreSocket.wrapper[kOnDrain]());
-    core.on('close', (coreSocket, code) => {
-      const socket = coreSocket.wrapper;
-      if (socket !== undefined) socket[kOnClose](code);
-    });
-    // An engine fault on one socket is that socket's error; others are the server's.
-    core.on('error', (err) => {
-      const socket = err.socket && err.socket.wrapper;
-      if (socket !== undefined && socket !== null) socket[kOnError](err);
-      else report(this, err);
-    });
-    this._core = core;
-    return core;
-  }
+/** The engine every walve server hands its connections to, started once. */
+function sharedEngine() {
+  if (engine !== null) return engine;
+  const core = new CoreServer({ maxMessageSize: MAX_LENGTH, [kFrameEvents]: true });
+  const servers = new Map();
+  core.on('upgrade', (coreSocket, headers, request) => {
+    const ticket = headers[TICKET_HEADER];
+    const server = servers.get(ticket);
+    servers.delete(ticket);
+    if (server === undefined) return 400; // not one a walve server handed over
+    coreSocket.wrapper = server; // until it opens
+    request.accept(acceptHeaders());
+  });
+  core.on('aborted', (pending) => { pending.wrapper = undefined; });
+  core.on('connection', (coreSocket) => {
+    const server = coreSocket.wrapper;
+    const socket = new Socket(kCreate, core, coreSocket);
+    coreSocket.wrapper = socket;
+    server.emit('connect', socket);
+  });
+  core.on('frameHead', (coreSocket, head, length, mask) => coreSocket.wrapper[kOnFrameHead](head, length, mask));
+  core.on('frameData', (coreSocket, piece, end) => coreSocket.wrapper[kOnFrameData](piece, end));
+  core.on('drain', (coreSocket) => coreSocket.wrapper[kOnDrain]());
+  core.on('close', (coreSocket, code) => {
+    const socket = coreSocket.wrapper;
+    if (socket instanceof Socket) socket[kOnClose](code);
+  });
+  // An engine fault on one socket is reported on that socket (else as a process warning).
+  core.on('error', (err) => {
+    const socket = err.socket && err.socket.wrapper;
+    if (socket instanceof Socket) socket[kOnError](err);
+    else report(null, err);
+  });
+  engine = { core, servers };
+  return engine;
 }
 
 module.exports = { Server };

@@ -30,6 +30,7 @@ class Socket extends Writable {
     this._coreSocket = coreSocket;
     this._frames = new FrameWriter(core, coreSocket);
     this._incoming = null; // the frame being received
+    this._later = null; // engine events held for the next tick (see kOnFrameData)
     this._afterDrain = null; // the write callback waiting for the engine's 'drain'
     this._gone = false;
     // pause()/resume() of the engine's reading, for the Incoming being read (incoming.js).
@@ -67,15 +68,47 @@ class Socket extends Writable {
   }
 
   [kOnFrameHead](head, length, mask) {
-    const incoming = new Incoming(headerOf(head, length, mask), this._flow);
+    const header = headerOf(head, length, mask);
+    if (this._later !== null) this._later.push(() => this._frameHead(header));
+    else this._frameHead(header);
+  }
+
+  [kOnFrameData](piece, end) {
+    const own = Buffer.from(piece); // a copy: the engine's batch is lent
+    if (this._later !== null) this._later.push(() => this._frameData(own, end));
+    else this._frameData(own, end);
+  }
+
+  _frameHead(header) {
+    const incoming = new Incoming(header, this._flow);
     this._incoming = incoming;
     this.emit('incoming', incoming);
   }
 
-  [kOnFrameData](piece, end) {
+  _frameData(piece, end) {
     const incoming = this._incoming;
-    if (end) this._incoming = null;
-    if (incoming !== null) incoming.deliver(Buffer.from(piece), end); // a copy: the engine's batch is lent
+    if (end) {
+      this._incoming = null;
+      // As walve 2 does: what follows a frame's end (the next frames of the same
+      // read, the connection's end) waits for the next tick, so listeners see each
+      // frame's own ticks first, in the order walve's give them.
+      this._later = [];
+      process.nextTick(() => this._runLater());
+    }
+    if (incoming !== null) incoming.deliver(piece, end);
+  }
+
+  _runLater() {
+    const later = this._later;
+    this._later = null;
+    for (let i = 0; i < later.length; i++) {
+      later[i]();
+      if (this._later !== null) {
+        // Another frame ended: the rest waits for one more tick.
+        for (let j = i + 1; j < later.length; j++) this._later.push(later[j]);
+        return;
+      }
+    }
   }
 
   [kOnDrain]() {
@@ -90,6 +123,7 @@ class Socket extends Writable {
 
   /** The connection is gone (`code` as the engine reports it: 1006 without a close handshake). */
   [kOnClose](code) {
+    if (this._later !== null) return void this._later.push(() => this[kOnClose](code));
     this._gone = true;
     const incoming = this._incoming;
     this._incoming = null;
