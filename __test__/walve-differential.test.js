@@ -34,10 +34,15 @@ function echo(walve, log) {
 
 const ended = (entries, n) => entries.filter((e) => e[1] === 'end').length >= n;
 
+// lws/walve's 'connect' comes once the engine has written the 101 (walve's, during
+// Node's 'upgrade' event, before): the scenarios wait for both before going on.
+const connected = (entries, n = 1) => waitUntil(() => entries.filter((e) => /connect$/.test(e[0])).length >= n, 2000, "'connect'");
+
 test('the handshake: the same 101, field by field (Date aside)', async () => {
-  const t = await same(async ({ walve, http, raw, log }) => {
+  const t = await same(async ({ walve, http, raw, log, entries }) => {
     walve.createServer(() => log('connect')).listen(http);
     const { head } = await raw('/chat?x=1');
+    await connected(entries);
     log('head', head);
   });
   assert.equal(t.find((e) => e[0] === 'head')[1].status, 'HTTP/1.1 101 Switching Protocols');
@@ -153,12 +158,16 @@ test('Outgoing frames on the wire: lengths 5, 0, 126, 65536, opcodes, the header
 });
 
 test("the url option: two servers on one http server, each gets its own path's connections", async () => {
-  await same(async ({ walve, http, raw, log }) => {
+  await same(async ({ walve, http, raw, log, entries }) => {
     new walve.Server({ url: '/a' }).listen(http).on('connect', () => log('a connect'));
     const b = new walve.Server().listen(http).on('connect', () => log('b connect'));
     b.url = '/b'; // walve reads it at each upgrade
-    log((await raw('/b')).head.status);
-    log((await raw('/a')).head.status);
+    const b101 = (await raw('/b')).head.status;
+    await connected(entries, 1);
+    log(b101);
+    const a101 = (await raw('/a')).head.status;
+    await connected(entries, 2);
+    log(a101);
     const other = await raw('/c', '', 300); // neither takes it: no answer
     log('/c', other.head);
   });
