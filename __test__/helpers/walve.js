@@ -58,7 +58,8 @@ async function rawUpgrade(port, path = '/', extra = '', ms = 2000) {
 /**
  * Runs `scenario(ctx)` against `impl` ('walve' or 'lws') and returns its transcript.
  * ctx: { walve (the module), http (listening), port, log(entry...), entries (the log),
- *        raw(path[, extraHeaderLines, ms]) -> { raw, head }, client(path) -> an open ws client, settle(ms) }.
+ *        raw(path[, extraHeaderLines, ms]) -> { raw, head }, client(path[, options, onCreate(ws)])
+ *        -> an open ws client, settle(ms) }.
  */
 async function transcriptOf(impl, scenario) {
   const entries = [];
@@ -80,8 +81,9 @@ async function transcriptOf(impl, scenario) {
       cleanup.push(() => r.raw.destroy());
       return r;
     },
-    async client(path = '/', options) {
+    async client(path = '/', options, onCreate) {
       const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, options);
+      if (onCreate) onCreate(ws); // before 'open': a frame may come in the same read as the 101
       cleanup.push(() => ws.terminate());
       ws.on('error', (err) => entries.push(['client', 'error', err.message]));
       await withTimeout(new Promise((resolve, reject) => {
