@@ -6,6 +6,7 @@
 // walve-readme.test.js compare the two transcripts.
 
 const http = require('node:http');
+const https = require('node:https');
 const WebSocket = require('ws');
 const { RawClient, KEY, frame: clientFrame, decodeFrames } = require('./differential');
 const { withTimeout, sleep, closeHttp } = require('./wait');
@@ -56,14 +57,15 @@ async function rawUpgrade(port, path = '/', extra = '', ms = 2000) {
 }
 
 /**
- * Runs `scenario(ctx)` against `impl` ('walve' or 'lws') and returns its transcript.
+ * Runs `scenario(ctx)` against `impl` ('walve' or 'lws') and returns its transcript;
+ * with `tls` ({ key, cert }) on an https server (ws clients then use wss:).
  * ctx: { walve (the module), http (listening), port, log(entry...), entries (the log),
  *        raw(path[, extraHeaderLines, ms]) -> { raw, head }, client(path[, options, onCreate(ws)])
  *        -> an open ws client, settle(ms) }.
  */
-async function transcriptOf(impl, scenario) {
+async function transcriptOf(impl, scenario, { tls } = {}) {
   const entries = [];
-  const server = http.createServer();
+  const server = tls ? https.createServer(tls) : http.createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = server.address().port;
   const cleanup = [];
@@ -82,7 +84,7 @@ async function transcriptOf(impl, scenario) {
       return r;
     },
     async client(path = '/', options, onCreate) {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, options);
+      const ws = new WebSocket(`${tls ? 'wss' : 'ws'}://127.0.0.1:${port}${path}`, tls ? { rejectUnauthorized: false, ...options } : options);
       if (onCreate) onCreate(ws); // before 'open': a frame may come in the same read as the 101
       cleanup.push(() => ws.terminate());
       ws.on('error', (err) => entries.push(['client', 'error', err.message]));
