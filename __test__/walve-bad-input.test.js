@@ -268,6 +268,7 @@ test('malformed upgrades: refused (400, 426) with an error for the server\'s lis
   assert.equal(await answer(''), 'HTTP/1.1 426 Upgrade Required');
   assert.deepEqual(errors, ['LWS_ERR_WALVE_UPGRADE', 'LWS_ERR_WALVE_UPGRADE', 'LWS_ERR_WALVE_UPGRADE']);
   assert.throws(() => new walve.Socket(new net.Socket()), { name: 'TypeError', message: /comes from the server's 'connect' event/ });
+  assert.throws(() => new walve.Incoming(), { name: 'TypeError', message: /the engine parses the frames/ });
   assert.throws(() => new walve.Server({ url: 5 }), TypeError);
   await s.close();
 });

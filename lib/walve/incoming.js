@@ -8,6 +8,8 @@
 
 const { Readable } = require('stream');
 
+/** The socket's token: Incomings come from a socket, never from users. */
+const kCreate = Symbol('walve.createIncoming');
 /** The socket's hooks: pause(incoming) and resume(incoming). */
 const kFlow = Symbol('walve.flow');
 /** This frame stopped the engine's reading. */
@@ -16,10 +18,14 @@ const kHolding = Symbol('walve.holding');
 
 class Incoming extends Readable {
   /**
+   * @param token kCreate (the socket's)
    * @param {{ final: boolean, masked: boolean, opcode: number, length: number, masking?: Buffer }} header
    * @param {{ pause(incoming: Incoming): void, resume(incoming: Incoming): void }} flow
    */
-  constructor(header, flow) {
+  constructor(token, header, flow) {
+    if (token !== kCreate) {
+      throw new TypeError("lws/walve: an Incoming comes from a socket's 'incoming' event; the engine parses the frames, so bytes cannot be written into one");
+    }
     super();
     this.header = header;
     this[kFlow] = flow;
@@ -76,4 +82,4 @@ function headerOf(head, length, mask) {
   return header;
 }
 
-module.exports = { Incoming, headerOf };
+module.exports = { Incoming, headerOf, kCreate };

@@ -64,6 +64,7 @@ export class Socket extends Writable {
 
 /** A received frame: its payload, unmasked, ending with the frame. */
 export class Incoming extends Readable {
+  /** Incomings come from a socket's 'incoming' event (throws a TypeError otherwise). */
   private constructor();
   header: IncomingHeader;
 }

@@ -6,7 +6,7 @@
 // was written is sent; 'end' (and 'close') when the connection is gone.
 
 const { Writable } = require('stream');
-const { Incoming, headerOf } = require('./incoming');
+const { Incoming, headerOf, kCreate: kCreateIncoming } = require('./incoming');
 const { pieceOf } = require('./outgoing');
 const { FrameWriter } = require('./frame-writer');
 const { misuse, report } = require('./misuse');
@@ -80,7 +80,7 @@ class Socket extends Writable {
   }
 
   _frameHead(header) {
-    const incoming = new Incoming(header, this._flow);
+    const incoming = new Incoming(kCreateIncoming, header, this._flow);
     this._incoming = incoming;
     this.emit('incoming', incoming);
   }
