@@ -146,6 +146,8 @@ impl Checker {
                 self.closed = true;
                 self.events.push(Ev::Close(code, reason.to_vec()));
             }
+            // lws/walve's frame mode (`frame_events`) is not fuzzed here: its limits stay off.
+            ReaderEvent::FrameHead { .. } | ReaderEvent::FrameData { .. } => panic!("frame event without frame_events: {e:?}"),
         }
     }
 }
