@@ -96,9 +96,15 @@ impl Checker {
         let max = self.limits.max_message_size;
         let frag = self.limits.fragment_size.map(|n| n.max(1));
         if !self.limits.frame_events {
-            assert!(!matches!(e, ReaderEvent::FrameHead { .. } | ReaderEvent::FrameData { .. }), "frame event without frame_events");
+            assert!(
+                !matches!(e, ReaderEvent::FrameHead { .. } | ReaderEvent::FrameData { .. }),
+                "frame event without frame_events"
+            );
         } else {
-            assert!(!matches!(e, ReaderEvent::Message { .. } | ReaderEvent::Fragment { .. }), "message event with frame_events: {e:?}");
+            assert!(
+                !matches!(e, ReaderEvent::Message { .. } | ReaderEvent::Fragment { .. }),
+                "message event with frame_events: {e:?}"
+            );
         }
         match e {
             ReaderEvent::Message { binary, data } => {
@@ -257,7 +263,14 @@ fuzz_target!(|input: &[u8]| {
         n => n as u32,
     };
     let frame_events = input[1] & 0x40 != 0 && !allow_rsv1;
-    let limits = ReaderLimits { max_message_size, fragment_size, allow_rsv1, max_fragments, frame_events, ..ReaderLimits::default() };
+    let limits = ReaderLimits {
+        max_message_size,
+        fragment_size,
+        allow_rsv1,
+        max_fragments,
+        frame_events,
+        ..ReaderLimits::default()
+    };
     let k = (input[3] & 15) as usize;
     let Some(lens) = input.get(4..4 + k) else { return };
     let data = &input[4 + k..];
