@@ -88,7 +88,8 @@ class Server extends EventEmitter {
 /** The engine every walve server hands its connections to, started once. */
 function sharedEngine() {
   if (engine !== null) return engine;
-  // maxBacklog: how far the engine reads ahead of a slow reader before it stops (its default is 16 MiB).
+  // maxBacklog (default 16 MiB): events waiting for JS beyond which the engine stops reading;
+  // smaller here, it bounds what is read ahead of a slow reader before its pause arrives.
   const core = new CoreServer({ maxMessageSize: MAX_LENGTH, maxBacklog: 4 * 1024 * 1024, [kFrameEvents]: true });
   const servers = new Map();
   core.on('upgrade', (coreSocket, headers, request) => {
