@@ -63,6 +63,8 @@ pub struct EngineOptions {
     pub auto_pong: Option<bool>,
     pub skip_utf8_validation: Option<bool>,
     pub hand_off_http: Option<bool>,
+    /// Frames, not messages, go to JS (set by lws/walve only).
+    pub frame_events: Option<bool>,
     /// PEM data for TLS (the JS side reads files).
     pub ssl_cert: Option<Buffer>,
     pub ssl_key: Option<Buffer>,
@@ -151,6 +153,9 @@ fn config_from(o: EngineOptions) -> Result<Config> {
     }
     if let Some(v) = o.hand_off_http {
         c.hand_off_http = v;
+    }
+    if let Some(v) = o.frame_events {
+        c.frame_events = v;
     }
     if let Some(v) = o.max_js_backlog {
         c.max_js_backlog = v.max(0.0) as usize;

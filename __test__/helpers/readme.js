@@ -32,7 +32,7 @@ function readmeSnippets(file = path.join(ROOT, 'README.md')) {
 /**
  * The lines that must be equal between a JavaScript program and its TypeScript
  * twin: all but the shebang, 'use strict', comment-only lines, blank lines, the
- * lines that load lws (require or import), and TS lines marked `// ts-only`.
+ * lines that load lws or one of its modules (require or import), and TS lines marked `// ts-only`.
  */
 function comparableLines(source) {
   return source
@@ -41,7 +41,7 @@ function comparableLines(source) {
     .filter((line) => {
       const t = line.trim();
       if (t === '' || t.startsWith('#!') || t === "'use strict';" || t.startsWith('//')) return false;
-      if (/require\((['"])(lws|\.\.?)\1\)/.test(t) || /^import .* from 'lws';$/.test(t)) return false;
+      if (/require\((['"])(lws(\/[\w-]+)?|\.\.?)\1\)/.test(t) || /^import .* from 'lws';$/.test(t)) return false;
       return !t.endsWith('// ts-only');
     });
 }

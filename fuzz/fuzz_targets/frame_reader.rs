@@ -5,7 +5,8 @@
 //!       copies and enforces the size limit); bits 0-6: 0 => fragment_size None,
 //!       else Some([1] % 64) (0 is allowed for plain messages: the reader uses 1;
 //!       with allow_rsv1 it is raised to 1, see fuzz/README.md)
-//!   [1] bit 7: the client role (frames must come unmasked), else the server's
+//!   [1] bit 7: the client role (frames must come unmasked), else the server's;
+//!       bit 6: frame_events (lws/walve's frames instead of messages; not with allow_rsv1)
 //!   [2] max_message_size = [2] * 4 (255 => 1 MiB)
 //!   [3] low 4 bits: k = number of split lengths; high 4 bits: max_fragments
 //!       (0 => the default), then k bytes: lengths of the first
@@ -18,6 +19,9 @@
 //! - in streaming mode no event carries more than fragment_size bytes, `remaining`
 //!   is 0 exactly on the last Fragment and otherwise at most 1 more than the bytes
 //!   still to come (see the note in `on_event`);
+//! - with frame_events: every frame is announced once, its pieces add up to its length
+//!   (no more), no data frame exceeds max_message_size, a text message's frames are UTF-8
+//!   together, and no message event comes;
 //! - nothing is emitted after a Close, and the reader is closed after one;
 //! - the reader holds a bounded amount of heap;
 //! - feeding the same bytes whole or in pieces gives the same events and result
@@ -50,7 +54,14 @@ enum Ev {
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     Close(u16, Vec<u8>),
+    /// frame_events: a frame's head (fin, rsv1, opcode, mask, length), then its payload
+    /// joined (pieces follow the reads, so whole and split runs differ only there).
+    Head(bool, bool, u8, Option<[u8; 4]>, u64),
+    FrameEnd(Vec<u8>),
 }
+
+/// The frame being received with frame_events: (opcode, fin, length, payload so far).
+type OpenFrame = (u8, bool, u64, Vec<u8>);
 
 struct Checker {
     limits: ReaderLimits,
@@ -61,6 +72,9 @@ struct Checker {
     /// (bytes delivered before this fragment's end, its `remaining`) for the message in progress.
     promises: Vec<(u64, u64)>,
     closed: bool,
+    frame: Option<OpenFrame>,
+    /// frame_events: the text message in progress (its frames' bytes), None for binary.
+    text: Option<Vec<u8>>,
 }
 
 impl Checker {
@@ -72,6 +86,8 @@ impl Checker {
             streamed_binary: None,
             promises: Vec::new(),
             closed: false,
+            frame: None,
+            text: None,
         }
     }
 
@@ -79,6 +95,17 @@ impl Checker {
         assert!(!self.closed, "event after Close: {e:?}");
         let max = self.limits.max_message_size;
         let frag = self.limits.fragment_size.map(|n| n.max(1));
+        if !self.limits.frame_events {
+            assert!(
+                !matches!(e, ReaderEvent::FrameHead { .. } | ReaderEvent::FrameData { .. }),
+                "frame event without frame_events"
+            );
+        } else {
+            assert!(
+                !matches!(e, ReaderEvent::Message { .. } | ReaderEvent::Fragment { .. }),
+                "message event with frame_events: {e:?}"
+            );
+        }
         match e {
             ReaderEvent::Message { binary, data } => {
                 assert!(self.streamed_binary.is_none(), "Message while a streamed message is open");
@@ -146,6 +173,38 @@ impl Checker {
                 self.closed = true;
                 self.events.push(Ev::Close(code, reason.to_vec()));
             }
+            ReaderEvent::FrameHead { fin, rsv1, opcode, mask, length } => {
+                assert!(self.frame.is_none(), "FrameHead inside a frame");
+                assert!(opcode.is_control() || length <= max, "data frame of {length} bytes > max {max}");
+                self.frame = Some((opcode.as_u8(), fin, length, Vec::new()));
+                self.events.push(Ev::Head(fin, rsv1, opcode.as_u8(), mask, length));
+            }
+            ReaderEvent::FrameData { data, end } => {
+                let (_, _, length, payload) = self.frame.as_mut().expect("FrameData outside a frame");
+                payload.extend_from_slice(data);
+                assert!(payload.len() as u64 <= *length, "frame pieces pass its length");
+                if !end {
+                    return;
+                }
+                let (opcode, fin, length, payload) = self.frame.take().unwrap();
+                assert_eq!(payload.len() as u64, length, "frame ended short");
+                match opcode {
+                    1 => self.text = Some(payload.clone()),
+                    2 => self.text = None,
+                    0 => {
+                        if let Some(t) = self.text.as_mut() {
+                            t.extend_from_slice(&payload);
+                        }
+                    }
+                    _ => {}
+                }
+                if fin && opcode <= 2 {
+                    if let Some(t) = self.text.take() {
+                        assert!(std::str::from_utf8(&t).is_ok(), "text message in frames is not UTF-8");
+                    }
+                }
+                self.events.push(Ev::FrameEnd(payload));
+            }
         }
     }
 }
@@ -203,12 +262,13 @@ fuzz_target!(|input: &[u8]| {
         0 => ReaderLimits::default().max_fragments,
         n => n as u32,
     };
-    #[allow(clippy::needless_update)] // new limits get their defaults
+    let frame_events = input[1] & 0x40 != 0 && !allow_rsv1;
     let limits = ReaderLimits {
         max_message_size,
         fragment_size,
         allow_rsv1,
         max_fragments,
+        frame_events,
         ..ReaderLimits::default()
     };
     let k = (input[3] & 15) as usize;

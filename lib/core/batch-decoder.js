@@ -10,12 +10,14 @@
 //   response(id, response)              pendingSocket(id) (a client socket not open yet)
 //   countMessages(messages, bytes)      countDropped()              (for stats())
 //   redis(up, errno, reason)            the Redis link's state (pubsub.redis)
+// With the frameEvents option (lws/walve), frames instead of messages: 'frameHead'
+// (socket, head, length, mask) and 'frameData' (socket, piece, end) are emitted.
 // Buffers given out (messages, fragments, ping payloads, `reason` of peerClose,
 // handOff's bytes) are lent: valid only until the call returns. A core whose
 // layer keeps messages (`ownedMessages`, the ws layer) gets them copied instead,
 // small ones as views of one copy of the batch's bytes (see MessageCopies).
 
-const { RECORD_HEADER, Event, ClientFailure, FLAG_BINARY, FLAG_ANSWERED, errorCodeOf, decodeRequest, decodeResponse, decodePeer } = require('./wire');
+const { RECORD_HEADER, Event, ClientFailure, FLAG_BINARY, FLAG_ANSWERED, FLAG_FRAME_END, errorCodeOf, decodeRequest, decodeResponse, decodePeer } = require('./wire');
 
 /**
  * Node's own Buffer class (what Buffer.from returns: FastBuffer, Buffer's species in every
@@ -184,6 +186,22 @@ function dispatchRecord(sockets, emitter, records, buf, kind, flags, code, id, e
       return records.response(id, { statusCode: code, ...decodeResponse(buf, start, end) });
     case Event.HAND_OFF:
       return records.handOff(id, extra, buf.subarray(start, end));
+    case Event.FRAME_HEAD: {
+      // 'frameHead' (socket, head, length, mask): head = the frame's first byte, mask = its key or null.
+      const socket = sockets.get(id);
+      if (socket === undefined) return;
+      const length = buf.readUInt32LE(start) + buf.readUInt32LE(start + 4) * 2 ** 32;
+      emitter.emit('frameHead', socket, code, length, end - start === 12 ? buf.subarray(start + 8, end) : null);
+      return;
+    }
+    case Event.FRAME_DATA: {
+      // 'frameData' (socket, piece, end): the payload as it arrived; `end` on the frame's last piece.
+      const socket = sockets.get(id);
+      if (socket === undefined) return;
+      records.countMessages(0, end - start);
+      emitter.emit('frameData', socket, buf.subarray(start, end), (flags & FLAG_FRAME_END) !== 0);
+      return;
+    }
     case Event.RAW: // bytes as read, which MESSAGE_AT records point into
     default:
   }

@@ -22,6 +22,7 @@ const { toBytes, isOwnOpenSocket, validCloseCode, listenError } = require('./arg
 const { PubSub } = require('./pubsub');
 const { ClientConnections } = require('./client-connections');
 const { StreamMethods } = require('./streams');
+const { Frames } = require('./frames');
 
 /**
  * NODE_DEBUG=lws: connections' lifecycle (open, close and its code, refused upgrades,
@@ -450,9 +451,10 @@ class CoreServer extends EventEmitter {
   }
 }
 
-// Pub/sub (pubsub.js), outgoing connections (client-connections.js) and streams
-// (streams.js) are the same class's methods, kept in files of their own.
-for (const mixin of [PubSub, ClientConnections, StreamMethods]) {
+// Pub/sub (pubsub.js), outgoing connections (client-connections.js), streams
+// (streams.js) and frames sent in pieces (frames.js) are the same class's methods,
+// kept in files of their own.
+for (const mixin of [PubSub, ClientConnections, StreamMethods, Frames]) {
   for (const name of Object.getOwnPropertyNames(mixin.prototype)) {
     if (name !== 'constructor') Object.defineProperty(CoreServer.prototype, name, Object.getOwnPropertyDescriptor(mixin.prototype, name));
   }

@@ -63,6 +63,10 @@
 //   rawHeaders, remote address, `answered`, `aborted`.
 // - kNegotiatedByJs: set on a perMessageDeflate option object, the engine
 //   follows the Sec-WebSocket-Extensions the 'upgrade' listener accepts with.
+// - kFrameEvents: set (true) in a CoreServer's options, frames replace messages:
+//   'frameHead' (socket, head, length, mask) and 'frameData' (socket, piece, end)
+//   events; sendFrameHead(socket, head, length), sendFramePiece(socket, data) and
+//   endWhenWritten(socket) send (frames.js). lws/walve is built on it.
 // - descriptorOf(nodeSocket), loopbackPair(cb), pump(stream, outer).
 // - Outgoing connections (a CoreServer that never listens is a client engine):
 //   reserveSocket(), dial(socket, { address, port, localAddress, tls, head,
@@ -90,7 +94,7 @@
 const { CoreServer } = require('./core-server');
 const { Socket, idOf } = require('./socket');
 const { UpgradeRequest, HttpRequest } = require('./requests');
-const { kNegotiatedByJs } = require('./options');
+const { kNegotiatedByJs, kFrameEvents } = require('./options');
 const { descriptorOf } = require('./fd-adoption');
 const { loopbackPair, pump } = require('./loopback-relay');
 const { CLIENT_ERROR_CODES, TlsFailure } = require('./wire');
@@ -98,6 +102,6 @@ const clientHandshake = require('./client-handshake');
 const { MessageReadable, MessageWritable } = require('./streams');
 
 module.exports = {
-  CoreServer, Socket, idOf, UpgradeRequest, HttpRequest, kNegotiatedByJs, descriptorOf, loopbackPair, pump,
+  CoreServer, Socket, idOf, UpgradeRequest, HttpRequest, kNegotiatedByJs, kFrameEvents, descriptorOf, loopbackPair, pump,
   CLIENT_ERROR_CODES, TlsFailure, clientHandshake, MessageReadable, MessageWritable,
 };

@@ -26,6 +26,13 @@ const DEFLATE_KEYS = {
 const kNegotiatedByJs = Symbol('lws.negotiatedByJs');
 
 /**
+ * Set to true in a CoreServer's options by lws/walve (a symbol: no user option):
+ * the engine reports frames ('frameHead', 'frameData'), not messages, and
+ * maxMessageSize bounds each frame.
+ */
+const kFrameEvents = Symbol('lws.frameEvents');
+
+/**
  * `pubsub: { redis, prefix }`: topics shared through Redis. `redis` is one server's URL
  * ('redis://[user:password@]host[:port]'), or a list of a Redis Cluster's nodes (seeds:
  * the others are found from them), as ioredis's `new Redis.Cluster([...])` and
@@ -212,9 +219,10 @@ function normalizeOptions(options) {
       autoPong: o.autoPong,
       skipUtf8Validation: o.skipUTF8Validation,
       handOffHttp: o.httpServer !== undefined,
+      frameEvents: o[kFrameEvents] === true,
       ...tls,
     },
   };
 }
 
-module.exports = { normalizeOptions, portNumber, kNegotiatedByJs };
+module.exports = { normalizeOptions, portNumber, kNegotiatedByJs, kFrameEvents };

@@ -10,12 +10,14 @@ const Event = Object.freeze({
   OPEN: 1, MESSAGE: 2, FRAGMENT: 3, CLOSE: 4, UPGRADE: 5, HTTP: 6,
   PING: 7, PONG: 8, DRAIN: 9, ABORTED: 10, SHUTDOWN: 11, FAIL: 12, BUFFERED: 13, DROPPED: 14,
   MESSAGE_AT: 16, RAW: 17, PEER_CLOSE: 18, HAND_OFF: 19, RESPONSE: 20, REDIS: 21,
+  FRAME_HEAD: 22, FRAME_DATA: 23, // frames, not messages (the frameEvents option: lws/walve)
 });
 
 const Command = Object.freeze({
   SEND: 1, SEND_PREPARED: 2, CLOSE: 3, TERMINATE: 4, ACCEPT: 5, REFUSE: 6,
   HTTP_RESPONSE: 7, PING: 8, PONG: 9, PAUSE: 10, RESUME: 11, HAND_OFF: 12, CONNECT: 13,
   SUBSCRIBE: 14, UNSUBSCRIBE: 15, PUBLISH: 16, REDIS_SUBSCRIBE: 17, REDIS_UNSUBSCRIBE: 18,
+  FRAME_HEAD: 19, FRAME_DATA: 20, // one frame sent in pieces (frames.js)
 });
 
 /** Client connections' ids have this bit: JS picks them; the engine's never have it. */
@@ -79,6 +81,10 @@ const FLAG_NO_COMPRESS = 8;
 const FLAG_DROP_QUEUED = 16;
 // On a PEER_CLOSE event: the engine answered the close itself (JS sends no CLOSE).
 const FLAG_ANSWERED = 32;
+/** TERMINATE: end the TCP connection once everything queued is written (no close frame). */
+const FLAG_WHEN_WRITTEN = 32;
+/** FRAME_DATA event: the frame ends with this piece. */
+const FLAG_FRAME_END = 1;
 /** Payloads at least this large skip the command buffer: one native copy instead of two. */
 const STASH_MIN = 64 * 1024;
 /**
@@ -295,5 +301,5 @@ class CommandWriter {
 
 module.exports = {
   lent, RECORD_HEADER, Event, Command, CLIENT_ID_BIT, ClientFailure, TlsFailure, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS,
-  FLAG_DROP_QUEUED, FLAG_ANSWERED, STASH_MIN, ERROR_CODES, CLIENT_ERROR_CODES, errorCodeOf, decodeRequest, decodeResponse, encodeConnect, decodePeer, CommandWriter,
+  FLAG_DROP_QUEUED, FLAG_ANSWERED, FLAG_WHEN_WRITTEN, FLAG_FRAME_END, STASH_MIN, ERROR_CODES, CLIENT_ERROR_CODES, errorCodeOf, decodeRequest, decodeResponse, encodeConnect, decodePeer, CommandWriter,
 };

@@ -45,6 +45,9 @@ pub struct Config {
     pub hand_off_http: bool,
     /// TLS for accepted connections (the `ssl` option).
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// Frames, not messages, go to JS (FRAME_HEAD, FRAME_DATA: `lws/walve`);
+    /// `max_message_size` then bounds each frame. Never with permessage-deflate.
+    pub frame_events: bool,
 }
 
 impl Default for Config {
@@ -69,6 +72,7 @@ impl Default for Config {
             skip_utf8_validation: false,
             hand_off_http: false,
             tls: None,
+            frame_events: false,
         }
     }
 }

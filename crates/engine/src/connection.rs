@@ -124,6 +124,8 @@ pub struct Conn {
     /// The worker's push (`PushMark::seq`, wrapping) that carried this socket's
     /// latest event to JS (0: none yet), for answering a peer's close at once.
     event_push: u32,
+    /// A frame sent in pieces (`begin_frame`) whose payload is not all queued yet.
+    frame_out: Option<Box<session::FrameOut>>,
 }
 
 impl Conn {
@@ -144,6 +146,7 @@ impl Conn {
             report_detail: 0,
             report_reason: Vec::new(),
             event_push: 0,
+            frame_out: None,
         };
         conn.set(flag::ADOPTED, adopted);
         conn

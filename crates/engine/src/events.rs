@@ -86,6 +86,17 @@ pub enum Event<'a> {
     },
     /// The engine has stopped (id 0): no more events will come.
     Shutdown,
+    /// A frame's header (`Config::frame_events`): `head` is its first byte.
+    FrameHead {
+        head: u8,
+        mask: Option<[u8; 4]>,
+        length: u64,
+    },
+    /// A piece of the current frame's payload; `end` on its last.
+    FrameData {
+        data: &'a [u8],
+        end: bool,
+    },
 }
 
 /// Where events go: the worker's staging buffer, as wire records.
@@ -132,6 +143,21 @@ impl EventSink<'_> {
             Event::Redis { up, errno, reason } => (event::REDIS, 0, up as u16, errno as u32, reason),
             Event::Close { code, reason, error, detail } => (event::CLOSE, error, code, detail, reason),
             Event::Shutdown => (event::SHUTDOWN, 0, 0, 0, &[]),
+            Event::FrameHead { head, mask, length } => {
+                let mut bytes = [0u8; 12];
+                bytes[..8].copy_from_slice(&length.to_le_bytes());
+                let len = match mask {
+                    Some(key) => {
+                        bytes[8..].copy_from_slice(&key);
+                        12
+                    }
+                    None => 8,
+                };
+                return self.put(event::FRAME_HEAD, 0, head as u16, id, 0, &bytes[..len]);
+            }
+            Event::FrameData { data, end } => {
+                (event::FRAME_DATA, end as u8 * wire::FLAG_FRAME_END, 0, 0, data)
+            }
         };
         self.put(kind, flags, code, id, extra, payload);
     }

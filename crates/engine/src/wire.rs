@@ -58,6 +58,11 @@ pub mod event {
     /// The Redis link (id 0) is up (code 1) or down (code 0: extra = errno,
     /// 0 when Redis closed it or answered an error; payload = Redis's error text).
     pub const REDIS: u8 = 21;
+    /// A frame's header (`Config::frame_events`): code = its first byte (FIN,
+    /// RSV, opcode), payload = `u64` length, then the 4-byte masking key if masked.
+    pub const FRAME_HEAD: u8 = 22;
+    /// A piece of the current frame's payload, unmasked; flags bit 0: the frame ends with it.
+    pub const FRAME_DATA: u8 = 23;
 }
 
 /// JS -> engine command kinds.
@@ -98,6 +103,12 @@ pub mod command {
     pub const REDIS_SUBSCRIBE: u8 = 17;
     /// To worker 0 (id 0): the last local subscriber to a topic is gone.
     pub const REDIS_UNSUBSCRIBE: u8 = 18;
+    /// Starts one data frame whose payload follows as FRAME_DATA (`lws/walve`):
+    /// code = its first byte (FIN, opcode; no RSV), payload = `u64` length.
+    /// Until the payload is complete nothing else is written to the socket.
+    pub const FRAME_HEAD: u8 = 19;
+    /// Payload of the frame FRAME_HEAD started (bytes past its length are dropped).
+    pub const FRAME_DATA: u8 = 20;
 }
 
 /// Client connections' ids have this bit set: JS picks them (so a socket has
@@ -146,6 +157,10 @@ pub const FLAG_NO_COMPRESS: u8 = 8;
 pub const FLAG_DROP_QUEUED: u8 = 16;
 /// On a PEER_CLOSE event: the engine has answered the close already (JS sends no CLOSE).
 pub const FLAG_ANSWERED: u8 = 32;
+/// TERMINATE: end the TCP connection once everything queued is written (no close frame).
+pub const FLAG_WHEN_WRITTEN: u8 = 32;
+/// FRAME_DATA event: the last piece of the frame.
+pub const FLAG_FRAME_END: u8 = 1;
 
 /// Appends one record to `out`.
 #[inline]

@@ -153,6 +153,7 @@ impl Worker {
             fragment_size: self.shared.hooks().fragment.then_some(cfg.buffer_size),
             allow_rsv1: false,
             skip_utf8: cfg.skip_utf8_validation,
+            frame_events: cfg.frame_events,
             ..ReaderLimits::default()
         }
     }

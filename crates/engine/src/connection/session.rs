@@ -9,7 +9,9 @@ use super::{flag, Conn, Phase};
 use crate::events::{Event, EventSink};
 use lws_proto::deflate::{self, Agreed, ConnInflater, DeflateConfig};
 use lws_proto::protocol::close::encode_close_payload;
-use lws_proto::protocol::{encode_head, Opcode, ReaderEvent, ReaderLimits, MAX_HEADER_LEN};
+use lws_proto::protocol::{
+    encode_head, write_frame, Opcode, ReaderEvent, ReaderLimits, MAX_HEADER_LEN, MAX_PAYLOAD_LENGTH,
+};
 
 /// A payload to send: borrowed (copied into the outbox) or shared by reference.
 #[derive(Clone, Copy)]
@@ -80,6 +82,14 @@ impl Default for SharedCodecs {
     }
 }
 
+/// A frame being sent in pieces: its head is queued, `remaining` payload bytes
+/// are still to come, and every other frame (an automatic pong, a close reply)
+/// waits in `held` until then, as nothing may come between a head and its payload.
+pub struct FrameOut {
+    remaining: u64,
+    held: Vec<u8>,
+}
+
 impl Conn {
     // ---- output -------------------------------------------------------------
 
@@ -107,6 +117,11 @@ impl Conn {
             Payload::Bytes(b) => b,
             Payload::Shared(data, start, end) => &data[start..end],
         };
+        if let Some(frame) = self.frame_out.as_mut() {
+            // Nothing between a frame's head and the end of its payload (one test per frame).
+            let mask = self.reader.role().masks_output().then(crate::entropy::mask_key);
+            return write_frame(&mut frame.held, fin, rsv1, opcode, mask, bytes);
+        }
         let mut head = [0u8; MAX_HEADER_LEN];
         if self.reader.role().masks_output() {
             let key = crate::entropy::mask_key();
@@ -187,6 +202,74 @@ impl Conn {
         true
     }
 
+    /// Queues the head of one data frame whose payload follows in pieces
+    /// (`queue_frame_piece`): `head` is its first byte (FIN and opcode; RSV bits
+    /// are refused, nothing was negotiated that uses them). Continuations follow
+    /// a non-final frame, as for fragmented sends. A server's only (unmasked).
+    /// False, and nothing queued, when the frame is not one this socket may send now.
+    pub fn begin_frame(&mut self, head: u8, length: u64) -> bool {
+        if !self.can_send() || self.frame_out.is_some() || self.is_client() || length > MAX_PAYLOAD_LENGTH {
+            return false;
+        }
+        let fin = head & 0x80 != 0;
+        let opcode = match Opcode::from_u8(head & 0x0F) {
+            Ok(op) if head & 0x70 == 0 && !op.is_control() => op,
+            _ => return false,
+        };
+        if (opcode == Opcode::Continuation) != self.has(flag::SENDING_FRAGMENTS) {
+            return false;
+        }
+        self.set(flag::SENDING_FRAGMENTS, !fin);
+        let mut out = [0u8; MAX_HEADER_LEN];
+        let n = encode_head(&mut out, fin, false, opcode, length, None);
+        self.out.push_bytes(&[&out[..n]]);
+        if length > 0 {
+            self.frame_out = Some(Box::new(FrameOut { remaining: length, held: Vec::new() }));
+        }
+        true
+    }
+
+    /// Queues payload of the frame `begin_frame` started (bytes past its length
+    /// are dropped). Its end releases what was held meanwhile. Also while
+    /// closing: the close frame waits for it.
+    pub fn queue_frame_piece(&mut self, payload: Payload<'_>) -> bool {
+        if self.has(flag::DONE) {
+            return false;
+        }
+        let Some(frame) = self.frame_out.as_mut() else {
+            return false;
+        };
+        let len = match payload {
+            Payload::Bytes(b) => b.len(),
+            Payload::Shared(_, start, end) => end - start,
+        };
+        let take = (len as u64).min(frame.remaining) as usize;
+        frame.remaining -= take as u64;
+        match payload {
+            Payload::Bytes(b) => self.out.push_bytes(&[&b[..take]]),
+            Payload::Shared(data, start, _) => self.out.push_shared(&[], data, start, start + take),
+        }
+        if self.frame_out.as_ref().is_some_and(|f| f.remaining == 0) {
+            let frame = self.frame_out.take().unwrap();
+            self.out.push_bytes(&[&frame.held]);
+        }
+        true
+    }
+
+    /// Ends the TCP connection once everything queued is written, without a
+    /// close frame (walve's `socket.end()`); later input is ignored. Returns true
+    /// when the phase changed (the caller arms the close timer).
+    pub fn end_when_written(&mut self) -> bool {
+        if !self.is_websocket() || self.has(flag::DONE) {
+            return false;
+        }
+        self.set(flag::SENT_CLOSE, true);
+        self.reader.stop();
+        self.set_final_report(1006, b"", 0);
+        self.phase = Phase::Closing;
+        true
+    }
+
     pub fn queue_control(&mut self, opcode: Opcode, payload: &[u8]) -> bool {
         if !self.can_send() {
             return false;
@@ -243,7 +326,7 @@ impl Conn {
     /// otherwise the peer's close frame is awaited (until the close timeout) with
     /// TCP open both ways, as ws does: a FIN now would make some peers leave without one.
     pub fn close_exchange_done(&mut self) -> bool {
-        if !matches!(self.phase, Phase::Closing) || !self.out.is_empty() {
+        if !matches!(self.phase, Phase::Closing) || !self.out.is_empty() || self.frame_out.is_some() {
             return false;
         }
         if self.reader.is_closed() && self.reader.role().closes_tcp_first() {
@@ -302,6 +385,11 @@ impl Conn {
                 sink.emit(id, Event::Pong(payload));
             }
             ReaderEvent::Close { code, reason } => peer_close = Some((code, reason.to_vec())),
+            ReaderEvent::FrameHead { fin, rsv1, opcode, mask, length } if deliver => {
+                let head = (fin as u8) << 7 | (rsv1 as u8) << 6 | opcode.as_u8();
+                sink.emit(id, Event::FrameHead { head, mask, length });
+            }
+            ReaderEvent::FrameData { data, end } if deliver => sink.emit(id, Event::FrameData { data, end }),
             _ => {}
         });
         for payload in pongs {

@@ -9,7 +9,10 @@ use crate::commands::CommandBatch;
 use crate::connection::Payload;
 use crate::events::Event;
 use crate::outbox::SHARE_THRESHOLD;
-use crate::wire::{self, command, FLAG_BINARY, FLAG_DROP_QUEUED, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED};
+use crate::wire::{
+    self, command, FLAG_BINARY, FLAG_DROP_QUEUED, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED,
+    FLAG_WHEN_WRITTEN,
+};
 use lws_proto::protocol::Opcode;
 
 impl Worker {
@@ -70,14 +73,7 @@ impl Worker {
             command::SEND => {
                 crate::fault::panic_if_triggered(rec.payload);
                 let more = rec.flags & FLAG_MORE != 0;
-                let stashed = batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
-                let payload = if let Some(s) = stashed {
-                    Payload::Shared(&s.data, s.start, s.end)
-                } else if rec.payload.len() >= SHARE_THRESHOLD {
-                    Payload::Shared(&batch.bytes, rec.payload_offset, rec.payload_offset + rec.payload.len())
-                } else {
-                    Payload::Bytes(rec.payload)
-                };
+                let payload = payload_of(batch, rec);
                 conn.queue_data(binary, more, payload)
             }
             command::SEND_PREPARED => match batch.prepared.get(rec.extra as usize) {
@@ -91,6 +87,20 @@ impl Worker {
                     self.arm_close_timer(key);
                 }
                 true
+            }
+            command::TERMINATE if rec.flags & FLAG_WHEN_WRITTEN != 0 => {
+                if conn.end_when_written() {
+                    self.arm_close_timer(key);
+                }
+                true
+            }
+            command::FRAME_HEAD => match rec.payload.get(..8) {
+                Some(len) => conn.begin_frame(rec.code as u8, u64::from_le_bytes(len.try_into().unwrap())),
+                None => false,
+            },
+            command::FRAME_DATA => {
+                let payload = payload_of(batch, rec);
+                conn.queue_frame_piece(payload)
             }
             command::TERMINATE => {
                 if conn.is_websocket() {
@@ -138,5 +148,18 @@ impl Worker {
             }
             self.mark_dirty(key);
         }
+    }
+}
+
+/// A SEND's or FRAME_DATA's payload: handed over beside the batch, shared with
+/// the batch when large, or borrowed to be copied.
+fn payload_of<'a>(batch: &'a CommandBatch, rec: &wire::Record<'a>) -> Payload<'a> {
+    let stashed = batch.stashed.get(rec.extra as usize).filter(|_| rec.flags & FLAG_STASHED != 0);
+    if let Some(s) = stashed {
+        Payload::Shared(&s.data, s.start, s.end)
+    } else if rec.payload.len() >= SHARE_THRESHOLD {
+        Payload::Shared(&batch.bytes, rec.payload_offset, rec.payload_offset + rec.payload.len())
+    } else {
+        Payload::Bytes(rec.payload)
     }
 }

@@ -10,6 +10,8 @@ pub mod role;
 pub mod utf8;
 
 pub use error::ProtocolError;
-pub use frame::{encode_head, encode_header, write_frame, FrameHeader, Opcode, MAX_HEADER_LEN};
+pub use frame::{
+    encode_head, encode_header, write_frame, FrameHeader, Opcode, MAX_HEADER_LEN, MAX_PAYLOAD_LENGTH,
+};
 pub use reader::{FrameReader, Inflate, ReaderEvent, ReaderLimits};
 pub use role::Role;

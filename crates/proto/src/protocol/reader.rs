@@ -29,6 +29,11 @@ pub struct ReaderLimits {
     pub max_fragments: u32,
     /// Text messages are delivered without checking their UTF-8 (ws's `skipUTF8Validation`).
     pub skip_utf8: bool,
+    /// Frames, not messages: every frame is announced (`FrameHead`) and its payload
+    /// handed out as it arrives (`FrameData`), nothing assembled; `max_message_size`
+    /// then bounds each frame. Checks (mask, opcodes, UTF-8, close codes) are the same.
+    /// Not for permessage-deflate connections (their frames would stay compressed).
+    pub frame_events: bool,
 }
 
 impl Default for ReaderLimits {
@@ -39,6 +44,7 @@ impl Default for ReaderLimits {
             allow_rsv1: false,
             max_fragments: 1 << 20,
             skip_utf8: false,
+            frame_events: false,
         }
     }
 }
@@ -77,12 +83,29 @@ pub enum ReaderEvent<'a> {
         code: u16,
         reason: &'a [u8],
     },
+    /// A frame's header (with `frame_events`): its payload follows as `FrameData`.
+    FrameHead {
+        fin: bool,
+        rsv1: bool,
+        opcode: Opcode,
+        /// The masking key, when the frame was masked.
+        mask: Option<[u8; 4]>,
+        length: u64,
+    },
+    /// A piece of the current frame's payload, unmasked (with `frame_events`);
+    /// `end` on the last one (an empty piece for an empty frame). A control
+    /// frame's payload comes whole, before its `Ping`, `Pong` or `Close`.
+    FrameData {
+        data: &'a [u8],
+        end: bool,
+    },
 }
 
 #[derive(Debug)]
 struct FrameInProgress {
     opcode: Opcode,
     fin: bool,
+    rsv1: bool,
     mask: [u8; 4],
     mask_offset: usize,
     remaining: u64,
@@ -128,9 +151,14 @@ impl FrameReader {
         self.role
     }
 
-    /// True once a close frame was read: later bytes are ignored.
+    /// True once a close frame was read (or `stop` was called): later bytes are ignored.
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    /// Ignores all further input, as after a close frame (this end is ending the connection).
+    pub fn stop(&mut self) {
+        self.closed = true;
     }
 
     /// Bytes this reader holds on the heap.
@@ -170,6 +198,9 @@ impl FrameReader {
                     return Ok(()); // header incomplete; the bytes are kept
                 };
                 data = &mut data[consumed..];
+                if limits.frame_events {
+                    self.announce_frame(on_event);
+                }
             }
             let frame = self.frame.as_mut().expect("frame in progress");
             let take = frame.remaining.min(data.len() as u64) as usize;
@@ -182,7 +213,9 @@ impl FrameReader {
                 self.frame = None;
             }
             if opcode.is_control() {
-                self.deliver_control(opcode, chunk, frame_done, on_event)?;
+                self.deliver_control(opcode, chunk, frame_done, limits.frame_events, on_event)?;
+            } else if limits.frame_events {
+                self.deliver_frame_data(chunk, frame_done, fin, limits, on_event)?;
             } else {
                 let message_done = frame_done && fin;
                 if self.message.as_ref().is_some_and(|m| m.compressed) {
@@ -240,14 +273,17 @@ impl FrameReader {
                     return Err(ProtocolError::ReservedBitsSet(4)); // RSV1 belongs on the first frame only
                 }
                 let m = self.message.as_mut().ok_or(ProtocolError::UnexpectedContinuation)?;
-                if m.len + h.payload_len > limits.max_message_size {
+                // Frames are delivered one by one and never assembled: the limit bounds each.
+                let size =
+                    if limits.frame_events { h.payload_len } else { m.len.saturating_add(h.payload_len) };
+                if size > limits.max_message_size {
                     return Err(ProtocolError::MessageTooBig);
                 }
                 m.fragments += 1;
                 if m.fragments >= limits.max_fragments {
                     return Err(ProtocolError::TooManyFragments);
                 }
-                m.len += h.payload_len;
+                m.len = m.len.saturating_add(h.payload_len);
             }
             Opcode::Text | Opcode::Binary => {
                 if self.message.is_some() {
@@ -271,10 +307,46 @@ impl FrameReader {
         self.frame = Some(FrameInProgress {
             opcode: h.opcode,
             fin: h.fin,
+            rsv1: h.rsv1,
             mask,
             mask_offset: 0,
             remaining: h.payload_len,
         });
+        Ok(())
+    }
+
+    /// Tells of the frame whose header was just read (`frame_events`).
+    fn announce_frame(&self, on_event: &mut dyn FnMut(ReaderEvent<'_>)) {
+        let f = self.frame.as_ref().expect("frame in progress");
+        let mask = self.role.reads_masked().then_some(f.mask);
+        on_event(ReaderEvent::FrameHead {
+            fin: f.fin,
+            rsv1: f.rsv1,
+            opcode: f.opcode,
+            mask,
+            length: f.remaining,
+        });
+    }
+
+    /// Hands out a piece of a data frame as it arrived (`frame_events`): the text
+    /// message's UTF-8 is checked across pieces and frames first, nothing is kept.
+    fn deliver_frame_data(
+        &mut self,
+        chunk: &[u8],
+        frame_done: bool,
+        fin: bool,
+        limits: &ReaderLimits,
+        on_event: &mut dyn FnMut(ReaderEvent<'_>),
+    ) -> Result<(), ProtocolError> {
+        let message_done = frame_done && fin;
+        let m = self.message.as_mut().expect("data frame belongs to a message");
+        if !m.binary && !limits.skip_utf8 && !(m.utf8.feed(chunk) && (!message_done || m.utf8.finish())) {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        if message_done {
+            self.message = None;
+        }
+        on_event(ReaderEvent::FrameData { data: chunk, end: frame_done });
         Ok(())
     }
 
@@ -283,6 +355,7 @@ impl FrameReader {
         opcode: Opcode,
         chunk: &[u8],
         frame_done: bool,
+        frame_events: bool,
         on_event: &mut dyn FnMut(ReaderEvent<'_>),
     ) -> Result<(), ProtocolError> {
         if !frame_done {
@@ -297,16 +370,24 @@ impl FrameReader {
             self.control.extend_from_slice(chunk);
             &self.control
         };
+        let frame_data = |on_event: &mut dyn FnMut(ReaderEvent<'_>)| {
+            if frame_events {
+                on_event(ReaderEvent::FrameData { data: payload, end: true });
+            }
+        };
         let result = match opcode {
             Opcode::Ping => {
+                frame_data(on_event);
                 on_event(ReaderEvent::Ping(payload));
                 Ok(())
             }
             Opcode::Pong => {
+                frame_data(on_event);
                 on_event(ReaderEvent::Pong(payload));
                 Ok(())
             }
             _ => parse_close_payload(payload).map(|close| {
+                frame_data(on_event);
                 on_event(ReaderEvent::Close { code: close.code, reason: close.reason });
             }),
         };

@@ -45,6 +45,9 @@ fn run(bytes: &[u8], split: usize, limits: ReaderLimits) -> (Vec<Ev>, Result<(),
                 ReaderEvent::Ping(p) => Ev::Ping(p.to_vec()),
                 ReaderEvent::Pong(p) => Ev::Pong(p.to_vec()),
                 ReaderEvent::Close { code, reason } => Ev::Close(code, reason.to_vec()),
+                ReaderEvent::FrameHead { .. } | ReaderEvent::FrameData { .. } => {
+                    unreachable!("frame_events is off")
+                }
             })
         });
         if result.is_err() {
@@ -209,6 +212,9 @@ fn run_client(bytes: &[u8]) -> (Vec<Ev>, Result<(), ProtocolError>) {
                     ReaderEvent::Fragment { binary, data, remaining } => {
                         Ev::Frag(binary, data.to_vec(), remaining)
                     }
+                    ReaderEvent::FrameHead { .. } | ReaderEvent::FrameData { .. } => {
+                        unreachable!("frame_events is off")
+                    }
                 })
             });
             if result.is_err() {
@@ -299,4 +305,111 @@ fn length_with_top_bit_is_an_error() {
     f.extend_from_slice(&u64::MAX.to_be_bytes());
     f.extend_from_slice(&[1, 2, 3, 4]);
     assert_eq!(run(&f, 100, ReaderLimits::default()).1, Err(ProtocolError::InvalidLength));
+}
+
+/// What a reader with `frame_events` reports, each frame's pieces joined (pieces
+/// follow the reads): (fin, rsv1, opcode, mask, length), then the payload, and
+/// the control events.
+#[derive(Debug, PartialEq, Clone)]
+enum FrameEv {
+    Head(bool, bool, u8, Option<[u8; 4]>, u64),
+    Payload(Vec<u8>),
+    Ping(Vec<u8>),
+    Close(u16),
+}
+
+fn run_frames(bytes: &[u8], split: usize, limits: ReaderLimits) -> (Vec<FrameEv>, Result<(), ProtocolError>) {
+    let limits = ReaderLimits { frame_events: true, ..limits };
+    let mut r = FrameReader::new();
+    let mut evs = Vec::new();
+    let mut piece_of_frame: Vec<u8> = Vec::new();
+    let mut data = bytes.to_vec();
+    let mut result = Ok(());
+    for piece in data.chunks_mut(split.max(1)) {
+        result = r.feed(piece, &limits, &mut |e| match e {
+            ReaderEvent::FrameHead { fin, rsv1, opcode, mask, length } => {
+                evs.push(FrameEv::Head(fin, rsv1, opcode.as_u8(), mask, length))
+            }
+            ReaderEvent::FrameData { data, end } => {
+                piece_of_frame.extend_from_slice(data);
+                if end {
+                    evs.push(FrameEv::Payload(std::mem::take(&mut piece_of_frame)));
+                }
+            }
+            ReaderEvent::Ping(p) => evs.push(FrameEv::Ping(p.to_vec())),
+            ReaderEvent::Close { code, .. } => evs.push(FrameEv::Close(code)),
+            other => panic!("a message event with frame_events: {other:?}"),
+        });
+        if result.is_err() {
+            break;
+        }
+    }
+    (evs, result)
+}
+
+#[test]
+fn frame_events_report_every_frame_and_assemble_nothing() {
+    let key = [0xA1, 0xB2, 0xC3, 0xD4];
+    let mut bytes = client_frame(false, 1, "h\u{e9}".as_bytes()); // é split across frames below
+    bytes.truncate(bytes.len() - 1);
+    bytes[1] = 0x80 | 2;
+    bytes.extend(client_frame(true, 9, b"pi"));
+    let tail = client_frame(true, 0, &[0xA9]);
+    // The continuation carries the second byte of "é" (masked at offset 0 of its frame).
+    bytes.extend(tail);
+    bytes.extend(client_frame(true, 2, b""));
+    let big: Vec<u8> = (0..70000u32).map(|i| i as u8).collect();
+    bytes.extend(client_frame(true, 2, &big));
+    bytes.extend(client_frame(true, 8, &[0x03, 0xE8]));
+    let expected = vec![
+        FrameEv::Head(false, false, 1, Some(key), 2),
+        FrameEv::Payload("h\u{e9}".as_bytes()[..2].to_vec()),
+        FrameEv::Head(true, false, 9, Some(key), 2),
+        FrameEv::Payload(b"pi".to_vec()),
+        FrameEv::Ping(b"pi".to_vec()),
+        FrameEv::Head(true, false, 0, Some(key), 1),
+        FrameEv::Payload(vec![0xA9]),
+        FrameEv::Head(true, false, 2, Some(key), 0),
+        FrameEv::Payload(vec![]),
+        FrameEv::Head(true, false, 2, Some(key), 70000),
+        FrameEv::Payload(big.clone()),
+        FrameEv::Head(true, false, 8, Some(key), 2),
+        FrameEv::Payload(vec![0x03, 0xE8]),
+        FrameEv::Close(1000),
+    ];
+    for split in [bytes.len(), 1, 2, 3, 7, 1000] {
+        assert_eq!(
+            run_frames(&bytes, split, ReaderLimits::default()),
+            (expected.clone(), Ok(())),
+            "split {split}"
+        );
+    }
+    // Nothing is kept between reads but a header or a control frame.
+    let mut r = FrameReader::new();
+    let limits = ReaderLimits { frame_events: true, ..Default::default() };
+    let mut big_frame = client_frame(true, 2, &big);
+    r.feed(&mut big_frame[..50000], &limits, &mut |_| {}).unwrap();
+    assert_eq!(r.heap_bytes(), std::mem::size_of::<MessageInProgress>());
+}
+
+#[test]
+fn frame_events_keep_the_checks() {
+    let limits = ReaderLimits { max_message_size: 10, ..Default::default() };
+    // The limit bounds each frame: two 8-byte frames pass, an 11-byte one does not.
+    let mut ok = client_frame(false, 2, &[1; 8]);
+    ok.extend(client_frame(true, 0, &[2; 8]));
+    assert_eq!(run_frames(&ok, 5, limits).1, Ok(()));
+    assert_eq!(run_frames(&client_frame(true, 2, &[0; 11]), 5, limits).1, Err(ProtocolError::MessageTooBig));
+    // UTF-8 is checked across frames of a text message; the bad piece is not delivered.
+    let mut bad = client_frame(false, 1, b"ok");
+    bad.extend(client_frame(true, 0, &[0xFF]));
+    let (evs, res) = run_frames(&bad, bad.len(), ReaderLimits::default());
+    assert_eq!(res, Err(ProtocolError::InvalidUtf8));
+    assert_eq!(evs.last(), Some(&FrameEv::Head(true, false, 0, Some([0xA1, 0xB2, 0xC3, 0xD4]), 1)));
+    // An unmasked frame from a client, a reserved opcode: the same errors as for messages.
+    assert_eq!(run_frames(&[0x81, 0x00], 2, ReaderLimits::default()).1, Err(ProtocolError::UnmaskedFrame));
+    assert_eq!(
+        run_frames(&[0x83, 0x80, 0, 0, 0, 0], 6, ReaderLimits::default()).1,
+        Err(ProtocolError::ReservedOpcode(3))
+    );
 }

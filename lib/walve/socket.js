@@ -1,0 +1,143 @@
+'use strict';
+// Socket: one WebSocket connection, walve 2's Writable. Frames the peer sends
+// come as 'incoming' (an Incoming per frame, control frames included: the
+// engine has already answered pings and closes); Outgoings piped into it are
+// sent as frames (frame-writer.js); end() closes the TCP connection once what
+// was written is sent; 'end' (and 'close') when the connection is gone.
+
+const { Writable } = require('stream');
+const { Incoming, headerOf, kCreate: kCreateIncoming } = require('./incoming');
+const { pieceOf } = require('./outgoing');
+const { FrameWriter } = require('./frame-writer');
+const { misuse, report } = require('./misuse');
+
+/** The server's token: sockets are made by the server, never by users. */
+const kCreate = Symbol('walve.createSocket');
+/** Engine events, routed by the server. */
+const kOnFrameHead = Symbol('walve.onFrameHead');
+const kOnFrameData = Symbol('walve.onFrameData');
+const kOnDrain = Symbol('walve.onDrain');
+const kOnClose = Symbol('walve.onClose');
+const kOnError = Symbol('walve.onError');
+
+class Socket extends Writable {
+  constructor(token, core, coreSocket) {
+    if (token !== kCreate) {
+      throw new TypeError('lws/walve: a Socket comes from the server\'s \'connect\' event; the engine owns the connection, so a TCP socket cannot be wrapped');
+    }
+    super();
+    this._core = core;
+    this._coreSocket = coreSocket;
+    this._frames = new FrameWriter(core, coreSocket);
+    this._incoming = null; // the frame being received
+    this._later = null; // engine events held for the next tick (see kOnFrameData)
+    this._afterDrain = null; // the write callback waiting for the engine's 'drain'
+    this._gone = false;
+    // pause()/resume() of the engine's reading, for the Incoming being read (incoming.js).
+    this._flow = {
+      pause: () => core.pause(coreSocket),
+      resume: () => core.resume(coreSocket),
+    };
+  }
+
+  _write(chunk, encoding, callback) {
+    const piece = pieceOf(chunk);
+    if (piece === undefined) {
+      misuse(this, 'LWS_ERR_WALVE_RAW_WRITE', `${chunk.length} bytes written to the socket were dropped: frames come from an Outgoing piped into it (the engine writes the frame heads)`);
+      return callback();
+    }
+    if (this._gone) return callback();
+    if (piece.frame !== null) {
+      this._frames.head(piece.outgoing, piece.frame);
+      return callback();
+    }
+    if (this._frames.payload(piece.outgoing, chunk)) return callback();
+    this._afterDrain = callback; // the engine reported a backlog: its 'drain' goes on
+  }
+
+  _final(callback) {
+    this._frames.whenIdle(() => {
+      if (!this._gone) this._core.endWhenWritten(this._coreSocket);
+      callback();
+    });
+  }
+
+  _destroy(err, callback) {
+    if (!this._gone) this._core.terminate(this._coreSocket);
+    callback(err);
+  }
+
+  [kOnFrameHead](head, length, mask) {
+    const header = headerOf(head, length, mask);
+    if (this._later !== null) this._later.push(() => this._frameHead(header));
+    else this._frameHead(header);
+  }
+
+  [kOnFrameData](piece, end) {
+    const own = Buffer.from(piece); // a copy: the engine's batch is lent
+    if (this._later !== null) this._later.push(() => this._frameData(own, end));
+    else this._frameData(own, end);
+  }
+
+  _frameHead(header) {
+    const incoming = new Incoming(kCreateIncoming, header, this._flow);
+    this._incoming = incoming;
+    this.emit('incoming', incoming);
+  }
+
+  _frameData(piece, end) {
+    const incoming = this._incoming;
+    if (end) {
+      this._incoming = null;
+      // As walve 2 does: what follows a frame's end (the next frames of the same
+      // read, the connection's end) waits for the next tick, so listeners see each
+      // frame's own ticks first, in the order walve's give them.
+      this._later = [];
+      process.nextTick(() => this._runLater());
+    }
+    if (incoming !== null) incoming.deliver(piece, end);
+  }
+
+  _runLater() {
+    const later = this._later;
+    this._later = null;
+    for (let i = 0; i < later.length; i++) {
+      later[i]();
+      if (this._later !== null) {
+        // Another frame ended: the rest waits for one more tick.
+        for (let j = i + 1; j < later.length; j++) this._later.push(later[j]);
+        return;
+      }
+    }
+  }
+
+  [kOnDrain]() {
+    const callback = this._afterDrain;
+    this._afterDrain = null;
+    if (callback !== null) callback();
+  }
+
+  [kOnError](err) {
+    report(this, err);
+  }
+
+  /** The connection is gone (`code` as the engine reports it: 1006 without a close handshake). */
+  [kOnClose](code) {
+    if (this._later !== null) return void this._later.push(() => this[kOnClose](code));
+    this._gone = true;
+    const incoming = this._incoming;
+    this._incoming = null;
+    if (incoming !== null) {
+      // The peer left mid-frame: the frame never ends. An error for those who listen, no crash for the rest.
+      const err = new Error(`lws/walve: the connection closed (${code}) in the middle of a frame`);
+      err.code = 'LWS_ERR_WALVE_FRAME_ABORTED';
+      incoming.destroy(incoming.listenerCount('error') > 0 ? err : undefined);
+    }
+    this._frames.close();
+    this[kOnDrain]();
+    this.emit('end');
+    this.destroy();
+  }
+}
+
+module.exports = { Socket, kCreate, kOnFrameHead, kOnFrameData, kOnDrain, kOnClose, kOnError };
