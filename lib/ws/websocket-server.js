@@ -12,6 +12,9 @@
 //
 // It uses the core's interface only (lib/core/index.js): a core Socket's
 // `wrapper` holds the Handshake until the socket opens, then the WebSocket.
+// (Just over 600 lines on purpose: the three modes share one handshake path and
+// one close sequence, which read best beside each other; the checks, the tracker
+// and the send accounting are in files of their own.)
 
 const { EventEmitter } = require('events');
 const dns = require('dns');

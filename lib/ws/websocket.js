@@ -2,6 +2,8 @@
 // The server side of ws's WebSocket over one lws core socket. The engine owns
 // the connection (framing, UTF-8, limits, pongs, close handshake); this object
 // keeps ws's state machine, argument rules, events and error values.
+// (Just over 600 lines on purpose: one class, ws's public surface method for
+// method; the client handshake, send accounting and events live elsewhere.)
 
 const { EventEmitter } = require('events');
 const { defineEventTarget } = require('./event-target');

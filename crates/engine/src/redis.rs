@@ -1,3 +1,7 @@
+//! (Over 600 lines on purpose: one state machine, the link, whose single-server
+//! and cluster paths share their connections, retries and replies; the RESP codec
+//! and the slot map are in lws-proto.)
+//!
 //! Pub/sub across processes and machines through Redis: the link one worker
 //! (worker 0) keeps. Per Redis node, two connections, as RESP2 wants: one in
 //! subscribe mode (subscribed to `prefix+topic` while this process has local
