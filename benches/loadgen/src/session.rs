@@ -3,6 +3,8 @@
 //! messages (`--json`), or echo at a fixed offered rate (`--rate`, open loop, for latency under
 //! load). Same rules as the plain workloads: real handshakes, pre-built masked frames, every
 //! echo checked byte for byte (after inflating it), every phase bounded in time.
+//! The plain workloads keep their own loops in main.rs (the same shape as these, on a bare
+//! TcpStream): the original rows then measure exactly what earlier runs measured.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
