@@ -90,6 +90,32 @@ test('a socket gets its sends and the publishes to it in the order they were mad
   ws.close();
 });
 
+test('a publish to a socket in the middle of a fragmented send follows that message, whole (with and without deflate)', async (t) => {
+  for (const perMessageDeflate of [false, true]) {
+    const server = await chatServer(t, perMessageDeflate ? { perMessageDeflate: { threshold: 0 } } : {});
+    server.on('connection', (socket) => {
+      server.subscribe(socket, 'news');
+      server.send(socket, 'frag-1 ', false, false); // a text message in fragments...
+      server.publish('news', 'published while fragmenting');
+      server.publish('news', Buffer.alloc(100 * 1024, 7), true); // shared by reference
+      server.send(socket, 'frag-2 ', false, false);
+      server.send(socket, 'frag-end', false, true); // ...ends here
+      server.send(socket, 'after');
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`, { perMessageDeflate });
+    const got = await within(5000, 'four messages', (done, fail) => {
+      const all = [];
+      ws.on('error', fail);
+      ws.on('message', (data, isBinary) => {
+        all.push(isBinary ? `binary ${data.length} ${data.every((b) => b === 7)}` : String(data));
+        if (all.length === 4) done(all);
+      });
+    });
+    assert.deepEqual(got, ['frag-1 frag-2 frag-end', 'published while fragmenting', 'binary 102400 true', 'after'], `perMessageDeflate: ${perMessageDeflate}`);
+    ws.close();
+  }
+});
+
 test('1,000 subscribers over two engine threads (lws.Client): each gets every publish exactly once', { timeout: 60000 }, async (t) => {
   const server = new Server({ port: 0, host: '127.0.0.1', threads: 2 });
   t.after(() => new Promise((resolve) => server.close(resolve)));

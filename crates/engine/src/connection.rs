@@ -126,6 +126,9 @@ pub struct Conn {
     event_push: u32,
     /// A frame sent in pieces (`begin_frame`) whose payload is not all queued yet.
     frame_out: Option<Box<session::FrameOut>>,
+    /// Published messages, framed, that came while a fragmented message was being
+    /// sent: they follow its last fragment (nothing may come between fragments).
+    held_whole: Option<Box<Vec<u8>>>,
 }
 
 impl Conn {
@@ -147,6 +150,7 @@ impl Conn {
             report_reason: Vec::new(),
             event_push: 0,
             frame_out: None,
+            held_whole: None,
         };
         conn.set(flag::ADOPTED, adopted);
         conn

@@ -105,9 +105,41 @@ impl Conn {
         } else {
             Opcode::Text
         };
+        let ends_fragments = self.has(flag::SENDING_FRAGMENTS) && !more;
         self.set(flag::SENDING_FRAGMENTS, more);
         self.push_frame(!more, false, opcode, payload);
+        if ends_fragments {
+            if let Some(held) = self.held_whole.take() {
+                self.out.push_bytes(&[&held]);
+            }
+        }
         true
+    }
+
+    /// Queues a whole message that did not come from this socket's own sends (a
+    /// publish): while a fragmented message is being sent it waits, framed, for
+    /// that message's last fragment, instead of becoming part of it.
+    pub fn queue_whole(&mut self, binary: bool, rsv1: bool, payload: Payload<'_>) -> bool {
+        if !self.can_send() {
+            return false;
+        }
+        let opcode = if binary { Opcode::Binary } else { Opcode::Text };
+        if !self.has(flag::SENDING_FRAGMENTS) {
+            self.push_frame(true, rsv1, opcode, payload);
+            return true;
+        }
+        let bytes = match payload {
+            Payload::Bytes(b) => b,
+            Payload::Shared(data, start, end) => &data[start..end],
+        };
+        let mask = self.reader.role().masks_output().then(crate::entropy::mask_key);
+        write_frame(self.held_whole.get_or_insert_with(Default::default), true, rsv1, opcode, mask, bytes);
+        true
+    }
+
+    /// A fragmented message is being sent (its next frames are continuations).
+    pub fn is_sending_fragments(&self) -> bool {
+        self.has(flag::SENDING_FRAGMENTS)
     }
 
     /// Queues one frame as this end's role writes it: a server's unmasked, its
@@ -193,7 +225,7 @@ impl Conn {
     }
 
     /// Queues a whole message already deflated (RSV1 set).
-    pub fn queue_compressed(&mut self, binary: bool, compressed: Payload<'_>) -> bool {
+    fn queue_compressed(&mut self, binary: bool, compressed: Payload<'_>) -> bool {
         if !self.can_send() || self.has(flag::SENDING_FRAGMENTS) {
             return false;
         }

@@ -67,13 +67,20 @@ impl Worker {
                 over_limit.push(key);
                 continue;
             }
-            let queued = match conn.publish_coding(message.len(), deflate) {
-                PublishCoding::Plain => conn.queue_data(binary, false, shared_or_copied(bytes, start, end)),
+            // Mid-way through a fragmented send, the message waits for its end
+            // (uncompressed then: a socket's own compressor must see messages in wire order).
+            let coding = if conn.is_sending_fragments() {
+                PublishCoding::Plain
+            } else {
+                conn.publish_coding(message.len(), deflate)
+            };
+            let queued = match coding {
+                PublishCoding::Plain => conn.queue_whole(binary, false, shared_or_copied(bytes, start, end)),
                 PublishCoding::Stateless(agreed) => {
                     let level = deflate.map_or(6, |c| c.level);
                     let data = compressed[agreed.server_window_bits as usize]
                         .get_or_insert_with(|| self.codecs.compress_shared(&agreed, level, message));
-                    conn.queue_compressed(binary, shared_or_copied(data, 0, data.len()))
+                    conn.queue_whole(binary, true, shared_or_copied(data, 0, data.len()))
                 }
                 PublishCoding::OwnContext => conn.queue_message(binary, message, deflate, &mut self.codecs),
             };
