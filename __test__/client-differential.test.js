@@ -133,6 +133,23 @@ clientDifferential('raw server: the frames a client writes (masked, opcodes, fin
   await run.closed(client);
 });
 
+clientDifferential('a server that answers the close frame and leaves TCP open: the client ends TCP itself once both close frames are exchanged', async (run) => {
+  const raw = await run.rawServer(async (peer) => {
+    peer.switchProtocols();
+    await peer.until(() => decodeRaw(peer.buffer).some((f) => f.opcode === 8), 4000);
+    peer.buffer = Buffer.alloc(0);
+    peer.write(serverFrame(8, closePayload(1000, 'bye')));
+    // Well inside closeTimeout (30 s): only a client that sends FIN after the exchange ends TCP here.
+    const ended = await peer.until(() => peer.ended, 1500);
+    run.log('raw', { ev: 'client ended TCP within 1.5 s', ended });
+    peer.end();
+  });
+  const client = run.client(raw.url('/'), undefined, { perMessageDeflate: false });
+  if (!(await run.opened(client))) return;
+  client.close(1000, 'bye');
+  await run.closed(client);
+});
+
 clientDifferential('fragmented server messages (text, binary, control frames between fragments)', async (run) => {
   const raw = await run.rawServer(async (peer) => {
     peer.switchProtocols();

@@ -93,11 +93,13 @@ test('README: broadcast over server.connections, and the binary collector', asyn
   await within(5000, 'server close', (resolve) => server.close(resolve));
 });
 
-test('our client against the real package\'s server; descriptors back to baseline after 50 connections', async () => {
+test('our client against the real package\'s server; descriptors back to baseline after 50 connections', async (t) => {
   const ours = require('lws/nodejs-websocket');
   const baseline = fdCount();
   const server = realWs.createServer((conn) => conn.on('text', (s) => conn.sendText(s))).listen(0, '127.0.0.1');
   await once(server, 'listening');
+  // A failed assertion must not leave the listener holding the process open.
+  t.after(() => server.socket.unref());
   const port = server.socket.address().port;
   for (let i = 0; i < 50; i++) {
     const conn = ours.connect(`ws://127.0.0.1:${port}`);
@@ -106,6 +108,12 @@ test('our client against the real package\'s server; descriptors back to baselin
     assert.deepEqual(await once(conn, 'text'), [`n${i}`]);
     conn.close(1000);
   }
+  // The package's server answers the close frame and leaves TCP open: the client ends it
+  // (as the package's client and ws's do), well before the engine's close timeout (5 s).
+  const tcpCount = () => new Promise((resolve, reject) => server.socket.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  const deadline = Date.now() + 1500;
+  while ((await tcpCount()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await tcpCount(), 0, 'the server\'s TCP connections ended within 1.5 s of the last close');
   const refused = ours.connect('ws://127.0.0.1:1');
   const [err] = await once(refused, 'close').catch((e) => [e]);
   assert.equal(err.code, 'ECONNREFUSED');

@@ -354,16 +354,23 @@ impl Conn {
 
     /// In Closing with nothing left to send: true (and DONE) once both close
     /// frames are exchanged and this end closes TCP first (the server does, RFC
-    /// 6455 7.1.1). After a protocol error nothing more is read, and FIN says so;
-    /// otherwise the peer's close frame is awaited (until the close timeout) with
-    /// TCP open both ways, as ws does: a FIN now would make some peers leave without one.
+    /// 6455 7.1.1). The client sends FIN then and waits for the server's (until
+    /// the close timeout), as ws's socket.end() does: a server that never closes
+    /// TCP itself (nodejs-websocket's) sees the end at once. After a protocol
+    /// error nothing more is read, and FIN says so; otherwise the peer's close
+    /// frame is awaited (until the close timeout) with TCP open both ways, as ws
+    /// does: a FIN now would make some peers leave without one.
     pub fn close_exchange_done(&mut self) -> bool {
         if !matches!(self.phase, Phase::Closing) || !self.out.is_empty() || self.frame_out.is_some() {
             return false;
         }
-        if self.reader.is_closed() && self.reader.role().closes_tcp_first() {
-            self.set(flag::DONE, true);
-            return true;
+        if self.reader.is_closed() {
+            if self.reader.role().closes_tcp_first() {
+                self.set(flag::DONE, true);
+                return true;
+            }
+            self.shutdown_write();
+            return false;
         }
         if self.has(flag::DISCARD) {
             self.shutdown_write();
