@@ -87,8 +87,11 @@ enum Expect {
     Hello,
     /// To CLUSTER SLOTS.
     SlotMap,
-    /// To PUBLISH / SPUBLISH; in a cluster, the command itself, to send again after a MOVED.
-    Publish(Option<Vec<u8>>),
+    /// To PUBLISH / SPUBLISH; in a cluster, the slot and the command itself, to send again after a MOVED.
+    Publish(Option<(u16, Vec<u8>)>),
+    /// To an SPUBLISH already sent again to its slot's new master, with the one
+    /// before it that was answered MOVED: its own answer (MOVED too) is ignored.
+    Forwarded,
 }
 
 /// One connection to a node.
@@ -343,7 +346,8 @@ impl RedisLink {
             let mut command = Vec::with_capacity(payload.len() + channel.len() + 48);
             resp::encode_command(&[b"SPUBLISH", &channel, &payload], &mut command);
             publisher.out.extend_from_slice(&command);
-            publisher.expect.push_back(Expect::Publish(Some(command)));
+            let slot = redis_cluster::key_slot(&channel);
+            publisher.expect.push_back(Expect::Publish(Some((slot, command))));
         } else {
             resp::encode_command(&[b"PUBLISH", &channel, &payload], &mut publisher.out);
             publisher.expect.push_back(Expect::Publish(None));
@@ -474,7 +478,8 @@ impl RedisLink {
                     }
                 }
                 (Some(Expect::Publish(_)), Reply::Integer(_)) => {}
-                (Some(Expect::Publish(Some(command))), Reply::Error(text))
+                (Some(Expect::Forwarded), _) => {}
+                (Some(Expect::Publish(Some((_, command)))), Reply::Error(text))
                     if redis_cluster::parse_moved(text).is_some() =>
                 {
                     let (slot, host, port) = redis_cluster::parse_moved(text).expect("checked");
@@ -493,7 +498,10 @@ impl RedisLink {
         result
     }
 
-    /// A publish answered `MOVED`: the slot is `host:port`'s now; send it again there.
+    /// A publish answered `MOVED`: the slot is `host:port`'s now; send it again
+    /// there, with the publishes to that slot still waiting for their answer from
+    /// `from` (they will be MOVED too). Sent together, in order, they stay ahead of
+    /// the publishes that go to the new master directly from now on.
     fn redirect(
         &mut self,
         registry: &Registry,
@@ -508,9 +516,21 @@ impl RedisLink {
         if let Some(slots) = self.slots.as_mut() {
             slots[slot as usize] = target as u8;
         }
+        let mut commands = vec![command];
+        for expect in self.nodes[from].publisher.expect.iter_mut() {
+            let Expect::Publish(Some((s, _))) = expect else { continue };
+            if *s != slot {
+                continue;
+            }
+            if let Expect::Publish(Some((_, later))) = std::mem::replace(expect, Expect::Forwarded) {
+                commands.push(later);
+            }
+        }
         let publisher = &mut self.nodes[target].publisher;
-        publisher.out.extend_from_slice(&command);
-        publisher.expect.push_back(Expect::Publish(Some(command)));
+        for command in commands {
+            publisher.out.extend_from_slice(&command);
+            publisher.expect.push_back(Expect::Publish(Some((slot, command))));
+        }
         // Other slots may have moved with it.
         self.ask_slot_map(target);
         Ok(())
