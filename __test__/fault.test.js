@@ -31,10 +31,16 @@ async function startServer(t, mode) {
     child.stdin.end();
     await within(5000, 'server exit', (done) => exited.then(done));
   });
-  const { port } = await within(10000, 'server port', (done) => {
+  let dead = false;
+  exited.then(() => { dead = true; });
+  const { port } = await within(10000, 'server port', (done, fail) => {
+    const deadline = Date.now() + 10000;
     const check = () => {
       const found = lines.find((l) => l.port);
-      return found ? done(found) : setTimeout(check, 10);
+      if (found) return done(found);
+      // A fixture that died first (e.g. no fault-injection build: `node scripts/build.js --fault-injection`) says why.
+      if (dead) return fail(new Error(`panic-server exited before listening: ${stderr.slice(0, 600)}`));
+      if (Date.now() < deadline) setTimeout(check, 10);
     };
     check();
   });

@@ -43,7 +43,8 @@ impl Role {
     }
 
     /// Whether this end closes TCP once both close frames are exchanged: the
-    /// server does (RFC 6455 7.1.1); a client waits for the server's FIN.
+    /// server does (RFC 6455 7.1.1); a client half-closes then (as ws does) and
+    /// waits for the server's FIN until the close timeout.
     #[inline]
     pub fn closes_tcp_first(self) -> bool {
         self == Role::Server
