@@ -57,7 +57,7 @@ export interface ServerOptions {
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Serve wss:// (TLS by rustls in the engine). Paths or PEM. */
   ssl?: SslOptions;
-  /** Engine threads (1-8); default 1. 0: the engine runs on the JS thread's event loop. */
+  /** Engine threads (1-8). 0: the engine runs on the JS thread's event loop. Default: 0 on one core, else cores - 1, at most 3. */
   threads?: number;
   /** Bytes of events waiting for JS beyond which sockets are no longer read; default 16 MiB. */
   maxBacklog?: number;

@@ -12,6 +12,7 @@ const { Server } = require('..');
 const { within, waitUntil } = require('./helpers/wait');
 const { frame } = require('./helpers/frames');
 const { ENGINE_OPTIONS } = require('./helpers/engine');
+const { defaultThreads } = require('../lib/core/options');
 
 /** Sends `request` on a raw socket and resolves with everything the server wrote. */
 function rawExchange(port, request) {
@@ -24,6 +25,11 @@ function rawExchange(port, request) {
   });
 }
 
+test('the default threads fits the machine: 0 on one core, then one per other core, up to 3', () => {
+  assert.deepEqual([1, 2, 3, 4, 8, 64].map((cores) => defaultThreads(cores)), [0, 1, 2, 3, 3, 3]);
+  assert.equal(defaultThreads(), defaultThreads(require('node:os').availableParallelism()));
+});
+
 test('stats() counts a scripted load exactly', async (t) => {
   const server = new Server({ port: 0, host: '127.0.0.1', handshakeTimeout: 300, ...ENGINE_OPTIONS });
   t.after(() => new Promise((resolve) => server.close(resolve)));
@@ -34,7 +40,7 @@ test('stats() counts a scripted load exactly', async (t) => {
   const fresh = server.stats();
   assert.deepEqual(
     [fresh.connections, fresh.accepted, fresh.opened, fresh.messagesIn, fresh.messagesOut, fresh.threads],
-    [0, 0, 0, 0, 0, ENGINE_OPTIONS.threads ?? 1],
+    [0, 0, 0, 0, 0, ENGINE_OPTIONS.threads ?? defaultThreads()],
   );
 
   // Five clients, three 10-byte messages each, echoed; then each closes with 1000.
