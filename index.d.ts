@@ -36,9 +36,13 @@ export interface ServerOptions {
   reusePort?: boolean;
   /**
    * Pub/sub across processes: `{ redis: 'redis://[user:password@]host[:port]', prefix: 'lws:' }`;
-   * a list of URLs is a Redis Cluster's nodes (sharded pub/sub, Redis 7+).
+   * a list of URLs is a Redis Cluster's nodes (sharded pub/sub, Redis 7+). `rediss://` or `tls`: TLS to Redis.
    */
-  pubsub?: { redis: string | string[]; prefix?: string };
+  pubsub?: {
+    redis: string | string[];
+    prefix?: string;
+    tls?: { ca?: string | Buffer | Array<string | Buffer>; cert?: string | Buffer | Array<string | Buffer>; key?: string | Buffer | Array<string | Buffer>; rejectUnauthorized?: boolean; servername?: string };
+  };
   /** Only upgrades to this path are accepted; others get 404. */
   path?: string;
   /** listen(2) backlog; default 511. */

@@ -111,7 +111,6 @@ test('Redis killed and restarted: local delivery goes on, the link says so, remo
 test('a bad Redis URL throws; a refused password and an unreachable Redis are told on "redis"', { timeout: 30000 }, async (t) => {
   if (!needRedis(t)) return;
   assert.throws(() => new Server({ pubsub: { redis: 'localhost:6379' } }), { name: 'TypeError', message: /must start with redis:\/\// });
-  assert.throws(() => new Server({ pubsub: { redis: 'rediss://x' } }), { name: 'TypeError', message: /rediss/ });
   assert.throws(() => new Server({ pubsub: { redis: 'redis://x', bogus: 1 } }), { name: 'TypeError' });
 
   const port = await freePort();

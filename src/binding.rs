@@ -501,7 +501,9 @@ impl NativeServer {
     /// Links the engine to Redis (`pubsub.redis`) for pub/sub across
     /// processes: `addresses` IPs (resolved by JS) with their `ports`, one
     /// server or, with `cluster`, a Redis Cluster's seed nodes; `origin` this
-    /// process's 16-byte tag. REDIS events tell when the link is up or down.
+    /// process's 16-byte tag; `tls_index` (from add_client_tls) and the name the
+    /// nodes' certificates carry, for `rediss://`. REDIS events tell when the
+    /// link is up or down.
     #[napi]
     #[allow(clippy::too_many_arguments)]
     pub fn attach_redis(
@@ -513,6 +515,8 @@ impl NativeServer {
         password: Option<String>,
         prefix: String,
         origin: BufferSlice<'_>,
+        tls_index: Option<u32>,
+        tls_name: Option<String>,
     ) -> Result<()> {
         let mut nodes = Vec::with_capacity(addresses.len());
         for (address, port) in addresses.iter().zip(&ports) {
@@ -527,6 +531,16 @@ impl NativeServer {
         };
         let origin: [u8; lws_engine::redis::ORIGIN_LEN] =
             origin[..].try_into().map_err(|_| Error::from_reason("origin: 16 bytes expected"))?;
+        let tls = match (tls_index, tls_name) {
+            (Some(index), Some(name)) => {
+                let config = self.engine.shared().client_tls(index);
+                Some((
+                    config.ok_or_else(|| Error::from_reason("attachRedis: no such TLS configuration"))?,
+                    name,
+                ))
+            }
+            _ => None,
+        };
         let cfg = lws_engine::redis::RedisConfig {
             target,
             username: username.map(String::into_bytes),
@@ -534,6 +548,7 @@ impl NativeServer {
             prefix: prefix.into_bytes(),
             origin,
             max_message: self.engine.shared().config.max_message_size as usize,
+            tls,
         };
         self.engine.attach_redis(cfg);
         Ok(())

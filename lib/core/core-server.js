@@ -76,7 +76,9 @@ class CoreServer extends EventEmitter {
   }
 
   /** pubsub.redis: resolves the hosts, hands the link to the engine, and tells it the topics so far. */
-  _attachRedis({ nodes, cluster, username, password, prefix }) {
+  _attachRedis({ nodes, cluster, username, password, prefix, tls }) {
+    // The TLS configuration is made now, so a bad `pubsub.tls` throws from the constructor.
+    const tlsIndex = tls ? this._tlsIndex(tls) : null;
     const lookups = nodes.map(({ host }) => new Promise((resolve) => {
       require('dns').lookup(host, (err, address) => resolve(err ? { host, err } : { address }));
     }));
@@ -89,7 +91,7 @@ class CoreServer extends EventEmitter {
         return;
       }
       this._engine.native.attachRedis(found.map((f) => f.address), nodes.map((n) => n.port), cluster,
-        username ?? null, password ?? null, prefix, require('crypto').randomBytes(16));
+        username ?? null, password ?? null, prefix, require('crypto').randomBytes(16), tlsIndex, tls ? tls.servername : null);
       for (const key of this._topics.keys()) this._commands.bytes(Command.REDIS_SUBSCRIBE, 0, 0, 0, Buffer.from(key, 'latin1'));
       this._engine.schedule();
     });

@@ -46,24 +46,33 @@ const kNegotiatedByJs = Symbol('lws.negotiatedByJs');
 const kFrameEvents = Symbol('lws.frameEvents');
 
 /**
- * `pubsub: { redis, prefix }`: topics shared through Redis. `redis` is one server's URL
- * ('redis://[user:password@]host[:port]'), or a list of a Redis Cluster's nodes (seeds:
- * the others are found from them), as ioredis's `new Redis.Cluster([...])` and
- * redis-rs's `ClusterClient::new(vec![...])` take them.
+ * `pubsub: { redis, prefix, tls }`: topics shared through Redis. `redis` is one server's URL
+ * ('redis://[user:password@]host[:port]', or rediss:// for TLS), or a list of a Redis
+ * Cluster's nodes (seeds: the others are found from them), as ioredis's
+ * `new Redis.Cluster([...])` and redis-rs's `ClusterClient::new(vec![...])` take them.
+ * `tls` (as ioredis's): Node's tls.connect options that apply, and TLS even for redis://.
  */
-const PUBSUB_KEYS = { redis: 'redis', prefix: 'string' };
+const PUBSUB_KEYS = { redis: 'redis', prefix: 'string', tls: 'redisTls' };
+const REDIS_TLS_KEYS = { ca: 'tlsPem', cert: 'tlsPem', key: 'tlsPem', rejectUnauthorized: 'boolean', servername: 'string' };
 
 /** The most seed nodes a cluster list may hold (the engine serves 64 masters). */
 const MAX_REDIS_SEEDS = 64;
 
-/** `pubsub.redis` as the engine wants it: { host, port (the first node), nodes, cluster, username, password }. */
-function redisTargets(redis) {
+/**
+ * `pubsub.redis` (and `pubsub.tls`) as the engine wants them: { host, port (the first node),
+ * nodes, cluster, username, password, tls } where `tls` is null or Node-style TLS options
+ * with the `servername` every node's certificate must carry (the first URL's host by default:
+ * the masters a cluster announces are IPs).
+ */
+function redisTargets(redis, tlsOptions) {
   const cluster = Array.isArray(redis);
   const nodes = (cluster ? redis : [redis]).map(redisTarget);
   const credentials = new Set(nodes.filter((n) => n.password !== undefined).map((n) => `${n.username ?? ''}\0${n.password}`));
   if (credentials.size > 1) throw new TypeError('pubsub.redis: the cluster nodes\' URLs give different credentials (one user and password serve the whole cluster)');
+  if (new Set(nodes.map((n) => n.secure)).size > 1) throw new TypeError('pubsub.redis: mixes redis:// and rediss:// URLs (one cluster, one transport)');
   const auth = nodes.find((n) => n.password !== undefined) || {};
-  return { host: nodes[0].host, port: nodes[0].port, nodes: nodes.map(({ host, port }) => ({ host, port })), cluster, username: auth.username, password: auth.password };
+  const tls = nodes[0].secure || tlsOptions !== undefined ? { ...tlsOptions, servername: tlsOptions?.servername ?? nodes[0].host } : null;
+  return { host: nodes[0].host, port: nodes[0].port, nodes: nodes.map(({ host, port }) => ({ host, port })), cluster, username: auth.username, password: auth.password, tls };
 }
 
 /** The Redis server of a `pubsub.redis` URL, or a TypeError that says what is wrong with it. */
@@ -74,12 +83,12 @@ function redisTarget(text) {
   } catch {
     throw new TypeError(`pubsub.redis: not a URL: ${JSON.stringify(text)} (expected redis://[user:password@]host[:port])`);
   }
-  if (url.protocol === 'rediss:') throw new TypeError('pubsub.redis: TLS to Redis (rediss:) is not supported yet; use redis:// on a private network');
-  if (url.protocol !== 'redis:') throw new TypeError(`pubsub.redis: the URL must start with redis:// (got ${url.protocol})`);
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new TypeError(`pubsub.redis: the URL must start with redis:// or rediss:// (got ${url.protocol})`);
   if (!url.hostname) throw new TypeError('pubsub.redis: the URL has no host');
   return {
     host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
     port: Number(url.port) || 6379,
+    secure: url.protocol === 'rediss:',
     username: url.username ? decodeURIComponent(url.username) : undefined,
     password: url.password ? decodeURIComponent(url.password) : undefined,
   };
@@ -128,6 +137,10 @@ function check(name, kind, v) {
     case 'deflate': return checkShape(name, v, DEFLATE_KEYS, true);
     case 'ssl': return checkShape(name, v, SSL_KEYS, false);
     case 'pubsub': return checkShape(name, v, PUBSUB_KEYS, false);
+    case 'redisTls': return checkShape(name, v, REDIS_TLS_KEYS, false);
+    case 'tlsPem': return typeof v === 'string' || Buffer.isBuffer(v)
+      || (Array.isArray(v) && v.every((x) => typeof x === 'string' || Buffer.isBuffer(x)))
+      || fail(name, 'PEM text or a Buffer (or a list of them)', v);
     case 'redis': return typeof v === 'string'
       || (Array.isArray(v) && v.length >= 1 && v.length <= MAX_REDIS_SEEDS && v.every((u) => typeof u === 'string'))
       || fail(name, `a redis:// URL, or a list of 1 to ${MAX_REDIS_SEEDS} (a Redis Cluster's nodes)`, v);
@@ -210,7 +223,7 @@ function normalizeOptions(options) {
     reusePort: o.reusePort === true,
     perMessageDeflate: o.perMessageDeflate ?? false,
     httpServer: o.httpServer,
-    pubsub: o.pubsub && o.pubsub.redis !== undefined ? { ...redisTargets(o.pubsub.redis), prefix: o.pubsub.prefix ?? 'lws:' } : null,
+    pubsub: o.pubsub && o.pubsub.redis !== undefined ? { ...redisTargets(o.pubsub.redis, o.pubsub.tls), prefix: o.pubsub.prefix ?? 'lws:' } : null,
     engine: {
       path: o.path,
       maxMessageSize: o.maxMessageSize ?? 16 * 1024 * 1024,

@@ -20,6 +20,9 @@
 //!   the channel itself) makes the link ask for the map again and subscribe
 //!   where the slot now is.
 //!
+//! `rediss://`: every connection is a TLS session (rustls, `crate::tls`), to the
+//! name JS gives (the seed URL's host, or `pubsub.tls.servername`).
+//!
 //! At most once: while the link is down, publishes to Redis are dropped and
 //! messages from other processes are missed. Any node's connection failing
 //! takes the whole link down (as a cluster without full coverage refuses
@@ -28,14 +31,16 @@
 //! again to every topic it had.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
+use rustls::ClientConfig;
 
 use crate::connector;
+use crate::tls::Transport;
 use lws_proto::redis_cluster::{self, SLOTS};
 use lws_proto::resp::{self, Reply};
 
@@ -68,6 +73,8 @@ pub struct RedisConfig {
     pub origin: [u8; ORIGIN_LEN],
     /// The largest message accepted from Redis.
     pub max_message: usize,
+    /// `rediss://`: the TLS configuration and the name every node's certificate must carry.
+    pub tls: Option<(Arc<ClientConfig>, String)>,
 }
 
 /// What the link tells the worker.
@@ -96,7 +103,7 @@ enum Expect {
 
 /// One connection to a node.
 struct RedisConn {
-    stream: TcpStream,
+    stream: Transport,
     connected: bool,
     /// PONG seen: AUTH (if any) went through.
     ready: bool,
@@ -210,7 +217,7 @@ impl RedisLink {
         let mut publisher = match self.open(registry, addr, pub_token) {
             Ok(c) => c,
             Err(e) => {
-                let _ = registry.deregister(&mut sub.stream);
+                let _ = registry.deregister(sub.stream.tcp_mut());
                 return Err(e);
             }
         };
@@ -228,8 +235,12 @@ impl RedisLink {
     }
 
     fn open(&self, registry: &Registry, addr: SocketAddr, token: Token) -> io::Result<RedisConn> {
-        let mut stream = connector::connect_to(addr, None)?;
-        registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+        let mut tcp = connector::connect_to(addr, None)?;
+        registry.register(&mut tcp, token, Interest::READABLE | Interest::WRITABLE)?;
+        let stream = match &self.cfg.tls {
+            None => Transport::Plain(tcp),
+            Some((config, name)) => Transport::client(tcp, config, name)?,
+        };
         Ok(RedisConn {
             stream,
             connected: false,
@@ -596,7 +607,7 @@ impl RedisLink {
     fn drop_connections(&mut self, registry: &Registry) {
         for node in self.nodes.drain(..) {
             for mut conn in [node.sub, node.publisher] {
-                let _ = registry.deregister(&mut conn.stream);
+                let _ = registry.deregister(conn.stream.tcp_mut());
             }
         }
         self.slots = None;
@@ -612,21 +623,31 @@ impl RedisLink {
     }
 }
 
+/// A socket's errno, or the text of an error that has none (a TLS failure: its reason).
 fn io_failure(e: &io::Error) -> Failure {
-    (Vec::new(), e.raw_os_error().unwrap_or(libc::EIO))
+    match e.raw_os_error() {
+        Some(errno) => (Vec::new(), errno),
+        None => (format!("TLS: {e}").into_bytes(), 0),
+    }
 }
 
 /// Connects (if the connect finished) and writes what the socket takes.
 fn write(conn: &mut RedisConn) -> Result<(), Failure> {
     if !conn.connected {
-        match connector::connect_result(&conn.stream) {
+        match connector::connect_result(conn.stream.tcp()) {
             Ok(()) => conn.connected = true,
             Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
             Err(e) => return Err((Vec::new(), e.raw_os_error().unwrap_or(libc::ECONNREFUSED))),
         }
     }
+    // A TLS session sends its handshake first (plaintext waits: WouldBlock).
+    if let Err(e) = conn.stream.flush_pending() {
+        if e.kind() != io::ErrorKind::WouldBlock {
+            return Err(io_failure(&e));
+        }
+    }
     while !conn.out.is_empty() {
-        match conn.stream.write(&conn.out) {
+        match conn.stream.write_vectored(&[IoSlice::new(&conn.out)]) {
             Ok(0) => return Err((Vec::new(), libc::EPIPE)),
             Ok(n) => {
                 conn.out.drain(..n);
@@ -650,7 +671,8 @@ fn read(conn: &mut RedisConn) -> Result<(), Failure> {
         match conn.stream.read(&mut buf) {
             Ok(0) => return Err((Vec::new(), 0)),
             Ok(n) => conn.input.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            // A TLS handshake that just finished lets queued commands go.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return write(conn),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(io_failure(&e)),
         }
