@@ -24,13 +24,14 @@ const {
 } = require('../core');
 const { deflateThreshold } = require('./engine-options');
 const { routeSocketEvents } = require('./socket-events');
+const { PendingSocket } = require('./send-accounting');
 
 const {
   connectionError, newKey, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
 } = clientHandshake;
 const {
   CONNECTING, CLOSING, CLOSED, CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, ENGINE_CLOSE_MARGIN, ENGINE_MAX_MESSAGE,
-  kAttach, kAttachPending, kOnDrain, kOnPeerClosing, kOnClose,
+  kAttach, kAttachPending, kOnDrain, kOnPeerClosing, kOnClose, ERROR_EMITTED,
 } = require('./constants');
 
 const PROTOCOL_VERSIONS = [8, 13];
@@ -202,7 +203,7 @@ function wireCore(core) {
     const ws = socket.wrapper;
     if (ws === undefined) return;
     ws[kOnPeerClosing](code, reason);
-    if (ws._paused) return; // the reply waits for resume(); the server ends the connection then
+    if (ws.isPaused) return; // the reply waits for resume(); the server ends the connection then
     // ws ends its side of TCP as soon as both close frames are exchanged; the engine's
     // client waits for the server to end first. The engine queues its reply after this
     // callback: the connection is dropped right behind it (the reply leaves first), or
@@ -648,7 +649,7 @@ function onResponse(websocket, socket, response) {
   handshake.core.acceptResponse(socket, verdict.extensions);
   // Open now, as ws is once it has checked the 101; what the WebSocket is asked to do
   // waits for the engine's 'open' (websocket.js kAttach).
-  const peer = { remoteAddress: handshake.address, remotePort: handshake.port, remoteFamily: net.isIPv6(handshake.address) ? 'IPv6' : 'IPv4' };
+  const peer = new PendingSocket(handshake.address, handshake.port, net.isIPv6(handshake.address) ? 'IPv6' : 'IPv4');
   websocket[kAttachPending](handshake.core, verdict.protocol, verdict.extensions, peer);
 }
 
@@ -758,7 +759,7 @@ function adoptUpgraded(websocket, opts, nodeSocket, head, verdict) {
   }
   const { core, socket } = reserveClientSocket(opts);
   socket.wrapper = websocket;
-  const peer = { remoteAddress: nodeSocket.remoteAddress, remotePort: nodeSocket.remotePort, remoteFamily: nodeSocket.remoteFamily };
+  const peer = new PendingSocket(nodeSocket.remoteAddress, nodeSocket.remotePort, nodeSocket.remoteFamily);
   const adopt = (stream) => core.adoptClient(socket, stream, { head, extensions: verdict.extensions });
   const fail = () => {
     // The engine never had it: the WebSocket ends as ws's does when its socket fails.
@@ -816,7 +817,7 @@ function abortRequest(req) {
 /** ws's emitErrorAndClose for a WebSocket that never opened. */
 function emitErrorAndClose(websocket, err) {
   websocket._readyState = CLOSING;
-  websocket._errorEmitted = true;
+  websocket._flags |= ERROR_EMITTED;
   websocket.emit('error', err);
   websocket._readyState = CLOSED;
   websocket.emit('close', 1006, EMPTY_BUFFER);
