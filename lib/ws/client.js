@@ -28,6 +28,7 @@ const { PendingSocket } = require('./send-accounting');
 
 const {
   connectionError, newKey, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
+  switchingResponse,
 } = clientHandshake;
 const {
   CONNECTING, CLOSING, CLOSED, CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, ENGINE_CLOSE_MARGIN, ENGINE_MAX_MESSAGE,
@@ -361,21 +362,28 @@ function clientArguments(protocols, options) {
  * (case-insensitive), at the place it was first set, with the last value.
  */
 function headerPairs(headers) {
-  const byName = new Map();
-  for (const name of Object.keys(headers)) {
+  const pairs = [];
+  for (const name in headers) {
+    if (!Object.prototype.hasOwnProperty.call(headers, name)) continue;
     const value = headers[name];
     http.validateHeaderName(name);
     http.validateHeaderValue(name, value);
-    byName.set(name.toLowerCase(), [name, value]);
+    // Names differ in length as a rule: only equal lengths are compared, without a Map per request.
+    let same = 0;
+    while (same < pairs.length && !(pairs[same][0].length === name.length && pairs[same][0].toLowerCase() === name.toLowerCase())) same++;
+    pairs[same] = [name, value];
   }
-  return [...byName.values()];
+  return pairs;
 }
 
 /** The protocol set of clients that ask for none (never added to). */
 const NO_PROTOCOLS = Object.freeze(new Set());
 
-/** The last client URL (initAsClient). */
-let lastHref = '';
+/**
+ * The last client URL string, parsed (initAsClient): { address, parsedUrl, href,
+ * target }, never changed once made.
+ */
+let lastTarget = null;
 
 /**
  * ws's initAsClient: starts (or, after a redirect, restarts) `websocket`'s
@@ -409,31 +417,37 @@ function initAsClient(websocket, address, protocols, options) {
   }
 
   let parsedUrl;
-  if (address instanceof URL) {
-    parsedUrl = address;
-  } else {
-    try {
-      parsedUrl = new URL(address);
-    } catch {
-      throw new SyntaxError(`Invalid URL: ${address}`);
-    }
-  }
-  if (parsedUrl.protocol === 'http:' || parsedUrl.protocol === 'https:') {
-    parsedUrl = new URL(parsedUrl);
-    parsedUrl.protocol = parsedUrl.protocol === 'http:' ? 'ws:' : 'wss:';
-  }
-  // Clients of one server share the string (a connection kept costs no copy of its URL).
-  const href = parsedUrl.href;
-  websocket._url = href === lastHref ? lastHref : (lastHref = href);
-
+  let href;
   let target;
-  try {
-    target = parseTarget(parsedUrl);
-  } catch (err) {
-    if (websocket._redirects === 0) throw err;
-    emitErrorAndClose(websocket, err);
-    return opts;
+  if (typeof address === 'string' && lastTarget !== null && address === lastTarget.address) {
+    // Clients of one server share its parsed URL and href (a connection costs no copy of them).
+    ({ parsedUrl, href, target } = lastTarget);
+  } else {
+    if (address instanceof URL) {
+      parsedUrl = address;
+    } else {
+      try {
+        parsedUrl = new URL(address);
+      } catch {
+        throw new SyntaxError(`Invalid URL: ${address}`);
+      }
+    }
+    if (parsedUrl.protocol === 'http:' || parsedUrl.protocol === 'https:') {
+      parsedUrl = new URL(parsedUrl);
+      parsedUrl.protocol = parsedUrl.protocol === 'http:' ? 'ws:' : 'wss:';
+    }
+    href = parsedUrl.href;
+    try {
+      target = parseTarget(parsedUrl);
+    } catch (err) {
+      websocket._url = href;
+      if (websocket._redirects === 0) throw err;
+      emitErrorAndClose(websocket, err);
+      return opts;
+    }
+    if (typeof address === 'string') lastTarget = { address, parsedUrl, href, target };
   }
+  websocket._url = href;
 
   const { secure: isSecure, ipc: isIpcUrl } = target;
   const defaultPort = isSecure ? 443 : 80;
@@ -629,7 +643,9 @@ function dropHandshake(websocket, handshake) {
 function onResponse(websocket, socket, response) {
   const handshake = websocket._handshake;
   if (handshake === null || handshake.socket !== socket) return;
-  const res = incomingResponse(response);
+  // Node's IncomingMessage (a stream: about 1 KB per handshake) only for whom it is
+  // handed to: 'upgrade' listeners, and answers that are not a 101 upgrade.
+  const res = (websocket.listenerCount('upgrade') === 0 && switchingResponse(response)) || incomingResponse(response);
   if (!res.upgrade) {
     // The engine closes a connection refused with another status itself; a 101 Node
     // would not call an upgrade waits for an answer: it is dropped.
