@@ -7,7 +7,7 @@
 // (lib/ws/client.js) are built on these.
 
 const { Command, CLIENT_ID_BIT, FLAG_BINARY, encodeConnect } = require('./wire');
-const { Socket, idOf, kServer, kOpenInfo } = require('./socket');
+const { Socket, idOf, kServer } = require('./socket');
 const { descriptorOf } = require('./fd-adoption');
 
 class ClientConnections {
@@ -66,7 +66,7 @@ class ClientConnections {
     if (socket[kServer] !== this || this._pending.get(id) !== socket) return false;
     const fd = descriptorOf(nodeSocket);
     if (fd < 0) return false;
-    socket[kOpenInfo] = info;
+    if (info !== undefined) this._openInfo.set(id, info);
     if (nodeSocket._handle.readStop) nodeSocket._handle.readStop();
     const adopted = this._engine.native.adoptClient(id, fd, head && head.length ? head : null, extensions);
     nodeSocket.destroy();
@@ -91,7 +91,7 @@ class ClientConnections {
   acceptResponse(socket, extensions = '', info = undefined) {
     const id = idOf(socket);
     if (socket[kServer] !== this || this._pending.get(id) !== socket) return false;
-    socket[kOpenInfo] = info;
+    if (info !== undefined) this._openInfo.set(id, info);
     const line = extensions ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : '';
     this._commands.bytes(Command.ACCEPT, 0, 0, id, line ? Buffer.from(line, 'latin1') : null);
     this._engine.schedule();

@@ -17,15 +17,25 @@ const { parse: parseExtensions, checkOffer, PERMESSAGE_DEFLATE } = require('../w
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
+/** Random bytes for the next keys, refilled when used up: a Buffer less per handshake. */
+const KEY_BYTES = 16;
+const keyPool = Buffer.alloc(KEY_BYTES * 64);
+let keyPoolAt = keyPool.length;
+
 /** A fresh Sec-WebSocket-Key. */
 function newKey() {
-  return crypto.randomBytes(16).toString('base64');
+  if (keyPoolAt === keyPool.length) {
+    crypto.randomFillSync(keyPool);
+    keyPoolAt = 0;
+  }
+  keyPoolAt += KEY_BYTES;
+  return keyPool.toString('base64', keyPoolAt - KEY_BYTES, keyPoolAt);
 }
 
-/** The Sec-WebSocket-Accept a server must answer `key` with. */
-function acceptFor(key) {
-  return crypto.createHash('sha1').update(key + GUID).digest('base64');
-}
+/** The Sec-WebSocket-Accept a server must answer `key` with (crypto.hash: no Hash object, where Node has it). */
+const acceptFor = typeof crypto.hash === 'function'
+  ? (key) => crypto.hash('sha1', key + GUID, 'base64')
+  : (key) => crypto.createHash('sha1').update(key + GUID).digest('base64');
 
 /**
  * A ws:, wss:, http:, https: or ws+unix: URL, checked as ws checks it. Returns
@@ -103,31 +113,75 @@ function hostHeader(host, port, defaultPort) {
  * `headers` ([name, value] pairs) in order, then Host and Authorization when
  * the caller did not set them. Values are written as Node writes them
  * (String(value); arrays as repeated lines, a Cookie array as one); CR/LF in a header is refused.
+ * Measured, then written into one Buffer: no string is built per line (each
+ * handshake's garbage is what fills V8's young generation in the memory row).
  */
 function requestHead(path, headers, { host, auth }) {
-  let head = `GET ${path || '/'} HTTP/1.1\r\n`;
-  const has = new Set();
+  const requestLine = path || '/';
+  let length = 'GET '.length + requestLine.length + ' HTTP/1.1\r\n'.length;
+  let hasHost = false;
+  let hasAuthorization = false;
   for (const [name, value] of headers) {
     if (value === undefined) continue;
-    const lower = name.toLowerCase();
-    has.add(lower);
-    // Node joins a Cookie array into one line, and writes other arrays as repeated lines.
-    const values = !Array.isArray(value) ? [value] : lower === 'cookie' ? [value.join('; ')] : value;
-    for (const v of values) {
-      const text = String(v);
-      if (/[\r\n]/.test(name + text)) {
-        const err = new TypeError(`Invalid character in header content ["${name}"]`);
-        err.code = 'ERR_INVALID_CHAR';
-        throw err;
-      }
-      head += `${name}: ${text}\r\n`;
+    if (!hasHost && isNamed(name, 'host')) hasHost = true;
+    if (!hasAuthorization && isNamed(name, 'authorization')) hasAuthorization = true;
+    length += headerLines(name, value, null, 0);
+  }
+  const hostValue = host !== undefined && !hasHost ? host : undefined;
+  if (hostValue !== undefined) length += headerLines('Host', hostValue, null, 0);
+  const authValue = auth !== undefined && !hasAuthorization ? `Basic ${Buffer.from(auth).toString('base64')}` : undefined;
+  if (authValue !== undefined) length += headerLines('Authorization', authValue, null, 0);
+  length += 2;
+
+  const head = Buffer.allocUnsafe(length);
+  let at = head.latin1Write('GET ', 0);
+  at += head.latin1Write(requestLine, at);
+  at += head.latin1Write(' HTTP/1.1\r\n', at);
+  for (const [name, value] of headers) {
+    if (value !== undefined) at = headerLines(name, value, head, at);
+  }
+  if (hostValue !== undefined) at = headerLines('Host', hostValue, head, at);
+  if (authValue !== undefined) at = headerLines('Authorization', authValue, head, at);
+  head.latin1Write('\r\n', at);
+  return head;
+}
+
+/** Whether a header name is `lower` (lowercase), in any case. */
+function isNamed(name, lower) {
+  return name.length === lower.length && name.toLowerCase() === lower;
+}
+
+const LINE_BREAK = /[\r\n]/;
+
+/**
+ * A header's lines (`name: value\r\n`, one per value of an array; a Cookie array
+ * as one line): with `head` null, their length; else written at `at`, the new offset.
+ */
+function headerLines(name, value, head, at) {
+  if (!Array.isArray(value)) return headerLine(name, String(value), head, at);
+  if (isNamed(name, 'cookie')) return headerLine(name, value.join('; '), head, at);
+  let length = 0;
+  for (const v of value) {
+    const next = headerLine(name, String(v), head, at);
+    if (head === null) length += next;
+    else at = next;
+  }
+  return head === null ? length : at;
+}
+
+function headerLine(name, text, head, at) {
+  if (head === null) {
+    if (LINE_BREAK.test(name) || LINE_BREAK.test(text)) {
+      const err = new TypeError(`Invalid character in header content ["${name}"]`);
+      err.code = 'ERR_INVALID_CHAR';
+      throw err;
     }
+    return name.length + 2 + text.length + 2;
   }
-  if (host !== undefined && !has.has('host')) head += `Host: ${host}\r\n`;
-  if (auth !== undefined && !has.has('authorization')) {
-    head += `Authorization: Basic ${Buffer.from(auth).toString('base64')}\r\n`;
-  }
-  return Buffer.from(head + '\r\n', 'latin1');
+  at += head.latin1Write(name, at);
+  at += head.latin1Write(': ', at);
+  at += head.latin1Write(text, at);
+  return at + head.latin1Write('\r\n', at);
 }
 
 /** The deflate offer ws sends for a `perMessageDeflate` option (`true` or an object). */
@@ -196,6 +250,29 @@ function checkSwitchingProtocols(headers, key, protocols, perMessageDeflate) {
   }
 }
 
+/** The response headers ws's checks of a 101 read (checkSwitchingProtocols, and whether it is an upgrade). */
+const SWITCHING_HEADERS = new Set(['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions']);
+const CONNECTION_UPGRADE = /(^|,)\s*upgrade\s*(,|$)/i;
+
+/**
+ * A 101 that Node would call an upgrade, as `{ upgrade: true, headers }` with the
+ * headers ws's checks read (lowercase names, a repeated one joined with ', ' as
+ * Node joins these): what checkSwitchingProtocols needs, without the
+ * IncomingMessage (a stream) incomingResponse() makes. Null for any other answer.
+ */
+function switchingResponse(response) {
+  if (response.statusCode !== 101) return null;
+  const headers = {};
+  const raw = response.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (!SWITCHING_HEADERS.has(name)) continue;
+    headers[name] = headers[name] === undefined ? raw[i + 1] : `${headers[name]}, ${raw[i + 1]}`;
+  }
+  if (headers.upgrade === undefined || !CONNECTION_UPGRADE.test(headers.connection || '')) return null;
+  return { upgrade: true, headers };
+}
+
 /** A chunked body's data (the engine read it whole: crates/proto client_handshake.rs chunked_len). */
 function dechunk(bytes) {
   const parts = [];
@@ -225,7 +302,7 @@ function incomingResponse(response, socket = null) {
   // Upgrade header and "upgrade" among the Connection tokens; any other 101 is
   // a response like the others (ws: "Unexpected server response: 101").
   res.upgrade = response.statusCode === 101 && res.headers.upgrade !== undefined
-    && /(^|,)\s*upgrade\s*(,|$)/i.test(res.headers.connection || '');
+    && CONNECTION_UPGRADE.test(res.headers.connection || '');
   const chunked = /(^|,)\s*chunked\s*$/i.test(res.headers['transfer-encoding'] || '');
   const body = chunked ? dechunk(response.body) : response.body;
   if (body && body.length) res.push(body);
@@ -307,4 +384,5 @@ function connectionError(errorCode, detail, address, port, reason = '') {
 module.exports = {
   connectionError,
   newKey, acceptFor, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
+  switchingResponse,
 };

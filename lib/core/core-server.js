@@ -13,7 +13,7 @@ const { Engine, prepare } = require('./engine');
 const { decodeBatch } = require('./batch-decoder');
 const { lent, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED } = require('./wire');
 const { normalizeOptions, portNumber } = require('./options');
-const { Socket, idOf, kId, kBacklog, kEpoch, kUnflushed, kPaused, kCloseReply } = require('./socket');
+const { Socket, idOf, kId, kBacklog, kEpoch, kUnflushed, kExtras, extrasOf } = require('./socket');
 const { HttpRequest, headerLines } = require('./requests');
 
 const { descriptorOf, adoptSocket } = require('./fd-adoption');
@@ -43,6 +43,7 @@ class CoreServer extends EventEmitter {
     this.options = normalizeOptions(options);
     this._sockets = new Map(); // id -> Socket (open connections)
     this._pending = new Map(); // id -> Socket or HttpRequest shown to JS, not yet open/answered
+    this._openInfo = new Map(); // id -> what acceptResponse()/adoptClient() gave for 'open' (outgoing, not yet open)
     this._handOffHeads = new Map(); // id -> request head rebuilt for a connection being handed off
     this._counters = new Counters();
     this._topics = new Map(); // topic key -> Set of subscribed Sockets (the engine's workers hold the same)
@@ -349,17 +350,18 @@ class CoreServer extends EventEmitter {
    */
   pause(socket) {
     const ok = this._control(Command.PAUSE, socket);
-    if (ok) socket[kPaused] = true;
+    if (ok) extrasOf(socket).paused = true;
     return ok;
   }
 
   resume(socket) {
     const ok = this._control(Command.RESUME, socket);
-    if (ok) {
-      socket[kPaused] = false;
-      const reply = socket[kCloseReply];
+    const extras = socket[kExtras];
+    if (ok && extras !== null) {
+      extras.paused = false;
+      const reply = extras.closeReply;
       if (reply !== undefined) {
-        socket[kCloseReply] = undefined;
+        extras.closeReply = undefined;
         this._commands.bytes(Command.CLOSE, 0, reply[0], socket[kId], reply[1]);
       }
     }

@@ -7,7 +7,7 @@
 
 const util = require('util');
 const { Command, CLIENT_ID_BIT } = require('./wire');
-const { Socket, kId, kServer, kBacklog, kPaused, kCloseReply, kOpenInfo } = require('./socket');
+const { Socket, kId, kServer, kBacklog, kExtras } = require('./socket');
 const { UpgradeRequest, HttpRequest, headerLines } = require('./requests');
 const { requestHead, socketOnDescriptor } = require('./fd-adoption');
 
@@ -99,8 +99,8 @@ class EngineRecords {
     if (debug !== null) debug('open connection %d (fd %d) from %s port %s%s', id, fd, socket.remoteAddress, socket.remotePort, extensions ? `, extensions: ${extensions}` : '');
     // Outgoing connections (ids with CLIENT_ID_BIT) open, accepted ones connect.
     if (id < CLIENT_ID_BIT) return void server.emit('connection', socket);
-    const info = socket[kOpenInfo];
-    socket[kOpenInfo] = undefined;
+    const info = server._openInfo.get(id);
+    if (info !== undefined) server._openInfo.delete(id);
     server.emit('open', socket, info);
   }
 
@@ -108,6 +108,7 @@ class EngineRecords {
     const server = this.server;
     server._sockets.delete(socket[kId]);
     if (server._pending.get(socket[kId]) === socket) server._pending.delete(socket[kId]);
+    server._openInfo.delete(socket[kId]);
     socket.closed = true;
     socket[kServer] = null;
     if (debug !== null) debug('close connection %d: code %d%s%s', socket[kId], code, reason ? ` reason ${JSON.stringify(reason)}` : '', errorCode ? `, error ${errorCode} (${errorDetail})` : '');
@@ -218,7 +219,8 @@ class EngineRecords {
       // everything before): nothing to send. A paused socket is not read: its close
       // handshake waits for resume() too.
       if (answered) return;
-      if (socket !== undefined && socket[kPaused]) socket[kCloseReply] = [code, Buffer.from(reply)];
+      const extras = socket === undefined ? null : socket[kExtras];
+      if (extras !== null && extras.paused) extras.closeReply = [code, Buffer.from(reply)];
       else server._commands.bytes(Command.CLOSE, 0, code, id, reply);
     }
   }

@@ -1,12 +1,12 @@
 'use strict';
 // Pub/sub topics, CoreServer's methods for them (installed on its prototype):
 // the engine's workers hold the subscriptions and fan a publish out; JS keeps a
-// mirror (server._topics: topic key -> Set of Sockets, socket[kTopics]) for the
+// mirror (server._topics: topic key -> Set of Sockets, a socket's extras.topics) for the
 // synchronous queries and to tell the engine's Redis link which topics this
 // process wants (pubsub.redis).
 
 const { Command, FLAG_BINARY } = require('./wire');
-const { idOf, kTopics } = require('./socket');
+const { idOf, kExtras, extrasOf, topicsOf } = require('./socket');
 const { toBytes, isOwnOpenSocket } = require('./arguments');
 
 /**
@@ -38,7 +38,8 @@ class PubSub {
     const id = idOf(socket);
     const key = topicKey(topic);
     if (!isOwnOpenSocket(this, socket)) return false;
-    const topics = socket[kTopics] || (socket[kTopics] = new Set());
+    const extras = extrasOf(socket);
+    const topics = extras.topics || (extras.topics = new Set());
     if (topics.has(key)) return false;
     topics.add(key);
     let subscribers = this._topics.get(key);
@@ -58,7 +59,7 @@ class PubSub {
     const id = idOf(socket);
     const key = topicKey(topic);
     if (!isOwnOpenSocket(this, socket)) return false;
-    const topics = socket[kTopics];
+    const topics = topicsOf(socket);
     if (topics === null || !topics.delete(key)) return false;
     this._forgetSubscriber(key, socket);
     this._commands.bytes(Command.UNSUBSCRIBE, 0, 0, id, Buffer.from(key, 'latin1'));
@@ -68,14 +69,14 @@ class PubSub {
 
   isSubscribed(socket, topic) {
     idOf(socket);
-    const topics = socket[kTopics];
+    const topics = topicsOf(socket);
     return topics !== null && topics.has(topicKey(topic));
   }
 
   /** The socket's topics (as strings, UTF-8). */
   getTopics(socket) {
     idOf(socket);
-    const topics = socket[kTopics];
+    const topics = topicsOf(socket);
     return topics === null ? [] : [...topics].map(topicName);
   }
 
@@ -104,7 +105,7 @@ class PubSub {
     head.writeUInt32LE(skip, 0);
     head.writeUInt16LE(topicBytes.length, 4);
     this._commands.bytes(Command.PUBLISH, binary ? FLAG_BINARY : 0, 0, 0, Buffer.concat([head, topicBytes, message]));
-    const deliveries = subscribers === undefined ? 0 : subscribers.size - (skip !== 0 && options.skip[kTopics] !== null && options.skip[kTopics].has(key) ? 1 : 0);
+    const deliveries = subscribers === undefined ? 0 : subscribers.size - (skip !== 0 && topicsOf(options.skip) !== null && topicsOf(options.skip).has(key) ? 1 : 0);
     this._counters.messagesOut += deliveries;
     this._counters.bytesOut += deliveries * message.length;
     this._engine.schedule();
@@ -123,9 +124,9 @@ class PubSub {
 
   /** A socket is gone: its subscriptions end (the engine's end with it by themselves). */
   _forgetSubscriptions(socket) {
-    const topics = socket[kTopics];
+    const topics = topicsOf(socket);
     if (topics === null) return;
-    socket[kTopics] = null;
+    socket[kExtras].topics = null;
     for (const key of topics) this._forgetSubscriber(key, socket);
   }
 }

@@ -118,6 +118,8 @@ function decodePeer(buf, pos) {
   return [{ remoteAddress: undefined, remotePort: undefined, remoteFamily: undefined }, pos];
 }
 
+const NO_BODY = Buffer.alloc(0);
+
 /** Decodes a request record payload (UPGRADE, HTTP): peer, method, url, headers, body. */
 function decodeRequest(buf, start, end) {
   let [peer, pos] = decodePeer(buf, start);
@@ -141,7 +143,8 @@ function decodeRequest(buf, start, end) {
     else headers[name] += (name === 'cookie' ? '; ' : ', ') + value;
   }
   pos += hlen;
-  const body = Buffer.from(buf.subarray(pos, end)); // an owned copy: the batch is detached later
+  // An owned copy: the batch is detached later. Most requests have no body: one shared empty Buffer.
+  const body = pos < end ? Buffer.from(buf.subarray(pos, end)) : NO_BODY;
   return { method, url, headers, rawHeaders, body, ...peer };
 }
 

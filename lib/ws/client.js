@@ -24,13 +24,15 @@ const {
 } = require('../core');
 const { deflateThreshold } = require('./engine-options');
 const { routeSocketEvents } = require('./socket-events');
+const { PendingSocket } = require('./send-accounting');
 
 const {
   connectionError, newKey, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
+  switchingResponse,
 } = clientHandshake;
 const {
   CONNECTING, CLOSING, CLOSED, CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, ENGINE_CLOSE_MARGIN, ENGINE_MAX_MESSAGE,
-  kAttach, kAttachPending, kOnDrain, kOnPeerClosing, kOnClose,
+  kAttach, kAttachPending, kOnDrain, kOnPeerClosing, kOnClose, ERROR_EMITTED,
 } = require('./constants');
 
 const PROTOCOL_VERSIONS = [8, 13];
@@ -202,7 +204,7 @@ function wireCore(core) {
     const ws = socket.wrapper;
     if (ws === undefined) return;
     ws[kOnPeerClosing](code, reason);
-    if (ws._paused) return; // the reply waits for resume(); the server ends the connection then
+    if (ws.isPaused) return; // the reply waits for resume(); the server ends the connection then
     // ws ends its side of TCP as soon as both close frames are exchanged; the engine's
     // client waits for the server to end first. The engine queues its reply after this
     // callback: the connection is dropped right behind it (the reply leaves first), or
@@ -360,21 +362,28 @@ function clientArguments(protocols, options) {
  * (case-insensitive), at the place it was first set, with the last value.
  */
 function headerPairs(headers) {
-  const byName = new Map();
-  for (const name of Object.keys(headers)) {
+  const pairs = [];
+  for (const name in headers) {
+    if (!Object.prototype.hasOwnProperty.call(headers, name)) continue;
     const value = headers[name];
     http.validateHeaderName(name);
     http.validateHeaderValue(name, value);
-    byName.set(name.toLowerCase(), [name, value]);
+    // Names differ in length as a rule: only equal lengths are compared, without a Map per request.
+    let same = 0;
+    while (same < pairs.length && !(pairs[same][0].length === name.length && pairs[same][0].toLowerCase() === name.toLowerCase())) same++;
+    pairs[same] = [name, value];
   }
-  return [...byName.values()];
+  return pairs;
 }
 
 /** The protocol set of clients that ask for none (never added to). */
 const NO_PROTOCOLS = Object.freeze(new Set());
 
-/** The last client URL (initAsClient). */
-let lastHref = '';
+/**
+ * The last client URL string, parsed (initAsClient): { address, parsedUrl, href,
+ * target }, never changed once made.
+ */
+let lastTarget = null;
 
 /**
  * ws's initAsClient: starts (or, after a redirect, restarts) `websocket`'s
@@ -408,31 +417,37 @@ function initAsClient(websocket, address, protocols, options) {
   }
 
   let parsedUrl;
-  if (address instanceof URL) {
-    parsedUrl = address;
-  } else {
-    try {
-      parsedUrl = new URL(address);
-    } catch {
-      throw new SyntaxError(`Invalid URL: ${address}`);
-    }
-  }
-  if (parsedUrl.protocol === 'http:' || parsedUrl.protocol === 'https:') {
-    parsedUrl = new URL(parsedUrl);
-    parsedUrl.protocol = parsedUrl.protocol === 'http:' ? 'ws:' : 'wss:';
-  }
-  // Clients of one server share the string (a connection kept costs no copy of its URL).
-  const href = parsedUrl.href;
-  websocket._url = href === lastHref ? lastHref : (lastHref = href);
-
+  let href;
   let target;
-  try {
-    target = parseTarget(parsedUrl);
-  } catch (err) {
-    if (websocket._redirects === 0) throw err;
-    emitErrorAndClose(websocket, err);
-    return opts;
+  if (typeof address === 'string' && lastTarget !== null && address === lastTarget.address) {
+    // Clients of one server share its parsed URL and href (a connection costs no copy of them).
+    ({ parsedUrl, href, target } = lastTarget);
+  } else {
+    if (address instanceof URL) {
+      parsedUrl = address;
+    } else {
+      try {
+        parsedUrl = new URL(address);
+      } catch {
+        throw new SyntaxError(`Invalid URL: ${address}`);
+      }
+    }
+    if (parsedUrl.protocol === 'http:' || parsedUrl.protocol === 'https:') {
+      parsedUrl = new URL(parsedUrl);
+      parsedUrl.protocol = parsedUrl.protocol === 'http:' ? 'ws:' : 'wss:';
+    }
+    href = parsedUrl.href;
+    try {
+      target = parseTarget(parsedUrl);
+    } catch (err) {
+      websocket._url = href;
+      if (websocket._redirects === 0) throw err;
+      emitErrorAndClose(websocket, err);
+      return opts;
+    }
+    if (typeof address === 'string') lastTarget = { address, parsedUrl, href, target };
   }
+  websocket._url = href;
 
   const { secure: isSecure, ipc: isIpcUrl } = target;
   const defaultPort = isSecure ? 443 : 80;
@@ -628,7 +643,9 @@ function dropHandshake(websocket, handshake) {
 function onResponse(websocket, socket, response) {
   const handshake = websocket._handshake;
   if (handshake === null || handshake.socket !== socket) return;
-  const res = incomingResponse(response);
+  // Node's IncomingMessage (a stream: about 1 KB per handshake) only for whom it is
+  // handed to: 'upgrade' listeners, and answers that are not a 101 upgrade.
+  const res = (websocket.listenerCount('upgrade') === 0 && switchingResponse(response)) || incomingResponse(response);
   if (!res.upgrade) {
     // The engine closes a connection refused with another status itself; a 101 Node
     // would not call an upgrade waits for an answer: it is dropped.
@@ -648,7 +665,7 @@ function onResponse(websocket, socket, response) {
   handshake.core.acceptResponse(socket, verdict.extensions);
   // Open now, as ws is once it has checked the 101; what the WebSocket is asked to do
   // waits for the engine's 'open' (websocket.js kAttach).
-  const peer = { remoteAddress: handshake.address, remotePort: handshake.port, remoteFamily: net.isIPv6(handshake.address) ? 'IPv6' : 'IPv4' };
+  const peer = new PendingSocket(handshake.address, handshake.port, net.isIPv6(handshake.address) ? 'IPv6' : 'IPv4');
   websocket[kAttachPending](handshake.core, verdict.protocol, verdict.extensions, peer);
 }
 
@@ -758,7 +775,7 @@ function adoptUpgraded(websocket, opts, nodeSocket, head, verdict) {
   }
   const { core, socket } = reserveClientSocket(opts);
   socket.wrapper = websocket;
-  const peer = { remoteAddress: nodeSocket.remoteAddress, remotePort: nodeSocket.remotePort, remoteFamily: nodeSocket.remoteFamily };
+  const peer = new PendingSocket(nodeSocket.remoteAddress, nodeSocket.remotePort, nodeSocket.remoteFamily);
   const adopt = (stream) => core.adoptClient(socket, stream, { head, extensions: verdict.extensions });
   const fail = () => {
     // The engine never had it: the WebSocket ends as ws's does when its socket fails.
@@ -816,7 +833,7 @@ function abortRequest(req) {
 /** ws's emitErrorAndClose for a WebSocket that never opened. */
 function emitErrorAndClose(websocket, err) {
   websocket._readyState = CLOSING;
-  websocket._errorEmitted = true;
+  websocket._flags |= ERROR_EMITTED;
   websocket.emit('error', err);
   websocket._readyState = CLOSED;
   websocket.emit('close', 1006, EMPTY_BUFFER);

@@ -32,7 +32,7 @@ module.exports = {
   /** Marks Node sockets already given to handleUpgrade(). */
   kUpgraded: Symbol('lws.ws.upgraded'),
   // A WebSocket's side facing WebSocketServer (websocket.js implements these):
-  /** [kAttachPending](core, protocol, extensions, peer): open before the engine has the socket. */
+  /** [kAttachPending](core, protocol, extensions, peer (a PendingSocket)): open before the engine has the socket. */
   kAttachPending: Symbol('lws.ws.attachPending'),
   /** [kAttach](core, socket, protocol): the engine's socket is open. */
   kAttach: Symbol('lws.ws.attach'),
@@ -50,6 +50,16 @@ module.exports = {
   kClosedCleanly: Symbol('lws.ws.closedCleanly'),
   /** True when a WebSocket was ended by terminate() or the close timer (createWebSocketStream). */
   kTerminated: Symbol('lws.ws.terminated'),
+  /**
+   * A WebSocket's `_flags` bits: its yes/no state in one small integer (a field
+   * each cost 8 bytes per connection).
+   */
+  PAUSED: 1, // pause()d
+  DELIVER_SCHEDULED: 2, // a tick will emit what was held while paused
+  SETTLE_SCHEDULED: 4, // a tick will run the send callbacks
+  ERROR_EMITTED: 8,
+  CLOSED_CLEANLY: 16, // closed with the close handshake done
+  CLOSE_FRAME_RECEIVED: 32, // the peer's close frame arrived (core 'closing')
   /** Header that ties a socket handed to the engine to its pending handleUpgrade() call. */
   HANDOVER_HEADER: 'x-lws-handover',
 };

@@ -168,6 +168,13 @@ class PeerSocket {
   }
 }
 
+/** How many names `headers` has (Object.keys' length, without the array). */
+function propertyCount(headers) {
+  let count = 0;
+  for (const name in headers) if (Object.prototype.hasOwnProperty.call(headers, name)) count++;
+  return count;
+}
+
 /**
  * The request of a connection the engine accepted itself: a real
  * http.IncomingMessage, as ws hands out, of an upgrade that was read whole.
@@ -177,7 +184,10 @@ class PeerSocket {
  */
 class UpgradeRequestInfo extends IncomingMessage {
   constructor(request) {
-    super(new PeerSocket(request));
+    // Node's constructor makes an options object for a socket given to it (which a
+    // PeerSocket does not need: it has no highWaterMark): the socket is set after.
+    super(null);
+    this.socket = this.client = new PeerSocket(request);
     this.method = request.method;
     this.url = request.url;
     this.httpVersion = '1.1';
@@ -186,7 +196,7 @@ class UpgradeRequestInfo extends IncomingMessage {
     const raw = request.rawHeaders;
     this._addHeaderLines(raw, raw.length); // before `complete`: else they are trailers
     // No name repeated: the engine's object is the one Node would build (which costs ~0.8 us).
-    if (Object.keys(request.headers).length * 2 === raw.length) this.headers = request.headers;
+    if (propertyCount(request.headers) * 2 === raw.length) this.headers = request.headers;
     this.complete = true;
     this.upgrade = true;
   }

@@ -68,31 +68,39 @@ class PendingCore {
   constructor(core) {
     this.options = core.options;
     this.core = core;
-    this.calls = [];
+    // Made on first use: most sockets open before they are asked anything (one
+    // array and one Set less per handshake).
+    this.calls = null;
     this.bytes = 0;
-    this.topics = new Set(); // subscriptions made before the socket opened (latin1 keys of the topics' bytes)
+    this.topics = null; // subscriptions made before the socket opened (latin1 keys of the topics' bytes)
+  }
+
+  _record(call) {
+    if (this.calls === null) this.calls = [call];
+    else this.calls.push(call);
   }
 
   subscribe(socket, topic) {
     const key = Buffer.from(topic).toString('latin1');
+    if (this.topics === null) this.topics = new Set();
     if (this.topics.has(key)) return false;
     this.topics.add(key);
-    this.calls.push(['subscribe', topic]);
+    this._record(['subscribe', topic]);
     return true;
   }
 
   unsubscribe(socket, topic) {
-    if (!this.topics.delete(Buffer.from(topic).toString('latin1'))) return false;
-    this.calls.push(['unsubscribe', topic]);
+    if (this.topics === null || !this.topics.delete(Buffer.from(topic).toString('latin1'))) return false;
+    this._record(['unsubscribe', topic]);
     return true;
   }
 
   isSubscribed(socket, topic) {
-    return this.topics.has(Buffer.from(topic).toString('latin1'));
+    return this.topics !== null && this.topics.has(Buffer.from(topic).toString('latin1'));
   }
 
   getTopics() {
-    return [...this.topics].map((key) => Buffer.from(key, 'latin1').toString('utf8'));
+    return this.topics === null ? [] : [...this.topics].map((key) => Buffer.from(key, 'latin1').toString('utf8'));
   }
 
   /** The real core's command epochs. */
@@ -106,7 +114,7 @@ class PendingCore {
     if (ArrayBuffer.isView(data)) copy = Buffer.from(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     else if (typeof data !== 'string') copy = Buffer.from(new Uint8Array(data)); // ArrayBuffer, SharedArrayBuffer
     this.bytes += typeof copy === 'string' ? Buffer.byteLength(copy) : copy.length;
-    this.calls.push(['send', copy, ...rest]);
+    this._record(['send', copy, ...rest]);
     return true;
   }
 
@@ -115,15 +123,27 @@ class PendingCore {
   }
 
   replay(core, socket) {
-    for (const [method, ...args] of this.calls) core[method](socket, ...args);
-    this.calls = [];
+    const calls = this.calls;
+    if (calls === null) return;
+    this.calls = null;
+    for (const [method, ...args] of calls) core[method](socket, ...args);
   }
 }
 for (const method of ['ping', 'pong', 'close', 'terminate', 'pause', 'resume']) {
   PendingCore.prototype[method] = function record(socket, ...args) {
-    this.calls.push([method, ...args]);
+    this._record([method, ...args]);
     return true;
   };
 }
 
-module.exports = { KERNEL_TAKES, CompressionQueue, PendingCore };
+/** A WebSocket's `_socket` until the engine's opens: the peer's address, nothing queued. */
+class PendingSocket {
+  constructor(remoteAddress, remotePort, remoteFamily) {
+    this.backlog = 0;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.remoteFamily = remoteFamily;
+  }
+}
+
+module.exports = { KERNEL_TAKES, CompressionQueue, PendingCore, PendingSocket };

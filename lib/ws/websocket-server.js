@@ -22,6 +22,7 @@ const http = require('http');
 const net = require('net');
 const { CoreServer, descriptorOf, loopbackPair, pump } = require('../core');
 const WebSocket = require('./websocket');
+const { PendingSocket } = require('./send-accounting');
 const { engineOptions } = require('./engine-options');
 const { routeSocketEvents } = require('./socket-events');
 const { Handshake, HandshakeTracker } = require('./handshake-tracker');
@@ -48,6 +49,9 @@ const {
   kOnPeerClosing,
   kOnClose,
 } = require('./constants');
+
+/** The offered subprotocols of the (most) requests that offer none: never added to, never handed out. */
+const NO_PROTOCOLS = new Set();
 
 const RUNNING = 0;
 const CLOSING = 1;
@@ -301,7 +305,7 @@ class WebSocketServer extends EventEmitter {
     }
     if (!this.shouldHandle(req)) return abortHandshake(socket, 400);
 
-    let protocols = new Set();
+    let protocols = NO_PROTOCOLS;
     if (headers['sec-websocket-protocol'] !== undefined) {
       try {
         protocols = parseSubprotocols(headers['sec-websocket-protocol']);
@@ -356,8 +360,7 @@ class WebSocketServer extends EventEmitter {
     // As ws: the WebSocket is open and the callback runs before handleUpgrade() returns;
     // what it is asked to do waits for the engine to have the socket (_onOpen).
     const ws = new this.options.WebSocket(null, undefined, this.options);
-    const peer = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, remoteFamily: socket.remoteFamily };
-    ws[kAttachPending](this._core, handshake.protocol, accepted, peer);
+    ws[kAttachPending](this._core, handshake.protocol, accepted, new PendingSocket(socket.remoteAddress, socket.remotePort, socket.remoteFamily));
     handshake.ws = ws;
     this._live++;
     if (this.clients) this.clients.add(ws);
@@ -462,7 +465,7 @@ class WebSocketServer extends EventEmitter {
     if (this._state !== RUNNING) return void request.refuseWith(refusalResponse(503));
     if (!this.shouldHandle(req)) return void request.refuseWith(refusalResponse(400));
 
-    let protocols = new Set();
+    let protocols = NO_PROTOCOLS;
     if (headers['sec-websocket-protocol'] !== undefined) {
       try {
         protocols = parseSubprotocols(headers['sec-websocket-protocol']);
@@ -538,8 +541,7 @@ class WebSocketServer extends EventEmitter {
     // when that opens (_onOpen). close() waits for it (no timer per handshake: close() sweeps).
     this._handshakes.track(handshake, 0);
     const ws = new this.options.WebSocket(null, undefined, this.options);
-    const peer = { remoteAddress: request.remoteAddress, remotePort: request.remotePort, remoteFamily: request.remoteFamily };
-    ws[kAttachPending](this._core, handshake.protocol, handshake.extensions, peer);
+    ws[kAttachPending](this._core, handshake.protocol, handshake.extensions, new PendingSocket(request.remoteAddress, request.remotePort, request.remoteFamily));
     handshake.ws = ws;
     this._live++;
     if (this.clients) this.clients.add(ws);

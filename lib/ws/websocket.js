@@ -13,6 +13,7 @@ const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
   kAttachPending, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated,
+  PAUSED, DELIVER_SCHEDULED, SETTLE_SCHEDULED, ERROR_EMITTED, CLOSED_CLEANLY, CLOSE_FRAME_RECEIVED,
 } = require('./constants');
 
 const hasBlob = typeof Blob !== 'undefined';
@@ -99,12 +100,12 @@ function retireCompression(ws, queue) {
  * runs with the bytes still behind it counted, as ws's after each compression.
  */
 function settleCallbacks(ws) {
-  ws._settleScheduled = false;
+  ws._flags &= ~SETTLE_SCHEDULED;
   if (ws._readyState === CLOSED) return;
   const queue = ws._compressing;
   if (queue !== null && !queue.dropped && queue.epoch === ws._core.commandEpoch()) {
     // Not handed to the engine yet (a flush is due): look again after it.
-    ws._settleScheduled = true;
+    ws._flags |= SETTLE_SCHEDULED;
     setImmediate(settleCallbacks, ws);
     return;
   }
@@ -161,8 +162,8 @@ function emitClosed(ws, code, reason) {
 }
 
 function deliverHeld(ws) {
-  ws._deliverScheduled = false;
-  while (ws._held !== null && !ws._paused && ws._readyState !== CLOSED) {
+  ws._flags &= ~DELIVER_SCHEDULED;
+  while (ws._held !== null && (ws._flags & PAUSED) === 0 && ws._readyState !== CLOSED) {
     const next = ws._held.shift();
     if (ws._held.length === 0) ws._held = null;
     emitHeld(ws, next);
@@ -182,20 +183,15 @@ class WebSocket extends EventEmitter {
     this._readyState = CONNECTING;
     this._protocol = '';
     this._extensions = NO_EXTENSIONS; // replaced, not mutated, when one is negotiated
-    this._paused = false;
+    this._flags = 0; // PAUSED, SETTLE_SCHEDULED, ... (constants.js)
     this._url = undefined;
     this._core = null; // the lws.Server
     this._socket = null; // the lws core Socket (remoteAddress, remotePort, ...)
     this._bufferedAfterClose = 0;
     this._held = null; // events received while paused: [kind, ownedBuffer, isBinary][] (HELD_*)
-    this._deliverScheduled = false;
     this._callbacks = null; // send/ping/pong callbacks waiting for the data to leave
-    this._settleScheduled = false;
     this._blobQueue = null; // sends waiting behind a Blob being read
     this._compressing = null; // a CompressionQueue while a compressed send waits for the engine
-    this._errorEmitted = false;
-    this[kClosedCleanly] = false;
-    this._closeFrameReceived = false; // the peer's close frame arrived (core 'closing')
     // ws's close timer: a close() the peer does not answer in time ends with terminate() (1006).
     // null, the Timeout, or TERMINATED. The timeout is an own property only when not ws's default.
     this._closeTimer = null;
@@ -248,7 +244,12 @@ class WebSocket extends EventEmitter {
   }
 
   get isPaused() {
-    return this._paused;
+    return (this._flags & PAUSED) !== 0;
+  }
+
+  /** CloseEvent's wasClean. */
+  get [kClosedCleanly]() {
+    return (this._flags & CLOSED_CLEANLY) !== 0;
   }
 
   /** Ended by terminate() or the close timer: ws's socket was destroyed, so it never finishes writing. */
@@ -271,12 +272,12 @@ class WebSocket extends EventEmitter {
 
   /**
    * handleUpgrade(): open at once, as ws's WebSocket is when its callback runs;
-   * `[kAttach]` connects it to the engine's socket when that is open. `peer` is the
-   * client's address (for `_socket.remoteAddress`, which ws users read).
+   * `[kAttach]` connects it to the engine's socket when that is open. `peer`: a
+   * PendingSocket with the client's address (`_socket.remoteAddress`, which ws users read).
    */
   [kAttachPending](core, protocol, extensions, peer) {
     this._core = new PendingCore(core);
-    this._socket = { backlog: 0, ...peer };
+    this._socket = peer;
     if (extensions) this._extensions = { [extensions.split(';')[0].trim()]: true };
     this._protocol = protocol || '';
     this._readyState = OPEN;
@@ -340,8 +341,8 @@ class WebSocket extends EventEmitter {
       const deflate = this._core.options.engine.perMessageDeflate;
       if (!compressible || deflate === undefined || length < deflate.threshold) return false;
       queue = this._compressing = new CompressionQueue(epoch);
-      if (!this._settleScheduled) {
-        this._settleScheduled = true;
+      if ((this._flags & SETTLE_SCHEDULED) === 0) {
+        this._flags |= SETTLE_SCHEDULED;
         process.nextTick(settleCallbacks, this);
       }
     }
@@ -390,8 +391,8 @@ class WebSocket extends EventEmitter {
   _afterWrite(cb) {
     if (this._callbacks === null) this._callbacks = [cb];
     else this._callbacks.push(cb);
-    if (!this._settleScheduled) {
-      this._settleScheduled = true;
+    if ((this._flags & SETTLE_SCHEDULED) === 0) {
+      this._flags |= SETTLE_SCHEDULED;
       // After the core's flush (its own nextTick, or the end of the event batch): where
       // ws's callback of a write the socket took at once runs, before later ticks' work.
       process.nextTick(settleCallbacks, this);
@@ -495,16 +496,16 @@ class WebSocket extends EventEmitter {
   /** Stops reading: the engine stops reading the TCP socket and no 'message' is emitted until resume(). */
   pause() {
     if (this._readyState === CONNECTING || this._readyState === CLOSED || this._core === null) return;
-    this._paused = true;
+    this._flags |= PAUSED;
     this._core.pause(this._socket);
   }
 
   resume() {
     if (this._readyState === CONNECTING || this._readyState === CLOSED || this._core === null) return;
-    this._paused = false;
+    this._flags &= ~PAUSED;
     this._core.resume(this._socket);
-    if (this._held !== null && !this._deliverScheduled) {
-      this._deliverScheduled = true;
+    if (this._held !== null && (this._flags & DELIVER_SCHEDULED) === 0) {
+      this._flags |= DELIVER_SCHEDULED;
       process.nextTick(deliverHeld, this);
     }
   }
@@ -513,7 +514,7 @@ class WebSocket extends EventEmitter {
 
   /** Events wait while paused, and behind events already waiting. */
   _mustHold() {
-    return this._paused || this._held !== null;
+    return (this._flags & PAUSED) !== 0 || this._held !== null;
   }
 
   _hold(entry) {
@@ -547,7 +548,7 @@ class WebSocket extends EventEmitter {
    * echoing `code` and `reason` leaves after what the listeners sent until now.
    */
   [kOnPeerClosing](code, reason) {
-    this._closeFrameReceived = true;
+    this._flags |= CLOSE_FRAME_RECEIVED;
     if (this._mustHold()) return this._hold([HELD_CLOSING]);
     if (this._readyState === OPEN) this._readyState = CLOSING;
   }
@@ -570,17 +571,17 @@ class WebSocket extends EventEmitter {
       // so its 'close' reports 1006 with no reason.
       code = 1006;
       reasonBuffer = EMPTY_BUFFER;
-      if (!this._errorEmitted) {
-        this._errorEmitted = true;
+      if ((this._flags & ERROR_EMITTED) === 0) {
+        this._flags |= ERROR_EMITTED;
         this._readyState = CLOSING;
         this.emit('error', protocolError(errorCode, errorDetail));
       }
-    } else if (!this._closeFrameReceived) {
+    } else if ((this._flags & CLOSE_FRAME_RECEIVED) === 0) {
       // No close frame from the peer (it went away, or never answered ours): ws reports 1006.
       code = 1006;
       reasonBuffer = EMPTY_BUFFER;
     }
-    this[kClosedCleanly] = code !== 1006;
+    if (code !== 1006) this._flags |= CLOSED_CLEANLY;
     const queue = this._compressing;
     if (queue !== null && queue.dropped) {
       // As ws's deflate cleanup: these sends never left; told right before 'close', still CLOSING.

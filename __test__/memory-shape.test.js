@@ -1,0 +1,59 @@
+'use strict';
+// What an idle connection keeps, counted in fields: every field of a Socket or a
+// WebSocket is 8 bytes per connection (the benchmark's memory rows hold 10,000),
+// and what each one keeps is copied through V8's young generation, which grows
+// with it. A field added to these objects should be a decision, not a drift.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const WS = require('ws');
+const { Server, WebSocketServer } = require('..');
+const { Socket } = require('../lib/core');
+const { within, waitUntil } = require('./helpers/wait');
+
+const HOST = '127.0.0.1';
+
+/** Own properties, string and symbol keys. */
+const fieldCount = (object) => Reflect.ownKeys(object).length;
+
+test('a core Socket has 12 fields (15 before pause state and topics moved to extras made on first use)', async () => {
+  assert.equal(fieldCount(new Socket(1)), 12);
+  const server = new Server({ port: 0, host: HOST, threads: 0 });
+  await within(5000, 'listening', (resolve) => server.on('listening', resolve));
+  const opened = within(5000, 'connection', (resolve) => server.once('connection', resolve));
+  const client = new WS(`ws://${HOST}:${server.address().port}/`);
+  client.on('error', () => {});
+  try {
+    const socket = await opened;
+    assert.equal(fieldCount(socket), 12, `an open socket: ${Reflect.ownKeys(socket).map(String)}`);
+    server.pause(socket);
+    server.resume(socket);
+    assert.equal(fieldCount(socket), 12, 'pause() and resume() add no field');
+  } finally {
+    client.terminate();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('a server-side WebSocket keeps 19 fields, its yes/no state in one (_flags)', async () => {
+  const wss = new WebSocketServer({ port: 0, host: HOST });
+  await within(5000, 'listening', (resolve) => wss.on('listening', resolve));
+  const connected = within(5000, 'connection', (resolve) => wss.once('connection', resolve));
+  const client = new WS(`ws://${HOST}:${wss.address().port}/`);
+  client.on('error', () => {});
+  try {
+    const ws = await connected;
+    await waitUntil(() => ws._socket instanceof Socket, 5000, 'the engine socket');
+    ws.pause();
+    ws.resume();
+    const fields = Reflect.ownKeys(ws).map(String);
+    // EventEmitter's five, and ws's state: 19 (24 when each boolean was a field of its own).
+    assert.ok(fields.length <= 19, `${fields.length} fields: ${fields}`);
+    for (const name of ['_paused', '_deliverScheduled', '_settleScheduled', '_errorEmitted', '_closeFrameReceived']) {
+      assert.ok(!fields.includes(name), `${name} is a bit of _flags, not a field`);
+    }
+  } finally {
+    client.terminate();
+    await new Promise((resolve) => wss.close(resolve));
+  }
+});
