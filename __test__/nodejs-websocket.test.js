@@ -123,6 +123,66 @@ test('our client against the real package\'s server; descriptors back to baselin
   await waitUntil(() => fdCount() <= baseline + 2, 5000, `descriptors back to ${baseline} + 2 (now ${fdCount()})`);
 });
 
+test('text sent on as it came (an echo, a relay to another connection, a later send), both roles: every text arrives whole', async (t) => {
+  // Texts reach 'text' as strings decoded from the engine's batch, and the same text
+  // sent during that dispatch goes as the bytes it came in: check those bytes are
+  // right at every size (copied by a loop, natively, by reference) and after the dispatch.
+  const ours = require('lws/nodejs-websocket');
+  const texts = ['', 'a', 'héllo wörld ✓ 🌍', 'x'.repeat(63) + 'é', '€'.repeat(400) + 'x', '🌍'.repeat(20000) + 'x'];
+  const reversed = (str) => [...str].reverse().join('');
+  const server = ours.createServer((conn) => {
+    conn.on('text', (str) => {
+      conn.sendText(str); // the echo, during the dispatch
+      conn.sendText(reversed(str)); // another text of the same length: encoded
+      for (const other of server.connections) if (other !== conn) other.sendText(str); // the relay
+      setTimeout(() => conn.sendText(str), 5); // after it: encoded from the string
+    });
+  }).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = server.socket.address().port;
+  const sender = new WebSocket(`ws://127.0.0.1:${port}`);
+  const watcher = new WebSocket(`ws://127.0.0.1:${port}`);
+  let wss = null;
+  let conn = null;
+  t.after(() => {
+    // A failed check must not leave the test process hanging on open handles.
+    sender.terminate();
+    watcher.terminate();
+    server.socket.close();
+    if (wss !== null) wss.close();
+    if (conn !== null) conn.close();
+  });
+  const got = { sender: [], watcher: [] };
+  sender.on('message', (data, isBinary) => got.sender.push([data.toString(), isBinary]));
+  watcher.on('message', (data, isBinary) => got.watcher.push([data.toString(), isBinary]));
+  await Promise.all([opened(sender), opened(watcher)]);
+  await waitUntil(() => server.connections.length === 2, 5000, 'both connections');
+  for (const text of texts) sender.send(text);
+  await waitUntil(() => got.sender.length === 3 * texts.length && got.watcher.length === texts.length, 5000, 'every text');
+  assert.deepEqual(got.watcher, texts.map((t) => [t, false]));
+  assert.deepEqual(got.sender.map(([t]) => t).sort(), [...texts, ...texts, ...texts.map(reversed)].sort());
+  assert.ok(got.sender.every(([, isBinary]) => !isBinary));
+  sender.close();
+  watcher.close();
+  await Promise.all([closed(sender), closed(watcher)]);
+  await within(5000, 'server close', (resolve) => server.close(resolve));
+
+  // Our client: texts from a ws server sent back from 'text'.
+  wss = new WebSocket.Server({ port: 0, host: '127.0.0.1' });
+  await once(wss, 'listening');
+  const back = [];
+  wss.on('connection', (peer) => {
+    peer.on('message', (data) => back.push(data.toString()));
+    for (const text of texts) peer.send(text);
+  });
+  conn = ours.connect(`ws://127.0.0.1:${wss.address().port}`);
+  conn.on('text', (str) => conn.sendText(str));
+  await waitUntil(() => back.length === texts.length, 5000, 'the texts back');
+  assert.deepEqual(back, texts);
+  conn.close(1000);
+  await new Promise((resolve) => wss.close(resolve));
+});
+
 test('secure: true serves wss:// (the real package\'s client), and our client dials wss:// with a ca', async () => {
   const { execFileSync } = require('child_process');
   const os = require('os');

@@ -17,7 +17,7 @@
 // layer keeps messages (`ownedMessages`, the ws layer) gets them copied instead,
 // small ones as views of one copy of the batch's bytes (see MessageCopies).
 
-const { RECORD_HEADER, Event, ClientFailure, FLAG_BINARY, FLAG_ANSWERED, FLAG_FRAME_END, errorCodeOf, decodeRequest, decodeResponse, decodePeer } = require('./wire');
+const { RECORD_HEADER, Event, ClientFailure, FLAG_BINARY, FLAG_ANSWERED, FLAG_FRAME_END, lastText, errorCodeOf, decodeRequest, decodeResponse, decodePeer } = require('./wire');
 
 /**
  * Node's own Buffer class (what Buffer.from returns: FastBuffer, Buffer's species in every
@@ -61,8 +61,10 @@ class MessageCopies {
  * returned (null if none) for the caller to rethrow once it has flushed.
  * `sockets` maps ids to open Sockets; `emitter` is the EventEmitter listeners are on;
  * `ownedMessages`: messages are copies the listener may keep (MessageCopies).
+ * `textAsStrings`: whole text messages are strings, decoded straight from the
+ * batch (no Buffer made); the last one is noted in wire.js's `lastText`.
  */
-function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = false) {
+function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = false, textAsStrings = false) {
   const buf = new BufferView(arrayBuffer);
   const copies = ownedMessages ? new MessageCopies(arrayBuffer) : null;
   let pos = 0;
@@ -101,7 +103,17 @@ function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = fal
           socket = sockets.get(id);
         }
         if (socket === undefined) continue;
-        const data = copies === null ? new BufferView(arrayBuffer, at, len) : copies.copy(at, len);
+        let data;
+        if (textAsStrings && (flags & FLAG_BINARY) === 0) {
+          data = buf.utf8Slice(at, at + len);
+          lastText.string = data;
+          lastText.source = arrayBuffer;
+          lastText.bytes = buf;
+          lastText.at = at;
+          lastText.len = len;
+        } else {
+          data = copies === null ? new BufferView(arrayBuffer, at, len) : copies.copy(at, len);
+        }
         // The hot path: straight to a single listener, no emit() bookkeeping
         // (`_events` is EventEmitter's own listener table).
         messages++;

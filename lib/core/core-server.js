@@ -11,7 +11,7 @@ const util = require('util');
 const { STATUS_CODES } = require('http');
 const { Engine, prepare } = require('./engine');
 const { decodeBatch } = require('./batch-decoder');
-const { lent, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED } = require('./wire');
+const { lent, forgetLastText, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED } = require('./wire');
 const { normalizeOptions, portNumber } = require('./options');
 const { Socket, idOf, kId, kBacklog, kEpoch, kUnflushed, kExtras, extrasOf } = require('./socket');
 const { HttpRequest, headerLines } = require('./requests');
@@ -56,6 +56,14 @@ class CoreServer extends EventEmitter {
      * are owned copies then, not lent views of the batch (batch-decoder.js).
      */
     this.ownedMessages = false;
+    /**
+     * The layer takes whole text messages as strings (lib/nodejs-websocket): decoded
+     * from the batch with no Buffer made, and the same text sent back during the
+     * dispatch goes as the bytes it came in (wire.js `lastText`). Not with
+     * skipUTF8Validation (texts are Buffers then): decoding bytes not checked as
+     * UTF-8 may replace some, and sending the string back must send the replacements.
+     */
+    this.textAsStrings = false;
     this._messageStreams = null; // streams.js, once a stream is used ('messageStream', sendStream, ...)
     this._listening = false;
     this._closing = false;
@@ -186,10 +194,12 @@ class CoreServer extends EventEmitter {
     const engine = this._engine;
     engine.dispatching = true;
     lent.buffer = arrayBuffer; // messages forwarded from it are not copied (wire.js)
-    const failure = decodeBatch(arrayBuffer, this._sockets, this, this._records, this.ownedMessages);
+    const textAsStrings = this.textAsStrings && !this.options.engine.skipUtf8Validation;
+    const failure = decodeBatch(arrayBuffer, this._sockets, this, this._records, this.ownedMessages, textAsStrings);
     engine.dispatching = false;
     this._commands.flush();
     lent.buffer = null;
+    if (textAsStrings) forgetLastText();
     if (failure !== null) throw failure;
   }
 

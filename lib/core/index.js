@@ -43,6 +43,10 @@
 //   stats(): counters for monitoring (README), JS's and the engine's.
 //   `ownedMessages = true`: 'message' data are copies the listener may keep
 //   (copied in slabs per batch, cheaper than a copy each), not lent.
+//   `textAsStrings = true`: whole text messages reach 'message' as strings
+//   (decoded from the batch, no Buffer made); the same text sent during that
+//   dispatch goes as the bytes it came in, not encoded again (Buffers still
+//   with skipUTF8Validation).
 //   Streams (streams.js): 'messageStream' (socket, readable, binary) takes every
 //   message once it has a listener; sendStream(socket, { binary }) and
 //   createWebSocketStream(socket); for a layer routing messages itself,

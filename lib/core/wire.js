@@ -94,6 +94,23 @@ const STASH_MIN = 64 * 1024;
  */
 const lent = { buffer: null };
 const LENT_MIN = 1024;
+/**
+ * The text message the batch decoder delivered last as a string (a core with
+ * `textAsStrings`), and where its bytes are: `bytes` (a Buffer over the whole
+ * batch `source`) at `at`, `len` long. The same text sent while that batch is
+ * lent (an echo, a relay to other sockets) goes as those bytes instead of being
+ * encoded again: the engine checked them as UTF-8, so they are what encoding
+ * the string would give.
+ */
+const lastText = { string: '', source: null, bytes: null, at: 0, len: 0 };
+/** At the end of a dispatch: the batch is no longer lent, and its last text need not stay alive. */
+function forgetLastText() {
+  lastText.string = '';
+  lastText.source = null;
+  lastText.bytes = null;
+}
+/** Up to this many bytes are copied by a loop: a native copy costs more to call. */
+const LOOP_COPY_MAX = 64;
 
 /** Decodes `port u16, family u8, address` at `pos`; returns [info, nextPos]. */
 function decodePeer(buf, pos) {
@@ -267,12 +284,38 @@ class CommandWriter {
 
   /** A record whose payload is a string, encoded as UTF-8 in place. */
   string(kind, flags, code, id, str) {
+    if (str === lastText.string && lastText.source === lent.buffer && lent.buffer !== null) {
+      return this.lentRange(kind, flags, code, id, lastText.bytes, lastText.at, lastText.len);
+    }
     this.ensure(RECORD_HEADER + str.length * 3);
     const at = this.len;
     const written = str.length ? this.buf.utf8Write(str, at + RECORD_HEADER) : 0;
     this.header(kind, flags, code, id, written, 0);
     this.len += written;
     return written;
+  }
+
+  /** A record whose payload is bytes `at..at + len` of the lent batch (`bytes` views all of it). */
+  lentRange(kind, flags, code, id, bytes, at, len) {
+    if (len >= LENT_MIN && this.stash) {
+      const index = this.stashLent(at, len);
+      if (index >= 0) {
+        this.ensure(RECORD_HEADER);
+        this.header(kind, flags | FLAG_STASHED, code, id, 0, index);
+        return len;
+      }
+    }
+    this.ensure(RECORD_HEADER + len);
+    this.header(kind, flags, code, id, len, 0);
+    const out = this.buf;
+    const pos = this.len;
+    if (len <= LOOP_COPY_MAX) {
+      for (let i = 0; i < len; i++) out[pos + i] = bytes[at + i];
+    } else {
+      bytes.copy(out, pos, at, at + len);
+    }
+    this.len = pos + len;
+    return len;
   }
 
   preparedRecord(kind, flags, id, handle) {
@@ -303,6 +346,6 @@ class CommandWriter {
 }
 
 module.exports = {
-  lent, RECORD_HEADER, Event, Command, CLIENT_ID_BIT, ClientFailure, TlsFailure, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS,
+  lent, lastText, forgetLastText, RECORD_HEADER, Event, Command, CLIENT_ID_BIT, ClientFailure, TlsFailure, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS,
   FLAG_DROP_QUEUED, FLAG_ANSWERED, FLAG_WHEN_WRITTEN, FLAG_FRAME_END, STASH_MIN, ERROR_CODES, CLIENT_ERROR_CODES, errorCodeOf, decodeRequest, decodeResponse, encodeConnect, decodePeer, CommandWriter,
 };

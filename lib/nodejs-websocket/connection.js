@@ -123,8 +123,16 @@ class Connection extends EventEmitter {
   _message(data, binary) {
     if (this.readyState !== OPEN) return;
     if (!binary) {
-      if (data.length > limits.maxBufferLength) return this.close(1009);
-      return void this.emit('text', data.toString());
+      // A string (the core's textAsStrings) unless the engine skips UTF-8 checks.
+      const text = typeof data === 'string' ? data : data.toString();
+      // A string of n characters is n to 3n bytes: counted only when that decides.
+      if (text.length * 3 > limits.maxBufferLength && Buffer.byteLength(text) > limits.maxBufferLength) return this.close(1009);
+      // The listener called directly when there is one (as the core's batch decoder
+      // does): emit()'s bookkeeping is a good part of a small message's cost.
+      const listener = this._events.text;
+      if (typeof listener === 'function') listener.call(this, text);
+      else this.emit('text', text);
+      return;
     }
     const inStream = this._core.messageReadable(this.socket, true);
     this.emit('binary', inStream);

@@ -6,6 +6,7 @@
 const ENGINE_OPTIONS = { maxMessageSize: Number.MAX_SAFE_INTEGER };
 
 function routeConnectionEvents(core) {
+  core.textAsStrings = true; // 'text' listeners get strings: no Buffer is made for them
   core.on('message', (socket, data, binary) => socket.wrapper._message(data, binary));
   core.on('fragment', (socket, data, binary, remaining) => socket.wrapper._fragment(data, binary, remaining));
   core.on('pong', (socket, data) => socket.wrapper._pong(data));

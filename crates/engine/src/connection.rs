@@ -252,6 +252,11 @@ impl Conn {
             && !(self.has(flag::PAUSED) && matches!(self.phase, Phase::Open))
     }
 
+    /// A message too large for one event is reaching JS in parts.
+    pub fn is_streaming_in(&self) -> bool {
+        self.reader.is_streaming()
+    }
+
     pub fn queued_bytes(&self) -> usize {
         self.out.queued_bytes()
     }

@@ -26,6 +26,13 @@ pub(super) struct PeerClosed {
 /// `max_js_backlog` would not see them (it counts only what was handed over).
 const MAX_STAGED: usize = 1024 * 1024;
 
+/// Events waiting for JS past which a socket streaming a message to JS stops
+/// reading (`max_js_backlog` for the others). Reading a message further ahead
+/// of JS gains no speed, and each MiB of it is a MiB of the engine's memory:
+/// with the streams API, what a large message costs the server is this, the
+/// stream's highWaterMark and the copies JS has not yet collected.
+const STREAMING_JS_BACKLOG: usize = 1024 * 1024;
+
 impl Worker {
     pub(super) fn service_websocket(&mut self, key: usize) {
         let limits = self.limits();
@@ -50,8 +57,9 @@ impl Worker {
             if self.staging.len() >= MAX_STAGED {
                 self.flush_events();
             }
-            if self.shared.events.pending_bytes() > self.shared.config.max_js_backlog {
-                return self.block_on_js(key);
+            let backlog = self.backlog_limit(key);
+            if self.shared.events.pending_bytes() > backlog {
+                return self.block_on_js(key, backlog);
             }
             if in_place {
                 self.make_raw_room();
@@ -99,11 +107,21 @@ impl Worker {
         }
     }
 
-    /// Stops reading a socket until JS takes its backlog. The flag is set before
-    /// the second look, so a take in between is never missed.
-    fn block_on_js(&mut self, key: usize) {
+    /// How far JS may fall behind before socket `key` stops reading.
+    fn backlog_limit(&self, key: usize) -> usize {
+        let max = self.shared.config.max_js_backlog;
+        if self.conns[key].is_streaming_in() {
+            max.min(STREAMING_JS_BACKLOG)
+        } else {
+            max
+        }
+    }
+
+    /// Stops reading a socket until JS takes its backlog down to `limit`. The
+    /// flag is set before the second look, so a take in between is never missed.
+    fn block_on_js(&mut self, key: usize, limit: usize) {
         self.shared.events.set_throttled();
-        if !self.js_is_behind() {
+        if self.shared.events.pending_bytes() <= limit {
             return self.queue_ready(key);
         }
         let conn = &mut self.conns[key];

@@ -161,6 +161,12 @@ impl FrameReader {
         self.closed = true;
     }
 
+    /// True while a message is being handed out in `Fragment`s (its first part
+    /// is out, its last is not).
+    pub fn is_streaming(&self) -> bool {
+        self.message.as_ref().is_some_and(|m| m.streaming)
+    }
+
     /// Bytes this reader holds on the heap.
     pub fn heap_bytes(&self) -> usize {
         self.control.capacity()

@@ -180,6 +180,24 @@ fn streaming_fragments() {
 }
 
 #[test]
+fn is_streaming_between_the_first_and_the_last_fragment() {
+    let limits = ReaderLimits { fragment_size: Some(4), ..Default::default() };
+    let mut r = FrameReader::new();
+    let mut frame = client_frame(true, 2, b"0123456789");
+    let (head, payload) = frame.split_at_mut(6);
+    r.feed(head, &limits, &mut |_| {}).unwrap();
+    assert!(!r.is_streaming(), "nothing handed out yet");
+    let (first, rest) = payload.split_at_mut(5);
+    r.feed(first, &limits, &mut |_| {}).unwrap();
+    assert!(r.is_streaming(), "one fragment out, more to come");
+    r.feed(rest, &limits, &mut |_| {}).unwrap();
+    assert!(!r.is_streaming(), "the last fragment is out");
+    // A message small enough for one event never streams.
+    r.feed(&mut client_frame(false, 2, b"ab"), &limits, &mut |_| {}).unwrap();
+    assert!(!r.is_streaming());
+}
+
+#[test]
 fn too_many_fragments() {
     let limits = ReaderLimits { max_fragments: 4, ..Default::default() };
     let mut ok = client_frame(false, 1, b"a");
