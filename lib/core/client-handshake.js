@@ -37,11 +37,8 @@ const acceptFor = typeof crypto.hash === 'function'
   ? (key) => crypto.hash('sha1', key + GUID, 'base64')
   : (key) => crypto.createHash('sha1').update(key + GUID).digest('base64');
 
-/**
- * A ws:, wss:, http:, https: or ws+unix: URL, checked as ws checks it. Returns
- * { url, secure, ipc, host, port, path, socketPath, auth } or throws ws's SyntaxError.
- */
-function parseTarget(address) {
+/** `address` (a string or URL) as a URL, http(s): turned into ws(s): as ws does; ws's SyntaxError if it is none. */
+function webSocketUrl(address) {
   let url;
   if (address instanceof URL) {
     url = address;
@@ -56,6 +53,15 @@ function parseTarget(address) {
     url = new URL(url);
     url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
   }
+  return url;
+}
+
+/**
+ * A ws:, wss:, http:, https: or ws+unix: URL, checked as ws checks it. Returns
+ * { url, secure, ipc, host, port, path, socketPath, auth } or throws ws's SyntaxError.
+ */
+function parseTarget(address) {
+  const url = webSocketUrl(address);
   const secure = url.protocol === 'wss:';
   const ipc = url.protocol === 'ws+unix:';
   if (url.protocol !== 'ws:' && !secure && !ipc) {
@@ -382,6 +388,7 @@ function connectionError(errorCode, detail, address, port, reason = '') {
 }
 
 module.exports = {
+  webSocketUrl,
   connectionError,
   newKey, acceptFor, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
   switchingResponse,

@@ -27,7 +27,7 @@ const { routeSocketEvents } = require('./socket-events');
 const { PendingSocket } = require('./send-accounting');
 
 const {
-  connectionError, newKey, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
+  connectionError, newKey, webSocketUrl, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
   switchingResponse,
 } = clientHandshake;
 const {
@@ -423,19 +423,7 @@ function initAsClient(websocket, address, protocols, options) {
     // Clients of one server share its parsed URL and href (a connection costs no copy of them).
     ({ parsedUrl, href, target } = lastTarget);
   } else {
-    if (address instanceof URL) {
-      parsedUrl = address;
-    } else {
-      try {
-        parsedUrl = new URL(address);
-      } catch {
-        throw new SyntaxError(`Invalid URL: ${address}`);
-      }
-    }
-    if (parsedUrl.protocol === 'http:' || parsedUrl.protocol === 'https:') {
-      parsedUrl = new URL(parsedUrl);
-      parsedUrl.protocol = parsedUrl.protocol === 'http:' ? 'ws:' : 'wss:';
-    }
+    parsedUrl = webSocketUrl(address);
     href = parsedUrl.href;
     try {
       target = parseTarget(parsedUrl);
