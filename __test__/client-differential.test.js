@@ -150,6 +150,30 @@ clientDifferential('a server that answers the close frame and leaves TCP open: t
   await run.closed(client);
 });
 
+clientDifferential('a server that sends the 101, a message, its close frame and FIN in one segment: the client opens, gets the message, then the close', async (run) => {
+  const raw = await run.rawServer(async (peer) => {
+    const head = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${peer.accept}`];
+    peer.socket.end(Buffer.concat([
+      Buffer.from(`${head.join('\r\n')}\r\n\r\n`),
+      serverFrame(1, 'last words'),
+      serverFrame(8, closePayload(1000, 'bye')),
+    ]));
+  });
+  const client = run.client(raw.url('/'), undefined, { perMessageDeflate: false });
+  if (!(await run.opened(client))) return;
+  await run.closed(client);
+});
+
+clientDifferential('a server that sends the 101 and FIN in one segment: the client opens, then closes with 1006', async (run) => {
+  const raw = await run.rawServer(async (peer) => {
+    const head = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${peer.accept}`];
+    peer.socket.end(`${head.join('\r\n')}\r\n\r\n`);
+  });
+  const client = run.client(raw.url('/'), undefined, { perMessageDeflate: false });
+  if (!(await run.opened(client))) return;
+  await run.closed(client);
+});
+
 clientDifferential('fragmented server messages (text, binary, control frames between fragments)', async (run) => {
   const raw = await run.rawServer(async (peer) => {
     peer.switchProtocols();

@@ -201,11 +201,11 @@ impl Worker {
     pub(super) fn service_waiting(&mut self, key: usize) {
         let conn = &mut self.conns[key];
         if conn.is_client() {
-            // Our own connection waiting for JS's verdict on a 101: a server that
-            // leaves meanwhile ends it (the frames after the 101 stay unread till then).
-            if conn.client_left() {
-                self.abandon_client(key, crate::wire::client_failure::HANG_UP);
-            }
+            // Our own connection waiting for JS's verdict on a 101 (JS always gives
+            // one). A server that leaves meanwhile does not end it: its 101 is whole,
+            // so the WebSocket opens, takes the frames sent before the FIN (often a
+            // close frame), then reads the FIN, as ws does. The readiness stays
+            // noted (CAN_READ) for `open_client` to act on.
         } else if conn.client_left() {
             self.abort_request(key);
         }
