@@ -361,6 +361,7 @@ test('hostile clients are cut off by their limit while 1,000 clients on the same
       let refused = false;
       // 64 MiB at most: far beyond the kernel's buffers plus the 4 MiB limit.
       let backedUp = false;
+      let reported = false; // the engine has told JS of a backlog (getBufferedAmount, once flushed)
       for (let i = 0; i < 64 && !closes.has(port); i++) {
         // false while backed up (still queued), or once closed (nothing sent): go on until closed.
         if (!server.send(socket, chunk, true)) {
@@ -369,10 +370,16 @@ test('hostile clients are cut off by their limit while 1,000 clients on the same
             refused = true;
             break;
           }
+        } else {
+          assert.ok(!reported, 'send() returned true after the engine reported a backlog');
         }
         sent++;
-        await new Promise((r) => setImmediate(r));
-        if (i % 8 === 7) await sleep(20);
+        await new Promise((r) => setImmediate(r)); // the send is flushed to the engine
+        // Give the engine time to report what the kernel did not take: each send adds 1 MiB,
+        // so the backlog is seen before the 4 MiB limit however slowly the engine thread runs.
+        const until = Date.now() + 100;
+        while (!closes.has(port) && server.getBufferedAmount(socket) === 0 && Date.now() < until) await sleep(5);
+        reported = server.getBufferedAmount(socket) > 0;
       }
       const closed = await waitUntil(() => closes.get(port), 10000, 'close event of the non-reader');
       log(st, `closed with ${closed.code} after ${sent} MiB sent (send said backed up: ${backedUp}; refused once closed: ${refused})`);
