@@ -7,7 +7,8 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const WS = require('ws');
-const { Server, WebSocketServer } = require('..');
+const { EventEmitter } = require('events');
+const { Server, WebSocketServer, WebSocket } = require('..');
 const { Socket } = require('../lib/core');
 const { within, waitUntil } = require('./helpers/wait');
 
@@ -55,5 +56,30 @@ test('a server-side WebSocket keeps 19 fields, its yes/no state in one (_flags)'
   } finally {
     client.terminate();
     await new Promise((resolve) => wss.close(resolve));
+  }
+});
+
+test('a client WebSocket keeps 21 fields once open, none of them its handshake; a handshake makes no ClientRequest nobody asked for', async () => {
+  const server = new WS.WebSocketServer({ port: 0, host: HOST });
+  await within(5000, 'listening', (resolve) => server.on('listening', resolve));
+  const ws = new WebSocket(`ws://${HOST}:${server.address().port}/`);
+  try {
+    // The request stand-in of 'redirect' and 'unexpected-response' (an EventEmitter) is made
+    // only for those: connecting keeps the handshake state alone.
+    assert.ok(!(ws._req instanceof EventEmitter), 'no ClientRequest while connecting');
+    await within(5000, 'open', (resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const fields = Reflect.ownKeys(ws).map(String);
+    // 22 when every client carried its redirect count (now on the prototype until it follows one).
+    assert.ok(fields.length <= 21, `${fields.length} fields: ${fields}`);
+    assert.ok(!fields.includes('_redirects'), '_redirects is own only after a redirect');
+    assert.equal(ws._redirects, 0);
+    assert.equal(ws._req, null, 'the request is dropped once open');
+    assert.equal(ws._handshake, null, 'the handshake is dropped once open');
+  } finally {
+    ws.terminate();
+    await new Promise((resolve) => server.close(resolve));
   }
 });

@@ -102,10 +102,14 @@ const kKey = Symbol('lws.ws.coreKey');
  * IDLE_CORE_MS.
  */
 function reserveClientSocket(opts) {
-  const settings = coreOptions(opts);
-  const key = JSON.stringify(settings);
+  let key = lastCoreKey;
+  if (!sameCoreInputs(opts)) {
+    key = lastCoreKey = JSON.stringify(coreOptions(opts));
+    lastCoreInputs = [opts.maxPayload, opts.closeTimeout, opts.autoPong, opts.skipUTF8Validation, opts.perMessageDeflate];
+  }
   let core = cores.get(key);
   if (core === undefined) {
+    const settings = coreOptions(opts);
     if (settings.perMessageDeflate) settings.perMessageDeflate[kNegotiatedByJs] = true;
     core = new CoreServer(settings);
     core[kLive] = 0;
@@ -121,6 +125,22 @@ function reserveClientSocket(opts) {
   const socket = core.reserveSocket();
   core[kLive]++;
   return { core, socket };
+}
+
+/**
+ * The options coreOptions() last read, and the key they gave: clients made with
+ * the same options (most often ws's defaults) find their core with no objects
+ * or strings made per connection (options whose perMessageDeflate is an object
+ * are read each time).
+ */
+let lastCoreInputs = null;
+let lastCoreKey = '';
+
+function sameCoreInputs(opts) {
+  const last = lastCoreInputs;
+  // An object (perMessageDeflate's settings) may have changed since: read again.
+  return last !== null && typeof opts.perMessageDeflate !== 'object' && last[0] === opts.maxPayload && last[1] === opts.closeTimeout && last[2] === opts.autoPong
+    && last[3] === opts.skipUTF8Validation && last[4] === opts.perMessageDeflate;
 }
 
 /** One of the core's connections is gone (closed, or released before it was dialed). */
@@ -535,7 +555,7 @@ function usesNodeOnly(opts, isSecure) {
  * space per connection (ws-client.test.js, "connecting leaves little").
  */
 class EngineHandshake {
-  constructor({ key, protocolSet, opts, options, protocols, url, perMessageDeflate }, core, socket, req, target) {
+  constructor({ key, protocolSet, opts, options, protocols, url, perMessageDeflate }, core, socket, target) {
     this.key = key;
     this.protocolSet = protocolSet;
     this.opts = opts;
@@ -545,13 +565,28 @@ class EngineHandshake {
     this.perMessageDeflate = perMessageDeflate;
     this.core = core;
     this.socket = socket;
-    this.req = req;
+    /** The ClientRequest ws users get, made when one is handed out (requestOf). */
+    this.req = null;
     this.dialed = false;
     this.timer = null;
     this.address = undefined; // the IP address dialed, once resolved
     this.host = target.host;
     this.port = target.port;
   }
+}
+
+/**
+ * The engine request's ClientRequest, made on first use ('redirect', 'unexpected-response'):
+ * most handshakes never hand one out. Until then the handshake itself is `websocket._req`.
+ */
+function requestOf(websocket, handshake) {
+  if (handshake.req === null) {
+    const { opts } = handshake;
+    const protocol = websocket._url.startsWith('wss:') ? 'https:' : 'http:';
+    handshake.req = new ClientRequest(websocket, 'GET', opts.path || '/', opts.host, protocol, headerPairs(opts.headers));
+    if (websocket._req === handshake) websocket._req = handshake.req;
+  }
+  return handshake.req;
 }
 
 /** The engine connects (TLS by rustls), writes the head ws's request would have and reads the answer. */
@@ -562,12 +597,11 @@ function requestWithEngine(websocket, context, target) {
   const head = requestHead(opts.path, pairs, { host: hostHeader(opts.host, opts.port, opts.defaultPort), auth: opts.auth });
   // The engine takes request heads under 60 KiB (core-server.js dial); Node writes any.
   if (head.length > ENGINE_HEAD_MAX) return requestWithNode(websocket, context, isSecure);
-  const req = new ClientRequest(websocket, 'GET', opts.path || '/', opts.host, isSecure ? 'https:' : 'http:', pairs);
-  websocket._req = req;
 
   const { core, socket } = reserveClientSocket(opts);
   socket.wrapper = websocket;
-  const handshake = new EngineHandshake(context, core, socket, req, target);
+  const handshake = new EngineHandshake(context, core, socket, target);
+  websocket._req = handshake; // the request, until a ClientRequest is handed out (requestOf)
   websocket._handshake = handshake;
   if (opts.timeout > 0) {
     // ws's request timeout. The engine's own (at dial) is a backstop behind it: this one
@@ -577,7 +611,7 @@ function requestWithEngine(websocket, context, target) {
     }, opts.timeout);
   }
 
-  if (opts.followRedirects && websocket._redirects) websocket.emit('redirect', websocket.url, req);
+  if (opts.followRedirects && websocket._redirects) websocket.emit('redirect', websocket.url, requestOf(websocket, handshake));
 
   const tlsSettings = isSecure
     ? {
@@ -640,8 +674,9 @@ function onResponse(websocket, socket, response) {
     if (response.statusCode === 101) handshake.core.terminate(socket);
     endHandshake(websocket, handshake);
     socket.wrapper = undefined;
-    handshake.req.res = res;
-    onAnswer(websocket, handshake, handshake.req, res);
+    const req = requestOf(websocket, handshake);
+    req.res = res;
+    onAnswer(websocket, handshake, req, res);
     return;
   }
   const verdict = onSwitching(websocket, handshake, res);
@@ -811,6 +846,7 @@ function abortHandshake(websocket, message) {
 
 /** Gives up a request (Node's, or the engine's stand-in): no 'error' comes from it after this. */
 function abortRequest(req) {
+  if (req instanceof EngineHandshake) return; // no ClientRequest was handed out: nobody hears of it
   req[kAborted] = true;
   if (req instanceof ClientRequest) return;
   req.abort();

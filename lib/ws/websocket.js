@@ -199,7 +199,6 @@ class WebSocket extends EventEmitter {
       // A client: its handshake (client.js) until the engine has the connection.
       this._req = null;
       this._handshake = null;
-      this._redirects = 0;
       [protocols, options] = clientArguments(protocols, options);
       options = initAsClient(this, address, protocols, options);
     }
@@ -603,6 +602,8 @@ class WebSocket extends EventEmitter {
 }
 
 WebSocket.prototype._closeTimeout = CLOSE_TIMEOUT;
+/** A client's redirects followed so far: an own property only once it followed one (few do). */
+WebSocket.prototype._redirects = 0;
 
 for (const [i, name] of READY_STATES.entries()) {
   Object.defineProperty(WebSocket, name, { enumerable: true, value: i });
