@@ -475,7 +475,9 @@ async function measureClient(cl, wl) {
       if (line === 'start') a = cpuSample(server.pid, child.pid);
       else if (line === 'stop') b = cpuSample(server.pid, child.pid);
     }, { env: childEnv(cl.env) });
-    if (out.client !== cl.name) throw new Error(`the script reported ${out.client}, not ${cl.name}`);
+    // A --baseline row runs the same script (its name without " (baseline)").
+    const scriptName = cl.name.replace(/ \(baseline\)$/, '');
+    if (out.client !== scriptName) throw new Error(`the script reported ${out.client}, not ${scriptName}`);
     const r = { errors: out.errors, raw: out };
     if (out.first_error) r.first_error = out.first_error;
     if (wl.kind === 'client-memory') {
