@@ -177,7 +177,8 @@ function decodeResponse(buf, start, end) {
   pos += 4;
   const rawHeaders = hlen > 0 ? buf.latin1Slice(pos, pos + hlen - 1).split('\0') : [];
   pos += hlen;
-  const body = Buffer.from(buf.subarray(pos, end)); // an owned copy: the batch is detached later
+  // An owned copy (the batch is detached later); a 101 has no body: the shared empty Buffer.
+  const body = pos < end ? Buffer.from(buf.subarray(pos, end)) : NO_BODY;
   return { statusMessage, rawHeaders, body };
 }
 
@@ -187,8 +188,9 @@ function decodeResponse(buf, start, end) {
  * the engine's TLS client configuration, `head` the request head.
  */
 function encodeConnect({ address, port, localAddress = '', tlsIndex = 0, servername = '', head }) {
-  const name = Buffer.from(servername, 'latin1');
-  const out = Buffer.allocUnsafe(1 + address.length + 2 + 1 + localAddress.length + 4 + 2 + name.length + head.length);
+  // latin1: one byte a character, written straight into the payload (no Buffer of its own).
+  const nameLength = typeof servername === 'string' ? servername.length : Buffer.from(servername, 'latin1').length;
+  const out = Buffer.allocUnsafe(1 + address.length + 2 + 1 + localAddress.length + 4 + 2 + nameLength + head.length);
   let pos = 0;
   out[pos++] = address.length;
   pos += out.latin1Write(address, pos);
@@ -196,8 +198,8 @@ function encodeConnect({ address, port, localAddress = '', tlsIndex = 0, servern
   out[pos++] = localAddress.length;
   pos += out.latin1Write(localAddress, pos);
   pos = out.writeUInt32LE(tlsIndex, pos);
-  pos = out.writeUInt16LE(name.length, pos);
-  pos += name.copy(out, pos);
+  pos = out.writeUInt16LE(nameLength, pos);
+  pos += out.latin1Write(servername, pos);
   head.copy(out, pos);
   return out;
 }
