@@ -176,7 +176,7 @@ impl Conn {
         conn
     }
 
-    /// Which end of the connection this is (it drives masking and who closes TCP first).
+    /// Which end of the connection this is (it drives masking).
     pub fn is_client(&self) -> bool {
         self.reader.role() == Role::Client
     }

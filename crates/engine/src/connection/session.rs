@@ -352,30 +352,24 @@ impl Conn {
         self.close(self.report_code, &reason)
     }
 
-    /// In Closing with nothing left to send: true (and DONE) once both close
-    /// frames are exchanged and this end closes TCP first (the server does, RFC
-    /// 6455 7.1.1). The client sends FIN then and waits for the server's (until
-    /// the close timeout), as ws's socket.end() does: a server that never closes
-    /// TCP itself (nodejs-websocket's) sees the end at once. After a protocol
-    /// error nothing more is read, and FIN says so; otherwise the peer's close
-    /// frame is awaited (until the close timeout) with TCP open both ways, as ws
-    /// does: a FIN now would make some peers leave without one.
-    pub fn close_exchange_done(&mut self) -> bool {
+    /// In Closing with nothing left to send, ends our side of TCP when it is
+    /// time; the peer's EOF (or the close timeout) then ends the connection.
+    /// Once both close frames are exchanged, both roles send FIN and wait for
+    /// the peer's, as ws's socket.end() does (a server answering a close sends
+    /// its FIN first, RFC 6455 7.1.1): closing the descriptor at once would
+    /// answer the peer's own FIN or TLS close_notify with a reset (ECONNRESET
+    /// there), and a peer that never closes TCP itself (nodejs-websocket's
+    /// server) still sees the end at once. After a protocol error nothing more
+    /// is read, and FIN says so. Otherwise the peer's close frame is awaited
+    /// with TCP open both ways, as ws does: a FIN now would make some peers
+    /// leave without one.
+    pub fn end_tcp_when_closed(&mut self) {
         if !matches!(self.phase, Phase::Closing) || !self.out.is_empty() || self.frame_out.is_some() {
-            return false;
+            return;
         }
-        if self.reader.is_closed() {
-            if self.reader.role().closes_tcp_first() {
-                self.set(flag::DONE, true);
-                return true;
-            }
-            self.shutdown_write();
-            return false;
-        }
-        if self.has(flag::DISCARD) {
+        if self.reader.is_closed() || self.has(flag::DISCARD) {
             self.shutdown_write();
         }
-        false
     }
 
     // ---- input --------------------------------------------------------------

@@ -44,9 +44,7 @@ impl Worker {
             if conn.is_done() {
                 return self.finish(key);
             }
-            if conn.close_exchange_done() {
-                return self.finish(key);
-            }
+            conn.end_tcp_when_closed();
             if !conn.wants_input() {
                 return;
             }

@@ -5,7 +5,7 @@ use super::ProtocolError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Role {
-    /// Reads masked frames only, writes unmasked ones, closes TCP first. What the engine runs.
+    /// Reads masked frames only, writes unmasked ones, sends its FIN first after answering a close. What the engine runs.
     #[default]
     Server,
     /// Reads unmasked frames only, masks every frame it writes with a fresh key.
@@ -40,13 +40,5 @@ impl Role {
     #[inline]
     pub fn frame_mask(self, fresh_key: impl FnOnce() -> [u8; 4]) -> Option<[u8; 4]> {
         self.masks_output().then(fresh_key)
-    }
-
-    /// Whether this end closes TCP once both close frames are exchanged: the
-    /// server does (RFC 6455 7.1.1); a client half-closes then (as ws does) and
-    /// waits for the server's FIN until the close timeout.
-    #[inline]
-    pub fn closes_tcp_first(self) -> bool {
-        self == Role::Server
     }
 }
