@@ -189,8 +189,8 @@ function decodeResponse(buf, start, end) {
  */
 function encodeConnect({ address, port, localAddress = '', tlsIndex = 0, servername = '', head }) {
   // latin1: one byte a character, written straight into the payload (no Buffer of its own).
-  const nameLength = typeof servername === 'string' ? servername.length : Buffer.from(servername, 'latin1').length;
-  const out = Buffer.allocUnsafe(1 + address.length + 2 + 1 + localAddress.length + 4 + 2 + nameLength + head.length);
+  const name = typeof servername === 'string' ? servername : Buffer.from(servername).toString('latin1');
+  const out = Buffer.allocUnsafe(1 + address.length + 2 + 1 + localAddress.length + 4 + 2 + name.length + head.length);
   let pos = 0;
   out[pos++] = address.length;
   pos += out.latin1Write(address, pos);
@@ -198,8 +198,8 @@ function encodeConnect({ address, port, localAddress = '', tlsIndex = 0, servern
   out[pos++] = localAddress.length;
   pos += out.latin1Write(localAddress, pos);
   pos = out.writeUInt32LE(tlsIndex, pos);
-  pos = out.writeUInt16LE(nameLength, pos);
-  pos += out.latin1Write(servername, pos);
+  pos = out.writeUInt16LE(name.length, pos);
+  pos += out.latin1Write(name, pos);
   head.copy(out, pos);
   return out;
 }

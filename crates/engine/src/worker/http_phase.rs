@@ -199,14 +199,12 @@ impl Worker {
 
     /// While JS decides, watch for the client going away (EOF with nothing unread).
     pub(super) fn service_waiting(&mut self, key: usize) {
+        // Our own connection waiting for JS's verdict on a 101 (JS always gives one) is
+        // not ended by a server that leaves meanwhile: its 101 is whole, so the WebSocket
+        // opens, takes the frames sent before the FIN (often a close frame), then reads
+        // the FIN, as ws does. The readiness stays noted (CAN_READ) for `open_client`.
         let conn = &mut self.conns[key];
-        if conn.is_client() {
-            // Our own connection waiting for JS's verdict on a 101 (JS always gives
-            // one). A server that leaves meanwhile does not end it: its 101 is whole,
-            // so the WebSocket opens, takes the frames sent before the FIN (often a
-            // close frame), then reads the FIN, as ws does. The readiness stays
-            // noted (CAN_READ) for `open_client` to act on.
-        } else if conn.client_left() {
+        if !conn.is_client() && conn.client_left() {
             self.abort_request(key);
         }
     }

@@ -5,7 +5,8 @@ use super::ProtocolError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Role {
-    /// Reads masked frames only, writes unmasked ones, sends its FIN first after answering a close. What the engine runs.
+    /// Reads masked frames only, writes unmasked ones, sends its FIN first after
+    /// answering a close. What the engine runs.
     #[default]
     Server,
     /// Reads unmasked frames only, masks every frame it writes with a fresh key.
