@@ -142,6 +142,46 @@ for (const [name, clientAction, serverAction] of CLOSES) {
   });
 }
 
+// TCP after the close handshake (RFC 6455 7.1.1): the server ends its side (FIN) once both
+// close frames are exchanged, and 'close' does not wait for the client's FIN. A raw client
+// answers the close frame, holds its FIN back, and writes past the close: ws resets that.
+const TEARDOWNS = [
+  ['the server closes first', async (run, raw, serverWs) => {
+    serverWs.close(4001, 'bye');
+    run.log('raw', { ev: 'frames', frames: await raw.frames(7) });
+    raw.write(frame(8, closePayload(4001, 'bye')));
+  }],
+  ['the client closes first', async (run, raw) => {
+    raw.write(frame(8, closePayload(4000, 'bye')));
+    run.log('raw', { ev: 'frames', frames: await raw.frames(7) });
+  }],
+];
+
+for (const [name, closeHandshake] of TEARDOWNS) {
+  differential(`3b. TCP teardown when ${name}: server FIN after both close frames, 'close' before the client's FIN, bytes past the close reset`, {
+    core: CORE_MODES,
+    scenario: async (run) => {
+      await run.server({});
+      const raw = run.raw();
+      raw.write(upgradeRequest());
+      run.log('raw', { ev: 'response', status: (await raw.head()).status });
+      const serverWs = await run.connection();
+      if (!serverWs) return;
+      await closeHandshake(run, raw, serverWs);
+      await raw.until(() => raw.ended, 3000);
+      run.log('raw', { ev: 'server FIN', ended: raw.ended, closed: raw.closed, error: raw.error });
+      // Bytes after the close frame are ignored; a descriptor already closed would answer them with a reset.
+      raw.write(frame(1, 'after the close'));
+      await sleep(300);
+      run.log('raw', { ev: '300 ms after writing past the close', closed: raw.closed, error: raw.error });
+      raw.end();
+      await run.serverSocketsClosed();
+      await raw.until(() => raw.closed, 3000);
+      run.log('raw', { ev: 'after FIN', closed: raw.closed, error: raw.error, unread: raw.buffer.length });
+    },
+  });
+}
+
 differential('4. simultaneous close: both sides call close() in the same tick', {
   core: CORE_MODES,
   scenario: async (run) => {

@@ -5,11 +5,12 @@ const assert = require('node:assert/strict');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const https = require('https');
 const tls = require('tls');
 const { execFileSync } = require('child_process');
 const WebSocket = require('ws');
 const { Server, WebSocketServer } = require('..');
-const { within } = require('./helpers/wait');
+const { within, sleep } = require('./helpers/wait');
 const { ENGINE_OPTIONS } = require('./helpers/engine'); // LWS_TEST_THREADS (js-thread.test.js)
 
 let dir;
@@ -120,4 +121,74 @@ test('a TLS handshake that never finishes is dropped after handshakeTimeout', { 
   const started = Date.now();
   await within(5000, 'drop', (done) => raw.once('close', done));
   assert.ok(Date.now() - started < 3000);
+});
+
+/**
+ * A raw TLS client's view of the end of a connection the server closes (4001): it answers the
+ * close frame, and only once the server has ended TLS (close_notify, FIN) ends its own side.
+ * Returns what it saw, in order.
+ */
+async function teardownSeenByClient(port, endAtOnce) {
+  const seen = [];
+  const client = tls.connect({ port, host: '127.0.0.1', ca: fs.readFileSync(file('ca.pem')), servername: 'localhost' });
+  let received = Buffer.alloc(0);
+  let answered = false;
+  client.on('secureConnect', () => client.write(
+    'GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  ));
+  client.on('data', (chunk) => {
+    received = Buffer.concat([received, chunk]);
+    const head = received.indexOf('\r\n\r\n');
+    // The server's close frame: 0x88, length 5, code 4001, 'bye'.
+    if (answered || head === -1 || received.length < head + 4 + 7) return;
+    const closeFrame = received.subarray(head + 4, head + 11);
+    seen.push(`close frame ${closeFrame.toString('hex')}`);
+    answered = true;
+    const mask = Buffer.from([1, 2, 3, 4]);
+    const payload = Buffer.from([0x0f, 0xa1, ...Buffer.from('bye')]).map((b, i) => b ^ mask[i & 3]);
+    client.write(Buffer.concat([Buffer.from([0x88, 0x80 | payload.length]), mask, payload]));
+    // Our close_notify and FIN right behind the close frame: they must not meet a reset.
+    if (endAtOnce) client.end();
+  });
+  client.on('end', () => {
+    seen.push('server ended TLS');
+    // Or our close_notify and FIN a moment after the server's.
+    if (!endAtOnce) setTimeout(() => client.end(), 100);
+  });
+  client.on('error', (err) => seen.push(`error ${err.code}`));
+  await within(5000, 'the TLS connection to close', (done) => client.on('close', done));
+  await sleep(100); // a late error would show here
+  return seen;
+}
+
+test('wss: after the close handshake the server ends TLS first and takes the client\'s close_notify without a reset, as ws over https does', { timeout: 30000 }, async (t) => {
+  const expected = ['close frame 88050fa1627965', 'server ended TLS'];
+  const key = fs.readFileSync(file('server.key'));
+  const cert = fs.readFileSync(file('server.pem'));
+  // The reference: ws on Node's https server.
+  const httpsServer = https.createServer({ key, cert });
+  const reference = new WebSocket.WebSocketServer({ server: httpsServer });
+  reference.on('connection', (ws) => ws.close(4001, 'bye'));
+  await new Promise((resolve) => httpsServer.listen(0, '127.0.0.1', resolve));
+  t.after(() => { reference.close(); httpsServer.close(); });
+  for (const endAtOnce of [false, true]) {
+    assert.deepEqual(await teardownSeenByClient(httpsServer.address().port, endAtOnce), expected, `ws over https (ends at once: ${endAtOnce})`);
+  }
+
+  const core = await echoServer(t, { key: file('server.key'), cert: file('server.pem') });
+  core.on('connection', (socket) => core.close(socket, 4001, 'bye'));
+  // WebSocketServer as ws users serve wss://: on their https server (the TLS socket is relayed to the engine).
+  const lwsHttps = https.createServer({ key, cert });
+  const wss = new WebSocketServer({ server: lwsHttps, ...ENGINE_OPTIONS });
+  wss.on('connection', (ws) => ws.close(4001, 'bye'));
+  await new Promise((resolve) => lwsHttps.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => { lwsHttps.close(); wss.close(resolve); }));
+  for (let round = 0; round < 10; round++) {
+    for (const endAtOnce of [false, true]) {
+      const how = endAtOnce ? 'the client ends right after its close frame' : 'the client ends after the server';
+      assert.deepEqual(await teardownSeenByClient(core.port, endAtOnce), expected, `lws.Server, ${how}, round ${round}`);
+      assert.deepEqual(await teardownSeenByClient(lwsHttps.address().port, endAtOnce), expected, `WebSocketServer on https, ${how}, round ${round}`);
+    }
+  }
 });
