@@ -102,7 +102,8 @@ class ClientConnections {
   _clientId() {
     const workers = this.options.engine.threads || 1;
     for (;;) {
-      this._nextClientSeq = (this._nextClientSeq + 1) % 0x10000000;
+      // Below 2^30 in all (CLIENT_ID_BIT is 2^29): ids stay V8 small integers.
+      this._nextClientSeq = (this._nextClientSeq + 1) % (CLIENT_ID_BIT / 8);
       const seq = this._nextClientSeq;
       const id = CLIENT_ID_BIT + seq * 8 + (seq % workers);
       if (!this._pending.has(id) && !this._sockets.has(id)) return id;

@@ -21,7 +21,7 @@ const Command = Object.freeze({
 });
 
 /** Client connections' ids have this bit: JS picks them; the engine's never have it. */
-const CLIENT_ID_BIT = 2 ** 31;
+const CLIENT_ID_BIT = 2 ** 29;
 
 /** Why a client connection ended before it opened (its CLOSE event's error id; extra = detail). */
 const ClientFailure = Object.freeze({ CONNECT: 16, TIMEOUT: 17, TLS: 18, BAD_RESPONSE: 19, HANG_UP: 20 });

@@ -112,8 +112,10 @@ pub mod command {
 }
 
 /// Client connections' ids have this bit set: JS picks them (so a socket has
-/// its id before the engine hears of it); the engine's own ids never have it.
-pub const CLIENT_ID_BIT: u32 = 1 << 31;
+/// its id before the engine hears of it); the engine's own ids stay below it.
+/// Every id is below 2^30, so V8 keeps ids as small integers (no heap number
+/// per socket, cheaper Map keys).
+pub const CLIENT_ID_BIT: u32 = 1 << 29;
 
 /// Why a client connection ended before it opened: the error id of its CLOSE
 /// event (after the protocol errors and `INTERNAL_ERROR_ID`); extra = detail.

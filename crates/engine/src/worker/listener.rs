@@ -8,11 +8,12 @@ use std::net::SocketAddr;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
-use super::{Worker, LISTENER, WORKER_BITS};
+use super::{Worker, LISTENER, MAX_WORKERS, WORKER_BITS};
 use crate::commands::WorkerMsg;
 use crate::config::Config;
 use crate::connection::Conn;
 use crate::tls::Transport;
+use crate::wire::CLIENT_ID_BIT;
 
 impl Worker {
     pub(super) fn listen(&mut self, listener: std::net::TcpListener) {
@@ -67,8 +68,13 @@ impl Worker {
     }
 
     fn alloc_id(&mut self) -> u32 {
+        // The largest id made here (every sequence and worker bit set) is below CLIENT_ID_BIT.
+        const _: () = assert!(
+            (((CLIENT_ID_BIT >> WORKER_BITS) - 1) << WORKER_BITS | (MAX_WORKERS as u32 - 1)) < CLIENT_ID_BIT
+        );
         loop {
-            self.next_seq = self.next_seq.wrapping_add(1) & (u32::MAX >> WORKER_BITS);
+            // Accepted sockets' ids stay below CLIENT_ID_BIT (JS tells the two apart by it).
+            self.next_seq = self.next_seq.wrapping_add(1) & ((CLIENT_ID_BIT >> WORKER_BITS) - 1);
             let id = (self.next_seq << WORKER_BITS) | self.index;
             if self.next_seq != 0 && !self.ids.contains_key(&id) {
                 return id;
