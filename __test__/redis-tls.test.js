@@ -5,28 +5,10 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { execFileSync } = require('node:child_process');
 const WebSocket = require('ws');
 const { Server } = require('..');
 const { within, waitUntil } = require('./helpers/wait');
-const { needRedis, freePort, startRedis } = require('./helpers/redis');
-
-/** A CA and a server certificate for localhost and 127.0.0.1 (and a second, unrelated CA). */
-function makeCertificates(t) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-redis-tls-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=lws redis test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=another CA', '-keyout', 'other.key', '-out', 'other.pem');
-  fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'server.ext', '-out', 'server.pem');
-  const file = (name) => path.join(dir, name);
-  return { file, ca: fs.readFileSync(file('ca.pem')), other: fs.readFileSync(file('other.pem')) };
-}
+const { needRedis, freePort, makeCertificates, startRedis } = require('./helpers/redis');
 
 /** redis-server with a plain port (for the helper's readiness check) and a TLS-only port. */
 async function startTlsRedis(t, certs) {

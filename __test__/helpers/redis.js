@@ -1,15 +1,17 @@
 'use strict';
 // Real redis-server processes for the pub/sub suites (Debian's package; .ci/run installs it,
 // and the tests are skipped with a note where it is missing unless LWS_REQUIRE_REDIS=1):
-// one server, or a Redis Cluster made with redis-cli --cluster create. Every process is
-// killed after its test; every wait is bounded.
+// one server, or a Redis Cluster made with redis-cli --cluster create, over TCP or TLS only
+// (Debian's redis-server is built with TLS; certificates made by openssl here). Every
+// process is killed after its test; every wait is bounded.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn, spawnSync } = require('node:child_process');
+const tls = require('node:tls');
+const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const { within } = require('./wait');
 
 const haveRedis = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).status === 0;
@@ -34,20 +36,64 @@ const portIsFree = (port) => new Promise((resolve) => {
   s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
 });
 
+/**
+ * A CA, and certificates it signs: `server.pem` (for localhost and 127.0.0.1, which every
+ * node of a TLS cluster serves) and `client.pem` (what lws and redis-cli show a node that
+ * asks for a client certificate); `other.pem` an unrelated CA. `issue(name, san)` makes
+ * another server certificate (`name.pem`, `name.key`).
+ */
+function makeCertificates(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-redis-tls-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=lws redis test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=another CA', '-keyout', 'other.key', '-out', 'other.pem');
+  const issue = (name, san) => {
+    fs.writeFileSync(path.join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+  };
+  issue('server', 'IP:127.0.0.1,DNS:localhost');
+  issue('client', 'DNS:lws-test-client');
+  const file = (name) => path.join(dir, name);
+  const read = (name) => fs.readFileSync(file(name));
+  return { dir, file, issue, ca: read('ca.pem'), other: read('other.pem'), client: { cert: read('client.pem'), key: read('client.key') } };
+}
+
+/**
+ * The TLS-only ports started here (port -> the TLS options that reach them): redisCommand
+ * and cli() speak TLS to these, so the cluster helpers serve both kinds of cluster.
+ */
+const tlsPorts = new Map();
+
 /** One RESP command on a fresh connection; resolves with the raw reply (its first chunk). */
 function redisCommand(port, ...args) {
   return within(5000, `redis ${args[0]}`, (done, fail) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
-    });
+    const secure = tlsPorts.get(port);
+    const hello = () => socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
+    const socket = secure
+      ? tls.connect({ port, host: '127.0.0.1', ca: secure.ca, cert: secure.cert, key: secure.key }, hello)
+      : net.connect(port, '127.0.0.1', hello);
     socket.once('data', (d) => { done(String(d)); socket.destroy(); });
     socket.on('error', fail);
   });
 }
 
-/** A redis-server on `port` (no persistence), killed after the test; `extra` arguments appended. */
-async function startRedis(t, port, extra = []) {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], { stdio: 'ignore' });
+/**
+ * A redis-server on `port` (no persistence), killed after the test; `extra` arguments
+ * appended. With `certs` (makeCertificates), `port` is its TLS port and it has no other
+ * (`--port 0`); it asks clients for a certificate (Redis's default), unless `extra` says otherwise.
+ */
+async function startRedis(t, port, extra = [], certs = null) {
+  const listen = certs
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', certs.file('server.pem'), '--tls-key-file', certs.file('server.key'),
+      '--tls-ca-cert-file', certs.file('ca.pem')]
+    : ['--port', String(port)];
+  if (certs) {
+    tlsPorts.set(port, { ca: certs.ca, ...certs.client, files: certs.file });
+    t.after(() => tlsPorts.delete(port));
+  }
+  const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], { stdio: 'ignore' });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   t.after(() => { child.kill('SIGKILL'); return exited; });
   const deadline = Date.now() + 5000;
@@ -72,9 +118,15 @@ async function eventually(predicate, ms, what) {
   }
 }
 
-/** `redis-cli -p PORT args...` (bounded), its output trimmed. */
+/** redis-cli's options for a TLS-only port (with the client certificate), or none. */
+function tlsCliArgs(port) {
+  const secure = tlsPorts.get(port);
+  return secure ? ['--tls', '--cacert', secure.files('ca.pem'), '--cert', secure.files('client.pem'), '--key', secure.files('client.key')] : [];
+}
+
+/** `redis-cli -p PORT args...` (bounded; over TLS to a TLS-only port), its output trimmed. */
 function cli(port, ...args) {
-  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10000 });
+  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...tlsCliArgs(port), ...args], { encoding: 'utf8', timeout: 10000 });
   if (r.status !== 0) throw new Error(`redis-cli ${args.join(' ')}: ${r.stderr || r.status}`);
   return r.stdout.trim();
 }
@@ -93,9 +145,12 @@ async function clusterPorts(n) {
 /**
  * A Redis Cluster of `masters` masters (and `replicas` replicas each) on loopback, made by
  * `redis-cli --cluster create`, its state ok on every node. `node.stop()` kills one
- * (SIGKILL), `node.start()` starts it again with its nodes.conf, so it rejoins.
+ * (SIGKILL), `node.start()` starts it again with its nodes.conf, so it rejoins. With `certs`
+ * (makeCertificates), every node speaks TLS only: to clients (which must show a certificate
+ * of the CA), to the other nodes on the cluster bus (port + 10000) and to its replicas;
+ * `seeds` are then rediss:// URLs.
  */
-async function startCluster(t, { masters = 3, replicas = 0 } = {}) {
+async function startCluster(t, { masters = 3, replicas = 0, certs = null } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-redis-cluster-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const ports = await clusterPorts(masters * (1 + replicas));
@@ -103,13 +158,13 @@ async function startCluster(t, { masters = 3, replicas = 0 } = {}) {
     const node = { port, child: null, exited: null };
     node.start = async () => {
       const started = await startRedis(t, port, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-        '--cluster-node-timeout', '1000', '--dir', dir]);
+        '--cluster-node-timeout', '1000', '--dir', dir, ...(certs ? ['--tls-cluster', 'yes', '--tls-replication', 'yes'] : [])], certs);
       Object.assign(node, started);
     };
     return node;
   });
   for (const node of nodes) await node.start();
-  const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`),
+  const created = spawnSync('redis-cli', [...tlsCliArgs(ports[0]), '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`),
     '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 30000 });
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}\n${created.stderr}`);
   await clusterOk(nodes);
@@ -120,7 +175,7 @@ async function startCluster(t, { masters = 3, replicas = 0 } = {}) {
     return (role[0] === 'master' || role[3] === 'connected') && replicasKnown === masters * replicas;
   }), 30000, 'every replica synced and known');
   for (const node of nodes) node.id = cli(node.port, 'CLUSTER', 'MYID');
-  return { nodes, dir, seeds: ports.map((p) => `redis://127.0.0.1:${p}`) };
+  return { nodes, dir, seeds: ports.map((p) => `${certs ? 'rediss' : 'redis'}://127.0.0.1:${p}`) };
 }
 
 /** Waits until every running node says cluster_state:ok and knows every slot. */
@@ -150,4 +205,4 @@ function masterOf(port, key) {
   throw new Error(`no master for slot ${slot}`);
 }
 
-module.exports = { haveRedis, needRedis, freePort, redisCommand, startRedis, eventually, cli, startCluster, clusterOk, masterOf };
+module.exports = { haveRedis, needRedis, freePort, makeCertificates, redisCommand, startRedis, eventually, cli, startCluster, clusterOk, masterOf };
