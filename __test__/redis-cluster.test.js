@@ -4,9 +4,10 @@
 // cluster's nodes (`pubsub.redis: [urls]`) route each topic's SSUBSCRIBE and SPUBLISH to
 // the master of its slot. Exactly once per subscriber across two processes; a slot moved
 // to another master (a publisher with a stale map gets MOVED, subscribers are moved by
-// Redis and subscribe again there); a master killed and started again. The first three
-// also on a cluster whose nodes speak TLS only (rediss:// seeds, client certificates, TLS
-// on the cluster bus too), and what a certificate the link refuses, or none, gives there.
+// Redis and subscribe again there); a master killed and started again; a replica taking
+// over. Each also on a cluster whose nodes speak TLS only (rediss:// seeds, client
+// certificates, TLS on the cluster bus and to replicas), with what a certificate the link
+// refuses, or none, gives there, and masters on three IPs with a certificate each.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -50,7 +51,8 @@ async function lwsProcess(t, seeds, tls) {
     }
   });
   proc.states = () => proc.lines.filter((l) => l.startsWith('redis ')).map((l) => l.slice(6));
-  await waitUntil(() => proc.port && proc.states().at(-1) === 'up', 15000, 'an lws process listening with its cluster link up');
+  await waitUntil(() => proc.port && proc.states().at(-1) === 'up', 15000, 'an lws process listening with its cluster link up')
+    .catch((err) => { err.message += ` (it said: ${JSON.stringify(proc.lines)})`; throw err; });
   return proc;
 }
 
@@ -169,6 +171,8 @@ for (const { title, setup } of transports) {
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(listener.inbox, ['before', ...after], 'each once, in order');
     assert.deepEqual([sub, publisher].map((p) => p.states()), [['up'], ['up']], 'the links stayed up');
+    const moved = /errorstat_MOVED:count=(\d+)/.exec(cli(from.port, 'INFO', 'errorstats'));
+    assert.ok(moved && Number(moved[1]) >= 1, 'the old master answered MOVED');
     listener.close();
     speaker.close();
   });
@@ -209,6 +213,35 @@ for (const { title, setup } of transports) {
     assert.deepEqual([...a2.inbox.slice(1)].sort(), [...back].sort());
     for (const ws of [a1, a2, b1]) ws.close();
   });
+
+  test(`${title} with replicas: a master killed, its replica takes over, the link re-maps the slots to it`, { timeout: 120000 }, async (t) => {
+    if (!needRedis(t)) return;
+    const { options, tls } = setup(t);
+    const cluster = await startCluster(t, { ...options, masters: 3, replicas: 1 });
+    const masters = cluster.nodes.filter((n) => /master/.test(cli(n.port, 'ROLE').split('\n')[0]));
+    assert.equal(masters.length, 3);
+    const victim = masters[0];
+    const topic = topicsOnEveryMaster({ nodes: masters }).find((name) => masterOf(victim.port, `lws:${name}`).port === victim.port);
+    const [a, b] = [await lwsProcess(t, cluster.seeds, tls), await lwsProcess(t, cluster.seeds, tls)];
+    const [a1, b1] = [await client(a, [topic]), await client(b, [topic])];
+    await eventually(async () => shardSubscribers(victim.port, `lws:${topic}`) === 2, 5000, 'both subscribed on the victim');
+
+    await victim.stop();
+    await waitUntil(() => a.states().at(-1)?.startsWith('down') && b.states().at(-1)?.startsWith('down'), 10000, 'both links down');
+    // The replica is promoted (cluster-node-timeout 1 s), and the links find it in the new slot map.
+    await waitUntil(() => a.states().at(-1) === 'up' && b.states().at(-1) === 'up', 30000, 'both links up on the new master').catch((err) => { err.message += ` ${JSON.stringify([a.lines, b.lines, cluster.nodes.map((n) => [n.port, n.id])])}`; throw err; });
+    const promoted = masterOf(cluster.nodes.find((n) => n !== victim).port, `lws:${topic}`);
+    assert.notEqual(promoted.port, victim.port);
+    await eventually(async () => shardSubscribers(promoted.port, `lws:${topic}`) === 2, 10000, 'both subscribed on the promoted replica');
+    for (let i = 0; i < 10; i++) a1.send(`pub ${topic} after failover ${i}`);
+    const expected = Array.from({ length: 10 }, (_, i) => `after failover ${i}`);
+    await waitUntil(() => b1.inbox.length >= 10, 10000, 'delivered through the new master');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(b1.inbox, expected);
+    assert.deepEqual(a1.inbox, []);
+    a1.close();
+    b1.close();
+  });
 }
 
 test('Redis Cluster over TLS: a certificate the link refuses, or none shown, is "redis" down with the reason, and stays down', { timeout: 90000 }, async (t) => {
@@ -241,30 +274,35 @@ test('Redis Cluster over TLS: a certificate the link refuses, or none shown, is 
   assert.deepEqual(anonymous.states, [`down Redis: 127.0.0.1:${cluster.nodes[0].port}: TLS: received fatal alert: CertificateRequired`]);
 });
 
-test('Redis Cluster with replicas: a master killed, its replica takes over, the link re-maps the slots to it', { timeout: 120000 }, async (t) => {
+test('Redis Cluster over TLS, masters on three IPs, each certificate naming its own: seeds by IP, each node checked against its address', { timeout: 90000 }, async (t) => {
   if (!needRedis(t)) return;
-  const cluster = await startCluster(t, { masters: 3, replicas: 1 });
-  const masters = cluster.nodes.filter((n) => /master/.test(cli(n.port, 'ROLE').split('\n')[0]));
-  assert.equal(masters.length, 3);
-  const victim = masters[0];
-  const topic = topicsOnEveryMaster({ nodes: masters }).find((name) => masterOf(victim.port, `lws:${name}`).port === victim.port);
-  const [a, b] = [await lwsProcess(t, cluster.seeds), await lwsProcess(t, cluster.seeds)];
-  const [a1, b1] = [await client(a, [topic]), await client(b, [topic])];
-  await eventually(async () => shardSubscribers(victim.port, `lws:${topic}`) === 2, 5000, 'both subscribed on the victim');
-
-  await victim.stop();
-  await waitUntil(() => a.states().at(-1)?.startsWith('down') && b.states().at(-1)?.startsWith('down'), 10000, 'both links down');
-  // The replica is promoted (cluster-node-timeout 1 s), and the links find it in the new slot map.
-  await waitUntil(() => a.states().at(-1) === 'up' && b.states().at(-1) === 'up', 30000, 'both links up on the new master').catch((err) => { err.message += ` ${JSON.stringify([a.lines, b.lines, cluster.nodes.map((n) => [n.port, n.id])])}`; throw err; });
-  const promoted = masterOf(cluster.nodes.find((n) => n !== victim).port, `lws:${topic}`);
-  assert.notEqual(promoted.port, victim.port);
-  await eventually(async () => shardSubscribers(promoted.port, `lws:${topic}`) === 2, 10000, 'both subscribed on the promoted replica');
-  for (let i = 0; i < 10; i++) a1.send(`pub ${topic} after failover ${i}`);
-  const expected = Array.from({ length: 10 }, (_, i) => `after failover ${i}`);
-  await waitUntil(() => b1.inbox.length >= 10, 10000, 'delivered through the new master');
+  const { options, tls } = transports[1].setup(t);
+  const hosts = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
+  const cluster = await startCluster(t, { ...options, hosts });
+  const announced = cli(cluster.nodes[0].port, 'CLUSTER', 'NODES').split('\n').map((line) => line.split(' ')[1].split(':')[0]);
+  assert.deepEqual(announced.sort(), hosts, 'the masters announced by their three IPs');
+  const topics = topicsOnEveryMaster(cluster);
+  // One seed each: the other two masters are learned from CLUSTER SLOTS, by IP.
+  const [a, b] = [await lwsProcess(t, [cluster.seeds[0]], tls), await lwsProcess(t, [cluster.seeds[1]], tls)];
+  // A servername given is checked on every node: the first seed's IP, refused by another node.
+  const named = new Server({ pubsub: { redis: [cluster.seeds[0]], tls: { ...tls, servername: '127.0.0.1' } } });
+  t.after(() => new Promise((resolve) => named.close(resolve)));
+  const [state, err] = await within(10000, 'the named link told its state', (done) => named.once('redis', (...args) => done(args)));
+  assert.equal(state, 'down');
+  assert.match(err.message, /^Redis: 127\.0\.0\.[23]:\d+: TLS: invalid peer certificate: certificate not valid for name "127\.0\.0\.1"; certificate is only valid for IpAddress\(127\.0\.0\.[23]\)$/);
+  const [a1, b1] = [await client(a, topics), await client(b, topics)];
+  for (const topic of topics) {
+    const { port } = masterOf(cluster.nodes[0].port, `lws:${topic}`);
+    await eventually(async () => shardSubscribers(port, `lws:${topic}`) === 2, 5000, `both processes SSUBSCRIBEd to lws:${topic} on its master`);
+  }
+  const expected = topics.flatMap((topic) => Array.from({ length: 5 }, (_, i) => `${topic} ${i}`));
+  for (const m of expected) a1.send(`pub ${m.split(' ')[0]} ${m}`);
+  await waitUntil(() => b1.inbox.length >= expected.length, 10000, 'every delivery');
   await new Promise((r) => setTimeout(r, 300));
-  assert.deepEqual(b1.inbox, expected);
+  for (const topic of topics) assert.deepEqual(b1.inbox.filter((m) => m.startsWith(`${topic} `)), expected.filter((m) => m.startsWith(`${topic} `)), `${topic}: each once, in order`);
+  assert.equal(b1.inbox.length, expected.length);
   assert.deepEqual(a1.inbox, []);
+  assert.deepEqual([a.states(), b.states()], [['up'], ['up']]);
   a1.close();
   b1.close();
 });

@@ -48,7 +48,9 @@ test('rediss://: two servers linked through a TLS-only Redis port; each subscrib
   // By name (checked against the certificate's DNS name), and by IP with a servername.
   const a = await linked(t, { redis: `rediss://localhost:${tlsPort}`, tls: { ca: certs.ca } });
   const b = await linked(t, { redis: `redis://127.0.0.1:${tlsPort}`, tls: { ca: certs.ca.toString(), servername: 'localhost' } });
-  await waitUntil(() => a.redisStates.includes('up') && b.redisStates.includes('up'), 10000, `both links up (${a.redisStates}; ${b.redisStates})`);
+  // By IP alone: the certificate's IP address is checked.
+  const c = await linked(t, { redis: `rediss://127.0.0.1:${tlsPort}`, tls: { ca: certs.ca } });
+  await waitUntil(() => [a, b, c].every((s) => s.redisStates.includes('up')), 10000, `the links up (${a.redisStates}; ${b.redisStates}; ${c.redisStates})`);
   const [a1, b1] = [await member(a), await member(b)];
   // Both subscribed: a probe from each side arrives on the other.
   await waitUntil(() => {
@@ -62,7 +64,7 @@ test('rediss://: two servers linked through a TLS-only Redis port; each subscrib
   await waitUntil(() => b1.inbox.filter((m) => m.startsWith('m')).length >= count, 10000, 'every publish');
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(b1.inbox.filter((m) => m.startsWith('m')), expected);
-  assert.deepEqual([a.redisStates, b.redisStates], [['up'], ['up']]);
+  assert.deepEqual([a.redisStates, b.redisStates, c.redisStates], [['up'], ['up'], ['up']]);
   a1.close();
   b1.close();
 });

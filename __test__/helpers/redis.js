@@ -61,39 +61,41 @@ function makeCertificates(t) {
 }
 
 /**
- * The TLS-only ports started here (port -> the TLS options that reach them): redisCommand
- * and cli() speak TLS to these, so the cluster helpers serve both kinds of cluster.
+ * The servers started here that are not plain TCP on 127.0.0.1: port -> { host, tls } (tls:
+ * the certificates, for a TLS-only port). redisCommand and cli() reach them so, and the
+ * cluster helpers serve every kind of cluster with the port alone.
  */
-const tlsPorts = new Map();
+const reach = new Map();
 
 /** One RESP command on a fresh connection; resolves with the raw reply (its first chunk). */
 function redisCommand(port, ...args) {
   return within(5000, `redis ${args[0]}`, (done, fail) => {
-    const secure = tlsPorts.get(port);
+    const { host = '127.0.0.1', tls: certs } = reach.get(port) ?? {};
     const hello = () => socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
-    const socket = secure
-      ? tls.connect({ port, host: '127.0.0.1', ca: secure.ca, cert: secure.cert, key: secure.key }, hello)
-      : net.connect(port, '127.0.0.1', hello);
+    const socket = certs
+      ? tls.connect({ port, host, ca: certs.ca, ...certs.client }, hello)
+      : net.connect(port, host, hello);
     socket.once('data', (d) => { done(String(d)); socket.destroy(); });
     socket.on('error', fail);
   });
 }
 
 /**
- * A redis-server on `port` (no persistence), killed after the test; `extra` arguments
+ * A redis-server on `host`:`port` (no persistence), killed after the test; `extra` arguments
  * appended. With `certs` (makeCertificates), `port` is its TLS port and it has no other
- * (`--port 0`); it asks clients for a certificate (Redis's default), unless `extra` says otherwise.
+ * (`--port 0`), its certificate `certificate` (.pem and .key); it asks clients for a
+ * certificate (Redis's default), unless `extra` says otherwise.
  */
-async function startRedis(t, port, extra = [], certs = null) {
+async function startRedis(t, port, extra = [], { host = '127.0.0.1', certs = null, certificate = 'server' } = {}) {
   const listen = certs
-    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', certs.file('server.pem'), '--tls-key-file', certs.file('server.key'),
-      '--tls-ca-cert-file', certs.file('ca.pem')]
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', certs.file(`${certificate}.pem`),
+      '--tls-key-file', certs.file(`${certificate}.key`), '--tls-ca-cert-file', certs.file('ca.pem')]
     : ['--port', String(port)];
-  if (certs) {
-    tlsPorts.set(port, { ca: certs.ca, ...certs.client, files: certs.file });
-    t.after(() => tlsPorts.delete(port));
+  if (certs || host !== '127.0.0.1') {
+    reach.set(port, { host, tls: certs });
+    t.after(() => reach.delete(port));
   }
-  const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], { stdio: 'ignore' });
+  const child = spawn('redis-server', [...listen, '--bind', host, '--save', '', '--appendonly', 'no', ...extra], { stdio: 'ignore' });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   t.after(() => { child.kill('SIGKILL'); return exited; });
   const deadline = Date.now() + 5000;
@@ -120,13 +122,14 @@ async function eventually(predicate, ms, what) {
 
 /** redis-cli's options for a TLS-only port (with the client certificate), or none. */
 function tlsCliArgs(port) {
-  const secure = tlsPorts.get(port);
-  return secure ? ['--tls', '--cacert', secure.files('ca.pem'), '--cert', secure.files('client.pem'), '--key', secure.files('client.key')] : [];
+  const certs = reach.get(port)?.tls;
+  return certs ? ['--tls', '--cacert', certs.file('ca.pem'), '--cert', certs.file('client.pem'), '--key', certs.file('client.key')] : [];
 }
 
-/** `redis-cli -p PORT args...` (bounded; over TLS to a TLS-only port), its output trimmed. */
+/** `redis-cli -h HOST -p PORT args...` (bounded; over TLS to a TLS-only port), its output trimmed. */
 function cli(port, ...args) {
-  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...tlsCliArgs(port), ...args], { encoding: 'utf8', timeout: 10000 });
+  const host = reach.get(port)?.host ?? '127.0.0.1';
+  const r = spawnSync('redis-cli', ['-h', host, '-p', String(port), ...tlsCliArgs(port), ...args], { encoding: 'utf8', timeout: 10000 });
   if (r.status !== 0) throw new Error(`redis-cli ${args.join(' ')}: ${r.stderr || r.status}`);
   return r.stdout.trim();
 }
@@ -148,23 +151,27 @@ async function clusterPorts(n) {
  * (SIGKILL), `node.start()` starts it again with its nodes.conf, so it rejoins. With `certs`
  * (makeCertificates), every node speaks TLS only: to clients (which must show a certificate
  * of the CA), to the other nodes on the cluster bus (port + 10000) and to its replicas;
- * `seeds` are then rediss:// URLs.
+ * `seeds` are then rediss:// URLs. With `hosts` (loopback IPs: 127.0.0.2...), node i is on
+ * hosts[i % hosts.length] (and announced so), and over TLS its certificate names that IP only.
  */
-async function startCluster(t, { masters = 3, replicas = 0, certs = null } = {}) {
+async function startCluster(t, { masters = 3, replicas = 0, certs = null, hosts = null } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-redis-cluster-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const ports = await clusterPorts(masters * (1 + replicas));
-  const nodes = ports.map((port) => {
-    const node = { port, child: null, exited: null };
+  if (hosts && certs) for (const host of new Set(hosts)) certs.issue(`node-${host}`, `IP:${host}`);
+  const nodes = ports.map((port, i) => {
+    const host = hosts ? hosts[i % hosts.length] : '127.0.0.1';
+    const node = { host, port, child: null, exited: null };
     node.start = async () => {
       const started = await startRedis(t, port, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-        '--cluster-node-timeout', '1000', '--dir', dir, ...(certs ? ['--tls-cluster', 'yes', '--tls-replication', 'yes'] : [])], certs);
+        '--cluster-node-timeout', '1000', '--dir', dir, ...(certs ? ['--tls-cluster', 'yes', '--tls-replication', 'yes'] : []),
+        ...(hosts ? ['--cluster-announce-ip', host] : [])], { host, certs, certificate: hosts ? `node-${host}` : 'server' });
       Object.assign(node, started);
     };
     return node;
   });
   for (const node of nodes) await node.start();
-  const created = spawnSync('redis-cli', [...tlsCliArgs(ports[0]), '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`),
+  const created = spawnSync('redis-cli', [...tlsCliArgs(ports[0]), '--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`),
     '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 30000 });
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}\n${created.stderr}`);
   await clusterOk(nodes);
@@ -175,7 +182,7 @@ async function startCluster(t, { masters = 3, replicas = 0, certs = null } = {})
     return (role[0] === 'master' || role[3] === 'connected') && replicasKnown === masters * replicas;
   }), 30000, 'every replica synced and known');
   for (const node of nodes) node.id = cli(node.port, 'CLUSTER', 'MYID');
-  return { nodes, dir, seeds: ports.map((p) => `${certs ? 'rediss' : 'redis'}://127.0.0.1:${p}`) };
+  return { nodes, dir, seeds: nodes.map((n) => `${certs ? 'rediss' : 'redis'}://${n.host}:${n.port}`) };
 }
 
 /** Waits until every running node says cluster_state:ok and knows every slot. */
