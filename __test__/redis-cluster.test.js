@@ -4,10 +4,11 @@
 // cluster's nodes (`pubsub.redis: [urls]`) route each topic's SSUBSCRIBE and SPUBLISH to
 // the master of its slot. Exactly once per subscriber across two processes; a slot moved
 // to another master (a publisher with a stale map gets MOVED, subscribers are moved by
-// Redis and subscribe again there); a master killed and started again; a replica taking
-// over. Each also on a cluster whose nodes speak TLS only (rediss:// seeds, client
-// certificates, TLS on the cluster bus and to replicas), with what a certificate the link
-// refuses, or none, gives there, and masters on three IPs with a certificate each.
+// Redis and subscribe again there), also to a master added since; a master killed and
+// started again; a replica taking over. Each also on a cluster whose nodes speak TLS only
+// (rediss:// seeds, client certificates, TLS on the cluster bus and to replicas), with what
+// a certificate the link refuses, or none, gives there, and masters on three IPs with a
+// certificate each.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -71,6 +72,22 @@ async function client(proc, topics = []) {
 
 /** How many clients the master serving `channel` has subscribed to it (SSUBSCRIBE). */
 const shardSubscribers = (port, channel) => Number(cli(port, 'PUBSUB', 'SHARDNUMSUB', channel).split('\n')[1]);
+
+/**
+ * Moves `from.slot` (empty; the slot of `key`) from its master `from` to the node `to`, as
+ * redis-cli --cluster reshard does: IMPORTING on the new owner, MIGRATING on the old one,
+ * then every master is told the new owner, the new owner first. Only a node that was
+ * importing the slot takes a new config epoch when it is given the slot; without one, gossip
+ * from the old owner (its epoch higher) can hand the slot back to it on the nodes not told
+ * yet, and the cluster never agrees.
+ */
+async function moveSlot(cluster, from, to, key) {
+  cli(to.port, 'CLUSTER', 'SETSLOT', String(from.slot), 'IMPORTING', from.id);
+  cli(from.port, 'CLUSTER', 'SETSLOT', String(from.slot), 'MIGRATING', to.id);
+  const order = [to, ...cluster.nodes.filter((n) => n !== to)];
+  for (const node of order) cli(node.port, 'CLUSTER', 'SETSLOT', String(from.slot), 'NODE', to.id);
+  await eventually(async () => masterOf(to.port, key).port === to.port && masterOf(from.port, key).port === to.port, 10000, 'the slot on its new master');
+}
 
 /** Topics whose channels (lws:TOPIC) land on every master. */
 function topicsOnEveryMaster(cluster) {
@@ -145,16 +162,7 @@ for (const { title, setup } of transports) {
     speaker.send(`pub ${topic} before`);
     await waitUntil(() => listener.inbox.includes('before'), 5000, 'delivered before the move');
 
-    // Move the (empty) slot as redis-cli --cluster reshard does: IMPORTING on the new owner,
-    // MIGRATING on the old one, then every master is told the new owner, the new owner first.
-    // Only a node that was importing the slot takes a new config epoch when it is given the slot;
-    // without one, gossip from the old owner (its epoch higher) can hand the slot back to it on
-    // the nodes not told yet, and the cluster never agrees.
-    cli(to.port, 'CLUSTER', 'SETSLOT', String(from.slot), 'IMPORTING', from.id);
-    cli(from.port, 'CLUSTER', 'SETSLOT', String(from.slot), 'MIGRATING', to.id);
-    const order = [to, ...cluster.nodes.filter((n) => n !== to)];
-    for (const node of order) cli(node.port, 'CLUSTER', 'SETSLOT', String(from.slot), 'NODE', to.id);
-    await eventually(async () => masterOf(to.port, `lws:${topic}`).port === to.port && masterOf(from.port, `lws:${topic}`).port === to.port, 10000, 'the slot on its new master');
+    await moveSlot(cluster, from, to, `lws:${topic}`);
     await eventually(async () => shardSubscribers(to.port, `lws:${topic}`) === 1, 10000, 'the subscriber followed the slot to its new master');
     assert.equal(shardSubscribers(from.port, `lws:${topic}`), 0);
 
@@ -167,6 +175,40 @@ for (const { title, setup } of transports) {
       if (i % 5 === 4) await new Promise((r) => setTimeout(r, 1));
     }
     const after = Array.from({ length: count }, (_, i) => `after ${i} ${pad}`);
+    await waitUntil(() => listener.inbox.length >= count + 1, 10000, 'the publishes after the move');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(listener.inbox, ['before', ...after], 'each once, in order');
+    assert.deepEqual([sub, publisher].map((p) => p.states()), [['up'], ['up']], 'the links stayed up');
+    const moved = /errorstat_MOVED:count=(\d+)/.exec(cli(from.port, 'INFO', 'errorstats'));
+    assert.ok(moved && Number(moved[1]) >= 1, 'the old master answered MOVED');
+    listener.close();
+    speaker.close();
+  });
+
+  test(`${title}: a slot moved to a master added since (a fourth, on its own IP): the links reach it there`, { timeout: 120000 }, async (t) => {
+    if (!needRedis(t)) return;
+    const { options, tls } = setup(t);
+    const cluster = await startCluster(t, { ...options, hosts: ['127.0.0.1', '127.0.0.2', '127.0.0.3'] });
+    const topic = 'room-moving';
+    const from = masterOf(cluster.nodes[0].port, `lws:${topic}`);
+    const [sub, publisher] = [await lwsProcess(t, [cluster.seeds[0]], tls), await lwsProcess(t, [cluster.seeds[0]], tls)];
+    const listener = await client(sub, [topic]);
+    const speaker = await client(publisher, []);
+    await eventually(async () => shardSubscribers(from.port, `lws:${topic}`) === 1, 5000, 'subscribed on the first master');
+    speaker.send(`pub ${topic} before`);
+    await waitUntil(() => listener.inbox.includes('before'), 5000, 'delivered before the move');
+
+    // The links know three masters; the slot goes to a fourth, on 127.0.0.4, that neither has
+    // met: the publisher learns it from MOVED, the subscriber from the slot map read again.
+    const fourth = await cluster.addMaster('127.0.0.4');
+    await moveSlot(cluster, from, fourth, `lws:${topic}`);
+    await eventually(async () => shardSubscribers(fourth.port, `lws:${topic}`) === 1, 10000, 'the subscriber followed the slot to the fourth master');
+    const count = 30;
+    for (let i = 0; i < count; i++) {
+      speaker.send(`pub ${topic} after ${i}`);
+      if (i % 5 === 4) await new Promise((r) => setTimeout(r, 1));
+    }
+    const after = Array.from({ length: count }, (_, i) => `after ${i}`);
     await waitUntil(() => listener.inbox.length >= count + 1, 10000, 'the publishes after the move');
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(listener.inbox, ['before', ...after], 'each once, in order');

@@ -153,14 +153,18 @@ async function clusterPorts(n) {
  * of the CA), to the other nodes on the cluster bus (port + 10000) and to its replicas;
  * `seeds` are then rediss:// URLs. With `hosts` (loopback IPs: 127.0.0.2...), node i is on
  * hosts[i % hosts.length] (and announced so), and over TLS its certificate names that IP only.
+ * `addMaster(host)` starts one more node, a master of no slot known to every node.
  */
 async function startCluster(t, { masters = 3, replicas = 0, certs = null, hosts = null } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-redis-cluster-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const ports = await clusterPorts(masters * (1 + replicas));
-  if (hosts && certs) for (const host of new Set(hosts)) certs.issue(`node-${host}`, `IP:${host}`);
-  const nodes = ports.map((port, i) => {
-    const host = hosts ? hosts[i % hosts.length] : '127.0.0.1';
+  const issued = new Set();
+  const makeNode = (port, host) => {
+    if (hosts && certs && !issued.has(host)) {
+      certs.issue(`node-${host}`, `IP:${host}`);
+      issued.add(host);
+    }
     const node = { host, port, child: null, exited: null };
     node.start = async () => {
       const started = await startRedis(t, port, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
@@ -169,7 +173,8 @@ async function startCluster(t, { masters = 3, replicas = 0, certs = null, hosts 
       Object.assign(node, started);
     };
     return node;
-  });
+  };
+  const nodes = ports.map((port, i) => makeNode(port, hosts ? hosts[i % hosts.length] : '127.0.0.1'));
   for (const node of nodes) await node.start();
   const created = spawnSync('redis-cli', [...tlsCliArgs(ports[0]), '--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`),
     '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 30000 });
@@ -182,7 +187,20 @@ async function startCluster(t, { masters = 3, replicas = 0, certs = null, hosts 
     return (role[0] === 'master' || role[3] === 'connected') && replicasKnown === masters * replicas;
   }), 30000, 'every replica synced and known');
   for (const node of nodes) node.id = cli(node.port, 'CLUSTER', 'MYID');
-  return { nodes, dir, seeds: nodes.map((n) => `${certs ? 'rediss' : 'redis'}://${n.host}:${n.port}`) };
+  const addMaster = async (host = '127.0.0.1') => {
+    let port;
+    do [port] = await clusterPorts(1); while (nodes.some((n) => n.port === port));
+    const node = makeNode(port, host);
+    await node.start();
+    const added = spawnSync('redis-cli', [...tlsCliArgs(port), '--cluster', 'add-node', `${host}:${port}`, `${nodes[0].host}:${nodes[0].port}`],
+      { encoding: 'utf8', timeout: 30000 });
+    if (added.status !== 0) throw new Error(`redis-cli --cluster add-node failed: ${added.stdout}\n${added.stderr}`);
+    node.id = cli(port, 'CLUSTER', 'MYID');
+    nodes.push(node);
+    await eventually(async () => nodes.every((n) => cli(n.port, 'CLUSTER', 'NODES').split('\n').length === nodes.length), 20000, 'the new node known to every node');
+    return node;
+  };
+  return { nodes, dir, addMaster, seeds: nodes.map((n) => `${certs ? 'rediss' : 'redis'}://${n.host}:${n.port}`) };
 }
 
 /** Waits until every running node says cluster_state:ok and knows every slot. */
