@@ -5,28 +5,10 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { execFileSync } = require('node:child_process');
 const WebSocket = require('ws');
 const { Server } = require('..');
 const { within, waitUntil } = require('./helpers/wait');
-const { needRedis, freePort, startRedis } = require('./helpers/redis');
-
-/** A CA and a server certificate for localhost and 127.0.0.1 (and a second, unrelated CA). */
-function makeCertificates(t) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-redis-tls-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=lws redis test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=another CA', '-keyout', 'other.key', '-out', 'other.pem');
-  fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'server.ext', '-out', 'server.pem');
-  const file = (name) => path.join(dir, name);
-  return { file, ca: fs.readFileSync(file('ca.pem')), other: fs.readFileSync(file('other.pem')) };
-}
+const { needRedis, freePort, makeCertificates, startRedis } = require('./helpers/redis');
 
 /** redis-server with a plain port (for the helper's readiness check) and a TLS-only port. */
 async function startTlsRedis(t, certs) {
@@ -66,7 +48,9 @@ test('rediss://: two servers linked through a TLS-only Redis port; each subscrib
   // By name (checked against the certificate's DNS name), and by IP with a servername.
   const a = await linked(t, { redis: `rediss://localhost:${tlsPort}`, tls: { ca: certs.ca } });
   const b = await linked(t, { redis: `redis://127.0.0.1:${tlsPort}`, tls: { ca: certs.ca.toString(), servername: 'localhost' } });
-  await waitUntil(() => a.redisStates.includes('up') && b.redisStates.includes('up'), 10000, `both links up (${a.redisStates}; ${b.redisStates})`);
+  // By IP alone: the certificate's IP address is checked.
+  const c = await linked(t, { redis: `rediss://127.0.0.1:${tlsPort}`, tls: { ca: certs.ca } });
+  await waitUntil(() => [a, b, c].every((s) => s.redisStates.includes('up')), 10000, `the links up (${a.redisStates}; ${b.redisStates}; ${c.redisStates})`);
   const [a1, b1] = [await member(a), await member(b)];
   // Both subscribed: a probe from each side arrives on the other.
   await waitUntil(() => {
@@ -80,7 +64,7 @@ test('rediss://: two servers linked through a TLS-only Redis port; each subscrib
   await waitUntil(() => b1.inbox.filter((m) => m.startsWith('m')).length >= count, 10000, 'every publish');
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(b1.inbox.filter((m) => m.startsWith('m')), expected);
-  assert.deepEqual([a.redisStates, b.redisStates], [['up'], ['up']]);
+  assert.deepEqual([a.redisStates, b.redisStates, c.redisStates], [['up'], ['up'], ['up']]);
   a1.close();
   b1.close();
 });

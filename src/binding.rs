@@ -501,9 +501,9 @@ impl NativeServer {
     /// Links the engine to Redis (`pubsub.redis`) for pub/sub across
     /// processes: `addresses` IPs (resolved by JS) with their `ports`, one
     /// server or, with `cluster`, a Redis Cluster's seed nodes; `origin` this
-    /// process's 16-byte tag; `tls_index` (from add_client_tls) and the name the
-    /// nodes' certificates carry, for `rediss://`. REDIS events tell when the
-    /// link is up or down.
+    /// process's 16-byte tag; `tls_index` (from add_client_tls) for `rediss://`,
+    /// with the name the nodes' certificates carry (null: each node's own IP).
+    /// REDIS events tell when the link is up or down.
     #[napi]
     #[allow(clippy::too_many_arguments)]
     pub fn attach_redis(
@@ -531,15 +531,15 @@ impl NativeServer {
         };
         let origin: [u8; lws_engine::redis::ORIGIN_LEN] =
             origin[..].try_into().map_err(|_| Error::from_reason("origin: 16 bytes expected"))?;
-        let tls = match (tls_index, tls_name) {
-            (Some(index), Some(name)) => {
+        let tls = match tls_index {
+            Some(index) => {
                 let config = self.engine.shared().client_tls(index);
                 Some((
                     config.ok_or_else(|| Error::from_reason("attachRedis: no such TLS configuration"))?,
-                    name,
+                    tls_name,
                 ))
             }
-            _ => None,
+            None => None,
         };
         let cfg = lws_engine::redis::RedisConfig {
             target,

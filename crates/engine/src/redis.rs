@@ -21,7 +21,9 @@
 //!   where the slot now is.
 //!
 //! `rediss://`: every connection is a TLS session (rustls, `crate::tls`), to the
-//! name JS gives (the seed URL's host, or `pubsub.tls.servername`).
+//! name JS gives (a seed URL's host name, or `pubsub.tls.servername`) or, when
+//! the seeds are IPs, to each node's own address (a cluster announces its
+//! masters by IP; their certificates name their own).
 //!
 //! At most once: while the link is down, publishes to Redis are dropped and
 //! messages from other processes are missed. Any node's connection failing
@@ -73,8 +75,9 @@ pub struct RedisConfig {
     pub origin: [u8; ORIGIN_LEN],
     /// The largest message accepted from Redis.
     pub max_message: usize,
-    /// `rediss://`: the TLS configuration and the name every node's certificate must carry.
-    pub tls: Option<(Arc<ClientConfig>, String)>,
+    /// `rediss://`: the TLS configuration and the name every node's certificate must
+    /// carry (None: each node's IP address, the one the link connects to).
+    pub tls: Option<(Arc<ClientConfig>, Option<String>)>,
 }
 
 /// What the link tells the worker.
@@ -239,7 +242,8 @@ impl RedisLink {
         registry.register(&mut tcp, token, Interest::READABLE | Interest::WRITABLE)?;
         let stream = match &self.cfg.tls {
             None => Transport::Plain(tcp),
-            Some((config, name)) => Transport::client(tcp, config, name)?,
+            Some((config, Some(name))) => Transport::client(tcp, config, name)?,
+            Some((config, None)) => Transport::client(tcp, config, &addr.ip().to_string())?,
         };
         Ok(RedisConn {
             stream,
