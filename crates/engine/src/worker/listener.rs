@@ -69,9 +69,8 @@ impl Worker {
 
     fn alloc_id(&mut self) -> u32 {
         // The largest id made here (every sequence and worker bit set) is below CLIENT_ID_BIT.
-        const _: () = assert!(
-            (((CLIENT_ID_BIT >> WORKER_BITS) - 1) << WORKER_BITS | (MAX_WORKERS as u32 - 1)) < CLIENT_ID_BIT
-        );
+        const LARGEST: u32 = (((CLIENT_ID_BIT >> WORKER_BITS) - 1) << WORKER_BITS) + (MAX_WORKERS as u32 - 1);
+        const _: () = assert!(LARGEST < CLIENT_ID_BIT);
         loop {
             // Accepted sockets' ids stay below CLIENT_ID_BIT (JS tells the two apart by it).
             self.next_seq = self.next_seq.wrapping_add(1) & ((CLIENT_ID_BIT >> WORKER_BITS) - 1);
