@@ -4,6 +4,7 @@
 #   --wss: against WebSocketServer instead of lws.Server; --js-thread: the engine on the JS thread (threads: 0)
 #   default: every case of 1.*-10.*, and the permessage-deflate groups 12.1, 13.2, 13.3, 13.5
 #   (the whole of 12.*/13.* takes ~15 minutes here: run it with CASES='*')
+# Environment: AB_PORT (default 9301), AB_TIMEOUT (default 1800 s).
 # Needs ../shared/autobahn/setup.sh to have run. Exits non-zero on any failed case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,5 +28,5 @@ for _ in $(seq 50); do
   grep -q "echo server" "/tmp/lws-autobahn-server-$port.log" && break
   sleep 0.1
 done
-AB_AGENT=$agent AB_EXCLUDE='' AB_TIMEOUT=1800 \
+AB_AGENT=$agent AB_EXCLUDE='' AB_TIMEOUT=${AB_TIMEOUT:-1800} \
   bash ../shared/autobahn/run.sh "ws://127.0.0.1:$port" "$cases" "/tmp/lws-autobahn-report-$agent"
