@@ -584,6 +584,31 @@ mod tests {
         assert_eq!(dist_code(32768), (29, 13, 8191));
     }
 
+    /// Fibonacci frequencies make the optimal code deeper than deflate allows: the lengths
+    /// are limited and still form a complete prefix code (Kraft's sum exactly 1).
+    #[test]
+    fn code_lengths_limited() {
+        let mut freq = [0u32; 30];
+        let (mut a, mut b) = (1u32, 1u32);
+        for f in freq.iter_mut() {
+            *f = a;
+            (a, b) = (b, a + b);
+        }
+        for max_len in [7, 15] {
+            let code = Code::build(&freq, max_len);
+            let lens = &code.len[..freq.len()];
+            assert!(lens.iter().all(|&l| (1..=max_len as u8).contains(&l)), "{lens:?}");
+            let kraft: u64 = lens.iter().map(|&l| 1u64 << (15 - l)).sum();
+            assert_eq!(kraft, 1 << 15, "{lens:?}");
+            // more frequent, never longer
+            assert!(lens.windows(2).all(|w| w[0] >= w[1]), "{lens:?}");
+        }
+        // unlimited, the same frequencies would need a 29-bit code
+        let mut a: Vec<u32> = freq.to_vec();
+        minimum_redundancy(&mut a);
+        assert_eq!(a.iter().max(), Some(&29));
+    }
+
     fn round_trip(input: &[u8], level: u32) -> usize {
         let mut z = Vec::new();
         OneShot::default().compress(input, level, 15, &mut z);
