@@ -18,7 +18,7 @@ pub const MAX_INPUT: usize = 16 * 1024;
 
 const MIN_MATCH: usize = 3;
 const MAX_MATCH: usize = 258;
-/// Bytes hashed to find match candidates: as zlib-ng and zlib-rs, 4 (a 3-byte match is
+/// Bytes hashed to find match candidates: 4, as zlib-ng does (a 3-byte match is
 /// seldom worth its distance, and chains of 3-byte strings in text are long).
 const HASHED: usize = 4;
 /// zlib drops 3-byte matches farther than this: they rarely pay for their distance.
@@ -376,7 +376,7 @@ impl OneShot {
         max_chain: usize,
     ) {
         let n = d.len();
-        // Hash of 4 bytes into 2^bits heads, about two per byte of input.
+        // Hash of 4 bytes into 2^bits heads, 2 to 4 per byte of input (up to 32768).
         let bits = (usize::BITS - n.leading_zeros()).clamp(8, 14) + 1;
         self.head.clear();
         self.head.resize(1 << bits, 0);
