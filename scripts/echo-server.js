@@ -2,12 +2,13 @@
 // An echo server for conformance runs: node scripts/echo-server.js [PORT] [--wss] [--js-thread]
 //   default: the core lws.Server; --wss: the ws-compatible WebSocketServer;
 //   --js-thread: the engine on the JS thread's event loop (threads: 0).
-// permessage-deflate is on (with context takeover) unless LWS_DEFLATE=0.
+// permessage-deflate is on (with context takeover) unless LWS_DEFLATE=0; LWS_DEFLATE=no-takeover:
+// lws.Server's default (`perMessageDeflate: true`, no context takeover either way).
 'use strict';
 const lws = require('..');
 
 const port = Number(process.argv.find((a) => /^\d+$/.test(a)) || process.env.PORT || 9001);
-const deflate = process.env.LWS_DEFLATE === '0' ? false : { serverNoContextTakeover: false, clientNoContextTakeover: false };
+const deflate = { '0': false, 'no-takeover': true }[process.env.LWS_DEFLATE] ?? { serverNoContextTakeover: false, clientNoContextTakeover: false };
 const onError = (err) => {
   console.error(err.message);
   process.exit(1);

@@ -4,13 +4,15 @@
 //! Input layout (see fuzz/README.md):
 //!   [0] bit 0: context takeover (one inflater kept across messages) instead of a
 //!       shared inflater reset for every message; bit 1: also round-trip;
+//!       bits 2-3: the window for no context takeover (9, 11, 13 or 15 bits);
 //!       bits 4-7: compression level (capped at 9)
 //!   [1] limit = [1] * 64 bytes (255 => 1 MiB)
 //!   [..] messages, each a u16 little-endian length and that many bytes (a short
 //!        last one takes what is left).
 //!
 //! Each message is (1) inflated as a client's compressed message; (2) when bit 1
-//! is set, compressed with the server's compressor and inflated back; (3) offered as
+//! is set, compressed as the server does (without context takeover, the one-shot
+//! encoder where it applies) and inflated back; (3) offered as
 //! a `Sec-WebSocket-Extensions` value to `negotiate`.
 //! Invariants, besides "no panic" and no runaway memory:
 //! - an inflated message never exceeds the limit (1009 instead);
@@ -22,6 +24,7 @@
 use flate2::{Compress, Decompress};
 use libfuzzer_sys::fuzz_target;
 use lws_proto::deflate::{self, Agreed, ConnInflater, DeflateConfig};
+use lws_proto::deflate_oneshot::{self, OneShot};
 use lws_proto::protocol::reader::Inflate;
 use lws_proto::protocol::ProtocolError;
 
@@ -51,6 +54,7 @@ fuzz_target!(|input: &[u8]| {
     }
     let takeover = input[0] & 1 != 0;
     let round_trip = input[0] & 2 != 0;
+    let window_bits = 9 + ((input[0] >> 2) & 3) * 2;
     let level = (input[0] >> 4).min(9) as u32;
     let limit: u64 = if input[1] == 255 { 1 << 20 } else { input[1] as u64 * 64 };
     let msgs = messages(&input[2..]);
@@ -79,12 +83,17 @@ fuzz_target!(|input: &[u8]| {
         let mut compressor: Compress = deflate::new_compressor(&a, level);
         let mut peer_own: Option<Box<Decompress>> = None;
         let mut peer_shared = deflate::new_inflater();
+        let mut oneshot = OneShot::default();
         let mut buf = Vec::new();
         for m in &msgs {
-            if !takeover {
-                compressor.reset();
+            if !takeover && deflate_oneshot::applies(level, m.len()) {
+                oneshot.compress(m, level, window_bits, &mut buf);
+            } else {
+                if !takeover {
+                    compressor.reset();
+                }
+                deflate::compress_message(&mut compressor, m, &mut buf);
             }
-            deflate::compress_message(&mut compressor, m, &mut buf);
             let mut peer =
                 ConnInflater { own: &mut peer_own, shared: &mut peer_shared, reset_each_message: !takeover };
             let mut back = Vec::new();

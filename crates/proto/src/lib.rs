@@ -9,6 +9,7 @@
 
 pub mod client_handshake;
 pub mod deflate;
+pub mod deflate_oneshot;
 pub mod handshake;
 pub mod protocol;
 pub mod redis_cluster;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{flag, Conn, Phase};
 use crate::events::{Event, EventSink};
 use lws_proto::deflate::{self, Agreed, ConnInflater, DeflateConfig};
+use lws_proto::deflate_oneshot::{self, OneShot};
 use lws_proto::protocol::close::encode_close_payload;
 use lws_proto::protocol::{
     encode_head, write_frame, Opcode, ReaderEvent, ReaderLimits, MAX_HEADER_LEN, MAX_PAYLOAD_LENGTH,
@@ -35,23 +36,35 @@ impl SocketDeflate {
 }
 
 /// permessage-deflate without context takeover, one set per worker: one
-/// inflater for all sockets and one compressor per window size, reset for
-/// every message; and the buffer messages are compressed into.
+/// inflater for all sockets; the one-shot encoder for messages up to 16 KiB
+/// (levels 4-9) and one zlib-rs compressor per window size for the others,
+/// reset for every message; and the buffer messages are compressed into.
 pub struct SharedCodecs {
     inflater: flate2::Decompress,
+    oneshot: OneShot,
     compressors: [Option<Box<flate2::Compress>>; 16],
     buf: Vec<u8>,
 }
 
 impl SharedCodecs {
     pub fn new() -> Self {
-        SharedCodecs { inflater: deflate::new_inflater(), compressors: Default::default(), buf: Vec::new() }
+        SharedCodecs {
+            inflater: deflate::new_inflater(),
+            oneshot: OneShot::default(),
+            compressors: Default::default(),
+            buf: Vec::new(),
+        }
     }
 
-    /// Deflates `data` with the worker's compressor for `agreed`'s window, reset
-    /// first: the output depends on nothing but the message, so any socket
-    /// without context takeover and the same window may be sent it.
+    /// Deflates `data` alone (the one-shot encoder, or the worker's compressor
+    /// for `agreed`'s window, reset first): the output depends on nothing but the
+    /// message, so any socket without context takeover and the same window may
+    /// be sent it.
     fn compress_alone(&mut self, agreed: &Agreed, level: u32, data: &[u8]) -> &[u8] {
+        if deflate_oneshot::applies(level, data.len()) {
+            self.oneshot.compress(data, level, agreed.server_window_bits, &mut self.buf);
+            return &self.buf;
+        }
         let slot = &mut self.compressors[agreed.server_window_bits as usize];
         let c = slot.get_or_insert_with(|| Box::new(deflate::new_compressor(agreed, level)));
         c.reset();
