@@ -89,6 +89,27 @@ async function moveSlot(cluster, from, to, key) {
   await eventually(async () => masterOf(to.port, key).port === to.port && masterOf(from.port, key).port === to.port, 10000, 'the slot on its new master');
 }
 
+/**
+ * After a slot move: `count` publishes (each `after I` + `pad`), a few at a time, reach the
+ * listener once each and in order behind 'before'; the links stay up, and the old master
+ * `from` answered MOVED at least once. Closes both clients.
+ */
+async function publishAfterMove({ speaker, listener, topic, count, pad, links, from }) {
+  for (let i = 0; i < count; i++) {
+    speaker.send(`pub ${topic} after ${i}${pad}`);
+    if (i % 5 === 4) await new Promise((r) => setTimeout(r, 1));
+  }
+  const after = Array.from({ length: count }, (_, i) => `after ${i}${pad}`);
+  await waitUntil(() => listener.inbox.length >= count + 1, 10000, 'the publishes after the move');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(listener.inbox, ['before', ...after], 'each once, in order');
+  assert.deepEqual(links.map((p) => p.states()), links.map(() => ['up']), 'the links stayed up');
+  const moved = /errorstat_MOVED:count=(\d+)/.exec(cli(from.port, 'INFO', 'errorstats'));
+  assert.ok(moved && Number(moved[1]) >= 1, 'the old master answered MOVED');
+  listener.close();
+  speaker.close();
+}
+
 /** Topics whose channels (lws:TOPIC) land on every master. */
 function topicsOnEveryMaster(cluster) {
   const byMaster = new Map();
@@ -168,21 +189,7 @@ for (const { title, setup } of transports) {
 
     // In bursts a millisecond apart: some publishes are still on their way to the old master
     // (to be answered MOVED) when later ones already go to the new one; order must hold.
-    const count = 60;
-    const pad = 'x'.repeat(20000);
-    for (let i = 0; i < count; i++) {
-      speaker.send(`pub ${topic} after ${i} ${pad}`);
-      if (i % 5 === 4) await new Promise((r) => setTimeout(r, 1));
-    }
-    const after = Array.from({ length: count }, (_, i) => `after ${i} ${pad}`);
-    await waitUntil(() => listener.inbox.length >= count + 1, 10000, 'the publishes after the move');
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(listener.inbox, ['before', ...after], 'each once, in order');
-    assert.deepEqual([sub, publisher].map((p) => p.states()), [['up'], ['up']], 'the links stayed up');
-    const moved = /errorstat_MOVED:count=(\d+)/.exec(cli(from.port, 'INFO', 'errorstats'));
-    assert.ok(moved && Number(moved[1]) >= 1, 'the old master answered MOVED');
-    listener.close();
-    speaker.close();
+    await publishAfterMove({ speaker, listener, topic, count: 60, pad: ` ${'x'.repeat(20000)}`, links: [sub, publisher], from });
   });
 
   test(`${title}: a slot moved to a master added since (a fourth, on its own IP): the links reach it there`, { timeout: 120000 }, async (t) => {
@@ -203,20 +210,7 @@ for (const { title, setup } of transports) {
     const fourth = await cluster.addMaster('127.0.0.4');
     await moveSlot(cluster, from, fourth, `lws:${topic}`);
     await eventually(async () => shardSubscribers(fourth.port, `lws:${topic}`) === 1, 10000, 'the subscriber followed the slot to the fourth master');
-    const count = 30;
-    for (let i = 0; i < count; i++) {
-      speaker.send(`pub ${topic} after ${i}`);
-      if (i % 5 === 4) await new Promise((r) => setTimeout(r, 1));
-    }
-    const after = Array.from({ length: count }, (_, i) => `after ${i}`);
-    await waitUntil(() => listener.inbox.length >= count + 1, 10000, 'the publishes after the move');
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(listener.inbox, ['before', ...after], 'each once, in order');
-    assert.deepEqual([sub, publisher].map((p) => p.states()), [['up'], ['up']], 'the links stayed up');
-    const moved = /errorstat_MOVED:count=(\d+)/.exec(cli(from.port, 'INFO', 'errorstats'));
-    assert.ok(moved && Number(moved[1]) >= 1, 'the old master answered MOVED');
-    listener.close();
-    speaker.close();
+    await publishAfterMove({ speaker, listener, topic, count: 30, pad: '', links: [sub, publisher], from });
   });
 
   test(`${title}: a master killed: "redis" reports it down, local delivery goes on; started again, publishing resumes`, { timeout: 120000 }, async (t) => {
