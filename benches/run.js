@@ -211,6 +211,16 @@ function statTicks(file) {
   }
 }
 
+/** A thread's CPU time in ticks (1/CLK_TCK s) from its schedstat, which counts nanoseconds:
+ * a JS thread that works 1 ms per second would read 0 or 10 ms in /proc's stat. */
+function threadTicks(pid, tid) {
+  try {
+    return (Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) * CLK_TCK) / 1e9;
+  } catch {
+    return statTicks(`/proc/${pid}/task/${tid}/stat`);
+  }
+}
+
 function cpuSample(serverPid, loadgenPid) {
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   // user + nice + system: time charged to tasks. irq/softirq (loopback packet processing, caused
@@ -220,9 +230,9 @@ function cpuSample(serverPid, loadgenPid) {
     busy: line[0] + line[1] + line[2],
     softirq: line[5] + line[6],
     server: statTicks(`/proc/${serverPid}/stat`),
-    serverMain: statTicks(`/proc/${serverPid}/task/${serverPid}/stat`),
+    serverMain: threadTicks(serverPid, serverPid),
     loadgen: loadgenPid ? statTicks(`/proc/${loadgenPid}/stat`) : 0,
-    loadgenMain: loadgenPid ? statTicks(`/proc/${loadgenPid}/task/${loadgenPid}/stat`) : 0,
+    loadgenMain: loadgenPid ? threadTicks(loadgenPid, loadgenPid) : 0,
   };
 }
 

