@@ -157,6 +157,41 @@ test('topics: strings and bytes name the same topic; getTopics gives UTF-8 names
   ws.close();
 });
 
+test('publish takes every payload form, small (copied in place) and large (by reference), text and binary, byte for byte', { timeout: 30000 }, async (t) => {
+  const server = await chatServer(t);
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+  const got = [];
+  ws.on('message', (data, isBinary) => got.push({ data: Buffer.from(data), isBinary }));
+  await within(5000, 'open', (done, fail) => { ws.on('open', done); ws.on('error', fail); });
+  await waitUntil(() => server._sockets.size === 1, 5000, 'the socket');
+  const [socket] = server._sockets.values();
+  const topic = 'naïve ☃'; // not ASCII: its UTF-8 bytes are the topic
+  assert.equal(server.subscribe(socket, topic), true);
+  const big = Buffer.alloc(200 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+  const bytes = Uint8Array.from([0, 1, 2, 255]);
+  const sent = [
+    ['héllo ☃ wörld', false],
+    ['x'.repeat(70 * 1024) + '☃', false], // a string over the in-place limit
+    [bytes, true],
+    [bytes.buffer, true],
+    [new DataView(bytes.buffer, 1, 2), true],
+    [big, true],
+    [big.subarray(5, 100), true],
+    [Buffer.alloc(0), true],
+  ];
+  for (const [data, binary] of sent) assert.equal(server.publish(Buffer.from(topic), data, binary), true);
+  assert.equal(server.publish('nobody here', 'x'), false);
+  await waitUntil(() => got.length === sent.length, 10000, 'every publish');
+  const asBytes = (data) => (typeof data === 'string' ? Buffer.from(data) : ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data));
+  got.forEach((m, i) => {
+    assert.equal(m.isBinary, sent[i][1], `message ${i} type`);
+    assert.ok(m.data.equals(asBytes(sent[i][0])), `message ${i} bytes`);
+  });
+  assert.throws(() => server.publish(topic, 42), TypeError);
+  ws.close();
+});
+
 test('WebSocketServer: ws.subscribe / wss.publish (lws extensions), from the connection event on', async (t) => {
   const { WebSocketServer } = require('..');
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...ENGINE_OPTIONS });

@@ -5,7 +5,7 @@
 // synchronous queries and to tell the engine's Redis link which topics this
 // process wants (pubsub.redis).
 
-const { Command, FLAG_BINARY } = require('./wire');
+const { Command, FLAG_BINARY, STASH_MIN } = require('./wire');
 const { idOf, kExtras, extrasOf, topicsOf } = require('./socket');
 const { toBytes, isOwnOpenSocket } = require('./arguments');
 
@@ -21,6 +21,15 @@ function topicKey(topic) {
   const bytes = toBytes(topic);
   if (bytes === null) throw new TypeError('A topic is a string, a Buffer, a TypedArray or an ArrayBuffer');
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+/** A large publish's payload head: the socket id to skip, the topic's length and bytes. */
+function publishHead(skip, key) {
+  const head = Buffer.allocUnsafe(6 + key.length);
+  head.writeUInt32LE(skip, 0);
+  head.writeUInt16LE(key.length, 4);
+  head.latin1Write(key, 6);
+  return head;
 }
 
 function topicName(key) {
@@ -97,17 +106,18 @@ class PubSub {
     // With Redis, other processes may have subscribers: the engine forwards it there.
     if (subscribers === undefined && !this.options.pubsub) return false;
     const skip = options && options.skip ? idOf(options.skip) : 0;
-    const message = typeof data === 'string' ? Buffer.from(data) : toBytes(data);
+    const message = typeof data === 'string' ? data : toBytes(data);
     if (message === null) throw new TypeError('publish() takes a Buffer, TypedArray, ArrayBuffer, DataView or string');
-    const topicBytes = Buffer.from(key, 'latin1');
-    if (topicBytes.length > 0xffff) throw new RangeError('A topic must be at most 65535 bytes');
-    const head = Buffer.allocUnsafe(6);
-    head.writeUInt32LE(skip, 0);
-    head.writeUInt16LE(topicBytes.length, 4);
-    this._commands.bytes(Command.PUBLISH, binary ? FLAG_BINARY : 0, 0, 0, Buffer.concat([head, topicBytes, message]));
+    if (key.length > 0xffff) throw new RangeError('A topic must be at most 65535 bytes');
+    const flags = binary ? FLAG_BINARY : 0;
+    const size = typeof message === 'string' ? Buffer.byteLength(message) : message.length;
+    // Small messages are copied into the command buffer as they are; a large one goes as one
+    // payload that the engine takes by reference (stashed).
+    if (size < STASH_MIN) this._commands.publish(flags, skip, key, message);
+    else this._commands.bytes(Command.PUBLISH, flags, 0, 0, Buffer.concat([publishHead(skip, key), typeof message === 'string' ? Buffer.from(message) : message]));
     const deliveries = subscribers === undefined ? 0 : subscribers.size - (skip !== 0 && topicsOf(options.skip) !== null && topicsOf(options.skip).has(key) ? 1 : 0);
     this._counters.messagesOut += deliveries;
-    this._counters.bytesOut += deliveries * message.length;
+    this._counters.bytesOut += deliveries * size;
     this._engine.schedule();
     return true;
   }

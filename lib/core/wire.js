@@ -284,6 +284,34 @@ class CommandWriter {
     return len;
   }
 
+  /**
+   * A PUBLISH record (`u32` socket id to skip, `u16` topic length, the topic, the message),
+   * written in place: `key` is the topic's latin1 form, `message` a string (UTF-8) or bytes
+   * under STASH_MIN (larger ones go as one stashed payload: `bytes`).
+   */
+  publish(flags, skip, key, message) {
+    const messageLen = typeof message === 'string' ? Buffer.byteLength(message) : message.length;
+    const len = 6 + key.length + messageLen;
+    this.ensure(RECORD_HEADER + len);
+    this.header(Command.PUBLISH, flags, 0, 0, len, 0);
+    const b = this.buf;
+    let p = this.len;
+    b[p] = skip;
+    b[p + 1] = skip >>> 8;
+    b[p + 2] = skip >>> 16;
+    b[p + 3] = skip >>> 24;
+    b[p + 4] = key.length;
+    b[p + 5] = key.length >>> 8;
+    p += 6;
+    p += b.latin1Write(key, p);
+    if (typeof message === 'string') p += b.utf8Write(message, p);
+    else {
+      b.set(message, p);
+      p += messageLen;
+    }
+    this.len = p;
+  }
+
   /** A record whose payload is a string, encoded as UTF-8 in place. */
   string(kind, flags, code, id, str) {
     if (str === lastText.string && lastText.source === lent.buffer && lent.buffer !== null) {
