@@ -240,10 +240,10 @@ impl RedisLink {
         announced: Option<Vec<u8>>,
     ) -> io::Result<usize> {
         if let Some(index) = self.nodes.iter().position(|n| n.addr == addr) {
-            // A seed, met by IP: its name now finds it when a MOVED gives the name.
-            let node = &mut self.nodes[index];
-            if node.announced.is_none() {
-                node.announced = announced;
+            // A seed met by IP, or a node renamed since: the slot map's name finds it
+            // when a MOVED gives that name.
+            if announced.is_some() {
+                self.nodes[index].announced = announced;
             }
             return Ok(index);
         }
