@@ -8,7 +8,9 @@
 // started again; a replica taking over. Each also on a cluster whose nodes speak TLS only
 // (rediss:// seeds, client certificates, TLS on the cluster bus and to replicas), with what
 // a certificate the link refuses, or none, gives there, and masters on three IPs with a
-// certificate each.
+// certificate each. All but the replica's also on clusters that announce their nodes by
+// hostname (Redis 7's cluster-preferred-endpoint-type hostname), over TCP and over TLS with
+// certificates that name only that hostname.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -17,22 +19,23 @@ const { spawn } = require('node:child_process');
 const WebSocket = require('ws');
 const { within, waitUntil } = require('./helpers/wait');
 const { Server } = require('..');
-const { needRedis, startCluster, clusterOk, masterOf, cli, eventually, makeCertificates } = require('./helpers/redis');
+const { needRedis, startCluster, clusterOk, masterOf, cli, eventually, makeCertificates, redisCommand } = require('./helpers/redis');
 
 /**
  * The two ways to the cluster: plain TCP, and TLS only, where lws (`pubsub.tls`) trusts the
  * test CA and shows a client certificate, as every node asks for one (Redis's default).
  * `setup(t)` gives startCluster's options and the lws processes' `pubsub.tls`.
  */
+const tlsSetup = (t, options = {}) => {
+  const certs = makeCertificates(t);
+  return { certs, options: { certs, ...options }, tls: { ca: String(certs.ca), cert: String(certs.client.cert), key: String(certs.client.key) } };
+};
 const transports = [
   { title: 'Redis Cluster', setup: () => ({ options: {}, tls: undefined }) },
-  {
-    title: 'Redis Cluster over TLS',
-    setup: (t) => {
-      const certs = makeCertificates(t);
-      return { certs, options: { certs }, tls: { ca: String(certs.ca), cert: String(certs.client.cert), key: String(certs.client.key) } };
-    },
-  },
+  { title: 'Redis Cluster over TLS', setup: (t) => tlsSetup(t) },
+  // The nodes announced as `localhost` (each on its own port; the IP only in the slot map's metadata).
+  { title: 'Redis Cluster announcing hostnames', setup: () => ({ options: { hostname: 'localhost' }, tls: undefined }) },
+  { title: 'Redis Cluster over TLS announcing hostnames', setup: (t) => tlsSetup(t, { hostname: 'localhost' }) },
 ];
 
 /** An lws process on the cluster (fixtures/redis-cluster-node.js); its output lines are kept. */
@@ -122,15 +125,22 @@ function topicsOnEveryMaster(cluster) {
 }
 
 for (const { title, setup } of transports) {
-  const secure = title.endsWith('TLS');
+  const secure = title.includes('TLS');
+  const byHostname = title.endsWith('hostnames');
 
   test(`${title}: sharded pub/sub across two lws processes, each subscriber gets each publish exactly once`, { timeout: 90000 }, async (t) => {
     if (!needRedis(t)) return;
     const { options, tls } = setup(t);
     const cluster = await startCluster(t, options);
     const topics = topicsOnEveryMaster(cluster);
+    if (byHostname) {
+      const slots = await redisCommand(cluster.nodes[0].port, 'CLUSTER', 'SLOTS');
+      assert.equal(slots.match(/\$9\r\nlocalhost\r\n/g)?.length, 3, `CLUSTER SLOTS names the 3 masters localhost: ${JSON.stringify(slots)}`);
+    }
     // Each process is given one seed only: it finds the other masters in the slot map. Over
-    // TLS, a's seed is named (its name checked against every node's certificate), b's an IP.
+    // TLS, a's seed is named (its name checked against every node's certificate announced by
+    // IP), b's an IP (each node checked against its own; on a cluster announcing hostnames, b's
+    // seeds are named too, as the certificates name nothing else).
     const first = secure ? cluster.seeds[0].replace('127.0.0.1', 'localhost') : cluster.seeds[0];
     const [a, b] = [await lwsProcess(t, [first], tls), await lwsProcess(t, [cluster.seeds[2], cluster.seeds[1]], tls)];
     const [a1, a2, b1] = [await client(a, topics), await client(a, topics), await client(b, topics)];
@@ -192,6 +202,9 @@ for (const { title, setup } of transports) {
     await publishAfterMove({ speaker, listener, topic, count: 60, pad: ` ${'x'.repeat(20000)}`, links: [sub, publisher], from });
   });
 
+  // Announcing hostnames, the fourth is `localhost` too, though only on 127.0.0.4: the links
+  // reach it at the IP beside the name (DNS would say 127.0.0.1); the publisher's MOVED names a
+  // hostname and port it has not met, so its publishes wait for the slot map.
   test(`${title}: a slot moved to a master added since (a fourth, on its own IP): the links reach it there`, { timeout: 120000 }, async (t) => {
     if (!needRedis(t)) return;
     const { options, tls } = setup(t);
@@ -250,7 +263,7 @@ for (const { title, setup } of transports) {
     for (const ws of [a1, a2, b1]) ws.close();
   });
 
-  test(`${title} with replicas: a master killed, its replica takes over, the link re-maps the slots to it`, { timeout: 120000 }, async (t) => {
+  if (!byHostname) test(`${title} with replicas: a master killed, its replica takes over, the link re-maps the slots to it`, { timeout: 120000 }, async (t) => {
     if (!needRedis(t)) return;
     const { options, tls } = setup(t);
     const cluster = await startCluster(t, { ...options, masters: 3, replicas: 1 });
@@ -341,6 +354,44 @@ test('Redis Cluster over TLS, masters on three IPs, each certificate naming its 
   assert.deepEqual([a.states(), b.states()], [['up'], ['up']]);
   a1.close();
   b1.close();
+});
+
+test('Redis Cluster over TLS announcing hostnames: each node checked against the name it is announced by, or pubsub.tls.servername when given', { timeout: 90000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const { options, tls } = transports[3].setup(t);
+  const cluster = await startCluster(t, options);
+  const [byIp, byName] = [cluster.nodes[0].port, cluster.nodes[0].port].map((port, i) => `rediss://${i ? 'localhost' : '127.0.0.1'}:${port}`);
+  const link = (seed, pubsubTls = tls) => {
+    const server = new Server({ pubsub: { redis: [seed], tls: pubsubTls } });
+    t.after(() => new Promise((resolve) => server.close(resolve)));
+    server.states = [];
+    server.on('redis', (state, err) => server.states.push(err ? `${state} ${err.message}` : state));
+    return server;
+  };
+  // The certificates name localhost only: a seed given by IP is checked against its IP, unless
+  // a servername is given.
+  const ipSeed = link(byIp);
+  const ipSeedNamed = link(byIp, { ...tls, servername: 'localhost' });
+  await waitUntil(() => ipSeed.states.length && ipSeedNamed.states.length, 10000, 'both links told their state');
+  assert.deepEqual(ipSeedNamed.states, ['up']);
+  assert.equal(ipSeed.states.length, 1);
+  assert.match(ipSeed.states[0], new RegExp(`^down Redis: 127\\.0\\.0\\.1:${cluster.nodes[0].port}: TLS: invalid peer certificate: certificate not valid for name "127\\.0\\.0\\.1"`));
+
+  // A master announced by a name its certificate lacks: refused by a link that checks the
+  // announced name (its seed, a node announced as localhost, passes), taken by one given a
+  // servername.
+  const renamed = cluster.nodes[1];
+  cli(renamed.port, 'CONFIG', 'SET', 'cluster-announce-hostname', 'lws-elsewhere.test');
+  await eventually(async () => (await redisCommand(cluster.nodes[0].port, 'CLUSTER', 'SLOTS')).includes('lws-elsewhere.test'), 10000, 'the new name in the seed\'s slot map');
+  const misnamed = link(byName);
+  const given = link(byIp, { ...tls, servername: 'localhost' });
+  await waitUntil(() => misnamed.states.length && given.states.length, 10000, 'both links told their state');
+  // Reconnecting (every second) changes nothing, and says nothing more.
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.deepEqual(given.states, ['up']);
+  assert.equal(misnamed.states.length, 1, JSON.stringify(misnamed.states));
+  assert.match(misnamed.states[0], new RegExp(`^down Redis: 127\\.0\\.0\\.1:${renamed.port}: TLS: invalid peer certificate: certificate not valid for name "lws-elsewhere\\.test"; certificate is only valid for DnsName\\("localhost"\\)$`));
+  assert.deepEqual([ipSeed.states.length, ipSeedNamed.states], [1, ['up']], 'the first links said nothing more');
 });
 
 test('pubsub.redis as a list: each URL is checked, one set of credentials, 1 to 64 nodes', () => {

@@ -502,7 +502,8 @@ impl NativeServer {
     /// processes: `addresses` IPs (resolved by JS) with their `ports`, one
     /// server or, with `cluster`, a Redis Cluster's seed nodes; `origin` this
     /// process's 16-byte tag; `tls_index` (from add_client_tls) for `rediss://`,
-    /// with the name the nodes' certificates carry (null: each node's own IP).
+    /// with `pubsub.tls.servername` (checked on every node) and the first seed's
+    /// host name (null: an IP), checked where a node is not announced by hostname.
     /// REDIS events tell when the link is up or down.
     #[napi]
     #[allow(clippy::too_many_arguments)]
@@ -516,7 +517,8 @@ impl NativeServer {
         prefix: String,
         origin: BufferSlice<'_>,
         tls_index: Option<u32>,
-        tls_name: Option<String>,
+        tls_servername: Option<String>,
+        tls_seed_name: Option<String>,
     ) -> Result<()> {
         let mut nodes = Vec::with_capacity(addresses.len());
         for (address, port) in addresses.iter().zip(&ports) {
@@ -536,7 +538,11 @@ impl NativeServer {
                 let config = self.engine.shared().client_tls(index);
                 Some((
                     config.ok_or_else(|| Error::from_reason("attachRedis: no such TLS configuration"))?,
-                    tls_name,
+                    match (tls_servername, tls_seed_name) {
+                        (Some(name), _) => lws_engine::redis::TlsName::Given(name),
+                        (None, Some(name)) => lws_engine::redis::TlsName::Seed(name),
+                        (None, None) => lws_engine::redis::TlsName::Own,
+                    },
                 ))
             }
             None => None,

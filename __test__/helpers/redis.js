@@ -70,10 +70,10 @@ const reach = new Map();
 /** One RESP command on a fresh connection; resolves with the raw reply (its first chunk). */
 function redisCommand(port, ...args) {
   return within(5000, `redis ${args[0]}`, (done, fail) => {
-    const { host = '127.0.0.1', tls: certs } = reach.get(port) ?? {};
+    const { host = '127.0.0.1', tls: certs, servername } = reach.get(port) ?? {};
     const hello = () => socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
     const socket = certs
-      ? tls.connect({ port, host, ca: certs.ca, ...certs.client }, hello)
+      ? tls.connect({ port, host, servername, ca: certs.ca, ...certs.client }, hello)
       : net.connect(port, host, hello);
     socket.once('data', (d) => { done(String(d)); socket.destroy(); });
     socket.on('error', fail);
@@ -83,16 +83,17 @@ function redisCommand(port, ...args) {
 /**
  * A redis-server on `host`:`port` (no persistence), killed after the test; `extra` arguments
  * appended. With `certs` (makeCertificates), `port` is its TLS port and it has no other
- * (`--port 0`), its certificate `certificate` (.pem and .key); it asks clients for a
- * certificate (Redis's default), unless `extra` says otherwise.
+ * (`--port 0`), its certificate `certificate` (.pem and .key), which names `servername` if
+ * given (else `host`); it asks clients for a certificate (Redis's default), unless `extra`
+ * says otherwise.
  */
-async function startRedis(t, port, extra = [], { host = '127.0.0.1', certs = null, certificate = 'server' } = {}) {
+async function startRedis(t, port, extra = [], { host = '127.0.0.1', certs = null, certificate = 'server', servername = undefined } = {}) {
   const listen = certs
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', certs.file(`${certificate}.pem`),
       '--tls-key-file', certs.file(`${certificate}.key`), '--tls-ca-cert-file', certs.file('ca.pem')]
     : ['--port', String(port)];
   if (certs || host !== '127.0.0.1') {
-    reach.set(port, { host, tls: certs });
+    reach.set(port, { host, tls: certs, servername });
     t.after(() => reach.delete(port));
   }
   const child = spawn('redis-server', [...listen, '--bind', host, '--save', '', '--appendonly', 'no', ...extra], { stdio: 'ignore' });
@@ -153,23 +154,30 @@ async function clusterPorts(n) {
  * of the CA), to the other nodes on the cluster bus (port + 10000) and to its replicas;
  * `seeds` are then rediss:// URLs. With `hosts` (loopback IPs: 127.0.0.2...), node i is on
  * hosts[i % hosts.length] (and announced so), and over TLS its certificate names that IP only.
+ * With `hostname`, every node announces that hostname (`cluster-announce-hostname`, with
+ * `cluster-preferred-endpoint-type hostname`: CLUSTER SLOTS and MOVED name it, the IP beside it
+ * in the slot map's metadata); over TLS every certificate then names that hostname only
+ * (`DNS:` alone), and the seeds on 127.0.0.1 give it instead of the IP.
  * `addMaster(host)` starts one more node, a master of no slot known to every node.
  */
-async function startCluster(t, { masters = 3, replicas = 0, certs = null, hosts = null } = {}) {
+async function startCluster(t, { masters = 3, replicas = 0, certs = null, hosts = null, hostname = null } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-redis-cluster-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const ports = await clusterPorts(masters * (1 + replicas));
   const issued = new Set();
+  const certificate = (host) => (hostname ? `node-${hostname}` : hosts ? `node-${host}` : 'server');
   const makeNode = (port, host) => {
-    if (hosts && certs && !issued.has(host)) {
-      certs.issue(`node-${host}`, `IP:${host}`);
-      issued.add(host);
+    if (certs && (hosts || hostname) && !issued.has(certificate(host))) {
+      certs.issue(certificate(host), hostname ? `DNS:${hostname}` : `IP:${host}`);
+      issued.add(certificate(host));
     }
     const node = { host, port, child: null, exited: null };
     node.start = async () => {
       const started = await startRedis(t, port, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
         '--cluster-node-timeout', '1000', '--dir', dir, ...(certs ? ['--tls-cluster', 'yes', '--tls-replication', 'yes'] : []),
-        ...(hosts ? ['--cluster-announce-ip', host] : [])], { host, certs, certificate: hosts ? `node-${host}` : 'server' });
+        ...(hosts ? ['--cluster-announce-ip', host] : []),
+        ...(hostname ? ['--cluster-announce-hostname', hostname, '--cluster-preferred-endpoint-type', 'hostname'] : [])],
+      { host, certs, certificate: certificate(host), servername: hostname ?? undefined });
       Object.assign(node, started);
     };
     return node;
@@ -200,7 +208,8 @@ async function startCluster(t, { masters = 3, replicas = 0, certs = null, hosts 
     await eventually(async () => nodes.every((n) => cli(n.port, 'CLUSTER', 'NODES').split('\n').length === nodes.length), 20000, 'the new node known to every node');
     return node;
   };
-  return { nodes, dir, addMaster, seeds: nodes.map((n) => `${certs ? 'rediss' : 'redis'}://${n.host}:${n.port}`) };
+  const seedHost = (n) => (certs && hostname && n.host === '127.0.0.1' ? hostname : n.host);
+  return { nodes, dir, addMaster, seeds: nodes.map((n) => `${certs ? 'rediss' : 'redis'}://${seedHost(n)}:${n.port}`) };
 }
 
 /** Waits until every running node says cluster_state:ok and knows every slot. */

@@ -100,7 +100,8 @@ class CoreServer extends EventEmitter {
         return;
       }
       this._engine.native.attachRedis(found.map((f) => f.address), nodes.map((n) => n.port), cluster,
-        username ?? null, password ?? null, prefix, require('crypto').randomBytes(16), tlsIndex, tls?.servername ?? null);
+        username ?? null, password ?? null, prefix, require('crypto').randomBytes(16), tlsIndex,
+        tls?.servername ?? null, tls?.seedName ?? null);
       for (const key of this._topics.keys()) this._commands.bytes(Command.REDIS_SUBSCRIBE, 0, 0, 0, Buffer.from(key, 'latin1'));
       this._engine.schedule();
     });

@@ -62,10 +62,11 @@ const MAX_REDIS_SEEDS = 64;
 /**
  * `pubsub.redis` (and `pubsub.tls`) as the engine wants them: { host, port (the first node),
  * nodes, cluster, username, password, tls } where `tls` is null or Node-style TLS options
- * with the `servername` every node's certificate must carry: `pubsub.tls.servername`, or the
- * first URL's host when it is a name (the masters a cluster announces are IPs, so that name is
- * checked on every one); none when that host is an IP: each node's certificate is then checked
- * against its own IP (as ioredis and redis-rs check a cluster's nodes).
+ * with `servername` (`pubsub.tls.servername`: every node's certificate must carry it) and
+ * `seedName`, the first URL's host when it is a name: checked on the seeds and on the nodes a
+ * cluster announces by IP. Without either, each node's certificate is checked against its own
+ * IP (as ioredis and redis-rs check a cluster's nodes); a node announced by hostname, against
+ * that hostname (as ioredis does) unless `servername` is given.
  */
 function redisTargets(redis, tlsOptions) {
   const cluster = Array.isArray(redis);
@@ -74,8 +75,8 @@ function redisTargets(redis, tlsOptions) {
   if (credentials.size > 1) throw new TypeError('pubsub.redis: the cluster nodes\' URLs give different credentials (one user and password serve the whole cluster)');
   if (new Set(nodes.map((n) => n.secure)).size > 1) throw new TypeError('pubsub.redis: mixes redis:// and rediss:// URLs (one cluster, one transport)');
   const auth = nodes.find((n) => n.password !== undefined) || {};
-  const servername = tlsOptions?.servername ?? (net.isIP(nodes[0].host) ? undefined : nodes[0].host);
-  const tls = nodes[0].secure || tlsOptions !== undefined ? { ...tlsOptions, servername } : null;
+  const seedName = net.isIP(nodes[0].host) ? undefined : nodes[0].host;
+  const tls = nodes[0].secure || tlsOptions !== undefined ? { ...tlsOptions, seedName } : null;
   return { host: nodes[0].host, port: nodes[0].port, nodes: nodes.map(({ host, port }) => ({ host, port })), cluster, username: auth.username, password: auth.password, tls };
 }
 

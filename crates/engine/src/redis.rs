@@ -20,10 +20,16 @@
 //!   the channel itself) makes the link ask for the map again and subscribe
 //!   where the slot now is.
 //!
-//! `rediss://`: every connection is a TLS session (rustls, `crate::tls`), to the
-//! name JS gives (a seed URL's host name, or `pubsub.tls.servername`) or, when
-//! the seeds are IPs, to each node's own address (a cluster announces its
-//! masters by IP; their certificates name their own).
+//! Nodes a cluster announces by hostname (`cluster-preferred-endpoint-type
+//! hostname`) are reached at the IP the slot map lists beside the name: the
+//! link never waits on DNS. A `MOVED` naming a hostname goes to the known node
+//! of that name and port; to an unknown one, the publishes for that slot wait
+//! for the slot map, asked again of the node that answered `MOVED`.
+//!
+//! `rediss://`: every connection is a TLS session (rustls, `crate::tls`). The
+//! name checked: `pubsub.tls.servername` if given, on every node; else the
+//! hostname a node is announced by; else the first seed URL's host name, or,
+//! when the seeds are IPs, each node's own IP (`TlsName`).
 //!
 //! At most once: while the link is down, publishes to Redis are dropped and
 //! messages from other processes are missed. Any node's connection failing
@@ -54,6 +60,8 @@ pub const ORIGIN_LEN: usize = 16;
 const BINARY: u8 = 1;
 /// Masters a cluster link talks to at most (two connections, two tokens each).
 pub const MAX_NODES: usize = 64;
+/// In the slot map: no master known for the slot (yet).
+const UNSERVED: u8 = u8::MAX;
 
 /// Where the link goes.
 pub enum RedisTarget {
@@ -75,9 +83,19 @@ pub struct RedisConfig {
     pub origin: [u8; ORIGIN_LEN],
     /// The largest message accepted from Redis.
     pub max_message: usize,
-    /// `rediss://`: the TLS configuration and the name every node's certificate must
-    /// carry (None: each node's IP address, the one the link connects to).
-    pub tls: Option<(Arc<ClientConfig>, Option<String>)>,
+    /// `rediss://`: the TLS configuration and the names the nodes' certificates must carry.
+    pub tls: Option<(Arc<ClientConfig>, TlsName)>,
+}
+
+/// The name a node's certificate is checked against (`rediss://`).
+pub enum TlsName {
+    /// `pubsub.tls.servername`: on every node.
+    Given(String),
+    /// The first seed URL's host name: on the seeds and the nodes announced by IP; a
+    /// node announced by hostname is checked against that hostname (as ioredis does).
+    Seed(String),
+    /// Seeds given by IP: each node's own IP, or the hostname it is announced by.
+    Own,
 }
 
 /// What the link tells the worker.
@@ -119,6 +137,8 @@ struct RedisConn {
 /// A Redis node (the server, or a cluster master) and the link's two connections to it.
 struct Node {
     addr: SocketAddr,
+    /// The hostname the cluster announces it by (None: by IP, or not said yet).
+    announced: Option<Vec<u8>>,
     sub: RedisConn,
     publisher: RedisConn,
 }
@@ -139,8 +159,12 @@ pub struct RedisLink {
     topics: HashSet<Vec<u8>>,
     /// Which node each topic's channel is subscribed on (all on node 0 for one server).
     subscribed_on: HashMap<Vec<u8>, usize>,
-    /// A cluster: nodes to try first, in turn (the seeds, then the masters last known).
-    candidates: Vec<SocketAddr>,
+    /// A cluster: publishes (slot, SPUBLISH) waiting for the slot map, in order: their
+    /// slot's new master is a hostname no known node has (MOVED).
+    parked: Vec<(u16, Vec<u8>)>,
+    /// A cluster: nodes to try first, in turn (the seeds, then the masters last known,
+    /// with the hostname each is announced by).
+    candidates: Vec<(SocketAddr, Option<Vec<u8>>)>,
     next_candidate: usize,
     up: bool,
     retry_at: Option<Instant>,
@@ -151,8 +175,8 @@ impl RedisLink {
     /// `first_token`: the highest of the `2 * MAX_NODES` poll tokens the link may use.
     pub fn new(cfg: RedisConfig, first_token: usize) -> Self {
         let candidates = match &cfg.target {
-            RedisTarget::Server(addr) => vec![*addr],
-            RedisTarget::Cluster(seeds) => seeds.clone(),
+            RedisTarget::Server(addr) => vec![(*addr, None)],
+            RedisTarget::Cluster(seeds) => seeds.iter().map(|&addr| (addr, None)).collect(),
         };
         RedisLink {
             cfg,
@@ -162,6 +186,7 @@ impl RedisLink {
             map_asked: false,
             topics: HashSet::new(),
             subscribed_on: HashMap::new(),
+            parked: Vec::new(),
             candidates,
             next_candidate: 0,
             up: false,
@@ -192,9 +217,9 @@ impl RedisLink {
             _ => return,
         }
         self.retry_at = None;
-        let addr = self.candidates[self.next_candidate % self.candidates.len()];
+        let (addr, announced) = self.candidates[self.next_candidate % self.candidates.len()].clone();
         self.next_candidate += 1;
-        match self.add_node(registry, addr) {
+        match self.add_node(registry, addr, announced) {
             Ok(index) => {
                 if self.is_cluster() {
                     self.ask_slot_map(index);
@@ -206,9 +231,20 @@ impl RedisLink {
         }
     }
 
-    /// Opens both connections to a node (AUTH and PING queued); its index in `nodes`.
-    fn add_node(&mut self, registry: &Registry, addr: SocketAddr) -> io::Result<usize> {
+    /// Opens both connections to a node (AUTH and PING queued), announced by
+    /// hostname `announced` if not by IP; its index in `nodes`.
+    fn add_node(
+        &mut self,
+        registry: &Registry,
+        addr: SocketAddr,
+        announced: Option<Vec<u8>>,
+    ) -> io::Result<usize> {
         if let Some(index) = self.nodes.iter().position(|n| n.addr == addr) {
+            // A seed met by IP, or a node renamed since: the slot map's name finds it
+            // when a MOVED gives that name.
+            if announced.is_some() {
+                self.nodes[index].announced = announced;
+            }
             return Ok(index);
         }
         let index = self.nodes.len();
@@ -216,8 +252,8 @@ impl RedisLink {
             return Err(io::Error::other("more Redis Cluster masters than the link serves"));
         }
         let (sub_token, pub_token) = self.tokens(index);
-        let mut sub = self.open(registry, addr, sub_token)?;
-        let mut publisher = match self.open(registry, addr, pub_token) {
+        let mut sub = self.open(registry, addr, announced.as_deref(), sub_token)?;
+        let mut publisher = match self.open(registry, addr, announced.as_deref(), pub_token) {
             Ok(c) => c,
             Err(e) => {
                 let _ = registry.deregister(sub.stream.tcp_mut());
@@ -229,7 +265,7 @@ impl RedisLink {
         // The publishing connection matches every reply to what it asked; the other reads messages.
         let hello_replies = if self.cfg.password.is_some() { 2 } else { 1 };
         publisher.expect.extend(std::iter::repeat_with(|| Expect::Hello).take(hello_replies));
-        self.nodes.push(Node { addr, sub, publisher });
+        self.nodes.push(Node { addr, announced, sub, publisher });
         Ok(index)
     }
 
@@ -237,13 +273,27 @@ impl RedisLink {
         (Token(self.first_token - 2 * index), Token(self.first_token - 2 * index - 1))
     }
 
-    fn open(&self, registry: &Registry, addr: SocketAddr, token: Token) -> io::Result<RedisConn> {
+    fn open(
+        &self,
+        registry: &Registry,
+        addr: SocketAddr,
+        announced: Option<&[u8]>,
+        token: Token,
+    ) -> io::Result<RedisConn> {
         let mut tcp = connector::connect_to(addr, None)?;
         registry.register(&mut tcp, token, Interest::READABLE | Interest::WRITABLE)?;
         let stream = match &self.cfg.tls {
             None => Transport::Plain(tcp),
-            Some((config, Some(name))) => Transport::client(tcp, config, name)?,
-            Some((config, None)) => Transport::client(tcp, config, &addr.ip().to_string())?,
+            Some((config, name)) => {
+                let announced = announced.map(String::from_utf8_lossy);
+                let name = match (name, announced) {
+                    (TlsName::Given(name), _) => name.clone(),
+                    (_, Some(hostname)) => hostname.into_owned(),
+                    (TlsName::Seed(name), None) => name.clone(),
+                    (TlsName::Own, None) => addr.ip().to_string(),
+                };
+                Transport::client(tcp, config, &name)?
+            }
         };
         Ok(RedisConn {
             stream,
@@ -280,13 +330,14 @@ impl RedisLink {
     }
 
     /// The node a channel belongs on: the server, or its slot's master (None
-    /// while a cluster's map is unknown).
+    /// while a cluster's map, or the slot's master, is unknown).
     fn node_for(&self, channel: &[u8]) -> Option<usize> {
         if !self.is_cluster() {
             return (!self.nodes.is_empty()).then_some(0);
         }
         let slots = self.slots.as_ref()?;
-        Some(slots[redis_cluster::key_slot(channel) as usize] as usize)
+        let node = slots[redis_cluster::key_slot(channel) as usize];
+        (node != UNSERVED).then_some(node as usize)
     }
 
     fn subscribe_command(&self) -> &'static [u8] {
@@ -350,23 +401,36 @@ impl RedisLink {
             return;
         }
         let channel = self.channel(topic);
-        let Some(node) = self.node_for(&channel) else { return };
+        let node = self.node_for(&channel);
+        // No node at all yet: dropped. A cluster's slot whose new master is being
+        // looked up (the map known, the slot not): the publish waits with the others.
+        if node.is_none() && self.slots.is_none() {
+            return;
+        }
         let mut payload = Vec::with_capacity(ORIGIN_LEN + 1 + data.len());
         payload.extend_from_slice(&self.cfg.origin);
         payload.push(if binary { BINARY } else { 0 });
         payload.extend_from_slice(data);
-        let cluster = self.is_cluster();
-        let publisher = &mut self.nodes[node].publisher;
-        if cluster {
+        if self.is_cluster() {
             let mut command = Vec::with_capacity(payload.len() + channel.len() + 48);
             resp::encode_command(&[b"SPUBLISH", &channel, &payload], &mut command);
-            publisher.out.extend_from_slice(&command);
             let slot = redis_cluster::key_slot(&channel);
-            publisher.expect.push_back(Expect::Publish(Some((slot, command))));
-        } else {
+            match node {
+                Some(node) => self.send_publish(node, slot, command),
+                None => self.parked.push((slot, command)),
+            }
+        } else if let Some(node) = node {
+            let publisher = &mut self.nodes[node].publisher;
             resp::encode_command(&[b"PUBLISH", &channel, &payload], &mut publisher.out);
             publisher.expect.push_back(Expect::Publish(None));
         }
+    }
+
+    /// Queues a cluster's SPUBLISH (`command`, to `slot`) on `node`.
+    fn send_publish(&mut self, node: usize, slot: u16, command: Vec<u8>) {
+        let publisher = &mut self.nodes[node].publisher;
+        publisher.out.extend_from_slice(&command);
+        publisher.expect.push_back(Expect::Publish(Some((slot, command))));
     }
 
     /// After commands were queued: writes what the sockets take.
@@ -516,7 +580,9 @@ impl RedisLink {
     /// A publish answered `MOVED`: the slot is `host:port`'s now; send it again
     /// there, with the publishes to that slot still waiting for their answer from
     /// `from` (they will be MOVED too). Sent together, in order, they stay ahead of
-    /// the publishes that go to the new master directly from now on.
+    /// the publishes that go to the new master directly from now on. A hostname no
+    /// known node has: they wait, with the later ones to the slot, for the slot map
+    /// (asked of `from`, which knows the new master: it just named it).
     fn redirect(
         &mut self,
         registry: &Registry,
@@ -526,10 +592,19 @@ impl RedisLink {
         port: u16,
         command: Vec<u8>,
     ) -> Result<(), Failure> {
-        let addr = self.endpoint(from, host, port)?;
-        let target = self.add_node(registry, addr).map_err(|e| io_failure(&e))?;
+        let target = match host_ip(host) {
+            HostIp::Hostname => {
+                self.nodes.iter().position(|n| n.announced.as_deref() == Some(host) && n.addr.port() == port)
+            }
+            HostIp::Asked => Some(self.add_node_or_fail(
+                registry,
+                SocketAddr::new(self.nodes[from].addr.ip(), port),
+                None,
+            )?),
+            HostIp::Ip(ip) => Some(self.add_node_or_fail(registry, SocketAddr::new(ip, port), None)?),
+        };
         if let Some(slots) = self.slots.as_mut() {
-            slots[slot as usize] = target as u8;
+            slots[slot as usize] = target.map_or(UNSERVED, |t| t as u8);
         }
         let mut commands = vec![command];
         for expect in self.nodes[from].publisher.expect.iter_mut() {
@@ -541,29 +616,29 @@ impl RedisLink {
                 commands.push(later);
             }
         }
-        let publisher = &mut self.nodes[target].publisher;
-        for command in commands {
-            publisher.out.extend_from_slice(&command);
-            publisher.expect.push_back(Expect::Publish(Some((slot, command))));
+        match target {
+            Some(target) => {
+                for command in commands {
+                    self.send_publish(target, slot, command);
+                }
+                // Other slots may have moved with it.
+                self.ask_slot_map(target);
+            }
+            None => {
+                self.parked.extend(commands.into_iter().map(|command| (slot, command)));
+                self.ask_slot_map(from);
+            }
         }
-        // Other slots may have moved with it.
-        self.ask_slot_map(target);
         Ok(())
     }
 
-    /// A node's address as the cluster gives it: an IP, or empty for the node asked.
-    fn endpoint(&self, asked: usize, host: &[u8], port: u16) -> Result<SocketAddr, Failure> {
-        if host.is_empty() || host == b"?" {
-            return Ok(SocketAddr::new(self.nodes[asked].addr.ip(), port));
-        }
-        let ip: IpAddr = std::str::from_utf8(host).ok().and_then(|h| h.parse().ok()).ok_or_else(|| {
-            let mut text =
-                b"a cluster node is announced by a hostname (set cluster-preferred-endpoint-type ip): "
-                    .to_vec();
-            text.extend_from_slice(host);
-            (text, 0)
-        })?;
-        Ok(SocketAddr::new(ip, port))
+    fn add_node_or_fail(
+        &mut self,
+        registry: &Registry,
+        addr: SocketAddr,
+        announced: Option<Vec<u8>>,
+    ) -> Result<usize, Failure> {
+        self.add_node(registry, addr, announced).map_err(|e| io_failure(&e))
     }
 
     /// `CLUSTER SLOTS` answered: connects to masters not known yet, and moves
@@ -577,23 +652,34 @@ impl RedisLink {
         self.map_asked = false;
         let ranges = redis_cluster::parse_slots(reply)
             .ok_or_else(|| (b"CLUSTER SLOTS: a reply not shaped as a slot map".to_vec(), 0))?;
-        let mut slots = Box::new([u8::MAX; SLOTS]);
+        let mut slots = Box::new([UNSERVED; SLOTS]);
+        let asked_ip = self.nodes[asked].addr.ip();
         for range in &ranges {
-            let addr = self.endpoint(asked, range.host, range.port)?;
-            let index = self.add_node(registry, addr).map_err(|e| io_failure(&e))?;
+            let (ip, announced) =
+                node_address(range.host, range.port, range.ip, asked_ip).map_err(|text| (text, 0))?;
+            let index = self.add_node_or_fail(
+                registry,
+                SocketAddr::new(ip, range.port),
+                announced.map(<[u8]>::to_vec),
+            )?;
             slots[range.first as usize..=range.last as usize].fill(index as u8);
         }
-        if slots.contains(&u8::MAX) {
+        if slots.contains(&UNSERVED) {
             return Err((b"CLUSTERDOWN: CLUSTER SLOTS leaves slots unserved".to_vec(), 0));
         }
         // Reconnects try these masters after the seeds.
         for node in &self.nodes {
-            if !self.candidates.contains(&node.addr) {
-                self.candidates.push(node.addr);
+            if !self.candidates.iter().any(|(addr, _)| *addr == node.addr) {
+                self.candidates.push((node.addr, node.announced.clone()));
             }
         }
         self.slots = Some(slots);
         self.sync_subscriptions();
+        // Publishes that waited for their slot's master, in order.
+        for (slot, command) in std::mem::take(&mut self.parked) {
+            let node = self.slots.as_ref().expect("just set")[slot as usize] as usize;
+            self.send_publish(node, slot, command);
+        }
         Ok(())
     }
 
@@ -617,6 +703,7 @@ impl RedisLink {
         self.slots = None;
         self.map_asked = false;
         self.subscribed_on.clear();
+        self.parked.clear();
     }
 
     /// Closes the link for good (the server stops).
@@ -624,6 +711,49 @@ impl RedisLink {
         self.drop_connections(registry);
         self.retry_at = None;
         self.up = false;
+    }
+}
+
+/// What a cluster's endpoint text is.
+enum HostIp {
+    /// Empty (unknown endpoint) or `?` (no hostname where one is preferred): the node asked, at the port given.
+    Asked,
+    Ip(IpAddr),
+    Hostname,
+}
+
+fn host_ip(host: &[u8]) -> HostIp {
+    if host.is_empty() || host == b"?" {
+        return HostIp::Asked;
+    }
+    match std::str::from_utf8(host).ok().and_then(|h| h.parse().ok()) {
+        Some(ip) => HostIp::Ip(ip),
+        None => HostIp::Hostname,
+    }
+}
+
+/// Where a slot map's master is, without DNS: its IP (the endpoint, the IP listed
+/// beside a hostname, or `asked`'s for an unknown endpoint), and the hostname it is
+/// announced by, if any; or the error text when a hostname comes without an IP.
+fn node_address<'a>(
+    host: &'a [u8],
+    port: u16,
+    listed_ip: Option<&[u8]>,
+    asked: IpAddr,
+) -> Result<(IpAddr, Option<&'a [u8]>), Vec<u8>> {
+    match host_ip(host) {
+        HostIp::Asked => Ok((asked, None)),
+        HostIp::Ip(ip) => Ok((ip, None)),
+        HostIp::Hostname => {
+            let ip =
+                listed_ip.and_then(|ip| std::str::from_utf8(ip).ok()?.parse().ok()).ok_or_else(|| {
+                    let mut text = b"CLUSTER SLOTS gives no IP beside the hostname of master ".to_vec();
+                    text.extend_from_slice(host);
+                    text.extend_from_slice(format!(":{port} (the link resolves no names)").as_bytes());
+                    text
+                })?;
+            Ok((ip, Some(host)))
+        }
     }
 }
 
@@ -690,5 +820,28 @@ fn unsubscribed_by_redis<'a>(reply: &Reply<'a>) -> Option<&'a [u8]> {
     match items.as_slice() {
         [Reply::Bulk(Some(b"sunsubscribe")), Reply::Bulk(Some(channel)), Reply::Integer(_)] => Some(channel),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_addresses_without_dns() {
+        let asked: IpAddr = "10.0.0.9".parse().unwrap();
+        let v4 = |s: &str| -> IpAddr { s.parse().unwrap() };
+        assert_eq!(node_address(b"10.0.0.1", 7000, None, asked), Ok((v4("10.0.0.1"), None)));
+        assert_eq!(node_address(b"::1", 7000, None, asked), Ok((v4("::1"), None)));
+        assert_eq!(node_address(b"", 7000, Some(b"10.0.0.1"), asked), Ok((asked, None)), "unknown endpoint");
+        assert_eq!(node_address(b"?", 7000, Some(b"10.0.0.1"), asked), Ok((asked, None)), "no hostname");
+        assert_eq!(
+            node_address(b"redis-1.example", 7000, Some(b"10.0.0.1"), asked),
+            Ok((v4("10.0.0.1"), Some(&b"redis-1.example"[..])))
+        );
+        let missing = b"CLUSTER SLOTS gives no IP beside the hostname of master redis-1.example:7000 \
+                        (the link resolves no names)";
+        assert_eq!(node_address(b"redis-1.example", 7000, None, asked), Err(missing.to_vec()));
+        assert_eq!(node_address(b"redis-1.example", 7000, Some(b"not an ip"), asked), Err(missing.to_vec()));
     }
 }

@@ -1,7 +1,7 @@
 //! Redis Cluster routing, as much as sharded pub/sub needs: a channel's hash
 //! slot (CRC16 of the key or of its `{hash tag}`, mod 16384), the slot map a
 //! `CLUSTER SLOTS` reply gives, and the `MOVED slot host:port` redirection.
-//! Pure: addresses stay text here, the engine resolves them.
+//! Pure: addresses stay text here; the engine maps them to sockets without DNS.
 
 use crate::resp::Reply;
 
@@ -39,13 +39,17 @@ pub fn key_slot(key: &[u8]) -> u16 {
 pub struct SlotRange<'a> {
     pub first: u16,
     pub last: u16,
-    /// The master's preferred endpoint (an IP by default); empty: the node that was asked.
+    /// The master's preferred endpoint (an IP by default, a hostname with
+    /// `cluster-preferred-endpoint-type hostname`); empty (or null): the node that was asked.
     pub host: &'a [u8],
     pub port: u16,
+    /// The master's IP from the networking metadata (Redis 7 lists it there when the
+    /// endpoint is not the IP); None when the reply has none.
+    pub ip: Option<&'a [u8]>,
 }
 
-/// The ranges of a `CLUSTER SLOTS` reply (`[[first, last, [host, port, id, ...], replicas...], ...]`);
-/// None if the reply is not shaped so.
+/// The ranges of a `CLUSTER SLOTS` reply (`[[first, last, [host, port, id, {metadata}], replicas...], ...]`,
+/// the metadata map flattened to `[key, value, ...]` in RESP2); None if the reply is not shaped so.
 pub fn parse_slots<'a>(reply: &Reply<'a>) -> Option<Vec<SlotRange<'a>>> {
     let Reply::Array(Some(ranges)) = reply else { return None };
     let mut out = Vec::with_capacity(ranges.len());
@@ -55,15 +59,29 @@ pub fn parse_slots<'a>(reply: &Reply<'a>) -> Option<Vec<SlotRange<'a>>> {
         else {
             return None;
         };
-        let [Reply::Bulk(Some(host)), Reply::Integer(port), ..] = master.as_slice() else { return None };
+        let (host, port, ip) = match master.as_slice() {
+            [Reply::Bulk(host), Reply::Integer(port), rest @ ..] => {
+                (host.unwrap_or_default(), *port, rest.get(1).and_then(metadata_ip))
+            }
+            _ => return None,
+        };
         let slot = |n: i64| u16::try_from(n).ok().filter(|&s| (s as usize) < SLOTS);
         let (first, last) = (slot(*first)?, slot(*last)?);
         if first > last {
             return None;
         }
-        out.push(SlotRange { first, last, host, port: u16::try_from(*port).ok()? });
+        out.push(SlotRange { first, last, host, port: u16::try_from(port).ok()?, ip });
     }
     Some(out)
+}
+
+/// The `ip` of a node's networking metadata (`[key, value, ...]`); other shapes give None.
+fn metadata_ip<'a>(metadata: &Reply<'a>) -> Option<&'a [u8]> {
+    let Reply::Array(Some(items)) = metadata else { return None };
+    items.chunks_exact(2).find_map(|pair| match pair {
+        [Reply::Bulk(Some(b"ip")), Reply::Bulk(Some(ip))] => Some(*ip),
+        _ => None,
+    })
 }
 
 /// `MOVED 3999 127.0.0.1:6381` -> (3999, host, port); None for any other error.
@@ -103,12 +121,46 @@ mod tests {
         let (parsed, _) = parse_reply(reply, 1024).unwrap().unwrap();
         let ranges = parse_slots(&parsed).unwrap();
         assert_eq!(ranges.len(), 2);
-        assert_eq!(ranges[0], SlotRange { first: 0, last: 8191, host: b"127.0.0.1", port: 7000 });
-        assert_eq!(ranges[1], SlotRange { first: 8192, last: 16383, host: b"", port: 7001 });
+        assert_eq!(ranges[0], SlotRange { first: 0, last: 8191, host: b"127.0.0.1", port: 7000, ip: None });
+        assert_eq!(ranges[1], SlotRange { first: 8192, last: 16383, host: b"", port: 7001, ip: None });
         assert_eq!(parse_slots(&Reply::Integer(1)), None);
         assert_eq!(parse_moved(b"MOVED 3999 127.0.0.1:6381"), Some((3999, &b"127.0.0.1"[..], 6381)));
         assert_eq!(parse_moved(b"MOVED 3999 ::1:6381"), Some((3999, &b"::1"[..], 6381)));
         assert_eq!(parse_moved(b"MOVED 99999 h:1"), None);
+        assert_eq!(parse_moved(b"MOVED 8579 localhost:22594"), Some((8579, &b"localhost"[..], 22594)));
+        assert_eq!(parse_moved(b"MOVED 8579 :22594"), Some((8579, &b""[..], 22594)));
         assert_eq!(parse_moved(b"ERR unknown"), None);
+    }
+
+    #[test]
+    fn slot_map_with_networking_metadata() {
+        // As redis-server 7.0.15 answers: `cluster-preferred-endpoint-type hostname` (one node
+        // without a hostname: `?`), then `unknown-endpoint` (null), then `ip` with hostnames set.
+        let hostname = b"*2\r\n*3\r\n:0\r\n:5460\r\n*4\r\n$9\r\nlocalhost\r\n:21634\r\n$2\r\nid\r\n\
+                         *2\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n\
+                         *3\r\n:5461\r\n:16383\r\n*4\r\n$1\r\n?\r\n:22594\r\n$2\r\nid\r\n\
+                         *2\r\n$2\r\nip\r\n$9\r\n127.0.0.2\r\n";
+        let (parsed, _) = parse_reply(hostname, 1024).unwrap().unwrap();
+        assert_eq!(
+            parse_slots(&parsed).unwrap(),
+            [
+                SlotRange { first: 0, last: 5460, host: b"localhost", port: 21634, ip: Some(b"127.0.0.1") },
+                SlotRange { first: 5461, last: 16383, host: b"?", port: 22594, ip: Some(b"127.0.0.2") },
+            ]
+        );
+        let unknown = b"*1\r\n*3\r\n:0\r\n:16383\r\n*4\r\n$-1\r\n:21634\r\n$2\r\nid\r\n\
+                        *4\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$8\r\nhostname\r\n$9\r\nlocalhost\r\n";
+        let (parsed, _) = parse_reply(unknown, 1024).unwrap().unwrap();
+        assert_eq!(
+            parse_slots(&parsed).unwrap(),
+            [SlotRange { first: 0, last: 16383, host: b"", port: 21634, ip: Some(b"127.0.0.1") }]
+        );
+        let ip = b"*1\r\n*3\r\n:0\r\n:16383\r\n*4\r\n$9\r\n127.0.0.1\r\n:21634\r\n$2\r\nid\r\n\
+                   *2\r\n$8\r\nhostname\r\n$9\r\nlocalhost\r\n";
+        let (parsed, _) = parse_reply(ip, 1024).unwrap().unwrap();
+        assert_eq!(
+            parse_slots(&parsed).unwrap(),
+            [SlotRange { first: 0, last: 16383, host: b"127.0.0.1", port: 21634, ip: None }]
+        );
     }
 }
