@@ -7,7 +7,8 @@
 // - pubsub-redis3: the same chat over 3 lws processes on one port (reusePort) sharing topics
 //   through one redis-server: deliveries/s and end-to-end latency, beside pubsub-rooms (lws only).
 // Servers: lws (server.publish; WebSocketServer: wss.publish), uWebSockets.js (app.publish) and
-// ws (a loop over the topic's clients), in pubsub-servers/. run.js calls `measure` with its process and CPU helpers.
+// ws (a loop over the topic's clients), in pubsub-servers/; rust-tokio, the ceiling, is
+// benches/loadgen's `ceiling --rooms` (the same protocol). run.js calls `measure` with its process and CPU helpers.
 
 const path = require('path');
 const readline = require('readline');
@@ -16,14 +17,16 @@ const { spawn } = require('child_process');
 const SERVERS_DIR = path.join(__dirname, '..', 'servers');
 const script = (name) => path.relative(SERVERS_DIR, path.join(__dirname, 'pubsub-servers', name));
 
-/** The pub/sub server for one of run.js's server rows (its env kept), or null where there is none. */
+/** The pub/sub server for one of run.js's server rows (its env kept; `serverArgs` after the
+ * port), or null where there is none. */
 function pubsubServer(srv) {
   const base = srv.name.replace(/ \(baseline\)$/, '');
   if (base === 'lws' || base === 'lws threads:0') return { ...srv, script: script('lws.js') };
   if (base === 'lws WebSocketServer') return { ...srv, script: script('lws-wss.js') };
   if (base === 'uWS.js') return { ...srv, script: script('uws.js') };
   if (base === 'ws' || base === 'ws+bufferutil') return { ...srv, script: script('ws.js') };
-  return null; // rust-tokio: no topics
+  if (base === 'rust-tokio') return { ...srv, serverArgs: ['--rooms'] };
+  return null;
 }
 
 const METRICS = {
@@ -71,11 +74,11 @@ async function measure(srv, wl, ctx) {
   // Not applicable (shown as –): a server without topics; Redis, for other than lws.Server.
   if (server === null || (wl.kind === 'pubsub-redis' && server.script !== script('lws.js'))) return { not_applicable: true, errors: 0, other_cpu_pct: 0 };
   if (wl.kind === 'pubsub-redis') return measureRedis(server, wl, ctx);
-  const started = await ctx.startServer(server);
+  const started = await ctx.startServer(server, server.serverArgs);
   try {
     const mode = wl.kind === 'pubsub-fanout' ? 'broadcast' : 'rooms';
     const { out, d } = await loadgen(ctx, mode, wl, started.port, [started.pid]);
-    return result(out, d, wl, ctx);
+    return result(out, d, wl, ctx, server);
   } catch (e) {
     e.message += started.stderr() ? `\nserver stderr: ${started.stderr()}` : '';
     throw e;
@@ -109,7 +112,7 @@ async function loadgen(ctx, mode, wl, port, pids, redisPid = null) {
   return { out, d };
 }
 
-function result(out, d, wl, ctx) {
+function result(out, d, wl, ctx, srv) {
   const n = out.deliveries;
   const per = (cpu) => (n > 0 ? (cpu * 1e6) / n : null);
   const r = {
@@ -120,7 +123,7 @@ function result(out, d, wl, ctx) {
     server_cpu_s: ctx.round(d.server, 2),
     client_cpu_s: ctx.round(d.loadgen, 2),
     server_us: per(d.server),
-    server_main_us: per(d.serverMain),
+    server_main_us: srv.noMainThread ? null : per(d.serverMain), // n/a: not a Node process
     client_us: per(d.loadgen),
     raw: out,
   };
@@ -165,7 +168,7 @@ async function measureRedis(server, wl, ctx) {
     }
     const [redis, ...lwsProcesses] = started;
     const { out, d } = await loadgen(ctx, 'rooms', wl, port, lwsProcesses.map((p) => p.pid), redis.pid);
-    return result(out, d, wl, ctx);
+    return result(out, d, wl, ctx, server);
   } catch (e) {
     e.message += started.map((p) => p.stderr()).filter(Boolean).map((s) => `\nstderr: ${s}`).join('');
     throw e;

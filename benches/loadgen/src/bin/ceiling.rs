@@ -2,7 +2,7 @@
 //! benchmarks. No JavaScript and no thread hop: what is left is what any server has to do
 //! (read, parse, unmask, check UTF-8, frame, write), so it marks the ceiling for lws.
 //!
-//!   ceiling PORT [--broadcast] [--threads N]
+//!   ceiling PORT [--broadcast | --rooms] [--threads N]
 //!   ceiling PORT --push BYTES [--binary]
 //!
 //! Listens on 127.0.0.1:PORT and prints `ready PORT`. Runtime: tokio current_thread (one
@@ -20,6 +20,16 @@
 //! "broadcast " is framed once and sent, by reference (tokio::sync::broadcast of an Arc), to
 //! every open connection, the sender included.
 //!
+//! With --rooms (the pub/sub workloads, benches/workloads/pubsub.js; the protocol of
+//! pubsub-servers/lws.js): every connection is subscribed to "all" when it opens; "broadcast ..."
+//! goes to every subscriber of "all", "join RRRRRR" subscribes the sender to room RRRRRR
+//! (answered "joined"), "pub RRRRRR ..." goes to every member of room RRRRRR, the sender
+//! included each time; anything else is echoed. A publish is framed once and that one buffer
+//! is written by the publisher straight to each member's socket (one write each, in connection
+//! order); only what a socket does not take is copied into its queue, and its task woken to
+//! wait for writability. The sender's own copy joins its other answers to the same read, in
+//! order. current_thread only (Rc, not Arc: nothing is shared across threads).
+//!
 //! With --push BYTES (the client receive workloads' second pusher, beside benches/servers/uws-push.js,
 //! with the same messages): every connection, from the first bytes its client sends, is sent
 //! numbered messages of BYTES bytes, text (or binary with --binary), as fast as the socket takes
@@ -28,14 +38,16 @@
 //! not this thread, is then the limit. What the client sends is read and ignored.
 
 use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::io::ErrorKind;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Notify};
 
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const MAX_MESSAGE: usize = 16 << 20;
@@ -48,6 +60,8 @@ const SCRATCH_READ: usize = 512 * 1024;
 const MAX_OUT: usize = 4 << 20;
 /// Broadcasts a connection may fall behind by before it is dropped.
 const BROADCAST_BACKLOG: usize = 1024;
+/// --rooms: queued bytes beyond which a member's deliveries are dropped (uws.js's maxBackpressure).
+const MAX_BACKLOG: usize = 64 << 20;
 /// --push: bytes of frames per write (at least one message).
 const PUSH_CHUNK: usize = 65536;
 
@@ -92,15 +106,40 @@ enum Next {
     Close,
 }
 
+/// What a mode does with a text message before it would be echoed.
+trait Commands {
+    /// Handles `data` (answers appended to `out`); false: not a command, so it is echoed.
+    fn text(&mut self, data: &[u8], out: &mut Vec<u8>) -> bool;
+}
+
+/// Echo (None) or --broadcast.
+impl Commands for Option<broadcast::Sender<Frame>> {
+    fn text(&mut self, data: &[u8], _out: &mut Vec<u8>) -> bool {
+        let Some(tx) = self.as_ref().filter(|_| data.starts_with(b"broadcast ")) else { return false };
+        let mut f = Vec::with_capacity(data.len() + 10);
+        push_frame(&mut f, 0x1, data);
+        // Err only when nobody is subscribed, and the sender always is.
+        let _ = tx.send(Arc::new(f));
+        true
+    }
+}
+
+/// --rooms (None once the connection is closing: it has left every topic).
+impl Commands for Option<Member> {
+    fn text(&mut self, data: &[u8], out: &mut Vec<u8>) -> bool {
+        self.as_mut().is_some_and(|m| m.command(data, out))
+    }
+}
+
 /// Per-connection protocol state (the buffers live in `serve`).
-struct Conn {
+struct Conn<C> {
     /// Opcode and data of a fragmented message in progress (opcode 0: none).
     frag_op: u8,
     frag: Vec<u8>,
-    bcast: Option<broadcast::Sender<Frame>>,
+    commands: C,
 }
 
-impl Conn {
+impl<C: Commands> Conn<C> {
     /// Handles every complete frame at the start of `buf` (unmasking in place), appending the
     /// answers to `out`. Returns how many bytes it used.
     fn process(&mut self, buf: &mut [u8], out: &mut Vec<u8>) -> (usize, Next) {
@@ -190,14 +229,8 @@ impl Conn {
         if op == 0x1 && std::str::from_utf8(data).is_err() {
             return close(out, 1007);
         }
-        if let Some(tx) = &self.bcast {
-            if op == 0x1 && data.starts_with(b"broadcast ") {
-                let mut f = Vec::with_capacity(data.len() + 10);
-                push_frame(&mut f, 0x1, data);
-                // Err only when nobody is subscribed, and the sender always is.
-                let _ = tx.send(Arc::new(f));
-                return Next::More(0);
-            }
+        if op == 0x1 && self.commands.text(data, out) {
+            return Next::More(0);
         }
         push_frame(out, op, data);
         Next::More(0)
@@ -265,6 +298,7 @@ thread_local! {
 }
 
 /// One socket's buffers: unparsed input (a partial frame) and output the socket has not taken.
+#[derive(Default)]
 struct Bufs {
     rbuf: Vec<u8>,
     /// Bytes of the frame in progress still missing (0: unknown).
@@ -308,7 +342,7 @@ impl Bufs {
     }
 
     /// Reads once and handles the complete frames; None when the client has closed.
-    fn read(&mut self, s: &TcpStream, c: &mut Conn) -> std::io::Result<Option<Next>> {
+    fn read(&mut self, s: &TcpStream, c: &mut Conn<impl Commands>) -> std::io::Result<Option<Next>> {
         SCRATCH.with(|sc| {
             let (input, answers) = &mut *sc.borrow_mut();
             answers.clear();
@@ -361,8 +395,8 @@ async fn serve(mut s: TcpStream, bcast: Option<broadcast::Sender<Frame>>) {
     let _ = s.set_nodelay(true);
     let Ok(rest) = handshake(&mut s).await else { return };
     let mut rx = bcast.as_ref().map(|tx| tx.subscribe());
-    let mut c = Conn { frag_op: 0, frag: Vec::new(), bcast };
-    let mut b = Bufs { rbuf: Vec::new(), need: 0, out: Vec::new(), opos: 0 };
+    let mut c = Conn { frag_op: 0, frag: Vec::new(), commands: bcast };
+    let mut b = Bufs::default();
     let mut closing = false;
     if !rest.is_empty() {
         // Frames sent right behind the handshake.
@@ -414,8 +448,162 @@ async fn serve(mut s: TcpStream, bcast: Option<broadcast::Sender<Frame>>) {
     }
 }
 
+/// --rooms: a connection as publishers see it. Its task reads and flushes; publishers write to
+/// it directly, or queue in `bufs` and wake the task. Borrowed only between awaits.
+struct Peer {
+    stream: TcpStream,
+    bufs: RefCell<Bufs>,
+    /// Output was queued while the task waited without write interest.
+    wake: Notify,
+}
+
+impl Peer {
+    /// Writes a publish's frame now if nothing is queued before it; queues what the socket does
+    /// not take. Past MAX_BACKLOG queued bytes the delivery is dropped, as uws.js would.
+    fn deliver(&self, frame: &[u8]) {
+        let mut b = self.bufs.borrow_mut();
+        let queued = b.pending_out();
+        if queued > MAX_BACKLOG {
+            return;
+        }
+        // An error is the task's to find on its next read or flush.
+        if b.send(&self.stream, frame).is_ok() && queued == 0 && b.pending_out() > 0 {
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// --rooms: every topic's subscribers, in connection order (as uWS's topic tree and lws keep them).
+type Topics = HashMap<Vec<u8>, BTreeMap<u64, Rc<Peer>>>;
+
+/// --rooms: one connection's place in the topics; leaves them all when dropped.
+struct Member {
+    id: u64,
+    peer: Rc<Peer>,
+    topics: Rc<RefCell<Topics>>,
+    joined: Vec<Vec<u8>>,
+}
+
+impl Member {
+    /// Handles a pub/sub command (a text message); false for anything else, which is echoed.
+    fn command(&mut self, data: &[u8], out: &mut Vec<u8>) -> bool {
+        // Topic names as lws.js cuts them: the 6 bytes after the command (fewer if shorter).
+        let name = |from: usize| &data[from.min(data.len())..(from + 6).min(data.len())];
+        if data.starts_with(b"pub ") {
+            self.publish(name(4), data, out);
+        } else if data.starts_with(b"broadcast ") {
+            self.publish(b"all", data, out);
+        } else if data.starts_with(b"join ") {
+            self.subscribe(name(5));
+            push_frame(out, 0x1, b"joined");
+        } else {
+            return false;
+        }
+        true
+    }
+
+    fn subscribe(&mut self, topic: &[u8]) {
+        let mut topics = self.topics.borrow_mut();
+        let members = topics.entry(topic.to_vec()).or_default();
+        if members.insert(self.id, self.peer.clone()).is_none() {
+            self.joined.push(topic.to_vec());
+        }
+    }
+
+    /// Frames `data` once and delivers it to every subscriber of `topic`; the sender's own copy
+    /// goes to `out`, behind its earlier answers.
+    fn publish(&self, topic: &[u8], data: &[u8], out: &mut Vec<u8>) {
+        let topics = self.topics.borrow();
+        let Some(members) = topics.get(topic) else { return };
+        let mut frame = Vec::with_capacity(data.len() + 10);
+        push_frame(&mut frame, 0x1, data);
+        for (&id, peer) in members {
+            if id == self.id {
+                out.extend_from_slice(&frame);
+            } else {
+                peer.deliver(&frame);
+            }
+        }
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let mut topics = self.topics.borrow_mut();
+        for topic in self.joined.drain(..) {
+            if let Some(members) = topics.get_mut(&topic) {
+                members.remove(&self.id);
+                if members.is_empty() {
+                    topics.remove(&topic);
+                }
+            }
+        }
+    }
+}
+
+/// --rooms: `serve` with the socket and its output shared with publishers (see Peer).
+async fn serve_rooms(mut s: TcpStream, topics: Rc<RefCell<Topics>>, id: u64) {
+    let _ = s.set_nodelay(true);
+    let Ok(rest) = handshake(&mut s).await else { return };
+    let peer = Rc::new(Peer { stream: s, bufs: RefCell::new(Bufs::default()), wake: Notify::new() });
+    let mut member = Member { id, peer: peer.clone(), topics, joined: Vec::new() };
+    member.subscribe(b"all");
+    let mut c = Conn { frag_op: 0, frag: Vec::new(), commands: Some(member) };
+    let mut closing = false;
+    if !rest.is_empty() {
+        // Frames sent right behind the handshake.
+        let mut rest = rest;
+        let b = &mut *peer.bufs.borrow_mut();
+        let (used, next) = c.process(&mut rest, &mut b.out);
+        b.rbuf = rest.split_off(used);
+        closing = matches!(next, Next::Close);
+    }
+    loop {
+        if closing {
+            c.commands = None; // nothing may follow the close frame
+        }
+        let (reading, interest) = {
+            let b = &mut *peer.bufs.borrow_mut();
+            if b.flush(&peer.stream).is_err() {
+                return;
+            }
+            if closing && b.pending_out() == 0 {
+                break;
+            }
+            // As in `serve`: reading goes on while output waits (up to MAX_OUT).
+            let reading = !closing && b.pending_out() <= MAX_OUT;
+            let interest = match (reading, b.pending_out() > 0) {
+                (true, false) => Interest::READABLE,
+                (true, true) => Interest::READABLE | Interest::WRITABLE,
+                (false, _) => Interest::WRITABLE,
+            };
+            (reading, interest)
+        };
+        // Wait for the socket, or for a publisher that queued output (then look again).
+        let ready = tokio::select! {
+            biased;
+            r = peer.stream.ready(interest) => r,
+            _ = peer.wake.notified() => continue,
+        };
+        match ready {
+            Err(_) => return,
+            Ok(r) if reading && r.is_readable() => match peer.bufs.borrow_mut().read(&peer.stream, &mut c) {
+                Ok(Some(Next::Close)) => closing = true,
+                Ok(Some(Next::More(_))) => {}
+                Ok(None) | Err(_) => return,
+            },
+            Ok(_) => {} // writable: flushed at the top of the loop
+        }
+    }
+    drop(c); // out of the topics, so this is the last reference
+    if let Ok(peer) = Rc::try_unwrap(peer) {
+        let mut s = peer.stream;
+        let _ = s.shutdown().await; // FIN after the close frame; the client then closes too
+    }
+}
+
 /// --push: what every connection is sent.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 struct Push {
     size: usize,
     binary: bool,
@@ -493,7 +681,16 @@ async fn serve_push(mut s: TcpStream, push: Push) {
     }
 }
 
-async fn run(port: u16, with_broadcast: bool, push: Option<Push>) {
+/// What the server does with a connection's messages.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Echo,
+    Broadcast,
+    Rooms,
+    Push(Push),
+}
+
+async fn run(port: u16, mode: Mode) {
     let listener = match TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -502,12 +699,18 @@ async fn run(port: u16, with_broadcast: bool, push: Option<Push>) {
         }
     };
     println!("ready {port}");
-    let bcast = with_broadcast.then(|| broadcast::channel::<Frame>(BROADCAST_BACKLOG).0);
+    let bcast = (mode == Mode::Broadcast).then(|| broadcast::channel::<Frame>(BROADCAST_BACKLOG).0);
+    let topics = Rc::new(RefCell::new(Topics::new()));
+    let mut next_id = 0u64;
     loop {
         match listener.accept().await {
-            Ok((s, _)) => match push {
-                Some(push) => drop(tokio::spawn(serve_push(s, push))),
-                None => drop(tokio::spawn(serve(s, bcast.clone()))),
+            Ok((s, _)) => match mode {
+                Mode::Push(push) => drop(tokio::spawn(serve_push(s, push))),
+                Mode::Rooms => {
+                    next_id += 1;
+                    drop(tokio::task::spawn_local(serve_rooms(s, topics.clone(), next_id)));
+                }
+                Mode::Echo | Mode::Broadcast => drop(tokio::spawn(serve(s, bcast.clone()))),
             },
             Err(e) => {
                 // e.g. EMFILE: back off briefly rather than spin.
@@ -522,12 +725,14 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut port: Option<u16> = None;
     let mut with_broadcast = false;
+    let mut rooms = false;
     let mut threads = 1usize;
     let mut push_size: Option<usize> = None;
     let mut binary = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--broadcast" => with_broadcast = true,
+            "--rooms" => rooms = true,
             "--push" => {
                 push_size = Some(
                     args.next()
@@ -551,17 +756,24 @@ fn main() {
     if binary && push_size.is_none() {
         usage();
     }
-    let push = push_size.map(|size| Push { size, binary });
+    let mode = match (push_size, with_broadcast, rooms) {
+        (Some(size), false, false) => Mode::Push(Push { size, binary }),
+        (None, true, false) => Mode::Broadcast,
+        (None, false, true) if threads == 1 => Mode::Rooms,
+        (None, false, false) => Mode::Echo,
+        _ => usage(),
+    };
     let rt = if threads == 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
         tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
     }
     .expect("tokio runtime");
-    rt.block_on(run(port, with_broadcast, push));
+    // A LocalSet for --rooms' tasks (spawn_local); the other modes spawn on the runtime.
+    rt.block_on(tokio::task::LocalSet::new().run_until(run(port, mode)));
 }
 
 fn usage() -> ! {
-    eprintln!("usage: ceiling PORT [--broadcast] [--threads N] | ceiling PORT --push BYTES(>=4) [--binary]");
+    eprintln!("usage: ceiling PORT [--broadcast | --rooms (one thread)] [--threads N] | ceiling PORT --push BYTES(>=4) [--binary]");
     std::process::exit(2);
 }
