@@ -1,7 +1,8 @@
 'use strict';
 // The benchmark's newer rows: every echo server script with --deflate and --tls (as run.js starts
 // them) against the `ws` client, the certificates benches/workloads/tls.js makes, the argument
-// checks of benches/servers/variant.js, and the arithmetic of the --scale cost model.
+// checks of benches/servers/variant.js, the arithmetic of the --scale cost model, and the pub/sub
+// protocol of the Rust ceiling (`ceiling --rooms`) against the lws and uWS.js pub/sub servers.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -9,7 +10,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
 const WebSocket = require('ws');
 const { serverVariant } = require('../benches/servers/variant');
 const tlsWorkloads = require('../benches/workloads/tls');
@@ -17,6 +18,7 @@ const { fit, predict } = require('../benches/workloads/scale');
 const { within } = require('./helpers/wait');
 
 const SERVERS = path.join(__dirname, '..', 'benches', 'servers');
+const LOADGEN = path.join(__dirname, '..', 'benches', 'loadgen');
 
 const freePort = () => new Promise((resolve) => {
   const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -26,9 +28,14 @@ const freePort = () => new Promise((resolve) => {
 });
 
 /** Starts a bench server script as run.js does; resolves with its port once it printed `ready`. */
-async function startScript(t, script, args, env = {}) {
+function startScript(t, script, args, env = {}) {
+  return startServer(t, process.execPath, [path.join(SERVERS, script)], args, env, script);
+}
+
+/** Starts `cmd ...pre PORT ...args`; resolves with the port once it printed `ready`. */
+async function startServer(t, cmd, pre, args, env, script) {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(SERVERS, script), String(port), ...args], {
+  const child = spawn(cmd, [...pre, String(port), ...args], {
     env: { ...process.env, WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -116,4 +123,78 @@ test('scale.js cost model: the fit recovers c and h, and refuses points that can
   const p2 = predict({ js: { c: 0.25, h: 0 }, engineUs: 1, bJs: 1000 }, 2);
   assert.equal(p2.jsBound, false);
   assert.equal(Math.round(p2.single), 1e6);
+});
+
+/** The ceiling binary, built (or found up to date) by cargo as run.js builds it. */
+function ceilingBinary() {
+  const target = path.join(LOADGEN, 'target');
+  execFileSync('cargo', ['build', '--release', '--bin', 'ceiling', '--manifest-path', path.join(LOADGEN, 'Cargo.toml')],
+    { env: { ...process.env, CARGO_TARGET_DIR: target }, stdio: ['ignore', 'ignore', 'pipe'], timeout: 600000 });
+  return path.join(target, 'release', 'ceiling');
+}
+
+/** Three clients play the pub/sub protocol (pubsub-servers/lws.js's header) step by step; returns
+ * what each received, in order. After every step each client has an echo answered, so every
+ * delivery a step causes has arrived before the next step starts. */
+async function pubsubTranscript(port) {
+  const url = `ws://127.0.0.1:${port}/`;
+  const clients = [];
+  for (let i = 0; i < 3; i++) {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.got = [];
+    ws.on('message', (data, isBinary) => ws.got.push(`${isBinary ? 'binary' : 'text'} ${data}`));
+    const err = await within(5000, 'open', (done) => { ws.once('open', () => done(null)); ws.once('error', done); });
+    if (err) throw err;
+    clients.push(ws);
+  }
+  const [a, b, c] = clients;
+  let n = 0;
+  const settle = async () => {
+    for (const ws of clients) {
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      const mark = `mark ${n++}`;
+      ws.send(mark);
+      await within(5000, mark, (done) => {
+        const check = () => { if (ws.got.includes(`text ${mark}`)) done(); else setTimeout(check, 2); };
+        check();
+      });
+    }
+  };
+  const steps = [
+    () => a.send('join room01'), () => b.send('join room01'), () => c.send('join room03'),
+    () => a.send('hello'), () => a.send('pub room01 from a'), () => b.send(Buffer.from('pub room01 binary is echoed')),
+    () => c.send('pub room09 to nobody'), () => c.send('pub room03'), () => b.send('broadcast to all'),
+    () => { a.send('pub room01 frag', { fin: false }); a.send('mented', { fin: true }); },
+    () => b.send('join room02'), () => b.send('pub room02 only b'),
+    async () => { b.close(1000); await within(5000, 'close', (done) => b.once('close', (code) => done(code))); },
+    () => a.send('pub room01 after b left'), () => a.send('broadcast once more'),
+  ];
+  for (const step of steps) {
+    await step();
+    await settle();
+  }
+  a.close();
+  c.close();
+  return clients.map((ws) => ws.got);
+}
+
+test('ceiling --rooms speaks the pub/sub protocol as pubsub-servers/lws.js and uws.js do', async (t) => {
+  const ceiling = ceilingBinary();
+  const transcripts = {};
+  for (const [name, cmd, pre, args] of [
+    ['lws.js', process.execPath, [path.join(SERVERS, '..', 'workloads', 'pubsub-servers', 'lws.js')], []],
+    ['uws.js', process.execPath, [path.join(SERVERS, '..', 'workloads', 'pubsub-servers', 'uws.js')], []],
+    ['ceiling --rooms', ceiling, [], ['--rooms']],
+  ]) {
+    const port = await startServer(t, cmd, pre, args, {}, name);
+    transcripts[name] = await pubsubTranscript(port);
+  }
+  const [a, b, c] = transcripts['lws.js'];
+  // The reference itself: a publish reaches its room, the sender included, and only its room.
+  assert.deepEqual(b.filter((m) => !m.startsWith('text mark')), ['text joined', 'text pub room01 from a',
+    'binary pub room01 binary is echoed', 'text broadcast to all', 'text pub room01 fragmented', 'text joined', 'text pub room02 only b']);
+  assert.ok(a.includes('text pub room01 after b left') && c.includes('text broadcast once more'));
+  assert.ok(!c.some((m) => /^text pub room0[129]/.test(m)) && c.includes('text pub room03'), c.join('\n'));
+  assert.deepEqual(transcripts['ceiling --rooms'], transcripts['lws.js']);
+  assert.deepEqual(transcripts['uws.js'], transcripts['lws.js']);
 });
