@@ -6,6 +6,8 @@ const uWS = require('@trufflesuite/uws-js-unofficial');
 
 if (!/\[native code\]/.test(String(uWS.App))) throw new Error('uWS.App is not native code');
 const port = Number(process.argv[2] || 9001);
+// Bytes at..at+len of the message, cut at its end (as lws.js's subarray: a short room name is what is there).
+const slice = (message, at, len) => Buffer.from(message, at, Math.min(len, message.byteLength - at)).latin1Slice();
 const prefix = (message, text) => message.byteLength >= text.length && Buffer.from(message, 0, text.length).latin1Slice() === text;
 let listenSocket = null;
 const app = uWS.App();
@@ -17,10 +19,10 @@ app.ws('/*', {
   open: (ws) => ws.subscribe('all'),
   // message is an ArrayBuffer valid during this call only; publish and send copy it.
   message: (ws, message, isBinary) => {
-    if (!isBinary && prefix(message, 'pub ')) app.publish(Buffer.from(message, 4, 6).latin1Slice(), message, false);
+    if (!isBinary && prefix(message, 'pub ')) app.publish(slice(message, 4, 6), message, false);
     else if (!isBinary && prefix(message, 'broadcast ')) app.publish('all', message, false);
     else if (!isBinary && prefix(message, 'join ')) {
-      ws.subscribe(Buffer.from(message, 5, 6).latin1Slice());
+      ws.subscribe(slice(message, 5, 6));
       ws.send('joined', false);
     } else ws.send(message, isBinary);
   },
