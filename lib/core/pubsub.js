@@ -113,7 +113,7 @@ class PubSub {
     const size = typeof message === 'string' ? Buffer.byteLength(message) : message.length;
     // Small messages are copied into the command buffer as they are; a large one goes as one
     // payload that the engine takes by reference (stashed).
-    if (size < STASH_MIN) this._commands.publish(flags, skip, key, message);
+    if (size < STASH_MIN) this._commands.publish(flags, skip, key, message, size);
     else this._commands.bytes(Command.PUBLISH, flags, 0, 0, Buffer.concat([publishHead(skip, key), typeof message === 'string' ? Buffer.from(message) : message]));
     const deliveries = subscribers === undefined ? 0 : subscribers.size - (skip !== 0 && topicsOf(options.skip) !== null && topicsOf(options.skip).has(key) ? 1 : 0);
     this._counters.messagesOut += deliveries;

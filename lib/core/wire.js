@@ -287,10 +287,10 @@ class CommandWriter {
   /**
    * A PUBLISH record (`u32` socket id to skip, `u16` topic length, the topic, the message),
    * written in place: `key` is the topic's latin1 form, `message` a string (UTF-8) or bytes
-   * under STASH_MIN (larger ones go as one stashed payload: `bytes`).
+   * under STASH_MIN (larger ones go as one stashed payload: `bytes`), `messageLen` its size
+   * in bytes (the caller has counted it).
    */
-  publish(flags, skip, key, message) {
-    const messageLen = typeof message === 'string' ? Buffer.byteLength(message) : message.length;
+  publish(flags, skip, key, message, messageLen) {
     const len = 6 + key.length + messageLen;
     this.ensure(RECORD_HEADER + len);
     this.header(Command.PUBLISH, flags, 0, 0, len, 0);
