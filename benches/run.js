@@ -700,11 +700,11 @@ function markdown(meta, wls, servers, clients, summary) {
   lines.push(`- rounds: ${meta.rounds} (${rows} interleaved, order rotated each round)${meta.quick ? ', **quick run (short durations)**' : ''}`);
   lines.push('- cells: median (min–max) over rounds; ratios are lws ÷ reference, from medians (throughput: higher is better; µs, ms and KB: lower is better)');
   if (serverWls.length) {
-    lines.push('- load generator: benches/loadgen (single-threaded Rust, real handshakes, pre-built masked frames, every echo and broadcast checked); server CPU from /proc/PID/stat between the measured window\'s start and stop');
+    lines.push('- load generator: benches/loadgen (single-threaded Rust, real handshakes, pre-built masked frames, every echo and broadcast checked); server CPU from /proc/PID/stat (the main thread from its schedstat, in ns) between the measured window\'s start and stop');
     if (names.includes('rust-tokio')) lines.push('- rust-tokio: benches/loadgen/src/bin/ceiling.rs, a minimal RFC 6455 echo server on tokio (current_thread runtime), the ceiling (pub/sub rows: ceiling --rooms, publishes written straight to each member\'s socket); its main-thread CPU is n/a (not a Node process)');
   }
   if (clientWls.length) {
-    lines.push('- clients: benches/clients/*.js, one Node process holding every connection, against uWebSockets.js (benches/servers/uws-push.js pushing numbered messages as fast as backpressure allows; uws.js echoing for memory and connects) and, in the -rust rows, the Rust pusher (benches/loadgen ceiling --push: the same messages, prebuilt frames, so the client sets the pace); every message\'s size, type and sequence number checked; client CPU from /proc/PID/stat (all threads) and /proc/PID/task/PID/stat (the JS thread) between the client\'s start and stop');
+    lines.push('- clients: benches/clients/*.js, one Node process holding every connection, against uWebSockets.js (benches/servers/uws-push.js pushing numbered messages as fast as backpressure allows; uws.js echoing for memory and connects) and, in the -rust rows, the Rust pusher (benches/loadgen ceiling --push: the same messages, prebuilt frames, so the client sets the pace); every message\'s size, type and sequence number checked; client CPU from /proc/PID/stat (all threads) and /proc/PID/task/PID/schedstat (the JS thread, in ns) between the client\'s start and stop');
   }
   lines.push('', '![benchmark ratios](latest.svg)', '');
   const notes = [];
