@@ -289,6 +289,12 @@ impl Conn {
         self.set(list_flag(list), false);
     }
 
+    /// Queued to read in a later pass of the loop, or held until JS catches up:
+    /// it reads in that turn, not when an event or a write reaches it first.
+    pub fn awaits_read_turn(&self) -> bool {
+        self.has(flag::QUEUED) || self.has(flag::BLOCKED)
+    }
+
     /// JS paused or resumed reading.
     pub fn set_paused(&mut self, paused: bool) {
         self.set(flag::PAUSED, paused);
@@ -478,10 +484,10 @@ impl Conn {
         self.after_read(result, buf.len())
     }
 
-    /// `read_into` for plain TCP, appending to `buf` (up to its capacity).
-    pub fn read_spare(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        let room = buf.capacity() - buf.len();
-        let result = self.io.read_spare(buf);
+    /// `read_into` for plain TCP, appending to `buf` (up to its capacity, and at most `max` bytes).
+    pub fn read_spare(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        let room = (buf.capacity() - buf.len()).min(max);
+        let result = self.io.read_spare(buf, room);
         self.after_read(result, room)
     }
 

@@ -150,13 +150,15 @@ impl Transport {
         }
     }
 
-    /// Plain TCP only: reads into `buf`'s spare capacity and extends it by the
+    /// Plain TCP only: reads into `buf`'s spare capacity (at most `max` bytes) and extends it by the
     /// bytes read. The kernel fills the memory, so it need not be zeroed first.
-    pub fn read_spare(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    pub fn read_spare(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
         let Transport::Plain(s) = self else {
             return Err(io::Error::new(io::ErrorKind::Unsupported, "TLS reads go through rustls"));
         };
         let spare = buf.spare_capacity_mut();
+        let len = max.min(spare.len());
+        let spare = &mut spare[..len];
         // SAFETY: recv writes at most `spare.len()` bytes into memory `buf` owns,
         // and `set_len` covers only the bytes it wrote.
         let n = unsafe { libc::recv(s.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len(), 0) };

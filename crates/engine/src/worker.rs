@@ -47,8 +47,10 @@ mod timers;
 mod websocket;
 
 const READ_BUFFER_SIZE: usize = 256 * 1024;
-/// Reads per socket per turn before the others get theirs.
-const MAX_READS_PER_TURN: usize = 4;
+/// Bytes one socket reads in a turn before the others have theirs. Bytes, not
+/// reads: a socket read quickly gets a large TCP window from the kernel, so a
+/// few reads of it could carry megabytes while a slower peer's sockets wait.
+const READ_BUDGET: usize = 512 * 1024;
 /// Resolution of the idle clock.
 const IDLE_TICK_MS: u128 = 100;
 /// Queued bytes past which a command batch writes to a socket before it ends.
@@ -307,12 +309,15 @@ impl Worker {
                 return;
             }
         }
+        // They waited longest: they read before the sockets that used up their reads last turn.
+        let had_turn = std::mem::take(&mut self.ready);
         for key in std::mem::take(&mut self.blocked) {
             if let Some(conn) = self.conns.get_mut(key) {
                 conn.leave(Listed::Blocked);
                 self.queue_ready(key);
             }
         }
+        self.ready.extend(had_turn);
     }
 
     fn js_is_behind(&self) -> bool {

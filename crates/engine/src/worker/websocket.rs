@@ -6,7 +6,7 @@
 use std::io;
 
 use super::timers::idle_tick;
-use super::{Worker, MAX_READS_PER_TURN};
+use super::{Worker, READ_BUDGET};
 use crate::connection::{Listed, Phase};
 use crate::wire::{self, event};
 
@@ -36,7 +36,7 @@ const STREAMING_JS_BACKLOG: usize = 1024 * 1024;
 impl Worker {
     pub(super) fn service_websocket(&mut self, key: usize) {
         let limits = self.limits();
-        let mut reads = 0;
+        let mut taken = 0;
         loop {
             let conn = &mut self.conns[key];
             let mut sink = Self::sink(&mut self.staging, &self.shared);
@@ -48,7 +48,13 @@ impl Worker {
             if !conn.wants_input() {
                 return;
             }
-            if reads == MAX_READS_PER_TURN {
+            // Reads go round the sockets in turn: a socket that just read would
+            // otherwise read again on its next edge, ahead of the queued ones,
+            // and under JS backpressure the same few would take all the room.
+            if taken == 0 && conn.awaits_read_turn() {
+                return;
+            }
+            if taken >= READ_BUDGET {
                 return self.queue_ready(key);
             }
             let in_place = !conn.is_tls();
@@ -65,15 +71,20 @@ impl Worker {
             let staged = self.staging.len();
             let conn = &mut self.conns[key];
             let raw_start = self.raw.len();
-            let read =
-                if in_place { conn.read_spare(&mut self.raw) } else { conn.read_into(&mut self.read_buf) };
+            let left = READ_BUDGET - taken;
+            let read = if in_place {
+                conn.read_spare(&mut self.raw, left)
+            } else {
+                let len = left.min(self.read_buf.len());
+                conn.read_into(&mut self.read_buf[..len])
+            };
             match read {
                 Ok(0) => {
                     conn.on_eof();
                     return self.finish(key);
                 }
                 Ok(n) => {
-                    reads += 1;
+                    taken += n;
                     conn.note_input(idle_tick(self.started));
                     let mut sink = Self::sink(&mut self.staging, &self.shared);
                     let input = if in_place {
