@@ -86,6 +86,54 @@ clientDifferential('echo: text, binary, empty, 100 KiB, typed arrays, then close
   await finish(run, client, await server.connection());
 });
 
+clientDifferential('message listeners: once, several, added and removed while dispatching, none', async (run) => {
+  const server = await serverWithConnections(run, {}, { onConnection: echo });
+  const client = run.client(server.url('/'));
+  if (!(await run.opened(client))) return;
+  const got = messages(client, 4);
+  const seen = (who) => (data, isBinary) => run.log('listeners', { who, data: String(data), isBinary });
+  client.once('message', seen('once'));
+  const late = seen('late');
+  client.on('message', function first(data) {
+    run.log('listeners', { who: 'first', data: String(data), thisIsClient: this === client });
+    if (String(data) === 'two') client.on('message', late);
+    if (String(data) === 'three') client.removeListener('message', late);
+  });
+  for (const m of ['one', 'two', 'three', 'four']) client.send(m);
+  await run.settle(got, 'echoes');
+  client.removeAllListeners('message');
+  const quiet = new Promise((resolve) => setTimeout(resolve, 100));
+  client.send('unheard');
+  await quiet;
+  await finish(run, client, await server.connection());
+});
+
+clientDifferential('captureRejections: a message listener that rejects is reported on error', async (run) => {
+  const { EventEmitter } = require('node:events');
+  const server = await serverWithConnections(run, {}, { onConnection: echo });
+  EventEmitter.captureRejections = true;
+  let client;
+  try {
+    client = run.client(server.url('/'));
+  } finally {
+    EventEmitter.captureRejections = false;
+  }
+  if (!(await run.opened(client))) return;
+  const failed = new Promise((resolve) => client.once('error', (err) => {
+    run.log('errors', { message: err.message });
+    resolve();
+  }));
+  EventEmitter.captureRejections = true;
+  client.on('message', async (data) => { throw new Error(`rejected ${data}`); });
+  client.send('x');
+  try {
+    await run.settle(failed, 'the rejection on error');
+  } finally {
+    EventEmitter.captureRejections = false;
+  }
+  await finish(run, client, await server.connection());
+});
+
 function crypto100k() {
   const buf = Buffer.alloc(100 * 1024);
   for (let i = 0; i < buf.length; i++) buf[i] = (i * 31 + 7) & 0xff;

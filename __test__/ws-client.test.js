@@ -294,3 +294,24 @@ test('connecting leaves little in the old generation: 2,000 WebSockets opened gr
   const perConnection = (oldSpace() - before) / 2000;
   assert.ok(perConnection < 1600, `the old generation grew by ${perConnection.toFixed(0)} bytes a connection`);
 });
+
+test("captureRejections: a lone 'message' listener that rejects is reported on 'error', as ws does", async (t) => {
+  const { EventEmitter } = require('node:events');
+  const url = await echoServer(t);
+  t.after(() => { EventEmitter.captureRejections = false; });
+  const seen = [];
+  for (const Client of [WS, WebSocket]) {
+    EventEmitter.captureRejections = true; // read by EventEmitter's constructor, and again per message by lws
+    const ws = new Client(url);
+    await opened(ws);
+    // The only listener: lws calls it without emit() unless captureRejections is on.
+    ws.on('message', async (data) => { throw new Error(`rejected ${data}`); });
+    const error = within(5000, 'error', (resolve) => ws.once('error', (err) => resolve(err.message)));
+    ws.send('x');
+    seen.push(await error);
+    EventEmitter.captureRejections = false;
+    ws.close();
+    await closed(ws);
+  }
+  assert.deepEqual(seen, ['rejected x', 'rejected x']);
+});

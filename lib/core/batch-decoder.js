@@ -66,6 +66,8 @@ class MessageCopies {
  */
 function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = false, textAsStrings = false) {
   const buf = new BufferView(arrayBuffer);
+  // Header fields are little-endian u32s: one DataView read each (optimized code inlines it).
+  const view = new DataView(arrayBuffer);
   const copies = ownedMessages ? new MessageCopies(arrayBuffer) : null;
   let pos = 0;
   let failure = null;
@@ -79,10 +81,9 @@ function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = fal
     try {
       while (pos + RECORD_HEADER <= buf.length) {
         const start = pos + RECORD_HEADER;
-        // Little-endian u32s read by hand (readUInt32LE checks its arguments each time).
-        const len = (buf[pos + 8] | (buf[pos + 9] << 8) | (buf[pos + 10] << 16)) + buf[pos + 11] * 0x1000000;
+        const len = view.getUint32(pos + 8, true);
         const kind = buf[pos];
-        const id = (buf[pos + 4] | (buf[pos + 5] << 8) | (buf[pos + 6] << 16)) + buf[pos + 7] * 0x1000000;
+        const id = view.getUint32(pos + 4, true);
         const flags = buf[pos + 1];
         let at;
         if (kind === Event.MESSAGE) {
@@ -90,7 +91,7 @@ function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = fal
           pos = start + len;
         } else if (kind === Event.MESSAGE_AT) {
           // The message stayed where it was read (in this batch's RAW record); nothing follows the header.
-          at = (buf[pos + 12] | (buf[pos + 13] << 8) | (buf[pos + 14] << 16)) + buf[pos + 15] * 0x1000000;
+          at = view.getUint32(pos + 12, true);
           pos = start;
         } else {
           pos = start + len;

@@ -517,8 +517,13 @@ class WebSocket extends EventEmitter {
 
   [kOnMessage](buf, isBinary) {
     if (this._mustHold()) return this._hold([HELD_MESSAGE, buf, isBinary]);
-    if (this.listenerCount('message') === 0) return;
-    this.emit('message', deliverable(buf, isBinary, this._binaryType), isBinary);
+    // Once per message: one listener is called as emit() would call it, without
+    // emit()'s bookkeeping (emit() still handles several, and captureRejections).
+    const listener = this._events.message;
+    if (listener === undefined) return;
+    const data = deliverable(buf, isBinary, this._binaryType);
+    if (typeof listener === 'function' && !EventEmitter.captureRejections) listener.call(this, data, isBinary);
+    else this.emit('message', data, isBinary);
   }
 
   [kOnPing](buf) {
