@@ -292,12 +292,17 @@ test('messages handed to the user are owned copies (they survive later batches)'
   const s = scope(t);
   const kept = [];
   const wss = await s.listen({}, (w) =>
-    w.on('connection', (ws) => ws.on('message', (data) => kept.push(data))),
+    w.on('connection', (ws) => ws.on('message', (data) => {
+      kept.push(data);
+      // Scribbles on Buffer's shared pool, which small copies may come from.
+      Buffer.allocUnsafe(64).fill(0xee);
+    })),
   );
   const client = await s.connect(urlOf(wss));
   const sent = [];
   for (let i = 0; i < 300; i++) {
-    const payload = crypto.randomBytes(1 + (i % 50) * 37);
+    // Mostly small (copied by slab), every 25th over 4 KiB (copied alone).
+    const payload = crypto.randomBytes(i % 25 === 24 ? 4097 + i * 211 : 1 + (i % 50) * 37);
     sent.push(payload);
     client.send(payload);
   }

@@ -40,18 +40,33 @@ class MessageCopies {
   constructor(arrayBuffer) {
     this.source = arrayBuffer;
     this.slab = null;
-    this.slabStart = 0;
+    /** The batch's bytes slabFrom..slabEnd are in the slab, at their offset - slabBase. */
+    this.slabFrom = 0;
     this.slabEnd = 0;
+    this.slabBase = 0;
   }
 
   copy(at, len) {
-    if (len > SLAB_MESSAGE_MAX) return new BufferView(this.source.slice(at, at + len));
-    if (this.slab === null || at < this.slabStart || at + len > this.slabEnd) {
-      this.slabStart = at;
+    if (len > SLAB_MESSAGE_MAX) return this.bytes(at, len);
+    if (this.slab === null || at < this.slabFrom || at + len > this.slabEnd) {
+      this.slabFrom = at;
       this.slabEnd = Math.min(this.source.byteLength, at + SLAB);
-      this.slab = this.source.slice(at, this.slabEnd);
+      const slab = this.bytes(at, this.slabEnd - at);
+      this.slab = slab.buffer;
+      // A slab under 4 KiB is a piece of Buffer's shared pool, at its own offset.
+      this.slabBase = at - slab.byteOffset;
     }
-    return new BufferView(this.slab, at - this.slabStart, len);
+    return new BufferView(this.slab, at - this.slabBase, len);
+  }
+
+  /**
+   * A copy of `len` bytes at `at`, in memory of its own. allocUnsafe: from 4 KiB on, a
+   * new ArrayBuffer that is not zeroed first (ArrayBuffer#slice zeroes, then copies).
+   */
+  bytes(at, len) {
+    const copy = Buffer.allocUnsafe(len);
+    copy.set(new Uint8Array(this.source, at, len));
+    return copy;
   }
 }
 
