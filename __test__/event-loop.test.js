@@ -23,6 +23,18 @@ function startFixture(t, name, args = []) {
   }));
 }
 
+/** Opens `count` connections of `client` to the fixture on `port`; resolves with their sockets once all are open. */
+async function openConnections(client, port, count) {
+  const sockets = [];
+  await within(10000, `${count} connections open`, (done, fail) => {
+    let open = 0;
+    client.on('open', () => { if (++open === count) done(); });
+    client.on('error', fail);
+    for (let i = 0; i < count; i++) sockets.push(client.connect(`ws://127.0.0.1:${port}/`));
+  });
+  return sockets;
+}
+
 /** A 10 ms interval timer; `worst()` is the longest it waited between two runs. */
 function watchTimers(t) {
   let last = Date.now();
@@ -72,13 +84,7 @@ test('many connections flooded at once: JS gets bounded batches, and timers keep
   };
   let received = 0;
   client.on('message', () => { received++; });
-  const sockets = [];
-  await within(10000, '50 connections open', (done, fail) => {
-    let open = 0;
-    client.on('open', () => { if (++open === 50) done(); });
-    client.on('error', fail);
-    for (let i = 0; i < 50; i++) sockets.push(client.connect(`ws://127.0.0.1:${port}/`));
-  });
+  const sockets = await openConnections(client, port, 50);
   const timers = watchTimers(t);
   await new Promise((resolve) => setTimeout(resolve, 3000));
   timers.stop();
@@ -101,13 +107,7 @@ test('many connections flooded at once: every connection gets its share of the r
   client.on('message', (socket) => {
     if (counting) received.set(socket, received.get(socket) + 1);
   });
-  const sockets = [];
-  await within(10000, '50 connections open', (done, fail) => {
-    let open = 0;
-    client.on('open', () => { if (++open === 50) done(); });
-    client.on('error', fail);
-    for (let i = 0; i < 50; i++) sockets.push(client.connect(`ws://127.0.0.1:${port}/`));
-  });
+  const sockets = await openConnections(client, port, 50);
   for (const socket of sockets) received.set(socket, 0);
   counting = true;
   await new Promise((resolve) => setTimeout(resolve, 3000));
