@@ -301,7 +301,7 @@ test("captureRejections: a lone 'message' listener that rejects is reported on '
   t.after(() => { EventEmitter.captureRejections = false; });
   const seen = [];
   for (const Client of [WS, WebSocket]) {
-    EventEmitter.captureRejections = true; // read by EventEmitter's constructor, and again per message by lws
+    EventEmitter.captureRejections = true; // read by EventEmitter's constructor (lws notes it there too)
     const ws = new Client(url);
     await opened(ws);
     // The only listener: lws calls it without emit() unless captureRejections is on.
@@ -314,4 +314,24 @@ test("captureRejections: a lone 'message' listener that rejects is reported on '
     await closed(ws);
   }
   assert.deepEqual(seen, ['rejected x', 'rejected x']);
+});
+
+test("an emit() replaced on the socket sees every 'message', as in ws", async (t) => {
+  const url = await echoServer(t);
+  const seen = [];
+  for (const Client of [WS, WebSocket]) {
+    const ws = new Client(url);
+    await opened(ws);
+    const emit = ws.emit;
+    ws.emit = function (event, ...args) {
+      if (event === 'message') seen.push(`${Client === WS ? 'ws' : 'lws'} ${args[0]}`);
+      return emit.call(this, event, ...args);
+    };
+    const got = within(5000, 'message', (resolve) => ws.on('message', resolve));
+    ws.send('x');
+    await got;
+    ws.close();
+    await closed(ws);
+  }
+  assert.deepEqual(seen, ['ws x', 'lws x']);
 });

@@ -60,6 +60,7 @@ module.exports = {
   ERROR_EMITTED: 8,
   CLOSED_CLEANLY: 16, // closed with the close handshake done
   CLOSE_FRAME_RECEIVED: 32, // the peer's close frame arrived (core 'closing')
+  CAPTURE_REJECTIONS: 64, // made while EventEmitter.captureRejections was on: emit() catches listeners' rejections
   /** Header that ties a socket handed to the engine to its pending handleUpgrade() call. */
   HANDOVER_HEADER: 'x-lws-handover',
 };

@@ -6,6 +6,8 @@
 // method; the client handshake, send accounting and events live elsewhere.)
 
 const { EventEmitter } = require('events');
+
+const emitterEmit = EventEmitter.prototype.emit;
 const { defineEventTarget } = require('./event-target');
 const { protocolError, isValidStatusCode } = require('./errors');
 const { KERNEL_TAKES, CompressionQueue, PendingCore } = require('./send-accounting');
@@ -13,7 +15,7 @@ const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
   kAttachPending, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated,
-  PAUSED, DELIVER_SCHEDULED, SETTLE_SCHEDULED, ERROR_EMITTED, CLOSED_CLEANLY, CLOSE_FRAME_RECEIVED,
+  PAUSED, DELIVER_SCHEDULED, SETTLE_SCHEDULED, ERROR_EMITTED, CLOSED_CLEANLY, CLOSE_FRAME_RECEIVED, CAPTURE_REJECTIONS,
 } = require('./constants');
 
 const hasBlob = typeof Blob !== 'undefined';
@@ -183,7 +185,9 @@ class WebSocket extends EventEmitter {
     this._readyState = CONNECTING;
     this._protocol = '';
     this._extensions = NO_EXTENSIONS; // replaced, not mutated, when one is negotiated
-    this._flags = 0; // PAUSED, SETTLE_SCHEDULED, ... (constants.js)
+    // PAUSED, SETTLE_SCHEDULED, ... (constants.js). EventEmitter's constructor reads
+    // captureRejections once, for the instance's emit(): noted for kOnMessage's fast path.
+    this._flags = EventEmitter.captureRejections ? CAPTURE_REJECTIONS : 0;
     this._core = null; // the lws.Server
     this._socket = null; // the lws core Socket (remoteAddress, remotePort, ...)
     this._callbacks = null; // send/ping/pong callbacks waiting for the data to leave
@@ -518,12 +522,17 @@ class WebSocket extends EventEmitter {
   [kOnMessage](buf, isBinary) {
     if (this._mustHold()) return this._hold([HELD_MESSAGE, buf, isBinary]);
     // Once per message: one listener is called as emit() would call it, without
-    // emit()'s bookkeeping (emit() still handles several, and captureRejections).
+    // emit()'s bookkeeping. emit() still handles several listeners, captured
+    // rejections, and an emit() replaced on the socket or in a subclass (ws emits
+    // every message through it).
     const listener = this._events.message;
     if (listener === undefined) return;
     const data = deliverable(buf, isBinary, this._binaryType);
-    if (typeof listener === 'function' && !EventEmitter.captureRejections) listener.call(this, data, isBinary);
-    else this.emit('message', data, isBinary);
+    if (typeof listener === 'function' && (this._flags & CAPTURE_REJECTIONS) === 0 && this.emit === emitterEmit) {
+      listener.call(this, data, isBinary);
+    } else {
+      this.emit('message', data, isBinary);
+    }
   }
 
   [kOnPing](buf) {
