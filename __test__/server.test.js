@@ -697,8 +697,9 @@ test("message: the Buffer given to 'message' is detached after the callback", { 
   });
   const ws = await s.connect(urlOf(server));
   const box = inbox(ws);
-  // A short message is copied into the batch; a long one is lent where it was read.
-  for (const text of ['lent, not given', 'long and lent in place '.repeat(200)]) {
+  // A short message is copied into the batch; a long one is lent where it was read. A batch
+  // under 16 KiB reaches JS as a copy, a larger one as the engine's own memory: both detached.
+  for (const text of ['lent, not given', 'long and lent in place '.repeat(200), 'a batch of its own '.repeat(2000)]) {
     ws.send(text);
     assert.equal((await box.next()).data.toString(), text);
     assert.equal(lengthInside, text.length);
@@ -752,6 +753,30 @@ test('message: a received message forwarded with send() (by reference, no copy) 
   for (const [i, p] of payloads.entries()) {
     const m = await box.next(10000);
     assert.ok(Buffer.compare(m.data, p) === 0, `message ${i} (${p.length} bytes) arrived intact`);
+  }
+});
+
+test('message: a received message changed in the callback and sent on goes as changed (small batches are copies, large ones lent)', { timeout: 30000 }, async (t) => {
+  // JS owns the Buffer while the callback lasts: what it writes there is what send() sends,
+  // whether the batch is the engine's memory (forwarded by reference) or a copy of it.
+  const s = scope(t);
+  const server = await s.listen({}, (srv) => {
+    srv.on('message', (socket, message, binary) => {
+      message[0] ^= 0xff;
+      message[message.length - 1] ^= 0xff;
+      srv.send(socket, message, binary);
+    });
+  });
+  const ws = await s.connect(urlOf(server));
+  const box = inbox(ws);
+  for (const size of [16, 1500, 12000, 40000, 300000]) {
+    const p = crypto.randomBytes(size);
+    ws.send(p);
+    const expected = Buffer.from(p);
+    expected[0] ^= 0xff;
+    expected[size - 1] ^= 0xff;
+    const m = await box.next(10000);
+    assert.ok(Buffer.compare(m.data, expected) === 0, `${size} bytes: sent as changed`);
   }
 });
 

@@ -1,9 +1,10 @@
 //! The napi surface: `NativeServer` (one engine) and `prepare`.
 //!
 //! Events reach JS through one raw threadsafe function per server. Its
-//! call-back drains the event queue: each drained batch becomes one external
-//! ArrayBuffer lent to JS (no copy) and detached when the JS call returns, so
-//! a Buffer kept past the callback reads as empty instead of freed memory.
+//! call-back drains the event queue: each drained batch becomes one ArrayBuffer
+//! (an external one lent to JS, no copy, or for a small batch a copy: see `lend`),
+//! detached when the JS call returns, so a Buffer kept past the callback reads as
+//! empty instead of freed memory.
 
 use std::ffi::c_void;
 use std::net::{IpAddr, SocketAddr};
@@ -211,10 +212,29 @@ fn lent_offset_range(start: usize, len: usize) -> Option<Stashed> {
     })
 }
 
-/// Lends `bytes` to JS as an external ArrayBuffer that holds a reference to them.
-unsafe fn lend(env: sys::napi_env, bytes: &Arc<Vec<u8>>) -> Option<sys::napi_value> {
-    let hint = Arc::into_raw(Arc::clone(bytes)) as *mut c_void;
+/// Batches up to this size reach JS as a copy in an ArrayBuffer of V8's own, not lent:
+/// Node makes an external ArrayBuffer through a whole Buffer (a typed array, its
+/// prototype set, a weak handle, a finalizer run from setImmediate), which costs more
+/// than copying a few KiB, and most of all on a JS thread woken after a quiet spell,
+/// its caches cold (a publish to 10,000 sockets: ~40 µs a wake).
+const COPY_BATCH_MAX: usize = 16 * 1024;
+
+/// Hands `bytes` to JS as an ArrayBuffer: a copy when small (COPY_BATCH_MAX), else an
+/// external ArrayBuffer over them that holds a reference. Returns it and whether it is
+/// lent (the batch's own memory, which JS may then forward by reference).
+unsafe fn lend(env: sys::napi_env, bytes: &Arc<Vec<u8>>) -> Option<(sys::napi_value, bool)> {
     let mut ab = null_mut();
+    if bytes.len() <= COPY_BATCH_MAX {
+        let mut data = null_mut();
+        if sys::napi_create_arraybuffer(env, bytes.len(), &mut data, &mut ab) != sys::Status::napi_ok {
+            return None;
+        }
+        if !bytes.is_empty() {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), data as *mut u8, bytes.len());
+        }
+        return Some((ab, false));
+    }
+    let hint = Arc::into_raw(Arc::clone(bytes)) as *mut c_void;
     // JS may write into the lent bytes (it owns the view while the call lasts);
     // the engine only reads a range of them once JS has sent it.
     let status = sys::napi_create_external_arraybuffer(
@@ -229,7 +249,7 @@ unsafe fn lend(env: sys::napi_env, bytes: &Arc<Vec<u8>>) -> Option<sys::napi_val
         finalize_batch(env, null_mut(), hint);
         return None;
     }
-    Some(ab)
+    Some((ab, true))
 }
 
 unsafe extern "C" fn release_shared(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
@@ -255,13 +275,18 @@ unsafe extern "C" fn call_js(
         let Some(batch) = shared.events.take() else {
             return;
         };
-        let Some(ab) = lend(env, &batch) else {
+        let Some((ab, lent)) = lend(env, &batch) else {
             continue;
         };
         let mut undefined = null_mut();
         sys::napi_get_undefined(env, &mut undefined);
         let mut result = null_mut();
-        LENT.with(|lent| *lent.borrow_mut() = Some(batch));
+        // A copy is not the batch: what JS forwards from it is copied (JS may have written into it).
+        if lent {
+            LENT.with(|cell| *cell.borrow_mut() = Some(batch));
+        } else {
+            drop(batch);
+        }
         let status = sys::napi_call_function(env, undefined, js_cb, 1, &ab, &mut result);
         LENT.with(|lent| lent.borrow_mut().take());
         sys::napi_detach_arraybuffer(env, ab);
