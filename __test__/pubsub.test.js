@@ -157,6 +157,59 @@ test('topics: strings and bytes name the same topic; getTopics gives UTF-8 names
   ws.close();
 });
 
+test('subscribe / unsubscribe in any order: the queries, the counts and the deliveries follow (0, 1 and several topics a socket)', { timeout: 30000 }, async (t) => {
+  // A socket's topics are kept as nothing, one key or a set; a topic's subscribers as a count.
+  const server = await chatServer(t);
+  const clients = await Promise.all([1, 2, 3].map(() => member(server.port)));
+  await waitUntil(() => server._sockets.size === 3, 5000, 'the sockets');
+  const sockets = [...server._sockets.values()];
+  const topics = ['a', 'b', 'c', 'd'];
+  const model = sockets.map(() => new Set());
+  let seed = 7; // xorshift32: the same sequence every run
+  const random = (n) => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+  const seen = { drops: 0, sets: 0 };
+  let round = 0;
+  for (let step = 0; step < 240; step++) {
+    const i = random(3);
+    const topic = topics[random(4)];
+    if (random(2) === 0) assert.equal(server.subscribe(sockets[i], topic), !model[i].has(topic) && Boolean(model[i].add(topic)));
+    else {
+      if (model[i].size === 1 && model[i].has(topic)) seen.drops++; // its one topic
+      assert.equal(server.unsubscribe(sockets[i], topic), model[i].delete(topic));
+    }
+    if (model[i].size > 2) seen.sets++;
+    for (const [k, socket] of sockets.entries()) {
+      assert.deepEqual(server.getTopics(socket).sort(), [...model[k]].sort(), `step ${step}: socket ${k}'s topics`);
+      for (const name of topics) assert.equal(server.isSubscribed(socket, name), model[k].has(name));
+    }
+    for (const name of topics) assert.equal(server.numSubscribers(name), model.filter((m) => m.has(name)).length, `step ${step}: ${name}`);
+    if (step % 60 === 59) {
+      // Every socket gets a publish to each of its topics, once, and nothing else.
+      round++;
+      for (const name of topics) server.publish(name, `${round} to ${name}`);
+      const expected = model.map((m) => topics.filter((name) => m.has(name)).map((name) => `${round} to ${name}`));
+      await waitUntil(() => clients.every((ws, k) => expected[k].every((text) => ws.inbox.includes(text))), 5000, `round ${round}`);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      for (const [k, ws] of clients.entries()) {
+        assert.deepEqual(ws.inbox.filter((text) => text.startsWith(`${round} to `)).sort(), expected[k].sort(), `round ${round}, client ${k}`);
+      }
+    }
+  }
+  assert.ok(seen.drops > 2 && seen.sets > 2, `the sequence covers both forms (${JSON.stringify(seen)})`);
+  // A closed socket's subscriptions end, whatever their number.
+  const busiest = model.reduce((best, m, k) => (m.size > model[best].size ? k : best), 0);
+  for (const name of topics) server.subscribe(sockets[busiest], name);
+  const before = topics.map((name) => server.numSubscribers(name));
+  clients[busiest].close();
+  await waitUntil(() => topics.every((name, k) => server.numSubscribers(name) === before[k] - 1), 5000, 'the closed socket\'s topics');
+  for (const ws of clients) ws.close();
+});
+
 test('publish takes every payload form, small (copied in place) and large (by reference), text and binary, byte for byte', { timeout: 30000 }, async (t) => {
   const server = await chatServer(t);
   const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);

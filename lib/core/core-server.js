@@ -46,7 +46,7 @@ class CoreServer extends EventEmitter {
     this._openInfo = new Map(); // id -> what acceptResponse()/adoptClient() gave for 'open' (outgoing, not yet open)
     this._handOffHeads = new Map(); // id -> request head rebuilt for a connection being handed off
     this._counters = new Counters();
-    this._topics = new Map(); // topic key -> Set of subscribed Sockets (the engine's workers hold the same)
+    this._topics = new Map(); // topic key -> its number of subscribed Sockets (the engine's workers hold them)
     this._redisState = null; // 'up' or 'down' once the Redis link has said (pubsub.redis)
     this._engineStats = null; // the engine's last counters, kept once it has stopped
     this._nextClientSeq = 0; // client connections' ids are picked here (CLIENT_ID_BIT set)

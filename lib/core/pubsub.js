@@ -1,9 +1,10 @@
 'use strict';
 // Pub/sub topics, CoreServer's methods for them (installed on its prototype):
 // the engine's workers hold the subscriptions and fan a publish out; JS keeps a
-// mirror (server._topics: topic key -> Set of Sockets, a socket's extras.topics) for the
-// synchronous queries and to tell the engine's Redis link which topics this
-// process wants (pubsub.redis).
+// mirror (server._topics: topic key -> its number of local subscribers; a socket's
+// extras.topics) for the synchronous queries and to tell the engine's Redis link which
+// topics this process wants (pubsub.redis). The mirror is small on purpose: it is kept per
+// subscriber, and V8 walks all of it at every full collection.
 
 const { Command, FLAG_BINARY, STASH_MIN } = require('./wire');
 const { idOf, kExtras, extrasOf, topicsOf } = require('./socket');
@@ -32,6 +33,27 @@ function publishHead(skip, key) {
   return head;
 }
 
+/**
+ * A socket's topics (extras.topics): null, one key (a string: a socket usually has one
+ * topic, and a Set would cost ~140 bytes more per subscriber), or a Set of keys.
+ */
+function hasTopic(topics, key) {
+  if (topics === null) return false;
+  return typeof topics === 'string' ? topics === key : topics.has(key);
+}
+
+function withTopic(topics, key) {
+  if (topics === null) return key;
+  return typeof topics === 'string' ? new Set([topics, key]) : topics.add(key);
+}
+
+/** `topics` without `key` (known to be among them); one topic left is a string again. */
+function withoutTopic(topics, key) {
+  if (typeof topics === 'string') return null;
+  topics.delete(key);
+  return topics.size === 1 ? topics.values().next().value : topics;
+}
+
 function topicName(key) {
   return /^[\x00-\x7f]*$/.test(key) ? key : Buffer.from(key, 'latin1').toString('utf8');
 }
@@ -48,16 +70,16 @@ class PubSub {
     const key = topicKey(topic);
     if (!isOwnOpenSocket(this, socket)) return false;
     const extras = extrasOf(socket);
-    const topics = extras.topics || (extras.topics = new Set());
-    if (topics.has(key)) return false;
-    topics.add(key);
-    let subscribers = this._topics.get(key);
-    if (subscribers === undefined) {
-      this._topics.set(key, (subscribers = new Set()));
+    if (hasTopic(extras.topics, key)) return false;
+    extras.topics = withTopic(extras.topics, key);
+    const count = this._topics.get(key);
+    if (count === undefined) {
+      this._topics.set(key, 1);
       // The first local subscriber: this process now wants the topic's messages from other processes.
       if (this.options.pubsub) this._commands.bytes(Command.REDIS_SUBSCRIBE, 0, 0, 0, Buffer.from(key, 'latin1'));
+    } else {
+      this._topics.set(key, count + 1);
     }
-    subscribers.add(socket);
     this._commands.bytes(Command.SUBSCRIBE, 0, 0, id, Buffer.from(key, 'latin1'));
     this._engine.schedule();
     return true;
@@ -69,8 +91,9 @@ class PubSub {
     const key = topicKey(topic);
     if (!isOwnOpenSocket(this, socket)) return false;
     const topics = topicsOf(socket);
-    if (topics === null || !topics.delete(key)) return false;
-    this._forgetSubscriber(key, socket);
+    if (!hasTopic(topics, key)) return false;
+    socket[kExtras].topics = withoutTopic(topics, key);
+    this._forgetSubscriber(key);
     this._commands.bytes(Command.UNSUBSCRIBE, 0, 0, id, Buffer.from(key, 'latin1'));
     this._engine.schedule();
     return true;
@@ -78,20 +101,19 @@ class PubSub {
 
   isSubscribed(socket, topic) {
     idOf(socket);
-    const topics = topicsOf(socket);
-    return topics !== null && topics.has(topicKey(topic));
+    return hasTopic(topicsOf(socket), topicKey(topic));
   }
 
   /** The socket's topics (as strings, UTF-8). */
   getTopics(socket) {
     idOf(socket);
     const topics = topicsOf(socket);
-    return topics === null ? [] : [...topics].map(topicName);
+    if (topics === null) return [];
+    return typeof topics === 'string' ? [topicName(topics)] : [...topics].map(topicName);
   }
 
   numSubscribers(topic) {
-    const subscribers = this._topics.get(topicKey(topic));
-    return subscribers === undefined ? 0 : subscribers.size;
+    return this._topics.get(topicKey(topic)) ?? 0;
   }
 
   /**
@@ -102,9 +124,9 @@ class PubSub {
    */
   publish(topic, data, binary = false, options = undefined) {
     const key = topicKey(topic);
-    const subscribers = this._topics.get(key);
+    const count = this._topics.get(key);
     // With Redis, other processes may have subscribers: the engine forwards it there.
-    if (subscribers === undefined && !this.options.pubsub) return false;
+    if (count === undefined && !this.options.pubsub) return false;
     const skip = options && options.skip ? idOf(options.skip) : 0;
     const message = typeof data === 'string' ? data : toBytes(data);
     if (message === null) throw new TypeError('publish() takes a Buffer, TypedArray, ArrayBuffer, DataView or string');
@@ -115,21 +137,23 @@ class PubSub {
     // payload that the engine takes by reference (stashed).
     if (size < STASH_MIN) this._commands.publish(flags, skip, key, message, size);
     else this._commands.bytes(Command.PUBLISH, flags, 0, 0, Buffer.concat([publishHead(skip, key), typeof message === 'string' ? Buffer.from(message) : message]));
-    const deliveries = subscribers === undefined ? 0 : subscribers.size - (skip !== 0 && topicsOf(options.skip) !== null && topicsOf(options.skip).has(key) ? 1 : 0);
+    const deliveries = count === undefined ? 0 : count - (skip !== 0 && hasTopic(topicsOf(options.skip), key) ? 1 : 0);
     this._counters.messagesOut += deliveries;
     this._counters.bytesOut += deliveries * size;
     this._engine.schedule();
     return true;
   }
 
-  _forgetSubscriber(key, socket) {
-    const subscribers = this._topics.get(key);
-    if (subscribers === undefined) return;
-    subscribers.delete(socket);
-    if (subscribers.size === 0) {
-      this._topics.delete(key);
-      if (this.options.pubsub) this._commands.bytes(Command.REDIS_UNSUBSCRIBE, 0, 0, 0, Buffer.from(key, 'latin1'));
+  /** One local subscriber of `key` fewer. */
+  _forgetSubscriber(key) {
+    const count = this._topics.get(key);
+    if (count === undefined) return;
+    if (count > 1) {
+      this._topics.set(key, count - 1);
+      return;
     }
+    this._topics.delete(key);
+    if (this.options.pubsub) this._commands.bytes(Command.REDIS_UNSUBSCRIBE, 0, 0, 0, Buffer.from(key, 'latin1'));
   }
 
   /** A socket is gone: its subscriptions end (the engine's end with it by themselves). */
@@ -137,7 +161,8 @@ class PubSub {
     const topics = topicsOf(socket);
     if (topics === null) return;
     socket[kExtras].topics = null;
-    for (const key of topics) this._forgetSubscriber(key, socket);
+    if (typeof topics === 'string') this._forgetSubscriber(topics);
+    else for (const key of topics) this._forgetSubscriber(key);
   }
 }
 

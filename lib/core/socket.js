@@ -29,7 +29,7 @@ class SocketExtras {
     this.paused = false;
     /** That reply once due: [code, reason]. */
     this.closeReply = undefined;
-    /** The topics this socket is subscribed to (a Set of topic keys), or null. */
+    /** The topics this socket is subscribed to: null, one topic key, or a Set of them (pubsub.js). */
     this.topics = null;
   }
 }
@@ -39,7 +39,7 @@ function extrasOf(socket) {
   return socket[kExtras] || (socket[kExtras] = new SocketExtras());
 }
 
-/** The socket's topic keys (a Set), or null. */
+/** The socket's topic keys: null, one key (a string) or a Set (pubsub.js). */
 function topicsOf(socket) {
   const extras = socket[kExtras];
   return extras === null ? null : extras.topics;
