@@ -756,6 +756,60 @@ test('message: a received message forwarded with send() (by reference, no copy) 
   }
 });
 
+test("message: listeners added and removed while a batch is dispatched get what an EventEmitter would give them", { timeout: 30000 }, async (t) => {
+  // The decoder calls a lone 'message' listener directly (cached until listeners change):
+  // the same phases on a plain EventEmitter are the reference transcript. Each phase adds
+  // listeners, then its messages arrive together (one batch, most likely).
+  const { EventEmitter } = require('node:events');
+  const phases = (emitter, log) => {
+    const named = (name, act = () => {}) => function listener(socket, message) {
+      log.push(`${name}:${String(message)}`);
+      act(Number(String(message)), listener);
+    };
+    return [
+      // a lone listener removes itself: the rest of the batch goes to nobody
+      () => emitter.on('message', named('a', (n, self) => n === 2 && emitter.removeListener('message', self))),
+      // a lone listener adds a second one, which removes the first
+      () => emitter.on('message', named('b', (n) => n === 6 && emitter.on('message', named('c', (m) => m === 7 && emitter.off('message', emitter.listeners('message')[0]))))),
+      // several, then all removed, then two added and one of them taken off again
+      () => emitter.prependListener('message', named('d', (n) => {
+        if (n !== 10) return;
+        emitter.removeAllListeners('message');
+        emitter.on('message', named('e', (m) => m === 11 && emitter.removeAllListeners('message')));
+      })),
+      // once: the lone listener goes after one message
+      () => emitter.once('message', named('f')),
+      // a lone listener, called directly, adds another
+      () => emitter.prependListener('message', named('g', (n) => n === 17 && emitter.addListener('message', named('h')))),
+    ];
+  };
+  const batches = [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15], [16, 17, 18, 19]];
+
+  const reference = [];
+  const plain = new EventEmitter();
+  phases(plain, reference).forEach((setup, i) => {
+    setup();
+    for (const n of batches[i]) plain.emit('message', null, Buffer.from(String(n)));
+  });
+
+  const s = scope(t);
+  const seen = [];
+  const server = await s.listen({});
+  const ws = await s.connect(urlOf(server));
+  const setups = phases(server, seen);
+  for (const [i, setup] of setups.entries()) {
+    setup();
+    ws._socket.cork(); // one write, so most likely one read and one batch
+    for (const n of batches[i]) ws.send(String(n));
+    ws._socket.uncork();
+    const expected = reference.filter((entry) => batches[i].includes(Number(entry.split(':')[1]))).length;
+    await until(() => seen.filter((entry) => batches[i].includes(Number(entry.split(':')[1]))).length >= expected, 5000, `phase ${i}`);
+    await delay(50);
+  }
+  assert.deepEqual(seen, reference);
+  assert.ok(reference.length >= 10, 'a transcript with something in it');
+});
+
 test('message: a received message changed in the callback and sent on goes as changed (small batches are copies, large ones lent)', { timeout: 30000 }, async (t) => {
   // JS owns the Buffer while the callback lasts: what it writes there is what send() sends,
   // whether the batch is the engine's memory (forwarded by reference) or a copy of it.

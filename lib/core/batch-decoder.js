@@ -130,14 +130,14 @@ function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = fal
         } else {
           data = copies === null ? new BufferView(arrayBuffer, at, len) : copies.copy(at, len);
         }
-        // The hot path: straight to a single listener, no emit() bookkeeping
-        // (`_events` is EventEmitter's own listener table).
+        // The hot path: straight to a single listener, no emit() bookkeeping.
         messages++;
         bytes += len;
         const streams = emitter._messageStreams;
         if (streams !== null && streams.message(socket, data, (flags & FLAG_BINARY) !== 0)) continue;
-        const listener = emitter._events.message;
-        if (typeof listener === 'function') listener.call(emitter, socket, data, (flags & FLAG_BINARY) !== 0, 0);
+        let listener = emitter._messageListener;
+        if (listener === undefined) listener = emitter._messageListener = loneMessageListener(emitter);
+        if (listener !== null) listener.call(emitter, socket, data, (flags & FLAG_BINARY) !== 0, 0);
         else emitter.emit('message', socket, data, (flags & FLAG_BINARY) !== 0, 0);
       }
     } catch (err) {
@@ -146,6 +146,12 @@ function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = fal
   }
   records.countMessages(messages, bytes);
   return failure;
+}
+
+/** The emitter's one 'message' listener, or null if it has none or several (`_events`: EventEmitter's table). */
+function loneMessageListener(emitter) {
+  const listener = emitter._events.message;
+  return typeof listener === 'function' ? listener : null;
 }
 
 function dispatchRecord(sockets, emitter, records, buf, kind, flags, code, id, extra, start, end) {
