@@ -83,6 +83,9 @@ pub struct Worker {
     /// Raw buffers handed to JS, reused when the worker's is the last handle.
     raw_lent: Vec<Arc<Vec<u8>>>,
     staging: Vec<u8>,
+    /// On the JS thread: the last WebSocket read held a message per KiB or more (small
+    /// messages), and the next is read in a smaller piece (see `websocket`).
+    small_messages: bool,
     /// How far `staging` has been through `note_staged`.
     staging_noted: usize,
     /// This worker's pushes to the event queue so far (`PushMark::seq` of the last).
@@ -126,6 +129,7 @@ impl Worker {
             raw_used: false,
             raw_lent: Vec::new(),
             staging: Vec::new(),
+            small_messages: false,
             staging_noted: 0,
             pushes: 0,
             peer_closed: Vec::new(),
