@@ -544,6 +544,26 @@ test('upgrade: a listener returning 401 refuses with 401', { timeout: 30000 }, a
   assert.equal(res.status, 401);
 });
 
+test('upgrade: listeners added after removeAllListeners() are still asked (the engine follows every listener change)', { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  const server = await s.listen({}, (srv) => srv.on('upgrade', () => 401));
+  assert.equal((await unexpectedResponse(s.client(urlOf(server)))).status, 401);
+  server.removeAllListeners();
+  assert.equal(server.listenerCount('newListener') + server.listenerCount('removeListener'), 0, 'no listeners of lws\'s own are left');
+  server.on('error', () => {});
+  server.on('upgrade', () => 403);
+  assert.equal((await unexpectedResponse(s.client(urlOf(server)))).status, 403);
+  server.removeAllListeners('upgrade');
+  const ws = s.client(urlOf(server));
+  await opened(ws); // nobody listens: the engine accepts by itself again
+  const pongs = [];
+  server.on('ping', (socket, data) => pongs.push(String(data)));
+  await delay(20);
+  ws.ping('after');
+  await until(() => pongs.length === 1, 5000, "the 'ping' event");
+  assert.deepEqual(pongs, ['after']);
+});
+
 test('upgrade: the listener gets lowercase headers; userData set there is visible in connection', { timeout: 30000 }, async (t) => {
   const s = scope(t);
   let seenHeaders = null;

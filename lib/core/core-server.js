@@ -81,11 +81,6 @@ class CoreServer extends EventEmitter {
     this._commands = this._engine.commands;
     this._records = new EngineRecords(this);
     this._answers = new RequestAnswers(this);
-    this.on('newListener', (name) => {
-      if (name === 'messageStream') this._useStreams();
-      process.nextTick(() => this._updateHooks(name));
-    });
-    this.on('removeListener', (name) => this._updateHooks(name));
     if (callback) this.once('listening', callback);
     if (this.options.port !== undefined) this.listen(this.options.port, this.options.host);
     if (this.options.pubsub) this._attachRedis(this.options.pubsub);
@@ -473,15 +468,21 @@ class CoreServer extends EventEmitter {
   }
 }
 
-// Any change of listeners drops the decoder's cached 'message' listener. The methods
-// themselves are wrapped, not the 'newListener'/'removeListener' events, which a
-// removeAllListeners() would take away with the rest.
+// Listener changes reach the engine's hooks (which events JS wants: _updateHooks) and drop
+// the decoder's cached 'message' listener. The methods themselves are wrapped (once() and
+// prependOnceListener() call them), not followed through 'newListener'/'removeListener'
+// listeners of lws's own, which removeAllListeners() would take away with the rest.
 for (const name of ['addListener', 'on', 'prependListener', 'removeListener', 'off', 'removeAllListeners']) {
   const method = EventEmitter.prototype[name];
+  const adds = name === 'addListener' || name === 'on' || name === 'prependListener';
   Object.defineProperty(CoreServer.prototype, name, {
-    value: { [name](...args) {
+    value: { [name](eventName, ...rest) {
       this._messageListener = undefined;
-      return method.apply(this, args);
+      if (adds && eventName === 'messageStream') this._useStreams();
+      const result = method.call(this, eventName, ...rest);
+      // removeAllListeners() with no name: every hook may have changed ('upgrade' stands for all).
+      this._updateHooks(eventName === undefined && name === 'removeAllListeners' ? 'upgrade' : eventName);
+      return result;
     } }[name],
     writable: true,
     configurable: true,
