@@ -549,6 +549,7 @@ test('upgrade: listeners added after removeAllListeners() are still asked (the e
   const server = await s.listen({}, (srv) => srv.on('upgrade', () => 401));
   assert.equal((await unexpectedResponse(s.client(urlOf(server)))).status, 401);
   server.removeAllListeners();
+  assert.equal(server.listenerCount('upgrade'), 0, 'removeAllListeners() removed them all');
   assert.equal(server.listenerCount('newListener') + server.listenerCount('removeListener'), 0, 'no listeners of lws\'s own are left');
   server.on('error', () => {});
   server.on('upgrade', () => 403);

@@ -476,12 +476,13 @@ for (const name of ['addListener', 'on', 'prependListener', 'removeListener', 'o
   const method = EventEmitter.prototype[name];
   const adds = name === 'addListener' || name === 'on' || name === 'prependListener';
   Object.defineProperty(CoreServer.prototype, name, {
-    value: { [name](eventName, ...rest) {
+    value: { [name](...args) {
       this._messageListener = undefined;
-      if (adds && eventName === 'messageStream') this._useStreams();
-      const result = method.call(this, eventName, ...rest);
+      if (adds && args[0] === 'messageStream') this._useStreams();
+      // The arguments as given: removeAllListeners() removes everything only when called with none.
+      const result = method.apply(this, args);
       // removeAllListeners() with no name: every hook may have changed ('upgrade' stands for all).
-      this._updateHooks(eventName === undefined && name === 'removeAllListeners' ? 'upgrade' : eventName);
+      this._updateHooks(args.length === 0 ? 'upgrade' : args[0]);
       return result;
     } }[name],
     writable: true,
