@@ -106,6 +106,32 @@ test('wss with ca: clients must present a certificate from that CA', { timeout: 
   assert.equal(ok[0].toString(), 'optional');
 });
 
+test('wss: the cipher suite is AES-128-GCM for a client that lists AES-GCM before ChaCha20 (whichever AES it lists first), ChaCha20 for one that lists it first, in TLS 1.3 and 1.2', { timeout: 20000 }, async (t) => {
+  const server = await echoServer(t, { key: file('server.key'), cert: file('server.pem') });
+  const suite = (options) => new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: server.port, ca: fs.readFileSync(file('ca.pem')), ...options }, () => {
+      resolve(socket.getCipher().name);
+      socket.destroy();
+    });
+    socket.once('error', reject);
+  });
+  // The server takes AES-128 only where it has AES in hardware itself (every x86-64 CPU since 2010).
+  const aesHardware = os.arch() !== 'x64' || /^flags\s*:.*\baes\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+  const aes128 = (tls13, tls12) => (aesHardware ? [tls13, tls12] : ['TLS_CHACHA20_POLY1305_SHA256', 'ECDHE-RSA-CHACHA20-POLY1305']);
+  const [aes13, aes12] = aes128('TLS_AES_128_GCM_SHA256', 'ECDHE-RSA-AES128-GCM-SHA256');
+  assert.equal(await suite({ ciphers: 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256' }), aes13);
+  assert.equal(await suite({ ciphers: 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256' }), aes13);
+  assert.equal(await suite({ ciphers: 'TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256' }), 'TLS_CHACHA20_POLY1305_SHA256');
+  assert.equal(await suite({ ciphers: 'TLS_AES_256_GCM_SHA384' }), 'TLS_AES_256_GCM_SHA384', 'a client offering one suite gets it');
+  const tls12 = { maxVersion: 'TLSv1.2' };
+  assert.equal(await suite({ ...tls12, ciphers: 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305' }), aes12);
+  assert.equal(await suite({ ...tls12, ciphers: 'ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384' }), 'ECDHE-RSA-CHACHA20-POLY1305');
+  assert.equal(await suite({ ...tls12, ciphers: 'ECDHE-RSA-AES256-GCM-SHA384' }), 'ECDHE-RSA-AES256-GCM-SHA384');
+  // And the session carries WebSocket traffic whichever suite it has.
+  const got = await echoOnce(`wss://127.0.0.1:${server.port}/`, { ca: fs.readFileSync(file('ca.pem')), ciphers: 'TLS_CHACHA20_POLY1305_SHA256' }, ['chacha']);
+  assert.equal(got[0].toString(), 'chacha');
+});
+
 test('bad TLS material is refused with a clear error', () => {
   assert.throws(() => new Server({ port: 0, ssl: { key: file('server.key'), cert: file('server.key') } }), { code: 'ERR_LWS_TLS_CONFIG' });
   assert.throws(() => new Server({ port: 0, ssl: { key: file('missing.key'), cert: file('server.pem') } }), /ssl.key: cannot read/);

@@ -44,7 +44,7 @@ pub struct Config {
     /// the bytes read (the `httpServer` option) instead of being answered here.
     pub hand_off_http: bool,
     /// TLS for accepted connections (the `ssl` option).
-    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    pub tls: Option<std::sync::Arc<crate::tls::ServerTls>>,
     /// Frames, not messages, go to JS (FRAME_HEAD, FRAME_DATA: `lws/walve`);
     /// `max_message_size` then bounds each frame. Never with permessage-deflate.
     pub frame_events: bool,

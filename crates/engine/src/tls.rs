@@ -13,25 +13,123 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::pki_types::{ServerName, UnixTime};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{Acceptor, ClientHello, WebPkiClientVerifier};
 use rustls::{
-    CertificateError, ClientConfig, ClientConnection, Connection, DigitallySignedStruct, RootCertStore,
-    ServerConfig, ServerConnection, SignatureScheme,
+    CertificateError, CipherSuite, ClientConfig, ClientConnection, Connection, DigitallySignedStruct,
+    RootCertStore, ServerConfig, SignatureScheme, SupportedCipherSuite,
 };
 
 /// Plaintext rustls may hold before the socket has taken it: past this, a write
 /// reports WouldBlock, so backpressure keeps its meaning under TLS.
 const PLAINTEXT_LIMIT: usize = 64 * 1024;
 
-/// Builds the server configuration. `ca` turns on client certificates: required
+/// The server's TLS: one configuration per cipher-suite order, chosen for each
+/// client from its ClientHello (`for_hello`), as Go's crypto/tls does. Every
+/// suite offered is a strong one; the order only decides speed. AES-128-GCM
+/// (SHA-256 handshake) costs least where both ends have AES in hardware:
+/// clients list AES-256 first out of habit, and its SHA-384 handshake hash has
+/// no hardware path on many CPUs (ring's SHA-512 runs in plain code on AMD:
+/// ~10 % of a full handshake). A client that lists ChaCha20 first (no AES
+/// hardware, typically a phone) gets ChaCha20.
+#[derive(Debug)]
+pub struct ServerTls {
+    aes_first: Arc<ServerConfig>,
+    chacha_first: Arc<ServerConfig>,
+}
+
+impl ServerTls {
+    /// The configuration for a client: its preference between AES-GCM and
+    /// ChaCha20 (the first of the two it lists), and ours where we lack AES hardware.
+    fn for_hello(&self, hello: &ClientHello<'_>) -> Arc<ServerConfig> {
+        let first = hello.cipher_suites().iter().find(|s| is_aes_gcm(**s) || is_chacha(**s));
+        if has_aes_hardware() && first.is_some_and(|s| is_aes_gcm(*s)) {
+            self.aes_first.clone()
+        } else {
+            self.chacha_first.clone()
+        }
+    }
+}
+
+fn is_aes_gcm(suite: CipherSuite) -> bool {
+    is_aes_128_gcm(suite) || is_aes_256_gcm(suite)
+}
+
+fn is_aes_128_gcm(suite: CipherSuite) -> bool {
+    use CipherSuite::*;
+    matches!(
+        suite,
+        TLS13_AES_128_GCM_SHA256
+            | TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+            | TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+    )
+}
+
+fn is_aes_256_gcm(suite: CipherSuite) -> bool {
+    use CipherSuite::*;
+    matches!(
+        suite,
+        TLS13_AES_256_GCM_SHA384
+            | TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+            | TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+    )
+}
+
+fn is_chacha(suite: CipherSuite) -> bool {
+    use CipherSuite::*;
+    matches!(
+        suite,
+        TLS13_CHACHA20_POLY1305_SHA256
+            | TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+            | TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+    )
+}
+
+fn has_aes_hardware() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("aes") && std::arch::is_x86_feature_detected!("pclmulqdq");
+    #[cfg(target_arch = "aarch64")]
+    return std::arch::is_aarch64_feature_detected!("aes");
+    #[allow(unreachable_code)]
+    false
+}
+
+/// The suites in the order given by `rank` (lower first; ties keep ring's order).
+fn provider_ranked(rank: fn(&SupportedCipherSuite) -> u8) -> rustls::crypto::CryptoProvider {
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites.sort_by_key(rank);
+    provider
+}
+
+/// AES-128-GCM, AES-256-GCM, ChaCha20 (sorting is stable: TLS 1.3's before 1.2's stay so).
+fn aes_first(s: &SupportedCipherSuite) -> u8 {
+    let suite = s.suite();
+    if is_aes_128_gcm(suite) {
+        0
+    } else if is_aes_256_gcm(suite) {
+        1
+    } else {
+        2
+    }
+}
+
+/// ChaCha20, AES-128-GCM, AES-256-GCM.
+fn chacha_first(s: &SupportedCipherSuite) -> u8 {
+    let suite = s.suite();
+    if is_chacha(suite) {
+        0
+    } else {
+        1 + aes_first(s)
+    }
+}
+
+/// Builds the server's TLS. `ca` turns on client certificates: required
 /// unless `allow_unauthenticated`.
 pub fn server_config(
     cert_pem: &[u8],
     key_pem: &[u8],
     ca_pem: Option<&[u8]>,
     allow_unauthenticated: bool,
-) -> Result<Arc<ServerConfig>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+) -> Result<Arc<ServerTls>, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("ssl.cert: {e}"))?;
@@ -42,24 +140,33 @@ pub fn server_config(
         return Err("ssl.key: encrypted private keys are not supported; decrypt it first".into());
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("ssl.key: {e}"))?;
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
-    let builder = match ca_pem {
-        None => builder.with_no_client_auth(),
-        Some(ca) => {
-            let mut roots = RootCertStore::empty();
-            for cert in CertificateDer::pem_slice_iter(ca) {
-                roots.add(cert.map_err(|e| format!("ssl.ca: {e}"))?).map_err(|e| format!("ssl.ca: {e}"))?;
+    let build = |rank| -> Result<Arc<ServerConfig>, String> {
+        let provider = Arc::new(provider_ranked(rank));
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?;
+        let builder = match ca_pem {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(ca) {
+                    roots
+                        .add(cert.map_err(|e| format!("ssl.ca: {e}"))?)
+                        .map_err(|e| format!("ssl.ca: {e}"))?;
+                }
+                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+                let verifier =
+                    if allow_unauthenticated { verifier.allow_unauthenticated() } else { verifier };
+                builder.with_client_cert_verifier(verifier.build().map_err(|e| format!("ssl.ca: {e}"))?)
             }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-            let verifier = if allow_unauthenticated { verifier.allow_unauthenticated() } else { verifier };
-            builder.with_client_cert_verifier(verifier.build().map_err(|e| format!("ssl.ca: {e}"))?)
-        }
+        };
+        let mut config =
+            builder.with_single_cert(certs.clone(), key.clone_key()).map_err(|e| format!("ssl: {e}"))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.ignore_client_order = true;
+        Ok(Arc::new(config))
     };
-    let mut config = builder.with_single_cert(certs, key).map_err(|e| format!("ssl: {e}"))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(Arc::new(ServerTls { aes_first: build(aes_first)?, chacha_first: build(chacha_first)? }))
 }
 
 /// A TCP socket, plain or with a TLS session on it.
@@ -70,7 +177,13 @@ pub enum Transport {
 
 pub struct TlsTransport {
     tcp: TcpStream,
-    session: Connection,
+    state: TlsState,
+}
+
+enum TlsState {
+    /// A server end waiting for the ClientHello, which decides its configuration.
+    Accepting(Box<Acceptor>, Arc<ServerTls>),
+    Session(Connection),
 }
 
 /// `sendmsg` rather than `writev`: the socket call skips the file layer writev
@@ -90,14 +203,14 @@ fn send_vectored(fd: std::os::fd::RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usi
 }
 
 impl Transport {
-    pub fn new(tcp: TcpStream, tls: Option<&Arc<ServerConfig>>) -> io::Result<Transport> {
-        Ok(match tls {
+    pub fn new(tcp: TcpStream, tls: Option<&Arc<ServerTls>>) -> Transport {
+        match tls {
             None => Transport::Plain(tcp),
-            Some(cfg) => {
-                let session = ServerConnection::new(cfg.clone()).map_err(io::Error::other)?;
-                Transport::Tls(Box::new(TlsTransport { tcp, session: Connection::Server(session) }))
-            }
-        })
+            Some(tls) => Transport::Tls(Box::new(TlsTransport {
+                tcp,
+                state: TlsState::Accepting(Box::default(), tls.clone()),
+            })),
+        }
     }
 
     /// The client end of a TLS session to `server_name` (its ClientHello is queued at once).
@@ -105,14 +218,20 @@ impl Transport {
         let name = ServerName::try_from(server_name.to_string())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let session = ClientConnection::new(cfg.clone(), name).map_err(io::Error::other)?;
-        Ok(Transport::Tls(Box::new(TlsTransport { tcp, session: Connection::Client(session) })))
+        Ok(Transport::Tls(Box::new(TlsTransport {
+            tcp,
+            state: TlsState::Session(Connection::Client(session)),
+        })))
     }
 
     /// Whether a TLS session is still in its handshake (plaintext cannot be written yet).
     pub fn is_handshaking(&self) -> bool {
         match self {
             Transport::Plain(_) => false,
-            Transport::Tls(t) => t.session.is_handshaking(),
+            Transport::Tls(t) => match &t.state {
+                TlsState::Accepting(..) => true,
+                TlsState::Session(session) => session.is_handshaking(),
+            },
         }
     }
 
@@ -188,43 +307,94 @@ impl Transport {
     pub fn has_pending(&self) -> bool {
         match self {
             Transport::Plain(_) => false,
-            Transport::Tls(t) => t.session.wants_write(),
+            Transport::Tls(t) => t.wants_write(),
         }
     }
 
     pub fn shutdown_write(&mut self) {
         if let Transport::Tls(t) = self {
-            t.session.send_close_notify();
+            if let TlsState::Session(session) = &mut t.state {
+                session.send_close_notify();
+            }
             let _ = t.flush_records();
         }
         let _ = self.tcp().shutdown(Shutdown::Write);
     }
 }
 
+/// Writes the records `session` holds, until done or the socket is full.
+fn flush(session: &mut Connection, tcp: &mut TcpStream) -> io::Result<()> {
+    while session.wants_write() {
+        session.write_tls(tcp)?;
+    }
+    Ok(())
+}
+
 impl TlsTransport {
+    fn wants_write(&self) -> bool {
+        matches!(&self.state, TlsState::Session(session) if session.wants_write())
+    }
+
     fn flush_records(&mut self) -> io::Result<()> {
-        while self.session.wants_write() {
-            self.session.write_tls(&mut self.tcp)?;
+        match &mut self.state {
+            TlsState::Session(session) => flush(session, &mut self.tcp),
+            TlsState::Accepting(..) => Ok(()),
         }
-        Ok(())
+    }
+
+    /// A server end: reads until the ClientHello is whole, then starts the
+    /// session with the configuration it asks for. Ok(false): EOF first.
+    fn accept(&mut self) -> io::Result<bool> {
+        let TlsState::Accepting(acceptor, tls) = &mut self.state else {
+            return Ok(true);
+        };
+        let accepted = loop {
+            if acceptor.read_tls(&mut self.tcp)? == 0 {
+                return Ok(false);
+            }
+            match acceptor.accept() {
+                Ok(None) => {}
+                Ok(Some(accepted)) => break accepted,
+                Err((err, mut alert)) => {
+                    let _ = alert.write_all(&mut self.tcp);
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, err));
+                }
+            }
+        };
+        let config = tls.for_hello(&accepted.client_hello());
+        match accepted.into_connection(config) {
+            Ok(session) => self.state = TlsState::Session(Connection::Server(session)),
+            Err((err, mut alert)) => {
+                let _ = alert.write_all(&mut self.tcp);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, err));
+            }
+        }
+        match self.flush_records() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+            _ => Ok(true),
+        }
     }
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.accept()? {
+            return Ok(0);
+        }
+        let TlsState::Session(session) = &mut self.state else { unreachable!("accepted above") };
         loop {
-            match self.session.reader().read(buf) {
+            match session.reader().read(buf) {
                 Ok(n) => return Ok(n), // 0: the peer sent close_notify
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
-            if self.session.read_tls(&mut self.tcp)? == 0 {
+            if session.read_tls(&mut self.tcp)? == 0 {
                 return Ok(0);
             }
-            if let Err(e) = self.session.process_new_packets() {
-                let _ = self.flush_records(); // the alert, if it fits
+            if let Err(e) = session.process_new_packets() {
+                let _ = flush(session, &mut self.tcp); // the alert, if it fits
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
             // Handshake answers go out now; a full socket finishes them on the next writable turn.
-            match self.flush_records() {
+            match flush(session, &mut self.tcp) {
                 Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
                 _ => {}
             }
@@ -233,11 +403,12 @@ impl TlsTransport {
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.flush_records()?;
-        if self.session.is_handshaking() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
+        let session = match &mut self.state {
+            TlsState::Session(session) if !session.is_handshaking() => session,
+            _ => return Err(io::ErrorKind::WouldBlock.into()),
+        };
         let mut taken = 0;
-        let mut writer = self.session.writer();
+        let mut writer = session.writer();
         for b in bufs {
             if taken >= PLAINTEXT_LIMIT {
                 break;

@@ -99,9 +99,7 @@ impl Worker {
         }
         let id = self.alloc_id();
         let tls = if adopted { None } else { self.shared.config.tls.as_ref() };
-        let Ok(io) = Transport::new(stream, tls) else {
-            return;
-        };
+        let io = Transport::new(stream, tls);
         self.conns.insert(Conn::new(id, io, head, peer, adopted));
         self.ids.insert(id, key);
         self.shared.stats.count_accepted();
