@@ -132,6 +132,26 @@ test('wss: the cipher suite is AES-128-GCM for a client that lists AES-GCM befor
   assert.equal(got[0].toString(), 'chacha');
 });
 
+test('lws.WebSocket offers AES-128-GCM first, as Chrome does, so a server that follows the client\'s order (as uWebSockets.js does; Node\'s https with honorCipherOrder: false) runs the SHA-256 handshake', { timeout: 20000 }, async (t) => {
+  const { WebSocket: LwsWebSocket } = require('..');
+  const server = https.createServer({ key: fs.readFileSync(file('server.key')), cert: fs.readFileSync(file('server.pem')), honorCipherOrder: false });
+  const wss = new WebSocket.WebSocketServer({ server });
+  const suites = [];
+  wss.on('connection', (ws, req) => {
+    suites.push(req.socket.getCipher().name);
+    ws.on('message', (data) => ws.send(data));
+  });
+  t.after(() => new Promise((r) => { for (const c of wss.clients) c.terminate(); server.close(r); }));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const ws = new LwsWebSocket(`wss://127.0.0.1:${server.address().port}/`, { ca: fs.readFileSync(file('ca.pem')) });
+  await within(5000, 'open', (done, fail) => { ws.once('open', done); ws.once('error', fail); });
+  ws.send('suite');
+  assert.equal(String(await within(5000, 'echo', (done) => ws.once('message', done))), 'suite');
+  ws.terminate();
+  const aesHardware = os.arch() !== 'x64' || /^flags\s*:.*\baes\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+  assert.deepEqual(suites, [aesHardware ? 'TLS_AES_128_GCM_SHA256' : 'TLS_CHACHA20_POLY1305_SHA256']);
+});
+
 test('bad TLS material is refused with a clear error', () => {
   assert.throws(() => new Server({ port: 0, ssl: { key: file('server.key'), cert: file('server.key') } }), { code: 'ERR_LWS_TLS_CONFIG' });
   assert.throws(() => new Server({ port: 0, ssl: { key: file('missing.key'), cert: file('server.pem') } }), /ssl.key: cannot read/);
