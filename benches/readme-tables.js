@@ -98,6 +98,10 @@ const pubsubRows = [
   { title: 'same: p50 / p99 until a publish reached its whole room (ms)', noRatios: true, values: (c) => pair('pubsub-rooms', c, 'p50_us', 'p99_us', 1) },
   { title: 'the chat over 3 lws processes on one port (`reusePort`) through one Redis (deliveries/s)', wl: 'pubsub-redis3', metric: 'rate', digits: 0, noRatios: true },
   { title: 'same: p50 / p99 (ms)', noRatios: true, values: (c) => pair('pubsub-redis3', c, 'p50_us', 'p99_us', 1) },
+  { title: 'same: CPU per delivery: the 3 servers (µs), their JS threads, redis-server', noRatios: true, values: (c) => {
+    const all = ['server_us', 'server_main_us', 'redis_us'].map((m) => median('pubsub-redis3', c, m));
+    return all[0] === null ? '' : `${fmt(all[0], 1)}, ${fmt(all[1], 1)}, ${fmt(all[2], 2)}`;
+  } },
 ];
 
 console.log('Servers:\n');
