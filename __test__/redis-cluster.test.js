@@ -103,7 +103,8 @@ async function publishAfterMove({ speaker, listener, topic, count, pad, links, f
     if (i % 5 === 4) await new Promise((r) => setTimeout(r, 1));
   }
   const after = Array.from({ length: count }, (_, i) => `after ${i}${pad}`);
-  await waitUntil(() => listener.inbox.length >= count + 1, 10000, 'the publishes after the move');
+  await waitUntil(() => listener.inbox.length >= count + 1, 10000, 'the publishes after the move')
+    .catch((err) => { err.message += ` (received ${listener.inbox.length - 1} of ${count}; the links said ${JSON.stringify(links.map((p) => p.lines))})`; throw err; });
   await new Promise((r) => setTimeout(r, 300));
   assert.deepEqual(listener.inbox, ['before', ...after], 'each once, in order');
   assert.deepEqual(links.map((p) => p.states()), links.map(() => ['up']), 'the links stayed up');
