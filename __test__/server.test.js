@@ -1159,3 +1159,38 @@ test("a throwing 'message' listener does not lose the other messages of the batc
     for (const l of saved) process.on('uncaughtException', l);
   }
 });
+
+// Small batches that lend JS nothing (opens, closes, a peer's close) all come in one
+// ArrayBuffer the engine fills again: what JS keeps from one must be a copy.
+test("a peer's close reason outlives its batch: 'closing' reasons and a paused socket's close reply, after later batches", async (t) => {
+  const s = scope(t);
+  const reasons = [];
+  const sockets = [];
+  const server = await s.listen({}, (srv) => {
+    srv.on('connection', (socket) => sockets.push(socket));
+    srv.on('closing', (socket, code, reason) => {
+      reasons.push(`${code} ${reason}`);
+      // Paused here, the reply waits for resume() with the reason it came with.
+      if (socket === sockets[0]) srv.pause(socket);
+    });
+  });
+  const first = await s.connect(urlOf(server));
+  await until(() => sockets.length === 1);
+  const firstClosed = closed(first);
+  const firstReason = `first: ${'a'.repeat(100)}`;
+  first.close(4001, firstReason);
+  await until(() => reasons.length === 1);
+  // Later batches: peers opening and closing with other reasons of the same length.
+  const others = [];
+  for (let i = 0; i < 5; i++) {
+    const ws = await s.connect(urlOf(server));
+    const reason = `other ${i}: ${'b'.repeat(98)}`;
+    ws.close(4002, reason);
+    others.push(reason);
+    assert.deepEqual(await closed(ws), { code: 4002, reason });
+  }
+  assert.equal(first.readyState, WebSocket.CLOSING, 'the paused socket has not answered yet');
+  server.resume(sockets[0]);
+  assert.deepEqual(await firstClosed, { code: 4001, reason: firstReason });
+  assert.deepEqual(reasons, [`4001 ${firstReason}`, ...others.map((r) => `4002 ${r}`)]);
+});

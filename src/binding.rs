@@ -4,8 +4,11 @@
 //! call-back drains the event queue: each drained batch becomes one ArrayBuffer
 //! (an external one lent to JS, no copy, or for a small batch a copy: see `lend`),
 //! detached when the JS call returns, so a Buffer kept past the callback reads as
-//! empty instead of freed memory.
+//! empty instead of freed memory. A small batch from which JS takes nothing by
+//! reference (opens, closes, drains...) is copied into one ArrayBuffer kept for
+//! that instead (see `Bridge::reuse`).
 
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::FromRawFd;
@@ -23,6 +26,7 @@ use lws_engine::commands::{CommandBatch, Stashed};
 use lws_engine::config::Config;
 use lws_engine::engine::Engine;
 use lws_engine::shared::{Hooks, Shared};
+use lws_engine::wire;
 
 /// Batches handed to JS per wake before letting Node's event loop turn
 /// (timers, other I/O, and detached buffers are only freed once it does)...
@@ -252,8 +256,64 @@ unsafe fn lend(env: sys::napi_env, bytes: &Arc<Vec<u8>>) -> Option<(sys::napi_va
     Some((ab, true))
 }
 
-unsafe extern "C" fn release_shared(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    drop(Arc::from_raw(data as *const Shared));
+/// The threadsafe function's context: the engine's queues, and the ArrayBuffer
+/// kept for batches that lend JS nothing. Used on the JS thread only.
+struct Bridge {
+    shared: Arc<Shared>,
+    /// That ArrayBuffer (COPY_BATCH_MAX bytes), made at the first such batch:
+    /// such a batch then costs no ArrayBuffer, views or detach of its own (a
+    /// connection's OPEN and CLOSE each cost all three otherwise, and the young
+    /// generation grows with them in a burst of connections).
+    reused: Cell<sys::napi_ref>,
+    /// A batch is in `reused` now: a call nested in its dispatch gets a new one.
+    reused_busy: Cell<bool>,
+}
+
+impl Bridge {
+    /// `batch` copied into the reused ArrayBuffer, if it lends nothing, fits and
+    /// the buffer is free; it is then busy until `release` is called.
+    unsafe fn reuse(&self, env: sys::napi_env, batch: &[u8]) -> Option<sys::napi_value> {
+        if batch.len() > COPY_BATCH_MAX || self.reused_busy.get() || !wire::lends_nothing(batch) {
+            return None;
+        }
+        let mut ab = null_mut();
+        if self.reused.get().is_null() {
+            let mut data = null_mut();
+            let mut reference = null_mut();
+            if sys::napi_create_arraybuffer(env, COPY_BATCH_MAX, &mut data, &mut ab) != sys::Status::napi_ok
+                || sys::napi_create_reference(env, ab, 1, &mut reference) != sys::Status::napi_ok
+            {
+                return None;
+            }
+            self.reused.set(reference);
+        } else if sys::napi_get_reference_value(env, self.reused.get(), &mut ab) != sys::Status::napi_ok
+            || ab.is_null()
+        {
+            return None;
+        }
+        // Its memory as it is now (nothing detaches it; checked all the same).
+        let mut data = null_mut();
+        let mut len = 0;
+        if sys::napi_get_arraybuffer_info(env, ab, &mut data, &mut len) != sys::Status::napi_ok
+            || len < batch.len()
+        {
+            return None;
+        }
+        std::ptr::copy_nonoverlapping(batch.as_ptr(), data as *mut u8, batch.len());
+        self.reused_busy.set(true);
+        Some(ab)
+    }
+
+    fn release(&self) {
+        self.reused_busy.set(false);
+    }
+}
+
+unsafe extern "C" fn release_bridge(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    let bridge = Box::from_raw(data as *mut Bridge);
+    if !bridge.reused.get().is_null() && !env.is_null() {
+        sys::napi_delete_reference(env, bridge.reused.get());
+    }
 }
 
 /// Runs on the JS thread when the engine has queued events.
@@ -266,7 +326,8 @@ unsafe extern "C" fn call_js(
     if env.is_null() || js_cb.is_null() {
         return;
     }
-    let shared = &*(context as *const Shared);
+    let bridge = &*(context as *const Bridge);
+    let shared = &bridge.shared;
     let started = std::time::Instant::now();
     for _ in 0..MAX_BATCHES_PER_WAKE {
         if started.elapsed() > MAX_TIME_PER_WAKE {
@@ -275,21 +336,32 @@ unsafe extern "C" fn call_js(
         let Some(batch) = shared.events.take() else {
             return;
         };
-        let Some((ab, lent)) = lend(env, &batch) else {
-            continue;
-        };
         let mut undefined = null_mut();
         sys::napi_get_undefined(env, &mut undefined);
         let mut result = null_mut();
-        // A copy is not the batch: what JS forwards from it is copied (JS may have written into it).
-        if lent {
-            LENT.with(|cell| *cell.borrow_mut() = Some(batch));
-        } else {
+        let status = if let Some(ab) = bridge.reuse(env, &batch) {
+            // JS is given the batch's length: the buffer is longer.
+            let mut args = [ab, null_mut()];
+            sys::napi_create_uint32(env, batch.len() as u32, &mut args[1]);
             drop(batch);
-        }
-        let status = sys::napi_call_function(env, undefined, js_cb, 1, &ab, &mut result);
-        LENT.with(|lent| lent.borrow_mut().take());
-        sys::napi_detach_arraybuffer(env, ab);
+            let status = sys::napi_call_function(env, undefined, js_cb, 2, args.as_ptr(), &mut result);
+            bridge.release();
+            status
+        } else {
+            let Some((ab, lent)) = lend(env, &batch) else {
+                continue;
+            };
+            // A copy is not the batch: what JS forwards from it is copied (JS may have written into it).
+            if lent {
+                LENT.with(|cell| *cell.borrow_mut() = Some(batch));
+            } else {
+                drop(batch);
+            }
+            let status = sys::napi_call_function(env, undefined, js_cb, 1, &ab, &mut result);
+            LENT.with(|lent| lent.borrow_mut().take());
+            sys::napi_detach_arraybuffer(env, ab);
+            status
+        };
         if status == sys::Status::napi_pending_exception {
             // The JS side rethrows listener errors after finishing its batch;
             // report it as an uncaught exception and come back for the rest.
@@ -356,7 +428,12 @@ impl NativeServer {
             }
             js_thread_worker = attached;
         }
-        let context = Arc::into_raw(engine.shared().clone()) as *mut c_void;
+        let bridge = Bridge {
+            shared: engine.shared().clone(),
+            reused: Cell::new(null_mut()),
+            reused_busy: Cell::new(false),
+        };
+        let context = Box::into_raw(Box::new(bridge)) as *mut c_void;
         let mut name = null_mut();
         let mut tsfn = null_mut();
         unsafe {
@@ -370,13 +447,13 @@ impl NativeServer {
                 0,
                 1,
                 context,
-                Some(release_shared),
+                Some(release_bridge),
                 context,
                 Some(call_js),
                 &mut tsfn,
             );
             if status != sys::Status::napi_ok {
-                drop(Arc::from_raw(context as *const Shared));
+                drop(Box::from_raw(context as *mut Bridge));
                 return Err(Error::from_reason("cannot create the event callback"));
             }
             // Unreferenced until JS says the server has something to wait for.

@@ -71,7 +71,14 @@ class MessageCopies {
 }
 
 /**
- * Dispatches every record of `arrayBuffer`. A throwing listener must not cost the
+ * The views of the ArrayBuffer the engine uses again (for batches that lend nothing),
+ * made once for it: its bytes change from batch to batch, the object does not.
+ */
+let reused = { arrayBuffer: null, buf: null, view: null };
+
+/**
+ * Dispatches every record of `arrayBuffer` (its first `length` bytes when given: the
+ * engine's reused buffer). A throwing listener must not cost the
  * other events of the batch: the batch is finished, and the first error is
  * returned (null if none) for the caller to rethrow once it has flushed.
  * `sockets` maps ids to open Sockets; `emitter` is the EventEmitter listeners are on;
@@ -79,11 +86,21 @@ class MessageCopies {
  * `textAsStrings`: whole text messages are strings, decoded straight from the
  * batch (no Buffer made); the last one is noted in wire.js's `lastText`.
  */
-function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = false, textAsStrings = false) {
-  const buf = new BufferView(arrayBuffer);
+function decodeBatch(arrayBuffer, length, sockets, emitter, records, ownedMessages = false, textAsStrings = false) {
   // Header fields are little-endian u32s: one DataView read each (optimized code inlines it).
-  const view = new DataView(arrayBuffer);
-  const copies = ownedMessages ? new MessageCopies(arrayBuffer) : null;
+  // The Buffer over the whole batch only once a record needs one (a batch of messages
+  // alone does not): one object less per batch, when a batch is often one message.
+  let view;
+  let buf = null;
+  if (length === undefined) {
+    view = new DataView(arrayBuffer);
+    length = arrayBuffer.byteLength;
+  } else {
+    if (reused.arrayBuffer !== arrayBuffer) reused = { arrayBuffer, buf: new BufferView(arrayBuffer), view: new DataView(arrayBuffer) };
+    buf = reused.buf;
+    view = reused.view;
+  }
+  let copies = null;
   let pos = 0;
   let failure = null;
   let messages = 0;
@@ -92,14 +109,14 @@ function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = fal
   // so one Map lookup serves a run of them.
   let lastId = -1;
   let socket;
-  while (pos + RECORD_HEADER <= buf.length) {
+  while (pos + RECORD_HEADER <= length) {
     try {
-      while (pos + RECORD_HEADER <= buf.length) {
+      while (pos + RECORD_HEADER <= length) {
         const start = pos + RECORD_HEADER;
         const len = view.getUint32(pos + 8, true);
-        const kind = buf[pos];
+        const kind = view.getUint8(pos);
         const id = view.getUint32(pos + 4, true);
-        const flags = buf[pos + 1];
+        const flags = view.getUint8(pos + 1);
         let at;
         if (kind === Event.MESSAGE) {
           at = start;
@@ -111,7 +128,8 @@ function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = fal
         } else {
           pos = start + len;
           lastId = -1; // the record may open or close sockets
-          dispatchRecord(sockets, emitter, records, buf, kind, flags, buf.readUInt16LE(start - 14), id, buf.readUInt32LE(start - 4), start, pos);
+          if (buf === null) buf = new BufferView(arrayBuffer);
+          dispatchRecord(sockets, emitter, records, buf, kind, flags, view.getUint16(start - 14, true), id, view.getUint32(start - 4, true), start, pos);
           continue;
         }
         if (id !== lastId) {
@@ -121,6 +139,7 @@ function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = fal
         if (socket === undefined) continue;
         let data;
         if (textAsStrings && (flags & FLAG_BINARY) === 0) {
+          if (buf === null) buf = new BufferView(arrayBuffer);
           data = buf.utf8Slice(at, at + len);
           lastText.string = data;
           lastText.source = arrayBuffer;
@@ -128,7 +147,8 @@ function decodeBatch(arrayBuffer, sockets, emitter, records, ownedMessages = fal
           lastText.at = at;
           lastText.len = len;
         } else {
-          data = copies === null ? new BufferView(arrayBuffer, at, len) : copies.copy(at, len);
+          if (!ownedMessages) data = new BufferView(arrayBuffer, at, len);
+          else data = (copies ??= new MessageCopies(arrayBuffer)).copy(at, len);
         }
         // The hot path: straight to a single listener, no emit() bookkeeping.
         messages++;

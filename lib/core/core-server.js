@@ -77,7 +77,7 @@ class CoreServer extends EventEmitter {
     this._closed = false;
     this._closeCallbacks = [];
     this._address = null;
-    this._engine = new Engine(this.options.engine, (batch) => this._onEvents(batch));
+    this._engine = new Engine(this.options.engine, (batch, length) => this._onEvents(batch, length));
     this._commands = this._engine.commands;
     this._records = new EngineRecords(this);
     this._answers = new RequestAnswers(this);
@@ -193,12 +193,12 @@ class CoreServer extends EventEmitter {
     );
   }
 
-  _onEvents(arrayBuffer) {
+  _onEvents(arrayBuffer, length) {
     const engine = this._engine;
     engine.dispatching = true;
     lent.buffer = arrayBuffer; // messages forwarded from it are not copied (wire.js)
     const textAsStrings = this.textAsStrings && !this.options.engine.skipUtf8Validation;
-    const failure = decodeBatch(arrayBuffer, this._sockets, this, this._records, this.ownedMessages, textAsStrings);
+    const failure = decodeBatch(arrayBuffer, length, this._sockets, this, this._records, this.ownedMessages, textAsStrings);
     engine.dispatching = false;
     this._commands.flush();
     lent.buffer = null;

@@ -21,15 +21,17 @@ function prepare(bytes) {
 class Engine {
   /**
    * @param engineOptions the `engine` part of normalizeOptions()'s result
-   * @param onBatch(arrayBuffer) receives each event batch (lent: detached afterwards)
+   * @param onBatch(arrayBuffer, length) receives each event batch (lent: detached afterwards;
+   *   or, with `length`, its first `length` bytes: a buffer the engine uses again, for
+   *   batches JS takes nothing from by reference)
    *   The engine passes null instead when it stopped with events left so that the
    *   event loop can turn: they are asked for again from setImmediate.
    */
   constructor(engineOptions, onBatch) {
     try {
-      this.native = new binding.NativeServer(engineOptions, (batch) => {
+      this.native = new binding.NativeServer(engineOptions, (batch, length) => {
         if (batch === null) setImmediate(() => this.native.reschedule());
-        else onBatch(batch);
+        else onBatch(batch, length);
       });
     } catch (err) {
       // The engine refused its settings (for now only TLS material can be refused there).

@@ -237,6 +237,32 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
+/// Whether JS takes nothing from this batch of events by reference: every record
+/// is one whose payload the decoder turns into strings, numbers or copies before
+/// its call returns (a peer close's reason included: lib/core/engine-records.js),
+/// none a message, fragment, ping or pong payload, raw bytes or a handed-off head,
+/// which listeners are lent. Such a batch may reach JS in memory used again.
+pub fn lends_nothing(batch: &[u8]) -> bool {
+    use event::*;
+    event_records(batch).all(|r| {
+        matches!(
+            r.kind,
+            OPEN | CLOSE
+                | UPGRADE
+                | HTTP
+                | DRAIN
+                | ABORTED
+                | SHUTDOWN
+                | FAIL
+                | BUFFERED
+                | DROPPED
+                | RESPONSE
+                | REDIS
+                | PEER_CLOSE
+        )
+    })
+}
+
 /// Encodes a peer address as `port u16, family u8 (4|6), address bytes`.
 pub fn put_peer(out: &mut Vec<u8>, peer: Option<std::net::SocketAddr>) {
     match peer {
@@ -335,5 +361,34 @@ mod tests {
         assert_eq!(all[0].payload_offset, RECORD_HEADER);
         assert_eq!((all[1].kind, all[1].code), (event::CLOSE, 1000));
         assert_eq!(records(&buf[..buf.len() - 1]).count(), 1);
+    }
+
+    #[test]
+    fn what_lends_nothing() {
+        let mut batch = Vec::new();
+        put_record(&mut batch, event::OPEN, 0, 0, 1, 9, b"\x50\x00\x04\x7f\x00\x00\x01");
+        put_record(&mut batch, event::BUFFERED, 0, 0, 1, 100, b"");
+        put_record(&mut batch, event::PEER_CLOSE, 0, 1000, 1, 0, b"bye");
+        put_record(&mut batch, event::CLOSE, 0, 1000, 1, 0, b"bye");
+        assert!(lends_nothing(&batch));
+        assert!(lends_nothing(&[]));
+        for kind in [
+            event::MESSAGE,
+            event::FRAGMENT,
+            event::PING,
+            event::PONG,
+            event::RAW,
+            event::HAND_OFF,
+            event::FRAME_DATA,
+        ] {
+            let mut with = batch.clone();
+            put_record(&mut with, kind, 0, 0, 1, 0, b"x");
+            assert!(!lends_nothing(&with), "kind {kind}");
+        }
+        // MESSAGE_AT has no bytes of its own: the records after it are still read.
+        let mut at = Vec::new();
+        put_record(&mut at, event::RAW, 0, 0, 0, 0, b"....");
+        put_record(&mut at, event::MESSAGE_AT, 0, 0, 1, 0, b"");
+        assert!(!lends_nothing(&at));
     }
 }
