@@ -120,7 +120,8 @@ pub struct Conn {
     report_error: u8,
     /// With `report_error`: the number the protocol error is about (`ProtocolError::detail`).
     report_detail: u32,
-    report_reason: Vec<u8>,
+    /// Boxed, not a Vec: 8 bytes less on every connection, and it is set once.
+    report_reason: Box<[u8]>,
     /// The worker's push (`PushMark::seq`, wrapping) that carried this socket's
     /// latest event to JS (0: none yet), for answering a peer's close at once.
     event_push: u32,
@@ -147,7 +148,7 @@ impl Conn {
             report_code: 1006,
             report_error: 0,
             report_detail: 0,
-            report_reason: Vec::new(),
+            report_reason: Box::default(),
             event_push: 0,
             frame_out: None,
             held_whole: None,
@@ -414,7 +415,7 @@ impl Conn {
         self.set(flag::REPORT_FINAL, true);
         self.report_code = code;
         self.report_error = error;
-        self.report_reason = reason.to_vec();
+        self.report_reason = reason.into();
     }
 
     /// Stages the CLOSE event that ends a WebSocket's life in JS.
@@ -526,6 +527,6 @@ mod tests {
             std::mem::size_of::<lws_proto::protocol::FrameReader>(),
             std::mem::size_of::<crate::outbox::Outbox>()
         );
-        assert!(size <= 256, "Conn grew to {size} bytes");
+        assert!(size <= 216, "Conn grew to {size} bytes");
     }
 }

@@ -349,7 +349,7 @@ impl Conn {
         self.send_close(code, reason);
         if !self.has(flag::REPORT_FINAL) {
             self.report_code = code;
-            self.report_reason = reason.to_vec();
+            self.report_reason = reason.into();
         }
         self.phase = Phase::Closing;
         true

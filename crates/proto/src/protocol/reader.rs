@@ -107,7 +107,8 @@ struct FrameInProgress {
     fin: bool,
     rsv1: bool,
     mask: [u8; 4],
-    mask_offset: usize,
+    /// Where in the mask the next payload byte falls (0..4).
+    mask_offset: u8,
     remaining: u64,
 }
 
@@ -131,7 +132,9 @@ pub struct FrameReader {
     header_len: u8,
     frame: Option<FrameInProgress>,
     message: Option<Box<MessageInProgress>>,
-    control: Vec<u8>,
+    /// A control frame's payload so far, when it straddles reads (rare: boxed,
+    /// as every connection carries this reader).
+    control: Option<Box<Vec<u8>>>,
     closed: bool,
     /// Drives the mask rule: a server requires masked frames, a client refuses them.
     role: Role,
@@ -169,7 +172,7 @@ impl FrameReader {
 
     /// Bytes this reader holds on the heap.
     pub fn heap_bytes(&self) -> usize {
-        self.control.capacity()
+        self.control.as_ref().map_or(0, |c| c.capacity() + std::mem::size_of::<Vec<u8>>())
             + self.message.as_ref().map_or(0, |m| m.buf.capacity() + std::mem::size_of::<MessageInProgress>())
     }
 
@@ -211,7 +214,8 @@ impl FrameReader {
             let frame = self.frame.as_mut().expect("frame in progress");
             let take = frame.remaining.min(data.len() as u64) as usize;
             let (chunk, rest) = data.split_at_mut(take);
-            frame.mask_offset = apply_mask(chunk, frame.mask, frame.mask_offset);
+            // Modulo 4 survives the narrowing (256 is a multiple of 4).
+            frame.mask_offset = apply_mask(chunk, frame.mask, frame.mask_offset as usize) as u8 & 3;
             frame.remaining -= take as u64;
             let frame_done = frame.remaining == 0;
             let (opcode, fin, remaining) = (frame.opcode, frame.fin, frame.remaining);
@@ -365,16 +369,17 @@ impl FrameReader {
         on_event: &mut dyn FnMut(ReaderEvent<'_>),
     ) -> Result<(), ProtocolError> {
         if !frame_done {
-            self.control.extend_from_slice(chunk);
+            self.control.get_or_insert_with(Default::default).extend_from_slice(chunk);
             return Ok(());
         }
-        let kept = std::mem::take(&mut self.control);
-        let payload: &[u8] = if kept.is_empty() {
-            chunk
-        } else {
-            self.control = kept;
-            self.control.extend_from_slice(chunk);
-            &self.control
+        let joined;
+        let payload: &[u8] = match self.control.take() {
+            None => chunk,
+            Some(mut kept) => {
+                kept.extend_from_slice(chunk);
+                joined = kept;
+                &joined
+            }
         };
         let frame_data = |on_event: &mut dyn FnMut(ReaderEvent<'_>)| {
             if frame_events {
@@ -400,7 +405,6 @@ impl FrameReader {
         if opcode == Opcode::Close {
             self.closed = true;
         }
-        self.control = Vec::new();
         result
     }
 
