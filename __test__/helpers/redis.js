@@ -206,6 +206,9 @@ async function startCluster(t, { masters = 3, replicas = 0, certs = null, hosts 
     node.id = cli(port, 'CLUSTER', 'MYID');
     nodes.push(node);
     await eventually(async () => nodes.every((n) => cli(n.port, 'CLUSTER', 'NODES').split('\n').length === nodes.length), 20000, 'the new node known to every node');
+    // And the new node knows every slot's owner (gossip), or it answers CLUSTERDOWN and
+    // gives a slot map with holes: not yet a master a slot can move to.
+    await clusterOk(nodes);
     return node;
   };
   const seedHost = (n) => (certs && hostname && n.host === '127.0.0.1' ? hostname : n.host);
