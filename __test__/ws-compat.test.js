@@ -1922,3 +1922,31 @@ const STREAM_SCENARIOS = [
 for (const [name, options, scenario] of STREAM_SCENARIOS) {
   test(`createWebSocketStream, same events as ws: ${name}`, { timeout: 30000 }, (t) => sameAsWs(t, options, scenario));
 }
+
+// The ws layer's messages are copies: small batches of them share one buffer in the engine's
+// bridge, so a message kept must not see the batches that come after it.
+test('messages kept by listeners, server and lws.WebSocket client, stay intact while later batches arrive', async (t) => {
+  const s = scope(t);
+  const wss = s.wss({ port: 0, host: '127.0.0.1' });
+  const keptByServer = [];
+  wss.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => {
+      keptByServer.push(data);
+      ws.send(data, { binary: isBinary });
+    });
+  });
+  await once(wss, 'listening');
+  const client = new WebSocket(urlOf(wss));
+  t.after(() => client.terminate());
+  await opened(client);
+  const keptByClient = [];
+  client.on('message', (data) => keptByClient.push(data));
+  const sent = Array.from({ length: 300 }, (_, i) => `${i} ${String.fromCharCode(97 + (i % 26)).repeat(i % 97)}`);
+  for (let i = 0; i < sent.length; i++) {
+    client.send(i % 3 === 0 ? Buffer.from(sent[i]) : sent[i]);
+    if (i % 7 === 0) await delay(1); // many batches, of a few messages each
+  }
+  await until(() => keptByClient.length === sent.length, 10000, 'every echo');
+  assert.deepEqual(keptByServer.map(String), sent);
+  assert.deepEqual(keptByClient.map(String), sent);
+});

@@ -13,7 +13,7 @@ use std::ffi::c_void;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::FromRawFd;
 use std::ptr::null_mut;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -184,6 +184,8 @@ pub struct NativeServer {
     tsfn: Arc<TsfnCell>,
     /// Large payloads taken by `stash`, shipped with the next `submit`.
     stashed: Vec<Stashed>,
+    /// Shared with the event callback's `Bridge`.
+    messages_copied: Arc<AtomicBool>,
 }
 
 thread_local! {
@@ -267,13 +269,20 @@ struct Bridge {
     reused: Cell<sys::napi_ref>,
     /// A batch is in `reused` now: a call nested in its dispatch gets a new one.
     reused_busy: Cell<bool>,
+    /// JS copies the messages it is given (`setMessagesCopied`): batches of
+    /// messages lend nothing then, and may be reused too.
+    messages_copied: Arc<AtomicBool>,
 }
 
 impl Bridge {
     /// `batch` copied into the reused ArrayBuffer, if it lends nothing, fits and
     /// the buffer is free; it is then busy until `release` is called.
     unsafe fn reuse(&self, env: sys::napi_env, batch: &[u8]) -> Option<sys::napi_value> {
-        if batch.len() > COPY_BATCH_MAX || self.reused_busy.get() || !wire::lends_nothing(batch) {
+        let messages_copied = self.messages_copied.load(Ordering::Relaxed);
+        if batch.len() > COPY_BATCH_MAX
+            || self.reused_busy.get()
+            || !wire::lends_nothing(batch, messages_copied)
+        {
             return None;
         }
         let mut ab = null_mut();
@@ -428,10 +437,12 @@ impl NativeServer {
             }
             js_thread_worker = attached;
         }
+        let messages_copied = Arc::new(AtomicBool::new(false));
         let bridge = Bridge {
             shared: engine.shared().clone(),
             reused: Cell::new(null_mut()),
             reused_busy: Cell::new(false),
+            messages_copied: messages_copied.clone(),
         };
         let context = Box::into_raw(Box::new(bridge)) as *mut c_void;
         let mut name = null_mut();
@@ -460,7 +471,7 @@ impl NativeServer {
             sys::napi_unref_threadsafe_function(env.raw(), tsfn);
         }
         cell.0.store(tsfn as *mut c_void, Ordering::Release);
-        Ok(NativeServer { engine, js_thread_worker, tsfn: cell, stashed: Vec::new() })
+        Ok(NativeServer { engine, js_thread_worker, tsfn: cell, stashed: Vec::new(), messages_copied })
     }
 
     /// Binds and starts accepting. Returns the port, or a negative errno.
@@ -480,6 +491,13 @@ impl NativeServer {
     #[napi]
     pub fn unlisten(&self) {
         self.engine.unlisten();
+    }
+
+    /// JS copies every message it is given (the ws layer's owned messages), so a
+    /// small batch of messages may come in the reused ArrayBuffer too.
+    #[napi]
+    pub fn set_messages_copied(&self, copied: bool) {
+        self.messages_copied.store(copied, Ordering::Relaxed);
     }
 
     #[napi]

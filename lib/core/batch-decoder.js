@@ -37,8 +37,10 @@ const SLAB = 64 * 1024;
  * as ws's messages hold the socket's read chunk they came in.
  */
 class MessageCopies {
-  constructor(arrayBuffer) {
+  constructor(arrayBuffer, length) {
     this.source = arrayBuffer;
+    /** Where the batch ends (the engine's reused buffer is longer than its batch). */
+    this.length = length;
     this.slab = null;
     /** The batch's bytes slabFrom..slabEnd are in the slab, at their offset - slabBase. */
     this.slabFrom = 0;
@@ -50,7 +52,7 @@ class MessageCopies {
     if (len > SLAB_MESSAGE_MAX) return this.bytes(at, len);
     if (this.slab === null || at < this.slabFrom || at + len > this.slabEnd) {
       this.slabFrom = at;
-      this.slabEnd = Math.min(this.source.byteLength, at + SLAB);
+      this.slabEnd = Math.min(this.length, at + SLAB);
       const slab = this.bytes(at, this.slabEnd - at);
       this.slab = slab.buffer;
       // A slab under 4 KiB is a piece of Buffer's shared pool, at its own offset.
@@ -148,7 +150,7 @@ function decodeBatch(arrayBuffer, length, sockets, emitter, records, ownedMessag
           lastText.len = len;
         } else {
           if (!ownedMessages) data = new BufferView(arrayBuffer, at, len);
-          else data = (copies ??= new MessageCopies(arrayBuffer)).copy(at, len);
+          else data = (copies ??= new MessageCopies(arrayBuffer, length)).copy(at, len);
         }
         // The hot path: straight to a single listener, no emit() bookkeeping.
         messages++;

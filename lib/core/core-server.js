@@ -55,7 +55,7 @@ class CoreServer extends EventEmitter {
      * The layer keeps the 'message' data it is given (the ws layer: ws users do): they
      * are owned copies then, not lent views of the batch (batch-decoder.js).
      */
-    this.ownedMessages = false;
+    this._ownedMessages = false;
     /**
      * The lone 'message' listener, for the batch decoder to call per message; null: there
      * are none or several (emit() then); undefined: to be looked up again, as listeners
@@ -193,12 +193,22 @@ class CoreServer extends EventEmitter {
     );
   }
 
+  /** See the constructor; the engine's bridge is told too (batches of copied messages need not be lent). */
+  get ownedMessages() {
+    return this._ownedMessages;
+  }
+
+  set ownedMessages(owned) {
+    this._ownedMessages = owned;
+    this._engine.native.setMessagesCopied(owned);
+  }
+
   _onEvents(arrayBuffer, length) {
     const engine = this._engine;
     engine.dispatching = true;
     lent.buffer = arrayBuffer; // messages forwarded from it are not copied (wire.js)
     const textAsStrings = this.textAsStrings && !this.options.engine.skipUtf8Validation;
-    const failure = decodeBatch(arrayBuffer, length, this._sockets, this, this._records, this.ownedMessages, textAsStrings);
+    const failure = decodeBatch(arrayBuffer, length, this._sockets, this, this._records, this._ownedMessages, textAsStrings);
     engine.dispatching = false;
     this._commands.flush();
     lent.buffer = null;

@@ -240,26 +240,16 @@ impl<'a> Iterator for Records<'a> {
 /// Whether JS takes nothing from this batch of events by reference: every record
 /// is one whose payload the decoder turns into strings, numbers or copies before
 /// its call returns (a peer close's reason included: lib/core/engine-records.js),
-/// none a message, fragment, ping or pong payload, raw bytes or a handed-off head,
-/// which listeners are lent. Such a batch may reach JS in memory used again.
-pub fn lends_nothing(batch: &[u8]) -> bool {
+/// none a fragment, ping or pong payload or a handed-off head, which listeners are
+/// lent, nor a message unless `messages_copied` (a layer that keeps messages gets
+/// copies: the ws layer). Such a batch may reach JS in memory used again.
+pub fn lends_nothing(batch: &[u8], messages_copied: bool) -> bool {
     use event::*;
-    event_records(batch).all(|r| {
-        matches!(
-            r.kind,
-            OPEN | CLOSE
-                | UPGRADE
-                | HTTP
-                | DRAIN
-                | ABORTED
-                | SHUTDOWN
-                | FAIL
-                | BUFFERED
-                | DROPPED
-                | RESPONSE
-                | REDIS
-                | PEER_CLOSE
-        )
+    event_records(batch).all(|r| match r.kind {
+        OPEN | CLOSE | UPGRADE | HTTP | DRAIN | ABORTED | SHUTDOWN | FAIL | BUFFERED | DROPPED | RESPONSE
+        | REDIS | PEER_CLOSE => true,
+        MESSAGE | MESSAGE_AT | RAW => messages_copied,
+        _ => false,
     })
 }
 
@@ -370,25 +360,26 @@ mod tests {
         put_record(&mut batch, event::BUFFERED, 0, 0, 1, 100, b"");
         put_record(&mut batch, event::PEER_CLOSE, 0, 1000, 1, 0, b"bye");
         put_record(&mut batch, event::CLOSE, 0, 1000, 1, 0, b"bye");
-        assert!(lends_nothing(&batch));
-        assert!(lends_nothing(&[]));
-        for kind in [
-            event::MESSAGE,
-            event::FRAGMENT,
-            event::PING,
-            event::PONG,
-            event::RAW,
-            event::HAND_OFF,
-            event::FRAME_DATA,
-        ] {
+        assert!(lends_nothing(&batch, false));
+        assert!(lends_nothing(&[], false));
+        for kind in [event::MESSAGE, event::RAW] {
             let mut with = batch.clone();
             put_record(&mut with, kind, 0, 0, 1, 0, b"x");
-            assert!(!lends_nothing(&with), "kind {kind}");
+            assert!(!lends_nothing(&with, false), "kind {kind}");
+            assert!(lends_nothing(&with, true), "kind {kind}, messages copied");
+        }
+        for kind in [event::FRAGMENT, event::PING, event::PONG, event::HAND_OFF, event::FRAME_DATA] {
+            let mut with = batch.clone();
+            put_record(&mut with, kind, 0, 0, 1, 0, b"x");
+            assert!(!lends_nothing(&with, true), "kind {kind}");
         }
         // MESSAGE_AT has no bytes of its own: the records after it are still read.
         let mut at = Vec::new();
         put_record(&mut at, event::RAW, 0, 0, 0, 0, b"....");
         put_record(&mut at, event::MESSAGE_AT, 0, 0, 1, 0, b"");
-        assert!(!lends_nothing(&at));
+        assert!(!lends_nothing(&at, false));
+        assert!(lends_nothing(&at, true));
+        put_record(&mut at, event::PING, 0, 0, 1, 0, b"p");
+        assert!(!lends_nothing(&at, true));
     }
 }
