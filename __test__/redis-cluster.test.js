@@ -294,6 +294,52 @@ for (const { title, setup } of transports) {
   });
 }
 
+// A node that does not know every slot's owner yet (one just given a slot, or just joined,
+// before gossip tells it) answers CLUSTER SLOTS with holes. The publisher's link asks exactly
+// that node after a MOVED to it: the link keeps the owners it knew for the holes and stays up.
+// Made deterministic: the new owner forgets a third master's slots (DELSLOTSRANGE) while that
+// master is stopped (SIGSTOP, under the node timeout), so nothing tells it again meanwhile.
+test('Redis Cluster: a slot map with holes from the slot\'s new master: the link keeps the owners it knew, publishes go on', { timeout: 90000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const cluster = await startCluster(t);
+  const topic = 'room-moving';
+  const from = masterOf(cluster.nodes[0].port, `lws:${topic}`);
+  const to = cluster.nodes.find((n) => n.port !== from.port);
+  const third = cluster.nodes.find((n) => n.port !== from.port && n !== to);
+  const [sub, publisher] = [await lwsProcess(t, cluster.seeds), await lwsProcess(t, cluster.seeds)];
+  const listener = await client(sub, [topic]);
+  const speaker = await client(publisher, []);
+  await eventually(async () => shardSubscribers(from.port, `lws:${topic}`) === 1, 5000, 'subscribed on the first master');
+  speaker.send(`pub ${topic} before`);
+  await waitUntil(() => listener.inbox.includes('before'), 5000, 'delivered before the move');
+  await moveSlot(cluster, from, to, `lws:${topic}`);
+  await eventually(async () => shardSubscribers(to.port, `lws:${topic}`) === 1, 10000, 'the subscriber followed the slot');
+
+  // The third master's first range, as the new owner knows it now.
+  const ranges = cli(third.port, 'CLUSTER', 'NODES').split('\n').find((l) => l.includes('myself')).split(' ').slice(8);
+  const [first, last = first] = ranges[0].split('-');
+  third.child.kill('SIGSTOP');
+  try {
+    cli(to.port, 'CLUSTER', 'DELSLOTSRANGE', first, last);
+    const known = cli(to.port, 'CLUSTER', 'INFO');
+    assert.match(known, /cluster_slots_assigned:(?!16384)\d+/, 'the new owner does not know the third master\'s slots');
+    for (let i = 0; i < 20; i++) speaker.send(`pub ${topic} after ${i}`);
+    await waitUntil(() => listener.inbox.length >= 21, 5000, 'the publishes after the move').catch((err) => {
+      err.message += ` (received ${listener.inbox.length - 1}; the links said ${JSON.stringify([sub.lines, publisher.lines])})`;
+      throw err;
+    });
+  } finally {
+    third.child.kill('SIGCONT');
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(listener.inbox, ['before', ...Array.from({ length: 20 }, (_, i) => `after ${i}`)]);
+  assert.deepEqual([sub.states(), publisher.states()], [['up'], ['up']], 'the links stayed up');
+  const moved = /errorstat_MOVED:count=(\d+)/.exec(cli(from.port, 'INFO', 'errorstats'));
+  assert.ok(moved && Number(moved[1]) >= 1, 'the old master answered MOVED');
+  listener.close();
+  speaker.close();
+});
+
 test('Redis Cluster over TLS: a certificate the link refuses, or none shown, is "redis" down with the reason, and stays down', { timeout: 90000 }, async (t) => {
   if (!needRedis(t)) return;
   const { certs, options, tls } = transports[1].setup(t);

@@ -664,6 +664,16 @@ impl RedisLink {
             )?;
             slots[range.first as usize..=range.last as usize].fill(index as u8);
         }
+        // A node that joined lately, or was just given a slot, may not know every
+        // owner yet (gossip tells it within a second) and leaves them out: those
+        // slots keep the owners the link knew (a MOVED corrects any that moved).
+        if let Some(known) = self.slots.as_deref() {
+            for (slot, owner) in slots.iter_mut().enumerate() {
+                if *owner == UNSERVED {
+                    *owner = known[slot];
+                }
+            }
+        }
         if slots.contains(&UNSERVED) {
             return Err((b"CLUSTERDOWN: CLUSTER SLOTS leaves slots unserved".to_vec(), 0));
         }
