@@ -114,6 +114,28 @@ async function publishAfterMove({ speaker, listener, topic, count, pad, links, f
   speaker.close();
 }
 
+/**
+ * Two lws processes on `cluster`: a listener subscribed to 'room-moving' in one, a speaker in
+ * the other (it subscribes to nothing, so only the MOVED answer to its SPUBLISH tells it the
+ * slot moved); 'before' is delivered; then the topic's slot moves from its master `from` to
+ * another, `to`, and the subscriber follows it there.
+ */
+async function movedTopic(t, cluster, tls) {
+  const topic = 'room-moving';
+  const from = masterOf(cluster.nodes[0].port, `lws:${topic}`);
+  const to = cluster.nodes.find((n) => n.port !== from.port);
+  const [sub, publisher] = [await lwsProcess(t, cluster.seeds, tls), await lwsProcess(t, cluster.seeds, tls)];
+  const listener = await client(sub, [topic]);
+  const speaker = await client(publisher, []);
+  await eventually(async () => shardSubscribers(from.port, `lws:${topic}`) === 1, 5000, 'subscribed on the first master');
+  speaker.send(`pub ${topic} before`);
+  await waitUntil(() => listener.inbox.includes('before'), 5000, 'delivered before the move');
+  await moveSlot(cluster, from, to, `lws:${topic}`);
+  await eventually(async () => shardSubscribers(to.port, `lws:${topic}`) === 1, 10000, 'the subscriber followed the slot to its new master');
+  assert.equal(shardSubscribers(from.port, `lws:${topic}`), 0);
+  return { topic, from, to, sub, publisher, listener, speaker };
+}
+
 /** Topics whose channels (lws:TOPIC) land on every master. */
 function topicsOnEveryMaster(cluster) {
   const byMaster = new Map();
@@ -182,21 +204,7 @@ for (const { title, setup } of transports) {
     if (!needRedis(t)) return;
     const { options, tls } = setup(t);
     const cluster = await startCluster(t, options);
-    const topic = 'room-moving';
-    const from = masterOf(cluster.nodes[0].port, `lws:${topic}`);
-    const to = cluster.nodes.find((n) => n.port !== from.port);
-    const [sub, publisher] = [await lwsProcess(t, cluster.seeds, tls), await lwsProcess(t, cluster.seeds, tls)];
-    const listener = await client(sub, [topic]);
-    // The publishing process has no subscriber to the topic: nothing tells it the slot moved
-    // but the MOVED answer to its SPUBLISH.
-    const speaker = await client(publisher, []);
-    await eventually(async () => shardSubscribers(from.port, `lws:${topic}`) === 1, 5000, 'subscribed on the first master');
-    speaker.send(`pub ${topic} before`);
-    await waitUntil(() => listener.inbox.includes('before'), 5000, 'delivered before the move');
-
-    await moveSlot(cluster, from, to, `lws:${topic}`);
-    await eventually(async () => shardSubscribers(to.port, `lws:${topic}`) === 1, 10000, 'the subscriber followed the slot to its new master');
-    assert.equal(shardSubscribers(from.port, `lws:${topic}`), 0);
+    const { topic, from, sub, publisher, listener, speaker } = await movedTopic(t, cluster, tls);
 
     // In bursts a millisecond apart: some publishes are still on their way to the old master
     // (to be answered MOVED) when later ones already go to the new one; order must hold.
@@ -302,18 +310,8 @@ for (const { title, setup } of transports) {
 test('Redis Cluster: a slot map with holes from the slot\'s new master: the link keeps the owners it knew, publishes go on', { timeout: 90000 }, async (t) => {
   if (!needRedis(t)) return;
   const cluster = await startCluster(t);
-  const topic = 'room-moving';
-  const from = masterOf(cluster.nodes[0].port, `lws:${topic}`);
-  const to = cluster.nodes.find((n) => n.port !== from.port);
+  const { topic, from, to, sub, publisher, listener, speaker } = await movedTopic(t, cluster);
   const third = cluster.nodes.find((n) => n.port !== from.port && n !== to);
-  const [sub, publisher] = [await lwsProcess(t, cluster.seeds), await lwsProcess(t, cluster.seeds)];
-  const listener = await client(sub, [topic]);
-  const speaker = await client(publisher, []);
-  await eventually(async () => shardSubscribers(from.port, `lws:${topic}`) === 1, 5000, 'subscribed on the first master');
-  speaker.send(`pub ${topic} before`);
-  await waitUntil(() => listener.inbox.includes('before'), 5000, 'delivered before the move');
-  await moveSlot(cluster, from, to, `lws:${topic}`);
-  await eventually(async () => shardSubscribers(to.port, `lws:${topic}`) === 1, 10000, 'the subscriber followed the slot');
 
   // The third master's first range, as the new owner knows it now.
   const ranges = cli(third.port, 'CLUSTER', 'NODES').split('\n').find((l) => l.includes('myself')).split(' ').slice(8);
