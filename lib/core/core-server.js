@@ -206,7 +206,9 @@ class CoreServer extends EventEmitter {
   _onEvents(arrayBuffer, length) {
     const engine = this._engine;
     engine.dispatching = true;
-    lent.buffer = arrayBuffer; // messages forwarded from it are not copied (wire.js)
+    // Messages forwarded from a lent batch are not copied (wire.js); the engine's reused
+    // buffer (`length` given) is no batch of its own to refer to.
+    lent.buffer = length === undefined ? arrayBuffer : null;
     const textAsStrings = this.textAsStrings && !this.options.engine.skipUtf8Validation;
     const failure = decodeBatch(arrayBuffer, length, this._sockets, this, this._records, this._ownedMessages, textAsStrings);
     engine.dispatching = false;
