@@ -34,7 +34,8 @@ if command -v strip >/dev/null; then strip --strip-unneeded "$work/stage/linux-x
 # packages as optionalDependencies. The repository's package.json does not list them, so
 # that a clone's `npm install` never fetches a package of that name from the registry.
 mkdir -p "$work/main-stage/scripts"
-for f in $(node -p "require('./package.json').files.join(' ')") README.md LICENSE; do
+# (The "!" entries of `files` are exclusions: npm pack applies them to the copy.)
+for f in $(node -p "require('./package.json').files.filter((f) => !f.startsWith('!')).join(' ')") README.md LICENSE; do
   mkdir -p "$work/main-stage/$(dirname "$f")"
   cp -r "${f%/}" "$work/main-stage/$(dirname "$f")/"
 done
@@ -69,7 +70,9 @@ if tar tzf "$main" | grep -E '^package/(target|native|npm|__test__|benches|fuzz|
   echo "pack-test: the files above do not belong in $(basename "$main")" >&2
   exit 1
 fi
-[ "$(size "$main")" -lt 300000 ] || { echo "pack-test: $(basename "$main") is over 300 kB" >&2; exit 1; }
+# The Rust sources (for a build where no prebuilt binary fits), the docs and the CHANGELOG come
+# to about 300 kB; build output or fixtures would add megabytes.
+[ "$(size "$main")" -lt 400000 ] || { echo "pack-test: $(basename "$main") is over 400 kB" >&2; exit 1; }
 [ "$(tar tzf "$binary" | sort | tr '\n' ' ')" = "package/README.md package/lws.linux-x64-gnu.node package/package.json " ] \
   || { echo "pack-test: unexpected files in $(basename "$binary"): $(tar tzf "$binary" | tr '\n' ' ')" >&2; exit 1; }
 
