@@ -271,8 +271,8 @@ impl FrameReader {
     }
 
     fn start_frame(&mut self, h: FrameHeader, limits: &ReaderLimits) -> Result<(), ProtocolError> {
-        // One comparison for either role. A client's unmasked payload is then
-        // XORed with a zero key: no branch per chunk on the server's path.
+        // One comparison for either role. A client's unmasked payload gets a zero
+        // key, which apply_mask skips.
         if h.mask.is_some() != self.role.reads_masked() {
             return Err(self.role.mask_error());
         }
