@@ -60,7 +60,7 @@ function parseArgs(argv) {
     else if (a === '--loadgens') o.loadgens = Number(val());
     else if (a === '--help' || a === '-h') {
       console.log('usage: node benches/run.js [--quick] [--rounds N] [--servers lws,"lws threads:0","lws WebSocketServer",ws,ws+bufferutil,uWS.js,rust-tokio]\n' +
-        '                         [--clients lws.Client,lws.WebSocket,ws,ws+bufferutil]\n' +
+        '                         [--clients lws.Client,lws.WebSocket,ws,ws+bufferutil,rust-tokio]\n' +
         '                         [--workloads echo16x16,echo16x1,echo64k,handshakes,memory,broadcast,deflate-echo,deflate-takeover-echo,deflate-memory,\n' +
         '                                      deflate-takeover-memory,wss-echo16x16,wss-echo64k,wss-handshakes,latency50k,client-recv16,client-recv64k,\n' +
         '                                      client-recv16-rust,client-recv64k-rust,client-memory,client-connect,stream64m]\n' +
@@ -99,6 +99,9 @@ const CLIENTS = [
   { name: 'lws.WebSocket', script: 'lws-websocket.js', env: {}, probe: 'websocket' },
   { name: 'ws', script: 'ws.js', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
   { name: 'ws+bufferutil', script: 'ws-bufferutil.js', env: { WS_NO_BUFFER_UTIL: undefined, WS_NO_UTF_8_VALIDATE: undefined } },
+  // The receive rows' ceiling: benches/loadgen's `recv`, a minimal client on one Rust thread that
+  // checks and counts each message and does nothing else with it.
+  { name: 'rust-tokio', bin: LOADGEN, env: {}, only: ['recv'] },
 ];
 
 /**
@@ -476,12 +479,14 @@ async function measure(srv, wl) {
 async function measureClient(cl, wl) {
   const server = await startServer(wl.server, wl.serverArgs);
   try {
-    const args = [path.join(__dirname, 'clients', cl.script), wl.kind === 'client-memory' ? 'idle' : wl.kind,
-      '--url', `ws://${HOST}:${server.port}/`, ...wl.args, '--limit', String(wl.secs + 90)];
+    const [cmd, args] = cl.bin
+      ? [cl.bin, [wl.kind, '--host', HOST, '--port', String(server.port), ...wl.args]]
+      : [process.execPath, [path.join(__dirname, 'clients', cl.script), wl.kind === 'client-memory' ? 'idle' : wl.kind,
+        '--url', `ws://${HOST}:${server.port}/`, ...wl.args, '--limit', String(wl.secs + 90)]];
     let a = null;
     let b = null;
     // The script's own limit ends it first (with a report); this kill is the backstop.
-    const out = await runChild(cl.name, process.execPath, args, wl.secs + 120, (line, child) => {
+    const out = await runChild(cl.name, cmd, args, wl.secs + 120, (line, child) => {
       if (line === 'start') a = cpuSample(server.pid, child.pid);
       else if (line === 'stop') b = cpuSample(server.pid, child.pid);
     }, { env: childEnv(cl.env) });
@@ -682,7 +687,7 @@ function serverPairs(names) {
 }
 
 function clientPairs(names) {
-  const pairs = ['lws.Client', 'lws.WebSocket'].filter((a) => names.includes(a) && names.includes('ws')).map((a) => [a, 'ws']);
+  const pairs = ['lws.Client', 'lws.WebSocket', 'rust-tokio'].filter((a) => names.includes(a) && names.includes('ws')).map((a) => [a, 'ws']);
   for (const name of names.filter((n) => n.endsWith(' (baseline)'))) pairs.push([name.slice(0, -' (baseline)'.length), name]);
   return pairs;
 }
@@ -890,7 +895,7 @@ async function main() {
     await require('./workloads/scale').run(opts, { runLoadgen, statTicks, childEnv, freePort, ROOT, HOST, CLK_TCK });
     return;
   }
-  if (servers.length || wls.some((wl) => wl.server && wl.server.bin)) buildLoadgen();
+  if (servers.length || clients.some((cl) => cl.bin) || wls.some((wl) => wl.server && wl.server.bin)) buildLoadgen();
   for (const wl of wls) if (wl.prepare) wl.prepare();
   fs.mkdirSync(opts.out, { recursive: true });
 
@@ -915,7 +920,7 @@ async function main() {
     console.error(`round ${round + 1}/${opts.rounds}: ${[...order, ...clientOrder].map((s) => s.name).join(', ')}`);
     for (const wl of wls) {
       for (const srv of isClientWl(wl) ? clientOrder : order) {
-        const na = wl.notApplicable?.(srv);
+        const na = wl.notApplicable?.(srv) || (srv.only && !srv.only.includes(wl.kind) ? 'the receive rows\' ceiling only' : null);
         if (na) {
           results.push({ round: round + 1, workload: wl.id, [rowKey(wl)]: srv.name, na });
           console.error(`  ${wl.id.padEnd(10)} ${srv.name.padEnd(14)} n/a: ${na}`);

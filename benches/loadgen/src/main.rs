@@ -17,12 +17,15 @@
 //!          prints `start` and `stop`, then {deliveries, secs, per_sec, p50_ms, max_ms, errors, ...}
 //!   loadgen rooms --conns N --room-size R --size B --concurrency C --secs S [--port P]
 //!       -> pub/sub rooms with publishes from random members (see rooms.rs)
+//!   loadgen recv --conns N --size B [--binary] --secs S [--port P]
+//!       -> the client receive workloads' ceiling: reads what a push server sends (see recv.rs)
 //!
 //! echo, handshakes and idle also take (src/session.rs): `--tls-ca FILE` (wss://, trusting that
 //! CA), `--deflate` (negotiate permessage-deflate; compress and inflate every message), `--json`
 //! (varied JSON-like text messages of --size bytes), and echo `--rate R` (open loop: R messages/s
 //! offered over all connections whatever the answers; p50/p99/p99.9 in a bounded histogram).
 
+mod recv;
 mod rooms;
 
 use std::cell::{Cell, RefCell};
@@ -73,7 +76,7 @@ struct Args {
 
 fn parse_args() -> Res<Args> {
     let mut it = std::env::args().skip(1);
-    let cmd = it.next().ok_or("usage: loadgen echo|handshakes|idle|broadcast|rooms [options]")?;
+    let cmd = it.next().ok_or("usage: loadgen echo|handshakes|idle|broadcast|rooms|recv [options]")?;
     let mut a = Args {
         cmd,
         host: "127.0.0.1".into(),
@@ -869,6 +872,7 @@ fn main() {
         },
         "broadcast" => local.block_on(&rt, run_broadcast(&a)),
         "rooms" => local.block_on(&rt, rooms::run(&a)),
+        "recv" => local.block_on(&rt, recv::run(&a)),
         c => Err(format!("unknown command {c}")),
     };
     match out {
