@@ -3,6 +3,7 @@
 // them) against the `ws` client, the certificates benches/workloads/tls.js makes, the argument
 // checks of benches/servers/variant.js, the arithmetic of the --scale cost model, and the pub/sub
 // protocol of the Rust ceiling (`ceiling --rooms`) against the lws and uWS.js pub/sub servers.
+// It also checks `loadgen recv`, the client receive rows' ceiling, against both pushers.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -197,4 +198,38 @@ test('ceiling --rooms speaks the pub/sub protocol as pubsub-servers/lws.js and u
   assert.ok(!c.some((m) => /^text pub room0[129]/.test(m)) && c.includes('text pub room03'), c.join('\n'));
   assert.deepEqual(transcripts['ceiling --rooms'], transcripts['lws.js']);
   assert.deepEqual(transcripts['uws.js'], transcripts['lws.js']);
+});
+
+/** `loadgen recv` (the client receive rows' ceiling) for `secs` against the pusher on `port`. */
+function loadgenRecv(port, args) {
+  const target = path.join(LOADGEN, 'target');
+  execFileSync('cargo', ['build', '--release', '--bin', 'loadgen', '--manifest-path', path.join(LOADGEN, 'Cargo.toml')],
+    { env: { ...process.env, CARGO_TARGET_DIR: target }, stdio: ['ignore', 'ignore', 'pipe'], timeout: 600000 });
+  const out = execFileSync(path.join(target, 'release', 'loadgen'),
+    ['recv', '--host', '127.0.0.1', '--port', String(port), '--conns', '4', '--secs', '0.3', ...args], { encoding: 'utf8', timeout: 30000 });
+  const lines = out.trim().split('\n');
+  assert.deepEqual(lines.slice(0, 2), ['start', 'stop']);
+  return JSON.parse(lines[2]);
+}
+
+test('loadgen recv checks and counts what uws-push.js and ceiling --push send, and reports what is wrong', async (t) => {
+  const ceiling = ceilingBinary();
+  for (const [name, cmd, pre, args] of [
+    ['uws-push.js 16 B text', process.execPath, [path.join(SERVERS, 'uws-push.js')], ['--size', '16']],
+    ['ceiling --push 16 B text', ceiling, [], ['--push', '16']],
+    ['ceiling --push 64 KiB binary', ceiling, [], ['--push', '65536', '--binary']],
+  ]) {
+    const port = await startServer(t, cmd, pre, args, {}, name);
+    const size = args[args.indexOf(args.includes('--size') ? '--size' : '--push') + 1];
+    const r = loadgenRecv(port, ['--size', size, ...(args.includes('--binary') ? ['--binary'] : [])]);
+    assert.equal(r.client, 'rust-tokio');
+    assert.equal(r.errors, 0, `${name}: ${r.first_error}`);
+    assert.ok(r.messages > 0 && r.min_conn_msgs > 0 && r.conns === 4, `${name}: ${JSON.stringify(r)}`);
+  }
+  // Messages of another size, or of the other type, are counted as errors.
+  const port = await startServer(t, ceiling, [], ['--push', '32'], {}, 'ceiling --push 32');
+  const wrongSize = loadgenRecv(port, ['--size', '16']);
+  assert.ok(wrongSize.errors > 0 && /32 B; expected 16 B/.test(wrongSize.first_error), JSON.stringify(wrongSize));
+  const wrongType = loadgenRecv(port, ['--size', '32', '--binary']);
+  assert.ok(wrongType.errors > 0 && /opcode=1/.test(wrongType.first_error), JSON.stringify(wrongType));
 });
