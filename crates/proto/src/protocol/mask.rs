@@ -2,12 +2,17 @@
 
 /// XORs `buf` with `mask`, as if `buf` started `offset` bytes into the masked payload.
 /// Returns the mask offset for the byte after `buf`.
+#[inline]
 pub fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: usize) -> usize {
     // A server's frames are not masked: the reader keeps a zero key for them, a no-op
-    // not worth a pass over the payload.
+    // not worth a call or a pass over the payload.
     if mask == [0; 4] {
         return (offset + buf.len()) & 3;
     }
+    xor_words(buf, mask, offset)
+}
+
+fn xor_words(buf: &mut [u8], mask: [u8; 4], offset: usize) -> usize {
     let mut m = mask;
     m.rotate_left(offset & 3);
     let (head, words, tail) = unsafe { buf.align_to_mut::<u64>() };

@@ -126,6 +126,20 @@ struct MessageInProgress {
     compressed: bool,
 }
 
+impl MessageInProgress {
+    fn boxed(binary: bool, len: u64, compressed: bool) -> Box<Self> {
+        Box::new(MessageInProgress {
+            binary,
+            utf8: Utf8Validator::new(),
+            buf: Vec::new(),
+            len,
+            streaming: false,
+            fragments: 0,
+            compressed,
+        })
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct FrameReader {
     header: [u8; MAX_HEADER_LEN],
@@ -212,6 +226,7 @@ impl FrameReader {
                 }
             }
             let frame = self.frame.as_mut().expect("frame in progress");
+            let frame_len_left = frame.remaining;
             let take = frame.remaining.min(data.len() as u64) as usize;
             let (chunk, rest) = data.split_at_mut(take);
             // Modulo 4 survives the narrowing (256 is a multiple of 4).
@@ -228,6 +243,20 @@ impl FrameReader {
                 self.deliver_frame_data(chunk, frame_done, fin, limits, on_event)?;
             } else {
                 let message_done = frame_done && fin;
+                if self.message.is_none() {
+                    // A message in one frame (`start_frame` kept nothing for it).
+                    let binary = opcode == Opcode::Binary;
+                    if frame_done && limits.fragment_size.is_none_or(|n| chunk.len() <= n) {
+                        // All of it in this read: handed out as it is, nothing kept.
+                        if !binary && !limits.skip_utf8 && !super::utf8::is_valid(chunk) {
+                            return Err(ProtocolError::InvalidUtf8);
+                        }
+                        on_event(ReaderEvent::Message { binary, data: chunk });
+                        data = rest;
+                        continue;
+                    }
+                    self.message = Some(MessageInProgress::boxed(binary, frame_len_left, false));
+                }
                 if self.message.as_ref().is_some_and(|m| m.compressed) {
                     self.collect_compressed(chunk, message_done, limits, inflater.as_deref_mut(), on_event)?;
                 } else {
@@ -302,15 +331,12 @@ impl FrameReader {
                 if h.payload_len > limits.max_message_size {
                     return Err(ProtocolError::MessageTooBig);
                 }
-                self.message = Some(Box::new(MessageInProgress {
-                    binary: h.opcode == Opcode::Binary,
-                    utf8: Utf8Validator::new(),
-                    buf: Vec::new(),
-                    len: h.payload_len,
-                    streaming: false,
-                    fragments: 0,
-                    compressed: h.rsv1,
-                }));
+                // A message in one plain frame gets its state only if it straddles
+                // reads (see `feed_with`): most never need the allocation.
+                if !h.fin || h.rsv1 || limits.frame_events {
+                    self.message =
+                        Some(MessageInProgress::boxed(h.opcode == Opcode::Binary, h.payload_len, h.rsv1));
+                }
             }
             Opcode::Close | Opcode::Ping | Opcode::Pong => {}
         }

@@ -431,3 +431,46 @@ fn frame_events_keep_the_checks() {
         Err(ProtocolError::ReservedOpcode(3))
     );
 }
+
+#[test]
+fn a_message_in_one_read_keeps_no_state() {
+    let limits = ReaderLimits::default();
+    let mut r = FrameReader::new();
+    let mut got = Vec::new();
+    let mut on = |e: ReaderEvent<'_>| {
+        if let ReaderEvent::Message { binary, data } = e {
+            got.push((binary, data.to_vec()));
+        }
+    };
+    let mut whole = client_frame(true, 1, b"hello");
+    whole.extend(client_frame(true, 2, b""));
+    r.feed(&mut whole, &limits, &mut on).unwrap();
+    assert_eq!(r.heap_bytes(), 0);
+    // Cut inside the payload: kept until the rest comes, then nothing again.
+    let mut cut = client_frame(true, 2, &[7; 300]);
+    let (head, tail) = cut.split_at_mut(100);
+    r.feed(head, &limits, &mut on).unwrap();
+    assert!(r.heap_bytes() > 0);
+    r.feed(tail, &limits, &mut on).unwrap();
+    assert_eq!(r.heap_bytes(), 0);
+    assert_eq!(got, vec![(false, b"hello".to_vec()), (true, vec![]), (true, vec![7; 300])]);
+    // Larger than fragment_size: streamed, not handed out whole.
+    let streamed = ReaderLimits { fragment_size: Some(4), ..limits };
+    let (evs, result) = every_split(&client_frame(true, 1, b"abcdefghij"), streamed);
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        evs,
+        vec![
+            Ev::Frag(false, b"abcd".to_vec(), 6),
+            Ev::Frag(false, b"efgh".to_vec(), 2),
+            Ev::Frag(false, b"ij".to_vec(), 0)
+        ]
+    );
+    // A continuation after a message in one frame has nothing to continue.
+    let mut bytes = client_frame(true, 1, b"a");
+    bytes.extend(client_frame(true, 0, b"b"));
+    assert_eq!(
+        every_split(&bytes, limits),
+        (vec![Ev::Msg(false, b"a".to_vec())], Err(ProtocolError::UnexpectedContinuation))
+    );
+}
