@@ -190,8 +190,12 @@ function headerLine(name, text, head, at) {
   return at + head.latin1Write('\r\n', at);
 }
 
+/** ws's default offer (`perMessageDeflate: true`), made once rather than per connection. */
+const DEFAULT_DEFLATE_OFFER = `${PERMESSAGE_DEFLATE}; client_max_window_bits`;
+
 /** The deflate offer ws sends for a `perMessageDeflate` option (`true` or an object). */
 function deflateOffer(perMessageDeflate) {
+  if (perMessageDeflate === true) return DEFAULT_DEFLATE_OFFER;
   const opts = typeof perMessageDeflate === 'object' && perMessageDeflate !== null ? perMessageDeflate : {};
   let offer = PERMESSAGE_DEFLATE;
   if (opts.serverNoContextTakeover) offer += '; server_no_context_takeover';
