@@ -67,7 +67,8 @@ const serverRows = [
   { title: 'same: p99.9 (µs)', wl: 'latency50k', metric: 'p999_us', digits: 0 },
 ];
 
-const CLIENTS = ['lws.Client', 'lws.WebSocket', 'ws', 'ws+bufferutil'];
+// rust-tokio (loadgen recv): the receive rows' ceiling, what any client reaches here.
+const CLIENTS = ['lws.Client', 'lws.WebSocket', 'ws', 'ws+bufferutil', 'rust-tokio'];
 const clientRows = [
   { title: 'receive 16 B pushed by uWS.js to 100 conns (msg/s)', wl: 'client-recv16', metric: 'rate', digits: 0 },
   { title: 'same: JS-thread CPU per message (µs)', wl: 'client-recv16', metric: 'client_main_us', digits: 3 },
@@ -111,8 +112,8 @@ console.log(table(
 ));
 console.log('\nClients:\n');
 console.log(table(
-  ['lws.Client', 'lws.WebSocket', 'ws', 'ws + bufferutil', 'lws.Client ÷ ws', 'lws.WebSocket ÷ ws'],
-  CLIENTS, [['lws.Client', 'ws'], ['lws.WebSocket', 'ws']], clientRows,
+  ['lws.Client', 'lws.WebSocket', 'ws', 'ws + bufferutil', 'rust-tokio', 'lws.Client ÷ ws', 'lws.WebSocket ÷ ws', 'rust-tokio ÷ ws'],
+  CLIENTS, [['lws.Client', 'ws'], ['lws.WebSocket', 'ws'], ['rust-tokio', 'ws']], clientRows,
 ));
 console.log('\nPub/sub:\n');
 console.log(table(
