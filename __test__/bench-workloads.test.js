@@ -126,12 +126,12 @@ test('scale.js cost model: the fit recovers c and h, and refuses points that can
   assert.equal(Math.round(p2.single), 1e6);
 });
 
-/** The ceiling binary, built (or found up to date) by cargo as run.js builds it. */
-function ceilingBinary() {
+/** A benches/loadgen binary (`ceiling`, `loadgen`), built (or found up to date) by cargo as run.js builds it. */
+function loadgenBinary(name) {
   const target = path.join(LOADGEN, 'target');
-  execFileSync('cargo', ['build', '--release', '--bin', 'ceiling', '--manifest-path', path.join(LOADGEN, 'Cargo.toml')],
+  execFileSync('cargo', ['build', '--release', '--bin', name, '--manifest-path', path.join(LOADGEN, 'Cargo.toml')],
     { env: { ...process.env, CARGO_TARGET_DIR: target }, stdio: ['ignore', 'ignore', 'pipe'], timeout: 600000 });
-  return path.join(target, 'release', 'ceiling');
+  return path.join(target, 'release', name);
 }
 
 /** Three clients play the pub/sub protocol (pubsub-servers/lws.js's header) step by step; returns
@@ -180,7 +180,7 @@ async function pubsubTranscript(port) {
 }
 
 test('ceiling --rooms speaks the pub/sub protocol as pubsub-servers/lws.js and uws.js do', async (t) => {
-  const ceiling = ceilingBinary();
+  const ceiling = loadgenBinary('ceiling');
   const transcripts = {};
   for (const [name, cmd, pre, args] of [
     ['lws.js', process.execPath, [path.join(SERVERS, '..', 'workloads', 'pubsub-servers', 'lws.js')], []],
@@ -200,12 +200,9 @@ test('ceiling --rooms speaks the pub/sub protocol as pubsub-servers/lws.js and u
   assert.deepEqual(transcripts['uws.js'], transcripts['lws.js']);
 });
 
-/** `loadgen recv` (the client receive rows' ceiling) for `secs` against the pusher on `port`. */
-function loadgenRecv(port, args) {
-  const target = path.join(LOADGEN, 'target');
-  execFileSync('cargo', ['build', '--release', '--bin', 'loadgen', '--manifest-path', path.join(LOADGEN, 'Cargo.toml')],
-    { env: { ...process.env, CARGO_TARGET_DIR: target }, stdio: ['ignore', 'ignore', 'pipe'], timeout: 600000 });
-  const out = execFileSync(path.join(target, 'release', 'loadgen'),
+/** `loadgen recv` (the client receive rows' ceiling, binary `loadgen`) for 0.3 s against the pusher on `port`. */
+function loadgenRecv(loadgen, port, args) {
+  const out = execFileSync(loadgen,
     ['recv', '--host', '127.0.0.1', '--port', String(port), '--conns', '4', '--secs', '0.3', ...args], { encoding: 'utf8', timeout: 30000 });
   const lines = out.trim().split('\n');
   assert.deepEqual(lines.slice(0, 2), ['start', 'stop']);
@@ -213,7 +210,8 @@ function loadgenRecv(port, args) {
 }
 
 test('loadgen recv checks and counts what uws-push.js and ceiling --push send, and reports what is wrong', async (t) => {
-  const ceiling = ceilingBinary();
+  const ceiling = loadgenBinary('ceiling');
+  const loadgen = loadgenBinary('loadgen');
   for (const [name, cmd, pre, args] of [
     ['uws-push.js 16 B text', process.execPath, [path.join(SERVERS, 'uws-push.js')], ['--size', '16']],
     ['ceiling --push 16 B text', ceiling, [], ['--push', '16']],
@@ -221,15 +219,15 @@ test('loadgen recv checks and counts what uws-push.js and ceiling --push send, a
   ]) {
     const port = await startServer(t, cmd, pre, args, {}, name);
     const size = args[args.indexOf(args.includes('--size') ? '--size' : '--push') + 1];
-    const r = loadgenRecv(port, ['--size', size, ...(args.includes('--binary') ? ['--binary'] : [])]);
+    const r = loadgenRecv(loadgen, port, ['--size', size, ...(args.includes('--binary') ? ['--binary'] : [])]);
     assert.equal(r.client, 'rust-tokio');
     assert.equal(r.errors, 0, `${name}: ${r.first_error}`);
     assert.ok(r.messages > 0 && r.min_conn_msgs > 0 && r.conns === 4, `${name}: ${JSON.stringify(r)}`);
   }
   // Messages of another size, or of the other type, are counted as errors.
   const port = await startServer(t, ceiling, [], ['--push', '32'], {}, 'ceiling --push 32');
-  const wrongSize = loadgenRecv(port, ['--size', '16']);
+  const wrongSize = loadgenRecv(loadgen, port, ['--size', '16']);
   assert.ok(wrongSize.errors > 0 && /32 B; expected 16 B/.test(wrongSize.first_error), JSON.stringify(wrongSize));
-  const wrongType = loadgenRecv(port, ['--size', '32', '--binary']);
+  const wrongType = loadgenRecv(loadgen, port, ['--size', '32', '--binary']);
   assert.ok(wrongType.errors > 0 && /opcode=1/.test(wrongType.first_error), JSON.stringify(wrongType));
 });
