@@ -19,6 +19,7 @@
 pub mod bridge;
 pub mod commands;
 pub mod config;
+pub mod conn_ids;
 pub mod connection;
 pub mod connector;
 pub mod engine;

@@ -16,8 +16,9 @@
 //! shared buffers, backpressure toward JS), `apply` (command batches),
 //! `batches` (staged events and the raw read buffer lent to JS).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io;
+use std::num::NonZeroU64;
 use std::os::fd::AsRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -30,6 +31,7 @@ use slab::Slab;
 
 use crate::commands::{CommandBatch, WorkerMsg};
 use crate::config::Config;
+use crate::conn_ids::ConnIds;
 use crate::connection::{Conn, Listed, Phase, SharedCodecs};
 use crate::events::{Event, EventSink};
 use crate::redis::RedisLink;
@@ -72,7 +74,7 @@ pub struct Worker {
     poll: Poll,
     conns: Slab<Conn>,
     /// Connection id -> slab key.
-    ids: HashMap<u32, usize>,
+    ids: ConnIds,
     listener: Option<TcpListener>,
     /// For handshakes and TLS (rustls decrypts into it).
     read_buf: Box<[u8]>,
@@ -93,7 +95,8 @@ pub struct Worker {
     /// Sockets whose peer's close frame JS has not answered yet, for the engine
     /// to answer at the end of a turn once JS has nothing left to answer.
     peer_closed: Vec<websocket::PeerClosed>,
-    timers: BTreeSet<(Instant, usize)>,
+    /// Phase deadlines (`timers::deadline_key`) and their sockets' keys.
+    timers: BTreeSet<(NonZeroU64, usize)>,
     /// Sockets with queued output from the current command batch.
     dirty: Vec<usize>,
     /// Sockets with input left after their turn.
@@ -122,7 +125,7 @@ impl Worker {
             shared,
             poll,
             conns: Slab::new(),
-            ids: HashMap::new(),
+            ids: ConnIds::default(),
             listener: None,
             read_buf: vec![0u8; READ_BUFFER_SIZE].into_boxed_slice(),
             raw: batches::empty_raw(Vec::with_capacity(batches::RAW_CAPACITY)),
@@ -198,7 +201,7 @@ impl Worker {
         if !self.ready.is_empty() {
             return Some(Duration::ZERO);
         }
-        let next_timer = self.timers.first().map(|(at, _)| *at);
+        let next_timer = self.timers.first().map(|&(at, _)| timers::deadline_instant(self.started, at));
         let redis_retry = self.redis.as_ref().and_then(RedisLink::next_retry);
         let next = [next_timer, self.next_idle_sweep, redis_retry].into_iter().flatten().min();
         next.map(|at| at.saturating_duration_since(Instant::now()))
@@ -403,7 +406,7 @@ impl Worker {
         if let Some(at) = conn.replace_deadline(None) {
             self.timers.remove(&(at, key));
         }
-        self.ids.remove(&conn.id());
+        self.ids.remove(conn.id());
         self.topics.remove_socket(key);
         if conn.is_adopted() {
             conn.deregister(self.poll.registry());

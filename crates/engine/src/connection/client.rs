@@ -154,7 +154,7 @@ impl Conn {
     /// was shown) and its detail.
     pub fn fail_client(&mut self, error: u8, detail: u32) {
         if !self.has(flag::REPORT_FINAL) {
-            self.report_detail = detail;
+            self.report_mut().detail = detail;
         }
         // A response Node would judge differently: its bytes go to JS, which asks Node's parser.
         let reason = match (&self.phase, error) {

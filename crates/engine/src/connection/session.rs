@@ -348,8 +348,9 @@ impl Conn {
         }
         self.send_close(code, reason);
         if !self.has(flag::REPORT_FINAL) {
-            self.report_code = code;
-            self.report_reason = reason.into();
+            let report = self.report_mut();
+            report.code = code;
+            report.reason = reason.into();
         }
         self.phase = Phase::Closing;
         true
@@ -361,8 +362,9 @@ impl Conn {
         if !matches!(self.phase, Phase::PeerClosed) {
             return false;
         }
-        let reason = self.report_reason.clone();
-        self.close(self.report_code, &reason)
+        let report = self.report_mut();
+        let (code, reason) = (report.code, report.reason.clone());
+        self.close(code, &reason)
     }
 
     /// In Closing with nothing left to send, ends our side of TCP when it is
@@ -460,7 +462,7 @@ impl Conn {
         if let Err(err) = result {
             let reason = err.to_string();
             if !self.has(flag::REPORT_FINAL) {
-                self.report_detail = err.detail();
+                self.report_mut().detail = err.detail();
             }
             self.set_final_report(err.close_code(), reason.as_bytes(), err.wire_id());
             self.set(flag::DISCARD, true);

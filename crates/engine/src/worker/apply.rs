@@ -34,7 +34,7 @@ impl Worker {
                 self.connect(batch, &rec);
                 continue;
             }
-            let Some(&key) = self.ids.get(&rec.id) else {
+            let Some(key) = self.ids.get(rec.id) else {
                 continue; // already gone: commands for it are no-ops
             };
             if catch_unwind(AssertUnwindSafe(|| self.apply_one(batch, &rec, key))).is_err() {

@@ -59,7 +59,7 @@ impl Worker {
                 continue;
             }
             last_id = rec.id;
-            if let Some(conn) = self.ids.get(&rec.id).and_then(|&key| self.conns.get_mut(key)) {
+            if let Some(conn) = self.ids.get(rec.id).and_then(|key| self.conns.get_mut(key)) {
                 conn.note_event_push(next_push);
             }
         }

@@ -27,7 +27,7 @@ impl Worker {
             let close = Event::Close { code: 1006, reason: b"", error, detail };
             Self::sink(&mut worker.staging, &worker.shared).emit(rec.id, close);
         };
-        if self.shutdown_deadline.is_some() || self.ids.contains_key(&rec.id) {
+        if self.shutdown_deadline.is_some() || self.ids.contains(rec.id) {
             return refuse(self, client_failure::CONNECT, libc::ECONNABORTED as u32);
         }
         let Some(spec) = connector::decode_connect(rec.flags, rec.extra, payload) else {
@@ -125,7 +125,7 @@ impl Worker {
             };
             Self::sink(&mut worker.staging, &worker.shared).emit(id, close);
         };
-        if self.shutdown_deadline.is_some() || self.ids.contains_key(&id) {
+        if self.shutdown_deadline.is_some() || self.ids.contains(id) {
             return refuse(self, libc::ECONNABORTED);
         }
         if let Err(e) = stream.set_nonblocking(true) {

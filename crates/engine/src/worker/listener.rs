@@ -75,7 +75,7 @@ impl Worker {
             // Accepted sockets' ids stay below CLIENT_ID_BIT (JS tells the two apart by it).
             self.next_seq = self.next_seq.wrapping_add(1) & ((CLIENT_ID_BIT >> WORKER_BITS) - 1);
             let id = (self.next_seq << WORKER_BITS) | self.index;
-            if self.next_seq != 0 && !self.ids.contains_key(&id) {
+            if self.next_seq != 0 && !self.ids.contains(id) {
                 return id;
             }
         }

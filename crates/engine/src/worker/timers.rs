@@ -2,6 +2,7 @@
 //! timeouts) in one ordered set, the idle sweep (no timer per socket), and
 //! shutdown. `Worker` methods, kept apart from the loop.
 
+use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
 use super::{Worker, IDLE_TICK_MS};
@@ -11,6 +12,18 @@ use crate::connection::{Idle, Listed, Phase};
 /// (fine enough for timeouts of a second, and 13 years before it wraps).
 pub(super) fn idle_tick(started: Instant) -> u32 {
     (started.elapsed().as_millis() / IDLE_TICK_MS) as u32
+}
+
+/// A deadline as the timers and connections keep it: nanoseconds since the
+/// worker started (`started`), never 0.
+pub(super) fn deadline_key(started: Instant, at: Instant) -> NonZeroU64 {
+    let nanos = u64::try_from(at.saturating_duration_since(started).as_nanos()).unwrap_or(u64::MAX);
+    NonZeroU64::new(nanos.max(1)).expect("at least 1")
+}
+
+/// The `Instant` of a `deadline_key`.
+pub(super) fn deadline_instant(started: Instant, key: NonZeroU64) -> Instant {
+    started + Duration::from_nanos(key.get())
 }
 
 impl Worker {
@@ -55,7 +68,7 @@ impl Worker {
     }
 
     pub(super) fn set_deadline(&mut self, key: usize, after: Option<Duration>) {
-        let at = after.map(|after| Instant::now() + after);
+        let at = after.map(|after| deadline_key(self.started, Instant::now() + after));
         if let Some(old) = self.conns[key].replace_deadline(at) {
             self.timers.remove(&(old, key));
         }
@@ -71,7 +84,7 @@ impl Worker {
     }
 
     pub(super) fn fire_timers(&mut self) {
-        let now = Instant::now();
+        let now = deadline_key(self.started, Instant::now());
         while let Some(&(at, key)) = self.timers.first() {
             if at > now {
                 break;

@@ -149,10 +149,15 @@ pub struct FrameReader {
     /// A control frame's payload so far, when it straddles reads (rare: boxed,
     /// as every connection carries this reader).
     control: Option<Box<Vec<u8>>>,
-    closed: bool,
-    /// Drives the mask rule: a server requires masked frames, a client refuses them.
-    role: Role,
+    /// The role (it drives the mask rule: a server requires masked frames, a
+    /// client refuses them) and whether reading has stopped, in one byte: with
+    /// two, padding would make every connection's reader 8 bytes larger.
+    mode: u8,
 }
+
+/// `FrameReader::mode` bits.
+const MODE_CLIENT: u8 = 1;
+const MODE_CLOSED: u8 = 2;
 
 impl FrameReader {
     /// A server's reader (what the engine runs).
@@ -161,21 +166,26 @@ impl FrameReader {
     }
 
     pub fn with_role(role: Role) -> Self {
-        FrameReader { role, ..Self::default() }
+        let mode = if role == Role::Client { MODE_CLIENT } else { 0 };
+        FrameReader { mode, ..Self::default() }
     }
 
     pub fn role(&self) -> Role {
-        self.role
+        if self.mode & MODE_CLIENT != 0 {
+            Role::Client
+        } else {
+            Role::Server
+        }
     }
 
     /// True once a close frame was read (or `stop` was called): later bytes are ignored.
     pub fn is_closed(&self) -> bool {
-        self.closed
+        self.mode & MODE_CLOSED != 0
     }
 
     /// Ignores all further input, as after a close frame (this end is ending the connection).
     pub fn stop(&mut self) {
-        self.closed = true;
+        self.mode |= MODE_CLOSED;
     }
 
     /// True while a message is being handed out in `Fragment`s (its first part
@@ -210,7 +220,7 @@ impl FrameReader {
         on_event: &mut dyn FnMut(ReaderEvent<'_>),
     ) -> Result<(), ProtocolError> {
         loop {
-            if self.closed {
+            if self.is_closed() {
                 return Ok(());
             }
             if self.frame.is_none() {
@@ -302,8 +312,8 @@ impl FrameReader {
     fn start_frame(&mut self, h: FrameHeader, limits: &ReaderLimits) -> Result<(), ProtocolError> {
         // One comparison for either role. A client's unmasked payload gets a zero
         // key, which apply_mask skips.
-        if h.mask.is_some() != self.role.reads_masked() {
-            return Err(self.role.mask_error());
+        if h.mask.is_some() != self.role().reads_masked() {
+            return Err(self.role().mask_error());
         }
         let mask = h.mask.unwrap_or([0; 4]);
         match h.opcode {
@@ -354,7 +364,7 @@ impl FrameReader {
     /// Tells of the frame whose header was just read (`frame_events`).
     fn announce_frame(&self, on_event: &mut dyn FnMut(ReaderEvent<'_>)) {
         let f = self.frame.as_ref().expect("frame in progress");
-        let mask = self.role.reads_masked().then_some(f.mask);
+        let mask = self.role().reads_masked().then_some(f.mask);
         on_event(ReaderEvent::FrameHead {
             fin: f.fin,
             rsv1: f.rsv1,
@@ -429,7 +439,7 @@ impl FrameReader {
             }),
         };
         if opcode == Opcode::Close {
-            self.closed = true;
+            self.stop();
         }
         result
     }
