@@ -10,6 +10,9 @@ const { Command, FLAG_BINARY, STASH_MIN } = require('./wire');
 const { idOf, kExtras, extrasOf, topicsOf } = require('./socket');
 const { toBytes, isOwnOpenSocket } = require('./arguments');
 
+/** An all-ASCII string (made once: a regex literal in a function is a new object per call). */
+const ASCII = /^[\x00-\x7f]*$/;
+
 /**
  * A topic as the engine knows it: its bytes, held as a latin1 string (one
  * char a byte) so that a string topic and its UTF-8 bytes are the same topic.
@@ -17,7 +20,7 @@ const { toBytes, isOwnOpenSocket } = require('./arguments');
 function topicKey(topic) {
   if (typeof topic === 'string') {
     // ASCII (the usual case) is its own latin1 form: no conversion.
-    return /^[\x00-\x7f]*$/.test(topic) ? topic : Buffer.from(topic, 'utf8').toString('latin1');
+    return ASCII.test(topic) ? topic : Buffer.from(topic, 'utf8').toString('latin1');
   }
   const bytes = toBytes(topic);
   if (bytes === null) throw new TypeError('A topic is a string, a Buffer, a TypedArray or an ArrayBuffer');
@@ -55,7 +58,7 @@ function withoutTopic(topics, key) {
 }
 
 function topicName(key) {
-  return /^[\x00-\x7f]*$/.test(key) ? key : Buffer.from(key, 'latin1').toString('utf8');
+  return ASCII.test(key) ? key : Buffer.from(key, 'latin1').toString('utf8');
 }
 
 class PubSub {
