@@ -1,5 +1,5 @@
 'use strict';
-// Echo server on lws. Usage: [LWS_THREADS=n] node benches/servers/lws.js PORT [--broadcast] [--deflate takeover|no-takeover] [--tls DIR] [--reuse-port]
+// Echo server on lws. Usage: [LWS_THREADS=n] node benches/servers/lws.js PORT [--broadcast] [--deflate takeover|no-takeover] [--deflate-level N] [--tls DIR] [--reuse-port]
 // LWS_THREADS sets the `threads` option (0: the engine on the JS thread's event loop).
 // --broadcast (the broadcast workload): a text message starting with "broadcast " is framed once
 // (prepareBuffer) and sent by reference (sendPrepared) to every open socket, the sender included.
@@ -10,13 +10,14 @@ const { serverVariant } = require('./variant');
 
 const port = Number(process.argv[2] || 9001);
 const threads = process.env.LWS_THREADS;
-const { deflate, tls, reusePort } = serverVariant();
+const { deflate, tls, reusePort, deflateLevel } = serverVariant();
+const level = deflateLevel === null ? {} : { level: deflateLevel };
 const server = new lws.Server({
   port,
   host: '127.0.0.1',
   ...(threads ? { threads: Number(threads) } : {}),
   // true: lws's default, no context takeover either way (shared zlib state per engine thread)
-  ...(deflate ? { perMessageDeflate: deflate === 'takeover' ? { serverNoContextTakeover: false, clientNoContextTakeover: false } : true } : {}),
+  ...(deflate ? { perMessageDeflate: deflate === 'takeover' ? { serverNoContextTakeover: false, clientNoContextTakeover: false, ...level } : { ...level } } : {}),
   ...(tls ? { ssl: { key: tls.keyFile, cert: tls.certFile } } : {}),
   ...(reusePort ? { reusePort: true } : {}),
 });
