@@ -3,8 +3,8 @@
 // them) against the `ws` client, the certificates benches/workloads/tls.js makes, the argument
 // checks of benches/servers/variant.js, the arithmetic of the --scale cost model, and the pub/sub
 // protocol of the Rust ceiling (`ceiling --rooms`) against the lws and uWS.js pub/sub servers.
-// It also checks `loadgen recv`, the client receive rows' ceiling, against both pushers, and
-// benches/deflate-levels.js (lws at each deflate level beside uWS.js).
+// It also checks `loadgen recv`, the client receive rows' ceiling, against both pushers, and the
+// `lws level N` rows of `npm run bench -- --deflate-levels` (lws at each deflate level).
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -93,9 +93,7 @@ for (const [script, env] of SCRIPTS) {
 }
 
 test('variant.js: bad arguments are refused with a clear error', () => {
-  assert.deepEqual(serverVariant(['9000']), { deflate: null, tls: null, reusePort: false, deflateLevel: null });
-  assert.equal(serverVariant(['9000', '--deflate', 'takeover', '--deflate-level', '1']).deflateLevel, 1);
-  assert.throws(() => serverVariant(['9000', '--deflate-level', '10']), /--deflate-level 0-9, not 10/);
+  assert.deepEqual(serverVariant(['9000']), { deflate: null, tls: null, reusePort: false });
   assert.equal(serverVariant(['9000', '--deflate', 'takeover', '--reuse-port']).reusePort, true);
   assert.throws(() => serverVariant(['9000', '--deflate', 'fast']), /--deflate takeover\|no-takeover, not fast/);
   assert.throws(() => serverVariant(['9000', '--deflate']), /--deflate needs a value/);
@@ -182,25 +180,28 @@ async function pubsubTranscript(port) {
   return clients.map((ws) => ws.got);
 }
 
-test('deflate-levels.js: each level row is lws at that level (level 1 compresses less than 9), beside uWS.js', async () => {
-  loadgenBinary('loadgen');
-  const script = path.join(__dirname, '..', 'benches', 'deflate-levels.js');
-  const out = await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, '--levels', '1,9', '--rounds', '1', '--secs', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`exit ${code}: ${stderr}`))));
-  });
-  const rows = new Map(out.split('\n').filter((l) => /^\| (uWS|lws)/.test(l)).map((l) => {
-    const cells = l.split('|').map((c) => c.trim());
-    return [cells[1], { rate: Number(cells[2].replace(/,/g, '')), wire: Number(cells[5]) }];
-  }));
-  assert.deepEqual([...rows.keys()], ['uWS.js', 'lws level 1', 'lws level 9'], out);
-  for (const [name, r] of rows) assert.ok(r.rate > 0 && r.wire > 0 && r.wire < 1, `${name}: ${JSON.stringify(r)}`);
-  assert.ok(rows.get('lws level 1').wire > rows.get('lws level 9').wire + 0.03, out);
-  assert.throws(() => execFileSync(process.execPath, [script, '--levels', 'x'], { stdio: 'pipe' }), /usage: node benches\/deflate-levels.js/);
+test('run.js --deflate-levels: each "lws level N" row is lws at that level (level 1 compresses less than 9), beside uWS.js', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-levels-'));
+  try {
+    const run = path.join(__dirname, '..', 'benches', 'run.js');
+    await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [run, '--deflate-levels', '1,9', '--workloads', 'deflate-takeover-echo', '--rounds', '1', '--quick', '--out', out],
+        { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => { stderr += d; });
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`exit ${code}: ${stderr}`))));
+    });
+    const rows = JSON.parse(fs.readFileSync(path.join(out, 'latest.json'), 'utf8')).summary['deflate-takeover-echo'];
+    assert.deepEqual(Object.keys(rows), ['uWS.js', 'lws level 1', 'lws level 9']);
+    for (const [name, r] of Object.entries(rows)) {
+      assert.ok(r.errors === 0 && r.rate.median > 0 && r.wire_ratio.median > 0 && r.wire_ratio.median < 1, `${name}: ${JSON.stringify(r)}`);
+    }
+    assert.ok(rows['lws level 1'].wire_ratio.median > rows['lws level 9'].wire_ratio.median + 0.03, JSON.stringify(rows));
+    assert.match(fs.readFileSync(path.join(out, 'latest.md'), 'utf8'), /lws level 1 vs uWS\.js/);
+    assert.throws(() => execFileSync(process.execPath, [run, '--deflate-levels', 'x'], { stdio: 'pipe' }), /--deflate-levels takes levels 0-9/);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
 });
 
 test('ceiling --rooms speaks the pub/sub protocol as pubsub-servers/lws.js and uws.js do', async (t) => {

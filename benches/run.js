@@ -39,7 +39,7 @@ const HOST = '127.0.0.1';
 // ------------------------------------------------------------------ options
 
 function parseArgs(argv) {
-  const o = { scale: false, loadgens: null, quick: false, rounds: null, servers: null, clients: null, workloads: null, otherCpuLimit: 60, out: RESULTS, chartOnly: false, baseline: null };
+  const o = { scale: false, loadgens: null, quick: false, rounds: null, servers: null, clients: null, workloads: null, otherCpuLimit: 60, out: RESULTS, chartOnly: false, baseline: null, deflateLevels: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -56,6 +56,11 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = path.resolve(val());
     else if (a === '--chart-only') o.chartOnly = true;
     else if (a === '--baseline') o.baseline = path.resolve(val());
+    else if (a === '--deflate-levels') {
+      const v = val();
+      if (!/^[0-9](,[0-9])*$/.test(v)) throw new Error(`--deflate-levels takes levels 0-9, e.g. 1,2,3 (not ${v})`);
+      o.deflateLevels = v.split(',');
+    }
     else if (a === '--scale') o.scale = true;
     else if (a === '--loadgens') o.loadgens = Number(val());
     else if (a === '--help' || a === '-h') {
@@ -68,7 +73,8 @@ function parseArgs(argv) {
         '                         [--other-cpu-limit PCT]\n' +
         '                         (--servers alone runs only the server workloads, --clients alone only the client ones)\n' +
         '                         [--out DIR (default benches/results)] [--chart-only (re-render DIR/latest.svg from DIR/latest.json)]\n' +
-        '                         [--baseline DIR (another lws checkout, built: its lws, lws WebSocketServer, lws.Client and lws.WebSocket run as "… (baseline)" in the same rounds)]');
+        '                         [--baseline DIR (another lws checkout, built: its lws, lws WebSocketServer, lws.Client and lws.WebSocket run as "… (baseline)" in the same rounds)]\n' +
+        '                         [--deflate-levels 1,2,... (rows "lws level N": lws.Server with perMessageDeflate level N; alone, they run beside uWS.js on the two deflate echo workloads)]');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -681,6 +687,7 @@ function serverPairs(names) {
   const pairs = ['ws', 'uWS.js'].filter((r) => names.includes(r) && names.includes('lws')).map((r) => ['lws', r]);
   if (names.includes('lws threads:0') && names.includes('uWS.js')) pairs.push(['lws threads:0', 'uWS.js']);
   if (names.includes('lws WebSocketServer') && names.includes('ws')) pairs.push(['lws WebSocketServer', 'ws']);
+  if (names.includes('uWS.js')) pairs.push(...names.filter((n) => n.startsWith('lws level ')).map((n) => [n, 'uWS.js']));
   pairs.push(...compat.PAIRS.filter(([a, b]) => names.includes(a) && names.includes(b)));
   for (const name of names.filter((n) => n.endsWith(' (baseline)'))) pairs.push([name.slice(0, -' (baseline)'.length), name]);
   return pairs;
@@ -864,6 +871,13 @@ async function main() {
   }
   const pick = (known, names, what) => names.map((n) => known.find((s) => s.name === n) || (() => { throw new Error(`unknown ${what} ${n}`); })());
   let servers = opts.baseline ? withBaseline(SERVERS, opts.baseline) : SERVERS;
+  if (opts.deflateLevels) {
+    // What each compression level costs and saves, where the deflate rows show only the default.
+    const levels = opts.deflateLevels.map((n) => ({ name: `lws level ${n}`, script: 'lws.js', env: { LWS_DEFLATE_LEVEL: n } }));
+    servers = [...servers, ...levels];
+    if (!opts.servers) opts.servers = ['uWS.js', ...levels.map((s) => s.name)];
+    if (!opts.workloads) opts.workloads = ['deflate-echo', 'deflate-takeover-echo'];
+  }
   let clients = opts.baseline ? withBaseline(CLIENTS, opts.baseline) : CLIENTS;
   if (opts.servers) servers = pick(servers, opts.servers, 'server');
   if (opts.clients) clients = pick(clients, opts.clients, 'client');

@@ -1,6 +1,8 @@
 'use strict';
-// Echo server on lws. Usage: [LWS_THREADS=n] node benches/servers/lws.js PORT [--broadcast] [--deflate takeover|no-takeover] [--deflate-level N] [--tls DIR] [--reuse-port]
-// LWS_THREADS sets the `threads` option (0: the engine on the JS thread's event loop).
+// Echo server on lws. Usage: [LWS_THREADS=n] [LWS_DEFLATE_LEVEL=n] node benches/servers/lws.js PORT [--broadcast] [--deflate takeover|no-takeover] [--tls DIR] [--reuse-port]
+// LWS_THREADS sets the `threads` option (0: the engine on the JS thread's event loop);
+// LWS_DEFLATE_LEVEL perMessageDeflate's `level` (0-9; lws's default is 6, as zlib's), for the
+// `lws level N` rows of `npm run bench -- --deflate-levels`.
 // --broadcast (the broadcast workload): a text message starting with "broadcast " is framed once
 // (prepareBuffer) and sent by reference (sendPrepared) to every open socket, the sender included.
 const path = require('path');
@@ -10,8 +12,8 @@ const { serverVariant } = require('./variant');
 
 const port = Number(process.argv[2] || 9001);
 const threads = process.env.LWS_THREADS;
-const { deflate, tls, reusePort, deflateLevel } = serverVariant();
-const level = deflateLevel === null ? {} : { level: deflateLevel };
+const { deflate, tls, reusePort } = serverVariant();
+const level = process.env.LWS_DEFLATE_LEVEL ? { level: Number(process.env.LWS_DEFLATE_LEVEL) } : {};
 const server = new lws.Server({
   port,
   host: '127.0.0.1',

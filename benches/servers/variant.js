@@ -4,7 +4,6 @@
 //   --deflate no-takeover   permessage-deflate without context takeover (a connection keeps no zlib state)
 //   --deflate takeover      permessage-deflate with context takeover (a compressor per connection)
 //   --tls DIR               serve wss:// with DIR/server.key and DIR/server.pem (benches/workloads/tls.js makes them)
-//   --deflate-level N       lws only: perMessageDeflate's level (0-9; lws's default is 6, as zlib's) (benches/deflate-levels.js)
 //   --reuse-port            lws.Server's reusePort: several processes on one port (benches/workloads/scale.js)
 const fs = require('fs');
 const path = require('path');
@@ -21,9 +20,7 @@ function serverVariant(argv = process.argv.slice(2)) {
   const dir = value('--tls');
   const tls = dir === null ? null : { keyFile: path.join(dir, 'server.key'), certFile: path.join(dir, 'server.pem') };
   if (tls && !(fs.existsSync(tls.keyFile) && fs.existsSync(tls.certFile))) throw new Error(`--tls ${dir}: no server.key and server.pem there`);
-  const level = value('--deflate-level');
-  if (level !== null && !/^[0-9]$/.test(level)) throw new Error(`--deflate-level 0-9, not ${level}`);
-  return { deflate, tls, reusePort: argv.includes('--reuse-port'), deflateLevel: level === null ? null : Number(level) };
+  return { deflate, tls, reusePort: argv.includes('--reuse-port') };
 }
 
 module.exports = { serverVariant };
