@@ -9,7 +9,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { Client } = require('..');
+const { Client, Server } = require('..');
 const { within } = require('./helpers/wait');
 const { ENGINE_OPTIONS } = require('./helpers/engine');
 
@@ -119,4 +119,38 @@ test('many connections flooded at once: every connection gets its share of the r
   // before reads went round in turn, a few connections took nearly every read and the
   // rest got none for seconds.
   assert.ok(least > 0 && least * 4 >= most, `per connection: least ${least}, most ${most} messages in 3 s`);
+});
+
+test('after each batch of events, process.nextTick callbacks and promise jobs run before the next', { timeout: 20000 }, async (t) => {
+  // With threads: 0 the engine calls JS from the libuv callback that read the
+  // messages; a reply sent from a promise job must still leave at once. The client
+  // is another process, so that no other callback of this one runs them instead.
+  const server = new Server({ port: 0, host: '127.0.0.1', ...ENGINE_OPTIONS });
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const log = [];
+  server.on('message', (socket, data) => {
+    const text = data.toString();
+    log.push(`message ${text}`);
+    process.nextTick(() => log.push(`tick ${text}`));
+    Promise.resolve().then(() => {
+      log.push(`promise ${text}`);
+      server.send(socket, `echo ${text}`);
+    });
+  });
+  await within(5000, 'listening', (done) => server.on('listening', done));
+  const client = spawn(process.execPath, ['-e', `
+    const ws = new (require(${JSON.stringify(require.resolve('ws'))}))(process.argv[1]);
+    const replies = [];
+    ws.on('open', () => ws.send('1'));
+    ws.on('message', (m) => {
+      replies.push(String(m));
+      if (replies.length < 3) ws.send(String(replies.length + 1));
+      else { console.log(JSON.stringify(replies)); ws.close(); }
+    });`, `ws://127.0.0.1:${server.address().port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => client.kill('SIGKILL'));
+  const started = Date.now();
+  const replies = await within(10000, 'the three echoes', (done) => client.stdout.on('data', (d) => done(JSON.parse(String(d)))));
+  assert.deepEqual(replies, ['echo 1', 'echo 2', 'echo 3']);
+  assert.ok(Date.now() - started < 3000, `the echoes took ${Date.now() - started} ms`);
+  assert.deepEqual(log, ['message 1', 'tick 1', 'promise 1', 'message 2', 'tick 2', 'promise 2', 'message 3', 'tick 3', 'promise 3']);
 });

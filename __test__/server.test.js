@@ -1194,3 +1194,26 @@ test("a peer's close reason outlives its batch: 'closing' reasons and a paused s
   assert.deepEqual(await firstClosed, { code: 4001, reason: firstReason });
   assert.deepEqual(reasons, [`4001 ${firstReason}`, ...others.map((r) => `4002 ${r}`)]);
 });
+
+test('a closed server is garbage-collected with its engine (nothing native keeps its JS alive)', { timeout: 30000 }, async () => {
+  const v8 = require('node:v8');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = require('node:vm').runInNewContext('gc');
+  let collected = 0;
+  const registry = new FinalizationRegistry(() => collected++);
+  const count = 10;
+  for (let i = 0; i < count; i++) {
+    const server = new lws.Server({ port: 0, host: '127.0.0.1', ...ENGINE_OPTIONS });
+    server.on('message', () => {});
+    await once(server, 'listening');
+    const client = new WebSocket(`ws://127.0.0.1:${server.address().port}/`);
+    await once(client, 'open');
+    client.terminate();
+    await new Promise((resolve) => server.close(resolve));
+    registry.register(server, i);
+  }
+  await until(() => {
+    gc();
+    return collected === count;
+  }, 10000, `${count} closed servers collected`);
+});

@@ -6,7 +6,8 @@
 //! detached when the JS call returns, so a Buffer kept past the callback reads as
 //! empty instead of freed memory. A small batch from which JS takes nothing by
 //! reference (opens, closes, drains...) is copied into one ArrayBuffer kept for
-//! that instead (see `Bridge::reuse`).
+//! that instead (see `Bridge::reuse`). With `threads: 0` the same call-back is
+//! made directly at the end of the engine's turn on the JS thread (`InlineDispatch`).
 
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -395,6 +396,102 @@ unsafe extern "C" fn call_js(
     }
 }
 
+/// With `threads: 0`: calls JS with the events a turn queued, at the end of the
+/// libuv callback that ran the turn (see `lws_engine::js_loop`), as the
+/// threadsafe function would call it one turn of the loop later: in a callback
+/// scope of its own, so that process.nextTick callbacks and promise jobs run
+/// when it ends, as after any callback from the event loop.
+struct InlineDispatch {
+    env: sys::napi_env,
+    /// JS's event callback, weakly: the threadsafe function holds it until
+    /// disposed (a strong reference here would keep the server from being collected).
+    on_events: sys::napi_ref,
+    /// The object callback scopes are opened for, and their async context.
+    resource: sys::napi_ref,
+    async_context: sys::napi_async_context,
+    /// The threadsafe function, whose context is the `Bridge`; null once disposed.
+    tsfn: Arc<TsfnCell>,
+}
+
+impl InlineDispatch {
+    unsafe fn new(
+        env: sys::napi_env,
+        on_events: sys::napi_value,
+        tsfn: Arc<TsfnCell>,
+    ) -> Option<InlineDispatch> {
+        let mut callback = null_mut();
+        let mut object = null_mut();
+        let mut resource = null_mut();
+        let mut name = null_mut();
+        let mut async_context = null_mut();
+        let ok = sys::napi_create_reference(env, on_events, 0, &mut callback) == sys::Status::napi_ok
+            && sys::napi_create_object(env, &mut object) == sys::Status::napi_ok
+            && sys::napi_create_reference(env, object, 1, &mut resource) == sys::Status::napi_ok
+            && sys::napi_create_string_utf8(env, c"lws".as_ptr(), 3, &mut name) == sys::Status::napi_ok
+            && sys::napi_async_init(env, object, name, &mut async_context) == sys::Status::napi_ok;
+        let dispatch = InlineDispatch { env, on_events: callback, resource, async_context, tsfn };
+        ok.then_some(dispatch) // dropped otherwise: what was made is released
+    }
+
+    fn call(&self) {
+        let tsfn = self.tsfn.get();
+        if tsfn.is_null() {
+            return; // disposed: JS wants no more events
+        }
+        // Where JS cannot be called here (never expected), the threadsafe function calls it.
+        if !unsafe { self.call_in_scope(tsfn) } {
+            unsafe {
+                sys::napi_call_threadsafe_function(
+                    tsfn,
+                    null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
+            };
+        }
+    }
+
+    /// False when JS could not be called.
+    unsafe fn call_in_scope(&self, tsfn: sys::napi_threadsafe_function) -> bool {
+        let env = self.env;
+        let mut bridge = null_mut();
+        let mut handles = null_mut();
+        if sys::napi_get_threadsafe_function_context(tsfn, &mut bridge) != sys::Status::napi_ok
+            || sys::napi_open_handle_scope(env, &mut handles) != sys::Status::napi_ok
+        {
+            return false;
+        }
+        let mut js_cb = null_mut();
+        let mut resource = null_mut();
+        let mut scope = null_mut();
+        let called = sys::napi_get_reference_value(env, self.on_events, &mut js_cb) == sys::Status::napi_ok
+            && !js_cb.is_null()
+            && sys::napi_get_reference_value(env, self.resource, &mut resource) == sys::Status::napi_ok
+            && sys::napi_open_callback_scope(env, resource, self.async_context, &mut scope)
+                == sys::Status::napi_ok;
+        if called {
+            call_js(env, js_cb, bridge, null_mut());
+            sys::napi_close_callback_scope(env, scope);
+        }
+        sys::napi_close_handle_scope(env, handles);
+        called
+    }
+}
+
+impl Drop for InlineDispatch {
+    fn drop(&mut self) {
+        unsafe {
+            if !self.async_context.is_null() {
+                sys::napi_async_destroy(self.env, self.async_context);
+            }
+            for reference in [self.on_events, self.resource] {
+                if !reference.is_null() {
+                    sys::napi_delete_reference(self.env, reference);
+                }
+            }
+        }
+    }
+}
+
 fn io_error_code(e: &std::io::Error) -> i32 {
     -(e.raw_os_error().unwrap_or(libc::EINVAL))
 }
@@ -408,6 +505,10 @@ impl NativeServer {
         let mut engine = Engine::start(
             config_from(options)?,
             Box::new(move || {
+                // On the JS thread, in a turn of a `threads: 0` engine: JS is called as the turn ends.
+                if lws_engine::js_loop::defer_wake() {
+                    return;
+                }
                 let tsfn = wake_cell.get();
                 if !tsfn.is_null() {
                     unsafe {
@@ -426,10 +527,20 @@ impl NativeServer {
         if let Some(worker) = engine.take_js_thread_worker() {
             let mut uv_loop = null_mut();
             let attached = unsafe {
-                if sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) == sys::Status::napi_ok {
-                    lws_engine::js_loop::attach(uv_loop as *mut c_void, worker).ok()
-                } else {
-                    None
+                let after_turn = InlineDispatch::new(env.raw(), on_events.raw(), cell.clone());
+                match after_turn {
+                    Some(after_turn)
+                        if sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) == sys::Status::napi_ok =>
+                    {
+                        let after_turn = std::rc::Rc::new(after_turn);
+                        lws_engine::js_loop::attach(
+                            uv_loop as *mut c_void,
+                            worker,
+                            std::rc::Rc::new(move || after_turn.call()),
+                        )
+                        .ok()
+                    }
+                    _ => None,
                 }
             };
             if attached.is_none() {

@@ -10,10 +10,15 @@
 //! between threads, since JS and the sockets are served by the same thread, as
 //! in uWebSockets.js.
 //!
+//! Events a turn queues for JS are handed over at the end of that same libuv
+//! callback (`AfterTurn`, the binding's), not through the threadsafe
+//! function's wake-up: that would cost an eventfd write, a read and one more
+//! turn of the loop per batch (`defer_wake`).
+//!
 //! libuv is Node's own: its functions are looked up in the process (`uv()`).
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
@@ -71,8 +76,31 @@ fn uv() -> Option<&'static Uv> {
     .as_ref()
 }
 
+/// Called on the JS thread right after a turn that queued events for JS: the
+/// binding calls JS with them there and then.
+pub type AfterTurn = Rc<dyn Fn()>;
+
+thread_local! {
+    /// This thread is inside a worker's turn (`step`).
+    static IN_TURN: Cell<bool> = const { Cell::new(false) };
+    /// A wake-up was deferred to the end of that turn.
+    static WAKE_DEFERRED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// For the event queue's wake-up: true when it is called during a turn on
+/// this thread, which then calls `AfterTurn` as it ends (the caller need not
+/// wake JS); false anywhere else.
+pub fn defer_wake() -> bool {
+    let in_turn = IN_TURN.with(Cell::get);
+    if in_turn {
+        WAKE_DEFERRED.with(|w| w.set(true));
+    }
+    in_turn
+}
+
 struct Driver {
     uv: &'static Uv,
+    after_turn: AfterTurn,
     worker: Worker,
     events: Events,
     poll: Handle,
@@ -150,11 +178,16 @@ fn driver_of(handle: *mut c_void) -> *const RefCell<Driver> {
 ///
 /// # Safety
 /// `uv_loop` must be the loop of the calling thread, which runs it.
-pub unsafe fn attach(uv_loop: *mut c_void, worker: Worker) -> std::io::Result<JsThreadWorker> {
+pub unsafe fn attach(
+    uv_loop: *mut c_void,
+    worker: Worker,
+    after_turn: AfterTurn,
+) -> std::io::Result<JsThreadWorker> {
     let uv = uv().ok_or_else(|| std::io::Error::other("libuv's functions are not in this process"))?;
     let fd = worker.poll_fd();
     let driver = Rc::new(RefCell::new(Driver {
         uv,
+        after_turn,
         worker,
         events: Events::with_capacity(1024),
         poll: Handle::new(uv, UV_POLL),
@@ -195,24 +228,34 @@ fn step(driver: *const RefCell<Driver>) {
     // SAFETY: the handles hold a strong count until both are closed, and
     // libuv calls back on this one thread.
     let cell = unsafe { &*driver };
-    let Ok(mut d) = cell.try_borrow_mut() else {
-        return;
+    let after_turn = {
+        let Ok(mut d) = cell.try_borrow_mut() else {
+            return;
+        };
+        if d.stopping {
+            return;
+        }
+        let d = &mut *d;
+        IN_TURN.with(|t| t.set(true));
+        // Panics are contained per connection inside the worker; one escaping
+        // here must not unwind into libuv. It stops the worker, as it would end a worker thread.
+        let alive = catch_unwind(AssertUnwindSafe(|| d.worker.step(&mut d.events))).unwrap_or_else(|_| {
+            eprintln!("lws: the engine stopped after an internal error");
+            false
+        });
+        IN_TURN.with(|t| t.set(false));
+        if alive {
+            d.arm_timer();
+        } else {
+            d.stop();
+        }
+        d.after_turn.clone()
     };
-    if d.stopping {
-        return;
+    // With the driver released: JS may submit commands (`JsThreadWorker::submit`).
+    // The last turn's events (SHUTDOWN) go to JS too.
+    if WAKE_DEFERRED.with(|w| w.replace(false)) {
+        after_turn();
     }
-    let d = &mut *d;
-    // Panics are contained per connection inside the worker; one escaping
-    // here must not unwind into libuv. It stops the worker, as it would end a worker thread.
-    let alive = catch_unwind(AssertUnwindSafe(|| d.worker.step(&mut d.events))).unwrap_or_else(|_| {
-        eprintln!("lws: the engine stopped after an internal error");
-        false
-    });
-    if !alive {
-        d.stop();
-        return;
-    }
-    d.arm_timer();
 }
 
 impl Driver {
