@@ -78,7 +78,7 @@ class ClientConnections {
     const id = idOf(socket);
     if (this._pending.get(id) !== socket) return false;
     this._pending.delete(id);
-    socket.closed = true;
+    socket.markClosed();
     socket[kServer] = null;
     this._updateRef();
     return true;

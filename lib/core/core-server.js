@@ -13,7 +13,7 @@ const { Engine, prepare } = require('./engine');
 const { decodeBatch } = require('./batch-decoder');
 const { lent, forgetLastText, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED } = require('./wire');
 const { normalizeOptions, portNumber } = require('./options');
-const { Socket, idOf, kId, kBacklog, kEpoch, kUnflushed, kExtras, extrasOf } = require('./socket');
+const { Socket, idOf, kId, kEpoch, kUnflushed, kExtras, extrasOf, backlogOf } = require('./socket');
 const { HttpRequest, headerLines } = require('./requests');
 
 const { descriptorOf, adoptSocket } = require('./fd-adoption');
@@ -263,7 +263,7 @@ class CoreServer extends EventEmitter {
   stats() {
     const c = this._counters;
     let buffered = 0;
-    for (const socket of this._sockets.values()) buffered += socket[kBacklog];
+    for (const socket of this._sockets.values()) buffered += backlogOf(socket);
     const engine = this._closed ? this._engineStats : this._engine.native.stats();
     const [counts, statuses] = engine || [[0, 0], []];
     const refused = { ...c.refusedByJs };
@@ -324,7 +324,7 @@ class CoreServer extends EventEmitter {
     this._counters.messagesOut++;
     this._counters.bytesOut += len;
     this._engine.schedule();
-    return socket[kBacklog] === 0;
+    return backlogOf(socket) === 0;
   }
 
   _countUnflushed(socket, len) {
@@ -344,7 +344,7 @@ class CoreServer extends EventEmitter {
   getBufferedAmount(socket) {
     idOf(socket);
     if (socket.closed) return 0;
-    return (socket[kEpoch] === this._commands.epoch ? socket[kUnflushed] : 0) + socket[kBacklog];
+    return (socket[kEpoch] === this._commands.epoch ? socket[kUnflushed] : 0) + backlogOf(socket);
   }
 
   _control(kind, socket, data) {
@@ -411,7 +411,7 @@ class CoreServer extends EventEmitter {
     this._counters.messagesOut++;
     this._counters.bytesOut += prepared.length;
     this._engine.schedule();
-    return socket[kBacklog] === 0; // as send()
+    return backlogOf(socket) === 0; // as send()
   }
 
   /**

@@ -7,7 +7,7 @@
 
 const util = require('util');
 const { Command, CLIENT_ID_BIT } = require('./wire');
-const { Socket, kId, kServer, kBacklog, kExtras } = require('./socket');
+const { Socket, kId, kServer, kExtras, extrasOf } = require('./socket');
 const { UpgradeRequest, HttpRequest, headerLines } = require('./requests');
 const { requestHead, socketOnDescriptor } = require('./fd-adoption');
 
@@ -89,7 +89,7 @@ class EngineRecords {
     const server = this.server;
     const socket = server._pending.get(id) || new Socket(id);
     server._pending.delete(id);
-    socket.fd = fd;
+    socket.setFd(fd);
     socket.setPeer(peer);
     socket.extensions = extensions;
     server._sockets.set(id, socket);
@@ -109,7 +109,7 @@ class EngineRecords {
     server._sockets.delete(socket[kId]);
     if (server._pending.get(socket[kId]) === socket) server._pending.delete(socket[kId]);
     server._openInfo.delete(socket[kId]);
-    socket.closed = true;
+    socket.markClosed();
     socket[kServer] = null;
     if (debug !== null) debug('close connection %d: code %d%s%s', socket[kId], code, reason ? ` reason ${JSON.stringify(reason)}` : '', errorCode ? `, error ${errorCode} (${errorDetail})` : '');
     if (errorCode === 'LWS_ERR_INTERNAL') server._reportInternalError(socket);
@@ -129,7 +129,7 @@ class EngineRecords {
     const server = this.server;
     const request = new UpgradeRequest(server, server._answers, id, req);
     const socket = new Socket(id);
-    socket.fd = fd;
+    socket.setFd(fd);
     socket.setPeer({ remoteAddress: request.remoteAddress, remotePort: request.remotePort, remoteFamily: request.remoteFamily });
     request.socket = socket;
     server._pending.set(id, socket);
@@ -183,13 +183,13 @@ class EngineRecords {
 
   buffered(id, bytes) {
     const socket = this.server._sockets.get(id);
-    if (socket !== undefined) socket[kBacklog] = bytes;
+    if (socket !== undefined) extrasOf(socket).backlog = bytes;
   }
 
   drain(id) {
     const socket = this.server._sockets.get(id);
     if (socket !== undefined) {
-      socket[kBacklog] = 0;
+      if (socket[kExtras] !== null) socket[kExtras].backlog = 0;
       if (this.server._messageStreams !== null) this.server._messageStreams.drained(socket);
       this.server.emit('drain', socket);
     }

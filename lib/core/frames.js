@@ -5,7 +5,7 @@
 // and close replies wait for the frame's end). A mixin of core-server.js.
 
 const { Command, FLAG_WHEN_WRITTEN } = require('./wire');
-const { idOf, kBacklog } = require('./socket');
+const { idOf, backlogOf } = require('./socket');
 const { isOwnOpenSocket, toBytes } = require('./arguments');
 
 class Frames {
@@ -39,7 +39,7 @@ class Frames {
     this._countUnflushed(socket, len);
     this._counters.bytesOut += len;
     this._engine.schedule();
-    return socket[kBacklog] === 0;
+    return backlogOf(socket) === 0;
   }
 
   /**

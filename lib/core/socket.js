@@ -10,8 +10,6 @@
 const kId = Symbol('lws.id');
 /** The CoreServer the socket is open on (set at OPEN, null after CLOSE). */
 const kServer = Symbol('lws.server');
-/** Bytes the engine reported queued for the socket (BUFFERED), until DRAIN. */
-const kBacklog = Symbol('lws.backlog');
 /** Command-buffer epoch of `kUnflushed`. */
 const kEpoch = Symbol('lws.epoch');
 /** Bytes sent in that epoch, still in JS. */
@@ -25,6 +23,8 @@ const kExtras = Symbol('lws.extras');
  */
 class SocketExtras {
   constructor() {
+    /** Bytes the engine reported queued for the socket (BUFFERED), until DRAIN. */
+    this.backlog = 0;
     /** pause()d by JS: the reply to the peer's close waits for resume(). */
     this.paused = false;
     /** That reply once due: [code, reason]. */
@@ -39,6 +39,12 @@ function extrasOf(socket) {
   return socket[kExtras] || (socket[kExtras] = new SocketExtras());
 }
 
+/** Bytes the engine last reported queued for the socket (0 once drained). */
+function backlogOf(socket) {
+  const extras = socket[kExtras];
+  return extras === null ? 0 : extras.backlog;
+}
+
 /** The socket's topic keys: null, one key (a string) or a Set (pubsub.js). */
 function topicsOf(socket) {
   const extras = socket[kExtras];
@@ -48,9 +54,9 @@ function topicsOf(socket) {
 class Socket {
   constructor(id) {
     this[kId] = id;
-    this.fd = -1;
+    /** The descriptor (-1 until known), and whether the socket has closed, in one field (`fd`, `closed`). */
+    this._fd = -1;
     this.userData = undefined;
-    this.closed = false;
     // The peer: an IPv4 peer is one number (address * 65536 + port) until its
     // fields are first read, so a connection costs no strings of its own.
     this._peer = undefined;
@@ -65,7 +71,6 @@ class Socket {
      */
     this.wrapper = undefined;
     this[kServer] = null;
-    this[kBacklog] = 0;
     this[kEpoch] = -1;
     this[kUnflushed] = 0;
     this[kExtras] = null;
@@ -73,7 +78,27 @@ class Socket {
 
   /** Bytes the engine last reported queued for this socket (0 once drained): backpressure. */
   get backlog() {
-    return this[kBacklog];
+    return backlogOf(this);
+  }
+
+  /** The connection's file descriptor in the engine (-1 when it had none). */
+  get fd() {
+    const fd = this._fd;
+    return fd >= -1 ? fd : -3 - fd;
+  }
+
+  get closed() {
+    return this._fd < -1;
+  }
+
+  /** Notes the descriptor (at open, or when the upgrade request comes). */
+  setFd(fd) {
+    this._fd = fd;
+  }
+
+  /** The socket has closed (its descriptor stays readable as `fd`). */
+  markClosed() {
+    if (this._fd >= -1) this._fd = -3 - this._fd;
   }
 
   /**
@@ -121,4 +146,4 @@ function peerOf(socket) {
   return decoded;
 }
 
-module.exports = { Socket, idOf, kId, kServer, kBacklog, kEpoch, kUnflushed, kExtras, extrasOf, topicsOf };
+module.exports = { Socket, idOf, kId, kServer, kEpoch, kUnflushed, kExtras, extrasOf, topicsOf, backlogOf };

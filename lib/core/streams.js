@@ -12,7 +12,7 @@
 // it claims; core-server.js calls drained()/closed() from the engine's records.
 
 const { Readable, Writable, Duplex } = require('stream');
-const { kBacklog } = require('./socket');
+const { backlogOf } = require('./socket');
 
 /** The bytes of a lent buffer, kept past the callback. */
 const copyOf = (data) => Buffer.from(data);
@@ -217,12 +217,12 @@ class MessageStreams {
  * `waiter` holds the pending callback (one at a time: Writable writes one chunk at a time).
  */
 function whenSent(waiter, socket, accepted, callback) {
-  if (!accepted || socket[kBacklog] > 0) {
+  if (!accepted || backlogOf(socket) > 0) {
     waiter._lwsWaiting = callback;
     return;
   }
   setImmediate(() => {
-    if (socket[kBacklog] > 0 && !socket.closed) waiter._lwsWaiting = callback;
+    if (backlogOf(socket) > 0 && !socket.closed) waiter._lwsWaiting = callback;
     else callback();
   });
 }
