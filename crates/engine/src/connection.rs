@@ -123,11 +123,9 @@ pub struct Conn {
     /// The worker's push (`PushMark::seq`, wrapping) that carried this socket's
     /// latest event to JS (0: none yet), for answering a peer's close at once.
     event_push: u32,
-    /// A frame sent in pieces (`begin_frame`) whose payload is not all queued yet.
-    frame_out: Option<Box<session::FrameOut>>,
-    /// Published messages, framed, that came while a fragmented message was being
-    /// sent: they follow its last fragment (nothing may come between fragments).
-    held_whole: Option<Box<Vec<u8>>>,
+    /// Output that waits for a frame or a message being sent in pieces (rare:
+    /// boxed, only while there is some).
+    waiting: Option<Box<session::Waiting>>,
 }
 
 /// How a connection's CLOSE event reads: the close code, a protocol error's
@@ -161,8 +159,7 @@ impl Conn {
             last_input: 0,
             report: None,
             event_push: 0,
-            frame_out: None,
-            held_whole: None,
+            waiting: None,
         };
         conn.set(flag::ADOPTED, adopted);
         conn
@@ -543,6 +540,6 @@ mod tests {
             std::mem::size_of::<lws_proto::protocol::FrameReader>(),
             std::mem::size_of::<crate::outbox::Outbox>()
         );
-        assert!(size <= 184, "Conn grew to {size} bytes");
+        assert!(size <= 176, "Conn grew to {size} bytes");
     }
 }

@@ -103,7 +103,28 @@ pub struct FrameOut {
     held: Vec<u8>,
 }
 
+/// What waits to be written after something sent in pieces.
+#[derive(Default)]
+pub struct Waiting {
+    /// A frame sent in pieces (`begin_frame`) whose payload is not all queued yet.
+    frame: Option<FrameOut>,
+    /// Published messages, framed, that came while a fragmented message was being
+    /// sent: they follow its last fragment (nothing may come between fragments).
+    whole: Vec<u8>,
+}
+
 impl Conn {
+    fn sending_frame(&self) -> bool {
+        self.waiting.as_ref().is_some_and(|w| w.frame.is_some())
+    }
+
+    /// Frees the box once nothing waits in it.
+    fn tidy_waiting(&mut self) {
+        if self.waiting.as_ref().is_some_and(|w| w.frame.is_none() && w.whole.is_empty()) {
+            self.waiting = None;
+        }
+    }
+
     // ---- output -------------------------------------------------------------
 
     /// Queues a data frame. Returns false when the connection no longer sends.
@@ -122,8 +143,10 @@ impl Conn {
         self.set(flag::SENDING_FRAGMENTS, more);
         self.push_frame(!more, false, opcode, payload);
         if ends_fragments {
-            if let Some(held) = self.held_whole.take() {
-                self.out.push_bytes(&[&held]);
+            if let Some(waiting) = self.waiting.as_mut() {
+                let whole = std::mem::take(&mut waiting.whole);
+                self.out.push_bytes(&[&whole]);
+                self.tidy_waiting();
             }
         }
         true
@@ -146,7 +169,8 @@ impl Conn {
             Payload::Shared(data, start, end) => &data[start..end],
         };
         let mask = self.reader.role().masks_output().then(crate::entropy::mask_key);
-        write_frame(self.held_whole.get_or_insert_with(Default::default), true, rsv1, opcode, mask, bytes);
+        let waiting = self.waiting.get_or_insert_with(Default::default);
+        write_frame(&mut waiting.whole, true, rsv1, opcode, mask, bytes);
         true
     }
 
@@ -162,7 +186,7 @@ impl Conn {
             Payload::Bytes(b) => b,
             Payload::Shared(data, start, end) => &data[start..end],
         };
-        if let Some(frame) = self.frame_out.as_mut() {
+        if let Some(frame) = self.waiting.as_mut().and_then(|w| w.frame.as_mut()) {
             // Nothing between a frame's head and the end of its payload (one test per frame).
             let mask = self.reader.role().masks_output().then(crate::entropy::mask_key);
             return write_frame(&mut frame.held, fin, rsv1, opcode, mask, bytes);
@@ -253,7 +277,7 @@ impl Conn {
     /// a non-final frame, as for fragmented sends. A server's only (unmasked).
     /// False, and nothing queued, when the frame is not one this socket may send now.
     pub fn begin_frame(&mut self, head: u8, length: u64) -> bool {
-        if !self.can_send() || self.frame_out.is_some() || self.is_client() || length > MAX_PAYLOAD_LENGTH {
+        if !self.can_send() || self.sending_frame() || self.is_client() || length > MAX_PAYLOAD_LENGTH {
             return false;
         }
         let fin = head & 0x80 != 0;
@@ -269,7 +293,8 @@ impl Conn {
         let n = encode_head(&mut out, fin, false, opcode, length, None);
         self.out.push_bytes(&[&out[..n]]);
         if length > 0 {
-            self.frame_out = Some(Box::new(FrameOut { remaining: length, held: Vec::new() }));
+            self.waiting.get_or_insert_with(Default::default).frame =
+                Some(FrameOut { remaining: length, held: Vec::new() });
         }
         true
     }
@@ -281,7 +306,7 @@ impl Conn {
         if self.has(flag::DONE) {
             return false;
         }
-        let Some(frame) = self.frame_out.as_mut() else {
+        let Some(frame) = self.waiting.as_mut().and_then(|w| w.frame.as_mut()) else {
             return false;
         };
         let len = match payload {
@@ -294,9 +319,9 @@ impl Conn {
             Payload::Bytes(b) => self.out.push_bytes(&[&b[..take]]),
             Payload::Shared(data, start, _) => self.out.push_shared(&[], data, start, start + take),
         }
-        if self.frame_out.as_ref().is_some_and(|f| f.remaining == 0) {
-            let frame = self.frame_out.take().unwrap();
+        if let Some(frame) = self.waiting.as_mut().and_then(|w| w.frame.take_if(|f| f.remaining == 0)) {
             self.out.push_bytes(&[&frame.held]);
+            self.tidy_waiting();
         }
         true
     }
@@ -379,7 +404,7 @@ impl Conn {
     /// with TCP open both ways, as ws does: a FIN now would make some peers
     /// leave without one.
     pub fn end_tcp_when_closed(&mut self) {
-        if !matches!(self.phase, Phase::Closing) || !self.out.is_empty() || self.frame_out.is_some() {
+        if !matches!(self.phase, Phase::Closing) || !self.out.is_empty() || self.sending_frame() {
             return;
         }
         if self.reader.is_closed() || self.has(flag::DISCARD) {
