@@ -7,7 +7,7 @@
 
 const util = require('util');
 const { Command, CLIENT_ID_BIT } = require('./wire');
-const { Socket, kId, kServer, kExtras, extrasOf } = require('./socket');
+const { Socket, kId, kServer, kExtras, extrasOf, drained } = require('./socket');
 const { UpgradeRequest, HttpRequest, headerLines } = require('./requests');
 const { requestHead, socketOnDescriptor } = require('./fd-adoption');
 
@@ -189,7 +189,7 @@ class EngineRecords {
   drain(id) {
     const socket = this.server._sockets.get(id);
     if (socket !== undefined) {
-      if (socket[kExtras] !== null) socket[kExtras].backlog = 0;
+      drained(socket);
       if (this.server._messageStreams !== null) this.server._messageStreams.drained(socket);
       this.server.emit('drain', socket);
     }

@@ -39,6 +39,18 @@ function extrasOf(socket) {
   return socket[kExtras] || (socket[kExtras] = new SocketExtras());
 }
 
+/**
+ * The engine wrote the socket's backlog (DRAIN). Extras held for nothing else
+ * are dropped: every client socket has a backlog while it connects (its request
+ * waits for the connection), and an idle one should not keep extras for it.
+ */
+function drained(socket) {
+  const extras = socket[kExtras];
+  if (extras === null) return;
+  extras.backlog = 0;
+  if (!extras.paused && extras.closeReply === undefined && extras.topics === null) socket[kExtras] = null;
+}
+
 /** Bytes the engine last reported queued for the socket (0 once drained). */
 function backlogOf(socket) {
   const extras = socket[kExtras];
@@ -146,4 +158,4 @@ function peerOf(socket) {
   return decoded;
 }
 
-module.exports = { Socket, idOf, kId, kServer, kEpoch, kUnflushed, kExtras, extrasOf, topicsOf, backlogOf };
+module.exports = { Socket, idOf, kId, kServer, kEpoch, kUnflushed, kExtras, extrasOf, topicsOf, backlogOf, drained };
