@@ -532,7 +532,6 @@ impl NativeServer {
                     Some(after_turn)
                         if sys::napi_get_uv_event_loop(env.raw(), &mut uv_loop) == sys::Status::napi_ok =>
                     {
-                        let after_turn = std::rc::Rc::new(after_turn);
                         lws_engine::js_loop::attach(
                             uv_loop as *mut c_void,
                             worker,

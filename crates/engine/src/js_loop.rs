@@ -249,11 +249,11 @@ fn step(driver: *const RefCell<Driver>) {
         } else {
             d.stop();
         }
-        d.after_turn.clone()
+        // The last turn's events (SHUTDOWN) go to JS too.
+        WAKE_DEFERRED.with(|w| w.replace(false)).then(|| d.after_turn.clone())
     };
     // With the driver released: JS may submit commands (`JsThreadWorker::submit`).
-    // The last turn's events (SHUTDOWN) go to JS too.
-    if WAKE_DEFERRED.with(|w| w.replace(false)) {
+    if let Some(after_turn) = after_turn {
         after_turn();
     }
 }
