@@ -1,6 +1,7 @@
 //! Redis Cluster routing, as much as sharded pub/sub needs: a channel's hash
 //! slot (CRC16 of the key or of its `{hash tag}`, mod 16384), the slot map a
-//! `CLUSTER SLOTS` reply gives, and the `MOVED slot host:port` redirection.
+//! `CLUSTER SLOTS` reply gives, the `MOVED slot host:port` redirection, and the
+//! errors that mean "not now" rather than "broken".
 //! Pure: addresses stay text here; the engine maps them to sockets without DNS.
 
 use crate::resp::Reply;
@@ -96,6 +97,14 @@ pub fn parse_moved(error: &[u8]) -> Option<(u16, &[u8], u16)> {
     Some((slot, &endpoint[..colon], port))
 }
 
+/// `CLUSTERDOWN ...` (a slot without a master, or the cluster down), `TRYAGAIN ...`
+/// (a resharding in progress), `LOADING ...` (the node loading its dataset): states a
+/// healthy cluster passes through, after which the same command succeeds.
+pub fn is_transient(error: &[u8]) -> bool {
+    let code = error.split(|&b| b == b' ').next().unwrap_or_default();
+    matches!(code, b"CLUSTERDOWN" | b"TRYAGAIN" | b"LOADING")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +139,22 @@ mod tests {
         assert_eq!(parse_moved(b"MOVED 8579 localhost:22594"), Some((8579, &b"localhost"[..], 22594)));
         assert_eq!(parse_moved(b"MOVED 8579 :22594"), Some((8579, &b""[..], 22594)));
         assert_eq!(parse_moved(b"ERR unknown"), None);
+    }
+
+    #[test]
+    fn transient_errors() {
+        // As redis-server 7.0.15 answers SPUBLISH / SSUBSCRIBE to a slot no master serves.
+        assert!(is_transient(b"CLUSTERDOWN Hash slot not served"));
+        assert!(is_transient(b"CLUSTERDOWN The cluster is down"));
+        assert!(is_transient(b"TRYAGAIN Multiple keys request during rehashing of slot"));
+        assert!(is_transient(b"LOADING Redis is loading the dataset in memory"));
+        assert!(is_transient(b"CLUSTERDOWN"));
+        assert!(!is_transient(b"MOVED 3999 127.0.0.1:6381"));
+        assert!(!is_transient(b"ASK 3999 127.0.0.1:6381"));
+        assert!(!is_transient(b"ERR unknown command"));
+        assert!(!is_transient(b"CLUSTERDOWNX"));
+        assert!(!is_transient(b"LOADINGX y"));
+        assert!(!is_transient(b""));
     }
 
     #[test]
