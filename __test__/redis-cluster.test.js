@@ -5,7 +5,7 @@
 // the master of its slot. Exactly once per subscriber across two processes; a slot moved
 // to another master (a publisher with a stale map gets MOVED, subscribers are moved by
 // Redis and subscribe again there), also to a master added since; a master killed and
-// started again; a replica taking over. Each also on a cluster whose nodes speak TLS only
+// started again; a replica taking over; a slot no master serves (CLUSTERDOWN) and served again. Each also on a cluster whose nodes speak TLS only
 // (rediss:// seeds, client certificates, TLS on the cluster bus and to replicas), with what
 // a certificate the link refuses, or none, gives there, and masters on three IPs with a
 // certificate each. All but the replica's also on clusters that announce their nodes by
@@ -301,6 +301,68 @@ for (const { title, setup } of transports) {
     b1.close();
   });
 }
+
+/** How many errors `code` (CLUSTERDOWN, MOVED...) the node on `port` has answered. */
+const errorCount = (port, code) => Number(new RegExp(`errorstat_${code}:count=(\\d+)`).exec(cli(port, 'INFO', 'errorstats'))?.[1] ?? 0);
+
+// A slot no master serves (CLUSTER DELSLOTS on every node, as after a master lost with no
+// replica): every node says cluster_state:fail, and answers SPUBLISH and SSUBSCRIBE to that
+// slot "CLUSTERDOWN Hash slot not served", while serving sharded pub/sub on the other slots
+// (cluster-allow-pubsubshard-when-down, yes by default). Redis also unsubscribes the slot's
+// channel itself, so both links subscribe again and are refused. The links stay up: publishes
+// to the slot are dropped (at most once), the others go on; once the slot is served again, the
+// refused subscribes, sent again after a backoff, go through.
+test('Redis Cluster: a slot no master serves (CLUSTERDOWN): the links stay up, other slots go on; served again, the subscriptions come back, each publish once', { timeout: 90000 }, async (t) => {
+  if (!needRedis(t)) return;
+  const cluster = await startCluster(t);
+  const [topic, other] = topicsOnEveryMaster(cluster);
+  const owner = masterOf(cluster.nodes[0].port, `lws:${topic}`);
+  const [a, b] = [await lwsProcess(t, cluster.seeds), await lwsProcess(t, cluster.seeds)];
+  const [a1, a2, b1] = [await client(a, [topic, other]), await client(a, [topic, other]), await client(b, [topic, other])];
+  for (const name of [topic, other]) {
+    const { port } = masterOf(cluster.nodes[0].port, `lws:${name}`);
+    await eventually(async () => shardSubscribers(port, `lws:${name}`) === 2, 5000, `lws:${name} subscribed by both`);
+  }
+  const links = () => [a.states(), b.states()];
+  const refusedBefore = errorCount(owner.port, 'CLUSTERDOWN');
+
+  for (const node of cluster.nodes) cli(node.port, 'CLUSTER', 'DELSLOTS', String(owner.slot));
+  await eventually(async () => cluster.nodes.every((n) => /cluster_state:fail/.test(cli(n.port, 'CLUSTER', 'INFO'))), 10000, 'cluster_state:fail on every node');
+  assert.equal(cli(owner.port, 'SPUBLISH', `lws:${topic}`, 'probe'), 'CLUSTERDOWN Hash slot not served');
+  // Both links asked again, refused (the probe above is one more), and kept asking.
+  await eventually(async () => errorCount(owner.port, 'CLUSTERDOWN') >= refusedBefore + 5, 10000, 'the links\' subscribes refused, and sent again')
+    .catch((err) => { err.message += ` (the links said ${JSON.stringify(links())})`; throw err; });
+  assert.equal(shardSubscribers(owner.port, `lws:${topic}`), 0);
+
+  for (let i = 0; i < 5; i++) {
+    a1.send(`pub ${topic} during ${i}`);
+    a1.send(`pub ${other} other ${i}`);
+  }
+  const during = Array.from({ length: 5 }, (_, i) => `during ${i}`);
+  const others = Array.from({ length: 5 }, (_, i) => `other ${i}`);
+  await waitUntil(() => a2.inbox.length >= 10, 5000, 'local delivery while the slot is unserved');
+  await waitUntil(() => b1.inbox.length >= 5, 5000, 'remote delivery on the slots still served')
+    .catch((err) => { err.message += ` (b1 got ${JSON.stringify(b1.inbox)}; the links said ${JSON.stringify(links())})`; throw err; });
+  await new Promise((r) => setTimeout(r, 1500)); // more refused subscribes, published "during"s refused
+  const spublish = cli(owner.port, 'INFO', 'commandstats').split('\n').find((l) => l.startsWith('cmdstat_spublish:')) ?? '';
+  assert.ok(Number(/rejected_calls=(\d+)/.exec(spublish)?.[1]) >= 6, `the probe and the 5 "during" refused: ${spublish}`);
+  assert.deepEqual(links(), [['up'], ['up']], 'the links stayed up');
+  assert.deepEqual(b1.inbox, others, 'what was published to the unserved slot is lost for the other process');
+
+  cli(owner.port, 'CLUSTER', 'ADDSLOTS', String(owner.slot));
+  await clusterOk(cluster.nodes, 20000);
+  await eventually(async () => shardSubscribers(owner.port, `lws:${topic}`) === 2, 10000, 'both links subscribed again on the slot\'s master')
+    .catch((err) => { err.message += ` (the links said ${JSON.stringify(links())})`; throw err; });
+  const back = Array.from({ length: 10 }, (_, i) => `back ${i}`);
+  for (const m of back) a1.send(`pub ${topic} ${m}`);
+  await waitUntil(() => b1.inbox.length >= 15 && a2.inbox.length >= 20, 10000, 'remote delivery resumed');
+  await new Promise((r) => setTimeout(r, 300)); // a duplicate would have come by now
+  assert.deepEqual(b1.inbox, [...others, ...back], 'each once, in order');
+  assert.deepEqual([...a2.inbox].sort(), [...during, ...others, ...back].sort(), 'local delivery: each once');
+  assert.deepEqual(a1.inbox, []);
+  assert.deepEqual(links(), [['up'], ['up']], 'the links stayed up');
+  for (const ws of [a1, a2, b1]) ws.close();
+});
 
 // A node that does not know every slot's owner yet (one just given a slot, or just joined,
 // before gossip tells it) answers CLUSTER SLOTS with holes. The publisher's link asks exactly

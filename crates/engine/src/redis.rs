@@ -37,6 +37,17 @@
 //! service by default); it reconnects (100 ms backoff, doubling to 1 s; in a
 //! cluster, to the seeds and the last known masters in turn), and subscribes
 //! again to every topic it had.
+//!
+//! A node that answers but says "not now" (`CLUSTERDOWN`: its slot has no
+//! master, as while a failover or a slot reassignment is under way; `TRYAGAIN`,
+//! `LOADING`) does not take the link down: the other slots are served meanwhile
+//! (Redis 7 serves sharded pub/sub on covered slots while the cluster is down).
+//! A publish so answered is dropped (at most once, as above); a subscribe so
+//! answered is sent again after a backoff (100 ms, doubling to 1 s) until the
+//! slot is served. Any other error reply still takes the link down. Redis
+//! 7.0 never answers `ASK` (nor `TRYAGAIN`) to sharded pub/sub: a migrating
+//! slot's channels stay on its old master until the slot is handed over
+//! (`MOVED` then), so the link has no `ASK` path.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, IoSlice};
@@ -120,6 +131,10 @@ enum Expect {
     /// To an SPUBLISH already sent again to its slot's new master, with the one
     /// before it that was answered MOVED: its own answer (MOVED too) is ignored.
     Forwarded,
+    /// On a subscribing connection: to (S)SUBSCRIBE of this topic's channel.
+    Subscribe(Vec<u8>),
+    /// On a subscribing connection: to (S)UNSUBSCRIBE of this channel.
+    Unsubscribe(Vec<u8>),
 }
 
 /// One connection to a node.
@@ -130,7 +145,8 @@ struct RedisConn {
     ready: bool,
     out: Vec<u8>,
     input: Vec<u8>,
-    /// The publishing connection's replies still to come (the subscribing one's stays empty).
+    /// The replies still to come, in order: the publishing connection's to all it
+    /// asked, the subscribing one's to its (un)subscribes (to tell which one an error answers).
     expect: VecDeque<Expect>,
 }
 
@@ -169,6 +185,10 @@ pub struct RedisLink {
     up: bool,
     retry_at: Option<Instant>,
     backoff: Duration,
+    /// Subscribes answered "not now" (CLUSTERDOWN...) are sent again then (with
+    /// every topic not subscribed anywhere), the link staying up meanwhile.
+    resubscribe_at: Option<Instant>,
+    resubscribe_backoff: Duration,
 }
 
 impl RedisLink {
@@ -192,6 +212,8 @@ impl RedisLink {
             up: false,
             retry_at: Some(Instant::now()),
             backoff: FIRST_BACKOFF,
+            resubscribe_at: None,
+            resubscribe_backoff: FIRST_BACKOFF,
         }
     }
 
@@ -204,14 +226,18 @@ impl RedisLink {
         token.0 <= first_token && token.0 > first_token - 2 * MAX_NODES
     }
 
-    /// When the link wants `retry` called (a reconnect is due).
+    /// When the link wants `retry` called (a reconnect, or subscribes again, are due).
     pub fn next_retry(&self) -> Option<Instant> {
-        self.retry_at
+        [self.retry_at, self.resubscribe_at].into_iter().flatten().min()
     }
 
-    /// Connects if a (re)connect is due: to the server, or to the next cluster
-    /// candidate, asked for the slot map.
+    /// Subscribes again if that is due; connects if a (re)connect is due: to the
+    /// server, or to the next cluster candidate, asked for the slot map.
     pub fn retry(&mut self, registry: &Registry, now: Instant, events: &mut Vec<LinkEvent>) {
+        if self.resubscribe_at.is_some_and(|at| at <= now) {
+            self.resubscribe_at = None;
+            self.sync_subscriptions();
+        }
         match self.retry_at {
             Some(at) if at <= now => {}
             _ => return,
@@ -367,7 +393,9 @@ impl RedisLink {
             self.send_unsubscribe(old, &channel);
         }
         let command = self.subscribe_command();
-        resp::encode_command(&[command, &channel], &mut self.nodes[target].sub.out);
+        let sub = &mut self.nodes[target].sub;
+        resp::encode_command(&[command, &channel], &mut sub.out);
+        sub.expect.push_back(Expect::Subscribe(topic.to_vec()));
         self.subscribed_on.insert(topic.to_vec(), target);
     }
 
@@ -375,6 +403,7 @@ impl RedisLink {
         let command: &[u8] = if self.is_cluster() { b"SUNSUBSCRIBE" } else { b"UNSUBSCRIBE" };
         if let Some(n) = self.nodes.get_mut(node) {
             resp::encode_command(&[command, channel], &mut n.sub.out);
+            n.sub.expect.push_back(Expect::Unsubscribe(channel.to_vec()));
         }
     }
 
@@ -485,22 +514,46 @@ impl RedisLink {
             used += n;
             match &reply {
                 Reply::Simple(b"PONG") => self.nodes[index].sub.ready = true,
+                // To AUTH or PING: refused.
+                Reply::Error(text) if !self.nodes[index].sub.ready => break Err((text.to_vec(), 0)),
                 // The slot is served elsewhere now: subscribe there once the map is known again.
                 Reply::Error(text) if redis_cluster::parse_moved(text).is_some() => {
+                    self.nodes[index].sub.expect.pop_front();
                     let (slot, _, _) = redis_cluster::parse_moved(text).expect("checked");
                     self.forget_slot(index, slot);
                     remap = true;
+                }
+                // Not now (the slot has no master): that subscribe again later. An unsubscribe
+                // so answered leaves the channel subscribed: its messages reach no one here.
+                Reply::Error(text) if redis_cluster::is_transient(text) => {
+                    if let Some(Expect::Subscribe(topic)) = self.nodes[index].sub.expect.pop_front() {
+                        self.retry_subscribe(index, topic);
+                    }
                 }
                 Reply::Error(text) => break Err((text.to_vec(), 0)),
                 _ => {
                     if let Some((channel, payload)) = resp::as_message(&reply) {
                         self.on_message(channel, payload, events);
-                    } else if let Some(channel) = unsubscribed_by_redis(&reply) {
-                        // Redis unsubscribed a channel itself (its slot moved): subscribe where it went.
-                        let topic = channel.get(self.cfg.prefix.len()..).unwrap_or_default().to_vec();
-                        if self.topics.contains(&topic) && self.subscribed_on.get(&topic) == Some(&index) {
-                            self.subscribed_on.remove(&topic);
-                            remap = true;
+                    } else if let Some((subscribed, channel)) = subscription_reply(&reply) {
+                        let expect = &mut self.nodes[index].sub.expect;
+                        let ours = match expect.front() {
+                            Some(Expect::Subscribe(_)) => subscribed,
+                            Some(Expect::Unsubscribe(asked)) => !subscribed && asked == channel,
+                            _ => false,
+                        };
+                        if ours {
+                            expect.pop_front();
+                            if subscribed {
+                                self.resubscribe_backoff = FIRST_BACKOFF;
+                            }
+                        } else if !subscribed {
+                            // Redis unsubscribed a channel itself (its slot moved): subscribe where it went.
+                            let topic = channel.get(self.cfg.prefix.len()..).unwrap_or_default().to_vec();
+                            if self.topics.contains(&topic) && self.subscribed_on.get(&topic) == Some(&index)
+                            {
+                                self.subscribed_on.remove(&topic);
+                                remap = true;
+                            }
                         }
                     }
                 }
@@ -512,6 +565,18 @@ impl RedisLink {
             self.ask_slot_map(index);
         }
         result
+    }
+
+    /// A subscribe on `index` answered "not now": sent again (with any other so
+    /// answered meanwhile) after the backoff, which doubles until one goes through.
+    fn retry_subscribe(&mut self, index: usize, topic: Vec<u8>) {
+        if self.subscribed_on.get(&topic) == Some(&index) {
+            self.subscribed_on.remove(&topic);
+        }
+        if self.resubscribe_at.is_none() {
+            self.resubscribe_at = Some(Instant::now() + self.resubscribe_backoff);
+            self.resubscribe_backoff = (self.resubscribe_backoff * 2).min(MAX_BACKOFF);
+        }
     }
 
     /// Subscriptions on `index` to channels of `slot` are gone (MOVED).
@@ -558,6 +623,10 @@ impl RedisLink {
                 }
                 (Some(Expect::Publish(_)), Reply::Integer(_)) => {}
                 (Some(Expect::Forwarded), _) => {}
+                // Not now (the slot has no master): dropped, as while the link is down. Sent
+                // again after a delay, it would have to hold every later publish to its slot
+                // to keep their order, for as long as a failover takes (seconds).
+                (Some(Expect::Publish(_)), Reply::Error(text)) if redis_cluster::is_transient(text) => {}
                 (Some(Expect::Publish(Some((_, command)))), Reply::Error(text))
                     if redis_cluster::parse_moved(text).is_some() =>
                 {
@@ -714,6 +783,8 @@ impl RedisLink {
         self.map_asked = false;
         self.subscribed_on.clear();
         self.parked.clear();
+        self.resubscribe_at = None;
+        self.resubscribe_backoff = FIRST_BACKOFF;
     }
 
     /// Closes the link for good (the server stops).
@@ -823,12 +894,17 @@ fn read(conn: &mut RedisConn) -> Result<(), Failure> {
     }
 }
 
-/// `sunsubscribe` with a channel: what Redis sends when it unsubscribes a shard
-/// channel (after our SUNSUBSCRIBE, or by itself when the slot moved).
-fn unsubscribed_by_redis<'a>(reply: &Reply<'a>) -> Option<&'a [u8]> {
+/// `[(s)subscribe | (s)unsubscribe, channel, count]`: (true for a subscribe, the
+/// channel). Redis's answer to one channel's (un)subscribe, or, `sunsubscribe`,
+/// what it sends when it unsubscribes a shard channel by itself (its slot moved).
+fn subscription_reply<'a>(reply: &Reply<'a>) -> Option<(bool, &'a [u8])> {
     let Reply::Array(Some(items)) = reply else { return None };
-    match items.as_slice() {
-        [Reply::Bulk(Some(b"sunsubscribe")), Reply::Bulk(Some(channel)), Reply::Integer(_)] => Some(channel),
+    let [Reply::Bulk(Some(kind)), Reply::Bulk(Some(channel)), Reply::Integer(_)] = items.as_slice() else {
+        return None;
+    };
+    match *kind {
+        b"ssubscribe" | b"subscribe" => Some((true, channel)),
+        b"sunsubscribe" | b"unsubscribe" => Some((false, channel)),
         _ => None,
     }
 }
