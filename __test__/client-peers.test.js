@@ -314,6 +314,13 @@ before(() => {
   issue('named', '/CN=localhost', 'subjectAltName=DNS:localhost\n');
   issue('client', '/CN=lws test client', 'extendedKeyUsage=clientAuth\n');
   run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=self', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'self.key', '-out', 'self.pem');
+  // X.509 v1 certificates, as `openssl x509 -req` makes them without an extension file
+  // (webpki refuses them; OpenSSL, and so Node and ws, take them): a self-signed server
+  // certificate, and a client certificate the CA signed.
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'v1self.key', '-out', 'v1self.csr');
+  run('x509', '-req', '-in', 'v1self.csr', '-signkey', 'v1self.key', '-days', '2', '-out', 'v1self.pem');
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=lws v1 client', '-keyout', 'v1client.key', '-out', 'v1client.csr');
+  run('x509', '-req', '-in', 'v1client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'v1client.pem');
 });
 
 after(() => {
@@ -410,6 +417,73 @@ test(`${CANDIDATE} over wss: client certificates (required by the server)`, asyn
   assert.ok(!log.some((e) => e.ev === 'open'), JSON.stringify(log));
   assert.deepEqual(log.at(-1), { ev: 'close', code: 1006, reason: '' });
   assert.equal(connections.length, 1);
+});
+
+test(`${CANDIDATE} over wss: X.509 v1 certificates (openssl x509 -req), as in ws: the server's with rejectUnauthorized: false, and the client's`, async (t) => {
+  const v1 = (name) => execFileSync('openssl', ['x509', '-in', file(name), '-noout', '-text']).toString();
+  assert.match(v1('v1self.pem'), /Version: 1 \(0x0\)/);
+  assert.match(v1('v1client.pem'), /Version: 1 \(0x0\)/);
+  const self = await wssServer(t, { key: read('v1self.key'), cert: read('v1self.pem') });
+  const reference = await outcome(WS.WebSocket, `wss://${HOST}:${self.port}/`, {});
+  const got = await outcome(WebSocket, `wss://${HOST}:${self.port}/`, {});
+  assert.deepEqual(got, reference); // refused: self-signed
+  await conversation(`wss://${HOST}:${self.port}/`, { rejectUnauthorized: false });
+  assert.equal(self.connections.length, 1);
+
+  const mutual = await wssServer(t, {
+    key: read('server.key'), cert: read('server.pem'), ca: read('ca.pem'), requestCert: true, rejectUnauthorized: true,
+  });
+  await conversation(`wss://${HOST}:${mutual.port}/`, { ca: read('ca.pem'), cert: read('v1client.pem'), key: read('v1client.key') });
+  assert.deepEqual(mutual.connections.map((c) => [c.authorized, c.peer.CN]), [[true, 'lws v1 client']]);
+  // A key that is not the certificate's is refused before connecting, with a clear error.
+  let mismatch;
+  try {
+    mismatch = await outcome(WebSocket, `wss://${HOST}:${mutual.port}/`, { ca: read('ca.pem'), cert: read('v1client.pem'), key: read('client.key') });
+  } catch (err) {
+    mismatch = [{ ev: 'error', message: err.message }]; // ws's tls.connect throws it
+  }
+  assert.ok(mismatch.some((e) => e.ev === 'error' && /private key does not match|key values mismatch/.test(e.message)), JSON.stringify(mismatch));
+  assert.equal(mutual.connections.length, 1);
+});
+
+test(`lws.Server serves wss:// with an X.509 v1 certificate (openssl x509 -req), as Node's https does; ${CANDIDATE} and ws connect`, async (t) => {
+  const server = new lws.Server({ port: 0, host: HOST, ssl: { key: file('v1self.key'), cert: file('v1self.pem') }, ...ENGINE_OPTIONS });
+  t.after(() => withTimeout(new Promise((resolve) => server.close(resolve)), 10000, 'lws close'));
+  server.on('message', (socket, data, binary) => server.send(socket, data, binary));
+  await within(5000, 'listening', (resolve) => server.once('listening', resolve));
+  await conversation(`wss://${HOST}:${server.port}/`, { rejectUnauthorized: false });
+  const ws = new WS.WebSocket(`wss://localhost:${server.port}/`, { ca: read('v1self.pem') });
+  const { done } = observe(ws);
+  await opened(ws);
+  ws.close(1000);
+  assert.deepEqual((await done).map((e) => e.ev), ['open', 'close']);
+});
+
+test(`${CANDIDATE} over wss: servername '' sends no SNI, as Node's tls.connect (ws)`, async (t) => {
+  const seen = [];
+  const server = https.createServer({ key: read('named.key'), cert: read('named.pem') });
+  const wss = new WS.WebSocketServer({ server });
+  wss.on('connection', (ws, req) => {
+    seen.push(req.socket.servername);
+    ws.close(1000);
+  });
+  t.after(async () => {
+    for (const ws of wss.clients) ws.terminate();
+    await closeHttp(server);
+  });
+  await new Promise((resolve) => server.listen(0, HOST, resolve));
+  const { port } = server.address();
+  const run = async (Impl, options) => {
+    const ws = new Impl(`wss://localhost:${port}/`, { ca: read('ca.pem'), ...options });
+    const { done } = observe(ws);
+    await done;
+  };
+  for (const Impl of [WS.WebSocket, WebSocket]) {
+    await run(Impl, {});
+    await run(Impl, { servername: '' });
+  }
+  // The host name is still what the certificate is checked against (it names localhost only).
+  assert.deepEqual(seen, ['localhost', false, 'localhost', false]);
 });
 
 test(`${CANDIDATE} against lws.Server serving wss:// (rustls)`, async (t) => {

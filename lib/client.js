@@ -66,6 +66,8 @@ class Client extends CoreServer {
     const tls = target.secure
       ? {
         servername: options.servername ?? (require('net').isIP(target.host) ? '' : target.host),
+        // As Node's tls.connect: servername '' sends no SNI (the host is still what is checked).
+        sni: options.servername !== '',
         ca: options.ca, cert: options.cert, key: options.key, rejectUnauthorized: options.rejectUnauthorized,
       }
       : null;

@@ -672,7 +672,8 @@ impl NativeServer {
 
     /// Makes a TLS client configuration for CONNECT commands, which name it by
     /// the index returned: the certificates to trust (PEM), an optional client
-    /// certificate and key, and whether the server's certificate is checked.
+    /// certificate and key, whether the server's certificate is checked, and
+    /// whether the server name is sent (SNI).
     #[napi]
     pub fn add_client_tls(
         &self,
@@ -680,8 +681,9 @@ impl NativeServer {
         cert: Option<BufferSlice<'_>>,
         key: Option<BufferSlice<'_>>,
         verify: bool,
+        sni: bool,
     ) -> Result<u32> {
-        let config = lws_engine::tls::client_config(&roots, cert.as_deref(), key.as_deref(), verify)
+        let config = lws_engine::tls::client_config(&roots, cert.as_deref(), key.as_deref(), verify, sni)
             .map_err(Error::from_reason)?;
         Ok(self.engine.shared().add_client_tls(config))
     }

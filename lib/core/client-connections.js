@@ -111,10 +111,10 @@ class ClientConnections {
   }
 
   /** The engine's index of the TLS client configuration for these settings (made once). */
-  _tlsIndex({ ca, cert, key, rejectUnauthorized = true }) {
+  _tlsIndex({ ca, cert, key, rejectUnauthorized = true, sni = true }) {
     const pem = (v) => (v === undefined || v === null ? null : Buffer.from([].concat(v).map(String).join('\n')));
     const roots = pem(ca) || Buffer.from(require('tls').rootCertificates.join('\n'));
-    const settings = [roots, pem(cert), pem(key), rejectUnauthorized !== false];
+    const settings = [roots, pem(cert), pem(key), rejectUnauthorized !== false, sni !== false];
     const key_ = settings.map((v) => (Buffer.isBuffer(v) ? v.toString('latin1') : String(v))).join('\0');
     let index = this._clientTls.get(key_);
     if (index === undefined) {

@@ -154,14 +154,15 @@ pub fn server_config(
                         .add(cert.map_err(|e| format!("ssl.ca: {e}"))?)
                         .map_err(|e| format!("ssl.ca: {e}"))?;
                 }
-                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
                 let verifier =
                     if allow_unauthenticated { verifier.allow_unauthenticated() } else { verifier };
                 builder.with_client_cert_verifier(verifier.build().map_err(|e| format!("ssl.ca: {e}"))?)
             }
         };
-        let mut config =
-            builder.with_single_cert(certs.clone(), key.clone_key()).map_err(|e| format!("ssl: {e}"))?;
+        let certified =
+            certified_key(&provider, certs.clone(), key.clone_key()).map_err(|e| format!("ssl.{e}"))?;
+        let mut config = builder.with_cert_resolver(Arc::new(ServerCertificate(certified)));
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         config.ignore_client_order = true;
         Ok(Arc::new(config))
@@ -434,12 +435,14 @@ impl TlsTransport {
 /// Builds a client configuration. `roots_pem`: the certificates to trust (JS
 /// passes the `ca` option, or Node's own `tls.rootCertificates`, so the default
 /// is what Node trusts). `verify: false` (rejectUnauthorized: false) accepts
-/// any certificate. `cert_pem` + `key_pem`: a client certificate.
+/// any certificate. `cert_pem` + `key_pem`: a client certificate. `sni: false`
+/// sends no server name (Node's `servername: ''`).
 pub fn client_config(
     roots_pem: &[u8],
     cert_pem: Option<&[u8]>,
     key_pem: Option<&[u8]>,
     verify: bool,
+    sni: bool,
 ) -> Result<Arc<ClientConfig>, String> {
     // Offered in the order Chrome offers them: AES-128-GCM first where this machine
     // has AES in hardware (a server that follows the client's order then runs the
@@ -456,7 +459,7 @@ pub fn client_config(
         }
         builder.with_root_certificates(roots)
     } else {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider.clone())))
     };
     let mut config = match (cert_pem, key_pem) {
         (Some(cert), Some(key)) => {
@@ -464,18 +467,93 @@ pub fn client_config(
                 .collect::<Result<_, _>>()
                 .map_err(|e| format!("cert: {e}"))?;
             let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("key: {e}"))?;
-            builder.with_client_auth_cert(certs, key).map_err(|e| format!("cert: {e}"))?
+            builder
+                .with_client_cert_resolver(Arc::new(ClientCertificate(certified_key(&provider, certs, key)?)))
         }
         _ => builder.with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.enable_sni = sni;
     Ok(Arc::new(config))
 }
 
+/// A certificate chain with its private key, checked to match here rather than
+/// by rustls' `with_single_cert`/`with_client_auth_cert`, whose parser (webpki)
+/// refuses X.509 v1 certificates, which OpenSSL (and so Node) takes: `openssl x509
+/// -req` makes them when no extension is asked for.
+fn certified_key(
+    provider: &rustls::crypto::CryptoProvider,
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::sign::CertifiedKey>, String> {
+    let signing_key = provider.key_provider.load_private_key(key).map_err(|e| format!("key: {e}"))?;
+    let matches = match (certs.first().and_then(|c| public_key_of(c)), signing_key.public_key()) {
+        (Some(cert_key), Some(spki)) => public_key_of_spki(&spki) == Some(cert_key),
+        (Some(_), None) => true, // a key that cannot tell its public half: the handshake will
+        (None, _) => false,
+    };
+    if !matches {
+        return Err("cert: the private key does not match the certificate's public key".into());
+    }
+    Ok(Arc::new(rustls::sign::CertifiedKey::new(certs, signing_key)))
+}
+
+/// The server's certificate, whatever the client asks.
+#[derive(Debug)]
+struct ServerCertificate(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for ServerCertificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+/// The client certificate, whatever the server asks.
+#[derive(Debug)]
+struct ClientCertificate(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for ClientCertificate {
+    fn resolve(
+        &self,
+        _issuers: &[&[u8]],
+        _schemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
 /// `rejectUnauthorized: false`: signatures are still checked (the session must
-/// be with the key in the certificate), the certificate itself is not.
+/// be with the key in the certificate), the certificate itself is not, nor its
+/// version: an X.509 v1 certificate (which webpki refuses) is accepted, as Node does.
 #[derive(Debug)]
 struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl AcceptAnyCertificate {
+    /// Checks `signature` over `message` with the certificate's key, by the algorithms `scheme` maps to.
+    fn verify(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let (alg_id, key) =
+            public_key_of(cert).ok_or(rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        let mapping = self.0.signature_verification_algorithms.mapping;
+        let Some((_, algorithms)) = mapping.iter().find(|(scheme, _)| *scheme == dss.scheme) else {
+            return Err(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme.into());
+        };
+        let Some(alg) = algorithms.iter().find(|alg| alg.public_key_alg_id().as_ref() == alg_id) else {
+            return Err(rustls::Error::InvalidCertificate(CertificateError::BadSignature));
+        };
+        alg.verify_signature(key, message, dss.signature())
+            .map(|()| HandshakeSignatureValid::assertion())
+            .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadSignature))
+    }
+}
 
 impl ServerCertVerifier for AcceptAnyCertificate {
     fn verify_server_cert(
@@ -495,7 +573,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        self.verify(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -504,12 +582,75 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        // TLS 1.3 signs with these only (RFC 8446 4.2.3: no PKCS#1 v1.5, no SHA-1).
+        use SignatureScheme::*;
+        let tls13 = matches!(
+            dss.scheme,
+            ECDSA_NISTP256_SHA256
+                | ECDSA_NISTP384_SHA384
+                | ECDSA_NISTP521_SHA512
+                | RSA_PSS_SHA256
+                | RSA_PSS_SHA384
+                | RSA_PSS_SHA512
+                | ED25519
+                | ED448
+        );
+        if !tls13 {
+            return Err(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme.into());
+        }
+        self.verify(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
     }
+}
+
+/// An X.509 certificate's public key, of any version: (the contents of its
+/// AlgorithmIdentifier, the key's bits). None if the DER is not a certificate.
+fn public_key_of(cert: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (certificate, _) = der_element(cert, 0x30)?;
+    let (mut tbs, _) = der_element(certificate, 0x30)?;
+    if tbs.first() == Some(&0xa0) {
+        tbs = der_element(tbs, 0xa0)?.1; // [0] version: absent in v1
+    }
+    for _ in 0..5 {
+        tbs = der_element(tbs, *tbs.first()?)?.1; // serialNumber, signature, issuer, validity, subject
+    }
+    public_key_of_spki(der_element(tbs, 0x30)?.0)
+}
+
+/// A SubjectPublicKeyInfo's contents (or the whole element) as (algorithm, key bits).
+fn public_key_of_spki(spki: &[u8]) -> Option<(&[u8], &[u8])> {
+    let spki = match der_element(spki, 0x30) {
+        Some((inner, [])) if inner.first() == Some(&0x30) => inner,
+        _ => spki,
+    };
+    let (alg, rest) = der_element(spki, 0x30)?;
+    let (bits, _) = der_element(rest, 0x03)?;
+    let (&unused, key) = bits.split_first()?;
+    (unused == 0).then_some((alg, key))
+}
+
+/// DER: the contents of the element at the start of `input` if its tag is `tag`, and what follows it.
+fn der_element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (&found, rest) = input.split_first()?;
+    if found != tag {
+        return None;
+    }
+    let (&first, mut rest) = rest.split_first()?;
+    let len = if first < 0x80 {
+        first as usize
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |len, &b| (len << 8) | b as usize);
+        rest = &rest[n..];
+        len
+    };
+    (rest.len() >= len).then(|| rest.split_at(len))
 }
 
 /// Why a TLS session failed, as a number JS turns into Node's error code
@@ -529,5 +670,35 @@ pub fn failure_detail(err: &io::Error) -> u32 {
         },
         rustls::Error::AlertReceived(_) => ALERT_RECEIVED,
         _ => OTHER,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_lengths_that_run_past_the_input_are_refused() {
+        assert_eq!(der_element(&[0x30, 0x03, 1, 2, 3, 9], 0x30), Some((&[1, 2, 3][..], &[9][..])));
+        assert_eq!(der_element(&[0x30, 0x81, 0x02, 1, 2], 0x30), Some((&[1, 2][..], &[][..])));
+        assert_eq!(der_element(&[0x30, 0x04, 1, 2, 3], 0x30), None);
+        assert_eq!(der_element(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff], 0x30), None);
+        assert_eq!(der_element(&[0x30, 0x80], 0x30), None); // indefinite length: not DER
+        assert_eq!(der_element(&[0x31, 0x00], 0x30), None);
+        assert_eq!(der_element(&[], 0x30), None);
+    }
+
+    #[test]
+    fn truncated_certificates_have_no_public_key() {
+        // A v1 certificate's TBS (no [0] version) cut at every length: never a panic, no key.
+        let spki = [0x30, 0x0a, 0x30, 0x03, 0x06, 0x01, 0x2a, 0x03, 0x03, 0x00, 0xab, 0xcd];
+        let mut tbs = vec![0x02, 0x01, 0x01, 0x30, 0x00, 0x30, 0x00, 0x30, 0x00, 0x30, 0x00];
+        tbs.extend_from_slice(&spki);
+        let mut cert = vec![0x30, (tbs.len() + 2) as u8, 0x30, tbs.len() as u8];
+        cert.extend_from_slice(&tbs);
+        assert_eq!(public_key_of(&cert), Some((&[0x06, 0x01, 0x2a][..], &[0xab, 0xcd][..])));
+        for len in 0..cert.len() {
+            assert_eq!(public_key_of(&cert[..len]), None, "cut at {len}");
+        }
     }
 }
