@@ -10,6 +10,7 @@
 // Self-check (ws against ws, must pass): LWS_CLIENT_CANDIDATE=ws node --test __test__/client-differential.test.js
 
 const fs = require('node:fs');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const zlib = require('node:zlib');
@@ -153,6 +154,51 @@ clientDifferential('send options: binary text, text from a Buffer, fin: false fr
   client.send('frag-3', { fin: true }, cb('f3'));
   await run.settle(got, 'echoes');
   await finish(run, client, await server.connection());
+});
+
+clientDifferential('send: Blobs, then close() at once: what was sent before the close leaves first; bufferedAmount counts what waits', async (run) => {
+  const server = await serverWithConnections(run, {}, { onConnection: echo });
+  const client = run.client(server.url('/'));
+  if (!(await run.opened(client))) return;
+  const cb = (what) => (err) => run.log('callbacks', { what, error: describeError(err) });
+  client.send(new Blob(['blob one']), cb('blob 1'));
+  client.send('text between', cb('text'));
+  client.send(new Blob([Buffer.from([1, 2, 3])]), cb('blob 2'));
+  client.ping('p', undefined, cb('ping'));
+  run.log('client', { ev: 'queued', bufferedAmount: client.bufferedAmount });
+  client.close(1000, 'after blobs');
+  run.log('client', { ev: 'closing', readyState: client.readyState, bufferedAmount: client.bufferedAmount });
+  client.send('after close', cb('after close'));
+  await run.closed([client, await server.connection()]);
+});
+
+clientDifferential('send: a Blob, then terminate(): the callbacks waiting behind it get ws\'s error', async (run) => {
+  const server = await serverWithConnections(run);
+  const client = run.client(server.url('/'));
+  if (!(await run.opened(client))) return;
+  const cb = (what) => (err) => run.log('callbacks', { what, error: describeError(err), readyState: client.readyState });
+  client.send(new Blob(['never sent']), cb('blob'));
+  client.send('behind it', cb('text'));
+  client.terminate();
+  await run.closed([client, await server.connection()]);
+});
+
+clientDifferential('send: a Blob that cannot be read: the callbacks get the error, then \'error\' and close 1006', async (run) => {
+  const file = path.join(os.tmpdir(), `lws-blob-${process.pid}-${Date.now()}.txt`);
+  fs.writeFileSync(file, 'x'.repeat(64));
+  const blob = await fs.openAsBlob(file);
+  fs.writeFileSync(file, 'x'.repeat(32)); // the Blob's snapshot no longer matches: reading it fails
+  try {
+    const server = await serverWithConnections(run);
+    const client = run.client(server.url('/'));
+    if (!(await run.opened(client))) return;
+    const cb = (what) => (err) => run.log('callbacks', { what, error: describeError(err), readyState: client.readyState });
+    client.send(blob, cb('unreadable'));
+    client.send('behind it', cb('text'));
+    await run.closed([client, await server.connection()]);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
 });
 
 clientDifferential('raw server: the frames a client writes (masked, opcodes, fin, lengths, close)', async (run) => {
@@ -480,6 +526,36 @@ clientDifferential("non-101 answer with an 'unexpected-response' listener: (req,
   await run.closed(client);
 });
 
+clientDifferential("'unexpected-response': req.abort() reads the answer to its end (res 'end', 'close')", async (run) => {
+  const server = await run.httpServer((req, res) => {
+    res.writeHead(401, { 'Content-Type': 'text/plain', 'Content-Length': '3' });
+    res.end('foo');
+  });
+  const client = run.client(server.url('/'), undefined, undefined, {
+    unexpectedResponse: (ws, req, res) => {
+      res.on('end', () => run.log('client', { ev: "res 'end'" }));
+      res.on('close', () => {
+        run.log('client', { ev: "res 'close'", readyState: ws.readyState });
+        ws.terminate();
+      });
+      req.abort();
+    },
+  });
+  await run.closed(client);
+});
+
+clientDifferential('createConnection: the options it is given (host, and the port as the URL has it)', async (run) => {
+  const server = await serverWithConnections(run);
+  const client = run.client(server.url('/cc'), undefined, {
+    createConnection: (options) => {
+      run.log('createConnection', { host: options.host, port: options.port, portType: typeof options.port, path: options.path });
+      return net.connect({ host: options.host, port: Number(options.port) });
+    },
+  });
+  if (await run.opened(client)) client.close();
+  await run.closed(client);
+});
+
 clientDifferential('a 200 answer to the upgrade, and a 101 from an http server that then closes', async (run) => {
   const server = await run.httpServer((req, res) => {
     if (req.url === '/ok') {
@@ -589,6 +665,29 @@ clientDifferential('redirects: Authorization, Cookie and Host are kept on the sa
   await run.closed(d);
 });
 
+clientDifferential('redirects: a redirect listener reads, removes and sets headers (getHeader, removeHeader, setHeader)', async (run) => {
+  const { server } = await redirector(run, {
+    '/cross': { status: 302, location: (s, t) => t.url('/landed') },
+  });
+  const url = server.url('/cross').replace('127.0.0.1', 'user:pass@127.0.0.1');
+  const c = run.client(url, undefined, { followRedirects: true, headers: { Cookie: 'sid=1', 'X-Keep': 'yes' } }, {
+    redirect: (ws, to, req) => {
+      run.log('client', {
+        ev: 'headers',
+        authorization: req.getHeader('Authorization'),
+        cookie: req.getHeader('cookie'),
+        keep: req.getHeader('X-Keep'),
+        host: req.getHeader('host'),
+      });
+      req.removeHeader('authorization');
+      req.removeHeader('Cookie');
+      req.setHeader('X-Added', 'by the listener');
+    },
+  });
+  if (await run.opened(c)) c.close();
+  await run.closed(c);
+});
+
 clientDifferential('redirects: an http: URL redirected to an http: Location, with a redirect listener (headers kept)', async (run) => {
   const { server } = await redirector(run, {
     '/a': { status: 302, location: (s, t) => t.url('/b').replace('ws:', 'http:') },
@@ -614,6 +713,16 @@ clientDifferential('perMessageDeflate: offered by default; accepted by a deflate
   if (await run.opened(b)) await finish(run, b, await server.connection(1));
   const c = run.client(server.url('/c'), undefined, { perMessageDeflate: { serverNoContextTakeover: true, clientMaxWindowBits: 10 } }, { actor: 'params' });
   if (await run.opened(c)) await finish(run, c, await server.connection(2));
+});
+
+clientDifferential('perMessageDeflate: clientMaxWindowBits: true is offered bare (any size), and a server accepts it', async (run) => {
+  const server = await serverWithConnections(run, { perMessageDeflate: { threshold: 0 } }, { onConnection: echo });
+  const client = run.client(server.url('/'), undefined, { perMessageDeflate: { clientNoContextTakeover: true, clientMaxWindowBits: true } });
+  if (!(await run.opened(client))) return;
+  const got = messages(client, 1);
+  client.send('deflated '.repeat(100));
+  await run.settle(got, 'echo');
+  await finish(run, client, await server.connection());
 });
 
 clientDifferential('perMessageDeflate: a server without deflate; the frames a client compresses (raw server, RSV1, inflated)', async (run) => {

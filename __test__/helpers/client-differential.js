@@ -237,7 +237,7 @@ class Run {
   /**
    * A client of the implementation under test, every event logged in `actor`.
    * `listen` adds listeners whose presence changes ws's behaviour:
-   * `unexpectedResponse(ws, req, res)`, `redirect: true`.
+   * `unexpectedResponse(ws, req, res)`, `redirect: true` (or `redirect(ws, url, req)`, called after logging).
    */
   client(url, protocols, options, { actor = 'client', unexpectedResponse, redirect = false } = {}) {
     const args = [url];
@@ -268,7 +268,10 @@ class Run {
       });
     }
     if (redirect) {
-      ws.on('redirect', (to, req) => this.log(actor, { ev: 'redirect', url: to, path: req.path, readyState: ws.readyState }));
+      ws.on('redirect', (to, req) => {
+        this.log(actor, { ev: 'redirect', url: to, path: req.path, readyState: ws.readyState });
+        if (typeof redirect === 'function') redirect(ws, to, req);
+      });
     }
     this.track(ws, actor);
     ws.on('close', () => opened.resolve(false));

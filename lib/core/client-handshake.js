@@ -200,10 +200,15 @@ function deflateOffer(perMessageDeflate) {
   let offer = PERMESSAGE_DEFLATE;
   if (opts.serverNoContextTakeover) offer += '; server_no_context_takeover';
   if (opts.clientNoContextTakeover) offer += '; client_no_context_takeover';
-  if (opts.serverMaxWindowBits) offer += `; server_max_window_bits=${opts.serverMaxWindowBits}`;
-  if (opts.clientMaxWindowBits) offer += `; client_max_window_bits=${opts.clientMaxWindowBits}`;
+  if (opts.serverMaxWindowBits) offer += windowBits('server_max_window_bits', opts.serverMaxWindowBits);
+  if (opts.clientMaxWindowBits) offer += windowBits('client_max_window_bits', opts.clientMaxWindowBits);
   else if (opts.clientMaxWindowBits == null) offer += '; client_max_window_bits';
   return offer;
+}
+
+/** A window-bits offer parameter: `true` is offered bare (any size), as ws formats it. */
+function windowBits(name, value) {
+  return value === true ? `; ${name}` : `; ${name}=${value}`;
 }
 
 /**

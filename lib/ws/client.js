@@ -303,6 +303,32 @@ class ClientRequest extends EventEmitter {
     this.res = null;
     this._ws = ws;
     this._headers = headers; // [name, value] pairs as written
+    /** setHeader/removeHeader changed them ('redirect' listeners): the head is written anew. */
+    this._edited = false;
+    this._sent = false;
+  }
+
+  /** As Node's, until the request is written (a 'redirect' listener may change it). */
+  setHeader(name, value) {
+    if (this._sent) throw headersSentError('set');
+    http.validateHeaderName(name);
+    http.validateHeaderValue(name, value);
+    const lower = String(name).toLowerCase();
+    const at = this._headers.findIndex(([n]) => n.toLowerCase() === lower);
+    if (at < 0) this._headers.push([name, value]);
+    else this._headers[at] = [name, value];
+    this._edited = true;
+    return this;
+  }
+
+  removeHeader(name) {
+    if (this._sent) throw headersSentError('remove');
+    const lower = String(name).toLowerCase();
+    const at = this._headers.findIndex(([n]) => n.toLowerCase() === lower);
+    if (at >= 0) {
+      this._headers.splice(at, 1);
+      this._edited = true;
+    }
   }
 
   getHeader(name) {
@@ -351,6 +377,11 @@ class ClientRequest extends EventEmitter {
   }
 
   _drop() {
+    // As Node's: an answer already read is dumped (read to its end: 'end', then 'close').
+    if (this.res !== null && !this.res.destroyed) {
+      if (typeof this.res._dump === 'function') this.res._dump();
+      else this.res.resume();
+    }
     const ws = this._ws;
     const handshake = ws._handshake;
     if (handshake !== null && handshake.req === this) dropHandshake(ws, handshake);
@@ -358,6 +389,13 @@ class ClientRequest extends EventEmitter {
 }
 
 // ---- the handshake ---------------------------------------------------------------------
+
+/** Node's error for a header changed once the request is written. */
+function headersSentError(verb) {
+  const err = new Error(`Cannot ${verb} headers after they are sent to the client`);
+  err.code = 'ERR_HTTP_HEADERS_SENT';
+  return err;
+}
 
 /** ws's constructor arguments: (address[, protocols][, options]) -> [protocols, options]. */
 function clientArguments(protocols, options) {
@@ -465,7 +503,7 @@ function initAsClient(websocket, address, protocols, options) {
   const protocolSet = protocols.length ? new Set() : NO_PROTOCOLS;
 
   opts.defaultPort = opts.defaultPort || defaultPort;
-  opts.port = target.port;
+  opts.port = target.url.port || defaultPort; // as ws: the URL's port is a string ("8080")
   opts.host = target.host;
   opts.headers = {
     ...opts.headers,
@@ -583,7 +621,14 @@ function requestOf(websocket, handshake) {
   if (handshake.req === null) {
     const { opts } = handshake;
     const protocol = websocket._url.startsWith('wss:') ? 'https:' : 'http:';
-    handshake.req = new ClientRequest(websocket, 'GET', opts.path || '/', opts.host, protocol, headerPairs(opts.headers));
+    // Host and Authorization among the headers, as Node's ClientRequest sets them (getHeader sees them).
+    const pairs = headerPairs(opts.headers);
+    if (!pairs.some(([name]) => name.toLowerCase() === 'host')) pairs.push(['Host', hostHeader(opts.host, opts.port, opts.defaultPort)]);
+    if (opts.auth && !pairs.some(([name]) => name.toLowerCase() === 'authorization')) {
+      pairs.push(['Authorization', `Basic ${Buffer.from(opts.auth).toString('base64')}`]);
+    }
+    handshake.req = new ClientRequest(websocket, 'GET', opts.path || '/', opts.host, protocol, pairs);
+    handshake.req._sent = handshake.dialed;
     if (websocket._req === handshake) websocket._req = handshake.req;
   }
   return handshake.req;
@@ -594,7 +639,7 @@ function requestWithEngine(websocket, context, target) {
   const { opts } = context;
   const isSecure = target.secure;
   const pairs = headerPairs(opts.headers);
-  const head = requestHead(opts.path, pairs, { host: hostHeader(opts.host, opts.port, opts.defaultPort), auth: opts.auth });
+  let head = requestHead(opts.path, pairs, { host: hostHeader(opts.host, opts.port, opts.defaultPort), auth: opts.auth });
   // The engine takes request heads under 60 KiB (core-server.js dial); Node writes any.
   if (head.length > ENGINE_HEAD_MAX) return requestWithNode(websocket, context, isSecure);
 
@@ -611,11 +656,18 @@ function requestWithEngine(websocket, context, target) {
     }, opts.timeout);
   }
 
-  if (opts.followRedirects && websocket._redirects) websocket.emit('redirect', websocket.url, requestOf(websocket, handshake));
+  if (opts.followRedirects && websocket._redirects) {
+    const req = requestOf(websocket, handshake);
+    websocket.emit('redirect', websocket.url, req);
+    // The listener changed the headers (ws's way to drop credentials per redirect): written as they are now.
+    if (req._edited) head = requestHead(opts.path, req._headers, { host: undefined, auth: undefined });
+  }
 
   const tlsSettings = isSecure
     ? {
       servername: opts.servername || target.host, // rustls checks an IP address too
+      // As Node's tls.connect: servername '' sends no SNI (the host is still what is checked).
+      sni: opts.servername !== '',
       ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized,
     }
     : null;
@@ -629,6 +681,7 @@ function requestWithEngine(websocket, context, target) {
       return;
     }
     handshake.dialed = true;
+    if (handshake.req !== null) handshake.req._sent = true;
     handshake.address = ip;
     try {
       core.dial(socket, {

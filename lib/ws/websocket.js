@@ -19,6 +19,11 @@ const {
 } = require('./constants');
 
 const hasBlob = typeof Blob !== 'undefined';
+/** What waits behind a Blob being read (`_blobQueue` items' `kind`). */
+const QUEUED_SEND = 0;
+const QUEUED_PING = 1;
+const QUEUED_PONG = 2;
+const QUEUED_CLOSE = 3;
 const isBlob = (v) => hasBlob && v instanceof Blob;
 
 function notOpenError(state) {
@@ -232,7 +237,9 @@ class WebSocket extends EventEmitter {
       if (queue.epoch === this._core.commandEpoch()) inJs -= queue.bytes;
     }
     const queued = backlog > 0 || inJs > KERNEL_TAKES ? inJs + backlog : 0;
-    return compressing + queued + this._bufferedAfterClose;
+    // What waits behind a Blob counts, as in ws (its sender's queue).
+    const waiting = this._blobQueue === null ? 0 : this._blobQueue.reduce((sum, item) => sum + item.bytes, 0);
+    return compressing + queued + waiting + this._bufferedAfterClose;
   }
 
   /** The negotiated extensions' names, as ws gives them ('permessage-deflate'); '' when none. */
@@ -313,7 +320,9 @@ class WebSocket extends EventEmitter {
     const binary = options && options.binary !== undefined ? Boolean(options.binary) : typeof data !== 'string';
     const fin = options && options.fin !== undefined ? Boolean(options.fin) : true;
     const compress = !(options && options.compress === false);
-    if (this._blobQueue !== null || isBlob(data)) return this._sendInOrder(data, binary, fin, cb);
+    if (this._blobQueue !== null || isBlob(data)) {
+      return this._enqueue({ kind: QUEUED_SEND, data, bytes: byteLength(data), binary, fin, compress, cb });
+    }
     const bytes = sendable(data);
     this._core.send(this._socket, bytes, binary, fin, compress);
     if (this._compressing !== null || (compress && fin && this._extensions !== NO_EXTENSIONS)) {
@@ -348,36 +357,64 @@ class WebSocket extends EventEmitter {
     return true;
   }
 
-  /** Blobs are read asynchronously; what is sent after one waits for it, keeping the order. */
-  _sendInOrder(data, binary, fin, cb) {
+  /**
+   * Blobs are read asynchronously: what is sent after one (sends, pings, pongs and
+   * close()) waits in this queue until it is read, in order, as ws's sender queues it.
+   */
+  _enqueue(item) {
     const first = this._blobQueue === null;
     if (first) this._blobQueue = [];
-    this._blobQueue.push({ data, binary, fin, cb });
+    this._blobQueue.push(item);
     if (first) this._drainBlobQueue();
   }
 
   async _drainBlobQueue() {
-    while (this._blobQueue.length > 0) {
-      const item = this._blobQueue[0];
+    const queue = this._blobQueue;
+    while (queue.length > 0) {
+      const item = queue[0];
       let data = item.data;
-      let failure;
       if (isBlob(data)) {
         try {
           data = Buffer.from(await data.arrayBuffer());
         } catch (err) {
-          failure = err;
+          // As ws: every waiting callback gets the error, then 'error', and the connection ends (1006).
+          this._failQueue(err, true);
+          return;
+        }
+        if (this._closeTimer === TERMINATED || this._readyState === CLOSED || this._socket.closed) {
+          this._failQueue(new Error('The socket was closed while the blob was being read'), false);
+          return;
         }
       }
-      this._blobQueue.shift();
-      if (failure !== undefined || this._readyState !== OPEN) {
-        const err = failure || notOpenError(this._readyState);
-        if (item.cb) process.nextTick(item.cb, err);
-        continue;
+      queue.shift();
+      const socket = this._socket;
+      if (item.kind === QUEUED_SEND) {
+        this._core.send(socket, sendable(data), item.binary, item.fin, item.compress);
+      } else if (item.kind === QUEUED_PING) {
+        this._core.ping(socket, data);
+      } else if (item.kind === QUEUED_PONG) {
+        this._core.pong(socket, data);
+      } else {
+        this._core.close(socket, item.code, item.reason);
       }
-      this._core.send(this._socket, sendable(data), item.binary, item.fin);
       if (item.cb) this._afterWrite(item.cb);
     }
     this._blobQueue = null;
+  }
+
+  /** The queue's Blob could not be read, or the connection is gone: nothing in the queue is sent. */
+  _failQueue(err, isSendError) {
+    const queue = this._blobQueue;
+    this._blobQueue = null;
+    process.nextTick(() => {
+      for (const item of queue) if (item.cb) item.cb(err);
+      if (!isSendError || this._readyState === CLOSED) return;
+      this.terminate();
+      if ((this._flags & ERROR_EMITTED) === 0) {
+        this._flags |= ERROR_EMITTED;
+        this.emit('error', err);
+      }
+    });
   }
 
   _sendAfterClose(data, cb) {
@@ -407,6 +444,10 @@ class WebSocket extends EventEmitter {
     if (typeof data === 'number') data = data.toString();
     if (this._readyState !== OPEN) return this._sendAfterClose(data, cb);
     const payload = controlPayload(data);
+    if (this._blobQueue !== null) {
+      const queued = kind === 'ping' ? QUEUED_PING : QUEUED_PONG;
+      return this._enqueue({ kind: queued, data: payload, bytes: payload === undefined ? 0 : payload.length, cb });
+    }
     if (kind === 'ping') this._core.ping(this._socket, payload);
     else this._core.pong(this._socket, payload);
     if (cb) this._afterWrite(cb);
@@ -467,7 +508,12 @@ class WebSocket extends EventEmitter {
         if (Buffer.byteLength(data) > 123) throw new RangeError('The message must not be greater than 123 bytes');
       }
     }
-    this._core.close(this._socket, code, reason);
+    // Behind a Blob being read, the close frame waits for what was sent before it.
+    if (this._blobQueue !== null) {
+      const bytes = code === undefined ? 0 : 2 + (reason === undefined ? 0 : Buffer.byteLength(reason));
+      this._blobQueue.push({ kind: QUEUED_CLOSE, data: undefined, bytes, code, reason, cb: undefined });
+    }
+    else this._core.close(this._socket, code, reason);
     this._readyState = CLOSING;
     this._closeTimer = setTimeout(closeTimedOut, this._closeTimeout, this);
   }
