@@ -380,3 +380,49 @@ test(`${CANDIDATE}: a server that closes the TCP connection at once, and one tha
     peer.socket.resetAndDestroy();
   }), '/', { perMessageDeflate: false });
 });
+
+test(`${CANDIDATE} and lws.Client: bad TLS material (not a certificate; a key that is not the certificate's): an error and 1006, and nothing left holding the process`, async () => {
+  const { execFileSync, spawnSync } = require('node:child_process');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-bad-tls-'));
+  try {
+    const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=a', '-keyout', 'a.key', '-out', 'a.pem');
+    run('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'b.key');
+    // In a child process, so that a handle left open shows as a process that does not exit.
+    // The name is resolved asynchronously (a custom lookup), as for any host name.
+    const script = `
+      const fs = require('fs');
+      const lws = require(${JSON.stringify(path.join(__dirname, '..'))});
+      const { WebSocket } = require(${JSON.stringify(path.join(__dirname, 'helpers', 'client-candidate'))});
+      const lookup = (host, options, cb) => setImmediate(cb, null, '127.0.0.1', 4);
+      const cases = {
+        'not a certificate': { cert: '-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n', key: fs.readFileSync(${JSON.stringify(path.join(dir, 'a.key'))}) },
+        'another key': { cert: fs.readFileSync(${JSON.stringify(path.join(dir, 'a.pem'))}), key: fs.readFileSync(${JSON.stringify(path.join(dir, 'b.key'))}) },
+      };
+      for (const [name, tls] of Object.entries(cases)) {
+        const ws = new WebSocket('wss://bad-tls.test:1/', { ...tls, lookup, rejectUnauthorized: false });
+        ws.on('error', (e) => console.log('ws', name, 'error', e.code || e.name));
+        ws.on('close', (code) => console.log('ws', name, 'close', code));
+        const client = new lws.Client();
+        client.on('error', (e) => console.log('client', name, 'error', e.code));
+        client.on('close', (socket, code, reason, errorCode) => console.log('client', name, 'close', code, errorCode));
+        client.connect('wss://bad-tls.test:1/', { ...tls, lookup, rejectUnauthorized: false });
+      }
+    `;
+    const child = spawnSync(process.execPath, ['-e', script], { timeout: 20000, encoding: 'utf8' });
+    assert.equal(child.error, undefined, `the process did not exit by itself: ${child.stdout}`);
+    assert.equal(child.status, 0, child.stderr);
+    const lines = child.stdout.trim().split('\n').sort();
+    const expected = [];
+    for (const name of ['not a certificate', 'another key']) {
+      expected.push(`client ${name} close 1006 LWS_ERR_CONNECT`, `client ${name} error ERR_LWS_TLS_CONFIG`);
+      expected.push(`ws ${name} close 1006`, `ws ${name} error ERR_LWS_TLS_CONFIG`);
+    }
+    if (CANDIDATE === 'ws') return; // ws throws from tls.connect; only lws's ending is checked here
+    assert.deepEqual(lines, expected.sort());
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -83,11 +83,17 @@ class Client extends CoreServer {
         this._endBeforeDial(socket, err);
         return;
       }
+      try {
+        this.dial(socket, {
+          address: ip, port: target.port, localAddress: options.localAddress, tls, head,
+          timeout: options.handshakeTimeout ?? this.options.engine.handshakeTimeoutMs ?? 10000,
+        });
+      } catch (failure) {
+        // Bad TLS material (ERR_LWS_TLS_CONFIG): reported on the socket, never thrown from a DNS callback.
+        this._endBeforeDial(socket, failure);
+        return;
+      }
       Object.assign(socket.wrapper, { dialed: true, address: ip, port: target.port });
-      this.dial(socket, {
-        address: ip, port: target.port, localAddress: options.localAddress, tls, head,
-        timeout: options.handshakeTimeout ?? this.options.engine.handshakeTimeoutMs ?? 10000,
-      });
     });
     return socket;
   }

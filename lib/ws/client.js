@@ -680,8 +680,6 @@ function requestWithEngine(websocket, context, target) {
       emitErrorAndClose(websocket, err);
       return;
     }
-    handshake.dialed = true;
-    if (handshake.req !== null) handshake.req._sent = true;
     handshake.address = ip;
     try {
       core.dial(socket, {
@@ -689,10 +687,15 @@ function requestWithEngine(websocket, context, target) {
         timeout: opts.timeout > 0 ? Math.min(opts.timeout + ENGINE_CLOSE_MARGIN, 2 ** 31 - 1) : 0,
       });
     } catch (failure) {
+      // Not dialed (bad TLS material, a head too large): the reserved socket is released,
+      // or the client core would keep the process alive waiting for it.
       dropHandshake(websocket, handshake);
       websocket._req = null;
       emitErrorAndClose(websocket, failure);
+      return;
     }
+    handshake.dialed = true;
+    if (handshake.req !== null) handshake.req._sent = true;
   });
 }
 
