@@ -313,8 +313,7 @@ class ClientRequest extends EventEmitter {
     if (this._sent) throw headersSentError('set');
     http.validateHeaderName(name);
     http.validateHeaderValue(name, value);
-    const lower = String(name).toLowerCase();
-    const at = this._headers.findIndex(([n]) => n.toLowerCase() === lower);
+    const at = this._indexOf(name);
     if (at < 0) this._headers.push([name, value]);
     else this._headers[at] = [name, value];
     this._edited = true;
@@ -323,8 +322,7 @@ class ClientRequest extends EventEmitter {
 
   removeHeader(name) {
     if (this._sent) throw headersSentError('remove');
-    const lower = String(name).toLowerCase();
-    const at = this._headers.findIndex(([n]) => n.toLowerCase() === lower);
+    const at = this._indexOf(name);
     if (at >= 0) {
       this._headers.splice(at, 1);
       this._edited = true;
@@ -332,9 +330,14 @@ class ClientRequest extends EventEmitter {
   }
 
   getHeader(name) {
+    const at = this._indexOf(name);
+    return at < 0 ? undefined : this._headers[at][1];
+  }
+
+  /** Where the header `name` (any case) is among the pairs, or -1. */
+  _indexOf(name) {
     const lower = String(name).toLowerCase();
-    const found = this._headers.find(([n]) => n.toLowerCase() === lower);
-    return found === undefined ? undefined : found[1];
+    return this._headers.findIndex(([n]) => n.toLowerCase() === lower);
   }
 
   getHeaders() {

@@ -488,7 +488,9 @@ fn certified_key(
 ) -> Result<Arc<rustls::sign::CertifiedKey>, String> {
     let signing_key = provider.key_provider.load_private_key(key).map_err(|e| format!("key: {e}"))?;
     let matches = match (certs.first().and_then(|c| public_key_of(c)), signing_key.public_key()) {
-        (Some(cert_key), Some(spki)) => public_key_of_spki(&spki) == Some(cert_key),
+        (Some(cert_key), Some(spki)) => {
+            der_element(&spki, 0x30).and_then(|(inner, _)| public_key_of_spki(inner)) == Some(cert_key)
+        }
         (Some(_), None) => true, // a key that cannot tell its public half: the handshake will
         (None, _) => false,
     };
@@ -620,12 +622,8 @@ fn public_key_of(cert: &[u8]) -> Option<(&[u8], &[u8])> {
     public_key_of_spki(der_element(tbs, 0x30)?.0)
 }
 
-/// A SubjectPublicKeyInfo's contents (or the whole element) as (algorithm, key bits).
+/// A SubjectPublicKeyInfo's contents as (algorithm, key bits).
 fn public_key_of_spki(spki: &[u8]) -> Option<(&[u8], &[u8])> {
-    let spki = match der_element(spki, 0x30) {
-        Some((inner, [])) if inner.first() == Some(&0x30) => inner,
-        _ => spki,
-    };
     let (alg, rest) = der_element(spki, 0x30)?;
     let (bits, _) = der_element(rest, 0x03)?;
     let (&unused, key) = bits.split_first()?;
