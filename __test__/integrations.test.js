@@ -244,3 +244,49 @@ test('Primus on lws/primus: a client\'s end() ends its spark, after the applicat
     + " so the application's 'end' listener never ran)"));
   assert.equal(seen.length, 100);
 });
+
+// ---- /primus/spec: what a client that knows only the URL builds its Socket from -------
+// Primus's README: a process without the server's `primus` reads /<pathname>/spec and
+// calls Primus.createSocket({ transformer, parser }) with it. The transcript is the spec's
+// transformer and whether such a Socket then gets an echo.
+async function primusSpecClient(t, transformer) {
+  const Primus = require('primus');
+  const httpServer = http.createServer();
+  const primus = new Primus(httpServer, { transformer });
+  primus.on('connection', (spark) => spark.on('data', (data) => spark.write({ echo: data })));
+  const port = await listen(httpServer);
+  const clients = [];
+  t.after(async () => {
+    for (const c of clients) c.end();
+    await within(5000, 'primus destroy', (done) => primus.destroy({ timeout: 100 }, done));
+  });
+  const spec = await within(5000, 'GET /primus/spec', (done, fail) => {
+    http.get(`http://127.0.0.1:${port}/primus/spec`, (res) => {
+      let body = '';
+      res.on('data', (chunk) => { body += chunk; });
+      res.on('end', () => done(JSON.parse(body)));
+    }).on('error', fail);
+  });
+  const transcript = { transformer: spec.transformer, parser: spec.parser };
+  let Socket;
+  try {
+    Socket = Primus.createSocket({ transformer: spec.transformer, parser: spec.parser });
+  } catch (err) {
+    transcript.createSocket = err.message.split('\n')[0];
+    return transcript;
+  }
+  const client = new Socket(`http://127.0.0.1:${port}`, { reconnect: { retries: 0 }, strategy: false });
+  clients.push(client);
+  transcript.answer = await within(5000, 'echo', (done, fail) => {
+    client.once('data', (data) => done(JSON.stringify(data)));
+    client.once('error', fail);
+    client.write('hi');
+  });
+  return transcript;
+}
+
+test('Primus differential: /primus/spec names the transformer a client must use, and a Socket built from it talks to the server (websockets on ws, then lws/primus)', { timeout: 30000 }, async (t) => {
+  const reference = await primusSpecClient(t, 'websockets');
+  assert.deepEqual(reference, { transformer: 'websockets', parser: 'json', answer: '{"echo":"hi"}' });
+  assert.deepEqual(await primusSpecClient(t, require('lws/primus')), reference);
+});

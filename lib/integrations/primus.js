@@ -26,6 +26,10 @@ const websocketsClient = primusModule('transformers/websockets/client');
 /** Runs with `this` = the transformer instance (Primus calls it once, at setup). */
 function server() {
   const options = this.primus.options;
+  // Primus names any transformer object 'custom' in /primus/spec; clients that read the
+  // spec to build a Socket (Primus.createSocket({ transformer })) need the name of the
+  // client this one serves, which is Primus's own 'websockets'.
+  this.primus.spec.transformer = 'websockets';
   const wss = new WebSocketServer({
     perMessageDeflate: !!options.compression,
     maxPayload: options.maxLength,
