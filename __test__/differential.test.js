@@ -894,3 +894,25 @@ differential('20. handleUpgrade(): when the callback runs, and with which reques
     await run.serverSocketsClosed();
   },
 });
+
+differential('21. handleUpgrade(): the socket it was given, destroyed after the upgrade, drops the connection', {
+  modes: ['noServer'],
+  scenario: async (run) => {
+    await run.server({}, {
+      onUpgrade: (wss, req, socket, head) => {
+        wss.handleUpgrade(req, socket, head, (ws, request) => {
+          wss.emit('connection', ws, request);
+          // As engine.io does when its own handshake fails after the upgrade.
+          setTimeout(() => {
+            socket.destroy();
+            run.log('server', { ev: 'socket.destroy()', readyState: ws.readyState });
+          }, 20);
+        });
+      },
+    });
+    const client = run.client('/');
+    if (!(await run.opened(client))) return;
+    await run.closed(client, 'client close');
+    await run.serverSocketsClosed();
+  },
+});

@@ -46,6 +46,8 @@ module.exports = {
   kOnPeerClosing: Symbol('lws.ws.onPeerClosing'),
   /** [kOnClose](code, reason, errorCode, errorDetail): the connection is over. */
   kOnClose: Symbol('lws.ws.onClose'),
+  /** [kDropConnection](): the Node socket handleUpgrade() was given was destroyed after the hand-over. */
+  kDropConnection: Symbol('lws.ws.dropConnection'),
   /** True once a WebSocket closed with the close handshake done (CloseEvent's wasClean). */
   kClosedCleanly: Symbol('lws.ws.closedCleanly'),
   /** True when a WebSocket was ended by terminate() or the close timer (createWebSocketStream). */

@@ -25,6 +25,7 @@ const WebSocket = require('./websocket');
 const { PendingSocket } = require('./send-accounting');
 const { engineOptions } = require('./engine-options');
 const { routeSocketEvents } = require('./socket-events');
+const { forwardDestroy } = require('./handed-over');
 const { Handshake, HandshakeTracker } = require('./handshake-tracker');
 const { negotiate, PERMESSAGE_DEFLATE, EXTENSIONS_ERROR } = require('./extensions');
 const {
@@ -403,7 +404,9 @@ class WebSocketServer extends EventEmitter {
 
     if (descriptorOf(socket) >= 0) {
       // The engine duplicates the descriptor; Node's socket is destroyed either way.
+      const ws = handshake.ws;
       if (!this._core.handleUpgrade(socket, request, bytes)) this._handshakes.forget(handshake);
+      else forwardDestroy(socket, ws);
       return;
     }
 

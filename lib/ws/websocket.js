@@ -14,7 +14,7 @@ const { KERNEL_TAKES, CompressionQueue, PendingCore } = require('./send-accounti
 const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
-  kAttachPending, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated,
+  kAttachPending, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection,
   PAUSED, DELIVER_SCHEDULED, SETTLE_SCHEDULED, ERROR_EMITTED, CLOSED_CLEANLY, CLOSE_FRAME_RECEIVED, CAPTURE_REJECTIONS,
 } = require('./constants');
 
@@ -160,6 +160,16 @@ const TERMINATED = 0;
 function closeTimedOut(ws) {
   ws._closeTimer = TERMINATED;
   if (ws._readyState !== CLOSED) ws._core.terminate(ws._socket);
+}
+
+/** terminate()'s end of the connection: ws's socket destroyed, with what it still had to write. */
+function dropConnection(ws) {
+  if (ws._closeTimer !== null && ws._closeTimer !== TERMINATED) clearTimeout(ws._closeTimer);
+  ws._closeTimer = TERMINATED;
+  const queue = ws._compressing;
+  if (queue !== null && queue.epoch === ws._core.commandEpoch()) queue.dropped = true;
+  // Messages ws would still be compressing never leave; plain ones go out as far as the socket takes them.
+  ws._core.terminate(ws._socket, queue !== null && queue.dropped);
 }
 
 function emitClosed(ws, code, reason) {
@@ -528,12 +538,17 @@ class WebSocket extends EventEmitter {
     }
     if (this._core === null) return; // a client whose handshake failed: nothing to drop
     this._readyState = CLOSING;
-    if (this._closeTimer !== null && this._closeTimer !== TERMINATED) clearTimeout(this._closeTimer);
-    this._closeTimer = TERMINATED;
-    const queue = this._compressing;
-    if (queue !== null && queue.epoch === this._core.commandEpoch()) queue.dropped = true;
-    // Messages ws would still be compressing never leave; plain ones go out as far as the socket takes them.
-    this._core.terminate(this._socket, queue !== null && queue.dropped);
+    dropConnection(this);
+  }
+
+  /**
+   * The Node socket handleUpgrade() was given was destroyed (handed-over.js): in
+   * ws that is this WebSocket's own socket, so the connection drops ('close'
+   * 1006), and readyState stays as it was until then.
+   */
+  [kDropConnection]() {
+    if (this._readyState === CLOSED || this._closeTimer === TERMINATED) return;
+    dropConnection(this);
   }
 
   /** Stops reading: the engine stops reading the TCP socket and no 'message' is emitted until resume(). */
