@@ -276,3 +276,46 @@ test('server: beginBinary frames as the package frames them (setBinaryFragmentat
     ours.setBinaryFragmentation(512 * 1024);
   }
 });
+
+/**
+ * In one process, which comes first: the server's 'connection' or the client's 'connect'.
+ * The package writes the 101 and emits 'connection' in the same turn, so the client,
+ * which needs the 101 first, always comes second (tests written against it rely on this:
+ * the client's callback reads what the server's 'connection' listener stored).
+ */
+async function connectionOrder(serverLib, rounds, options, clientOptions) {
+  const orders = [];
+  let order = null;
+  const server = serverLib.createServer(options, (conn) => {
+    order.push(['server', 'connection', conn.protocol ?? null]);
+    conn.sendText('first'); // sent from the 'connection' listener: must reach the client
+  });
+  await within(5000, 'listening', (resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = server.socket.address().port;
+  try {
+    for (let i = 0; i < rounds; i++) {
+      order = [];
+      orders.push(order);
+      await within(5000, 'a text from the server', (resolve) => {
+        const client = real.connect(`ws://127.0.0.1:${port}`, clientOptions, () => order.push(['client', 'connect', client.protocol ?? null]));
+        client.once('text', (text) => {
+          order.push(['client', 'text', text]);
+          client.close(1000);
+          resolve();
+        });
+      });
+    }
+  } finally {
+    await within(5000, 'server close', (resolve) => server.close(resolve));
+  }
+  return orders;
+}
+
+test('server: its \'connection\' comes before the client in the same process has its \'connect\' (with and without a subprotocol)', async () => {
+  for (const [options, clientOptions] of [[{}, {}], [{ validProtocols: ['b'] }, { protocols: ['a', 'b'] }]]) {
+    const expected = await connectionOrder(real, 30, options, clientOptions);
+    const protocol = clientOptions.protocols ? 'b' : null;
+    assert.deepEqual(expected[0], [['server', 'connection', protocol], ['client', 'connect', protocol], ['client', 'text', 'first']]);
+    assert.deepEqual(await connectionOrder(ours, 30, options, clientOptions), expected);
+  }
+});

@@ -1,8 +1,11 @@
 'use strict';
 // Server: nodejs-websocket's server, its engine an lws.Server listening on its
-// own port (plain or TLS with `secure`). Connections are made at the upgrade
-// (path, headers and the protocol choice need them), open at the engine's
-// 'connection', and leave `connections` with their 'close'.
+// own port (plain or TLS with `secure`). Connections are made and accepted at the
+// upgrade (path, headers and the protocol choice need them) and announced then,
+// as the package announces them when it writes the 101: so a client in the same
+// process gets its 'connect' after the server's 'connection'. What they are asked
+// waits for the engine's 'connection' (connection.js); they leave `connections`
+// with their 'close' (or the engine's 'aborted', for one that never opened).
 
 const { EventEmitter } = require('events');
 const { Server: LwsServer } = require('../server');
@@ -38,6 +41,7 @@ class Server extends EventEmitter {
     routeConnectionEvents(this.socket);
     this.socket.on('upgrade', (socket, headers, request) => this._upgrade(socket, headers, request));
     this.socket.on('connection', (socket) => this._open(socket));
+    this.socket.on('aborted', (socket) => this._aborted(socket));
     this.socket.on('close', (socket, code, reason, errorCode) => this._connectionClosed(socket, code, errorCode));
     this.socket.on('listening', () => this.emit('listening'));
     this.socket.on('error', (err) => this.emit('error', err));
@@ -75,19 +79,21 @@ class Server extends EventEmitter {
       conn.protocols = headers['sec-websocket-protocol'].split(',').map((each) => each.trim());
       if (this._selectProtocol) conn.protocol = this._selectProtocol(conn, conn.protocols);
     }
-    if (conn.protocol) {
-      request.defer();
-      request.accept({ 'Sec-WebSocket-Protocol': conn.protocol });
-    }
-  }
-
-  _open(socket) {
-    const conn = socket.wrapper;
+    if (!request.accept(conn.protocol ? { 'Sec-WebSocket-Protocol': conn.protocol } : undefined)) return;
     conn.once('connect', () => {
       this.connections.push(conn);
       this.emit('connection', conn);
     });
-    conn._opened();
+    conn._announce();
+  }
+
+  _open(socket) {
+    socket.wrapper._runWaiting();
+  }
+
+  /** An accepted upgrade whose socket never opened (the client left): closed as a dropped socket. */
+  _aborted(socket) {
+    if (socket.wrapper instanceof Connection) this._connectionClosed(socket, 1006, undefined);
   }
 
   _connectionClosed(socket, code, errorCode) {
