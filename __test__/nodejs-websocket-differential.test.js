@@ -319,3 +319,77 @@ test('server: its \'connection\' comes before the client in the same process has
     assert.deepEqual(await connectionOrder(ours, 30, options, clientOptions), expected);
   }
 });
+
+/**
+ * A binary message streamed with beginBinary(): the receiver's InStream gets each frame
+ * when it arrives, as the package's does. The sender writes one fragment (1000 bytes at
+ * setBinaryFragmentation(1000)) and ends the message only once the receiver answered that
+ * it read it (or after 1 s without an answer, which then shows in the transcript).
+ */
+async function frameByFrame(serverLib, clientLib, sender) {
+  const log = [];
+  const timers = [];
+  let finished;
+  const allDone = new Promise((resolve) => { finished = resolve; });
+  const play = (conn, who) => {
+    if (who === sender) {
+      const out = conn.beginBinary();
+      out.write(Buffer.alloc(1000, 1));
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        out.end(Buffer.alloc(500, 2));
+      };
+      conn.once('text', (text) => {
+        log.push([who, 'text', text]);
+        end();
+      });
+      timers.push(setTimeout(() => {
+        log.push([who, 'no answer after 1 s']);
+        end();
+      }, 1000));
+    } else {
+      conn.once('binary', (inStream) => {
+        log.push([who, 'binary']);
+        let answered = false;
+        inStream.on('data', (d) => {
+          log.push([who, 'data', d.length]);
+          if (!answered) conn.sendText(`read ${d.length}`);
+          answered = true;
+        });
+        inStream.on('end', () => {
+          log.push([who, 'end']);
+          finished();
+        });
+      });
+    }
+  };
+  real.setBinaryFragmentation(1000);
+  ours.setBinaryFragmentation(1000);
+  const server = serverLib.createServer((conn) => play(conn, 'server'));
+  try {
+    await within(5000, 'listening', (resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = clientLib.connect(`ws://127.0.0.1:${server.socket.address().port}`, () => play(client, 'client'));
+    await within(5000, 'the message\'s end', (resolve) => allDone.then(resolve));
+    client.close(1000);
+    return log;
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+    real.setBinaryFragmentation(512 * 1024);
+    ours.setBinaryFragmentation(512 * 1024);
+    await within(5000, 'server close', (resolve) => server.close(resolve));
+  }
+}
+
+for (const sender of ['client', 'server']) {
+  const receiver = sender === 'client' ? 'server' : 'client';
+  test(`${receiver}: a binary message streamed in frames is read frame by frame as they arrive (the ${sender} sends)`, async () => {
+    const expected = await frameByFrame(real, real, sender);
+    assert.deepEqual(expected, [
+      [receiver, 'binary'], [receiver, 'data', 1000], [sender, 'text', 'read 1000'], [receiver, 'data', 500], [receiver, 'end'],
+    ]);
+    const actual = sender === 'client' ? await frameByFrame(ours, real, sender) : await frameByFrame(real, ours, sender);
+    assert.deepEqual(actual, expected);
+  });
+}

@@ -71,6 +71,8 @@ pub struct EngineOptions {
     pub hand_off_http: Option<bool>,
     /// Frames, not messages, go to JS (set by lws/walve only).
     pub frame_events: Option<bool>,
+    /// 'fragment' pieces end with each frame of a fragmented message (set by lws/nodejs-websocket only).
+    pub fragment_per_frame: Option<bool>,
     /// PEM data for TLS (the JS side reads files).
     pub ssl_cert: Option<Buffer>,
     pub ssl_key: Option<Buffer>,
@@ -162,6 +164,9 @@ fn config_from(o: EngineOptions) -> Result<Config> {
     }
     if let Some(v) = o.frame_events {
         c.frame_events = v;
+    }
+    if let Some(v) = o.fragment_per_frame {
+        c.fragment_per_frame = v;
     }
     if let Some(v) = o.max_js_backlog {
         c.max_js_backlog = v.max(0.0) as usize;

@@ -71,6 +71,8 @@
 //   'frameHead' (socket, head, length, mask) and 'frameData' (socket, piece, end)
 //   events; sendFrameHead(socket, head, length), sendFramePiece(socket, data) and
 //   endWhenWritten(socket) send (frames.js). lws/walve is built on it.
+// - kFragmentPerFrame: set (true) in a CoreServer's options, 'fragment' pieces
+//   also end with each frame of a message sent in several frames (lws/nodejs-websocket).
 // - descriptorOf(nodeSocket), loopbackPair(cb), pump(stream, outer).
 // - Outgoing connections (a CoreServer that never listens is a client engine):
 //   reserveSocket(), dial(socket, { address, port, localAddress, tls, head,
@@ -98,7 +100,7 @@
 const { CoreServer } = require('./core-server');
 const { Socket, idOf } = require('./socket');
 const { UpgradeRequest, HttpRequest } = require('./requests');
-const { kNegotiatedByJs, kFrameEvents } = require('./options');
+const { kNegotiatedByJs, kFrameEvents, kFragmentPerFrame } = require('./options');
 const { descriptorOf } = require('./fd-adoption');
 const { loopbackPair, pump } = require('./loopback-relay');
 const { CLIENT_ERROR_CODES, TlsFailure } = require('./wire');
@@ -107,6 +109,6 @@ const { MessageReadable, MessageWritable } = require('./streams');
 const { validCloseCode } = require('./arguments');
 
 module.exports = {
-  CoreServer, Socket, idOf, UpgradeRequest, HttpRequest, kNegotiatedByJs, kFrameEvents, descriptorOf, loopbackPair, pump,
-  CLIENT_ERROR_CODES, TlsFailure, clientHandshake, MessageReadable, MessageWritable, validCloseCode,
+  CoreServer, Socket, idOf, UpgradeRequest, HttpRequest, kNegotiatedByJs, kFrameEvents, kFragmentPerFrame, descriptorOf,
+  loopbackPair, pump, CLIENT_ERROR_CODES, TlsFailure, clientHandshake, MessageReadable, MessageWritable, validCloseCode,
 };

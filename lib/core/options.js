@@ -47,6 +47,13 @@ const kNegotiatedByJs = Symbol('lws.negotiatedByJs');
 const kFrameEvents = Symbol('lws.frameEvents');
 
 /**
+ * Set to true by lws/nodejs-websocket (a symbol: no user option): with a 'fragment'
+ * listener, a message sent in several frames is streamed from its first frame and a
+ * piece ends with each frame, as that package hands out each frame as it arrives.
+ */
+const kFragmentPerFrame = Symbol('lws.fragmentPerFrame');
+
+/**
  * `pubsub: { redis, prefix, tls }`: topics shared through Redis. `redis` is one server's URL
  * ('redis://[user:password@]host[:port]', or rediss:// for TLS), or a list of a Redis
  * Cluster's nodes (seeds: the others are found from them), as ioredis's
@@ -251,9 +258,10 @@ function normalizeOptions(options) {
       skipUtf8Validation: o.skipUTF8Validation,
       handOffHttp: o.httpServer !== undefined,
       frameEvents: o[kFrameEvents] === true,
+      fragmentPerFrame: o[kFragmentPerFrame] === true,
       ...tls,
     },
   };
 }
 
-module.exports = { normalizeOptions, portNumber, defaultThreads, kNegotiatedByJs, kFrameEvents };
+module.exports = { normalizeOptions, portNumber, defaultThreads, kNegotiatedByJs, kFrameEvents, kFragmentPerFrame };

@@ -2,8 +2,14 @@
 // The core's events, sent to the Connection each socket carries (socket.wrapper):
 // the same wiring for the server's engine and the clients' engine.
 
-/** The engine options both roles use: binary messages stream, so no size limit is set for them. */
-const ENGINE_OPTIONS = { maxMessageSize: Number.MAX_SAFE_INTEGER };
+const { kFragmentPerFrame } = require('../core');
+
+/**
+ * The engine options both roles use: binary messages stream, so no size limit is set
+ * for them; a message in several frames streams frame by frame (the package's InStream
+ * gets each frame's payload as it arrives, not 64 KiB at a time).
+ */
+const ENGINE_OPTIONS = { maxMessageSize: Number.MAX_SAFE_INTEGER, [kFragmentPerFrame]: true };
 
 function routeConnectionEvents(core) {
   core.textAsStrings = true; // 'text' listeners get strings: no Buffer is made for them

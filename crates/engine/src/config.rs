@@ -48,6 +48,9 @@ pub struct Config {
     /// Frames, not messages, go to JS (FRAME_HEAD, FRAME_DATA: `lws/walve`);
     /// `max_message_size` then bounds each frame. Never with permessage-deflate.
     pub frame_events: bool,
+    /// With 'fragment' events: a message sent in several frames streams from its first
+    /// frame, a piece ending with each frame (`lws/nodejs-websocket`).
+    pub fragment_per_frame: bool,
 }
 
 impl Default for Config {
@@ -73,6 +76,7 @@ impl Default for Config {
             hand_off_http: false,
             tls: None,
             frame_events: false,
+            fragment_per_frame: false,
         }
     }
 }

@@ -163,6 +163,7 @@ impl Worker {
             allow_rsv1: false,
             skip_utf8: cfg.skip_utf8_validation,
             frame_events: cfg.frame_events,
+            fragment_per_frame: cfg.fragment_per_frame,
             ..ReaderLimits::default()
         }
     }

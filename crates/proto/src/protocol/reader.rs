@@ -34,6 +34,10 @@ pub struct ReaderLimits {
     /// then bounds each frame. Checks (mask, opcodes, UTF-8, close codes) are the same.
     /// Not for permessage-deflate connections (their frames would stay compressed).
     pub frame_events: bool,
+    /// With `fragment_size`: a message sent in several frames is streamed from its
+    /// first frame, and a piece ends where each frame ends (nodejs-websocket hands
+    /// out each frame's payload as it arrives), not only every `fragment_size` bytes.
+    pub fragment_per_frame: bool,
 }
 
 impl Default for ReaderLimits {
@@ -45,6 +49,7 @@ impl Default for ReaderLimits {
             max_fragments: 1 << 20,
             skip_utf8: false,
             frame_events: false,
+            fragment_per_frame: false,
         }
     }
 }
@@ -270,7 +275,7 @@ impl FrameReader {
                 if self.message.as_ref().is_some_and(|m| m.compressed) {
                     self.collect_compressed(chunk, message_done, limits, inflater.as_deref_mut(), on_event)?;
                 } else {
-                    self.deliver_data(chunk, message_done, remaining + (!fin) as u64, limits, on_event)?;
+                    self.deliver_data(chunk, message_done, frame_done, remaining + (!fin) as u64, limits, on_event)?;
                 }
             }
             data = rest;
@@ -482,11 +487,13 @@ impl FrameReader {
     }
 
     /// Hands out a piece of a data frame's payload. `message_done` is set on the
-    /// last byte of the message; `after` counts bytes known to follow `chunk`.
+    /// last byte of the message, `frame_done` on the last of its frame; `after`
+    /// counts bytes known to follow `chunk`.
     fn deliver_data(
         &mut self,
         chunk: &[u8],
         message_done: bool,
+        frame_done: bool,
         after: u64,
         limits: &ReaderLimits,
         on_event: &mut dyn FnMut(ReaderEvent<'_>),
@@ -538,6 +545,14 @@ impl FrameReader {
                         on_event(ReaderEvent::Fragment { binary, data: &m.buf, remaining });
                         m.buf.clear();
                     }
+                }
+                if limits.fragment_per_frame && frame_done && !message_done && (!m.buf.is_empty() || !m.streaming) {
+                    // A frame of a message that goes on: what it brought is handed out now, even
+                    // nothing when it is the first (the message starts there). `after` is at
+                    // least 1: the next frame's header is still to come.
+                    m.streaming = true;
+                    on_event(ReaderEvent::Fragment { binary, data: &m.buf, remaining: after });
+                    m.buf.clear();
                 }
                 if message_done {
                     let m = self.message.take().unwrap();

@@ -180,6 +180,31 @@ fn streaming_fragments() {
 }
 
 #[test]
+fn fragment_per_frame_hands_out_each_frame_as_it_ends() {
+    let per_frame = ReaderLimits { fragment_size: Some(64), fragment_per_frame: true, ..Default::default() };
+    let mut frags = client_frame(false, 2, b"ab");
+    frags.extend(client_frame(false, 0, b""));
+    frags.extend(client_frame(true, 0, b"cde"));
+    // Each frame's bytes when the frame ends, however the reads split them (an empty
+    // frame in the middle adds nothing); the last piece has remaining 0.
+    assert_eq!(
+        every_split(&frags, per_frame).0,
+        vec![Ev::Frag(true, b"ab".to_vec(), 1), Ev::Frag(true, b"cde".to_vec(), 0)]
+    );
+    // Without it the same frames are one message (smaller than fragment_size).
+    let limits = ReaderLimits { fragment_size: Some(64), ..Default::default() };
+    assert_eq!(every_split(&frags, limits).0, vec![Ev::Msg(true, b"abcde".to_vec())]);
+    // An empty first frame starts the message all the same; a one-frame message is unchanged.
+    let mut empty_first = client_frame(false, 1, b"");
+    empty_first.extend(client_frame(true, 0, b"xy"));
+    assert_eq!(
+        every_split(&empty_first, per_frame).0,
+        vec![Ev::Frag(false, Vec::new(), 1), Ev::Frag(false, b"xy".to_vec(), 0)]
+    );
+    assert_eq!(every_split(&client_frame(true, 2, b"whole"), per_frame).0, vec![Ev::Msg(true, b"whole".to_vec())]);
+}
+
+#[test]
 fn is_streaming_between_the_first_and_the_last_fragment() {
     let limits = ReaderLimits { fragment_size: Some(4), ..Default::default() };
     let mut r = FrameReader::new();
