@@ -916,3 +916,39 @@ differential('21. handleUpgrade(): the socket it was given, destroyed after the 
     await run.serverSocketsClosed();
   },
 });
+
+differential("22. handleUpgrade(): the socket it was given emits 'close' when the connection ends, around the WebSocket's 'close'", {
+  modes: ['noServer'],
+  scenario: async (run) => {
+    const sockets = [];
+    await run.server({}, {
+      onUpgrade: (wss, req, socket, head) => {
+        const i = sockets.push(socket) - 1;
+        let ws = null;
+        const state = () => (ws === null ? null : ws.readyState);
+        // engine.io's middlewares listen here (pino-http logs the upgrade's response then).
+        socket.on('close', (hadError) => run.log('server', { ev: 'socket close (listener before handleUpgrade)', i, hadError, readyState: state() }));
+        wss.handleUpgrade(req, socket, head, (websocket, request) => {
+          ws = websocket;
+          socket.on('close', (hadError) => run.log('server', { ev: 'socket close (listener in the callback)', i, hadError, readyState: state() }));
+          wss.emit('connection', websocket, request);
+        });
+      },
+    });
+    const ends = ['client close', 'client terminate', 'server close', 'server socket.destroy()', 'server terminate'];
+    for (const end of ends) {
+      const client = run.client('/');
+      if (!(await run.opened(client))) return;
+      await sleep(30);
+      run.log('server', { ev: end });
+      if (end === 'client close') client.close(1000);
+      else if (end === 'client terminate') client.terminate();
+      else if (end === 'server close') (await run.connection(sockets.length - 1)).close(1000);
+      else if (end === 'server socket.destroy()') sockets[sockets.length - 1].destroy();
+      else (await run.connection(sockets.length - 1)).terminate();
+      await run.closed(client, 'client close');
+      await run.serverSocketsClosed();
+      await sleep(30);
+    }
+  },
+});

@@ -48,6 +48,8 @@ module.exports = {
   kOnClose: Symbol('lws.ws.onClose'),
   /** [kDropConnection](): the Node socket handleUpgrade() was given was destroyed after the hand-over. */
   kDropConnection: Symbol('lws.ws.dropConnection'),
+  /** [kSocketClose](emitClose): emits that socket's held 'close', the WebSocket's own 'close' among its listeners. */
+  kSocketClose: Symbol('lws.ws.socketClose'),
   /** True once a WebSocket closed with the close handshake done (CloseEvent's wasClean). */
   kClosedCleanly: Symbol('lws.ws.closedCleanly'),
   /** True when a WebSocket was ended by terminate() or the close timer (createWebSocketStream). */

@@ -1,19 +1,51 @@
 'use strict';
 // The Node socket handleUpgrade() was given, once the engine holds its connection.
-// In ws the WebSocket runs on that very socket, so destroying it after the
-// upgrade drops the connection: both ends see 'close' 1006 (engine.io does this
-// when its handshake fails after the upgrade, e.g. a generateId that rejects).
-// Here Node's socket was destroyed at the hand-over (only its copy of the
-// descriptor closed) and a second destroy() would do nothing: the connection
-// would stay open with nobody using it. So its destroy() drops the engine's.
+// In ws the WebSocket runs on that very socket; here Node's socket was destroyed
+// at the hand-over (only its copy of the descriptor closed). Two things ws users
+// see of that socket follow the connection all the same:
+// - destroy() after the upgrade drops the connection, both ends seeing 'close'
+//   1006 (engine.io does it when its handshake fails after the upgrade, e.g. a
+//   generateId that rejects); a second destroy() would otherwise do nothing and
+//   leave the connection open with nobody using it.
+// - its 'close' comes when the connection ends, not at the hand-over (engine.io's
+//   middlewares hear the upgrade's response end by it: pino-http logs then). As in
+//   ws, it is where the WebSocket's 'close' is emitted: listeners added before
+//   handleUpgrade() run before the WebSocket's 'close', those added later after it.
+//   Node's own 'close' (due the tick after the hand-over) is held only when someone
+//   listens by then: the socket is kept for the connection's life only for them.
 
-const { kDropConnection } = require('./constants');
+const { kDropConnection, kSocketClose, CLOSED } = require('./constants');
 
-function forwardDestroy(socket, ws) {
+function handedOver(socket, ws) {
   socket.destroy = function destroy() {
     ws[kDropConnection]();
     return this;
   };
+
+  let emitWsClose = null;
+  const wsClose = () => {
+    const emit = emitWsClose;
+    emitWsClose = null;
+    if (emit !== null) emit();
+  };
+  socket.on('close', wsClose); // where ws listens (its socketOnClose)
+
+  const nodeEmit = socket.emit;
+  socket.emit = function emit(event, ...args) {
+    if (event !== 'close') return nodeEmit.call(this, event, ...args);
+    delete this.emit; // once: back to Node's
+    if (this.listenerCount('close') === 1 || ws.readyState === CLOSED) {
+      this.removeListener('close', wsClose);
+      return nodeEmit.call(this, event, ...args);
+    }
+    // Called by the WebSocket when its connection is over, with its own 'close' to emit.
+    ws[kSocketClose] = (emitClose) => {
+      emitWsClose = emitClose;
+      nodeEmit.call(socket, 'close', ...args);
+      wsClose(); // a listener before it may have removed it: the WebSocket still closes
+    };
+    return true;
+  };
 }
 
-module.exports = { forwardDestroy };
+module.exports = { handedOver };

@@ -25,7 +25,7 @@ const WebSocket = require('./websocket');
 const { PendingSocket } = require('./send-accounting');
 const { engineOptions } = require('./engine-options');
 const { routeSocketEvents } = require('./socket-events');
-const { forwardDestroy } = require('./handed-over');
+const { handedOver } = require('./handed-over');
 const { Handshake, HandshakeTracker } = require('./handshake-tracker');
 const { negotiate, PERMESSAGE_DEFLATE, EXTENSIONS_ERROR } = require('./extensions');
 const {
@@ -406,7 +406,7 @@ class WebSocketServer extends EventEmitter {
       // The engine duplicates the descriptor; Node's socket is destroyed either way.
       const ws = handshake.ws;
       if (!this._core.handleUpgrade(socket, request, bytes)) this._handshakes.forget(handshake);
-      else forwardDestroy(socket, ws);
+      else handedOver(socket, ws);
       return;
     }
 

@@ -14,7 +14,7 @@ const { KERNEL_TAKES, CompressionQueue, PendingCore } = require('./send-accounti
 const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
-  kAttachPending, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection,
+  kAttachPending, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kSocketClose,
   PAUSED, DELIVER_SCHEDULED, SETTLE_SCHEDULED, ERROR_EMITTED, CLOSED_CLEANLY, CLOSE_FRAME_RECEIVED, CAPTURE_REJECTIONS,
 } = require('./constants');
 
@@ -170,6 +170,25 @@ function dropConnection(ws) {
   if (queue !== null && queue.epoch === ws._core.commandEpoch()) queue.dropped = true;
   // Messages ws would still be compressing never leave; plain ones go out as far as the socket takes them.
   ws._core.terminate(ws._socket, queue !== null && queue.dropped);
+}
+
+/** The connection is over: 'close', from within the held 'close' of handleUpgrade()'s socket if any (handed-over.js). */
+function closed(ws, code, reason) {
+  const socketClose = ws[kSocketClose];
+  if (socketClose === null) return emitClosed(ws, code, reason);
+  ws[kSocketClose] = null;
+  if (ws._closeTimer === TERMINATED) {
+    // Destroyed from this side (terminate(), the close timer, the socket's destroy()):
+    // ws's 'close' waits for its receiver, after every listener of the socket's.
+    socketClose(() => {
+      ws._readyState = CLOSING;
+    });
+    emitClosed(ws, code, reason);
+    return;
+  }
+  // The peer ended (or broke) ws's socket first, which made the WebSocket CLOSING.
+  if (ws._readyState === OPEN) ws._readyState = CLOSING;
+  socketClose(() => emitClosed(ws, code, reason));
 }
 
 function emitClosed(ws, code, reason) {
@@ -663,10 +682,10 @@ class WebSocket extends EventEmitter {
       // A stream's end() waits for this; ws's socket finishes a tick or more before
       // its 'close', so the stream's 'finish' (due next tick) comes first here too.
       this.emit(kFinished);
-      process.nextTick(emitClosed, this, code, reasonBuffer);
+      process.nextTick(closed, this, code, reasonBuffer);
       return;
     }
-    emitClosed(this, code, reasonBuffer);
+    closed(this, code, reasonBuffer);
   }
 }
 
@@ -688,6 +707,8 @@ WebSocket.prototype._blobQueue = null;
 WebSocket.prototype._closeTimer = null;
 /** A client's redirects followed so far: an own property only once it followed one (few do). */
 WebSocket.prototype._redirects = 0;
+/** handleUpgrade()'s socket's held 'close' (handed-over.js): set only when someone listens to it. */
+WebSocket.prototype[kSocketClose] = null;
 
 for (const [i, name] of READY_STATES.entries()) {
   Object.defineProperty(WebSocket, name, { enumerable: true, value: i });
