@@ -275,7 +275,14 @@ impl FrameReader {
                 if self.message.as_ref().is_some_and(|m| m.compressed) {
                     self.collect_compressed(chunk, message_done, limits, inflater.as_deref_mut(), on_event)?;
                 } else {
-                    self.deliver_data(chunk, message_done, frame_done, remaining + (!fin) as u64, limits, on_event)?;
+                    self.deliver_data(
+                        chunk,
+                        message_done,
+                        frame_done,
+                        remaining + (!fin) as u64,
+                        limits,
+                        on_event,
+                    )?;
                 }
             }
             data = rest;
@@ -546,7 +553,11 @@ impl FrameReader {
                         m.buf.clear();
                     }
                 }
-                if limits.fragment_per_frame && frame_done && !message_done && (!m.buf.is_empty() || !m.streaming) {
+                if limits.fragment_per_frame
+                    && frame_done
+                    && !message_done
+                    && (!m.buf.is_empty() || !m.streaming)
+                {
                     // A frame of a message that goes on: what it brought is handed out now, even
                     // nothing when it is the first (the message starts there). `after` is at
                     // least 1: the next frame's header is still to come.

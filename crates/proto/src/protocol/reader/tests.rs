@@ -201,7 +201,10 @@ fn fragment_per_frame_hands_out_each_frame_as_it_ends() {
         every_split(&empty_first, per_frame).0,
         vec![Ev::Frag(false, Vec::new(), 1), Ev::Frag(false, b"xy".to_vec(), 0)]
     );
-    assert_eq!(every_split(&client_frame(true, 2, b"whole"), per_frame).0, vec![Ev::Msg(true, b"whole".to_vec())]);
+    assert_eq!(
+        every_split(&client_frame(true, 2, b"whole"), per_frame).0,
+        vec![Ev::Msg(true, b"whole".to_vec())]
+    );
 }
 
 #[test]
