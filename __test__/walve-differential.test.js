@@ -14,8 +14,11 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { transcriptOf, observe, frame, decodeFrames } = require('./helpers/walve');
-const { waitUntil } = require('./helpers/wait');
+const net = require('node:net');
+const WebSocket = require('ws');
+const { IMPLEMENTATIONS, transcriptOf, observe, frame, decodeFrames } = require('./helpers/walve');
+const { KEY } = require('./helpers/differential');
+const { waitUntil, withTimeout, sleep } = require('./helpers/wait');
 
 /** Runs `scenario` against walve and lws/walve; returns both transcripts after asserting them equal. */
 async function same(scenario, options) {
@@ -167,6 +170,58 @@ test('Outgoing frames on the wire: lengths 5, 0, 126, 65536, opcodes, the header
   });
   assert.equal(t[0][1].length, 8);
   assert.deepEqual(t[0][1].at(-1), { fin: true, rsv: 0, opcode: 1, masked: false, text: 'Hello Worl' });
+});
+
+test("an Outgoing read on its own (a client's frames to a server): masked when header.masked, ended with its last bytes", async () => {
+  const run = async (walve) => {
+    const log = [];
+    // walve's way of reading one: read() in 'readable' (a null there would throw in `.toString()`).
+    const cases = [
+      [{ length: 0 }, ['']],
+      [{ length: 5 }, ['He', 'llo']],
+      [{ length: 5, masked: true, masking: Buffer.from([1, 2, 3, 4]) }, ['He', null, 'llo']],
+      [{ length: 130, opcode: 2, masked: true, masking: Buffer.from([9, 8, 7, 6]) }, ['x'.repeat(100), null, 'y'.repeat(30)]],
+    ];
+    for (const [header, writes] of cases) {
+      const outgoing = new walve.Outgoing({ header });
+      const reads = [];
+      outgoing.on('readable', () => {
+        const chunk = outgoing.read();
+        reads.push(chunk === null ? null : chunk.toString('hex'));
+      });
+      const end = new Promise((resolve) => outgoing.on('end', resolve));
+      for (const data of writes) {
+        if (data === null) await sleep(10);
+        else outgoing.write(data);
+      }
+      await withTimeout(end, 1000, 'the Outgoing to end');
+      log.push(['read', reads]);
+    }
+    // A masked frame with walve's random key, written to a TCP connection to a ws server.
+    const wss = new WebSocket.Server({ port: 0 });
+    await new Promise((resolve) => wss.on('listening', resolve));
+    const got = new Promise((resolve) => wss.on('connection', (ws) => {
+      ws.on('message', (data, isBinary) => resolve(['message', data.toString(), isBinary]));
+      ws.on('error', (err) => resolve(['error', err.message]));
+    }));
+    const tcp = net.connect(wss.address().port, '127.0.0.1');
+    tcp.write(`GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    const outgoing = new walve.Outgoing({ header: { masked: true, length: 11 } });
+    outgoing.pipe(tcp, { end: false });
+    outgoing.write('hello world');
+    log.push(['key', Buffer.isBuffer(outgoing.header.masking) && outgoing.header.masking.length]);
+    try {
+      log.push(['ws server', await withTimeout(got, 2000, 'the ws server')]);
+    } finally {
+      tcp.destroy();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+    return log;
+  };
+  const reference = await run(IMPLEMENTATIONS.walve.module);
+  assert.deepStrictEqual(await run(IMPLEMENTATIONS.lws.module), reference);
+  assert.deepEqual(reference[2], ['read', ['8185010203044967', '6f686e']]);
+  assert.deepEqual(reference.at(-1), ['ws server', ['message', 'hello world', false]]);
 });
 
 test("the url option: two servers on one http server, each gets its own path's connections", async () => {

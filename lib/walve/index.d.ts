@@ -26,8 +26,9 @@ export interface OutgoingHeader {
   opcode?: number;
   /** The payload's length; default 0. Bytes past it are dropped. */
   length?: number;
-  /** Ignored: a server's frames are never masked (RFC 6455 5.1). */
+  /** Masks the frame read from the Outgoing itself; a Socket ignores it (a server's frames are never masked, RFC 6455 5.1). */
   masked?: boolean;
+  /** The 4-byte masking key; random (and set here) when masked without one. */
   masking?: Buffer;
 }
 

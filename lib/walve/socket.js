@@ -51,7 +51,7 @@ class Socket extends Writable {
       this._frames.head(piece.outgoing, piece.frame);
       return callback();
     }
-    if (this._frames.payload(piece.outgoing, chunk)) return callback();
+    if (this._frames.payload(piece.outgoing, piece.payload)) return callback();
     this._afterDrain = callback; // the engine reported a backlog: its 'drain' goes on
   }
 
