@@ -267,6 +267,27 @@ test('control frames come as incoming frames in both; lws/walve also answers a p
   assert.deepEqual(candidate.at(-1), ['wire', [{ fin: true, rsv: 0, opcode: 0xa, masked: false, hex: Buffer.from('ping!').toString('hex') }]], 'the engine pongs');
 });
 
+test("a reserved opcode: the socket's 'error' (walve's words), then its 'close' when the client leaves", async () => {
+  const run = async ({ walve, http, raw, entries }) => {
+    walve.createServer((wsocket) => observe(entries, wsocket)).listen(http);
+    const { raw: c } = await raw('/');
+    c.write(frame(0x4, 'x'));
+    await waitUntil(() => entries.some((e) => e[1] === 'error'), 2000, "the socket's 'error'");
+    c.end(); // walve leaves the connection open (lws/walve has closed it with 1002)
+    await waitUntil(() => entries.some((e) => e[1] === 'close'), 2000, "the socket's 'close'");
+  };
+  const t = await same(run);
+  assert.deepEqual(t, [['socket', 'error', 'Invalid opcode 4.'], ['socket', 'close']]);
+  // Errors walve throws from its parser (it has no listener for them): told to lws/walve's listeners too.
+  const rsv = await transcriptOf('lws', async ({ walve, http, raw, entries }) => {
+    walve.createServer((wsocket) => observe(entries, wsocket)).listen(http);
+    const { raw: c } = await raw('/');
+    c.write(Buffer.concat([Buffer.from([0xc1]), frame(0x1, 'x').subarray(1)]));
+    await waitUntil(() => entries.some((e) => e[1] === 'close'), 2000, "the socket's 'close'");
+  });
+  assert.deepEqual(rsv, [['socket', 'error', 'RSV flag should not be set.'], ['socket', 'close']]);
+});
+
 test('over https: the TLS socket reaches the engine through the loopback relay; the same echo', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-walve-tls-'));
   try {

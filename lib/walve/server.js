@@ -110,9 +110,9 @@ function sharedEngine() {
   core.on('frameHead', (coreSocket, head, length, mask) => coreSocket.wrapper[kOnFrameHead](head, length, mask));
   core.on('frameData', (coreSocket, piece, end) => coreSocket.wrapper[kOnFrameData](piece, end));
   core.on('drain', (coreSocket) => coreSocket.wrapper[kOnDrain]());
-  core.on('close', (coreSocket, code) => {
+  core.on('close', (coreSocket, code, reason, errorCode, errorDetail) => {
     const socket = coreSocket.wrapper;
-    if (socket instanceof Socket) socket[kOnClose](code);
+    if (socket instanceof Socket) socket[kOnClose](code, errorCode, errorDetail);
   });
   // An engine fault on one socket is reported on that socket (else as a process warning).
   core.on('error', (err) => {

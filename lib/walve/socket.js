@@ -10,6 +10,7 @@ const { Incoming, headerOf, kCreate: kCreateIncoming } = require('./incoming');
 const { pieceOf } = require('./outgoing');
 const { FrameWriter } = require('./frame-writer');
 const { misuse, report } = require('./misuse');
+const { protocolError } = require('../ws/errors');
 
 /** The server's token: sockets are made by the server, never by users. */
 const kCreate = Symbol('walve.createSocket');
@@ -121,10 +122,16 @@ class Socket extends Writable {
     report(this, err);
   }
 
-  /** The connection is gone (`code` as the engine reports it: 1006 without a close handshake). */
-  [kOnClose](code) {
-    if (this._later !== null) return void this._later.push(() => this[kOnClose](code));
+  /**
+   * The connection is gone (`code` as the engine reports it: 1006 without a close
+   * handshake; `errorCode`, `errorDetail`: the peer's protocol error it closed for).
+   */
+  [kOnClose](code, errorCode, errorDetail) {
+    if (this._later !== null) return void this._later.push(() => this[kOnClose](code, errorCode, errorDetail));
     this._gone = true;
+    // walve emits 'error' on the socket for a frame it refuses (an invalid opcode): told
+    // to those who listen; the rest are not crashed for what a peer sent.
+    if (errorCode && this.listenerCount('error') > 0) this.emit('error', peerError(errorCode, errorDetail));
     const incoming = this._incoming;
     this._incoming = null;
     if (incoming !== null) {
@@ -138,6 +145,18 @@ class Socket extends Writable {
     this.emit('end');
     this.destroy();
   }
+}
+
+/** The error for a peer's protocol error: walve's words where walve has them, else ws's. */
+function peerError(errorCode, detail) {
+  let message;
+  if (errorCode === 'WS_ERR_INVALID_OPCODE' && ((detail >= 3 && detail <= 7) || detail >= 11)) message = `Invalid opcode ${detail}.`;
+  else if (errorCode === 'WS_ERR_UNEXPECTED_RSV_1' || errorCode === 'WS_ERR_UNEXPECTED_RSV_2_3') message = 'RSV flag should not be set.';
+  else if (errorCode === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH' || errorCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') message = 'Payload length is too big.';
+  else message = protocolError(errorCode, detail).message;
+  const err = new Error(message);
+  err.code = errorCode;
+  return err;
 }
 
 module.exports = { Socket, kCreate, kOnFrameHead, kOnFrameData, kOnDrain, kOnClose, kOnError };
