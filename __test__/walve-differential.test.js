@@ -288,6 +288,45 @@ test("a reserved opcode: the socket's 'error' (walve's words), then its 'close' 
   assert.deepEqual(rsv, [['socket', 'error', 'RSV flag should not be set.'], ['socket', 'close']]);
 });
 
+test("the http server's timeout after the upgrade: walve's empty close frame once idle, not while frames come and go", async () => {
+  const t = await same(async ({ walve, http, client, log, entries, settle }) => {
+    http.setTimeout(250); // Node keeps it on the upgraded socket
+    walve.createServer((wsocket) => {
+      const at = entries.length;
+      log('connect');
+      wsocket.on('incoming', (incoming) => {
+        log('incoming', incoming.header.opcode, incoming.header.length);
+        incoming.resume();
+      });
+      wsocket.on('close', () => log('close'));
+      if (at === 0) {
+        // The first connection only writes, for longer than the timeout: not idle.
+        for (let i = 1; i <= 4; i++) {
+          setTimeout(() => {
+            const outgoing = new walve.Outgoing({ header: { length: 1 } });
+            outgoing.pipe(wsocket, { end: false });
+            outgoing.end(String(i));
+          }, i * 100);
+        }
+      }
+    }).listen(http);
+    const writer = await client('/');
+    const got = [];
+    writer.on('message', (data) => got.push(String(data)));
+    writer.on('close', (code) => log('writer client close', code, got.join('')));
+    await waitUntil(() => entries.some((e) => e[0] === 'writer client close'), 3000, 'the writer to be closed once idle');
+    const quiet = await client('/');
+    quiet.on('close', (code) => log('quiet client close', code));
+    await settle(100);
+    log('quiet still open', quiet.readyState === WebSocket.OPEN);
+    await waitUntil(() => entries.some((e) => e[0] === 'quiet client close'), 3000, 'the quiet client to be closed');
+  });
+  assert.deepEqual(t, [
+    ['connect'], ['incoming', 8, 0], ['close'], ['writer client close', 1005, '1234'],
+    ['connect'], ['quiet still open', true], ['incoming', 8, 0], ['close'], ['quiet client close', 1005],
+  ]);
+});
+
 test('over https: the TLS socket reaches the engine through the loopback relay; the same echo', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lws-walve-tls-'));
   try {

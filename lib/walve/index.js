@@ -9,6 +9,7 @@
 //   incoming.js      Incoming: a received frame (Readable, `header`)
 //   outgoing.js      Outgoing: a frame to send (Transform, `header`)
 //   frame-writer.js  the order frames leave a socket in, and the protocol's rules
+//   idle.js          the http server's socket timeout, kept after the upgrade
 //   misuse.js        how what walve lets pass is reported
 
 const { Server } = require('./server');

@@ -13,13 +13,14 @@ const { Socket, kCreate, kOnFrameHead, kOnFrameData, kOnDrain, kOnClose, kOnErro
 const { MAX_LENGTH } = require('./outgoing');
 const { refusalOf, refuse, acceptHeaders } = require('./handshake');
 const { report } = require('./misuse');
+const { timeoutOf } = require('./idle');
 
 /** A Node socket one walve server took: another one on the same http server leaves it alone. */
 const kTaken = Symbol('walve.taken');
 /** The header naming the walve server a handed-over request belongs to (never sent back). */
 const TICKET_HEADER = 'x-lws-walve-ticket';
 
-let engine = null; // { core, servers: Map ticket -> Server }
+let engine = null; // { core, servers: Map ticket -> { server, idle } }
 let nextTicket = 0;
 
 class Server extends EventEmitter {
@@ -58,7 +59,8 @@ class Server extends EventEmitter {
     }
     const { core, servers } = sharedEngine();
     const ticket = String(nextTicket++);
-    servers.set(ticket, this);
+    // Node's timeout on the socket, which walve's socket obeys after the upgrade (idle.js).
+    servers.set(ticket, { server: this, idle: timeoutOf(socket) });
     const forget = () => servers.delete(ticket);
     const handed = { method: request.method, url: request.url, rawHeaders: [...request.rawHeaders, TICKET_HEADER, ticket] };
     let bytes = head && head.length ? head : undefined;
@@ -94,16 +96,16 @@ function sharedEngine() {
   const servers = new Map();
   core.on('upgrade', (coreSocket, headers, request) => {
     const ticket = headers[TICKET_HEADER];
-    const server = servers.get(ticket);
+    const taken = servers.get(ticket);
     servers.delete(ticket);
-    if (server === undefined) return 400; // not one a walve server handed over
-    coreSocket.wrapper = server; // until it opens
+    if (taken === undefined) return 400; // not one a walve server handed over
+    coreSocket.wrapper = taken; // until it opens
     request.accept(acceptHeaders());
   });
   core.on('aborted', (pending) => { pending.wrapper = undefined; });
   core.on('connection', (coreSocket) => {
-    const server = coreSocket.wrapper;
-    const socket = new Socket(kCreate, core, coreSocket);
+    const { server, idle } = coreSocket.wrapper;
+    const socket = new Socket(kCreate, core, coreSocket, idle);
     coreSocket.wrapper = socket;
     server.emit('connect', socket);
   });

@@ -7,10 +7,11 @@
 
 const { Writable } = require('stream');
 const { Incoming, headerOf, kCreate: kCreateIncoming } = require('./incoming');
-const { pieceOf } = require('./outgoing');
+const { Outgoing, pieceOf } = require('./outgoing');
 const { FrameWriter } = require('./frame-writer');
 const { misuse, report } = require('./misuse');
 const { protocolError } = require('../ws/errors');
+const { IdleTimer } = require('./idle');
 
 /** The server's token: sockets are made by the server, never by users. */
 const kCreate = Symbol('walve.createSocket');
@@ -22,7 +23,8 @@ const kOnClose = Symbol('walve.onClose');
 const kOnError = Symbol('walve.onError');
 
 class Socket extends Writable {
-  constructor(token, core, coreSocket) {
+  /** `idle`: the http socket's timeout in ms (0: none), see idle.js. */
+  constructor(token, core, coreSocket, idle) {
     if (token !== kCreate) {
       throw new TypeError('lws/walve: a Socket comes from the server\'s \'connect\' event; the engine owns the connection, so a TCP socket cannot be wrapped');
     }
@@ -34,6 +36,7 @@ class Socket extends Writable {
     this._later = null; // engine events held for the next tick (see kOnFrameData)
     this._afterDrain = null; // the write callback waiting for the engine's 'drain'
     this._gone = false;
+    this._idle = idle > 0 ? new IdleTimer(idle, () => this._onIdle()) : null;
     // pause()/resume() of the engine's reading, for the Incoming being read (incoming.js).
     this._flow = {
       pause: () => core.pause(coreSocket),
@@ -48,6 +51,7 @@ class Socket extends Writable {
       return callback();
     }
     if (this._gone) return callback();
+    if (this._idle !== null) this._idle.touch();
     if (piece.frame !== null) {
       this._frames.head(piece.outgoing, piece.frame);
       return callback();
@@ -69,12 +73,14 @@ class Socket extends Writable {
   }
 
   [kOnFrameHead](head, length, mask) {
+    if (this._idle !== null) this._idle.touch();
     const header = headerOf(head, length, mask);
     if (this._later !== null) this._later.push(() => this._frameHead(header));
     else this._frameHead(header);
   }
 
   [kOnFrameData](piece, end) {
+    if (this._idle !== null) this._idle.touch();
     const own = Buffer.from(piece); // a copy: the engine's batch is lent
     if (this._later !== null) this._later.push(() => this._frameData(own, end));
     else this._frameData(own, end);
@@ -112,6 +118,14 @@ class Socket extends Writable {
     }
   }
 
+  /** Idle for the http socket's timeout: walve's answer, an empty close frame (its reply is an 'incoming'). */
+  _onIdle() {
+    if (this._gone) return;
+    const outgoing = new Outgoing({ header: { opcode: 0x08 } });
+    outgoing.pipe(this, { end: false });
+    outgoing.end('');
+  }
+
   [kOnDrain]() {
     const callback = this._afterDrain;
     this._afterDrain = null;
@@ -129,6 +143,7 @@ class Socket extends Writable {
   [kOnClose](code, errorCode, errorDetail) {
     if (this._later !== null) return void this._later.push(() => this[kOnClose](code, errorCode, errorDetail));
     this._gone = true;
+    if (this._idle !== null) this._idle.stop();
     // walve emits 'error' on the socket for a frame it refuses (an invalid opcode): told
     // to those who listen; the rest are not crashed for what a peer sent.
     if (errorCode && this.listenerCount('error') > 0) this.emit('error', peerError(errorCode, errorDetail));
