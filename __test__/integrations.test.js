@@ -290,3 +290,64 @@ test('Primus differential: /primus/spec names the transformer a client must use,
   assert.deepEqual(reference, { transformer: 'websockets', parser: 'json', answer: '{"echo":"hi"}' });
   assert.deepEqual(await primusSpecClient(t, require('lws/primus')), reference);
 });
+
+/**
+ * engine.io (socket.io 4.8's) on `wsEngine`, two websocket-only clients: the first one's
+ * handshake is refused after the upgrade (generateId rejects: engine.io destroys the upgraded
+ * socket), the second one connects and later closes; a middleware listens to the upgrade's
+ * response 'close' (as pino-http does). Resolves with what the application and client see.
+ */
+async function engineIoUpgradeEnds(wsEngine) {
+  const { Server } = require('engine.io');
+  const { Socket } = require('engine.io-client');
+  const httpServer = http.createServer();
+  const engine = new Server({ wsEngine, transports: ['websocket'] });
+  engine.attach(httpServer);
+  const port = await listen(httpServer);
+  const seen = [];
+  const clients = [];
+  try {
+    engine.use((req, res, next) => {
+      res.on('close', () => seen.push('response close'));
+      next();
+    });
+    engine.on('connection_error', (err) => seen.push(`connection_error ${err.context && err.context.name}`));
+    engine.on('connection', (socket) => {
+      seen.push('connection');
+      socket.on('close', (reason) => seen.push(`server socket close: ${reason}`));
+    });
+    const refused = new Socket(`ws://127.0.0.1:${port}`, { transports: ['websocket'] });
+    clients.push(refused);
+    engine.generateId = () => Promise.reject(new Error('nope'));
+    // With ws the client sees a broken frame (engine.io writes an HTTP 400 on the upgraded socket):
+    // its 'close' reason is 'transport error'; lws drops the connection: 'transport close'.
+    await within(5000, "the refused client's 'close'", (done) => refused.on('close', () => done()));
+    await waitUntil(() => seen.includes('response close'), 2000, "the refused upgrade's response 'close'").catch(() => {});
+    seen.push('---');
+    delete engine.generateId; // engine.io's own again (its prototype's)
+    const client = new Socket(`ws://127.0.0.1:${port}`, { transports: ['websocket'] });
+    clients.push(client);
+    await within(5000, 'client open', (done) => client.on('open', done));
+    await new Promise((r) => setTimeout(r, 50));
+    seen.push('client closes');
+    client.close();
+    const closes = () => seen.filter((e) => e === 'response close').length;
+    await waitUntil(() => closes() === 2, 2000, "the upgrade's response 'close'").catch(() => {});
+    seen.push(`clientsCount ${engine.clientsCount}`);
+    return seen;
+  } finally {
+    for (const c of clients) c.close();
+    engine.close();
+    httpServer.close();
+  }
+}
+
+test("engine.io on lws as on ws: an upgrade engine.io refuses after the handshake ends the connection; the upgrade's response 'close' (pino-http) comes when the connection ends", { timeout: 30000 }, async () => {
+  const WebSocket = require('ws');
+  const reference = await engineIoUpgradeEnds(WebSocket.WebSocketServer);
+  assert.deepEqual(reference, [
+    'connection_error ID_GENERATION_ERROR', 'response close', '---',
+    'connection', 'client closes', 'response close', 'server socket close: transport close', 'clientsCount 0',
+  ]);
+  assert.deepEqual(await engineIoUpgradeEnds(lws.WebSocketServer), reference);
+});
