@@ -24,6 +24,7 @@ const {
   describeError,
   describeRequest,
   upgradeRequest,
+  settleable,
   sleep,
 } = require('./helpers/differential');
 
@@ -949,6 +950,36 @@ differential("22. handleUpgrade(): the socket it was given emits 'close' when th
       await run.closed(client, 'client close');
       await run.serverSocketsClosed();
       await sleep(30);
+    }
+  },
+});
+
+differential("23. what 'connection' sends reaches the client before the client's first reply reaches the server", {
+  scenario: async (run) => {
+    // ws writes the 101 and what a 'connection' listener sends in one turn: a client
+    // that replies on 'open' has the server's greeting before the server has the
+    // reply. A late greeting lost that race now and then, most often on a server's
+    // first connection: a new server each time.
+    for (let i = 0; i < 8; i++) {
+      let greeted = false;
+      const reply = settleable();
+      await run.server({}, {
+        onConnection: (ws) => {
+          ws.send(`hello ${i}`);
+          ws.once('message', () => {
+            run.log('server', { ev: 'first reply', i, clientHadGreeting: greeted });
+            reply.resolve();
+          });
+        },
+      });
+      const client = run.client('/');
+      client.on('open', () => client.send('hi'));
+      client.on('message', () => { greeted = true; });
+      if (!(await run.opened(client)) || !(await run.connection(i))) return;
+      await run.settle(reply.promise, 'first reply');
+      client.close(1000);
+      await run.closed(client, 'client close');
+      await run.serverSocketsClosed();
     }
   },
 });

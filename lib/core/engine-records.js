@@ -166,6 +166,8 @@ class EngineRecords {
     server._updateRef();
     if (debug !== null) debug('aborted request %d: the client went away before its answer', id);
     if (pending !== undefined) {
+      // Accepted too late (the client had gone): the socket takes no more commands.
+      if (pending instanceof Socket && id < CLIENT_ID_BIT) pending[kServer] = null;
       pending.aborted = true;
       server.emit('aborted', pending);
     }

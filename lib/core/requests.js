@@ -5,7 +5,7 @@
 // object of the server that made it (core-server.js RequestAnswers):
 // closed(), upgrade(id, status, headers), raw(id, bytes), handOff(request).
 
-const { kId } = require('./socket');
+const { kId, kServer } = require('./socket');
 
 const kAnswers = Symbol('lws.answers');
 
@@ -57,11 +57,16 @@ class UpgradeRequest extends PendingRequest {
     return this;
   }
 
-  /** Completes the handshake; `headers` are added to the 101 response. False if too late. */
+  /**
+   * Completes the handshake; `headers` are added to the 101 response. False if too late.
+   * The socket takes sends, pings and close() from now on, before 'connection': the
+   * engine opens it at this answer, so they go out right behind the 101.
+   */
   accept(headers) {
     if (this.answered || this.aborted || this[kAnswers].closed()) return false;
     this.answered = true;
     this[kAnswers].upgrade(this[kId], 101, headers);
+    if (this.socket !== null) this.socket[kServer] = this.server;
     return true;
   }
 

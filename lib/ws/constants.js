@@ -34,6 +34,8 @@ module.exports = {
   // A WebSocket's side facing WebSocketServer (websocket.js implements these):
   /** [kAttachPending](core, protocol, extensions, peer (a PendingSocket)): open before the engine has the socket. */
   kAttachPending: Symbol('lws.ws.attachPending'),
+  /** [kAttachAccepted](core, socket): the engine's socket is accepted (its 101 answered), not yet reported open. */
+  kAttachAccepted: Symbol('lws.ws.attachAccepted'),
   /** [kAttach](core, socket, protocol): the engine's socket is open. */
   kAttach: Symbol('lws.ws.attach'),
   /** [kOnMessage](data, isBinary): an owned buffer (the core's ownedMessages); [kOnPing](data), [kOnPong](data): lent ones. */

@@ -46,6 +46,7 @@ const {
   kUpgraded,
   kAttach,
   kAttachPending,
+  kAttachAccepted,
   kOnDrain,
   kOnPeerClosing,
   kOnClose,
@@ -450,7 +451,7 @@ class WebSocketServer extends EventEmitter {
       const handshake = this._handshakes.claim(ticket);
       if (handshake !== undefined) {
         socket.wrapper = handshake;
-        request.accept(handshake.extraHeaders);
+        if (request.accept(handshake.extraHeaders) && handshake.ws !== null) this._attachAccepted(handshake, socket);
         return;
       }
     }
@@ -548,7 +549,19 @@ class WebSocketServer extends EventEmitter {
     handshake.ws = ws;
     this._live++;
     if (this.clients) this.clients.add(ws);
+    this._attachAccepted(handshake, socket);
     handshake.callback(ws, handshake.req);
+  }
+
+  /**
+   * The handed-out WebSocket of an accepted handshake sends to the engine's socket
+   * from now on (the engine writes the 101 first); `socket.wrapper` stays the
+   * handshake until the socket opens (_onOpen).
+   */
+  _attachAccepted(handshake, socket) {
+    // Relayed sockets: the real peer, not the loopback relay's address.
+    if (handshake.peer !== null) socket.setPeer({ ...handshake.peer });
+    handshake.ws[kAttachAccepted](this._core, socket);
   }
 
   _onAborted(pending) {

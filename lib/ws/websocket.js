@@ -14,7 +14,7 @@ const { KERNEL_TAKES, CompressionQueue, PendingCore } = require('./send-accounti
 const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
-  kAttachPending, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kSocketClose,
+  kAttachPending, kAttachAccepted, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kSocketClose,
   PAUSED, DELIVER_SCHEDULED, SETTLE_SCHEDULED, ERROR_EMITTED, CLOSED_CLEANLY, CLOSE_FRAME_RECEIVED, CAPTURE_REJECTIONS,
 } = require('./constants');
 
@@ -317,8 +317,26 @@ class WebSocket extends EventEmitter {
     this.emit('open');
   }
 
+  /**
+   * Called by WebSocketServer once it has accepted the engine's socket, before the
+   * engine reports it open: what was asked meanwhile goes to the engine now, right
+   * behind the 101, as ws writes a 'connection' listener's sends in the tick that
+   * wrote its 101 (the client's first reply cannot overtake them).
+   */
+  [kAttachAccepted](core, socket) {
+    if (!(this._core instanceof PendingCore)) return;
+    const pending = this._core;
+    this._core = core;
+    this._socket = socket;
+    pending.replay(core, socket);
+  }
+
   /** Called by WebSocketServer once the engine reports the connection open. */
   [kAttach](core, socket, protocol) {
+    if (this._socket === socket) {
+      socket.wrapper = this; // attached at the accept already
+      return;
+    }
     if (this._core instanceof PendingCore) {
       // Handed out already: what was asked meanwhile goes to the engine now, in order.
       const pending = this._core;
