@@ -983,3 +983,28 @@ differential("23. what 'connection' sends reaches the client before the client's
     }
   },
 });
+
+differential('24. handleUpgrade() with a request object made by hand (method, url and headers only)', {
+  modes: ['noServer'],
+  scenario: async (run) => {
+    // ws reads req.headers alone: code that injects upgrades (or tests) builds the
+    // request itself, without rawHeaders.
+    await run.server({}, {
+      onConnection: echo,
+      onUpgrade: (wss, req, socket, head) => {
+        const made = { method: req.method, url: req.url, headers: { ...req.headers } };
+        wss.handleUpgrade(made, socket, head, (ws, request) => {
+          run.log('server', { ev: 'callback', sameRequest: request === made });
+          wss.emit('connection', ws, request);
+        });
+      },
+    });
+    const client = run.client('/');
+    if (!(await run.opened(client))) return;
+    client.send('ping me back');
+    await run.settle(messages(client, 1), 'echo');
+    client.close(1000);
+    await run.closed(client, 'client close');
+    await run.serverSocketsClosed();
+  },
+});

@@ -94,13 +94,25 @@ function destroyOnError() {
 }
 
 /**
+ * `headers` as rawHeaders: ws reads only `req.headers`, so a request object made
+ * by hand (@fastify/websocket's injectWS(), tests) has no rawHeaders.
+ */
+function rawHeadersOf(headers) {
+  const raw = [];
+  for (const [name, value] of Object.entries(headers || {})) {
+    for (const v of Array.isArray(value) ? value : [value]) raw.push(name, String(v));
+  }
+  return raw;
+}
+
+/**
  * The request the engine re-reads when it adopts a socket: the client's,
  * plus the header that ties it to its handleUpgrade() call. ws also accepts
  * Sec-WebSocket-Version 8, whose framing is version 13's: the engine is told 13.
  */
 function engineRequest(req, ticket) {
   const rawHeaders = [];
-  const src = req.rawHeaders || [];
+  const src = req.rawHeaders || rawHeadersOf(req.headers);
   let connectionUpgrade = false;
   for (let i = 0; i + 1 < src.length; i += 2) {
     const name = src[i];
