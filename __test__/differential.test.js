@@ -1008,3 +1008,29 @@ differential('24. handleUpgrade() with a request object made by hand (method, ur
     await run.serverSocketsClosed();
   },
 });
+
+differential("25. the http server counts its WebSocket connections: close()'s callback waits for them", {
+  modes: ['server', 'noServer'],
+  scenario: async (run) => {
+    // ws runs on the http server's own socket, still one of its connections:
+    // getConnections() counts it and close() calls back once it is gone
+    // (fastify.close() waits for its WebSockets so).
+    let httpServer = null;
+    await run.server({}, { onConnection: (ws, req) => { httpServer = req.socket.server; } });
+    const client = run.client('/');
+    if (!(await run.opened(client)) || !(await run.connection(0))) return;
+    const count = () => new Promise((resolve) => httpServer.getConnections((err, n) => resolve(err ? err.message : n)));
+    run.log('server', { ev: 'getConnections', n: await count() });
+    const httpClosed = settleable();
+    httpServer.close(() => {
+      run.log('server', { ev: 'http server close callback' });
+      httpClosed.resolve();
+    });
+    await sleep(100);
+    run.log('server', { ev: 'client closes' });
+    client.close(1000);
+    await run.closed(client, 'client close');
+    await run.serverSocketsClosed();
+    await run.settle(httpClosed.promise, 'http server close');
+  },
+});

@@ -52,6 +52,8 @@ module.exports = {
   kDropConnection: Symbol('lws.ws.dropConnection'),
   /** [kSocketClose](emitClose): emits that socket's held 'close', the WebSocket's own 'close' among its listeners. */
   kSocketClose: Symbol('lws.ws.socketClose'),
+  /** The http server whose connection count the WebSocket holds (handed-over.js): null when none. */
+  kCountedBy: Symbol('lws.ws.countedBy'),
   /** True once a WebSocket closed with the close handshake done (CloseEvent's wasClean). */
   kClosedCleanly: Symbol('lws.ws.closedCleanly'),
   /** True when a WebSocket was ended by terminate() or the close timer (createWebSocketStream). */

@@ -14,7 +14,30 @@
 //   Node's own 'close' (due the tick after the hand-over) is held only when someone
 //   listens by then: the socket is kept for the connection's life only for them.
 
-const { kDropConnection, kSocketClose, CLOSED } = require('./constants');
+// - its server keeps counting it: ws's socket stays one of the http server's
+//   connections, so server.close() calls back (and getConnections() counts it)
+//   only once the WebSocket is gone; fastify.close() waits for its WebSockets so.
+//   Node's count (net.Server's private _connections) drops when its socket is
+//   destroyed at the hand-over: it is raised before, and lowered at the end.
+
+const { kDropConnection, kSocketClose, kCountedBy, CLOSED } = require('./constants');
+
+/** Before the hand-over: the socket's server goes on counting the connection for `ws`. */
+function keepCounted(socket, ws) {
+  const server = socket._server;
+  if (!server || typeof server._connections !== 'number' || typeof server._emitCloseIfDrained !== 'function') return;
+  server._connections++;
+  ws[kCountedBy] = server;
+}
+
+/** The connection is over (or never handed over): its server stops counting it. */
+function releaseCount(ws) {
+  const server = ws[kCountedBy];
+  if (server === null) return;
+  ws[kCountedBy] = null;
+  server._connections--;
+  server._emitCloseIfDrained();
+}
 
 function handedOver(socket, ws) {
   socket.destroy = function destroy() {
@@ -48,4 +71,4 @@ function handedOver(socket, ws) {
   };
 }
 
-module.exports = { handedOver };
+module.exports = { handedOver, keepCounted, releaseCount };

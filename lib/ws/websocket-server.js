@@ -25,7 +25,7 @@ const WebSocket = require('./websocket');
 const { PendingSocket } = require('./send-accounting');
 const { engineOptions } = require('./engine-options');
 const { routeSocketEvents } = require('./socket-events');
-const { handedOver } = require('./handed-over');
+const { handedOver, keepCounted, releaseCount } = require('./handed-over');
 const { Handshake, HandshakeTracker } = require('./handshake-tracker');
 const { negotiate, PERMESSAGE_DEFLATE, EXTENSIONS_ERROR } = require('./extensions');
 const {
@@ -406,6 +406,7 @@ class WebSocketServer extends EventEmitter {
     if (descriptorOf(socket) >= 0) {
       // The engine duplicates the descriptor; Node's socket is destroyed either way.
       const ws = handshake.ws;
+      keepCounted(socket, ws);
       if (!this._core.handleUpgrade(socket, request, bytes)) this._handshakes.forget(handshake);
       else handedOver(socket, ws);
       return;
@@ -603,6 +604,9 @@ class WebSocketServer extends EventEmitter {
   _onSocketClose(socket, code, reason, errorCode, errorDetail) {
     const ws = socket.wrapper;
     if (ws === undefined) return;
+    // ws's socket is destroyed now: its http server's count drops (its 'close' may follow),
+    // after the WebSocket's 'error' when the peer broke the protocol (ws emits it first).
+    if (!errorCode) releaseCount(ws);
     // ws learns of the end from the TCP socket's 'close', an I/O event of its own:
     // what message and open listeners deferred (process.nextTick, promises) runs
     // before 'close'. socket.io handles a client's DISCONNECT packet that way, and
@@ -617,6 +621,7 @@ class WebSocketServer extends EventEmitter {
     // ws in port mode: its http server's 'close' (the last connection gone) comes
     // before that last WebSocket's own 'close'.
     if (this._portMode && this._state === CLOSING && this._live === 0 && this._handshakes.size === 0) emitClose(this);
+    releaseCount(ws); // not yet when it never opened, or broke the protocol
     try {
       ws[kOnClose](code, reason, errorCode, errorDetail);
     } finally {

@@ -14,7 +14,7 @@ const { KERNEL_TAKES, CompressionQueue, PendingCore } = require('./send-accounti
 const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
-  kAttachPending, kAttachAccepted, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kSocketClose,
+  kAttachPending, kAttachAccepted, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kSocketClose, kCountedBy,
   PAUSED, DELIVER_SCHEDULED, SETTLE_SCHEDULED, ERROR_EMITTED, CLOSED_CLEANLY, CLOSE_FRAME_RECEIVED, CAPTURE_REJECTIONS,
 } = require('./constants');
 
@@ -727,6 +727,8 @@ WebSocket.prototype._closeTimer = null;
 WebSocket.prototype._redirects = 0;
 /** handleUpgrade()'s socket's held 'close' (handed-over.js): set only when someone listens to it. */
 WebSocket.prototype[kSocketClose] = null;
+/** The http server that counts the connection (handed-over.js): set for handleUpgrade()'s plain TCP sockets. */
+WebSocket.prototype[kCountedBy] = null;
 
 for (const [i, name] of READY_STATES.entries()) {
   Object.defineProperty(WebSocket, name, { enumerable: true, value: i });
