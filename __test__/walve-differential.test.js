@@ -134,6 +134,42 @@ test("the README's 'readable' loop sees no null, however the frame's bytes arriv
   });
 });
 
+test("frames in one read: each frame's data and 'end' interleave with the next frame's events as walve's, read by 'data', 'readable' or a pipe", async () => {
+  const { Writable } = require('node:stream');
+  for (const reader of ['data', 'readable', 'pipe']) {
+    await same(async ({ walve, http, raw, log, entries, settle }) => {
+      let n = 0;
+      walve.createServer((wsocket) => {
+        wsocket.on('incoming', (incoming) => {
+          const id = n++;
+          log(id, 'incoming');
+          if (reader === 'data') incoming.on('data', (chunk) => log(id, 'data', String(chunk)));
+          else if (reader === 'readable') {
+            incoming.on('readable', () => {
+              const chunk = incoming.read();
+              log(id, 'read', chunk === null ? null : String(chunk));
+            });
+          } else {
+            const sink = new Writable({ write(chunk, encoding, done) { log(id, 'write', String(chunk)); done(); } });
+            incoming.pipe(sink).on('finish', () => log(id, 'finish'));
+          }
+          incoming.on('end', () => log(id, 'end'));
+        });
+      }).listen(http);
+      const { raw: c } = await raw('/');
+      // Three frames in one write (an empty one between), then a frame whose last bytes share a read with the next one.
+      c.write(Buffer.concat([frame(0x1, 'hi'), frame(0x2, ''), frame(0x1, 'yo')]));
+      await settle(50);
+      const split = frame(0x1, 'abc');
+      c.write(split.subarray(0, split.length - 2));
+      await settle(50);
+      c.write(Buffer.concat([split.subarray(split.length - 2), frame(0x1, 'd')]));
+      await waitUntil(() => entries.filter((e) => e[1] === 'end').length === 5, 2000, 'five frames');
+      await settle(20);
+    });
+  }
+});
+
 test('Outgoing frames on the wire: lengths 5, 0, 126, 65536, opcodes, the header set after construction', async () => {
   const t = await same(async ({ walve, http, raw, log }) => {
     walve.createServer((wsocket) => {

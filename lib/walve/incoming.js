@@ -27,6 +27,10 @@ class Incoming extends Readable {
       throw new TypeError("lws/walve: an Incoming comes from a socket's 'incoming' event; the engine parses the frames, so bytes cannot be written into one");
     }
     super();
+    // As in walve's Incoming, a Transform (whose constructor clears it): pieces pushed
+    // while flowing are emitted at once, not on the next tick, so a frame's 'data' and
+    // 'end' interleave with the next frame's events as walve's do.
+    this._readableState.sync = false;
     this.header = header;
     this[kFlow] = flow;
     this[kHolding] = false;
@@ -44,6 +48,12 @@ class Incoming extends Readable {
     if (this.destroyed) return;
     if (piece.length === 0) {
       if (end) this.push(null);
+      return;
+    }
+    if (end && this.readableFlowing) {
+      // Read by 'data' or a pipe: the data at once, the 'end' a tick later, as walve's.
+      this.push(piece);
+      this.push(null);
       return;
     }
     if (end) {
