@@ -260,6 +260,27 @@ test("an Outgoing read on its own (a client's frames to a server): masked when h
   assert.deepEqual(reference.at(-1), ['ws server', ['message', 'hello world', false]]);
 });
 
+test("socket.end() right after a large frame (an Outgoing piped without { end: false }), to a slow reader: the whole frame arrives", async () => {
+  const N = 16 * 1024 * 1024;
+  await same(async ({ walve, http, raw, log, settle }) => {
+    walve.createServer((wsocket) => {
+      wsocket.on('finish', () => log('finish'));
+      const outgoing = new walve.Outgoing({ header: { opcode: 0x2, length: N } });
+      outgoing.pipe(wsocket); // ends the socket after the frame
+      outgoing.end(Buffer.alloc(N, 7));
+    }).listen(http);
+    const { raw: c } = await raw('/');
+    c.socket.pause(); // a slow reader: what the kernel does not take waits in the server
+    await settle(300);
+    let received = c.buffer.length;
+    c.socket.removeAllListeners('data');
+    c.socket.on('data', (chunk) => { received += chunk.length; });
+    c.socket.resume();
+    await waitUntil(() => received >= N + 10, 5000, 'the whole frame').catch(() => {});
+    log('received', received); // lws/walve then closes the connection, walve leaves it open (README)
+  });
+});
+
 test("the url option: two servers on one http server, each gets its own path's connections", async () => {
   await same(async ({ walve, http, raw, log, entries }) => {
     new walve.Server({ url: '/a' }).listen(http).on('connect', () => log('a connect'));

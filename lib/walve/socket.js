@@ -28,7 +28,9 @@ class Socket extends Writable {
     if (token !== kCreate) {
       throw new TypeError('lws/walve: a Socket comes from the server\'s \'connect\' event; the engine owns the connection, so a TCP socket cannot be wrapped');
     }
-    super();
+    // Not destroyed at 'finish' (walve's readable-stream 3 streams never are): end()
+    // leaves the engine sending what was written, and 'close' comes with the connection's end.
+    super({ autoDestroy: false });
     this._core = core;
     this._coreSocket = coreSocket;
     this._frames = new FrameWriter(core, coreSocket);
