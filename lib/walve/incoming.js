@@ -26,7 +26,8 @@ class Incoming extends Readable {
     if (token !== kCreate) {
       throw new TypeError("lws/walve: an Incoming comes from a socket's 'incoming' event; the engine parses the frames, so bytes cannot be written into one");
     }
-    super();
+    // Not destroyed (no 'close') at its end: walve's readable-stream 3 streams never are.
+    super({ autoDestroy: false });
     // As in walve's Incoming, a Transform (whose constructor clears it): pieces pushed
     // while flowing are emitted at once, not on the next tick, so a frame's 'data' and
     // 'end' interleave with the next frame's events as walve's do.

@@ -30,7 +30,8 @@ const kMask = Symbol('walve.mask');
 class Outgoing extends Transform {
   /** @param {{ header?: { final?: boolean, opcode?: number, length?: number, masked?: boolean } }} [options] */
   constructor(options) {
-    super(options);
+    // Not destroyed (no 'close') once ended and read, unless asked: readable-stream 3's default, walve's.
+    super({ autoDestroy: false, ...options });
     options = options || {};
     // walve reads the header at the first write: it may be replaced or changed until then.
     this.header = options.header || {};
