@@ -1034,3 +1034,53 @@ differential("25. the http server counts its WebSocket connections: close()'s ca
     await run.settle(httpClosed.promise, 'http server close');
   },
 });
+
+differential('26. handleUpgrade(): what is written to the socket it was given goes out unframed, in order with the frames', {
+  modes: ['noServer'],
+  scenario: async (run) => {
+    await run.server({}, {
+      onUpgrade: (wss, req, socket, head) => {
+        wss.handleUpgrade(req, socket, head, (ws, request) => {
+          wss.emit('connection', ws, request);
+          ws.send('one');
+          // A whole text frame written by hand, between two of the WebSocket's.
+          const wrote = socket.write(Buffer.from([0x81, 0x03, 0x74, 0x77, 0x6f]), (err) => run.log('server', { ev: 'write callback', error: err ? err.code : null }));
+          run.log('server', { ev: 'socket.write', writable: socket.writable, wrote });
+          ws.send('three');
+        });
+      },
+    });
+    const client = run.client('/');
+    const three = settleable();
+    let messages = 0;
+    client.on('message', () => { if (++messages === 3) three.resolve(); });
+    if (!(await run.opened(client))) return;
+    await run.settle(three.promise, 'three messages');
+    client.close(1000);
+    await run.closed(client, 'client close');
+    await run.serverSocketsClosed();
+  },
+});
+
+differential("27. handleUpgrade(): a handshake refused after the upgrade as engine.io does (an HTTP 400 written to the socket, then destroy()) gives the client 'error'", {
+  modes: ['noServer'],
+  scenario: async (run) => {
+    await run.server({}, {
+      onUpgrade: (wss, req, socket, head) => {
+        wss.handleUpgrade(req, socket, head, () => {
+          // engine.io's abortUpgrade(), once its handshake has failed (a generateId that rejects).
+          setTimeout(() => {
+            run.log('server', { ev: 'writable', writable: socket.writable });
+            if (socket.writable) socket.write('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\nContent-Length: 11\r\n\r\nBad request');
+            socket.destroy();
+            run.log('server', { ev: 'written and destroyed', writable: socket.writable });
+          }, 20);
+        });
+      },
+    });
+    const client = run.client('/');
+    if (!(await run.opened(client))) return;
+    await run.closed(client, 'client close');
+    await run.serverSocketsClosed();
+  },
+});

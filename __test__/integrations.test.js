@@ -319,10 +319,12 @@ async function engineIoUpgradeEnds(wsEngine) {
     const refused = new Socket(`ws://127.0.0.1:${port}`, { transports: ['websocket'] });
     clients.push(refused);
     engine.generateId = () => Promise.reject(new Error('nope'));
-    // With ws the client sees a broken frame (engine.io writes an HTTP 400 on the upgraded socket):
-    // its 'close' reason is 'transport error'; lws drops the connection: 'transport close'.
-    await within(5000, "the refused client's 'close'", (done) => refused.on('close', () => done()));
+    // engine.io writes an HTTP 400 on the upgraded socket: the client reads a broken frame, and
+    // its 'close' reason is 'transport error' (socket.io's client then retries on connect_error).
+    let refusedReason = null;
+    await within(5000, "the refused client's 'close'", (done) => refused.on('close', (reason) => { refusedReason = reason; done(); }));
     await waitUntil(() => seen.includes('response close'), 2000, "the refused upgrade's response 'close'").catch(() => {});
+    seen.push(`refused client close: ${refusedReason}`);
     seen.push('---');
     delete engine.generateId; // engine.io's own again (its prototype's)
     const client = new Socket(`ws://127.0.0.1:${port}`, { transports: ['websocket'] });
@@ -346,7 +348,7 @@ test("engine.io on lws as on ws: an upgrade engine.io refuses after the handshak
   const WebSocket = require('ws');
   const reference = await engineIoUpgradeEnds(WebSocket.WebSocketServer);
   assert.deepEqual(reference, [
-    'connection_error ID_GENERATION_ERROR', 'response close', '---',
+    'connection_error ID_GENERATION_ERROR', 'response close', 'refused client close: transport error', '---',
     'connection', 'client closes', 'response close', 'server socket close: transport close', 'clientsCount 0',
   ]);
   assert.deepEqual(await engineIoUpgradeEnds(lws.WebSocketServer), reference);

@@ -369,6 +369,22 @@ class CoreServer extends EventEmitter {
   }
 
   /**
+   * Writes bytes onto an open connection as they are, no frame around them, behind
+   * what is queued: the ws layer's stand-in for writing to the socket handleUpgrade()
+   * was given (engine.io answers a handshake it fails after the upgrade with an HTTP
+   * 400 written there, which the client reads as a broken frame).
+   */
+  writeRaw(socket, data) {
+    if (!isOwnOpenSocket(this, socket)) return false;
+    const bytes = toBytes(data);
+    if (bytes === null) throw new TypeError('data must be a Buffer, TypedArray or ArrayBuffer');
+    if (bytes.length === 0) return true;
+    this._commands.bytes(Command.RAW, 0, 0, idOf(socket), bytes);
+    this._engine.schedule();
+    return true;
+  }
+
+  /**
    * Stops reading from a socket (TCP then pushes back on the client) until resume().
    * Events already read still arrive; if the peer's close frame is among them, the
    * reply to it waits for resume() as well (the engine sends it after closeTimeout).

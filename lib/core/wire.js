@@ -18,6 +18,7 @@ const Command = Object.freeze({
   HTTP_RESPONSE: 7, PING: 8, PONG: 9, PAUSE: 10, RESUME: 11, HAND_OFF: 12, CONNECT: 13,
   SUBSCRIBE: 14, UNSUBSCRIBE: 15, PUBLISH: 16, REDIS_SUBSCRIBE: 17, REDIS_UNSUBSCRIBE: 18,
   FRAME_HEAD: 19, FRAME_DATA: 20, // one frame sent in pieces (frames.js)
+  RAW: 21, // bytes as they are, no frame (core-server.js writeRaw)
 });
 
 /** Client connections' ids have this bit: JS picks them; the engine's never have it. */

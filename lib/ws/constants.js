@@ -50,6 +50,8 @@ module.exports = {
   kOnClose: Symbol('lws.ws.onClose'),
   /** [kDropConnection](): the Node socket handleUpgrade() was given was destroyed after the hand-over. */
   kDropConnection: Symbol('lws.ws.dropConnection'),
+  /** [kWriteRaw](bytes): bytes written to that socket after the hand-over, to go out unframed. */
+  kWriteRaw: Symbol('lws.ws.writeRaw'),
   /** [kSocketClose](emitClose): emits that socket's held 'close', the WebSocket's own 'close' among its listeners. */
   kSocketClose: Symbol('lws.ws.socketClose'),
   /** The http server whose connection count the WebSocket holds (handed-over.js): null when none. */

@@ -19,8 +19,14 @@
 //   only once the WebSocket is gone; fastify.close() waits for its WebSockets so.
 //   Node's count (net.Server's private _connections) drops when its socket is
 //   destroyed at the hand-over: it is raised before, and lowered at the end.
+// - it stays writable while the WebSocket is open, and what is written to it goes
+//   out unframed, in order with the WebSocket's frames, as on ws's socket: engine.io
+//   answers a handshake it fails after the upgrade (a websocket-only client refused,
+//   a generateId that rejects) by writing an HTTP 400 there if `writable`, then
+//   destroy(); the client reads it as a broken frame, gets 'error' and retries
+//   (socket.io's connect_error). Without it such a client waited forever.
 
-const { kDropConnection, kSocketClose, kCountedBy, CLOSED } = require('./constants');
+const { kDropConnection, kWriteRaw, kSocketClose, kCountedBy, OPEN, CLOSED } = require('./constants');
 
 /** Before the hand-over: the socket's server goes on counting the connection for `ws`. */
 function keepCounted(socket, ws) {
@@ -40,9 +46,24 @@ function releaseCount(ws) {
 }
 
 function handedOver(socket, ws) {
+  let destroyed = false;
   socket.destroy = function destroy() {
+    destroyed = true;
     ws[kDropConnection]();
     return this;
+  };
+
+  Object.defineProperty(socket, 'writable', { configurable: true, enumerable: true, get: () => !destroyed && ws.readyState === OPEN });
+  socket.write = function write(chunk, encoding, callback) {
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    // A copy: the caller may reuse its buffer, and the bytes may wait for the engine's socket.
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : Buffer.from(chunk);
+    const written = ws[kWriteRaw](bytes);
+    if (typeof callback === 'function') process.nextTick(callback, written ? null : destroyedError());
+    return written;
   };
 
   let emitWsClose = null;
@@ -69,6 +90,13 @@ function handedOver(socket, ws) {
     };
     return true;
   };
+}
+
+/** What Node gives a write to a destroyed socket. */
+function destroyedError() {
+  const err = new Error('Cannot call write after a stream was destroyed');
+  err.code = 'ERR_STREAM_DESTROYED';
+  return err;
 }
 
 module.exports = { handedOver, keepCounted, releaseCount };

@@ -14,7 +14,7 @@ const { KERNEL_TAKES, CompressionQueue, PendingCore } = require('./send-accounti
 const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
-  kAttachPending, kAttachAccepted, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kSocketClose, kCountedBy,
+  kAttachPending, kAttachAccepted, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kWriteRaw, kSocketClose, kCountedBy,
   PAUSED, DELIVER_SCHEDULED, SETTLE_SCHEDULED, ERROR_EMITTED, CLOSED_CLEANLY, CLOSE_FRAME_RECEIVED, CAPTURE_REJECTIONS,
 } = require('./constants');
 
@@ -586,6 +586,15 @@ class WebSocket extends EventEmitter {
   [kDropConnection]() {
     if (this._readyState === CLOSED || this._closeTimer === TERMINATED) return;
     dropConnection(this);
+  }
+
+  /**
+   * Bytes written to that socket (handed-over.js): in ws they go out as they are,
+   * between whatever frames this WebSocket writes. False once nothing can be written.
+   */
+  [kWriteRaw](bytes) {
+    if (this._readyState !== OPEN || this._closeTimer === TERMINATED || this._core === null) return false;
+    return this._core.writeRaw(this._socket, bytes);
   }
 
   /** Stops reading: the engine stops reading the TCP socket and no 'message' is emitted until resume(). */

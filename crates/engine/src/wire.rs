@@ -109,6 +109,10 @@ pub mod command {
     pub const FRAME_HEAD: u8 = 19;
     /// Payload of the frame FRAME_HEAD started (bytes past its length are dropped).
     pub const FRAME_DATA: u8 = 20;
+    /// Bytes written as they are, unframed, behind what is queued: what a `ws` user
+    /// writes to the socket `handleUpgrade` was given (engine.io's HTTP 400 after a
+    /// handshake it fails once upgraded, before it destroys the socket).
+    pub const RAW: u8 = 21;
 }
 
 /// Client connections' ids have this bit set: JS picks them (so a socket has

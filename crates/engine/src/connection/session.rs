@@ -340,6 +340,19 @@ impl Conn {
         true
     }
 
+    /// Queues bytes as they are, no frame around them (`command::RAW`). Returns
+    /// false when the connection no longer sends.
+    pub fn queue_raw(&mut self, payload: Payload<'_>) -> bool {
+        if !self.can_send() {
+            return false;
+        }
+        match payload {
+            Payload::Bytes(b) => self.out.push_bytes(&[b]),
+            Payload::Shared(data, start, end) => self.out.push_shared(&[], data, start, end),
+        }
+        true
+    }
+
     pub fn queue_control(&mut self, opcode: Opcode, payload: &[u8]) -> bool {
         if !self.can_send() {
             return false;

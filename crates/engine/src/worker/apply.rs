@@ -102,6 +102,7 @@ impl Worker {
                 let payload = payload_of(batch, rec);
                 conn.queue_frame_piece(payload)
             }
+            command::RAW => conn.queue_raw(payload_of(batch, rec)),
             command::TERMINATE => {
                 if conn.is_websocket() {
                     // What was sent before terminate() goes out as far as the socket takes it
