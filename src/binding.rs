@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::FromRawFd;
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
@@ -174,11 +174,41 @@ fn config_from(o: EngineOptions) -> Result<Config> {
     Ok(c)
 }
 
-struct TsfnCell(AtomicPtr<c_void>);
+/// The event callback, and a gate the workers' wake-ups pass under: Node frees a
+/// threadsafe function at the environment's teardown even while other threads hold
+/// it, so its finalizer (`release_bridge`) clears the cell under the gate, and no
+/// wake-up is inside `napi_call_threadsafe_function` then or after (a process ending
+/// with an unref()'d connection that still had traffic aborted in uv_mutex_lock).
+struct TsfnCell(AtomicPtr<c_void>, Mutex<()>);
 
 impl TsfnCell {
+    fn new() -> TsfnCell {
+        TsfnCell(AtomicPtr::new(null_mut()), Mutex::new(()))
+    }
+
     fn get(&self) -> sys::napi_threadsafe_function {
         self.0.load(Ordering::Acquire) as sys::napi_threadsafe_function
+    }
+
+    /// From a worker: wakes JS unless the callback is gone.
+    fn wake(&self) {
+        let _gate = self.1.lock().unwrap_or_else(|e| e.into_inner());
+        let tsfn = self.get();
+        if !tsfn.is_null() {
+            unsafe {
+                sys::napi_call_threadsafe_function(
+                    tsfn,
+                    null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
+            };
+        }
+    }
+
+    /// The callback is being freed: no wake-up may use it from now on.
+    fn clear(&self) {
+        let _gate = self.1.lock().unwrap_or_else(|e| e.into_inner());
+        self.0.store(null_mut(), Ordering::Release);
     }
 }
 
@@ -278,6 +308,8 @@ struct Bridge {
     /// JS copies the messages it is given (`setMessagesCopied`): batches of
     /// messages lend nothing then, and may be reused too.
     messages_copied: Arc<AtomicBool>,
+    /// The cell that holds this bridge's threadsafe function, cleared at its finalizer.
+    tsfn: Arc<TsfnCell>,
 }
 
 impl Bridge {
@@ -326,6 +358,7 @@ impl Bridge {
 
 unsafe extern "C" fn release_bridge(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
     let bridge = Box::from_raw(data as *mut Bridge);
+    bridge.tsfn.clear();
     if !bridge.reused.get().is_null() && !env.is_null() {
         sys::napi_delete_reference(env, bridge.reused.get());
     }
@@ -505,7 +538,7 @@ fn io_error_code(e: &std::io::Error) -> i32 {
 impl NativeServer {
     #[napi(constructor)]
     pub fn new(env: Env, options: EngineOptions, on_events: Function<'_>) -> Result<Self> {
-        let cell = Arc::new(TsfnCell(AtomicPtr::new(null_mut())));
+        let cell = Arc::new(TsfnCell::new());
         let wake_cell = cell.clone();
         let mut engine = Engine::start(
             config_from(options)?,
@@ -514,16 +547,7 @@ impl NativeServer {
                 if lws_engine::js_loop::defer_wake() {
                     return;
                 }
-                let tsfn = wake_cell.get();
-                if !tsfn.is_null() {
-                    unsafe {
-                        sys::napi_call_threadsafe_function(
-                            tsfn,
-                            null_mut(),
-                            sys::ThreadsafeFunctionCallMode::nonblocking,
-                        )
-                    };
-                }
+                wake_cell.wake();
             }),
         )
         .map_err(|e| Error::from_reason(format!("cannot start the engine: {e}")))?;
@@ -558,6 +582,7 @@ impl NativeServer {
             reused: Cell::new(null_mut()),
             reused_busy: Cell::new(false),
             messages_copied: messages_copied.clone(),
+            tsfn: cell.clone(),
         };
         let context = Box::into_raw(Box::new(bridge)) as *mut c_void;
         let mut name = null_mut();

@@ -78,6 +78,7 @@ class ClientConnections {
     const id = idOf(socket);
     if (this._pending.get(id) !== socket) return false;
     this._pending.delete(id);
+    this._unreferenced.delete(socket);
     socket.markClosed();
     socket[kServer] = null;
     this._updateRef();

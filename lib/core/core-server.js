@@ -43,6 +43,7 @@ class CoreServer extends EventEmitter {
     this.options = normalizeOptions(options);
     this._sockets = new Map(); // id -> Socket (open connections)
     this._pending = new Map(); // id -> Socket or HttpRequest shown to JS, not yet open/answered
+    this._unreferenced = new Set(); // Sockets of those two that unref() let go of the process
     this._openInfo = new Map(); // id -> what acceptResponse()/adoptClient() gave for 'open' (outgoing, not yet open)
     this._handOffHeads = new Map(); // id -> request head rebuilt for a connection being handed off
     this._counters = new Counters();
@@ -178,7 +179,15 @@ class CoreServer extends EventEmitter {
   }
 
   _updateRef() {
-    this._engine.setReferenced(!this._closed && (this._closing || this._listening || this._sockets.size > 0 || this._pending.size > 0));
+    let held = this._sockets.size + this._pending.size - this._unreferenced.size;
+    if (held <= 0 && this._unreferenced.size > 0) {
+      // Before letting go of the process, make sure none of them left unseen (a refused upgrade).
+      for (const socket of this._unreferenced) {
+        if (this._sockets.get(socket[kId]) !== socket && this._pending.get(socket[kId]) !== socket) this._unreferenced.delete(socket);
+      }
+      held = this._sockets.size + this._pending.size - this._unreferenced.size;
+    }
+    this._engine.setReferenced(!this._closed && (this._closing || this._listening || held > 0));
   }
 
   _updateHooks(name) {

@@ -109,6 +109,7 @@ class EngineRecords {
     server._sockets.delete(socket[kId]);
     if (server._pending.get(socket[kId]) === socket) server._pending.delete(socket[kId]);
     server._openInfo.delete(socket[kId]);
+    server._unreferenced.delete(socket);
     socket.markClosed();
     socket[kServer] = null;
     if (debug !== null) debug('close connection %d: code %d%s%s', socket[kId], code, reason ? ` reason ${JSON.stringify(reason)}` : '', errorCode ? `, error ${errorCode} (${errorDetail})` : '');

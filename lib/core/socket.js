@@ -133,6 +133,26 @@ class Socket {
   get remoteFamily() {
     return peerOf(this).remoteFamily;
   }
+
+  /**
+   * As net.Socket's: an unref()'d connection does not keep the process alive
+   * (engine.io-client's autoUnref calls ws's `_socket.unref()`). The engine is
+   * one handle for all its connections: it is referenced while any is (core-server.js).
+   */
+  unref() {
+    const server = this[kServer];
+    if (server !== null && !server._unreferenced.has(this)) {
+      server._unreferenced.add(this);
+      server._updateRef();
+    }
+    return this;
+  }
+
+  ref() {
+    const server = this[kServer];
+    if (server !== null && server._unreferenced.delete(this)) server._updateRef();
+    return this;
+  }
 }
 
 /** The engine's id of an lws socket; a TypeError for anything else. */

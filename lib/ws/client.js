@@ -747,7 +747,7 @@ function onResponse(websocket, socket, response) {
   handshake.core.acceptResponse(socket, verdict.extensions);
   // Open now, as ws is once it has checked the 101; what the WebSocket is asked to do
   // waits for the engine's 'open' (websocket.js kAttach).
-  const peer = new PendingSocket(handshake.address, handshake.port, net.isIPv6(handshake.address) ? 'IPv6' : 'IPv4');
+  const peer = new PendingSocket(handshake.address, handshake.port, net.isIPv6(handshake.address) ? 'IPv6' : 'IPv4', socket);
   websocket[kAttachPending](handshake.core, verdict.protocol, verdict.extensions, peer);
 }
 
@@ -857,7 +857,7 @@ function adoptUpgraded(websocket, opts, nodeSocket, head, verdict) {
   }
   const { core, socket } = reserveClientSocket(opts);
   socket.wrapper = websocket;
-  const peer = new PendingSocket(nodeSocket.remoteAddress, nodeSocket.remotePort, nodeSocket.remoteFamily);
+  const peer = new PendingSocket(nodeSocket.remoteAddress, nodeSocket.remotePort, nodeSocket.remoteFamily, socket);
   const adopt = (stream) => core.adoptClient(socket, stream, { head, extensions: verdict.extensions });
   const fail = () => {
     // The engine never had it: the WebSocket ends as ws's does when its socket fails.

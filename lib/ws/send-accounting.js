@@ -136,13 +136,28 @@ for (const method of ['ping', 'pong', 'close', 'terminate', 'pause', 'resume', '
   };
 }
 
-/** A WebSocket's `_socket` until the engine's opens: the peer's address, nothing queued. */
+/**
+ * A WebSocket's `_socket` until the engine's opens: the peer's address, nothing queued.
+ * `socket`: the engine's socket already reserved for it (a client's), which ref()
+ * and unref() reach (engine.io-client unrefs ws's `_socket` at 'open').
+ */
 class PendingSocket {
-  constructor(remoteAddress, remotePort, remoteFamily) {
+  constructor(remoteAddress, remotePort, remoteFamily, socket = null) {
     this.backlog = 0;
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
     this.remoteFamily = remoteFamily;
+    this._target = socket;
+  }
+
+  unref() {
+    if (this._target !== null) this._target.unref();
+    return this;
+  }
+
+  ref() {
+    if (this._target !== null) this._target.ref();
+    return this;
   }
 }
 
