@@ -1037,4 +1037,29 @@ clientDifferential('options: localAddress and family (the server sees the addres
   await run.closed([client, await server.connection()]);
 });
 
+clientDifferential('options net.connect takes: localPort is bound; object modes, a bad keepAliveInitialDelay or localAddress fail with Node\'s error', async (run) => {
+  const localPort = await new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+  const server = await serverWithConnections(run, {}, {
+    onConnection: (ws, req) => {
+      run.log('local port', { bound: req.socket.remotePort === localPort });
+      ws.close(1000);
+    },
+  });
+  const bound = run.client(server.url('/'), undefined, { localPort }, { actor: 'localPort' });
+  await run.closed([bound, await server.connection()]);
+  const refused = [
+    { objectMode: true }, { readableObjectMode: 1 }, { writableObjectMode: 'yes' },
+    { keepAliveInitialDelay: '5' }, { localAddress: 'not-an-ip' },
+  ];
+  for (const options of refused) {
+    const client = run.client(server.url('/'), undefined, options, { actor: Object.keys(options)[0] });
+    await run.closed(client);
+  }
+});
+
 module.exports = { serverFrame, closePayload };

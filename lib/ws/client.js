@@ -586,7 +586,21 @@ function initAsClient(websocket, address, protocols, options) {
 function usesNodeOnly(opts, isSecure) {
   for (const name of NODE_ONLY) if (opts[name] !== undefined && opts[name] !== null) return true;
   if (isSecure) for (const name of NODE_TLS_ONLY) if (opts[name] !== undefined && opts[name] !== null) return true;
-  return false;
+  return refusedOrNodeSocket(opts, isSecure);
+}
+
+/**
+ * ws hands every option to net.connect: it binds `localPort`, and refuses a `localAddress`
+ * that is no IP address and (net.Socket, for ws: only) the object modes and a non-number
+ * keepAliveInitialDelay, failing the connection with Node's error ('error', 'close' 1006).
+ * Node's request does the same here.
+ */
+function refusedOrNodeSocket(opts, isSecure) {
+  if (opts.localPort !== undefined && opts.localPort !== null) return true;
+  if (opts.localAddress && net.isIP(opts.localAddress) === 0) return true;
+  if (isSecure) return false;
+  if (opts.keepAliveInitialDelay !== undefined && typeof opts.keepAliveInitialDelay !== 'number') return true;
+  return Boolean(opts.objectMode || opts.readableObjectMode || opts.writableObjectMode);
 }
 
 /**
