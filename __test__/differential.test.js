@@ -1084,3 +1084,23 @@ differential("27. handleUpgrade(): a handshake refused after the upgrade as engi
     await run.serverSocketsClosed();
   },
 });
+
+differential('28. handleUpgrade(): end() on the socket it was given ends TCP after what was sent, with no close frame', {
+  modes: ['noServer'],
+  scenario: async (run) => {
+    await run.server({}, {
+      onUpgrade: (wss, req, socket, head) => {
+        wss.handleUpgrade(req, socket, head, (ws, request) => {
+          wss.emit('connection', ws, request);
+          ws.send('last');
+          socket.end(() => run.log('server', { ev: 'end callback' }));
+          run.log('server', { ev: 'socket.end()', writable: socket.writable, readyState: ws.readyState });
+        });
+      },
+    });
+    const client = run.client('/');
+    if (!(await run.opened(client))) return;
+    await run.closed(client, 'client close');
+    await run.serverSocketsClosed();
+  },
+});

@@ -52,6 +52,8 @@ module.exports = {
   kDropConnection: Symbol('lws.ws.dropConnection'),
   /** [kWriteRaw](bytes): bytes written to that socket after the hand-over, to go out unframed. */
   kWriteRaw: Symbol('lws.ws.writeRaw'),
+  /** [kEndConnection](): that socket was ended: TCP ends once what is queued is written, no close frame. */
+  kEndConnection: Symbol('lws.ws.endConnection'),
   /** [kSocketClose](emitClose): emits that socket's held 'close', the WebSocket's own 'close' among its listeners. */
   kSocketClose: Symbol('lws.ws.socketClose'),
   /** The http server whose connection count the WebSocket holds (handed-over.js): null when none. */

@@ -20,13 +20,14 @@
 //   Node's count (net.Server's private _connections) drops when its socket is
 //   destroyed at the hand-over: it is raised before, and lowered at the end.
 // - it stays writable while the WebSocket is open, and what is written to it goes
-//   out unframed, in order with the WebSocket's frames, as on ws's socket: engine.io
+//   out unframed, in order with the WebSocket's frames, as on ws's socket (end()
+//   ends TCP once that is written, no close frame, as Node's end()): engine.io
 //   answers a handshake it fails after the upgrade (a websocket-only client refused,
 //   a generateId that rejects) by writing an HTTP 400 there if `writable`, then
 //   destroy(); the client reads it as a broken frame, gets 'error' and retries
 //   (socket.io's connect_error). Without it such a client waited forever.
 
-const { kDropConnection, kWriteRaw, kSocketClose, kCountedBy, OPEN, CLOSED } = require('./constants');
+const { kDropConnection, kEndConnection, kWriteRaw, kSocketClose, kCountedBy, OPEN, CLOSED } = require('./constants');
 
 /** Before the hand-over: the socket's server goes on counting the connection for `ws`. */
 function keepCounted(socket, ws) {
@@ -46,14 +47,25 @@ function releaseCount(ws) {
 }
 
 function handedOver(socket, ws) {
-  let destroyed = false;
+  let ended = false; // destroy() or end(): nothing more is written
   socket.destroy = function destroy() {
-    destroyed = true;
+    ended = true;
     ws[kDropConnection]();
     return this;
   };
+  socket.end = function end(chunk, encoding, callback) {
+    if (typeof chunk === 'function') [chunk, callback] = [undefined, chunk];
+    else if (typeof encoding === 'function') [encoding, callback] = [undefined, encoding];
+    if (chunk !== undefined && chunk !== null) this.write(chunk, encoding);
+    if (!ended) {
+      ended = true;
+      ws[kEndConnection]();
+    }
+    if (typeof callback === 'function') process.nextTick(callback);
+    return this;
+  };
 
-  Object.defineProperty(socket, 'writable', { configurable: true, enumerable: true, get: () => !destroyed && ws.readyState === OPEN });
+  Object.defineProperty(socket, 'writable', { configurable: true, enumerable: true, get: () => !ended && ws.readyState === OPEN });
   socket.write = function write(chunk, encoding, callback) {
     if (typeof encoding === 'function') {
       callback = encoding;

@@ -129,7 +129,7 @@ class PendingCore {
     for (const [method, ...args] of calls) core[method](socket, ...args);
   }
 }
-for (const method of ['ping', 'pong', 'close', 'terminate', 'pause', 'resume', 'writeRaw']) {
+for (const method of ['ping', 'pong', 'close', 'terminate', 'pause', 'resume', 'writeRaw', 'endWhenWritten']) {
   PendingCore.prototype[method] = function record(socket, ...args) {
     this._record([method, ...args]);
     return true;

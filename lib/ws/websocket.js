@@ -14,7 +14,7 @@ const { KERNEL_TAKES, CompressionQueue, PendingCore } = require('./send-accounti
 const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
-  kAttachPending, kAttachAccepted, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kWriteRaw, kSocketClose, kCountedBy,
+  kAttachPending, kAttachAccepted, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kEndConnection, kWriteRaw, kSocketClose, kCountedBy,
   PAUSED, DELIVER_SCHEDULED, SETTLE_SCHEDULED, ERROR_EMITTED, CLOSED_CLEANLY, CLOSE_FRAME_RECEIVED, CAPTURE_REJECTIONS,
 } = require('./constants');
 
@@ -595,6 +595,12 @@ class WebSocket extends EventEmitter {
   [kWriteRaw](bytes) {
     if (this._readyState !== OPEN || this._closeTimer === TERMINATED || this._core === null) return false;
     return this._core.writeRaw(this._socket, bytes);
+  }
+
+  /** That socket's end(): TCP ends once what was sent is written; 'close' (1006) follows the peer's end. */
+  [kEndConnection]() {
+    if (this._readyState !== OPEN || this._closeTimer === TERMINATED || this._core === null) return;
+    this._core.endWhenWritten(this._socket);
   }
 
   /** Stops reading: the engine stops reading the TCP socket and no 'message' is emitted until resume(). */
