@@ -1104,3 +1104,24 @@ differential('28. handleUpgrade(): end() on the socket it was given ends TCP aft
     await run.serverSocketsClosed();
   },
 });
+
+differential("29. ws's _server: the http server it was given (server mode), null once closed; livereload closes it by that name", {
+  modes: ['server', 'noServer'],
+  scenario: async (run) => {
+    const describeServer = (wss) => (wss._server === undefined ? 'undefined' : wss._server === null ? 'null' : wss._server.constructor.name);
+    await run.server({}, {
+      onServer: (wss) => run.log('server', { ev: 'constructed', _server: describeServer(wss) }),
+      onConnection: (ws, req) => run.log('server', { ev: 'is the request\'s server', same: run.wss._server === req.socket.server }),
+    });
+    const client = run.client('/');
+    if (!(await run.opened(client)) || !(await run.connection(0))) return;
+    const { wss } = run;
+    // livereload's close(): the http server's, then the WebSocketServer's.
+    if (wss._server) wss._server.close();
+    wss.close();
+    run.log('server', { ev: 'closed', _server: describeServer(wss) });
+    client.close(1000);
+    await run.closed(client, 'client close');
+    await run.serverSocketsClosed();
+  },
+});

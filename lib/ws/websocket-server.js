@@ -142,6 +142,8 @@ class WebSocketServer extends EventEmitter {
       this._listen(options.port, options.host);
     } else if (options.server) {
       const server = options.server;
+      // ws's private `_server`, which libraries use (livereload closes it by that name).
+      this._server = server;
       const onListening = () => this.emit('listening');
       const onError = (err) => this.emit('error', err);
       const onUpgrade = (req, socket, head) => this.handleUpgrade(req, socket, head, this._emitConnection);
@@ -241,6 +243,7 @@ class WebSocketServer extends EventEmitter {
     if (this._detach !== null) {
       this._detach();
       this._detach = null;
+      this._server = null;
     }
     // ws 8: the port is freed at once, existing clients stay open.
     if (this._portMode) {
