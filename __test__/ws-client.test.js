@@ -53,6 +53,25 @@ test('clients with the same engine settings share one engine thread; another max
   await Promise.all(again.map(closed));
 });
 
+test('agent: false (engine.io-client passes it) is a connection of its own: the engine dials it, Node makes no request; an Agent goes through Node', async (t) => {
+  const url = await echoServer(t);
+  const request = t.mock.method(http, 'request');
+  const own = new WebSocket(url, { agent: false });
+  await opened(own);
+  own.send('hi');
+  const echo = await within(5000, 'echo', (resolve) => own.once('message', (data) => resolve(data.toString())));
+  assert.equal(echo, 'hi');
+  assert.equal(request.mock.callCount(), 0);
+  const agent = new http.Agent();
+  t.after(() => agent.destroy());
+  const viaNode = new WebSocket(url, { agent });
+  await opened(viaNode);
+  assert.equal(request.mock.callCount(), 1);
+  own.close();
+  viaNode.close();
+  assert.deepEqual([await closed(own), await closed(viaNode)], [1005, 1005]);
+});
+
 test("'unexpected-response': the request stand-in (method, path, headers), destroy(err) ends the WebSocket with err", async (t) => {
   const server = http.createServer((req, res) => {
     res.writeHead(418, { 'Content-Type': 'text/plain' });

@@ -584,7 +584,12 @@ function initAsClient(websocket, address, protocols, options) {
 
 /** Options the engine's client cannot honour: with one of them Node makes the request. */
 function usesNodeOnly(opts, isSecure) {
-  for (const name of NODE_ONLY) if (opts[name] !== undefined && opts[name] !== null) return true;
+  for (const name of NODE_ONLY) {
+    const value = opts[name];
+    // agent: false asks for a connection of its own, which is what the engine dials
+    // (engine.io-client, so socket.io-client, always passes it).
+    if (value !== undefined && value !== null && !(name === 'agent' && value === false)) return true;
+  }
   if (isSecure) for (const name of NODE_TLS_ONLY) if (opts[name] !== undefined && opts[name] !== null) return true;
   return refusedOrNodeSocket(opts, isSecure);
 }
