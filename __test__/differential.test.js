@@ -1125,3 +1125,35 @@ differential("29. ws's _server: the http server it was given (server mode), null
     await run.serverSocketsClosed();
   },
 });
+
+/** The kernel's timer on this host's established TCP socket whose local port is `port` (`ss -tno`): kind and seconds left. */
+function tcpTimer(port) {
+  const out = require('node:child_process').execFileSync('ss', ['-tnoH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+  const m = /timer:\((\w+),(?:(\d+)min)?(?:(\d+)sec)?(?:(\d+)ms)?/.exec(out);
+  if (m === null) return null;
+  return { kind: m[1], seconds: Number(m[2] || 0) * 60 + Number(m[3] || 0) + (m[4] ? 1 : 0) };
+}
+
+differential("30. ws._socket.setKeepAlive() and setNoDelay(), as ws users call them on the connection's net.Socket: the kernel's keepalive timer runs", {
+  modes: ['port', 'noServer'],
+  scenario: async (run) => {
+    await run.server({}, {
+      onConnection: (ws) => {
+        const socket = ws._socket;
+        run.log('server', {
+          ev: 'set',
+          keepAliveReturns: socket.setKeepAlive(true, 20000) === socket,
+          noDelayReturns: socket.setNoDelay(true) === socket,
+        });
+      },
+    });
+    const client = run.client('/');
+    if (!(await run.opened(client)) || !(await run.connection(0))) return;
+    await sleep(200);
+    const timer = tcpTimer(run.port);
+    run.log('server', { ev: 'kernel timer', kind: timer && timer.kind, within20s: timer !== null && timer.seconds <= 20 });
+    client.close(1000);
+    await run.closed(client, 'client close');
+    await run.serverSocketsClosed();
+  },
+});

@@ -11,7 +11,7 @@ const util = require('util');
 const { STATUS_CODES } = require('http');
 const { Engine, prepare } = require('./engine');
 const { decodeBatch } = require('./batch-decoder');
-const { lent, forgetLastText, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED } = require('./wire');
+const { lent, forgetLastText, Command, FLAG_BINARY, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_DROP_QUEUED, FLAG_ON } = require('./wire');
 const { normalizeOptions, portNumber } = require('./options');
 const { Socket, idOf, kId, kEpoch, kUnflushed, kExtras, extrasOf, backlogOf } = require('./socket');
 const { HttpRequest, headerLines } = require('./requests');
@@ -383,6 +383,18 @@ class CoreServer extends EventEmitter {
    * was given (engine.io answers a handshake it fails after the upgrade with an HTTP
    * 400 written there, which the client reads as a broken frame).
    */
+  /**
+   * Sets a TCP option (a wire.js TcpOption) on the connection: the Socket's setNoDelay()
+   * and setKeepAlive(), as ws users call them on `ws._socket`. `keepAliveSecs`: the idle
+   * time before the first probe (0: the system's).
+   */
+  setTcpOption(socket, option, on, keepAliveSecs = 0) {
+    if (!isOwnOpenSocket(this, socket)) return false;
+    this._commands.bytes(Command.TCP_OPTION, on ? FLAG_ON : 0, option, idOf(socket), null, keepAliveSecs);
+    this._engine.schedule();
+    return true;
+  }
+
   writeRaw(socket, data) {
     if (!isOwnOpenSocket(this, socket)) return false;
     const bytes = toBytes(data);

@@ -16,6 +16,8 @@ const kEpoch = Symbol('lws.epoch');
 const kUnflushed = Symbol('lws.unflushed');
 /** What few sockets use (pause(), pub/sub): a SocketExtras made on first use, or null. */
 const kExtras = Symbol('lws.extras');
+/** The TCP_OPTION command's codes (setNoDelay, setKeepAlive). */
+const { TcpOption } = require('./wire');
 
 /**
  * A socket's rarely used state, apart so that the others do not carry its
@@ -151,6 +153,20 @@ class Socket {
   ref() {
     const server = this[kServer];
     if (server !== null && server._unreferenced.delete(this)) server._updateRef();
+    return this;
+  }
+
+  /** As net.Socket's (ws users call it on `ws._socket`): TCP_NODELAY, which the engine sets on every connection. */
+  setNoDelay(noDelay = true) {
+    const server = this[kServer];
+    if (server !== null) server.setTcpOption(this, TcpOption.NO_DELAY, Boolean(noDelay));
+    return this;
+  }
+
+  /** As net.Socket's: TCP keepalive, probing after `initialDelay` ms of silence (0: the system's idle time). */
+  setKeepAlive(enable = false, initialDelay = 0) {
+    const server = this[kServer];
+    if (server !== null) server.setTcpOption(this, TcpOption.KEEP_ALIVE, Boolean(enable), Math.max(0, Math.floor(Number(initialDelay) / 1000) || 0));
     return this;
   }
 }

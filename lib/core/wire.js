@@ -19,7 +19,11 @@ const Command = Object.freeze({
   SUBSCRIBE: 14, UNSUBSCRIBE: 15, PUBLISH: 16, REDIS_SUBSCRIBE: 17, REDIS_UNSUBSCRIBE: 18,
   FRAME_HEAD: 19, FRAME_DATA: 20, // one frame sent in pieces (frames.js)
   RAW: 21, // bytes as they are, no frame (core-server.js writeRaw)
+  TCP_OPTION: 22, // code: a TcpOption, flags: FLAG_ON, extra: keepalive's idle seconds
 });
+
+/** TCP_OPTION codes (socket.js setNoDelay, setKeepAlive). */
+const TcpOption = Object.freeze({ NO_DELAY: 1, KEEP_ALIVE: 2 });
 
 /** Client connections' ids have this bit: JS picks them; the engine's never have it. */
 const CLIENT_ID_BIT = 2 ** 29;
@@ -86,6 +90,8 @@ const FLAG_ANSWERED = 32;
 const FLAG_WHEN_WRITTEN = 32;
 /** FRAME_DATA event: the frame ends with this piece. */
 const FLAG_FRAME_END = 1;
+/** TCP_OPTION: turn the option on. */
+const FLAG_ON = 1;
 /** Payloads at least this large skip the command buffer: one native copy instead of two. */
 const STASH_MIN = 64 * 1024;
 /**
@@ -378,5 +384,5 @@ class CommandWriter {
 
 module.exports = {
   lent, lastText, forgetLastText, RECORD_HEADER, Event, Command, CLIENT_ID_BIT, ClientFailure, TlsFailure, FLAG_BINARY, FLAG_MORE, FLAG_STASHED, FLAG_NO_COMPRESS,
-  FLAG_DROP_QUEUED, FLAG_ANSWERED, FLAG_WHEN_WRITTEN, FLAG_FRAME_END, STASH_MIN, ERROR_CODES, CLIENT_ERROR_CODES, errorCodeOf, decodeRequest, decodeResponse, encodeConnect, decodePeer, CommandWriter,
+  FLAG_DROP_QUEUED, FLAG_ANSWERED, FLAG_WHEN_WRITTEN, FLAG_FRAME_END, FLAG_ON, TcpOption, STASH_MIN, ERROR_CODES, CLIENT_ERROR_CODES, errorCodeOf, decodeRequest, decodeResponse, encodeConnect, decodePeer, CommandWriter,
 };

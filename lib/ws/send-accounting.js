@@ -148,6 +148,29 @@ class PendingSocket {
     this.remotePort = remotePort;
     this.remoteFamily = remoteFamily;
     this._target = socket;
+    this._tcpCalls = null; // setNoDelay/setKeepAlive before there is a socket to set them on
+  }
+
+  setNoDelay(...args) {
+    return this._tcp('setNoDelay', args);
+  }
+
+  setKeepAlive(...args) {
+    return this._tcp('setKeepAlive', args);
+  }
+
+  _tcp(method, args) {
+    if (this._target !== null) this._target[method](...args);
+    else if (this._tcpCalls === null) this._tcpCalls = [[method, args]];
+    else this._tcpCalls.push([method, args]);
+    return this;
+  }
+
+  /** The engine's socket stands for the connection now: what was set meanwhile applies to it. */
+  handOver(socket) {
+    const calls = this._tcpCalls;
+    this._tcpCalls = null;
+    if (calls !== null) for (const [method, args] of calls) socket[method](...args);
   }
 
   unref() {

@@ -10,7 +10,7 @@ const { EventEmitter } = require('events');
 const emitterEmit = EventEmitter.prototype.emit;
 const { defineEventTarget } = require('./event-target');
 const { protocolError, isValidStatusCode } = require('./errors');
-const { KERNEL_TAKES, CompressionQueue, PendingCore } = require('./send-accounting');
+const { KERNEL_TAKES, CompressionQueue, PendingCore, PendingSocket } = require('./send-accounting');
 const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
@@ -163,6 +163,13 @@ function closeTimedOut(ws) {
 }
 
 /** terminate()'s end of the connection: ws's socket destroyed, with what it still had to write. */
+/** The engine's socket replaces the stand-in `_socket` (TCP options set on that apply to it). */
+function takeSocket(ws, socket) {
+  const standIn = ws._socket;
+  ws._socket = socket;
+  if (standIn instanceof PendingSocket) standIn.handOver(socket);
+}
+
 function dropConnection(ws) {
   if (ws._closeTimer !== null && ws._closeTimer !== TERMINATED) clearTimeout(ws._closeTimer);
   ws._closeTimer = TERMINATED;
@@ -327,7 +334,7 @@ class WebSocket extends EventEmitter {
     if (!(this._core instanceof PendingCore)) return;
     const pending = this._core;
     this._core = core;
-    this._socket = socket;
+    takeSocket(this, socket);
     pending.replay(core, socket);
   }
 
@@ -341,7 +348,7 @@ class WebSocket extends EventEmitter {
       // Handed out already: what was asked meanwhile goes to the engine now, in order.
       const pending = this._core;
       this._core = core;
-      this._socket = socket;
+      takeSocket(this, socket);
       socket.wrapper = this;
       pending.replay(core, socket);
       return;

@@ -220,6 +220,26 @@ impl Conn {
         self.io.tcp().as_raw_fd() as u32
     }
 
+    /// Sets a TCP option JS asked for (`command::TCP_OPTION`: ws users' `_socket.setNoDelay()`
+    /// and `setKeepAlive()`); a refusal is ignored, as Node's `net.Socket` ignores it.
+    pub fn set_tcp_option(&self, option: u16, on: bool, keepalive_secs: u32) {
+        let socket = socket2::SockRef::from(self.io.tcp());
+        match option {
+            crate::wire::tcp_option::NO_DELAY => {
+                let _ = socket.set_nodelay(on);
+            }
+            crate::wire::tcp_option::KEEP_ALIVE if on && keepalive_secs > 0 => {
+                let idle = socket2::TcpKeepalive::new()
+                    .with_time(std::time::Duration::from_secs(keepalive_secs.into()));
+                let _ = socket.set_tcp_keepalive(&idle);
+            }
+            crate::wire::tcp_option::KEEP_ALIVE => {
+                let _ = socket.set_keepalive(on);
+            }
+            _ => {}
+        }
+    }
+
     /// The peer's address (for a client's OPEN: the server it reached).
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.io.tcp().peer_addr().ok()

@@ -113,6 +113,16 @@ pub mod command {
     /// writes to the socket `handleUpgrade` was given (engine.io's HTTP 400 after a
     /// handshake it fails once upgraded, before it destroys the socket).
     pub const RAW: u8 = 21;
+    /// Sets a TCP option on the connection (what ws users call on `ws._socket`, a
+    /// `net.Socket` there): code = a `tcp_option`, flags bit 0 = on, extra =
+    /// keepalive's idle time in seconds (0: the system's).
+    pub const TCP_OPTION: u8 = 22;
+}
+
+/// A `command::TCP_OPTION` code.
+pub mod tcp_option {
+    pub const NO_DELAY: u16 = 1;
+    pub const KEEP_ALIVE: u16 = 2;
 }
 
 /// Client connections' ids have this bit set: JS picks them (so a socket has
@@ -167,6 +177,8 @@ pub const FLAG_ANSWERED: u8 = 32;
 pub const FLAG_WHEN_WRITTEN: u8 = 32;
 /// FRAME_DATA event: the last piece of the frame.
 pub const FLAG_FRAME_END: u8 = 1;
+/// TCP_OPTION: turn the option on (off without it).
+pub const FLAG_ON: u8 = 1;
 
 /// Appends one record to `out`.
 #[inline]

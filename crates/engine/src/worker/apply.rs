@@ -10,7 +10,7 @@ use crate::connection::Payload;
 use crate::events::Event;
 use crate::outbox::SHARE_THRESHOLD;
 use crate::wire::{
-    self, command, FLAG_BINARY, FLAG_DROP_QUEUED, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_STASHED,
+    self, command, FLAG_BINARY, FLAG_DROP_QUEUED, FLAG_MORE, FLAG_NO_COMPRESS, FLAG_ON, FLAG_STASHED,
     FLAG_WHEN_WRITTEN,
 };
 use lws_proto::protocol::Opcode;
@@ -103,6 +103,10 @@ impl Worker {
                 conn.queue_frame_piece(payload)
             }
             command::RAW => conn.queue_raw(payload_of(batch, rec)),
+            command::TCP_OPTION => {
+                conn.set_tcp_option(rec.code, rec.flags & FLAG_ON != 0, rec.extra);
+                false
+            }
             command::TERMINATE => {
                 if conn.is_websocket() {
                     // What was sent before terminate() goes out as far as the socket takes it
