@@ -102,6 +102,13 @@ export declare class Socket {
   /** The negotiated Sec-WebSocket-Extensions value ('' when none). */
   readonly extensions: string;
   userData: unknown;
+  /** As net.Socket's: TCP keepalive, probing after `initialDelay` ms of silence (0: the system's idle time). */
+  setKeepAlive(enable?: boolean, initialDelay?: number): this;
+  /** As net.Socket's: TCP_NODELAY (on by default). */
+  setNoDelay(noDelay?: boolean): this;
+  /** As net.Socket's: whether this connection keeps the process alive (it does until unref()). */
+  unref(): this;
+  ref(): this;
 }
 
 /** A plain HTTP request delivered by the 'http' event. */

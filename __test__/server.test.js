@@ -168,6 +168,22 @@ test('echo: text, binary (exact bytes), empty messages', { timeout: 30000 }, asy
   assert.equal(m.data.length, 0);
 });
 
+test("a socket's setKeepAlive(true, ms) starts the kernel's keepalive timer on the connection (ss); setNoDelay() and both return the socket", { timeout: 30000 }, async (t) => {
+  const s = scope(t);
+  let returned = null;
+  const server = await s.listen({}, (srv) => srv.on('connection', (socket) => {
+    returned = [socket.setKeepAlive(true, 15000) === socket, socket.setNoDelay() === socket];
+  }));
+  await s.connect(urlOf(server));
+  await until(() => returned !== null, 5000, "'connection'");
+  assert.deepEqual(returned, [true, true]);
+  // The server's end of the connection, as the kernel shows it: `timer:(keepalive,14sec,0)`.
+  const timer = () => require('node:child_process').execFileSync('ss', ['-tnoH', 'state', 'established', `( sport = :${server.port} )`], { encoding: 'utf8' });
+  await until(() => /timer:\(keepalive,1[0-5]sec/.test(timer()), 3000, 'the keepalive timer, at most 15 s').catch((err) => {
+    throw new Error(`${err.message}: ${timer()}`);
+  });
+});
+
 test('echo: a 1 MiB binary message comes back byte for byte', { timeout: 30000 }, async (t) => {
   const s = scope(t);
   let serverLength = -1;
