@@ -10,7 +10,6 @@
 const { EventEmitter } = require('events');
 const { OutStream } = require('./out-stream');
 const { limits } = require('./limits');
-const { validCloseCode } = require('../core');
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -19,12 +18,6 @@ const CLOSED = 3;
 
 const notOpenError = () => new Error('You can\'t write to a non-open connection');
 const binaryPendingError = () => new Error('You can\'t send more binary frames until you finish sending the previous binary frames');
-
-/** The core's checks of close()'s arguments, made at once when the close itself waits for the engine. */
-function checkCloseArguments(code, reason) {
-  if (code !== undefined && !validCloseCode(code)) throw new RangeError(`Invalid close code ${code}: use 1000-1003, 1007-1014 or 3000-4999`);
-  if (Buffer.byteLength(reason) > 123) throw new RangeError('The close reason must be at most 123 bytes');
-}
 
 class Connection extends EventEmitter {
   /**
@@ -53,10 +46,6 @@ class Connection extends EventEmitter {
     this._sentCallbacks = []; // send callbacks waiting for the socket's 'drain'
     this._dialed = null; // a client's { address, port } (client.js)
     this._handshakeFailed = false; // a client's 101 failed the package's checks (its error is emitted)
-    // A server connection is announced when its 101 is decided (_announce), as the package
-    // announces it when it writes the 101; the engine opens it a moment later. Until then
-    // its commands and its OutStream's writes wait here, in order (null: nothing waits).
-    this._beforeOpen = null;
     socket.wrapper = this;
   }
 
@@ -71,12 +60,8 @@ class Connection extends EventEmitter {
   beginBinary() {
     if (this.readyState !== OPEN) return void this.emit('error', notOpenError());
     if (this.outStream) return void this.emit('error', binaryPendingError());
-    const stream = new OutStream(this, limits.binaryFragmentation);
-    this.outStream = stream;
-    this._command(() => {
-      if (this.readyState !== CLOSED && !stream.destroyed) this._core.attachSendStream(this.socket, stream);
-    });
-    return stream;
+    this.outStream = this._core.attachSendStream(this.socket, new OutStream(this, limits.binaryFragmentation));
+    return this.outStream;
   }
 
   sendBinary(data, callback) {
@@ -93,18 +78,12 @@ class Connection extends EventEmitter {
 
   sendPing(data) {
     if (this.readyState !== OPEN) return void this.emit('error', notOpenError());
-    this._command(() => this._core.ping(this.socket, data || ''));
+    this._core.ping(this.socket, data || '');
   }
 
   /** The callback runs once the data has left JS and the socket keeps up (or at its 'drain'). */
   _send(data, binary, callback) {
-    let keepsUp = true;
-    if (this._beforeOpen === null) keepsUp = this._core.send(this.socket, data, binary);
-    else {
-      // A copy: as with the package, the caller may reuse its Buffer once sendBinary() returns.
-      const bytes = typeof data === 'string' ? data : Buffer.from(data);
-      this._beforeOpen.push(() => this._core.send(this.socket, bytes, binary));
-    }
+    const keepsUp = this._core.send(this.socket, data, binary);
     if (typeof callback === 'function') {
       if (keepsUp) setImmediate(callback);
       else this._sentCallbacks.push(callback);
@@ -120,12 +99,8 @@ class Connection extends EventEmitter {
     if (this.readyState === OPEN) {
       this.readyState = CLOSING;
       const wireCode = code === undefined ? undefined : code;
-      if (wireCode === undefined || wireCode === 1005) this._command(() => this._core.close(this.socket));
-      else {
-        const text = reason === undefined ? '' : String(reason);
-        if (this._beforeOpen !== null) checkCloseArguments(wireCode, text);
-        this._command(() => this._core.close(this.socket, wireCode, text));
-      }
+      if (wireCode === undefined || wireCode === 1005) this._core.close(this.socket);
+      else this._core.close(this.socket, wireCode, reason === undefined ? '' : String(reason));
     } else if (this.readyState === CONNECTING) {
       // A client still resolving its host was never dialed: client.js lets its socket go.
       if (this._dialed === null || this._dialed.started) this._core.terminate(this.socket);
@@ -138,39 +113,11 @@ class Connection extends EventEmitter {
     this.emit('close', code, reason);
   }
 
-  /** Runs a command for the engine now, or once the engine has opened the socket. */
-  _command(send) {
-    if (this._beforeOpen === null) send();
-    else this._beforeOpen.push(send);
-  }
-
-  /** An OutStream's next step, held with the commands until the engine's socket is open. */
-  _whenOpen(next) {
-    this._command(next);
-  }
-
   // ---- the core's events (engine-events.js) ---------------------------------------
 
   _opened() {
     this.readyState = OPEN;
     this.emit('connect');
-  }
-
-  /** server.js: the 101 is decided; the connection is open for the application from now. */
-  _announce() {
-    this._beforeOpen = [];
-    this._opened();
-  }
-
-  /**
-   * The engine opened the socket (server.js), or it never will (_closed): what waited
-   * runs, in order. On a socket that never opened the core sends nothing, and the
-   * OutStream's writes see the connection closed.
-   */
-  _runWaiting() {
-    const waiting = this._beforeOpen;
-    this._beforeOpen = null;
-    if (waiting !== null) for (const next of waiting) next();
   }
 
   _message(data, binary) {
@@ -253,7 +200,6 @@ class Connection extends EventEmitter {
       this._inStream = null;
     }
     if (this.outStream !== null) this.outStream.end();
-    this._runWaiting(); // the socket never opened (aborted)
     const callbacks = this._sentCallbacks;
     this._sentCallbacks = [];
     for (const callback of callbacks) callback(new Error('The connection closed before the data was written'));

@@ -17,26 +17,18 @@ class OutStream extends MessageWritable {
     if (this.connection.outStream === this) this.connection.outStream = null;
   }
 
-  /** Held while the connection waits for the engine to open its socket (connection.js). */
-  _write(chunk, encoding, callback) {
-    this.connection._whenOpen(() => super._write(chunk, encoding, callback));
-  }
-
   _sendFragment(chunk, fin, callback) {
     if (this.connection.readyState !== this.connection.OPEN) return callback();
     super._sendFragment(chunk, fin, callback);
   }
 
   _final(callback) {
-    this.connection._whenOpen(() => {
-      if (this.connection.readyState !== this.connection.OPEN) {
-        this._ended = true;
-        // (No streams yet on this engine when the connection ended before it opened.)
-        if (this._server._messageStreams !== null) this._server._messageStreams.closeWriter(this._socket, this);
-        return callback();
-      }
-      super._final(callback);
-    });
+    if (this.connection.readyState !== this.connection.OPEN) {
+      this._ended = true;
+      this._server._messageStreams.closeWriter(this._socket, this);
+      return callback();
+    }
+    super._final(callback);
   }
 
   /**
@@ -47,10 +39,8 @@ class OutStream extends MessageWritable {
    */
   _destroy(err, callback) {
     const streams = this._server._messageStreams;
-    const attached = streams !== null && streams.writers.get(this._socket) === this;
-    // (Or not attached yet: the connection waits for the engine to open its socket.)
-    if (!this._ended && (attached || this.connection.outStream === this)) {
-      if (attached) streams.closeWriter(this._socket, this);
+    if (!this._ended && streams.writers.get(this._socket) === this) {
+      streams.closeWriter(this._socket, this);
       this._release();
       if (this.connection.readyState === this.connection.OPEN) this.connection.close(1011, 'message stream destroyed');
     }

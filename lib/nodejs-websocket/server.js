@@ -3,8 +3,8 @@
 // own port (plain or TLS with `secure`). Connections are made and accepted at the
 // upgrade (path, headers and the protocol choice need them) and announced then,
 // as the package announces them when it writes the 101: so a client in the same
-// process gets its 'connect' after the server's 'connection'. What they are asked
-// waits for the engine's 'connection' (connection.js); they leave `connections`
+// process gets its 'connect' after the server's 'connection'. An accepted socket
+// takes commands at once (they follow the 101); connections leave `connections`
 // with their 'close' (or the engine's 'aborted', for one that never opened).
 
 const { EventEmitter } = require('events');
@@ -40,7 +40,6 @@ class Server extends EventEmitter {
     this.socket = new LwsServer({ ...ENGINE_OPTIONS, ssl: sslOf(options) });
     routeConnectionEvents(this.socket);
     this.socket.on('upgrade', (socket, headers, request) => this._upgrade(socket, headers, request));
-    this.socket.on('connection', (socket) => this._open(socket));
     this.socket.on('aborted', (socket) => this._aborted(socket));
     this.socket.on('close', (socket, code, reason, errorCode) => this._connectionClosed(socket, code, errorCode));
     this.socket.on('listening', () => this.emit('listening'));
@@ -84,11 +83,7 @@ class Server extends EventEmitter {
       this.connections.push(conn);
       this.emit('connection', conn);
     });
-    conn._announce();
-  }
-
-  _open(socket) {
-    socket.wrapper._runWaiting();
+    conn._opened();
   }
 
   /** An accepted upgrade whose socket never opened (the client left): closed as a dropped socket. */
