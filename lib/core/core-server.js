@@ -378,12 +378,6 @@ class CoreServer extends EventEmitter {
   }
 
   /**
-   * Writes bytes onto an open connection as they are, no frame around them, behind
-   * what is queued: the ws layer's stand-in for writing to the socket handleUpgrade()
-   * was given (engine.io answers a handshake it fails after the upgrade with an HTTP
-   * 400 written there, which the client reads as a broken frame).
-   */
-  /**
    * Sets a TCP option (a wire.js TcpOption) on the connection: the Socket's setNoDelay()
    * and setKeepAlive(), as ws users call them on `ws._socket`. `keepAliveSecs`: the idle
    * time before the first probe (0: the system's).
@@ -395,6 +389,12 @@ class CoreServer extends EventEmitter {
     return true;
   }
 
+  /**
+   * Writes bytes onto an open connection as they are, no frame around them, behind
+   * what is queued: the ws layer's stand-in for writing to the socket handleUpgrade()
+   * was given (engine.io answers a handshake it fails after the upgrade with an HTTP
+   * 400 written there, which the client reads as a broken frame).
+   */
   writeRaw(socket, data) {
     if (!isOwnOpenSocket(this, socket)) return false;
     const bytes = toBytes(data);

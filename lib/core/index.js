@@ -34,8 +34,9 @@
 //   acceptResponse(), adoptClient() in core-server.js (lws.Client, lib/client.js).
 //   Commands: send(socket, data, binary, fin, compress), sendPrepared,
 //   prepareBuffer, ping, pong, pause, resume, close(socket, code, reason),
-//   terminate(socket, dropQueued), writeRaw(socket, bytes) (unframed: the ws layer's
-//   handed-over socket), getBufferedAmount(socket), respond(request,
+//   terminate(socket, dropQueued), setTcpOption(socket, option, on, secs),
+//   writeRaw(socket, bytes) (unframed: the ws layer's handed-over socket),
+//   getBufferedAmount(socket), respond(request,
 //   ...); outgoing: reserveSocket(), dial(socket, target), releaseSocket(socket),
 //   acceptResponse(socket, extensions, info), adoptClient(socket, nodeSocket, ...); the server: listen, address, stopListening, close([callback]),
 //   handleUpgrade(nodeSocket, request, head) (false when the socket has no

@@ -1,8 +1,8 @@
 'use strict';
 // The Node socket handleUpgrade() was given, once the engine holds its connection.
 // In ws the WebSocket runs on that very socket; here Node's socket was destroyed
-// at the hand-over (only its copy of the descriptor closed). Two things ws users
-// see of that socket follow the connection all the same:
+// at the hand-over (only its copy of the descriptor closed). What ws users see of
+// that socket follows the connection all the same:
 // - destroy() after the upgrade drops the connection, both ends seeing 'close'
 //   1006 (engine.io does it when its handshake fails after the upgrade, e.g. a
 //   generateId that rejects); a second destroy() would otherwise do nothing and
@@ -13,7 +13,6 @@
 //   handleUpgrade() run before the WebSocket's 'close', those added later after it.
 //   Node's own 'close' (due the tick after the hand-over) is held only when someone
 //   listens by then: the socket is kept for the connection's life only for them.
-
 // - its server keeps counting it: ws's socket stays one of the http server's
 //   connections, so server.close() calls back (and getConnections() counts it)
 //   only once the WebSocket is gone; fastify.close() waits for its WebSockets so.

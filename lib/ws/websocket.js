@@ -162,7 +162,6 @@ function closeTimedOut(ws) {
   if (ws._readyState !== CLOSED) ws._core.terminate(ws._socket);
 }
 
-/** terminate()'s end of the connection: ws's socket destroyed, with what it still had to write. */
 /** The engine's socket replaces the stand-in `_socket` (TCP options set on that apply to it). */
 function takeSocket(ws, socket) {
   const standIn = ws._socket;
@@ -170,6 +169,7 @@ function takeSocket(ws, socket) {
   if (standIn instanceof PendingSocket) standIn.handOver(socket);
 }
 
+/** terminate()'s end of the connection: ws's socket destroyed, with what it still had to write. */
 function dropConnection(ws) {
   if (ws._closeTimer !== null && ws._closeTimer !== TERMINATED) clearTimeout(ws._closeTimer);
   ws._closeTimer = TERMINATED;
@@ -566,8 +566,9 @@ class WebSocket extends EventEmitter {
     if (this._blobQueue !== null) {
       const bytes = code === undefined ? 0 : 2 + (reason === undefined ? 0 : Buffer.byteLength(reason));
       this._blobQueue.push({ kind: QUEUED_CLOSE, data: undefined, bytes, code, reason, cb: undefined });
+    } else {
+      this._core.close(this._socket, code, reason);
     }
-    else this._core.close(this._socket, code, reason);
     this._readyState = CLOSING;
     this._closeTimer = setTimeout(closeTimedOut, this._closeTimeout, this);
   }
