@@ -108,9 +108,8 @@ const { loopbackPair, pump } = require('./loopback-relay');
 const { CLIENT_ERROR_CODES, TlsFailure } = require('./wire');
 const clientHandshake = require('./client-handshake');
 const { MessageReadable, MessageWritable } = require('./streams');
-const { validCloseCode } = require('./arguments');
 
 module.exports = {
   CoreServer, Socket, idOf, UpgradeRequest, HttpRequest, kNegotiatedByJs, kFrameEvents, kFragmentPerFrame, descriptorOf,
-  loopbackPair, pump, CLIENT_ERROR_CODES, TlsFailure, clientHandshake, MessageReadable, MessageWritable, validCloseCode,
+  loopbackPair, pump, CLIENT_ERROR_CODES, TlsFailure, clientHandshake, MessageReadable, MessageWritable,
 };
