@@ -71,12 +71,20 @@ test('client connections: id bit, failure ids and TLS failure details are the sa
 });
 
 test('RESPONSE payloads decode as crates/engine/src/wire.rs encodes them (its response_layout test)', () => {
-  const bytes = Buffer.concat([
+  const head = [
     Buffer.from([9, 0]), Buffer.from('Not Found'), Buffer.from([25, 0, 0, 0]),
-    Buffer.from('Content-Length\x002\x00X-A\x00b c\x00'), Buffer.from('hi'),
+    Buffer.from('Content-Length\x002\x00X-A\x00b c\x00'),
+  ];
+  const plain = Buffer.concat([...head, Buffer.from([0, 0, 0, 0]), Buffer.from('hi')]);
+  assert.deepEqual(wire.decodeResponse(plain, 0, plain.length), {
+    statusMessage: 'Not Found', rawHeaders: ['Content-Length', '2', 'X-A', 'b c'], peerCertificates: [], body: Buffer.from('hi'),
+  });
+  const tls = Buffer.concat([
+    ...head, Buffer.from([13, 0, 0, 0, 3, 0, 0, 0]), Buffer.from('abc'), Buffer.from([2, 0, 0, 0]), Buffer.from('de'), Buffer.from('hi'),
   ]);
-  assert.deepEqual(wire.decodeResponse(bytes, 0, bytes.length), {
-    statusMessage: 'Not Found', rawHeaders: ['Content-Length', '2', 'X-A', 'b c'], body: Buffer.from('hi'),
+  assert.deepEqual(wire.decodeResponse(tls, 0, tls.length), {
+    statusMessage: 'Not Found', rawHeaders: ['Content-Length', '2', 'X-A', 'b c'],
+    peerCertificates: [Buffer.from('abc'), Buffer.from('de')], body: Buffer.from('hi'),
   });
 });
 

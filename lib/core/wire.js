@@ -184,9 +184,28 @@ function decodeResponse(buf, start, end) {
   pos += 4;
   const rawHeaders = hlen > 0 ? buf.latin1Slice(pos, pos + hlen - 1).split('\0') : [];
   pos += hlen;
+  const clen = buf.readUInt32LE(pos);
+  pos += 4;
+  const peerCertificates = clen > 0 ? certificatesOf(buf, pos, pos + clen) : NO_CERTIFICATES;
+  pos += clen;
   // An owned copy (the batch is detached later); a 101 has no body: the shared empty Buffer.
   const body = pos < end ? Buffer.from(buf.subarray(pos, end)) : NO_BODY;
-  return { statusMessage, rawHeaders, body };
+  return { statusMessage, rawHeaders, peerCertificates, body };
+}
+
+/** The certificates of a plain connection's response: none. */
+const NO_CERTIFICATES = Object.freeze([]);
+
+/** The server's TLS certificates in a RESPONSE payload (each `u32` length + DER), as owned copies. */
+function certificatesOf(buf, pos, end) {
+  const certificates = [];
+  while (pos + 4 <= end) {
+    const len = buf.readUInt32LE(pos);
+    pos += 4;
+    certificates.push(Buffer.from(buf.subarray(pos, pos + len)));
+    pos += len;
+  }
+  return certificates;
 }
 
 /**

@@ -25,6 +25,7 @@ const {
 const { deflateThreshold } = require('./engine-options');
 const { routeSocketEvents } = require('./socket-events');
 const { PendingSocket } = require('./send-accounting');
+const { EngineTlsPeer, exposeEngineTls, exposeRelayedTls } = require('./tls-peer');
 
 const {
   connectionError, newKey, webSocketUrl, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
@@ -767,6 +768,13 @@ function onResponse(websocket, socket, response) {
   // Open now, as ws is once it has checked the 101; what the WebSocket is asked to do
   // waits for the engine's 'open' (websocket.js kAttach).
   const peer = new PendingSocket(handshake.address, handshake.port, net.isIPv6(handshake.address) ? 'IPv6' : 'IPv4', socket);
+  if (response.peerCertificates.length > 0) {
+    // ws's `_socket` is the TLSSocket: its session is read there (certificate pinning).
+    const { opts } = handshake;
+    const tlsPeer = new EngineTlsPeer(response.peerCertificates, opts.ca, opts.rejectUnauthorized !== false);
+    exposeEngineTls(peer, tlsPeer, () => socket.closed);
+    exposeEngineTls(socket, tlsPeer, () => socket.closed);
+  }
   websocket[kAttachPending](handshake.core, verdict.protocol, verdict.extensions, peer);
 }
 
@@ -877,6 +885,11 @@ function adoptUpgraded(websocket, opts, nodeSocket, head, verdict) {
   const { core, socket } = reserveClientSocket(opts);
   socket.wrapper = websocket;
   const peer = new PendingSocket(nodeSocket.remoteAddress, nodeSocket.remotePort, nodeSocket.remoteFamily, socket);
+  if (nodeSocket.encrypted) {
+    // Node's TLS stays on the connection (relayed): ws's `_socket` is that TLSSocket.
+    exposeRelayedTls(peer, nodeSocket);
+    exposeRelayedTls(socket, nodeSocket);
+  }
   const adopt = (stream) => core.adoptClient(socket, stream, { head, extensions: verdict.extensions });
   const fail = () => {
     // The engine never had it: the WebSocket ends as ws's does when its socket fails.

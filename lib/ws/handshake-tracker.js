@@ -18,6 +18,7 @@ class Handshake {
     this.extraHeaders = undefined;
     this.ticket = null;
     this.peer = null; // set for relayed sockets: the address the client really has
+    this.tlsSocket = null; // relayed TLS (an https server's): the TLSSocket that reports the session
     this.upgrade = null; // port mode: the core UpgradeRequest to answer
     this.key = undefined; // port mode: Sec-WebSocket-Key, for the 'headers' lines
     this.protocols = null; // port mode: the offered subprotocols

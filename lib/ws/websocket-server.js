@@ -23,6 +23,7 @@ const net = require('net');
 const { CoreServer, descriptorOf, loopbackPair, pump } = require('../core');
 const WebSocket = require('./websocket');
 const { PendingSocket } = require('./send-accounting');
+const { exposeRelayedTls } = require('./tls-peer');
 const { engineOptions } = require('./engine-options');
 const { routeSocketEvents } = require('./socket-events');
 const { handedOver, keepCounted, releaseCount } = require('./handed-over');
@@ -365,7 +366,10 @@ class WebSocketServer extends EventEmitter {
     // As ws: the WebSocket is open and the callback runs before handleUpgrade() returns;
     // what it is asked to do waits for the engine to have the socket (_onOpen).
     const ws = new this.options.WebSocket(null, undefined, this.options);
-    ws[kAttachPending](this._core, handshake.protocol, accepted, new PendingSocket(socket.remoteAddress, socket.remotePort, socket.remoteFamily));
+    const pending = new PendingSocket(socket.remoteAddress, socket.remotePort, socket.remoteFamily);
+    // ws's `_socket` is this very socket: an https server's TLSSocket reports its session (client certificates).
+    if (socket.encrypted) exposeRelayedTls(pending, socket);
+    ws[kAttachPending](this._core, handshake.protocol, accepted, pending);
     handshake.ws = ws;
     this._live++;
     if (this.clients) this.clients.add(ws);
@@ -424,6 +428,7 @@ class WebSocketServer extends EventEmitter {
         return;
       }
       handshake.peer = peer; // the engine sees the loopback address
+      if (socket.encrypted) handshake.tlsSocket = socket;
       if (!this._core.handleUpgrade(inner, request, bytes)) {
         outer.destroy();
         inner.destroy();
@@ -563,8 +568,9 @@ class WebSocketServer extends EventEmitter {
    * handshake until the socket opens (_onOpen).
    */
   _attachAccepted(handshake, socket) {
-    // Relayed sockets: the real peer, not the loopback relay's address.
+    // Relayed sockets: the real peer, not the loopback relay's address, and the TLS session.
     if (handshake.peer !== null) socket.setPeer({ ...handshake.peer });
+    if (handshake.tlsSocket !== null) exposeRelayedTls(socket, handshake.tlsSocket);
     handshake.ws[kAttachAccepted](this._core, socket);
   }
 
@@ -578,8 +584,9 @@ class WebSocketServer extends EventEmitter {
   _onOpen(socket) {
     const handshake = socket.wrapper;
     socket.wrapper = undefined;
-    // Relayed sockets: the real peer, not the loopback relay's address.
+    // Relayed sockets: the real peer, not the loopback relay's address, and the TLS session.
     if (handshake !== undefined && handshake.peer !== null) socket.setPeer({ ...handshake.peer });
+    if (handshake !== undefined && handshake.tlsSocket !== null) exposeRelayedTls(socket, handshake.tlsSocket);
     if (handshake !== undefined && handshake.ws !== null) {
       // handleUpgrade() handed it out already (and counted it).
       const ws = handshake.ws;

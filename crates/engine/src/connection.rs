@@ -249,6 +249,11 @@ impl Conn {
         self.io.is_tls()
     }
 
+    /// The certificates the peer presented over TLS (DER, its own first).
+    pub fn peer_certificates(&self) -> Vec<&[u8]> {
+        self.io.peer_certificates()
+    }
+
     pub fn is_adopted(&self) -> bool {
         self.has(flag::ADOPTED)
     }

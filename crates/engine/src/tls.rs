@@ -262,6 +262,17 @@ impl Transport {
         matches!(self, Transport::Tls(_))
     }
 
+    /// The certificates the peer presented (DER, its own first), none on a plain socket.
+    pub fn peer_certificates(&self) -> Vec<&[u8]> {
+        let Transport::Tls(t) = self else { return Vec::new() };
+        let chain = match &t.state {
+            TlsState::Session(Connection::Client(c)) => c.peer_certificates(),
+            TlsState::Session(Connection::Server(c)) => c.peer_certificates(),
+            TlsState::Accepting(..) => None,
+        };
+        chain.map_or_else(Vec::new, |certs| certs.iter().map(|c| c.as_ref()).collect())
+    }
+
     /// Reads plaintext. Ok(0) is EOF (TCP FIN or TLS close_notify).
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {

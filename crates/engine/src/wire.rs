@@ -52,7 +52,8 @@ pub mod event {
     /// descriptor, now JS's to own; payload = the bytes read from it so far.
     pub const HAND_OFF: u8 = 19;
     /// A client connection's response head (code = status; payload =
-    /// `encode_response`: reason, headers, then for a refusal its body). After
+    /// `encode_response`: reason, headers, the server's TLS certificates, then
+    /// for a refusal its body). After
     /// a 101 the connection waits for ACCEPT (or TERMINATE); otherwise CLOSE follows.
     pub const RESPONSE: u8 = 20;
     /// The Redis link (id 0) is up (code 1) or down (code 0: extra = errno,
@@ -315,9 +316,12 @@ pub fn encode_request(
 }
 
 /// Encodes a client connection's response for the RESPONSE event: `u16` len +
-/// reason, `u32` len + `"name\0value\0..."`, then the body (a refusal's).
-pub fn encode_response(res: &lws_proto::client_handshake::Response, body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128 + body.len());
+/// reason, `u32` len + `"name\0value\0..."`, `u32` len + the certificates the
+/// server presented over TLS (each `u32` len + DER, its own first; none on a
+/// plain connection), then the body (a refusal's).
+pub fn encode_response(res: &lws_proto::client_handshake::Response, certificates: &[&[u8]], body: &[u8]) -> Vec<u8> {
+    let certificates_len: usize = certificates.iter().map(|c| 4 + c.len()).sum();
+    let mut out = Vec::with_capacity(128 + certificates_len + body.len());
     let reason = &res.reason.as_bytes()[..res.reason.len().min(u16::MAX as usize)];
     out.extend_from_slice(&(reason.len() as u16).to_le_bytes());
     out.extend_from_slice(reason);
@@ -331,6 +335,11 @@ pub fn encode_response(res: &lws_proto::client_handshake::Response, body: &[u8])
     }
     let headers_len = (out.len() - len_at - 4) as u32;
     out[len_at..len_at + 4].copy_from_slice(&headers_len.to_le_bytes());
+    out.extend_from_slice(&(certificates_len as u32).to_le_bytes());
+    for certificate in certificates {
+        out.extend_from_slice(&(certificate.len() as u32).to_le_bytes());
+        out.extend_from_slice(certificate);
+    }
     out.extend_from_slice(body);
     out
 }
@@ -352,8 +361,16 @@ mod tests {
         expected.extend_from_slice(b"Not Found");
         expected.extend_from_slice(&[25, 0, 0, 0]);
         expected.extend_from_slice(b"Content-Length\x002\x00X-A\x00b c\x00");
+        let mut plain = expected.clone();
+        plain.extend_from_slice(&[0, 0, 0, 0]);
+        plain.extend_from_slice(b"hi");
+        assert_eq!(encode_response(&res, &[], b"hi"), plain);
+        expected.extend_from_slice(&[13, 0, 0, 0, 3, 0, 0, 0]);
+        expected.extend_from_slice(b"abc");
+        expected.extend_from_slice(&[2, 0, 0, 0]);
+        expected.extend_from_slice(b"de");
         expected.extend_from_slice(b"hi");
-        assert_eq!(encode_response(&res, b"hi"), expected);
+        assert_eq!(encode_response(&res, &[b"abc", b"de"], b"hi"), expected);
     }
 
     #[test]

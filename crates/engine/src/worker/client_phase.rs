@@ -85,7 +85,7 @@ impl Worker {
         match progress {
             ResponseProgress::Waiting => {}
             ResponseProgress::Switching { response, leftover } => {
-                let encoded = wire::encode_response(&response, b"");
+                let encoded = wire::encode_response(&response, &conn.peer_certificates(), b"");
                 let id = conn.id();
                 conn.await_js(AwaitState { key: None, leftover, peer: None, deflate: None });
                 self.set_deadline(key, None);
@@ -93,7 +93,7 @@ impl Worker {
                     .emit(id, Event::Response { status: response.status, response: &encoded });
             }
             ResponseProgress::Refused { response, body } => {
-                let encoded = wire::encode_response(&response, &body);
+                let encoded = wire::encode_response(&response, &conn.peer_certificates(), &body);
                 Self::sink(&mut self.staging, &self.shared)
                     .emit(conn.id(), Event::Response { status: response.status, response: &encoded });
                 conn.fail_client(0, 0);
