@@ -771,9 +771,9 @@ function onResponse(websocket, socket, response) {
   if (response.peerCertificates.length > 0) {
     // ws's `_socket` is the TLSSocket: its session is read there (certificate pinning).
     const { opts } = handshake;
-    const tlsPeer = new EngineTlsPeer(response.peerCertificates, opts.ca, opts.rejectUnauthorized !== false);
-    exposeEngineTls(peer, tlsPeer, () => socket.closed);
-    exposeEngineTls(socket, tlsPeer, () => socket.closed);
+    const session = new EngineTlsPeer(response.peerCertificates, opts.ca, opts.rejectUnauthorized !== false, socket);
+    exposeEngineTls(peer, session);
+    exposeEngineTls(socket, session);
   }
   websocket[kAttachPending](handshake.core, verdict.protocol, verdict.extensions, peer);
 }

@@ -13,6 +13,9 @@
 const { X509Certificate } = require('crypto');
 const tls = require('tls');
 
+/** The session a socket reports: a relayed connection's TLSSocket, or an EngineTlsPeer. */
+const kTlsSession = Symbol('lws.tlsSession');
+
 /** TLSSocket members a relayed connection's socket answers for (methods, then properties). */
 const RELAYED_METHODS = [
   'getPeerCertificate', 'getPeerX509Certificate', 'getCertificate', 'getX509Certificate', 'getCipher',
@@ -21,26 +24,48 @@ const RELAYED_METHODS = [
 ];
 const RELAYED_PROPERTIES = ['encrypted', 'authorized', 'authorizationError', 'alpnProtocol', 'servername'];
 
+/**
+ * The members installed on a relayed connection's socket: one shared function each
+ * (not closures per socket: a socket is kept per connection), reading `this[kTlsSession]`.
+ */
+const relayedMembers = {};
+for (const name of RELAYED_METHODS) {
+  relayedMembers[name] = {
+    value: function relayed(...args) {
+      return this[kTlsSession][name](...args);
+    },
+    configurable: true,
+    writable: true,
+  };
+}
+for (const name of RELAYED_PROPERTIES) {
+  relayedMembers[name] = {
+    get() {
+      return this[kTlsSession][name];
+    },
+    configurable: true,
+    enumerable: true,
+  };
+}
+
 /** `target` (the engine's socket or its stand-in) reports `tlsSocket`'s session. */
 function exposeRelayedTls(target, tlsSocket) {
-  for (const name of RELAYED_METHODS) {
-    if (typeof tlsSocket[name] === 'function') defineMethod(target, name, (...args) => tlsSocket[name](...args));
-  }
-  for (const name of RELAYED_PROPERTIES) {
-    Object.defineProperty(target, name, { get: () => tlsSocket[name], configurable: true, enumerable: true });
-  }
+  target[kTlsSession] = tlsSocket;
+  Object.defineProperties(target, relayedMembers);
 }
 
 /**
  * A client session the engine's rustls ran: the server's certificates (DER, its own
  * first), the CAs the client trusts (its `ca` option, else Node's root certificates),
- * and whether the engine checked the chain (rejectUnauthorized) and so opened only if it held.
+ * whether the engine checked the chain (rejectUnauthorized) and so opened only if it
+ * held, and the engine's socket (Node reports no certificate once the connection is over).
  */
 class EngineTlsPeer {
-  constructor(certificates, ca, checked) {
+  constructor(certificates, ca, checked, socket) {
     this.certificates = certificates;
     this.ca = ca;
     this.checked = checked;
+    this.socket = socket;
     this._x509 = null;
     this._verdict = null;
   }
@@ -71,17 +96,45 @@ class EngineTlsPeer {
   }
 }
 
-/** `target` reports `peer`'s session; `isClosed()`: the connection is over (Node: null certificates then). */
-function exposeEngineTls(target, peer, isClosed) {
-  defineMethod(target, 'getPeerCertificate', (detailed) => (isClosed() ? null : peer.peerCertificate(detailed)));
-  defineMethod(target, 'getPeerX509Certificate', () => (isClosed() ? undefined : peer.x509()[0]));
-  Object.defineProperty(target, 'encrypted', { value: true, configurable: true, enumerable: true });
-  Object.defineProperty(target, 'authorized', { get: () => peer.verdict()[0], configurable: true, enumerable: true });
-  Object.defineProperty(target, 'authorizationError', { get: () => peer.verdict()[1], configurable: true, enumerable: true });
-}
+/** The members installed on the socket of a session the engine ran (shared functions, as above). */
+const engineMembers = {
+  getPeerCertificate: {
+    value: function getPeerCertificate(detailed) {
+      const session = this[kTlsSession];
+      return session.socket.closed ? null : session.peerCertificate(detailed);
+    },
+    configurable: true,
+    writable: true,
+  },
+  getPeerX509Certificate: {
+    value: function getPeerX509Certificate() {
+      const session = this[kTlsSession];
+      return session.socket.closed ? undefined : session.x509()[0];
+    },
+    configurable: true,
+    writable: true,
+  },
+  encrypted: { value: true, configurable: true, enumerable: true },
+  authorized: {
+    get() {
+      return this[kTlsSession].verdict()[0];
+    },
+    configurable: true,
+    enumerable: true,
+  },
+  authorizationError: {
+    get() {
+      return this[kTlsSession].verdict()[1];
+    },
+    configurable: true,
+    enumerable: true,
+  },
+};
 
-function defineMethod(target, name, fn) {
-  Object.defineProperty(target, name, { value: fn, configurable: true, writable: true, enumerable: false });
+/** `target` (the engine's socket or its stand-in) reports `session`, an EngineTlsPeer. */
+function exposeEngineTls(target, session) {
+  target[kTlsSession] = session;
+  Object.defineProperties(target, engineMembers);
 }
 
 /**
