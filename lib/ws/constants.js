@@ -73,6 +73,8 @@ module.exports = {
   CLOSED_CLEANLY: 16, // closed with the close handshake done
   CLOSE_FRAME_RECEIVED: 32, // the peer's close frame arrived (core 'closing')
   CAPTURE_REJECTIONS: 64, // made while EventEmitter.captureRejections was on: emit() catches listeners' rejections
+  DEFER_EVENTS: 128, // allowSynchronousEvents: false: one 'message', 'ping' or 'pong' per turn of the event loop
+  DEFER_SCHEDULED: 256, // a setImmediate will emit the next deferred event
   /** Header that ties a socket handed to the engine to its pending handleUpgrade() call. */
   HANDOVER_HEADER: 'x-lws-handover',
 };

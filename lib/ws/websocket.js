@@ -16,6 +16,7 @@ const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
   kAttachPending, kAttachAccepted, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kEndConnection, kWriteRaw, kSocketClose, kCountedBy,
   PAUSED, DELIVER_SCHEDULED, SETTLE_SCHEDULED, ERROR_EMITTED, CLOSED_CLEANLY, CLOSE_FRAME_RECEIVED, CAPTURE_REJECTIONS,
+  DEFER_EVENTS, DEFER_SCHEDULED,
 } = require('./constants');
 
 const hasBlob = typeof Blob !== 'undefined';
@@ -213,6 +214,47 @@ function deliverHeld(ws) {
   }
 }
 
+/** allowSynchronousEvents: false: the next held event waits for a turn of the event loop of its own. */
+function scheduleDeferred(ws) {
+  if ((ws._flags & (DEFER_SCHEDULED | PAUSED)) !== 0) return;
+  ws._flags |= DEFER_SCHEDULED;
+  setImmediate(deliverDeferred, ws);
+}
+
+/**
+ * One 'message', 'ping' or 'pong' a turn, as ws's receiver emits them with
+ * allowSynchronousEvents: false (from a setImmediate each). A close frame right
+ * behind the event is read in the same turn; the connection's end, if it came
+ * meanwhile, is reported after the last event.
+ */
+function deliverDeferred(ws) {
+  ws._flags &= ~DEFER_SCHEDULED;
+  let emitted = false;
+  while (ws._held !== null && (ws._flags & PAUSED) === 0 && ws._readyState !== CLOSED) {
+    const kind = ws._held[0][0];
+    if (emitted && kind !== HELD_CLOSING) break;
+    const next = ws._held.shift();
+    if (ws._held.length === 0) ws._held = null;
+    emitHeld(ws, next);
+    if (kind !== HELD_CLOSING) emitted = true;
+  }
+  if (ws._held !== null) {
+    scheduleDeferred(ws);
+  } else if (ws._deferredClose !== null && (ws._flags & PAUSED) === 0) {
+    // ws's 'close': once its receiver is done, when the socket had ended (next tick); when
+    // the peer's close frame was still to be read, after answering it (a later turn).
+    if (ws._deferredClose[4]) setImmediate(closeDeferred, ws);
+    else process.nextTick(closeDeferred, ws);
+  }
+}
+
+function closeDeferred(ws) {
+  const args = ws._deferredClose;
+  if (args === null || ws._held !== null || (ws._flags & PAUSED) !== 0) return;
+  ws._deferredClose = null;
+  ws[kOnClose](args[0], args[1], args[2], args[3]);
+}
+
 class WebSocket extends EventEmitter {
   /**
    * `new WebSocket(address[, protocols][, options])` connects to a server, as ws's
@@ -241,6 +283,9 @@ class WebSocket extends EventEmitter {
       [protocols, options] = clientArguments(protocols, options);
       options = initAsClient(this, address, protocols, options);
     }
+    // ws's receiver: only an explicit falsy value defers events (undefined is its default, true).
+    const synchronous = options.allowSynchronousEvents;
+    if (synchronous !== undefined && !synchronous) this._flags |= DEFER_EVENTS;
     // Read as ws reads them: a server-side WebSocket made without options throws here, as ws's does.
     if (options.autoPong === undefined && options.closeTimeout === undefined) return;
     if (options.closeTimeout !== undefined && options.closeTimeout !== CLOSE_TIMEOUT) {
@@ -622,7 +667,9 @@ class WebSocket extends EventEmitter {
     if (this._readyState === CONNECTING || this._readyState === CLOSED || this._core === null) return;
     this._flags &= ~PAUSED;
     this._core.resume(this._socket);
-    if (this._held !== null && (this._flags & DELIVER_SCHEDULED) === 0) {
+    if ((this._flags & DEFER_EVENTS) !== 0) {
+      if (this._held !== null || this._deferredClose !== null) scheduleDeferred(this);
+    } else if (this._held !== null && (this._flags & DELIVER_SCHEDULED) === 0) {
       this._flags |= DELIVER_SCHEDULED;
       process.nextTick(deliverHeld, this);
     }
@@ -635,13 +682,19 @@ class WebSocket extends EventEmitter {
     return (this._flags & PAUSED) !== 0 || this._held !== null;
   }
 
+  /** A message, ping or pong also waits for a turn of its own with allowSynchronousEvents: false. */
+  _mustDefer() {
+    return (this._flags & (PAUSED | DEFER_EVENTS)) !== 0 || this._held !== null;
+  }
+
   _hold(entry) {
     if (this._held === null) this._held = [entry];
     else this._held.push(entry);
+    if ((this._flags & DEFER_EVENTS) !== 0) scheduleDeferred(this);
   }
 
   [kOnMessage](buf, isBinary) {
-    if (this._mustHold()) return this._hold([HELD_MESSAGE, buf, isBinary]);
+    if (this._mustDefer()) return this._hold([HELD_MESSAGE, buf, isBinary]);
     // Once per message: one listener is called as emit() would call it, without
     // emit()'s bookkeeping. emit() still handles several listeners, captured
     // rejections, and an emit() replaced on the socket or in a subclass (ws emits
@@ -657,12 +710,12 @@ class WebSocket extends EventEmitter {
   }
 
   [kOnPing](buf) {
-    if (this._mustHold()) return this._hold([HELD_PING, Buffer.from(buf)]);
+    if (this._mustDefer()) return this._hold([HELD_PING, Buffer.from(buf)]);
     if (this.listenerCount('ping') > 0) this.emit('ping', Buffer.from(buf));
   }
 
   [kOnPong](buf) {
-    if (this._mustHold()) return this._hold([HELD_PONG, Buffer.from(buf)]);
+    if (this._mustDefer()) return this._hold([HELD_PONG, Buffer.from(buf)]);
     if (this.listenerCount('pong') > 0) this.emit('pong', Buffer.from(buf));
   }
 
@@ -686,6 +739,14 @@ class WebSocket extends EventEmitter {
     if (this._closeTimer !== null && this._closeTimer !== TERMINATED) {
       clearTimeout(this._closeTimer);
       this._closeTimer = null;
+    }
+    if (this._held !== null && (this._flags & (DEFER_EVENTS | PAUSED)) === DEFER_EVENTS) {
+      // ws's receiver still emits its deferred events, a turn each, before 'close'.
+      const closeFrameUnread = this._held.some((entry) => entry[0] === HELD_CLOSING);
+      this._deferredClose = [code, reason, errorCode, errorDetail, closeFrameUnread];
+      // CLOSING once the close frame is read (HELD_CLOSING), else now, as ws's socket 'close'.
+      if (!closeFrameUnread && this._readyState === OPEN) this._readyState = CLOSING;
+      return;
     }
     // Events held by pause() still come first, as ws reads what the socket had buffered.
     if (this._held !== null) {
@@ -735,8 +796,10 @@ WebSocket.prototype._closeTimeout = CLOSE_TIMEOUT;
 // kept per connection, and each field is 8 bytes of it; the benchmark's memory rows hold 10,000).
 /** Bytes send() was given after the socket closed (ws counts them in bufferedAmount). */
 WebSocket.prototype._bufferedAfterClose = 0;
-/** Events received while paused: [kind, ownedBuffer, isBinary][] (HELD_*), or null. */
+/** Events received while paused or deferred: [kind, ownedBuffer, isBinary][] (HELD_*), or null. */
 WebSocket.prototype._held = null;
+/** kOnClose's arguments while deferred events are still to be emitted (allowSynchronousEvents: false), or null. */
+WebSocket.prototype._deferredClose = null;
 /** A client's URL (as ws, server-side sockets have none): set by initAsClient (client.js). */
 WebSocket.prototype._url = undefined;
 /** Sends waiting behind a Blob being read, or null. */
