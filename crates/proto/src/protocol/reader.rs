@@ -322,6 +322,17 @@ impl FrameReader {
     }
 
     fn start_frame(&mut self, h: FrameHeader, limits: &ReaderLimits) -> Result<(), ProtocolError> {
+        // A frame out of place in its message is reported before a wrong mask bit,
+        // in ws's order (its error names the opcode, not the mask).
+        match h.opcode {
+            // RSV1 belongs on a message's first frame only.
+            Opcode::Continuation if h.rsv1 => return Err(ProtocolError::ReservedBitsSet(4)),
+            Opcode::Continuation if self.message.is_none() => return Err(ProtocolError::UnexpectedContinuation),
+            Opcode::Text | Opcode::Binary if self.message.is_some() => {
+                return Err(ProtocolError::ExpectedContinuation(h.opcode.as_u8()));
+            }
+            _ => {}
+        }
         // One comparison for either role. A client's unmasked payload gets a zero
         // key, which apply_mask skips.
         if h.mask.is_some() != self.role().reads_masked() {
@@ -330,9 +341,6 @@ impl FrameReader {
         let mask = h.mask.unwrap_or([0; 4]);
         match h.opcode {
             Opcode::Continuation => {
-                if h.rsv1 {
-                    return Err(ProtocolError::ReservedBitsSet(4)); // RSV1 belongs on the first frame only
-                }
                 let m = self.message.as_mut().ok_or(ProtocolError::UnexpectedContinuation)?;
                 // Frames are delivered one by one and never assembled: the limit bounds each.
                 let size =
@@ -347,9 +355,6 @@ impl FrameReader {
                 m.len = m.len.saturating_add(h.payload_len);
             }
             Opcode::Text | Opcode::Binary => {
-                if self.message.is_some() {
-                    return Err(ProtocolError::ExpectedContinuation(h.opcode.as_u8()));
-                }
                 if h.payload_len > limits.max_message_size {
                     return Err(ProtocolError::MessageTooBig);
                 }
