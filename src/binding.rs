@@ -1,7 +1,9 @@
 //! The napi surface: `NativeServer` (one engine) and `prepare`.
 //!
 //! Events reach JS through one raw threadsafe function per server. Its
-//! call-back drains the event queue: each drained batch becomes one ArrayBuffer
+//! call-back hands JS one batch of the event queue per call (promise jobs and
+//! nextTick callbacks run between two, as between two I/O callbacks of Node's
+//! event loop): each batch becomes one ArrayBuffer
 //! (an external one lent to JS, no copy, or for a small batch a copy: see `lend`),
 //! detached when the JS call returns, so a Buffer kept past the callback reads as
 //! empty instead of freed memory. A small batch from which JS takes nothing by
@@ -310,6 +312,8 @@ struct Bridge {
     messages_copied: Arc<AtomicBool>,
     /// The cell that holds this bridge's threadsafe function, cleared at its finalizer.
     tsfn: Arc<TsfnCell>,
+    /// The batches handed to JS in this wake (see `call_js`).
+    wake: WakeBudget,
 }
 
 impl Bridge {
@@ -364,7 +368,85 @@ unsafe extern "C" fn release_bridge(env: sys::napi_env, data: *mut c_void, _hint
     }
 }
 
-/// Runs on the JS thread when the engine has queued events.
+/// What handing JS one batch came to.
+#[derive(PartialEq)]
+enum Step {
+    /// The queue was empty: JS counts as idle again (the next push wakes it).
+    Idle,
+    /// JS was given a batch.
+    Dispatched,
+    /// A listener threw: reported, and JS comes back for the rest.
+    Threw,
+}
+
+/// Hands JS the oldest batch. Taking it tells the engine JS has finished with the
+/// one before, so it is called again only once that one's promise jobs and
+/// process.nextTick callbacks have run: what they send (an answer to a message,
+/// as ws would write it before it reads the peer's next bytes) reaches the engine
+/// before it may answer a close frame that came after that message, and JS sees
+/// that close only then (ws reads it in a later callback from the event loop).
+unsafe fn dispatch_one(env: sys::napi_env, js_cb: sys::napi_value, bridge: &Bridge) -> Step {
+    let shared = &bridge.shared;
+    let Some(batch) = shared.events.take() else {
+        return Step::Idle;
+    };
+    let mut undefined = null_mut();
+    sys::napi_get_undefined(env, &mut undefined);
+    let mut result = null_mut();
+    let status = if let Some(ab) = bridge.reuse(env, &batch) {
+        // JS is given the batch's length: the buffer is longer.
+        let mut args = [ab, null_mut()];
+        sys::napi_create_uint32(env, batch.len() as u32, &mut args[1]);
+        drop(batch);
+        let status = sys::napi_call_function(env, undefined, js_cb, 2, args.as_ptr(), &mut result);
+        bridge.release();
+        status
+    } else {
+        let Some((ab, lent)) = lend(env, &batch) else {
+            return Step::Dispatched; // not handed over (no memory): the next call takes the next one
+        };
+        // A copy is not the batch: what JS forwards from it is copied (JS may have written into it).
+        if lent {
+            LENT.with(|cell| *cell.borrow_mut() = Some(batch));
+        } else {
+            drop(batch);
+        }
+        let status = sys::napi_call_function(env, undefined, js_cb, 1, &ab, &mut result);
+        LENT.with(|lent| lent.borrow_mut().take());
+        sys::napi_detach_arraybuffer(env, ab);
+        status
+    };
+    if status == sys::Status::napi_pending_exception {
+        // The JS side rethrows listener errors after finishing its batch;
+        // report it as an uncaught exception and come back for the rest.
+        let mut exception = null_mut();
+        sys::napi_get_and_clear_last_exception(env, &mut exception);
+        shared.events.reschedule();
+        sys::napi_fatal_exception(env, exception);
+        return Step::Threw;
+    }
+    Step::Dispatched
+}
+
+/// Events may be left: JS is told (a call with null) and comes back for them from
+/// setImmediate, after the event loop has turned. Waking through the threadsafe
+/// function again would not let it turn: Node drains a threadsafe function's
+/// queue up to 1,000 calls in one go, so a flood would starve timers and I/O.
+unsafe fn hand_back(env: sys::napi_env, js_cb: sys::napi_value, bridge: &Bridge) {
+    let mut null = null_mut();
+    sys::napi_get_null(env, &mut null);
+    let mut undefined = null_mut();
+    sys::napi_get_undefined(env, &mut undefined);
+    let mut result = null_mut();
+    if sys::napi_call_function(env, undefined, js_cb, 1, &null, &mut result) != sys::Status::napi_ok {
+        bridge.shared.events.reschedule();
+    }
+}
+
+/// Runs on the JS thread when the engine has queued events, in a callback scope
+/// of its own (Node runs each call of a threadsafe function in one): one batch
+/// per call. For the next, the threadsafe function is called again, which Node
+/// does once this call's promise jobs and nextTick callbacks have run.
 unsafe extern "C" fn call_js(
     env: sys::napi_env,
     js_cb: sys::napi_value,
@@ -375,62 +457,38 @@ unsafe extern "C" fn call_js(
         return;
     }
     let bridge = &*(context as *const Bridge);
-    let shared = &bridge.shared;
-    let started = std::time::Instant::now();
-    for _ in 0..MAX_BATCHES_PER_WAKE {
-        if started.elapsed() > MAX_TIME_PER_WAKE {
-            break;
+    match dispatch_one(env, js_cb, bridge) {
+        Step::Dispatched if bridge.wake.another() => bridge.tsfn.wake(),
+        Step::Dispatched => {
+            bridge.wake.end();
+            hand_back(env, js_cb, bridge);
         }
-        let Some(batch) = shared.events.take() else {
-            return;
-        };
-        let mut undefined = null_mut();
-        sys::napi_get_undefined(env, &mut undefined);
-        let mut result = null_mut();
-        let status = if let Some(ab) = bridge.reuse(env, &batch) {
-            // JS is given the batch's length: the buffer is longer.
-            let mut args = [ab, null_mut()];
-            sys::napi_create_uint32(env, batch.len() as u32, &mut args[1]);
-            drop(batch);
-            let status = sys::napi_call_function(env, undefined, js_cb, 2, args.as_ptr(), &mut result);
-            bridge.release();
-            status
-        } else {
-            let Some((ab, lent)) = lend(env, &batch) else {
-                continue;
-            };
-            // A copy is not the batch: what JS forwards from it is copied (JS may have written into it).
-            if lent {
-                LENT.with(|cell| *cell.borrow_mut() = Some(batch));
-            } else {
-                drop(batch);
-            }
-            let status = sys::napi_call_function(env, undefined, js_cb, 1, &ab, &mut result);
-            LENT.with(|lent| lent.borrow_mut().take());
-            sys::napi_detach_arraybuffer(env, ab);
-            status
-        };
-        if status == sys::Status::napi_pending_exception {
-            // The JS side rethrows listener errors after finishing its batch;
-            // report it as an uncaught exception and come back for the rest.
-            let mut exception = null_mut();
-            sys::napi_get_and_clear_last_exception(env, &mut exception);
-            shared.events.reschedule();
-            sys::napi_fatal_exception(env, exception);
-            return;
-        }
+        Step::Idle | Step::Threw => bridge.wake.end(),
     }
-    // Events are left: JS is told (a call with null) and comes back for them from
-    // setImmediate, after the event loop has turned. Waking through the threadsafe
-    // function again would not let it turn: Node drains a threadsafe function's
-    // queue up to 1,000 calls in one go, so a flood would starve timers and I/O.
-    let mut null = null_mut();
-    sys::napi_get_null(env, &mut null);
-    let mut undefined = null_mut();
-    sys::napi_get_undefined(env, &mut undefined);
-    let mut result = null_mut();
-    if sys::napi_call_function(env, undefined, js_cb, 1, &null, &mut result) != sys::Status::napi_ok {
-        shared.events.reschedule();
+}
+
+/// How many batches JS has been handed since it was woken, and since when.
+struct WakeBudget {
+    batches: Cell<usize>,
+    started: Cell<Option<std::time::Instant>>,
+}
+
+impl WakeBudget {
+    fn new() -> WakeBudget {
+        WakeBudget { batches: Cell::new(0), started: Cell::new(None) }
+    }
+
+    /// A batch was handed over: may JS be given another before the loop turns?
+    fn another(&self) -> bool {
+        let started = *self.started.get().get_or_insert_with(std::time::Instant::now);
+        self.started.set(Some(started));
+        self.batches.set(self.batches.get() + 1);
+        self.batches.get() < MAX_BATCHES_PER_WAKE && started.elapsed() <= MAX_TIME_PER_WAKE
+    }
+
+    fn end(&self) {
+        self.batches.set(0);
+        self.started.set(None);
     }
 }
 
@@ -500,15 +558,34 @@ impl InlineDispatch {
         }
         let mut js_cb = null_mut();
         let mut resource = null_mut();
-        let mut scope = null_mut();
         let called = sys::napi_get_reference_value(env, self.on_events, &mut js_cb) == sys::Status::napi_ok
             && !js_cb.is_null()
-            && sys::napi_get_reference_value(env, self.resource, &mut resource) == sys::Status::napi_ok
-            && sys::napi_open_callback_scope(env, resource, self.async_context, &mut scope)
-                == sys::Status::napi_ok;
+            && sys::napi_get_reference_value(env, self.resource, &mut resource) == sys::Status::napi_ok;
         if called {
-            call_js(env, js_cb, bridge, null_mut());
-            sys::napi_close_callback_scope(env, scope);
+            let bridge = &*(bridge as *const Bridge);
+            // One callback scope per batch, as the threadsafe function's calls (see `call_js`):
+            // its promise jobs and nextTick callbacks run before the next batch is taken.
+            loop {
+                let mut scope = null_mut();
+                if sys::napi_open_callback_scope(env, resource, self.async_context, &mut scope)
+                    != sys::Status::napi_ok
+                {
+                    bridge.shared.events.reschedule();
+                    break;
+                }
+                let step = dispatch_one(env, js_cb, bridge);
+                let another = step == Step::Dispatched && bridge.wake.another();
+                if !another {
+                    bridge.wake.end();
+                    if step == Step::Dispatched {
+                        hand_back(env, js_cb, bridge);
+                    }
+                }
+                sys::napi_close_callback_scope(env, scope);
+                if !another {
+                    break;
+                }
+            }
         }
         sys::napi_close_handle_scope(env, handles);
         called
@@ -583,6 +660,7 @@ impl NativeServer {
             reused_busy: Cell::new(false),
             messages_copied: messages_copied.clone(),
             tsfn: cell.clone(),
+            wake: WakeBudget::new(),
         };
         let context = Box::into_raw(Box::new(bridge)) as *mut c_void;
         let mut name = null_mut();
