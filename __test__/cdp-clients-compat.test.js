@@ -100,8 +100,13 @@ async function serverTranscript(impl, options, ending) {
     await withTimeout(new Promise((resolve) => socket.once('data', resolve)), 5000, '101');
     await new Promise((resolve) => setTimeout(resolve, 30));
     const frames = BURST.map(([opcode, payload]) => clientFrame(opcode, payload));
-    if (ending === 'FIN') socket.end(Buffer.concat(frames));
-    else socket.write(Buffer.concat([...frames, clientFrame(8, Buffer.from([0x03, 0xe8]))]));
+    if (ending === 'FIN') {
+      // Later than the burst, as on the client side: when a FIN read with it counts is a race.
+      socket.write(Buffer.concat(frames));
+      setTimeout(() => socket.end(), 100);
+    } else {
+      socket.write(Buffer.concat([...frames, clientFrame(8, Buffer.from([0x03, 0xe8]))]));
+    }
     await withTimeout(closed, 5000, 'server-side close');
   } catch (err) {
     log.push(`harness: ${err.message}`);
