@@ -15,6 +15,8 @@ const lws = require(path.join(__dirname, '..'));
 const { ENGINE_OPTIONS } = require('./helpers/engine');
 const { within } = require('./helpers/wait');
 
+const CLIENTS = { ws: WS, lws: lws.WebSocket };
+
 const SERVERS = {
   ws: (options, cb) => new WS.WebSocketServer(options, cb),
   lws: (options, cb) => new lws.WebSocketServer({ ...ENGINE_OPTIONS, ...options }, cb),
@@ -83,6 +85,59 @@ for (const defer of Object.keys(DEFER)) {
     const reference = await answerThenPeerClose('ws', defer);
     assert.deepEqual(reference.client, [['message', 'reply'], ['close', 4000, 'leaving']]);
     const candidate = await answerThenPeerClose('lws', defer);
+    assert.deepEqual(candidate, reference);
+  });
+}
+
+/**
+ * The same with the roles swapped: the client answers the server's message after
+ * some promise jobs, while the server (in this process) closes meanwhile.
+ */
+async function clientAnswerThenPeerClose(impl, defer) {
+  const server = { log: [] };
+  const client = { log: [] };
+  const wss = await within(5000, 'listening', (done) => {
+    const s = new WS.WebSocketServer({ port: 0, host: '127.0.0.1' }, () => done(s));
+  });
+  try {
+    wss.on('connection', (socket) => {
+      socket.on('message', (data) => server.log.push(['message', String(data)]));
+      socket.on('close', (code, reason) => server.log.push(['close', code, String(reason)]));
+      socket.send('ping');
+    });
+    const ws = new CLIENTS[impl](`ws://127.0.0.1:${wss.address().port}`);
+    ws.on('message', async (data) => {
+      client.log.push(['message', String(data)]);
+      for (const socket of wss.clients) socket.close(4001, 'bye');
+      await DEFER[defer]();
+      client.log.push(['readyState before reply', ws.readyState]);
+      ws.send('pong', (err) => client.log.push(['send callback', err ? err.message : null]));
+    });
+    await within(5000, 'client close', (done) =>
+      ws.on('close', (code, reason) => {
+        client.log.push(['close', code, String(reason)]);
+        done();
+      }),
+    );
+    await within(5000, 'server close', (done) => {
+      const check = setInterval(() => {
+        if (server.log.some((e) => e[0] === 'close')) {
+          clearInterval(check);
+          done();
+        }
+      }, 5);
+    });
+  } finally {
+    await new Promise((resolve) => wss.close(resolve));
+  }
+  return { server: server.log, client: client.log };
+}
+
+for (const defer of Object.keys(DEFER)) {
+  test(`client: a reply sent after ${defer} reaches the server that closed meanwhile, before the close answer (as ws)`, async () => {
+    const reference = await clientAnswerThenPeerClose('ws', defer);
+    assert.deepEqual(reference.server, [['message', 'pong'], ['close', 4001, 'bye']]);
+    const candidate = await clientAnswerThenPeerClose('lws', defer);
     assert.deepEqual(candidate, reference);
   });
 }
