@@ -570,6 +570,7 @@ impl InlineDispatch {
                 if sys::napi_open_callback_scope(env, resource, self.async_context, &mut scope)
                     != sys::Status::napi_ok
                 {
+                    bridge.wake.end();
                     bridge.shared.events.reschedule();
                     break;
                 }
