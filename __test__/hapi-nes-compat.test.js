@@ -22,7 +22,13 @@ const SERVERS = {
   lws: (options, cb) => new lws.WebSocketServer({ ...ENGINE_OPTIONS, ...options }, cb),
 };
 
-/** Waits `how` before the reply: the ways a handler's answer is commonly deferred. */
+/**
+ * The ways a handler's answer is commonly deferred before the reply. Not here: a reply
+ * from setImmediate or a timer. ws sends that one first only when the peer shares its
+ * event loop (it reads the close frame at the loop's next poll); from a remote peer it
+ * is a race for ws too. lws reads the close frame at once and answers it when JS has
+ * handled the message and its promise jobs, so such a reply finds the socket CLOSING.
+ */
 const DEFER = {
   'promise jobs': async () => {
     for (let i = 0; i < 20; i++) await null;
