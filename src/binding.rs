@@ -457,6 +457,7 @@ unsafe extern "C" fn call_js(
         return;
     }
     let bridge = &*(context as *const Bridge);
+    bridge.wake.begin();
     match dispatch_one(env, js_cb, bridge) {
         Step::Dispatched if bridge.wake.another() => bridge.tsfn.wake(),
         Step::Dispatched => {
@@ -478,12 +479,18 @@ impl WakeBudget {
         WakeBudget { batches: Cell::new(0), started: Cell::new(None) }
     }
 
+    /// A batch is about to be handed over: the wake's time starts with its first.
+    fn begin(&self) {
+        if self.started.get().is_none() {
+            self.started.set(Some(std::time::Instant::now()));
+        }
+    }
+
     /// A batch was handed over: may JS be given another before the loop turns?
     fn another(&self) -> bool {
-        let started = *self.started.get().get_or_insert_with(std::time::Instant::now);
-        self.started.set(Some(started));
         self.batches.set(self.batches.get() + 1);
-        self.batches.get() < MAX_BATCHES_PER_WAKE && started.elapsed() <= MAX_TIME_PER_WAKE
+        let elapsed = self.started.get().map_or(std::time::Duration::ZERO, |started| started.elapsed());
+        self.batches.get() < MAX_BATCHES_PER_WAKE && elapsed <= MAX_TIME_PER_WAKE
     }
 
     fn end(&self) {
@@ -574,6 +581,7 @@ impl InlineDispatch {
                     bridge.shared.events.reschedule();
                     break;
                 }
+                bridge.wake.begin();
                 let step = dispatch_one(env, js_cb, bridge);
                 let another = step == Step::Dispatched && bridge.wake.another();
                 if !another {
