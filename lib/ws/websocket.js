@@ -283,11 +283,13 @@ class WebSocket extends EventEmitter {
       [protocols, options] = clientArguments(protocols, options);
       options = initAsClient(this, address, protocols, options);
     }
+    // Read as ws reads them: a server-side WebSocket made without options throws here, as
+    // ws's does (on autoPong, the first it reads).
+    const autoPong = options.autoPong;
     // ws's receiver: only an explicit falsy value defers events (undefined is its default, true).
     const synchronous = options.allowSynchronousEvents;
     if (synchronous !== undefined && !synchronous) this._flags |= DEFER_EVENTS;
-    // Read as ws reads them: a server-side WebSocket made without options throws here, as ws's does.
-    if (options.autoPong === undefined && options.closeTimeout === undefined) return;
+    if (autoPong === undefined && options.closeTimeout === undefined) return;
     if (options.closeTimeout !== undefined && options.closeTimeout !== CLOSE_TIMEOUT) {
       this._closeTimeout = options.closeTimeout;
     }
