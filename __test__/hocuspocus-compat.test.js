@@ -22,6 +22,11 @@ const OUT_OF_ORDER = [
   ['an unmasked continuation frame with no message (bytes 00 00)', Buffer.from([0x00, 0x00])],
   ['an unmasked continuation frame with no message, FIN set', frame(0, 'x', { mask: false })],
   ['an unmasked text frame inside a fragmented message', Buffer.concat([frame(1, 'a', { fin: false }), frame(1, 'b', { mask: false })])],
+  // ws decides on a frame's first two bytes: it does not wait for the rest of the header.
+  ['the first two bytes of a masked continuation frame with no message (80 80)', Buffer.from([0x80, 0x80])],
+  ['the first two bytes of a masked ping of 126 bytes (89 fe)', Buffer.from([0x89, 0xfe])],
+  ['an unmasked close frame with a 1-byte payload', Buffer.from([0x88, 0x01, 0x03])],
+  ['an unmasked frame announcing 2^60 bytes', Buffer.from([0x82, 0x7f, 0x10, 0, 0, 0, 0, 0, 0, 0])],
 ];
 
 for (const [name, bytes] of OUT_OF_ORDER) {
@@ -100,6 +105,9 @@ const SERVER_OUT_OF_ORDER = [
   ['a masked continuation frame with no message', serverFrame(0, 'x', { masked: true })],
   ['a masked text frame inside a fragmented message', Buffer.concat([serverFrame(1, 'a', { fin: false }), serverFrame(1, 'b', { masked: true })])],
   ['a masked frame in sequence (the mask error itself)', serverFrame(1, 'b', { masked: true })],
+  ['the first two bytes of an unmasked continuation frame with no message (80 7f)', Buffer.from([0x80, 0x7f])],
+  ['a masked close frame with a 1-byte payload', serverFrame(8, Buffer.from([3]), { masked: true })],
+  ['a masked frame announcing 2^60 bytes', Buffer.from([0x82, 0xff, 0x10, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4])],
 ];
 
 for (const [name, bytes] of SERVER_OUT_OF_ORDER) {

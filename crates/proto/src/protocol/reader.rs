@@ -296,6 +296,10 @@ impl FrameReader {
     /// and starts its frame. Returns how many bytes of `data` it used.
     fn read_header(&mut self, data: &[u8], limits: &ReaderLimits) -> Result<Option<usize>, ProtocolError> {
         let had = self.header_len as usize;
+        if had < 2 && had + data.len() >= 2 {
+            let (b0, b1) = if had == 0 { (data[0], data[1]) } else { (self.header[0], data[0]) };
+            self.check_head(b0, b1, limits)?;
+        }
         let header = if had == 0 {
             match FrameHeader::parse(data, limits.allow_rsv1)? {
                 Some(h) => h,
@@ -321,23 +325,53 @@ impl FrameReader {
         Ok(Some(header.header_len - had))
     }
 
-    fn start_frame(&mut self, h: FrameHeader, limits: &ReaderLimits) -> Result<(), ProtocolError> {
-        // A frame out of place in its message is reported before a wrong mask bit,
-        // in ws's order (its error names the opcode, not the mask).
-        match h.opcode {
+    /// What ws checks on a frame's first two bytes, in ws's order (the error is the
+    /// first that fails), as soon as they are read: the rest of the header is not
+    /// waited for, and a frame out of place in its message is reported before a
+    /// wrong mask bit.
+    fn check_head(&self, b0: u8, b1: u8, limits: &ReaderLimits) -> Result<(), ProtocolError> {
+        let fin = b0 & 0x80 != 0;
+        let rsv1 = b0 & 0x40 != 0;
+        let unexpected_rsv = (b0 >> 4) & if limits.allow_rsv1 { 0b011 } else { 0b111 };
+        if unexpected_rsv != 0 {
+            return Err(ProtocolError::ReservedBitsSet(unexpected_rsv));
+        }
+        let len7 = b1 & 0x7F;
+        match Opcode::from_u8(b0 & 0x0F)? {
             // RSV1 belongs on a message's first frame only.
-            Opcode::Continuation if h.rsv1 => return Err(ProtocolError::ReservedBitsSet(4)),
-            Opcode::Continuation if self.message.is_none() => return Err(ProtocolError::UnexpectedContinuation),
-            Opcode::Text | Opcode::Binary if self.message.is_some() => {
-                return Err(ProtocolError::ExpectedContinuation(h.opcode.as_u8()));
+            Opcode::Continuation if rsv1 => return Err(ProtocolError::ReservedBitsSet(4)),
+            Opcode::Continuation if self.message.is_none() => {
+                return Err(ProtocolError::UnexpectedContinuation)
+            }
+            op @ (Opcode::Text | Opcode::Binary) if self.message.is_some() => {
+                return Err(ProtocolError::ExpectedContinuation(op.as_u8()));
+            }
+            op if op.is_control() => {
+                if !fin {
+                    return Err(ProtocolError::FragmentedControlFrame);
+                }
+                if rsv1 {
+                    return Err(ProtocolError::ReservedBitsSet(4));
+                }
+                if len7 > 125 {
+                    return Err(ProtocolError::ControlFrameTooLong(len7));
+                }
+                if op == Opcode::Close && len7 == 1 {
+                    return Err(ProtocolError::InvalidClosePayload);
+                }
             }
             _ => {}
         }
-        // One comparison for either role. A client's unmasked payload gets a zero
-        // key, which apply_mask skips.
-        if h.mask.is_some() != self.role().reads_masked() {
+        // One comparison for either role.
+        if (b1 & 0x80 != 0) != self.role().reads_masked() {
             return Err(self.role().mask_error());
         }
+        Ok(())
+    }
+
+    fn start_frame(&mut self, h: FrameHeader, limits: &ReaderLimits) -> Result<(), ProtocolError> {
+        // `check_head` saw the mask bit right: a client's unmasked payload gets a zero
+        // key, which apply_mask skips.
         let mask = h.mask.unwrap_or([0; 4]);
         match h.opcode {
             Opcode::Continuation => {

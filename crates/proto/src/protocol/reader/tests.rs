@@ -502,3 +502,22 @@ fn a_message_in_one_read_keeps_no_state() {
         (vec![Ev::Msg(false, b"a".to_vec())], Err(ProtocolError::UnexpectedContinuation))
     );
 }
+
+#[test]
+fn first_two_bytes_decide_in_ws_order() {
+    let d = ReaderLimits::default;
+    // Out of place in its message comes before the mask bit (the frames are unmasked).
+    assert_eq!(run(&[0x00, 0x00], 100, d()).1, Err(ProtocolError::UnexpectedContinuation));
+    let mut inside = client_frame(false, 2, b"a");
+    inside.extend_from_slice(&[0x81, 0x01, b'b']);
+    assert_eq!(run(&inside, 100, d()).1, Err(ProtocolError::ExpectedContinuation(1)));
+    assert_eq!(run(&[0x88, 0x01, 3], 100, d()).1, Err(ProtocolError::InvalidClosePayload));
+    // An unmasked frame announcing 2^60 bytes: the mask bit before the length.
+    assert_eq!(run(&[0x82, 0x7F, 0x10, 0, 0, 0, 0, 0, 0, 0], 100, d()).1, Err(ProtocolError::UnmaskedFrame));
+    // Two bytes are enough: the rest of the header (length, mask key) is not waited for,
+    // whether they come in one read or two.
+    for split in [1, 2] {
+        assert_eq!(run(&[0x80, 0x80], split, d()).1, Err(ProtocolError::UnexpectedContinuation));
+        assert_eq!(run(&[0x89, 0xFE], split, d()).1, Err(ProtocolError::ControlFrameTooLong(126)));
+    }
+}
