@@ -7,6 +7,7 @@
 
 const { loadNative } = require('../native-path');
 const { CommandWriter } = require('./wire');
+const loopTimers = require('./loop-timers');
 
 // A local build, else this platform's prebuilt package (lib/native-path.js). A test asking
 // the engine to panic on a payload (LWS_TEST_PANIC_ON) needs the build that has fault
@@ -30,7 +31,7 @@ class Engine {
   constructor(engineOptions, onBatch) {
     try {
       this.native = new binding.NativeServer(engineOptions, (batch, length) => {
-        if (batch === null) setImmediate(() => this.native.reschedule());
+        if (batch === null) loopTimers.setImmediate(() => this.native.reschedule());
         else onBatch(batch, length);
       });
     } catch (err) {

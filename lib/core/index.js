@@ -16,6 +16,7 @@
 //   loopback-relay.js  streams with no descriptor (TLS) reach the engine over loopback TCP
 //   client-handshake.js the client side of the handshake: URL, request head, ws's checks of the 101
 //   streams.js         messages as streams: 'messageStream', sendStream(), createWebSocketStream()
+//   loop-timers.js     the event loop's timers as lws loaded them (faked global timers do not stop lws)
 //
 // What a layer gets
 //
@@ -108,8 +109,9 @@ const { loopbackPair, pump } = require('./loopback-relay');
 const { CLIENT_ERROR_CODES, TlsFailure } = require('./wire');
 const clientHandshake = require('./client-handshake');
 const { MessageReadable, MessageWritable } = require('./streams');
+const loopTimers = require('./loop-timers');
 
 module.exports = {
   CoreServer, Socket, idOf, UpgradeRequest, HttpRequest, kNegotiatedByJs, kFrameEvents, kFragmentPerFrame, descriptorOf,
-  loopbackPair, pump, CLIENT_ERROR_CODES, TlsFailure, clientHandshake, MessageReadable, MessageWritable,
+  loopbackPair, pump, CLIENT_ERROR_CODES, TlsFailure, clientHandshake, MessageReadable, MessageWritable, loopTimers,
 };

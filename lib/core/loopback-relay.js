@@ -6,6 +6,7 @@
 // (framing, UTF-8, limits, close handshake); Node only moves decrypted bytes.
 
 const net = require('net');
+const loopTimers = require('./loop-timers');
 
 let relay = null; // { server, port, error, waiting: [] } once started
 const unclaimed = new Map(); // accepted loopback sockets by their peer port, not yet claimed
@@ -23,7 +24,7 @@ function onAccepted(inner) {
   }
   // The connect callback has not run yet (or this is a stranger): keep it briefly.
   inner.on('error', () => inner.destroy());
-  const timer = setTimeout(() => {
+  const timer = loopTimers.setTimeout(() => {
     unclaimed.delete(port);
     inner.destroy();
   }, UNCLAIMED_TIMEOUT);
@@ -35,7 +36,7 @@ function claim(port, callback) {
   const entry = unclaimed.get(port);
   if (entry !== undefined) {
     unclaimed.delete(port);
-    clearTimeout(entry.timer);
+    loopTimers.clearTimeout(entry.timer);
     entry.inner.removeAllListeners('error');
     callback(entry.inner);
   } else {

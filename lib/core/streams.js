@@ -13,6 +13,7 @@
 
 const { Readable, Writable, Duplex } = require('stream');
 const { backlogOf } = require('./socket');
+const loopTimers = require('./loop-timers');
 
 /** The bytes of a lent buffer, kept past the callback. */
 const copyOf = (data) => Buffer.from(data);
@@ -221,7 +222,7 @@ function whenSent(waiter, socket, accepted, callback) {
     waiter._lwsWaiting = callback;
     return;
   }
-  setImmediate(() => {
+  loopTimers.setImmediate(() => {
     if (backlogOf(socket) > 0 && !socket.closed) waiter._lwsWaiting = callback;
     else callback();
   });

@@ -20,7 +20,7 @@ const https = require('https');
 const tls = require('tls');
 const { EventEmitter } = require('events');
 const {
-  CoreServer, kNegotiatedByJs, descriptorOf, loopbackPair, pump, CLIENT_ERROR_CODES, TlsFailure, clientHandshake,
+  CoreServer, kNegotiatedByJs, descriptorOf, loopbackPair, pump, CLIENT_ERROR_CODES, TlsFailure, clientHandshake, loopTimers,
 } = require('../core');
 const { deflateThreshold } = require('./engine-options');
 const { routeSocketEvents } = require('./socket-events');
@@ -120,7 +120,7 @@ function reserveClientSocket(opts) {
     cores.set(key, core);
   }
   if (core[kIdleTimer] !== null) {
-    clearTimeout(core[kIdleTimer]);
+    loopTimers.clearTimeout(core[kIdleTimer]);
     core[kIdleTimer] = null;
   }
   const socket = core.reserveSocket();
@@ -147,7 +147,7 @@ function sameCoreInputs(opts) {
 /** One of the core's connections is gone (closed, or released before it was dialed). */
 function connectionGone(core) {
   if (--core[kLive] > 0 || core[kIdleTimer] !== null || IDLE_CORE_MS === Infinity) return;
-  core[kIdleTimer] = setTimeout(() => {
+  core[kIdleTimer] = loopTimers.setTimeout(() => {
     core[kIdleTimer] = null;
     if (core[kLive] > 0) return;
     cores.delete(core[kKey]);
@@ -160,7 +160,7 @@ function connectionGone(core) {
 const CONNECTION_FAILURES = new Set(Object.values(CLIENT_ERROR_CODES));
 
 function closeLater(ws, turns, code, reason, errorCode, errorDetail) {
-  if (turns > 0) setImmediate(closeLater, ws, turns - 1, code, reason, errorCode, errorDetail);
+  if (turns > 0) loopTimers.setImmediate(closeLater, ws, turns - 1, code, reason, errorCode, errorDetail);
   else ws[kOnClose](code, reason, errorCode, errorDetail);
 }
 
@@ -184,7 +184,7 @@ function nodeTls(handshake, callback) {
   const finish = (err) => {
     if (done) return;
     done = true;
-    clearTimeout(timer);
+    loopTimers.clearTimeout(timer);
     socket.removeAllListeners('error');
     if (err) socket.destroy();
     callback(err, err ? undefined : socket);
@@ -195,7 +195,7 @@ function nodeTls(handshake, callback) {
   });
   socket.once('secureConnect', () => finish(null));
   socket.once('error', (err) => finish(err));
-  const timer = setTimeout(() => finish(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })), 10000);
+  const timer = loopTimers.setTimeout(() => finish(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })), 10000);
   timer.unref();
 }
 
@@ -279,7 +279,7 @@ function wireCore(core) {
     // once its shutdown completed, a turn of the loop after the FIN left. The engine
     // has closed the connection when it reports it: 'close' waits two more turns, so a
     // server in this process sees the end first, as it does with ws.
-    setImmediate(closeLater, ws, 2, code, reason, errorCode, errorDetail);
+    loopTimers.setImmediate(closeLater, ws, 2, code, reason, errorCode, errorDetail);
   });
   // A socket's own engine fault is reported by its 'close' (LWS_ERR_INTERNAL).
   core.on('error', () => {});
@@ -674,7 +674,8 @@ function requestWithEngine(websocket, context, target) {
   if (opts.timeout > 0) {
     // ws's request timeout. The engine's own (at dial) is a backstop behind it: this one
     // ends the WebSocket before the server can see the connection go, as ws's does.
-    handshake.timer = setTimeout(() => {
+    // Node's socket timeout in ws (req.setTimeout): out of reach of faked timers too.
+    handshake.timer = loopTimers.setTimeout(() => {
       if (websocket._handshake === handshake) abortHandshake(websocket, 'Opening handshake has timed out');
     }, opts.timeout);
   }
@@ -726,7 +727,7 @@ function requestWithEngine(websocket, context, target) {
 function endHandshake(websocket, handshake) {
   if (websocket._handshake === handshake) websocket._handshake = null;
   if (handshake.timer !== null) {
-    clearTimeout(handshake.timer);
+    loopTimers.clearTimeout(handshake.timer);
     handshake.timer = null;
   }
 }
@@ -896,7 +897,7 @@ function adoptUpgraded(websocket, opts, nodeSocket, head, verdict) {
     socket.wrapper = undefined;
     if (core.releaseSocket(socket)) connectionGone(core);
     nodeSocket.destroy();
-    setImmediate(() => websocket[kOnClose](1006, '', undefined, undefined));
+    loopTimers.setImmediate(() => websocket[kOnClose](1006, '', undefined, undefined));
   };
   if (descriptorOf(nodeSocket) >= 0) {
     if (!adopt(nodeSocket)) fail();

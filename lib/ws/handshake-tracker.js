@@ -5,6 +5,7 @@
 // found again by the one-time ticket header the engine re-reads.
 
 const { randomBytes } = require('crypto');
+const { loopTimers } = require('../core');
 
 /** How long a handshake given to the engine may take to open before it is forgotten. */
 const HANDSHAKE_GRACE = 15000;
@@ -54,10 +55,10 @@ class HandshakeTracker {
   /** Counts a handshake as pending; `ms` > 0 forgets it after that long (the engine gave up silently). */
   track(handshake, ms) {
     this.inflight.add(handshake);
-    if (handshake.timer !== null) clearTimeout(handshake.timer);
+    if (handshake.timer !== null) loopTimers.clearTimeout(handshake.timer);
     handshake.timer = null;
     if (ms > 0) {
-      handshake.timer = setTimeout(() => this.forget(handshake), ms);
+      handshake.timer = loopTimers.setTimeout(() => this.forget(handshake), ms);
       handshake.timer.unref();
     }
   }
@@ -69,10 +70,10 @@ class HandshakeTracker {
       // or the hand-over failed): it ends as a dropped connection does in ws.
       const ws = handshake.ws;
       handshake.ws = null;
-      setImmediate(this.onAbandoned, ws);
+      loopTimers.setImmediate(this.onAbandoned, ws);
     }
     if (handshake.timer !== null) {
-      clearTimeout(handshake.timer);
+      loopTimers.clearTimeout(handshake.timer);
       handshake.timer = null;
     }
     if (handshake.ticket !== null) this.handovers.delete(handshake.ticket);
@@ -97,7 +98,7 @@ class HandshakeTracker {
 
   /** Handshakes that never open (the engine dropped them silently) must not hold close() forever. */
   sweepLater() {
-    const sweep = setTimeout(() => {
+    const sweep = loopTimers.setTimeout(() => {
       for (const handshake of [...this.inflight]) this.forget(handshake);
     }, HANDSHAKE_GRACE);
     sweep.unref();

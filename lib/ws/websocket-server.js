@@ -20,7 +20,7 @@ const { EventEmitter } = require('events');
 const dns = require('dns');
 const http = require('http');
 const net = require('net');
-const { CoreServer, descriptorOf, loopbackPair, pump } = require('../core');
+const { CoreServer, descriptorOf, loopbackPair, pump, loopTimers } = require('../core');
 const WebSocket = require('./websocket');
 const { PendingSocket } = require('./send-accounting');
 const { exposeRelayedTls } = require('./tls-peer');
@@ -622,7 +622,7 @@ class WebSocketServer extends EventEmitter {
     // before 'close'. socket.io handles a client's DISCONNECT packet that way, and
     // Primus announces a spark that way. The engine reports the end in the same
     // batch as the messages before it, so 'close' waits for the next turn here.
-    setImmediate(() => this._finishSocketClose(ws, code, reason, errorCode, errorDetail));
+    loopTimers.setImmediate(() => this._finishSocketClose(ws, code, reason, errorCode, errorDetail));
   }
 
   _finishSocketClose(ws, code, reason, errorCode, errorDetail) {

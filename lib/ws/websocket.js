@@ -12,6 +12,7 @@ const { defineEventTarget } = require('./event-target');
 const { protocolError, isValidStatusCode } = require('./errors');
 const { KERNEL_TAKES, CompressionQueue, PendingCore, PendingSocket } = require('./send-accounting');
 const { initAsClient, clientArguments, abortHandshake } = require('./client');
+const { loopTimers } = require('../core');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
   kAttachPending, kAttachAccepted, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kEndConnection, kWriteRaw, kSocketClose, kCountedBy,
@@ -114,7 +115,7 @@ function settleCallbacks(ws) {
   if (queue !== null && !queue.dropped && queue.epoch === ws._core.commandEpoch()) {
     // Not handed to the engine yet (a flush is due): look again after it.
     ws._flags |= SETTLE_SCHEDULED;
-    setImmediate(settleCallbacks, ws);
+    loopTimers.setImmediate(settleCallbacks, ws);
     return;
   }
   // What the engine last reported queued for this socket; a 'drain' clears it.
