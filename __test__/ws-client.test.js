@@ -255,6 +255,12 @@ test('an idle client connection keeps only what it needs: sockets keep their con
   const clients = [];
   for (let i = 0; i < 50; i++) clients.push(new WebSocket(url));
   await Promise.all(clients.map(opened));
+  // 'open' comes once the 101 is checked; `_socket` is a stand-in until the engine's open,
+  // which may be a batch later (promise jobs run between batches).
+  await within(5000, 'the engine opens every socket', (resolve) => {
+    const check = () => (clients.every((ws) => ws._socket instanceof Socket) ? resolve() : setImmediate(check));
+    check();
+  });
   assert.ok(haveSameMap(clients[0]._socket, new Socket(1)), "an lws.WebSocket's socket has no property its constructor did not declare");
   // Strings equal to the URL in the heap: one shared by the 50 (and the few the test holds).
   const snapshot = await heapSnapshot();
