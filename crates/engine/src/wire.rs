@@ -319,7 +319,11 @@ pub fn encode_request(
 /// reason, `u32` len + `"name\0value\0..."`, `u32` len + the certificates the
 /// server presented over TLS (each `u32` len + DER, its own first; none on a
 /// plain connection), then the body (a refusal's).
-pub fn encode_response(res: &lws_proto::client_handshake::Response, certificates: &[&[u8]], body: &[u8]) -> Vec<u8> {
+pub fn encode_response(
+    res: &lws_proto::client_handshake::Response,
+    certificates: &[&[u8]],
+    body: &[u8],
+) -> Vec<u8> {
     let certificates_len: usize = certificates.iter().map(|c| 4 + c.len()).sum();
     let mut out = Vec::with_capacity(128 + certificates_len + body.len());
     let reason = &res.reason.as_bytes()[..res.reason.len().min(u16::MAX as usize)];
