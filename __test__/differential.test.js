@@ -24,6 +24,7 @@ const {
   describeError,
   describeRequest,
   upgradeRequest,
+  badFrameScenario,
   settleable,
   sleep,
 } = require('./helpers/differential');
@@ -770,19 +771,7 @@ const PROTOCOL_ERRORS = [
 
 for (const [name, options, bytes] of PROTOCOL_ERRORS) {
   differential(`16. protocol error: ${name}, raw bytes of the server's answer`, {
-    scenario: async (run) => {
-      await run.server(options);
-      const raw = run.raw();
-      raw.write(upgradeRequest());
-      const response = await raw.response();
-      if (!/^HTTP\/1\.1 101 /.test(response.status || '')) {
-        run.log('raw', { ev: 'response', ...response });
-        return;
-      }
-      raw.write(bytes);
-      run.log('raw', { ev: 'after the bad frame', ...(await raw.untilEnd()) });
-      await run.serverSocketsClosed();
-    },
+    scenario: badFrameScenario(options, bytes),
   });
 }
 

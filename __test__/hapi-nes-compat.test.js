@@ -40,6 +40,24 @@ const DEFER = {
   },
 };
 
+/** Waits for the client's 'close' (logged in `client.log`) and for the server's (in `server.log`). */
+async function untilBothClosed(ws, server, client) {
+  await within(5000, 'client close', (done) =>
+    ws.on('close', (code, reason) => {
+      client.log.push(['close', code, String(reason)]);
+      done();
+    }),
+  );
+  await within(5000, 'server close', (done) => {
+    const check = setInterval(() => {
+      if (server.log.some((e) => e[0] === 'close')) {
+        clearInterval(check);
+        done();
+      }
+    }, 5);
+  });
+}
+
 /**
  * nes's "provides subscription notifications": the client (in this process) closes
  * while the server's handler runs, and the server answers the message after some
@@ -66,20 +84,7 @@ async function answerThenPeerClose(impl, defer) {
     });
     ws.on('open', () => ws.send('sub'));
     ws.on('message', (data) => client.log.push(['message', String(data)]));
-    await within(5000, 'client close', (done) =>
-      ws.on('close', (code, reason) => {
-        client.log.push(['close', code, String(reason)]);
-        done();
-      }),
-    );
-    await within(5000, 'server close', (done) => {
-      const check = setInterval(() => {
-        if (server.log.some((e) => e[0] === 'close')) {
-          clearInterval(check);
-          done();
-        }
-      }, 5);
-    });
+    await untilBothClosed(ws, server, client);
   } finally {
     await new Promise((resolve) => wss.close(resolve));
   }
@@ -119,20 +124,7 @@ async function clientAnswerThenPeerClose(impl, defer) {
       client.log.push(['readyState before reply', ws.readyState]);
       ws.send('pong', (err) => client.log.push(['send callback', err ? err.message : null]));
     });
-    await within(5000, 'client close', (done) =>
-      ws.on('close', (code, reason) => {
-        client.log.push(['close', code, String(reason)]);
-        done();
-      }),
-    );
-    await within(5000, 'server close', (done) => {
-      const check = setInterval(() => {
-        if (server.log.some((e) => e[0] === 'close')) {
-          clearInterval(check);
-          done();
-        }
-      }, 5);
-    });
+    await untilBothClosed(ws, server, client);
   } finally {
     await new Promise((resolve) => wss.close(resolve));
   }

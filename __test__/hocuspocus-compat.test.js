@@ -13,7 +13,7 @@ const net = require('node:net');
 const { test } = require('node:test');
 const WS = require('ws');
 const lws = require('..');
-const { differential, upgradeRequest, frame, acceptOf } = require('./helpers/differential');
+const { differential, badFrameScenario, frame, acceptOf } = require('./helpers/differential');
 
 // ---- server side: which error a bad frame is reported as --------------------------------------
 
@@ -32,19 +32,7 @@ const OUT_OF_ORDER = [
 for (const [name, bytes] of OUT_OF_ORDER) {
   differential(`60. protocol error reported as ws orders its checks: ${name}`, {
     modes: ['noServer'],
-    scenario: async (run) => {
-      await run.server({});
-      const raw = run.raw();
-      raw.write(upgradeRequest());
-      const response = await raw.response();
-      if (!/^HTTP\/1\.1 101 /.test(response.status || '')) {
-        run.log('raw', { ev: 'response', ...response });
-        return;
-      }
-      raw.write(bytes);
-      run.log('raw', { ev: 'after the bad frame', ...(await raw.untilEnd()) });
-      await run.serverSocketsClosed();
-    },
+    scenario: badFrameScenario({}, bytes),
   });
 }
 

@@ -197,6 +197,26 @@ function upgradeRequest({ method = 'GET', path: target = '/', version = '1.1', h
 }
 
 /**
+ * A scenario: a raw client upgrades (a server made with `serverOptions`), writes `bytes`
+ * and logs the server's answer up to the end of the connection.
+ */
+function badFrameScenario(serverOptions, bytes) {
+  return async (run) => {
+    await run.server(serverOptions);
+    const raw = run.raw();
+    raw.write(upgradeRequest());
+    const response = await raw.response();
+    if (!/^HTTP\/1\.1 101 /.test(response.status || '')) {
+      run.log('raw', { ev: 'response', ...response });
+      return;
+    }
+    raw.write(bytes);
+    run.log('raw', { ev: 'after the bad frame', ...(await raw.untilEnd()) });
+    await run.serverSocketsClosed();
+  };
+}
+
+/**
  * A raw TCP socket read into one buffer, for scenarios that write or read bytes no
  * WebSocket library would; every wait is bounded. RawClient (below) dials a server;
  * client-differential.js's RawPeer is the server's end of a connection.
@@ -723,6 +743,7 @@ module.exports = {
   describeRequest,
   headerPairs,
   upgradeRequest,
+  badFrameScenario,
   RawClient,
   sleep,
 };
