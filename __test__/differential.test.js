@@ -885,26 +885,35 @@ differential('20. handleUpgrade(): when the callback runs, and with which reques
   },
 });
 
-differential('21. handleUpgrade(): the socket it was given, destroyed after the upgrade, drops the connection', {
-  modes: ['noServer'],
-  scenario: async (run) => {
+/**
+ * A noServer scenario around the socket handleUpgrade() was given: `onAccepted(run,
+ * { wss, ws, request, socket })` runs in handleUpgrade()'s callback; the client opens,
+ * and the scenario waits for the connection to end on both sides.
+ */
+function handedOver(onAccepted) {
+  return async (run) => {
     await run.server({}, {
       onUpgrade: (wss, req, socket, head) => {
-        wss.handleUpgrade(req, socket, head, (ws, request) => {
-          wss.emit('connection', ws, request);
-          // As engine.io does when its own handshake fails after the upgrade.
-          setTimeout(() => {
-            socket.destroy();
-            run.log('server', { ev: 'socket.destroy()', readyState: ws.readyState });
-          }, 20);
-        });
+        wss.handleUpgrade(req, socket, head, (ws, request) => onAccepted(run, { wss, ws, request, socket }));
       },
     });
     const client = run.client('/');
     if (!(await run.opened(client))) return;
     await run.closed(client, 'client close');
     await run.serverSocketsClosed();
-  },
+  };
+}
+
+differential('21. handleUpgrade(): the socket it was given, destroyed after the upgrade, drops the connection', {
+  modes: ['noServer'],
+  scenario: handedOver((run, { wss, ws, request, socket }) => {
+    wss.emit('connection', ws, request);
+    // As engine.io does when its own handshake fails after the upgrade.
+    setTimeout(() => {
+      socket.destroy();
+      run.log('server', { ev: 'socket.destroy()', readyState: ws.readyState });
+    }, 20);
+  }),
 });
 
 differential("22. handleUpgrade(): the socket it was given emits 'close' when the connection ends, around the WebSocket's 'close'", {
@@ -1053,45 +1062,25 @@ differential('26. handleUpgrade(): what is written to the socket it was given go
 
 differential("27. handleUpgrade(): a handshake refused after the upgrade as engine.io does (an HTTP 400 written to the socket, then destroy()) gives the client 'error'", {
   modes: ['noServer'],
-  scenario: async (run) => {
-    await run.server({}, {
-      onUpgrade: (wss, req, socket, head) => {
-        wss.handleUpgrade(req, socket, head, () => {
-          // engine.io's abortUpgrade(), once its handshake has failed (a generateId that rejects).
-          setTimeout(() => {
-            run.log('server', { ev: 'writable', writable: socket.writable });
-            if (socket.writable) socket.write('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\nContent-Length: 11\r\n\r\nBad request');
-            socket.destroy();
-            run.log('server', { ev: 'written and destroyed', writable: socket.writable });
-          }, 20);
-        });
-      },
-    });
-    const client = run.client('/');
-    if (!(await run.opened(client))) return;
-    await run.closed(client, 'client close');
-    await run.serverSocketsClosed();
-  },
+  scenario: handedOver((run, { socket }) => {
+    // engine.io's abortUpgrade(), once its handshake has failed (a generateId that rejects).
+    setTimeout(() => {
+      run.log('server', { ev: 'writable', writable: socket.writable });
+      if (socket.writable) socket.write('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-type: text/html\r\nContent-Length: 11\r\n\r\nBad request');
+      socket.destroy();
+      run.log('server', { ev: 'written and destroyed', writable: socket.writable });
+    }, 20);
+  }),
 });
 
 differential('28. handleUpgrade(): end() on the socket it was given ends TCP after what was sent, with no close frame', {
   modes: ['noServer'],
-  scenario: async (run) => {
-    await run.server({}, {
-      onUpgrade: (wss, req, socket, head) => {
-        wss.handleUpgrade(req, socket, head, (ws, request) => {
-          wss.emit('connection', ws, request);
-          ws.send('last');
-          socket.end(() => run.log('server', { ev: 'end callback' }));
-          run.log('server', { ev: 'socket.end()', writable: socket.writable, readyState: ws.readyState });
-        });
-      },
-    });
-    const client = run.client('/');
-    if (!(await run.opened(client))) return;
-    await run.closed(client, 'client close');
-    await run.serverSocketsClosed();
-  },
+  scenario: handedOver((run, { wss, ws, request, socket }) => {
+    wss.emit('connection', ws, request);
+    ws.send('last');
+    socket.end(() => run.log('server', { ev: 'end callback' }));
+    run.log('server', { ev: 'socket.end()', writable: socket.writable, readyState: ws.readyState });
+  }),
 });
 
 differential("29. ws's _server: the http server it was given (server mode), null once closed; livereload closes it by that name", {

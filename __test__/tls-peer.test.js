@@ -63,11 +63,7 @@ function describeCertificate(cert) {
   const chain = [];
   let selfIssued = false;
   for (let c = cert.issuerCertificate; c !== undefined && chain.length < 8; c = c.issuerCertificate) {
-    if (c === c.issuerCertificate && chain.length > 0 && c === chain[chain.length - 1].object) {
-      selfIssued = true;
-      break;
-    }
-    chain.push({ object: c });
+    chain.push(c);
     if (c.issuerCertificate === c) {
       selfIssued = true;
       break;
@@ -83,7 +79,7 @@ function describeCertificate(cert) {
     }
     return out;
   };
-  return { keys: Object.keys(cert), ...fields(cert), chain: chain.map(({ object }) => fields(object)), selfIssued };
+  return { keys: Object.keys(cert), ...fields(cert), chain: chain.map(fields), selfIssued };
 }
 
 /** What ws._socket says of its TLS session. */

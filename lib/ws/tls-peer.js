@@ -225,14 +225,9 @@ function trustedCertificates(ca) {
     if (rootCertificates === null) rootCertificates = tls.rootCertificates.map((pem) => new X509Certificate(pem));
     return rootCertificates;
   }
-  const out = [];
-  for (const entry of Array.isArray(ca) ? ca : [ca]) {
-    const text = Buffer.isBuffer(entry) || ArrayBuffer.isView(entry) ? Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength).toString('latin1') : String(entry);
-    for (const pem of text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) || []) {
-      out.push(new X509Certificate(pem));
-    }
-  }
-  return out;
+  // As the engine's TLS configuration reads `ca` (client-connections.js): one PEM text.
+  const text = [].concat(ca).map(String).join('\n');
+  return (text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) || []).map((pem) => new X509Certificate(pem));
 }
 
 module.exports = { exposeRelayedTls, exposeEngineTls, EngineTlsPeer };
