@@ -390,6 +390,18 @@ class CoreServer extends EventEmitter {
   }
 
   /**
+   * Asks the engine for a 'drain' once what was sent to the socket so far is
+   * written: when this tick's commands are carried out if it is by then (else it
+   * reports the backlog first). The ws layer's send callbacks wait on it.
+   */
+  reportWhenWritten(socket) {
+    if (!isOwnOpenSocket(this, socket)) return false;
+    this._commands.bytes(Command.REPORT_WRITTEN, 0, 0, idOf(socket), null);
+    this._engine.schedule();
+    return true;
+  }
+
+  /**
    * Writes bytes onto an open connection as they are, no frame around them, behind
    * what is queued: the ws layer's stand-in for writing to the socket handleUpgrade()
    * was given (engine.io answers a handshake it fails after the upgrade with an HTTP

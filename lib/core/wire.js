@@ -20,6 +20,7 @@ const Command = Object.freeze({
   FRAME_HEAD: 19, FRAME_DATA: 20, // one frame sent in pieces (frames.js)
   RAW: 21, // bytes as they are, no frame (core-server.js writeRaw)
   TCP_OPTION: 22, // code: a TcpOption, flags: FLAG_ON, extra: keepalive's idle seconds
+  REPORT_WRITTEN: 23, // a DRAIN once what was sent is written (core-server.js reportWhenWritten)
 });
 
 /** TCP_OPTION codes (socket.js setNoDelay, setKeepAlive). */

@@ -9,8 +9,43 @@
 // the engine compresses them then: until that flush they are in ws's state.
 // websocket.js decides when; this module keeps the queues.
 
+const { loopTimers } = require('../core');
+
 /** What the kernel is taken to accept at once from one tick's sends (ws: a socket's free send buffer). */
 const KERNEL_TAKES = 64 * 1024;
+
+/**
+ * Bytes sent with a callback in this turn of the event loop, per WebSocket.
+ * ws runs the callback of a write the kernel took whole on the next tick, so a
+ * writer that sends again from each callback (websocket-stream, the writable
+ * side of createWebSocketStream) runs without the loop turning until the
+ * kernel's buffer is full, and then waits for the socket. The engine reports a
+ * backlog only once it has the tick's sends, and such a writer does not wait
+ * for that report: past KERNEL_TAKES in one turn, the callbacks wait for the
+ * engine to say that what was sent is written (websocket.js settleCallbacks).
+ * Without that, everything the writer has goes to the engine's queue.
+ */
+const sentThisTurn = new Map();
+let turnEndScheduled = false;
+
+function endTurn() {
+  turnEndScheduled = false;
+  sentThisTurn.clear();
+}
+
+function countSentThisTurn(ws, bytes) {
+  if (!turnEndScheduled) {
+    turnEndScheduled = true;
+    loopTimers.setImmediate(endTurn);
+  }
+  sentThisTurn.set(ws, (sentThisTurn.get(ws) || 0) + bytes);
+}
+
+/** True once the WebSocket's sends with a callback in this turn exceed what the kernel takes at once. */
+function sentPastKernelThisTurn(ws) {
+  const sent = sentThisTurn.get(ws);
+  return sent !== undefined && sent > KERNEL_TAKES;
+}
 
 /**
  * The sends from a compressed message on, in one tick (`epoch`): `sends` holds
@@ -129,7 +164,7 @@ class PendingCore {
     for (const [method, ...args] of calls) core[method](socket, ...args);
   }
 }
-for (const method of ['ping', 'pong', 'close', 'terminate', 'pause', 'resume', 'writeRaw', 'endWhenWritten']) {
+for (const method of ['ping', 'pong', 'close', 'terminate', 'pause', 'resume', 'writeRaw', 'endWhenWritten', 'reportWhenWritten']) {
   PendingCore.prototype[method] = function record(socket, ...args) {
     this._record([method, ...args]);
     return true;
@@ -184,4 +219,4 @@ class PendingSocket {
   }
 }
 
-module.exports = { KERNEL_TAKES, CompressionQueue, PendingCore, PendingSocket };
+module.exports = { KERNEL_TAKES, countSentThisTurn, sentPastKernelThisTurn, CompressionQueue, PendingCore, PendingSocket };

@@ -10,7 +10,9 @@ const { EventEmitter } = require('events');
 const emitterEmit = EventEmitter.prototype.emit;
 const { defineEventTarget } = require('./event-target');
 const { protocolError, isValidStatusCode } = require('./errors');
-const { KERNEL_TAKES, CompressionQueue, PendingCore, PendingSocket } = require('./send-accounting');
+const {
+  KERNEL_TAKES, countSentThisTurn, sentPastKernelThisTurn, CompressionQueue, PendingCore, PendingSocket,
+} = require('./send-accounting');
 const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const { loopTimers } = require('../core');
 const {
@@ -120,6 +122,12 @@ function settleCallbacks(ws) {
   }
   // What the engine last reported queued for this socket; a 'drain' clears it.
   if (ws._socket.backlog > 0) {
+    if (queue !== null && !queue.dropped) retireCompression(ws, queue);
+    return;
+  }
+  if (sentPastKernelThisTurn(ws)) {
+    // More than the kernel takes at once in one turn: the callbacks wait for the engine to have written it ('drain').
+    ws._core.reportWhenWritten(ws._socket);
     if (queue !== null && !queue.dropped) retireCompression(ws, queue);
     return;
   }
@@ -427,6 +435,7 @@ class WebSocket extends EventEmitter {
     }
     const bytes = sendable(data);
     this._core.send(this._socket, bytes, binary, fin, compress);
+    if (cb) countSentThisTurn(this, typeof bytes === 'string' ? bytes.length : bytes.byteLength);
     if (this._compressing !== null || (compress && fin && this._extensions !== NO_EXTENSIONS)) {
       if (this._queueBehindCompression(bytes, compress && fin, cb)) return;
     }
@@ -492,6 +501,7 @@ class WebSocket extends EventEmitter {
       const socket = this._socket;
       if (item.kind === QUEUED_SEND) {
         this._core.send(socket, sendable(data), item.binary, item.fin, item.compress);
+        if (item.cb) countSentThisTurn(this, item.bytes);
       } else if (item.kind === QUEUED_PING) {
         this._core.ping(socket, data);
       } else if (item.kind === QUEUED_PONG) {

@@ -508,6 +508,21 @@ impl Conn {
         sink.emit(self.id, Event::Buffered { queued: self.out.queued_bytes() });
     }
 
+    /// JS asked to hear when its output is written (REPORT_WRITTEN), after the
+    /// batch's writes: a DRAIN now if it is; else a BUFFERED (once), and the
+    /// DRAIN follows when it is written.
+    pub fn report_written(&mut self, sink: &mut EventSink<'_>) {
+        if self.has(flag::DONE) {
+            return;
+        }
+        if self.out.is_empty() {
+            sink.emit(self.id, Event::Drain);
+        } else if !self.has(flag::REPORTED_BACKLOG) {
+            self.set(flag::REPORTED_BACKLOG, true);
+            sink.emit(self.id, Event::Buffered { queued: self.out.queued_bytes() });
+        }
+    }
+
     fn shutdown_write(&mut self) {
         if !self.has(flag::SHUT_WRITE) {
             self.set(flag::SHUT_WRITE, true);

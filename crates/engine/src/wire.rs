@@ -118,6 +118,10 @@ pub mod command {
     /// `net.Socket` there): code = a `tcp_option`, flags bit 0 = on, extra =
     /// keepalive's idle time in seconds (0: the system's).
     pub const TCP_OPTION: u8 = 22;
+    /// JS waits to hear that what it sent so far is written (ws's send callbacks
+    /// of a writer that sends again from each one): a DRAIN once it is, at the end
+    /// of this batch if it already is (after a BUFFERED if it is not).
+    pub const REPORT_WRITTEN: u8 = 23;
 }
 
 /// A `command::TCP_OPTION` code.

@@ -99,6 +99,8 @@ pub struct Worker {
     timers: BTreeSet<(NonZeroU64, usize)>,
     /// Sockets with queued output from the current command batch.
     dirty: Vec<usize>,
+    /// Sockets (key, id) whose JS asked to hear when its output is written (REPORT_WRITTEN).
+    written_reports: Vec<(usize, u32)>,
     /// Sockets with input left after their turn.
     ready: Vec<usize>,
     /// Sockets that stopped reading until JS takes its backlog.
@@ -138,6 +140,7 @@ impl Worker {
             peer_closed: Vec::new(),
             timers: BTreeSet::new(),
             dirty: Vec::new(),
+            written_reports: Vec::new(),
             ready: Vec::new(),
             blocked: Vec::new(),
             next_seq: 0,
@@ -432,6 +435,13 @@ impl Worker {
                     let mut sink = Self::sink(&mut self.staging, &self.shared);
                     conn.report_backlog(&mut sink);
                 }
+            }
+        }
+        for (key, id) in std::mem::take(&mut self.written_reports) {
+            // The slot may hold another socket by now: the one asked about has gone (its close tells JS).
+            if let Some(conn) = self.conns.get_mut(key).filter(|conn| conn.id() == id) {
+                let mut sink = Self::sink(&mut self.staging, &self.shared);
+                conn.report_written(&mut sink);
             }
         }
     }

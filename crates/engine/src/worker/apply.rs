@@ -107,6 +107,10 @@ impl Worker {
                 conn.set_tcp_option(rec.code, rec.flags & FLAG_ON != 0, rec.extra);
                 false
             }
+            command::REPORT_WRITTEN => {
+                self.written_reports.push((key, rec.id));
+                true // flush_dirty writes the socket first
+            }
             command::TERMINATE => {
                 if conn.is_websocket() {
                     // What was sent before terminate() goes out as far as the socket takes it
