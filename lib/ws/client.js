@@ -26,9 +26,10 @@ const { deflateThreshold } = require('./engine-options');
 const { routeSocketEvents } = require('./socket-events');
 const { PendingSocket } = require('./send-accounting');
 const { EngineTlsPeer, exposeEngineTls, exposeRelayedTls } = require('./tls-peer');
+const { addressAttempts, attemptsError } = require('./address-attempts');
 
 const {
-  connectionError, newKey, webSocketUrl, parseTarget, resolve, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
+  connectionError, newKey, webSocketUrl, parseTarget, hostHeader, requestHead, deflateOffer, checkSwitchingProtocols, incomingResponse,
   switchingResponse,
 } = clientHandshake;
 const {
@@ -251,10 +252,11 @@ function wireCore(core) {
     const handshake = ws._handshake;
     if (handshake !== null && handshake.socket === socket) {
       // Failed before the 101 was accepted: the Error Node's http client gives.
-      endHandshake(ws, handshake);
-      ws._req = null;
       const err = connectionError(errorCode, errorDetail, handshake.address, handshake.port, reason)
         || Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      if (errorCode === 'LWS_ERR_CONNECT' && redialed(ws, handshake, err)) return;
+      endHandshake(ws, handshake);
+      ws._req = null;
       if (errorCode === 'LWS_ERR_TLS' && CERTIFICATE_FAILURES.has(errorDetail) && handshake.opts.rejectUnauthorized !== false) {
         nodeTls(handshake, (nodeErr, tlsSocket) => {
           if (ws._readyState !== CONNECTING || ws._req !== null) {
@@ -268,7 +270,7 @@ function wireCore(core) {
         });
         return;
       }
-      emitErrorAndClose(ws, err);
+      emitErrorAndClose(ws, handshake.failures === null ? err : attemptsError([...handshake.failures, err]));
       return;
     }
     // A connection failure code on an open socket (the server hung up) is no protocol error.
@@ -631,6 +633,9 @@ class EngineHandshake {
     this.dialed = false;
     this.timer = null;
     this.address = undefined; // the IP address dialed, once resolved
+    this.attempts = null; // the addresses still to try after it (address-attempts.js)
+    this.failures = null; // the errors of the addresses tried before it, if any
+    this.dial = null; // core.dial's options but the address
     this.host = target.host;
     this.port = target.port;
   }
@@ -696,7 +701,7 @@ function requestWithEngine(websocket, context, target) {
     }
     : null;
 
-  resolve(target.host, { lookup: opts.lookup, family: opts.family }, (err, ip) => {
+  addressAttempts(target.host, opts, (err, attempts) => {
     if (websocket._handshake !== handshake) return; // given up meanwhile
     if (err) {
       dropHandshake(websocket, handshake);
@@ -704,23 +709,49 @@ function requestWithEngine(websocket, context, target) {
       emitErrorAndClose(websocket, err);
       return;
     }
-    handshake.address = ip;
-    try {
-      core.dial(socket, {
-        address: ip, port: target.port, localAddress: opts.localAddress, tls: tlsSettings, head,
-        timeout: opts.timeout > 0 ? Math.min(opts.timeout + ENGINE_CLOSE_MARGIN, 2 ** 31 - 1) : 0,
-      });
-    } catch (failure) {
-      // Not dialed (bad TLS material, a head too large): the reserved socket is released,
-      // or the client core would keep the process alive waiting for it.
-      dropHandshake(websocket, handshake);
-      websocket._req = null;
-      emitErrorAndClose(websocket, failure);
-      return;
-    }
-    handshake.dialed = true;
-    if (handshake.req !== null) handshake.req._sent = true;
+    handshake.dial = {
+      port: target.port, localAddress: opts.localAddress, tls: tlsSettings, head,
+      timeout: opts.timeout > 0 ? Math.min(opts.timeout + ENGINE_CLOSE_MARGIN, 2 ** 31 - 1) : 0,
+    };
+    handshake.attempts = attempts;
+    dialNext(websocket, handshake);
   });
+}
+
+/** Dials the handshake's next address (address-attempts.js: the next one is tried if it fails). */
+function dialNext(websocket, handshake) {
+  const { address } = handshake.attempts.shift();
+  handshake.address = address;
+  try {
+    handshake.core.dial(handshake.socket, { address, ...handshake.dial });
+  } catch (failure) {
+    // Not dialed (bad TLS material, a head too large): the reserved socket is released,
+    // or the client core would keep the process alive waiting for it.
+    dropHandshake(websocket, handshake);
+    websocket._req = null;
+    emitErrorAndClose(websocket, failure);
+    return;
+  }
+  handshake.dialed = true;
+  if (handshake.req !== null) handshake.req._sent = true;
+}
+
+/**
+ * A handshake whose connection failed to connect, with addresses left to try:
+ * `err` joins its errors and the next address is dialed on a new socket. False
+ * when none is left (`handshake.failures` then holds the earlier errors).
+ */
+function redialed(websocket, handshake, err) {
+  if (handshake.attempts === null || handshake.attempts.length === 0) return false;
+  if (handshake.failures === null) handshake.failures = [err];
+  else handshake.failures.push(err);
+  const { core, socket } = reserveClientSocket(handshake.opts);
+  socket.wrapper = websocket;
+  handshake.core = core;
+  handshake.socket = socket;
+  handshake.dialed = false;
+  dialNext(websocket, handshake);
+  return true;
 }
 
 /** The handshake is over (answered, failed or given up). */
