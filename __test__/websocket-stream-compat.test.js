@@ -8,8 +8,9 @@
 // the next tick and its engine's report of the backlog could not come in while
 // the writer kept the loop busy: the whole source went into the engine's queue.
 //
-// Each scenario runs with ws and with lws as the writer (server and client), the
-// reader always a real ws that pauses, then resumes; the transcripts must be equal.
+// Each scenario runs with ws and with lws as the writer (server and client; plain,
+// and with permessage-deflate on chunks it cannot shrink), the reader always a
+// real ws that pauses, then resumes; the transcripts must be equal.
 //
 // Run: node --test __test__/websocket-stream-compat.test.js
 
@@ -32,6 +33,17 @@ const CHUNKS = 512; // 32 MiB: far more than loopback's socket buffers hold
 
 /** Chunk `i`: its own byte value, so that the reader's digest checks the order. */
 const chunkOf = (i) => Buffer.alloc(CHUNK, i % 251);
+
+/** Chunk `i` that deflate cannot shrink (an LCG's bytes, seeded with `i`): compressed sends fill the kernel too. */
+function noiseOf(i) {
+  const chunk = Buffer.allocUnsafe(CHUNK);
+  let x = (i + 1) * 2654435761 >>> 0;
+  for (let j = 0; j < CHUNK; j += 4) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    chunk.writeUInt32LE(x, j);
+  }
+  return chunk;
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -65,10 +77,11 @@ async function until(done, ms = 10000) {
  */
 function startWriter(impl, style, ws, log, onAck) {
   let next = 0;
-  if (style === 'send') {
+  if (style === 'send' || style === 'send-deflate') {
+    const make = style === 'send' ? chunkOf : noiseOf;
     const write = () => {
       if (next === CHUNKS) return;
-      ws.send(chunkOf(next++), (err) => {
+      ws.send(make(next++), (err) => {
         if (err) return log.push(['send callback error', err.message]);
         onAck();
         write();
@@ -130,11 +143,12 @@ async function pumpToPausedReader(writerImpl, role, style) {
 
   const serverImpl = role === 'server' ? writerImpl : IMPLEMENTATIONS.ws;
   const clientImpl = role === 'client' ? writerImpl : IMPLEMENTATIONS.ws;
+  const perMessageDeflate = style.includes('deflate');
   const wss = await new Promise((resolve) => {
-    const server = new serverImpl.WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false, ...serverImpl.options }, () => resolve(server));
+    const server = new serverImpl.WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate, ...serverImpl.options }, () => resolve(server));
   });
   wss.on('connection', role === 'server' ? onWriterOpen : onReaderOpen);
-  const client = new clientImpl.WebSocket(`ws://127.0.0.1:${wss.address().port}`, { perMessageDeflate: false });
+  const client = new clientImpl.WebSocket(`ws://127.0.0.1:${wss.address().port}`, { perMessageDeflate });
   client.on('open', () => (role === 'client' ? onWriterOpen : onReaderOpen)(client));
 
   await until(() => readerSocket !== null && writerSocket !== null);
@@ -146,9 +160,9 @@ async function pumpToPausedReader(writerImpl, role, style) {
   readerSocket.resume();
   await until(() => acked === CHUNKS && received === CHUNKS);
   reader.push(['received', received, received === CHUNKS ? digest.digest('hex').slice(0, 16) : 'incomplete']);
-  log.push(['every chunk taken', acked]);
+  log.push(['every chunk taken', acked, writerSocket.extensions]);
   end();
-  await until(() => closes.writer !== null && closes.reader !== null && (style === 'send' || log.some(([e]) => e === 'stream close')));
+  await until(() => closes.writer !== null && closes.reader !== null && (style !== 'stream' || log.some(([e]) => e === 'stream close')));
   log.push(['close', closes.writer]);
   reader.push(['close', closes.reader]);
   await new Promise((resolve) => wss.close(resolve));
@@ -156,8 +170,12 @@ async function pumpToPausedReader(writerImpl, role, style) {
 }
 
 for (const role of ['server', 'client']) {
-  for (const style of ['send', 'stream']) {
-    const how = style === 'send' ? 'send(chunk, next) as websocket-stream writes' : "createWebSocketStream's write()/'drain'";
+  for (const style of ['send', 'stream', 'send-deflate']) {
+    const how = {
+      send: 'send(chunk, next) as websocket-stream writes',
+      stream: "createWebSocketStream's write()/'drain'",
+      'send-deflate': 'send(chunk, next) with permessage-deflate',
+    }[style];
     test(`${role} writer, ${how}: a reader that stops reading stops the writer, then gets everything in order`, { timeout: 60000 }, async () => {
       const expected = await pumpToPausedReader(IMPLEMENTATIONS.ws, role, style);
       const actual = await pumpToPausedReader(IMPLEMENTATIONS.lws, role, style);
