@@ -169,7 +169,19 @@ const TERMINATED = 0;
  */
 function closeTimedOut(ws) {
   ws._closeTimer = TERMINATED;
+  ws._terminatedEpoch = ws._core.commandEpoch();
   if (ws._readyState !== CLOSED) ws._core.terminate(ws._socket);
+}
+
+/**
+ * The engine read this after the turn of the loop that terminated the socket:
+ * ws's socket, destroyed then, never reads it, so it is not emitted. What came
+ * in the batch being dispatched when terminate() ran still is, as ws's receiver
+ * goes on with the chunk it is parsing (the command epoch moves on when that
+ * turn's commands reach the engine).
+ */
+function readAfterTermination(ws) {
+  return ws._closeTimer === TERMINATED && ws._core.commandEpoch() !== ws._terminatedEpoch;
 }
 
 /** The engine's socket replaces the stand-in `_socket` (TCP options set on that apply to it). */
@@ -183,6 +195,7 @@ function takeSocket(ws, socket) {
 function dropConnection(ws) {
   if (ws._closeTimer !== null && ws._closeTimer !== TERMINATED) clearTimeout(ws._closeTimer);
   ws._closeTimer = TERMINATED;
+  ws._terminatedEpoch = ws._core.commandEpoch();
   const queue = ws._compressing;
   if (queue !== null && queue.epoch === ws._core.commandEpoch()) queue.dropped = true;
   // Messages ws would still be compressing never leave; plain ones go out as far as the socket takes them.
@@ -707,6 +720,7 @@ class WebSocket extends EventEmitter {
   }
 
   [kOnMessage](buf, isBinary) {
+    if (readAfterTermination(this)) return;
     if (this._mustDefer()) return this._hold([HELD_MESSAGE, buf, isBinary]);
     // Once per message: one listener is called as emit() would call it, without
     // emit()'s bookkeeping. emit() still handles several listeners, captured
@@ -723,11 +737,13 @@ class WebSocket extends EventEmitter {
   }
 
   [kOnPing](buf) {
+    if (readAfterTermination(this)) return;
     if (this._mustDefer()) return this._hold([HELD_PING, Buffer.from(buf)]);
     if (this.listenerCount('ping') > 0) this.emit('ping', Buffer.from(buf));
   }
 
   [kOnPong](buf) {
+    if (readAfterTermination(this)) return;
     if (this._mustDefer()) return this._hold([HELD_PONG, Buffer.from(buf)]);
     if (this.listenerCount('pong') > 0) this.emit('pong', Buffer.from(buf));
   }
@@ -742,6 +758,7 @@ class WebSocket extends EventEmitter {
    * echoing `code` and `reason` leaves after what the listeners sent until now.
    */
   [kOnPeerClosing](code, reason) {
+    if (readAfterTermination(this)) return; // ws never reads it: its 'close' reports 1006
     this._flags |= CLOSE_FRAME_RECEIVED;
     if (this._mustHold()) return this._hold([HELD_CLOSING]);
     if (this._readyState === OPEN) this._readyState = CLOSING;
@@ -768,6 +785,8 @@ class WebSocket extends EventEmitter {
       for (const entry of held) emitHeld(this, entry);
     }
     let reasonBuffer = reason ? Buffer.from(reason) : EMPTY_BUFFER;
+    // A bad frame read after terminate(): ws never reads it, so emits no error for it.
+    if (errorCode && readAfterTermination(this)) errorCode = undefined;
     if (errorCode) {
       // ws emits the error (while CLOSING), sends its close frame and stops reading,
       // so its 'close' reports 1006 with no reason.
@@ -822,6 +841,8 @@ WebSocket.prototype._blobQueue = null;
  * null, the Timeout, or TERMINATED. The timeout is an own property only when not ws's default.
  */
 WebSocket.prototype._closeTimer = null;
+/** The command epoch terminate() (or the close timer) ran in: see readAfterTermination(). */
+WebSocket.prototype._terminatedEpoch = -1;
 /** A client's redirects followed so far: an own property only once it followed one (few do). */
 WebSocket.prototype._redirects = 0;
 /** handleUpgrade()'s socket's held 'close' (handed-over.js): set only when someone listens to it. */
