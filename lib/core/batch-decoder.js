@@ -239,7 +239,8 @@ function dispatchRecord(sockets, emitter, records, buf, kind, flags, code, id, e
     case Event.REDIS:
       return records.redis(code === 1, extra, buf.toString('utf8', start, end));
     case Event.RESPONSE:
-      return records.response(id, { statusCode: code, ...decodeResponse(buf, start, end) });
+      // extra: after a 101, the bytes that came past its head (frames parsed once accepted).
+      return records.response(id, { statusCode: code, afterHead: extra, ...decodeResponse(buf, start, end) });
     case Event.HAND_OFF:
       return records.handOff(id, extra, buf.subarray(start, end));
     case Event.FRAME_HEAD: {

@@ -34,7 +34,7 @@ const {
 } = clientHandshake;
 const {
   CONNECTING, CLOSING, CLOSED, CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, ENGINE_CLOSE_MARGIN, ENGINE_MAX_MESSAGE,
-  kAttach, kAttachPending, kOnDrain, kOnPeerClosing, kOnClose, ERROR_EMITTED,
+  kAttach, kAttachPending, kAttachReading, kOnDrain, kOnPeerClosing, kOnClose, ERROR_EMITTED,
 } = require('./constants');
 
 const PROTOCOL_VERSIONS = [8, 13];
@@ -208,7 +208,13 @@ function wireCore(core) {
   });
   core.on('open', (socket) => {
     const ws = socket.wrapper;
-    if (ws !== undefined) ws[kAttach](core, socket, ws._protocol);
+    if (ws === undefined) return;
+    const handshake = ws._handshake;
+    if (handshake !== null && handshake.socket === socket && handshake.answer !== null) {
+      openWithFrames(ws, handshake, core, socket);
+      return;
+    }
+    ws[kAttach](core, socket, ws._protocol);
   });
   routeSocketEvents(core);
   // Sockets whose close handshake is complete, ended from here: socket -> [code, reason].
@@ -636,6 +642,7 @@ class EngineHandshake {
     this.attempts = null; // the addresses still to try after it (address-attempts.js)
     this.failures = null; // the errors of the addresses tried before it, if any
     this.dial = null; // core.dial's options but the address
+    this.answer = null; // a 101 that came with frames, until the engine's 'open' (answerWithFrames)
     this.host = target.host;
     this.port = target.port;
   }
@@ -779,6 +786,7 @@ function onResponse(websocket, socket, response) {
   // Node's IncomingMessage (a stream: about 1 KB per handshake) only for whom it is
   // handed to: 'upgrade' listeners, and answers that are not a 101 upgrade.
   const res = (websocket.listenerCount('upgrade') === 0 && switchingResponse(response)) || incomingResponse(response);
+  if (res.upgrade && response.afterHead > 0 && answerWithFrames(websocket, handshake, socket, response, res)) return;
   if (!res.upgrade) {
     // The engine closes a connection refused with another status itself; a 101 Node
     // would not call an upgrade waits for an answer: it is dropped.
@@ -808,6 +816,41 @@ function onResponse(websocket, socket, response) {
     exposeEngineTls(socket, session);
   }
   websocket[kAttachPending](handshake.core, verdict.protocol, verdict.extensions, peer);
+}
+
+/**
+ * A 101 that came with frames (the server sent at once: an error, a greeting, a close).
+ * ws emits them right after 'open', before what 'upgrade' and 'open' listeners queue
+ * (nextTick, promise jobs): its socket's 'data' resumes in a nextTick queued before
+ * 'open'. The engine parses them once it has the ACCEPT, so the answer waits for the
+ * engine's 'open' and is handed out with them, in that batch (openWithFrames): to the
+ * user the 101 came that much later. Only a 101 that passes ws's checks waits (one that
+ * fails gives 'upgrade' then 'error' now); close() and terminate() meanwhile abort the
+ * handshake, as before any answer. Not with permessage-deflate agreed: ws inflates
+ * asynchronously, its messages come turns later. False when the 101 is handled now.
+ */
+function answerWithFrames(websocket, handshake, socket, response, res) {
+  const verdict = checkSwitchingProtocols(res.headers, handshake.key, handshake.protocolSet, handshake.perMessageDeflate);
+  if (verdict.error || verdict.extensions) return false;
+  handshake.answer = { res, verdict, peerCertificates: response.peerCertificates };
+  handshake.core.acceptResponse(socket, verdict.extensions);
+  return true;
+}
+
+/** The engine's 'open' of a client whose 101 came with frames: 'upgrade', then 'open' (kAttachReading). */
+function openWithFrames(websocket, handshake, core, socket) {
+  const { res, verdict, peerCertificates } = handshake.answer;
+  handshake.answer = null;
+  websocket.emit('upgrade', res);
+  // A listener may have closed the WebSocket (the handshake is aborted, the connection dropped).
+  if (websocket._readyState !== CONNECTING) return;
+  websocket._req = null;
+  endHandshake(websocket, handshake);
+  if (peerCertificates.length > 0) {
+    const { opts } = handshake;
+    exposeEngineTls(socket, new EngineTlsPeer(peerCertificates, opts.ca, opts.rejectUnauthorized !== false, socket));
+  }
+  websocket[kAttachReading](core, socket, verdict.protocol);
 }
 
 /** ws's req 'response' handler: a redirect to follow, 'unexpected-response', or an error. */

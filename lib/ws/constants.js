@@ -38,6 +38,8 @@ module.exports = {
   kAttachAccepted: Symbol('lws.ws.attachAccepted'),
   /** [kAttach](core, socket, protocol): the engine's socket is open. */
   kAttach: Symbol('lws.ws.attach'),
+  /** [kAttachReading](core, socket, protocol): as kAttach, what the batch brings next comes a tick later. */
+  kAttachReading: Symbol('lws.ws.attachReading'),
   /** [kOnMessage](data, isBinary): an owned buffer (the core's ownedMessages); [kOnPing](data), [kOnPong](data): lent ones. */
   kOnMessage: Symbol('lws.ws.onMessage'),
   kOnPing: Symbol('lws.ws.onPing'),

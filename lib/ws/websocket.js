@@ -17,7 +17,7 @@ const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const { loopTimers } = require('../core');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
-  kAttachPending, kAttachAccepted, kAttach, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kEndConnection, kWriteRaw, kSocketClose, kCountedBy,
+  kAttachPending, kAttachAccepted, kAttach, kAttachReading, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kEndConnection, kWriteRaw, kSocketClose, kCountedBy,
   PAUSED, DELIVER_SCHEDULED, SETTLE_SCHEDULED, ERROR_EMITTED, CLOSED_CLEANLY, CLOSE_FRAME_RECEIVED, CAPTURE_REJECTIONS,
   DEFER_EVENTS, DEFER_SCHEDULED,
 } = require('./constants');
@@ -232,7 +232,7 @@ function deliverHeld(ws) {
   while (ws._held !== null && (ws._flags & PAUSED) === 0 && ws._readyState !== CLOSED) {
     const next = ws._held.shift();
     if (ws._held.length === 0) ws._held = null;
-    emitHeld(ws, next);
+    if (next !== undefined) emitHeld(ws, next); // kAttachReading's hold may have stayed empty
   }
 }
 
@@ -430,6 +430,22 @@ class WebSocket extends EventEmitter {
     socket.wrapper = this;
     this._readyState = OPEN;
     this.emit('open');
+  }
+
+  /**
+   * A client whose 101 came with frames (client.js openWithFrames), open now: ws reads
+   * them in a nextTick queued before it emits 'open' (its socket's 'data' resumes), so
+   * what 'upgrade' listeners queued runs before them and what 'open' listeners queue
+   * after. The engine's batch brings them right behind its 'open': they wait in `_held`
+   * for that tick. (One event a turn with allowSynchronousEvents: false, as before.)
+   */
+  [kAttachReading](core, socket, protocol) {
+    if ((this._flags & DEFER_EVENTS) === 0) {
+      this._held = [];
+      this._flags |= DELIVER_SCHEDULED;
+      process.nextTick(deliverHeld, this);
+    }
+    this[kAttach](core, socket, protocol);
   }
 
   send(data, options, cb) {

@@ -67,9 +67,12 @@ pub enum Event<'a> {
     /// A message was dropped: the socket's queue was over maxBackpressure.
     Dropped,
     /// A client connection's response (`response` encoded by `wire::encode_response`).
+    /// `after_head`: after a 101, how many bytes came past the head in the read that
+    /// completed it (frames the server sent at once, parsed once JS accepts).
     Response {
         status: u16,
         response: &'a [u8],
+        after_head: usize,
     },
     /// The Redis link went up or down (id 0).
     Redis {
@@ -139,7 +142,9 @@ impl EventSink<'_> {
             Event::Drain => (event::DRAIN, 0, 0, 0, &[]),
             Event::Buffered { queued } => (event::BUFFERED, 0, 0, queued.min(u32::MAX as usize) as u32, &[]),
             Event::Dropped => (event::DROPPED, 0, 0, 0, &[]),
-            Event::Response { status, response } => (event::RESPONSE, 0, status, 0, response),
+            Event::Response { status, response, after_head } => {
+                (event::RESPONSE, 0, status, after_head.min(u32::MAX as usize) as u32, response)
+            }
             Event::Redis { up, errno, reason } => (event::REDIS, 0, up as u16, errno as u32, reason),
             Event::Close { code, reason, error, detail } => (event::CLOSE, error, code, detail, reason),
             Event::Shutdown => (event::SHUTDOWN, 0, 0, 0, &[]),

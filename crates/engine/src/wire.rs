@@ -53,7 +53,8 @@ pub mod event {
     pub const HAND_OFF: u8 = 19;
     /// A client connection's response head (code = status; payload =
     /// `encode_response`: reason, headers, the server's TLS certificates, then
-    /// for a refusal its body). After
+    /// for a refusal its body; extra = after a 101, the bytes that came past the
+    /// head in the read that completed it, 0 otherwise). After
     /// a 101 the connection waits for ACCEPT (or TERMINATE); otherwise CLOSE follows.
     pub const RESPONSE: u8 = 20;
     /// The Redis link (id 0) is up (code 1) or down (code 0: extra = errno,

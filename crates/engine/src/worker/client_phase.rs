@@ -87,15 +87,18 @@ impl Worker {
             ResponseProgress::Switching { response, leftover } => {
                 let encoded = wire::encode_response(&response, &conn.peer_certificates(), b"");
                 let id = conn.id();
+                let after_head = leftover.len();
                 conn.await_js(AwaitState { key: None, leftover, peer: None, deflate: None });
                 self.set_deadline(key, None);
                 Self::sink(&mut self.staging, &self.shared)
-                    .emit(id, Event::Response { status: response.status, response: &encoded });
+                    .emit(id, Event::Response { status: response.status, response: &encoded, after_head });
             }
             ResponseProgress::Refused { response, body } => {
                 let encoded = wire::encode_response(&response, &conn.peer_certificates(), &body);
-                Self::sink(&mut self.staging, &self.shared)
-                    .emit(conn.id(), Event::Response { status: response.status, response: &encoded });
+                Self::sink(&mut self.staging, &self.shared).emit(
+                    conn.id(),
+                    Event::Response { status: response.status, response: &encoded, after_head: 0 },
+                );
                 conn.fail_client(0, 0);
                 self.finish(key);
             }
