@@ -189,3 +189,21 @@ test('pause() in an open listener, when frames came with the 101: they wait for 
 test('allowSynchronousEvents: false, when frames came with the 101: a message a turn', async () => {
   await compare([textFrame('one'), textFrame('two'), closeFrame(1000)], { client: { allowSynchronousEvents: false } });
 });
+
+// ---- the Node path (agent, createConnection, ...): Node's http client reads the 101 ---------------
+
+test("Node's path: a message that came with the 101 is emitted right after open", async () => {
+  await compare([textFrame('hello')], { client: { createConnection: net.createConnection } });
+});
+
+test("Node's path: messages and a close frame that came with the 101", async () => {
+  await compare([textFrame('one'), textFrame('two'), closeFrame(1000)], { client: { createConnection: net.createConnection } });
+});
+
+test("Node's path: close() in an upgrade listener when frames came with the 101", async () => {
+  await compare([textFrame('hello')], { client: { createConnection: net.createConnection }, onUpgrade: (ws) => ws.close() });
+});
+
+test("Node's path over TLS (the loopback relay): a message that came with the 101", async () => {
+  await compare([textFrame('secret')], { server: { secure: true }, client: { rejectUnauthorized: false, createConnection: tls.connect } });
+});

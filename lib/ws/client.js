@@ -209,9 +209,10 @@ function wireCore(core) {
   core.on('open', (socket) => {
     const ws = socket.wrapper;
     if (ws === undefined) return;
-    const handshake = ws._handshake;
-    if (handshake !== null && handshake.socket === socket && handshake.answer !== null) {
-      openWithFrames(ws, handshake, core, socket);
+    const answer = answersWithFrames.get(socket);
+    if (answer !== undefined) {
+      answersWithFrames.delete(socket);
+      openWithFrames(ws, answer, core, socket);
       return;
     }
     ws[kAttach](core, socket, ws._protocol);
@@ -255,6 +256,7 @@ function wireCore(core) {
     const ws = socket.wrapper;
     if (ws === undefined) return;
     socket.wrapper = undefined;
+    if (answersWithFrames.delete(socket) && ws._readyState !== CONNECTING) return; // aborted before its 'open'
     const handshake = ws._handshake;
     if (handshake !== null && handshake.socket === socket) {
       // Failed before the 101 was accepted: the Error Node's http client gives.
@@ -642,7 +644,6 @@ class EngineHandshake {
     this.attempts = null; // the addresses still to try after it (address-attempts.js)
     this.failures = null; // the errors of the addresses tried before it, if any
     this.dial = null; // core.dial's options but the address
-    this.answer = null; // a 101 that came with frames, until the engine's 'open' (answerWithFrames)
     this.host = target.host;
     this.port = target.port;
   }
@@ -827,28 +828,45 @@ function onResponse(websocket, socket, response) {
  * user the 101 came that much later. Only a 101 that passes ws's checks waits (one that
  * fails gives 'upgrade' then 'error' now); close() and terminate() meanwhile abort the
  * handshake, as before any answer. Not with permessage-deflate agreed: ws inflates
- * asynchronously, its messages come turns later. False when the 101 is handled now.
+ * asynchronously, its messages come turns later. Null when the 101 is handled now.
  */
+function verdictWithFrames(res, context) {
+  const verdict = checkSwitchingProtocols(res.headers, context.key, context.protocolSet, context.perMessageDeflate);
+  return verdict.error || verdict.extensions ? null : verdict;
+}
+
+/** The engine's socket -> a 101 that came with frames, held until the engine's 'open': { res, verdict, handshake, peerCertificates }. */
+const answersWithFrames = new WeakMap();
+
+/** The engine path's 101 with frames (answersWithFrames): accepted now, handed out at the engine's 'open'. */
 function answerWithFrames(websocket, handshake, socket, response, res) {
-  const verdict = checkSwitchingProtocols(res.headers, handshake.key, handshake.protocolSet, handshake.perMessageDeflate);
-  if (verdict.error || verdict.extensions) return false;
-  handshake.answer = { res, verdict, peerCertificates: response.peerCertificates };
+  const verdict = verdictWithFrames(res, handshake);
+  if (verdict === null) return false;
+  answersWithFrames.set(socket, { res, verdict, handshake, peerCertificates: response.peerCertificates });
   handshake.core.acceptResponse(socket, verdict.extensions);
   return true;
 }
 
 /** The engine's 'open' of a client whose 101 came with frames: 'upgrade', then 'open' (kAttachReading). */
-function openWithFrames(websocket, handshake, core, socket) {
-  const { res, verdict, peerCertificates } = handshake.answer;
-  handshake.answer = null;
-  websocket.emit('upgrade', res);
-  // A listener may have closed the WebSocket (the handshake is aborted, the connection dropped).
-  if (websocket._readyState !== CONNECTING) return;
+function openWithFrames(websocket, answer, core, socket) {
+  const { res, verdict, handshake, peerCertificates } = answer;
+  // On the Node path an aborted request (close() before the answer) leaves the engine's socket to drop here.
+  if (websocket._readyState === CONNECTING) websocket.emit('upgrade', res);
+  // A listener may have closed the WebSocket (the handshake is aborted).
+  if (websocket._readyState !== CONNECTING) {
+    if (socket.wrapper === websocket) {
+      socket.wrapper = undefined;
+      core.terminate(socket);
+    }
+    return;
+  }
   websocket._req = null;
-  endHandshake(websocket, handshake);
-  if (peerCertificates.length > 0) {
-    const { opts } = handshake;
-    exposeEngineTls(socket, new EngineTlsPeer(peerCertificates, opts.ca, opts.rejectUnauthorized !== false, socket));
+  if (handshake !== null) {
+    endHandshake(websocket, handshake);
+    if (peerCertificates.length > 0) {
+      const { opts } = handshake;
+      exposeEngineTls(socket, new EngineTlsPeer(peerCertificates, opts.ca, opts.rejectUnauthorized !== false, socket));
+    }
   }
   websocket[kAttachReading](core, socket, verdict.protocol);
 }
@@ -937,6 +955,14 @@ function requestWithNode(websocket, context, isSecure, announce = true) {
   });
   req.on('response', (res) => onAnswer(websocket, context, req, res));
   req.on('upgrade', (res, socket, head) => {
+    // Frames that came with the 101 (verdictWithFrames): the answer waits for the engine's 'open'.
+    const withFrames = (head.length > 0 || socket.readableLength > 0) && websocket._readyState === CONNECTING
+      ? verdictWithFrames(res, context) : null;
+    if (withFrames !== null) {
+      req = null; // the request is done; websocket._req stays until 'upgrade' is emitted, as in ws
+      adoptUpgraded(websocket, opts, socket, head, withFrames, res);
+      return;
+    }
     const verdict = onSwitching(websocket, context, res);
     req = null;
     if (verdict === null) {
@@ -950,8 +976,11 @@ function requestWithNode(websocket, context, isSecure, announce = true) {
   else req.end();
 }
 
-/** Node's upgraded socket goes to the engine; the WebSocket is open from now on, as ws's. */
-function adoptUpgraded(websocket, opts, nodeSocket, head, verdict) {
+/**
+ * Node's upgraded socket goes to the engine; the WebSocket is open from now on, as ws's,
+ * or, given the 101 (`res`) of one that came with frames, from the engine's 'open'.
+ */
+function adoptUpgraded(websocket, opts, nodeSocket, head, verdict, res = null) {
   // Bytes Node read past the 101 and nobody consumed go to the engine too.
   if (nodeSocket.readableLength > 0 && descriptorOf(nodeSocket) >= 0) {
     const more = nodeSocket.read();
@@ -971,8 +1000,16 @@ function adoptUpgraded(websocket, opts, nodeSocket, head, verdict) {
     socket.wrapper = undefined;
     if (core.releaseSocket(socket)) connectionGone(core);
     nodeSocket.destroy();
+    if (answersWithFrames.delete(socket)) {
+      // Its 101 was held for the engine's 'open': ws had opened on it.
+      websocket.emit('upgrade', res);
+      if (websocket._readyState !== CONNECTING) return;
+      websocket._req = null;
+      websocket[kAttachPending](core, verdict.protocol, verdict.extensions, peer);
+    }
     loopTimers.setImmediate(() => websocket[kOnClose](1006, '', undefined, undefined));
   };
+  if (res !== null) answersWithFrames.set(socket, { res, verdict, handshake: null, peerCertificates: null });
   if (descriptorOf(nodeSocket) >= 0) {
     if (!adopt(nodeSocket)) fail();
   } else {
@@ -992,7 +1029,7 @@ function adoptUpgraded(websocket, opts, nodeSocket, head, verdict) {
       pump(nodeSocket, outer);
     });
   }
-  websocket[kAttachPending](core, verdict.protocol, verdict.extensions, peer);
+  if (res === null) websocket[kAttachPending](core, verdict.protocol, verdict.extensions, peer);
 }
 
 /**
