@@ -47,9 +47,10 @@ before(() => {
 
 /**
  * A loopback server that answers the upgrade with the 101 (and `headers`) and `frames`
- * in one write; then it ends at once (`end`), or when the client's close frame comes.
+ * in one write (`more.bytes` follow after `more.after` ms); then it ends at once (`end`),
+ * or when the client's close frame comes.
  */
-async function eagerServer(frames, { headers = '', end = false, secure = false } = {}) {
+async function eagerServer(frames, { headers = '', end = false, secure = false, more = null } = {}) {
   const onConnection = (socket) => {
     let head = '';
     socket.on('error', () => {});
@@ -64,6 +65,7 @@ async function eagerServer(frames, { headers = '', end = false, secure = false }
       if (end) socket.end(bytes);
       else {
         socket.write(bytes);
+        if (more !== null) setTimeout(() => socket.write(more.bytes), more.after);
         socket.on('data', () => socket.end());
       }
     });
@@ -206,4 +208,19 @@ test("Node's path: close() in an upgrade listener when frames came with the 101"
 
 test("Node's path over TLS (the loopback relay): a message that came with the 101", async () => {
   await compare([textFrame('secret')], { server: { secure: true }, client: { rejectUnauthorized: false, createConnection: tls.connect } });
+});
+
+// ---- other first frames -------------------------------------------------------------------------
+
+test('a ping that came with the 101: answered, its event right after open', async () => {
+  await compare([Buffer.from([0x89, 2, 0x68, 0x69]), textFrame('after the ping')], {
+    onOpen: (ws, log) => ws.on('ping', (data) => log.push(['ping', String(data), ws.readyState])),
+  });
+});
+
+test('half a frame came with the 101, its rest later', async () => {
+  const whole = textFrame('split in two');
+  await compare([whole.subarray(0, 5)], {
+    server: { more: { after: 30, bytes: whole.subarray(5) } },
+  });
 });
