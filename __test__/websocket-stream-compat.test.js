@@ -183,3 +183,46 @@ for (const role of ['server', 'client']) {
     });
   }
 }
+
+/**
+ * `closing` ('close' or 'terminate') called in the tick that sent two 256 KiB
+ * messages with callbacks (more than the kernel takes in one turn, little
+ * enough for loopback to take at once): the callbacks' errors and both closes.
+ */
+async function sendThenEnd(serverImpl, closing) {
+  const server = [];
+  const client = [];
+  const wss = await new Promise((resolve) => {
+    const s = new serverImpl.WebSocketServer({ port: 0, host: '127.0.0.1', ...serverImpl.options }, () => resolve(s));
+  });
+  let received = 0;
+  const closed = { server: false, client: false };
+  wss.on('connection', (ws) => {
+    const chunk = Buffer.alloc(256 * 1024, 7);
+    ws.send(chunk, (err) => server.push(['callback 1', err ? err.message : null]));
+    ws.send(chunk, (err) => server.push(['callback 2', err ? err.message : null]));
+    if (closing === 'close') ws.close(1000, 'bye');
+    else ws.terminate();
+    ws.on('close', (code) => {
+      server.push(['close', code]);
+      closed.server = true;
+    });
+  });
+  const ws = new WS(`ws://127.0.0.1:${wss.address().port}`);
+  ws.on('message', () => received++);
+  ws.on('close', (code) => {
+    client.push(['close', code, received]);
+    closed.client = true;
+  });
+  await until(() => closed.server && closed.client);
+  await new Promise((resolve) => wss.close(resolve));
+  return { server, client };
+}
+
+for (const closing of ['close', 'terminate']) {
+  test(`${closing}() in the tick of sends past what the kernel takes in one turn: their callbacks as ws's`, async () => {
+    const expected = await sendThenEnd(IMPLEMENTATIONS.ws, closing);
+    const actual = await sendThenEnd(IMPLEMENTATIONS.lws, closing);
+    assert.deepStrictEqual(actual, expected);
+  });
+}
