@@ -125,10 +125,9 @@ function settleCallbacks(ws) {
     if (queue !== null && !queue.dropped) retireCompression(ws, queue);
     return;
   }
-  if (sentPastKernelThisTurn(ws) && !ws[kTerminated]) {
-    // More than the kernel takes at once in one turn: the callbacks wait for the engine to have written
-    // it ('drain'). Not after terminate(): what it wrote is all that leaves, as ws's destroyed socket.
-    ws._core.reportWhenWritten(ws._socket);
+  // More than the kernel takes at once in one turn: the callbacks wait for the engine to have written
+  // it ('drain'). Not after terminate(): what it wrote is all that leaves, as ws's destroyed socket.
+  if (sentPastKernelThisTurn(ws) && !ws[kTerminated] && ws._core.reportWhenWritten(ws._socket)) {
     if (queue !== null && !queue.dropped) retireCompression(ws, queue);
     return;
   }
