@@ -34,7 +34,7 @@ const {
 } = clientHandshake;
 const {
   CONNECTING, CLOSING, CLOSED, CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, EMPTY_BUFFER, ENGINE_CLOSE_MARGIN, ENGINE_MAX_MESSAGE,
-  kAttach, kAttachPending, kAttachReading, kOnDrain, kOnPeerClosing, kOnClose, ERROR_EMITTED,
+  kAttach, kAttachPending, kAttachReading, kOnDrain, kOnPeerClosing, kOnProtocolError, kOnClose, ERROR_EMITTED,
 } = require('./constants');
 
 const PROTOCOL_VERSIONS = [8, 13];
@@ -283,6 +283,17 @@ function wireCore(core) {
     }
     // A connection failure code on an open socket (the server hung up) is no protocol error.
     if (CONNECTION_FAILURES.has(errorCode)) errorCode = errorDetail = undefined;
+    if (errorCode) {
+      // A bad frame from the server: ws's receiver emits 'error' as it reads it, and its
+      // socket, destroyed then, closes a turn later, before its peer (a server in this
+      // process) has read the close frame.
+      try {
+        ws[kOnProtocolError](errorCode, errorDetail);
+      } finally {
+        loopTimers.setImmediate(closeLater, ws, 0, code, reason, errorCode, errorDetail); // even if no 'error' listener
+      }
+      return;
+    }
     // As on the server side (websocket-server.js _onSocketClose), ws learns of the end
     // from the TCP socket's own 'close', after what the last messages deferred. For a
     // client that is also after its peer saw the connection end: Node's socket closes

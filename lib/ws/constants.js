@@ -48,6 +48,8 @@ module.exports = {
   kOnDrain: Symbol('lws.ws.onDrain'),
   /** [kOnPeerClosing](code, reason): the peer's close frame arrived. */
   kOnPeerClosing: Symbol('lws.ws.onPeerClosing'),
+  /** [kOnProtocolError](errorCode, errorDetail): the engine closed the connection for a bad frame it read. */
+  kOnProtocolError: Symbol('lws.ws.onProtocolError'),
   /** [kOnClose](code, reason, errorCode, errorDetail): the connection is over. */
   kOnClose: Symbol('lws.ws.onClose'),
   /** [kDropConnection](): the Node socket handleUpgrade() was given was destroyed after the hand-over. */

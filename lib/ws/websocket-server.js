@@ -50,6 +50,7 @@ const {
   kAttachAccepted,
   kOnDrain,
   kOnPeerClosing,
+  kOnProtocolError,
   kOnClose,
 } = require('./constants');
 
@@ -617,12 +618,17 @@ class WebSocketServer extends EventEmitter {
     // ws's socket is destroyed now: its http server's count drops (its 'close' may follow),
     // after the WebSocket's 'error' when the peer broke the protocol (ws emits it first).
     if (!errorCode) releaseCount(ws);
-    // ws learns of the end from the TCP socket's 'close', an I/O event of its own:
-    // what message and open listeners deferred (process.nextTick, promises) runs
-    // before 'close'. socket.io handles a client's DISCONNECT packet that way, and
-    // Primus announces a spark that way. The engine reports the end in the same
-    // batch as the messages before it, so 'close' waits for the next turn here.
-    loopTimers.setImmediate(() => this._finishSocketClose(ws, code, reason, errorCode, errorDetail));
+    try {
+      // ws's receiver emits the 'error' for a bad frame as it reads it, a turn before 'close'.
+      if (errorCode) ws[kOnProtocolError](errorCode, errorDetail);
+    } finally {
+      // ws learns of the end from the TCP socket's 'close', an I/O event of its own:
+      // what message and open listeners deferred (process.nextTick, promises) runs
+      // before 'close'. socket.io handles a client's DISCONNECT packet that way, and
+      // Primus announces a spark that way. The engine reports the end in the same
+      // batch as the messages before it, so 'close' waits for the next turn here.
+      loopTimers.setImmediate(() => this._finishSocketClose(ws, code, reason, errorCode, errorDetail));
+    }
   }
 
   _finishSocketClose(ws, code, reason, errorCode, errorDetail) {

@@ -17,7 +17,7 @@ const { initAsClient, clientArguments, abortHandshake } = require('./client');
 const { loopTimers } = require('../core');
 const {
   READY_STATES, CONNECTING, OPEN, CLOSING, CLOSED, BINARY_TYPES, EMPTY_BUFFER, CLOSE_TIMEOUT, kFinished,
-  kAttachPending, kAttachAccepted, kAttach, kAttachReading, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kEndConnection, kWriteRaw, kSocketClose, kCountedBy,
+  kAttachPending, kAttachAccepted, kAttach, kAttachReading, kOnMessage, kOnPing, kOnPong, kOnDrain, kOnPeerClosing, kOnProtocolError, kOnClose, kClosedCleanly, kTerminated, kDropConnection, kEndConnection, kWriteRaw, kSocketClose, kCountedBy,
   PAUSED, DELIVER_SCHEDULED, SETTLE_SCHEDULED, ERROR_EMITTED, CLOSED_CLEANLY, CLOSE_FRAME_RECEIVED, CAPTURE_REJECTIONS,
   DEFER_EVENTS, DEFER_SCHEDULED,
 } = require('./constants');
@@ -778,6 +778,19 @@ class WebSocket extends EventEmitter {
     this._flags |= CLOSE_FRAME_RECEIVED;
     if (this._mustHold()) return this._hold([HELD_CLOSING]);
     if (this._readyState === OPEN) this._readyState = CLOSING;
+  }
+
+  /**
+   * The engine closed the connection for a bad frame it read (`errorCode`). ws's receiver
+   * emits the 'error' as it finds the frame, and 'close' only once its socket has closed,
+   * a turn or more later: the caller emits 'close' after (kOnClose, which then emits no
+   * second error). Events still held or deferred come first: the error waits for kOnClose.
+   */
+  [kOnProtocolError](errorCode, errorDetail) {
+    if (this._mustDefer() || readAfterTermination(this) || (this._flags & ERROR_EMITTED) !== 0) return;
+    this._flags |= ERROR_EMITTED;
+    this._readyState = CLOSING;
+    this.emit('error', protocolError(errorCode, errorDetail));
   }
 
   /** The connection is over. `errorCode` names the protocol error the engine closed for. */
