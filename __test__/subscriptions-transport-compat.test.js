@@ -210,3 +210,52 @@ test('server terminate() in a later turn: a bad frame the client sent meanwhile 
   const candidate = await run(IMPLEMENTATIONS.lws);
   assert.deepStrictEqual(candidate, reference);
 });
+
+/**
+ * subscriptions-transport-ws's first test, the other way round: the server's
+ * 'message' listener makes the client (in the same process) close, and mocha moves
+ * on through setImmediate. ws reads what the client sent then only at the event
+ * loop's next poll, after that setImmediate; lws's engine had handed JS what it
+ * read meanwhile in the same turn (batches taken until none was left), so the
+ * listener, still attached, saw GQL_CONNECTION_TERMINATE before the test ended.
+ */
+async function replyOrder(server, client, side) {
+  const log = [];
+  let clientWs;
+  let serverWs;
+  let done = false;
+  const onMessage = (ws, peer) => (data) => {
+    log.push(['message', String(data)]);
+    if (String(data) === 'first') {
+      peer().send('reply');
+      setImmediate(() => log.push(['setImmediate']));
+    }
+    if (String(data) === 'reply') done = true;
+  };
+  const wss = await listen(server, (ws) => {
+    serverWs = ws;
+    if (side === 'server') ws.on('message', onMessage(ws, () => clientWs));
+    else ws.send('first');
+  });
+  clientWs = new client.WebSocket(`ws://127.0.0.1:${wss.address().port}`, client.options);
+  if (side === 'server') clientWs.on('open', () => clientWs.send('first'));
+  else clientWs.on('message', onMessage(clientWs, () => serverWs));
+  await settle(() => done);
+  clientWs.terminate();
+  await closeServer(wss);
+  return log;
+}
+
+for (const peer of ['ws', 'lws']) {
+  test(`server: a reply its 'message' listener provoked comes after that listener's setImmediate (client ${peer})`, async () => {
+    const reference = await replyOrder(IMPLEMENTATIONS.ws, IMPLEMENTATIONS[peer], 'server');
+    const candidate = await replyOrder(IMPLEMENTATIONS.lws, IMPLEMENTATIONS[peer], 'server');
+    assert.deepStrictEqual(candidate, reference);
+  });
+
+  test(`client: a reply its 'message' listener provoked comes after that listener's setImmediate (server ${peer})`, async () => {
+    const reference = await replyOrder(IMPLEMENTATIONS[peer], IMPLEMENTATIONS.ws, 'client');
+    const candidate = await replyOrder(IMPLEMENTATIONS[peer], IMPLEMENTATIONS.lws, 'client');
+    assert.deepStrictEqual(candidate, reference);
+  });
+}

@@ -25,6 +25,7 @@ use napi::sys;
 use napi::JsValue;
 use napi_derive::napi;
 
+use lws_engine::bridge::EventQueue;
 use lws_engine::commands::{CommandBatch, Stashed};
 use lws_engine::config::Config;
 use lws_engine::engine::Engine;
@@ -314,6 +315,10 @@ struct Bridge {
     tsfn: Arc<TsfnCell>,
     /// The batches handed to JS in this wake (see `call_js`).
     wake: WakeBudget,
+    /// The loop's turns, and the turn in which JS last found nothing left to take:
+    /// what the engine reads after that waits for the next turn (see `call_js`).
+    turns: LoopTurns,
+    idle_since: Cell<Option<u64>>,
 }
 
 impl Bridge {
@@ -457,14 +462,65 @@ unsafe extern "C" fn call_js(
         return;
     }
     let bridge = &*(context as *const Bridge);
-    bridge.wake.begin();
+    if let Some(idle_turn) = bridge.idle_since.take() {
+        // Woken in the turn whose last wake found nothing left (Node runs the threadsafe
+        // function's calls queued meanwhile in the same go): what was read since then
+        // waits for the next turn, as data for a Node socket waits for the loop's next
+        // poll, after this turn's setImmediate callbacks.
+        if bridge.turns.current() == Some(idle_turn) {
+            hand_back(env, js_cb, bridge);
+            return;
+        }
+    }
+    bridge.wake.begin(&bridge.shared.events);
     match dispatch_one(env, js_cb, bridge) {
         Step::Dispatched if bridge.wake.another() => bridge.tsfn.wake(),
         Step::Dispatched => {
             bridge.wake.end();
-            hand_back(env, js_cb, bridge);
+            if bridge.shared.events.park_if_empty() {
+                bridge.idle_since.set(bridge.turns.current());
+            } else {
+                hand_back(env, js_cb, bridge);
+            }
         }
         Step::Idle | Step::Threw => bridge.wake.end(),
+    }
+}
+
+/// libuv's `uv_metrics_t` (libuv 1.45+): only `loop_count` is read.
+#[repr(C)]
+struct UvMetrics {
+    loop_count: u64,
+    events: u64,
+    events_waiting: u64,
+    reserved: [*mut u64; 13],
+}
+
+type UvMetricsInfo = unsafe extern "C" fn(uv_loop: *mut c_void, metrics: *mut UvMetrics) -> std::ffi::c_int;
+
+/// The turn of Node's event loop JS runs in: libuv's iteration count, where
+/// Node's libuv has `uv_metrics_info` (looked up at run time, as js_loop.rs
+/// does its libuv functions: a Node without it just has no count).
+struct LoopTurns {
+    uv_loop: *mut c_void,
+    metrics_info: Option<UvMetricsInfo>,
+}
+
+impl LoopTurns {
+    unsafe fn new(env: sys::napi_env) -> LoopTurns {
+        let mut uv_loop = null_mut();
+        let found = libc::dlsym(libc::RTLD_DEFAULT, c"uv_metrics_info".as_ptr());
+        let metrics_info = (sys::napi_get_uv_event_loop(env, &mut uv_loop) == sys::Status::napi_ok
+            && !uv_loop.is_null()
+            && !found.is_null())
+        .then(|| std::mem::transmute::<*mut c_void, UvMetricsInfo>(found));
+        LoopTurns { uv_loop: uv_loop as *mut c_void, metrics_info }
+    }
+
+    fn current(&self) -> Option<u64> {
+        let metrics_info = self.metrics_info?;
+        let mut metrics = UvMetrics { loop_count: 0, events: 0, events_waiting: 0, reserved: [null_mut(); 13] };
+        (unsafe { metrics_info(self.uv_loop, &mut metrics) } == 0).then_some(metrics.loop_count)
     }
 }
 
@@ -472,17 +528,32 @@ unsafe extern "C" fn call_js(
 struct WakeBudget {
     batches: Cell<usize>,
     started: Cell<Option<std::time::Instant>>,
+    /// Batches that were waiting when the wake began: only those are handed over in it.
+    /// What the engine read meanwhile (a peer's reply to what a listener just sent, on
+    /// loopback) waits for the loop's next poll, as a Node socket's data does: ws reads
+    /// it after the setImmediate callbacks that listener queued, not before.
+    waiting: Cell<usize>,
 }
 
 impl WakeBudget {
     fn new() -> WakeBudget {
-        WakeBudget { batches: Cell::new(0), started: Cell::new(None) }
+        WakeBudget { batches: Cell::new(0), started: Cell::new(None), waiting: Cell::new(0) }
     }
 
     /// A batch is about to be handed over: the wake's time starts with its first.
-    fn begin(&self) {
+    fn begin(&self, events: &EventQueue) {
         if self.started.get().is_none() {
             self.started.set(Some(std::time::Instant::now()));
+            self.waiting.set(events.queued_chunks());
+        }
+    }
+
+    /// The same for `threads: 0`, where the engine runs its turns on this thread: what it
+    /// reads while JS runs is read in a turn of Node's loop, so any batch may be handed over.
+    fn begin_inline(&self) {
+        if self.started.get().is_none() {
+            self.started.set(Some(std::time::Instant::now()));
+            self.waiting.set(MAX_BATCHES_PER_WAKE);
         }
     }
 
@@ -490,7 +561,7 @@ impl WakeBudget {
     fn another(&self) -> bool {
         self.batches.set(self.batches.get() + 1);
         let elapsed = self.started.get().map_or(std::time::Duration::ZERO, |started| started.elapsed());
-        self.batches.get() < MAX_BATCHES_PER_WAKE && elapsed <= MAX_TIME_PER_WAKE
+        self.batches.get() < self.waiting.get().min(MAX_BATCHES_PER_WAKE) && elapsed <= MAX_TIME_PER_WAKE
     }
 
     fn end(&self) {
@@ -581,7 +652,7 @@ impl InlineDispatch {
                     bridge.shared.events.reschedule();
                     break;
                 }
-                bridge.wake.begin();
+                bridge.wake.begin_inline();
                 let step = dispatch_one(env, js_cb, bridge);
                 let another = step == Step::Dispatched && bridge.wake.another();
                 if !another {
@@ -670,6 +741,8 @@ impl NativeServer {
             messages_copied: messages_copied.clone(),
             tsfn: cell.clone(),
             wake: WakeBudget::new(),
+            turns: unsafe { LoopTurns::new(env.raw()) },
+            idle_since: Cell::new(None),
         };
         let context = Box::into_raw(Box::new(bridge)) as *mut c_void;
         let mut name = null_mut();

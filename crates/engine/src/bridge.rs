@@ -135,11 +135,7 @@ impl EventQueue {
     /// JS has finished with the chunk it took before (its commands are submitted).
     pub fn take(&self) -> Option<Arc<Vec<u8>>> {
         let mut st = self.state.lock().unwrap();
-        for mark in std::mem::take(&mut st.in_js) {
-            if let Some(f) = self.finished.get(mark.worker as usize) {
-                f.store(mark.seq, Ordering::SeqCst);
-            }
-        }
+        self.finish_in_js(&mut st);
         let Some(Chunk { bytes: batch, marks }) = st.chunks.pop_front() else {
             st.js_scheduled = false;
             return None;
@@ -153,6 +149,33 @@ impl EventQueue {
             }
         }
         Some(batch)
+    }
+
+    /// JS has finished with the chunk it took last (its commands are submitted).
+    fn finish_in_js(&self, st: &mut QueueState) {
+        for mark in std::mem::take(&mut st.in_js) {
+            if let Some(f) = self.finished.get(mark.worker as usize) {
+                f.store(mark.seq, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Chunks waiting for JS now.
+    pub fn queued_chunks(&self) -> usize {
+        self.state.lock().unwrap().chunks.len()
+    }
+
+    /// Called on the JS thread when it stops taking chunks for this turn of its
+    /// event loop: true when none is left, JS is idle again (as `take` returning
+    /// `None`) and the next push wakes it; false when some wait.
+    pub fn park_if_empty(&self) -> bool {
+        let mut st = self.state.lock().unwrap();
+        if !st.chunks.is_empty() {
+            return false;
+        }
+        self.finish_in_js(&mut st);
+        st.js_scheduled = false;
+        true
     }
 
     /// JS stopped draining with events left (to let its event loop turn): wake it again.
@@ -195,6 +218,31 @@ mod tests {
         assert!(q.take().is_none()); // now idle
         q.push(&mut vec![5], mark(0, 3));
         assert_eq!(wakes.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn parking_leaves_what_is_waiting_and_finishes_what_js_took() {
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let w = wakes.clone();
+        let q = EventQueue::new(
+            Box::new(move || {
+                w.fetch_add(1, Ordering::SeqCst);
+            }),
+            1,
+        );
+        q.push(&mut vec![1], mark(0, 1));
+        assert_eq!(q.queued_chunks(), 1);
+        assert_eq!(*q.take().unwrap(), vec![1]);
+        q.push_shared(Arc::new(vec![2]), mark(0, 2)); // read while JS had the first
+        assert_eq!(q.queued_chunks(), 1);
+        assert!(!q.park_if_empty()); // left for the next turn: JS must come back for it
+        assert_eq!(q.finished(0), 0);
+        assert_eq!(*q.take().unwrap(), vec![2]);
+        assert!(q.park_if_empty()); // nothing left: idle, the first chunk's push finished
+        assert_eq!(q.finished(0), 2);
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        q.push(&mut vec![3], mark(0, 3));
+        assert_eq!(wakes.load(Ordering::SeqCst), 2); // idle JS is woken by the next push
     }
 
     #[test]
