@@ -6,7 +6,7 @@
 // when it compresses (permessage-deflate, zlib works asynchronously) or when
 // the socket is backed up: with compression on, Colyseus's messages reach the
 // server overwritten by the ones built after them (a room sees the wrong
-// message types, the SDK's reconnection fails). lws takes a send's bytes when
+// message types). lws takes a send's bytes when
 // `send()` is called, so each message goes out as it was then: a difference
 // kept on purpose (README, "Differences that remain").
 //
