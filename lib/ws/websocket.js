@@ -263,10 +263,19 @@ function deliverDeferred(ws) {
   if (ws._held !== null) {
     scheduleDeferred(ws);
   } else if (ws._deferredClose !== null && (ws._flags & PAUSED) === 0) {
-    // ws's 'close': once its receiver is done, when the socket had ended (next tick); when
-    // the peer's close frame was still to be read, after answering it (a later turn).
-    if (ws._deferredClose[4]) setImmediate(closeDeferred, ws);
-    else process.nextTick(closeDeferred, ws);
+    const [, , errorCode, errorDetail, closeFrameUnread] = ws._deferredClose;
+    if (errorCode && !closeFrameUnread) {
+      // ws's receiver parses on right after the last event: the bad frame's 'error' comes in
+      // this turn, 'close' in a later one.
+      ws[kOnProtocolError](errorCode, errorDetail);
+      setImmediate(closeDeferred, ws);
+    } else if (closeFrameUnread) {
+      // ws's 'close': once its receiver is done, when the socket had ended (next tick); when
+      // the peer's close frame was still to be read, after answering it (a later turn).
+      setImmediate(closeDeferred, ws);
+    } else {
+      process.nextTick(closeDeferred, ws);
+    }
   }
 }
 
@@ -784,10 +793,11 @@ class WebSocket extends EventEmitter {
    * The engine closed the connection for a bad frame it read (`errorCode`). ws's receiver
    * emits the 'error' as it finds the frame, and 'close' only once its socket has closed,
    * a turn or more later: the caller emits 'close' after (kOnClose, which then emits no
-   * second error). Events still held or deferred come first: the error waits for kOnClose.
+   * second error). Events still held (pause(), or each waiting for its turn with
+   * allowSynchronousEvents: false) come first: the error waits for them (deliverDeferred).
    */
   [kOnProtocolError](errorCode, errorDetail) {
-    if (this._mustDefer() || readAfterTermination(this) || (this._flags & ERROR_EMITTED) !== 0) return;
+    if (this._mustHold() || readAfterTermination(this) || (this._flags & ERROR_EMITTED) !== 0) return;
     this._flags |= ERROR_EMITTED;
     this._readyState = CLOSING;
     this.emit('error', protocolError(errorCode, errorDetail));
@@ -803,8 +813,9 @@ class WebSocket extends EventEmitter {
       // ws's receiver still emits its deferred events, a turn each, before 'close'.
       const closeFrameUnread = this._held.some((entry) => entry[0] === HELD_CLOSING);
       this._deferredClose = [code, reason, errorCode, errorDetail, closeFrameUnread];
-      // CLOSING once the close frame is read (HELD_CLOSING), else now, as ws's socket 'close'.
-      if (!closeFrameUnread && this._readyState === OPEN) this._readyState = CLOSING;
+      // CLOSING once the close frame is read (HELD_CLOSING), else now, as ws's socket 'close'
+      // (for a protocol error: once its receiver reaches the bad frame, kOnProtocolError).
+      if (!closeFrameUnread && !errorCode && this._readyState === OPEN) this._readyState = CLOSING;
       return;
     }
     // Events held by pause() still come first, as ws reads what the socket had buffered.
