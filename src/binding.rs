@@ -519,7 +519,8 @@ impl LoopTurns {
 
     fn current(&self) -> Option<u64> {
         let metrics_info = self.metrics_info?;
-        let mut metrics = UvMetrics { loop_count: 0, events: 0, events_waiting: 0, reserved: [null_mut(); 13] };
+        let mut metrics =
+            UvMetrics { loop_count: 0, events: 0, events_waiting: 0, reserved: [null_mut(); 13] };
         (unsafe { metrics_info(self.uv_loop, &mut metrics) } == 0).then_some(metrics.loop_count)
     }
 }
