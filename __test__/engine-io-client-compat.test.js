@@ -16,7 +16,6 @@
 // Run: node --test __test__/engine-io-client-compat.test.js
 
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const net = require('node:net');
 const path = require('node:path');
 const { test } = require('node:test');
@@ -24,26 +23,18 @@ const WS = require('ws');
 
 const lws = require(path.join(__dirname, '..'));
 const { withTimeout } = require('./helpers/wait');
+const { onUpgradeRequest, switchingProtocols } = require('./helpers/frames');
 
 const IMPLEMENTATIONS = { ws: WS, lws };
 
-const acceptOf = (key) => crypto.createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-
 /** A loopback server that answers the upgrade, writes `frames` and then reads what comes until the client ends. */
 async function rawServer(frames) {
-  const server = net.createServer((socket) => {
-    let head = '';
-    socket.on('error', () => {});
-    socket.on('data', function onData(chunk) {
-      head += chunk.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      socket.removeListener('data', onData);
-      socket.resume();
-      const key = /sec-websocket-key: *(\S+)/i.exec(head)[1];
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptOf(key)}\r\n\r\n`);
+  const server = net.createServer((socket) =>
+    onUpgradeRequest(socket, (key) => {
+      socket.write(switchingProtocols(key));
       setTimeout(() => socket.write(Buffer.concat(frames)), 20);
-    });
-  });
+    }),
+  );
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
 }

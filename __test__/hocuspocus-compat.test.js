@@ -13,7 +13,8 @@ const net = require('node:net');
 const { test } = require('node:test');
 const WS = require('ws');
 const lws = require('..');
-const { differential, badFrameScenario, frame, acceptOf } = require('./helpers/differential');
+const { differential, badFrameScenario, frame } = require('./helpers/differential');
+const { onUpgradeRequest, switchingProtocols } = require('./helpers/frames');
 
 // ---- server side: which error a bad frame is reported as --------------------------------------
 
@@ -49,19 +50,12 @@ function serverFrame(opcode, payload, { fin = true, masked = false } = {}) {
 
 /** A loopback server that answers the handshake, then writes `bytes` and waits for the end. */
 async function rawServer(bytes) {
-  const server = net.createServer((socket) => {
-    let head = '';
-    socket.on('error', () => {});
-    socket.on('data', function onData(chunk) {
-      head += chunk.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      socket.removeListener('data', onData);
-      socket.resume();
-      const key = /sec-websocket-key: *(\S+)/i.exec(head)[1];
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptOf(key)}\r\n\r\n`);
+  const server = net.createServer((socket) =>
+    onUpgradeRequest(socket, (key) => {
+      socket.write(switchingProtocols(key));
       socket.write(bytes);
-    });
-  });
+    }),
+  );
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
 }

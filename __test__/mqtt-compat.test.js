@@ -23,6 +23,7 @@ const WS = require('ws');
 
 const lws = require(path.join(__dirname, '..'));
 const { ENGINE_OPTIONS } = require('./helpers/engine');
+const { settle: settleWithin } = require('./helpers/wait');
 
 // The test's own waits must not be frozen with the rest.
 const realSetTimeout = timers.setTimeout;
@@ -55,20 +56,8 @@ function freezeTimers() {
   };
 }
 
-/** Resolves when `done()` has been true for a short while, or after `ms` (then the transcript shows what is missing). */
-function settle(done, ms = 3000) {
-  return new Promise((resolve) => {
-    const deadline = Date.now() + ms;
-    const poll = () => {
-      if (done() || Date.now() > deadline) {
-        realSetTimeout(resolve, 50);
-        return;
-      }
-      realSetTimeout(poll, 5);
-    };
-    poll();
-  });
-}
+/** wait.js's settle, polling with the real setTimeout (these tests fake the global's). */
+const settle = (done, ms = 3000) => settleWithin(done, ms, { grace: 50, timer: realSetTimeout });
 
 function listen(impl, onConnection) {
   return new Promise((resolve) => {

@@ -21,26 +21,12 @@ const WS = require('ws');
 
 const lws = require(path.join(__dirname, '..'));
 const { ENGINE_OPTIONS } = require('./helpers/engine');
+const { settle } = require('./helpers/wait');
 
 const IMPLEMENTATIONS = {
   ws: { WebSocket: WS, WebSocketServer: WS.WebSocketServer, options: {} },
   lws: { WebSocket: lws.WebSocket, WebSocketServer: lws.WebSocketServer, options: ENGINE_OPTIONS },
 };
-
-/** Resolves when `done()` has been true for a short while, or after `ms` (then the transcript shows what is missing). */
-function settle(done, ms = 3000) {
-  return new Promise((resolve) => {
-    const deadline = Date.now() + ms;
-    const poll = () => {
-      if (done() || Date.now() > deadline) {
-        setTimeout(resolve, 100);
-        return;
-      }
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
-}
 
 function listen(impl, onConnection) {
   return new Promise((resolve) => {

@@ -17,7 +17,6 @@
 
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -28,10 +27,10 @@ const WS = require('ws');
 
 const lws = require(path.join(__dirname, '..'));
 const { withTimeout } = require('./helpers/wait');
+const { onUpgradeRequest, switchingProtocols } = require('./helpers/frames');
 
 const CLIENTS = { ws: WS, lws: lws.WebSocket };
 
-const acceptOf = (key) => crypto.createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
 const textFrame = (text) => Buffer.concat([Buffer.from([0x81, Buffer.byteLength(text)]), Buffer.from(text)]);
 const closeFrame = (code) => Buffer.from([0x88, 2, code >> 8, code & 0xff]);
 
@@ -51,17 +50,9 @@ before(() => {
  * or when the client's close frame comes.
  */
 async function eagerServer(frames, { headers = '', end = false, secure = false, more = null } = {}) {
-  const onConnection = (socket) => {
-    let head = '';
-    socket.on('error', () => {});
-    socket.on('data', function onData(chunk) {
-      head += chunk.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      socket.removeListener('data', onData);
-      socket.resume();
-      const key = /sec-websocket-key: *(\S+)/i.exec(head)[1];
-      const response = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptOf(key)}\r\n${headers}\r\n`;
-      const bytes = Buffer.concat([Buffer.from(response, 'latin1'), ...frames]);
+  const onConnection = (socket) =>
+    onUpgradeRequest(socket, (key) => {
+      const bytes = Buffer.concat([Buffer.from(switchingProtocols(key, headers), 'latin1'), ...frames]);
       if (end) socket.end(bytes);
       else {
         socket.write(bytes);
@@ -69,7 +60,6 @@ async function eagerServer(frames, { headers = '', end = false, secure = false, 
         socket.on('data', () => socket.end());
       }
     });
-  };
   const server = secure ? tls.createServer(certs, onConnection) : net.createServer(onConnection);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;

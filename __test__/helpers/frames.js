@@ -1,5 +1,6 @@
 'use strict';
-// Client frames built by hand, for tests that write bytes no WebSocket library would.
+// Client frames built by hand, for tests that write bytes no WebSocket library would, and the
+// server's side of a handshake done by hand (raw servers that write what they like after the 101).
 
 const crypto = require('node:crypto');
 
@@ -28,4 +29,29 @@ function frame(opcode, payload = Buffer.alloc(0), { fin = true, rsv1 = false, ma
   return Buffer.concat([head, key, masked]);
 }
 
-module.exports = { frame };
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** The Sec-WebSocket-Accept value for a Sec-WebSocket-Key. */
+const acceptOf = (key) => crypto.createHash('sha1').update(key + GUID).digest('base64');
+
+/** The 101 a raw server answers with, for `key`, with `headers` (CRLF-terminated lines) added. */
+const switchingProtocols = (key, headers = '') =>
+  `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptOf(key)}\r\n${headers}\r\n`;
+
+/**
+ * Reads an upgrade request's head from a raw server's `socket`, then calls `onRequest(key)`
+ * with its Sec-WebSocket-Key; the socket keeps flowing (what follows is read and dropped).
+ */
+function onUpgradeRequest(socket, onRequest) {
+  let head = '';
+  socket.on('error', () => {});
+  socket.on('data', function onData(chunk) {
+    head += chunk.toString('latin1');
+    if (!head.includes('\r\n\r\n')) return;
+    socket.removeListener('data', onData);
+    socket.resume();
+    onRequest(/sec-websocket-key: *(\S+)/i.exec(head)[1]);
+  });
+}
+
+module.exports = { frame, acceptOf, switchingProtocols, onUpgradeRequest };

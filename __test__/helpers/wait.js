@@ -29,6 +29,25 @@ async function waitUntil(predicate, ms, what) {
   }
 }
 
+/**
+ * Resolves `grace` ms after `done()` is first seen true (what comes late still lands in a
+ * transcript), or after `ms` without it (the transcript then shows what is missing).
+ * `timer`: the setTimeout to poll with (the real one where a test fakes the global's).
+ */
+function settle(done, ms = 3000, { grace = 100, timer = setTimeout } = {}) {
+  return new Promise((resolve) => {
+    const deadline = Date.now() + ms;
+    const poll = () => {
+      if (done() || Date.now() > deadline) {
+        timer(resolve, grace);
+        return;
+      }
+      timer(poll, 5);
+    };
+    poll();
+  });
+}
+
 /** Resolves with the arguments of `event`; rejects on 'error' first. */
 function once(emitter, event, ms = 5000) {
   return withTimeout(
@@ -108,4 +127,4 @@ function closeHttp(server) {
   ).catch(() => {});
 }
 
-module.exports = { withTimeout, within, sleep, waitUntil, once, opened, closed, inbox, closeHttp };
+module.exports = { withTimeout, within, sleep, waitUntil, settle, once, opened, closed, inbox, closeHttp };
