@@ -319,6 +319,9 @@ struct Bridge {
     /// what the engine reads after that waits for the next turn (see `call_js`).
     turns: LoopTurns,
     idle_since: Cell<Option<u64>>,
+    /// The next call only finishes the batch JS took last: it comes once that
+    /// batch's promise jobs and nextTick callbacks have run (see `call_js`).
+    finishing: Cell<bool>,
 }
 
 impl Bridge {
@@ -462,6 +465,16 @@ unsafe extern "C" fn call_js(
         return;
     }
     let bridge = &*(context as *const Bridge);
+    if bridge.finishing.replace(false) {
+        // The last batch's promise jobs have run: it is finished, and the engine may
+        // answer a peer's close itself, even while JS is busy later on.
+        if bridge.shared.events.finish_and_park() {
+            bridge.idle_since.set(bridge.turns.current());
+        } else {
+            hand_back(env, js_cb, bridge); // read while JS had it: the next turn's
+        }
+        return;
+    }
     if let Some(idle_turn) = bridge.idle_since.take() {
         // Woken in the turn whose last wake found nothing left (Node runs the threadsafe
         // function's calls queued meanwhile in the same go): what was read since then
@@ -476,12 +489,13 @@ unsafe extern "C" fn call_js(
     match dispatch_one(env, js_cb, bridge) {
         Step::Dispatched if bridge.wake.another() => bridge.tsfn.wake(),
         Step::Dispatched => {
+            // Not finished here: this batch's promise jobs and nextTick callbacks run
+            // when this call returns, and what they send must reach the engine before it
+            // may answer a close frame that came after the batch. A call of its own
+            // finishes it after them.
             bridge.wake.end();
-            if bridge.shared.events.park_if_empty() {
-                bridge.idle_since.set(bridge.turns.current());
-            } else {
-                hand_back(env, js_cb, bridge);
-            }
+            bridge.finishing.set(true);
+            bridge.tsfn.wake();
         }
         Step::Idle | Step::Threw => bridge.wake.end(),
     }
@@ -744,6 +758,7 @@ impl NativeServer {
             wake: WakeBudget::new(),
             turns: unsafe { LoopTurns::new(env.raw()) },
             idle_since: Cell::new(None),
+            finishing: Cell::new(false),
         };
         let context = Box::into_raw(Box::new(bridge)) as *mut c_void;
         let mut name = null_mut();

@@ -166,14 +166,13 @@ impl EventQueue {
     }
 
     /// Called on the JS thread when it stops taking chunks for this turn of its
-    /// event loop: true when none is left, JS is idle again and the next push
-    /// wakes it; false when some wait. The chunk JS took last is not finished
-    /// yet: it is called from inside that chunk's callback, before the promise
-    /// jobs and nextTick callbacks its listeners queued have run (what they send
-    /// must reach the engine before it may answer a peer's close itself). The
-    /// next `take` finishes it; until then a peer's close is answered by JS.
-    pub fn park_if_empty(&self) -> bool {
+    /// event loop, after the promise jobs and nextTick callbacks of the chunk it
+    /// took last have run (from a call of its own: what they sent is submitted,
+    /// so that chunk is finished). True when none is left: JS is idle again and
+    /// the next push wakes it; false when some wait (JS comes back for them).
+    pub fn finish_and_park(&self) -> bool {
         let mut st = self.state.lock().unwrap();
+        self.finish_in_js(&mut st);
         if !st.chunks.is_empty() {
             return false;
         }
@@ -224,7 +223,7 @@ mod tests {
     }
 
     #[test]
-    fn parking_leaves_what_is_waiting_and_finishes_nothing() {
+    fn parking_finishes_what_js_took_and_leaves_what_is_waiting() {
         let wakes = Arc::new(AtomicUsize::new(0));
         let w = wakes.clone();
         let q = EventQueue::new(
@@ -238,17 +237,14 @@ mod tests {
         assert_eq!(*q.take().unwrap(), vec![1]);
         q.push_shared(Arc::new(vec![2]), mark(0, 2)); // read while JS had the first
         assert_eq!(q.queued_chunks(), 1);
-        assert!(!q.park_if_empty()); // left for the next turn: JS must come back for it
-        assert_eq!(q.finished(0), 0);
+        assert!(!q.finish_and_park()); // left for the next turn: JS must come back for it
+        assert_eq!(q.finished(0), 1);
         assert_eq!(*q.take().unwrap(), vec![2]);
-        assert_eq!(q.finished(0), 1);
-        assert!(q.park_if_empty()); // nothing left: idle, but its promise jobs have not run yet
-        assert_eq!(q.finished(0), 1);
+        assert!(q.finish_and_park()); // nothing left: idle
+        assert_eq!(q.finished(0), 2);
         assert_eq!(wakes.load(Ordering::SeqCst), 1);
         q.push(&mut vec![3], mark(0, 3));
         assert_eq!(wakes.load(Ordering::SeqCst), 2); // idle JS is woken by the next push
-        assert_eq!(*q.take().unwrap(), vec![3]); // which finishes the chunk before it
-        assert_eq!(q.finished(0), 2);
     }
 
     #[test]
