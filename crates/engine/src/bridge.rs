@@ -1,15 +1,16 @@
 //! The event queue from the engine threads to the JS thread.
 //!
-//! Engine threads append encoded events; the JS thread takes everything queued
-//! in one go. The JS thread is woken only when the queue goes from empty to
+//! Engine threads append encoded events; the JS thread takes them a chunk at a
+//! time (`take`). The JS thread is woken only when the queue goes from empty to
 //! non-empty while JS is idle, so a busy server pays one wake per batch, not
 //! one per event. No napi here: the wake-up is a callback supplied by the binding.
 //!
 //! Each push is numbered per worker, and the queue tells the workers which of
-//! their pushes JS has finished with (`finished`): JS takes a chunk only after
-//! it has handled the one before and submitted its commands. A worker uses it
-//! to answer a peer's close frame at once when JS has nothing of that socket
-//! left to answer (see `Worker::answer_peer_closes`).
+//! their pushes JS has finished with (`finished`): JS takes a chunk, or goes
+//! idle (`finish_and_park`), only after it has handled the one before, promise
+//! jobs included, and submitted its commands. A worker uses it to answer a
+//! peer's close frame at once when JS has nothing of that socket left to answer
+//! (see `Worker::answer_peer_closes`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
